@@ -1,0 +1,356 @@
+"""The typer layer: each command builds a context, calls the engine, renders.
+
+Only this module turns an EcsupError into a message on stderr and an exit code.
+Heavy imports (boto3, rich tables, the engine) happen inside the commands so that
+`ecsup --help` and `ecsup --version` stay fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from . import __version__
+
+if TYPE_CHECKING:
+    from .context import Context
+    from .render import ConsoleUI
+
+app = typer.Typer(
+    name="ecsup",
+    help="Stand up (and take down) an HTTPS web service on AWS ECS Fargate from one ecsup.toml.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+@dataclass
+class Globals:
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ecsup {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    profile: Annotated[str | None, typer.Option(help="AWS profile (else AWS_PROFILE / the default chain).")] = None,
+    region: Annotated[str | None, typer.Option(help="AWS region, when ecsup.toml has none.")] = None,
+    endpoint_url: Annotated[
+        str | None,
+        typer.Option(help="Send every AWS call to this endpoint (AWS_ENDPOINT_URL works too)."),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    ctx.obj = Globals(profile=profile, region=region, endpoint_url=endpoint_url)
+
+
+ConfigOption = Annotated[str, typer.Option("--config", "-c", help="Path of the configuration file.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+
+@contextmanager
+def _handled(console_err: Any, redact: Callable[[str], str] = lambda s: s, resume_hint: str = "") -> Iterator[None]:
+    from .errors import EXIT_INTERRUPTED, ConfigError, EcsupError
+    from .render import error
+
+    try:
+        yield
+    except ConfigError as exc:
+        if len(exc.lines) == 1:
+            error(console_err, redact(f"invalid configuration: {exc.lines[0]}"), exc.hint, exc.exit_code)
+        else:
+            error(
+                console_err,
+                f"invalid configuration ({len(exc.lines)} problems):\n  "
+                + "\n  ".join(redact(line) for line in exc.lines),
+                exc.hint,
+                exc.exit_code,
+            )
+        raise typer.Exit(exc.exit_code) from None
+    except EcsupError as exc:
+        error(console_err, redact(exc.message), redact(exc.hint) if exc.hint else None, exc.exit_code)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        error(console_err, "interrupted", resume_hint or None, EXIT_INTERRUPTED)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def _setup(
+    tctx: typer.Context, config_path: str, json_output: bool = False, quiet: bool = False, **context_kwargs: Any
+) -> tuple[Context, ConsoleUI, Any]:
+    from .config import load
+    from .context import Context
+    from .errors import ConfigError
+    from .render import ConsoleUI, make_console
+
+    g: Globals = tctx.obj or Globals()
+    err = make_console(sys.stderr)
+    out = make_console(sys.stderr if json_output else sys.stdout, quiet=quiet)
+    with _handled(err):
+        cfg = load(config_path)
+        if cfg.region and g.region and cfg.region != g.region:
+            raise ConfigError(
+                [("region", f"ecsup.toml says {cfg.region!r} but --region says {g.region!r}")],
+                hint="drop one of them: the stack lives in one region",
+            )
+    context_kwargs.setdefault("endpoint_url", g.endpoint_url)
+    ctx = Context(cfg, profile=g.profile, region=g.region, **context_kwargs)
+    ui = ConsoleUI(out, redact=ctx.redact)
+    ctx.ui = ui
+    return ctx, ui, err
+
+
+def run_create(ctx: Context, ui: ConsoleUI, json_output: bool = False) -> dict[str, Any]:
+    import time
+
+    from .engine import create, result_summary
+
+    start = time.monotonic()
+    ui.print(f"ecsup create {ctx.names.stack} in {ctx.region} -> {ctx.config.url}", style="bold")
+    outcome = create(ctx, report=ui.action_done)
+    for note in outcome.notes:
+        ui.print(f"note: {note}", style="yellow")
+    summary = result_summary(ctx, outcome)
+    counts = summary["counts"]
+    changed = sum(counts.get(k, 0) for k in ("create", "update", "replace"))
+    ui.print(
+        f"done in {time.monotonic() - start:.1f}s: {counts.get('create', 0)} created, "
+        f"{counts.get('update', 0)} updated, {counts.get('noop', 0)} unchanged"
+        + ("" if changed else " (nothing to do)"),
+        style="bold",
+    )
+    ui.print(f"URL: {ctx.config.url}", style="bold green")
+    summary["seconds"] = round(time.monotonic() - start, 2)
+    if json_output:
+        typer.echo(ctx.redact(json.dumps(summary, indent=2, default=str)))
+    return summary
+
+
+@app.command()
+def create(
+    tctx: typer.Context,
+    config: ConfigOption = "ecsup.toml",
+    json_output: JsonOption = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and the result.")] = False,
+    certificate_timeout: Annotated[float, typer.Option(help="Seconds to wait for ACM validation.")] = 1800,
+    service_timeout: Annotated[float, typer.Option(help="Seconds to wait for the service to be stable.")] = 1200,
+) -> None:
+    """Create or converge the whole stack described by ecsup.toml (safe to re-run)."""
+    from .context import Timeouts
+
+    ctx, ui, err = _setup(
+        tctx, config, json_output, quiet, timeouts=Timeouts(certificate=certificate_timeout, service=service_timeout)
+    )
+    with _handled(err, ctx.redact, "re-running `ecsup create` resumes where it stopped"):
+        run_create(ctx, ui, json_output)
+
+
+@app.command()
+def plan(
+    tctx: typer.Context,
+    config: ConfigOption = "ecsup.toml",
+    json_output: JsonOption = False,
+    detailed_exitcode: Annotated[
+        bool, typer.Option("--detailed-exitcode", help="Exit 0 when there is nothing to do, 2 when there are changes.")
+    ] = False,
+) -> None:
+    """Show what `create` would do, without changing anything."""
+    from .engine import make_plan
+    from .render import plan_summary
+
+    ctx, ui, err = _setup(tctx, config, json_output)
+    ctx.mode = "plan"
+    with _handled(err, ctx.redact):
+        outcome = make_plan(ctx)
+        changes = outcome.changes()
+        if json_output:
+            typer.echo(
+                json.dumps(
+                    {
+                        "changes": len(changes),
+                        "summary": plan_summary(outcome.actions),
+                        "actions": [a.as_dict() for a in outcome.actions],
+                        "notes": outcome.notes,
+                    },
+                    indent=2,
+                )
+            )
+        else:
+            for action in outcome.actions:
+                ui.action_planned(action)
+            for note in outcome.notes:
+                ui.print(f"note: {note}", style="yellow")
+            ui.print(f"Plan: {plan_summary(outcome.actions)}", style="bold")
+    if detailed_exitcode and changes:
+        raise typer.Exit(2)
+
+
+def run_destroy(ctx: Context, ui: ConsoleUI, purge: bool, confirm: Callable[[], None] | None = None) -> dict[str, Any]:
+    from .engine import plan_destroy
+
+    ui.print(f"ecsup destroy {ctx.names.stack} in {ctx.region}", style="bold")
+    outcome = plan_destroy(ctx, purge)
+    doomed = [a for a in outcome.actions if a.kind == "delete"]
+    if not doomed:
+        ui.print("nothing to delete: no resource of this stack exists", style="bold")
+    elif confirm is not None:
+        for action in doomed:
+            ui.action_planned(action)
+        confirm()
+    failures: list[tuple[Any, str]] = []
+    for planned in outcome.planned:
+        for action in planned.actions:
+            if action.kind == "delete" and action.run is not None:
+                from .errors import EcsupError
+
+                try:
+                    action.result = action.run()
+                except EcsupError as exc:  # keep going: report what could not be deleted
+                    failures.append((action, exc.message))
+                    ui.print(f"  ! could not delete {action.resource} {action.name}: {exc.message}", style="red")
+                    continue
+            if action.kind != "noop":
+                ui.action_done(action)
+    kept = [a for a in outcome.actions if a.kind in ("keep", "skip")]
+    deleted = [a for a in doomed if a not in [f[0] for f in failures]]
+    ui.print(f"deleted {len(deleted)}, kept {len(kept)}, failed {len(failures)}", style="bold")
+    if any(a.kind == "keep" and a.resource in ("secret", "log group") for a in kept):
+        ui.print(
+            "kept the secrets and the log group (they hold data): `ecsup destroy --purge` removes them", style="cyan"
+        )
+    return {
+        "deleted": [a.as_dict() for a in deleted],
+        "kept": [a.as_dict() for a in kept],
+        "failed": [dict(a.as_dict(), error=msg) for a, msg in failures],
+    }
+
+
+@app.command()
+def destroy(
+    tctx: typer.Context,
+    config: ConfigOption = "ecsup.toml",
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    purge: Annotated[bool, typer.Option(help="Also delete the SSM parameters and the log group (data).")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Remove what ecsup created for this app/env, in reverse order; keep data unless --purge."""
+    from .errors import EXIT_FAILURE, Refused
+
+    ctx, ui, err = _setup(tctx, config, json_output)
+    name = ctx.names.stack
+
+    def confirm() -> None:
+        if yes:
+            return
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            raise Refused(f"refusing to destroy {name} without confirmation", hint="pass --yes to confirm")
+        typed = typer.prompt(f"Type {name} to delete the resources above")
+        if typed.strip() != name:
+            raise Refused(f"{typed!r} is not {name!r}: nothing was deleted")
+
+    with _handled(err, ctx.redact, "re-running `ecsup destroy` resumes where it stopped"):
+        result = run_destroy(ctx, ui, purge, confirm)
+        if json_output:
+            typer.echo(json.dumps(result, indent=2))
+    if result["failed"]:
+        raise typer.Exit(EXIT_FAILURE)
+
+
+@app.command()
+def sandbox(
+    zone: Annotated[str, typer.Option(help="Public hosted zone to create in the sandbox.")] = "example.test",
+    region: Annotated[str, typer.Option(help="Default region for the sandbox.")] = "eu-west-1",
+    port: Annotated[int, typer.Option(help="Loopback port (0: any free port).")] = 0,
+) -> None:
+    """Run the local AWS (moto) in the foreground for trying ecsup by hand."""
+    import threading
+
+    from .render import make_console
+    from .sandbox import Sandbox
+
+    err = make_console(sys.stderr)
+    with _handled(err):
+        box = Sandbox(zone=zone, region=region, port=port).start()
+        try:
+            typer.echo(f"ecsup sandbox: local AWS on {box.endpoint_url} with public hosted zone {zone}")
+            typer.echo("In another shell:")
+            for key, value in box.environment().items():
+                typer.echo(f"  export {key}={value}")
+            typer.echo(
+                "then `ecsup create` with an ecsup.toml whose dns.zone is "
+                f"{zone}. Ctrl-C stops the sandbox (its state is lost)."
+            )
+            threading.Event().wait()
+        finally:
+            box.stop()
+
+
+@app.command()
+def demo(
+    zone: Annotated[str, typer.Option(help="Zone for the demo stack.")] = "example.test",
+    keep: Annotated[bool, typer.Option(help="Stop after create (no destroy).")] = False,
+) -> None:
+    """Create and destroy a whole stack on the embedded local AWS: no account needed."""
+    import secrets as pysecrets
+    import tempfile
+    from pathlib import Path
+
+    from .config import load
+    from .context import Context
+    from .render import ConsoleUI, make_console
+    from .sandbox import DUMMY_CREDENTIALS, Sandbox, demo_config
+
+    err = make_console(sys.stderr)
+    out = make_console(sys.stdout)
+    with _handled(err), Sandbox(zone=zone) as box, tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "ecsup.toml"
+        path.write_text(demo_config(zone, box.region))
+        out.print(f"[bold]ecsup demo[/] - local AWS at {box.endpoint_url}, public zone {zone}, config:")
+        out.print(path.read_text(), markup=False, highlight=False)
+        secret = pysecrets.token_urlsafe(16)
+
+        def new_context() -> Context:
+            ctx = Context(
+                load(path),
+                endpoint_url=box.endpoint_url,
+                credentials=dict(DUMMY_CREDENTIALS),
+                secret_source=lambda var: secret,
+            )
+            ctx.ui = ConsoleUI(out, redact=ctx.redact, interactive=False)
+            return ctx
+
+        ctx = new_context()
+        assert isinstance(ctx.ui, ConsoleUI)
+        run_create(ctx, ctx.ui)
+        out.print(f"calls: {len(ctx.calls)} AWS calls, {len(ctx.mutating_calls())} of them mutating\n")
+        ctx = new_context()
+        assert isinstance(ctx.ui, ConsoleUI)
+        out.print("[bold]$ ecsup create[/] (again: converges, nothing to do)")
+        run_create(ctx, ctx.ui)
+        out.print(f"calls: {len(ctx.calls)} AWS calls, {len(ctx.mutating_calls())} of them mutating\n")
+        if not keep:
+            ctx = new_context()
+            assert isinstance(ctx.ui, ConsoleUI)
+            out.print("[bold]$ ecsup destroy --yes[/]")
+            run_destroy(ctx, ctx.ui, purge=False)
+
+
+def run() -> None:  # console-script entry point
+    app()

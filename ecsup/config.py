@@ -1,0 +1,422 @@
+"""Load ``ecsup.toml`` into frozen dataclasses, reporting every problem at once.
+
+Validation here is purely local (no AWS call). Each problem names its key path,
+e.g. ``service.memory``.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .names import ELB_NAME_LIMIT, Names
+
+# Fargate cpu -> valid memory (MiB); see STACK.md.
+FARGATE_MEMORY: dict[int, list[int]] = {
+    256: [512, 1024, 2048],
+    512: list(range(1024, 4096 + 1, 1024)),
+    1024: list(range(2048, 8192 + 1, 1024)),
+    2048: list(range(4096, 16384 + 1, 1024)),
+    4096: list(range(8192, 30720 + 1, 1024)),
+    8192: list(range(16384, 61440 + 1, 4096)),
+    16384: list(range(32768, 122880 + 1, 8192)),
+}
+LOG_RETENTION_DAYS = [
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+]
+
+_NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+_ENV_VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SSM_RE = re.compile(r"^[a-zA-Z0-9_.\-/]+$")
+_LABEL_RE = re.compile(r"^(\*|[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)$")
+_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+
+
+@dataclass(frozen=True)
+class DnsConfig:
+    zone: str
+    hostname: str
+    record: str = "alias"
+    cloudfront_certificate: bool = False
+    certificate_arn: str = ""
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    vpc_id: str = ""
+    subnets: tuple[str, ...] = ()
+    assign_public_ip: bool = True
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    image: str
+    container_port: int = 80
+    cpu: int = 256
+    memory: int = 512
+    desired_count: int = 1
+    health_check_path: str = "/"
+    log_retention_days: int = 30
+    secrets_kms_key: str = ""
+    environment: tuple[tuple[str, str], ...] = ()
+    secrets: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    app: str
+    env: str
+    dns: DnsConfig
+    service: ServiceConfig
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    region: str = ""
+    path: str = ""
+
+    @property
+    def names(self) -> Names:
+        return Names(self.app, self.env)
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.dns.hostname}/"
+
+
+# key -> (type, default); REQUIRED marks a required key.
+REQUIRED = object()
+_SCHEMA: dict[str, Any] = {
+    "app": (str, REQUIRED),
+    "env": (str, REQUIRED),
+    "region": (str, ""),
+    "dns": {
+        "zone": (str, REQUIRED),
+        "hostname": (str, REQUIRED),
+        "record": (str, "alias"),
+        "cloudfront_certificate": (bool, False),
+        "certificate_arn": (str, ""),
+    },
+    "network": {
+        "vpc_id": (str, ""),
+        "subnets": (list, []),
+        "assign_public_ip": (bool, True),
+    },
+    "service": {
+        "image": (str, REQUIRED),
+        "container_port": (int, 80),
+        "cpu": (int, 256),
+        "memory": (int, 512),
+        "desired_count": (int, 1),
+        "health_check_path": (str, "/"),
+        "log_retention_days": (int, 30),
+        "secrets_kms_key": (str, ""),
+        "environment": (dict, {}),
+        "secrets": (dict, {}),
+    },
+}
+_TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", list: "a list", dict: "a table"}
+
+
+def _type_ok(value: Any, expected: type) -> bool:
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, expected)
+
+
+def _read_section(data: Any, schema: dict[str, Any], prefix: str, problems: list[tuple[str, str]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if not isinstance(data, dict):
+        problems.append((prefix.rstrip("."), "must be a table"))
+        data = {}
+    for key in data:
+        if key not in schema:
+            known = ", ".join(sorted(schema))
+            problems.append((f"{prefix}{key}", f"unknown key (known keys here: {known})"))
+    for key, spec in schema.items():
+        path = f"{prefix}{key}"
+        if isinstance(spec, dict):
+            out[key] = _read_section(data.get(key, {}), spec, f"{path}.", problems)
+            continue
+        expected, default = spec
+        if key not in data:
+            if default is REQUIRED:
+                problems.append((path, "is required"))
+            out[key] = None if default is REQUIRED else default
+            continue
+        value = data[key]
+        if not _type_ok(value, expected):
+            problems.append(
+                (
+                    path,
+                    f"must be {_TYPE_NAMES[expected]}, got {type(value).__name__} {value!r}"
+                    if expected is not str or not isinstance(value, dict | list)
+                    else f"must be {_TYPE_NAMES[expected]}",
+                )
+            )
+            out[key] = None if default is REQUIRED else default
+            continue
+        out[key] = value
+    return out
+
+
+def _check_name(value: str | None, key: str, problems: list[tuple[str, str]]) -> None:
+    if value is None:
+        return
+    if not _NAME_RE.fullmatch(value):
+        problems.append(
+            (
+                key,
+                f"{value!r} must be lowercase letters, digits and hyphens, starting and ending with a letter or digit",
+            )
+        )
+
+
+def _normalise_domain(value: str) -> str:
+    return value.strip().lower().rstrip(".")
+
+
+def _check_domain(value: str, key: str, problems: list[tuple[str, str]], wildcard: bool = False) -> bool:
+    labels = value.split(".")
+    if len(value) > 253 or len(labels) < 2 or not all(_LABEL_RE.fullmatch(lab) and lab != "*" for lab in labels):
+        problems.append((key, f"{value!r} is not a valid domain name (e.g. www.example.com)"))
+        return False
+    return True
+
+
+def check_ssm_name(name: str) -> str | None:
+    """Why an SSM parameter name is invalid, or None."""
+    if not name:
+        return "must not be empty"
+    if len(name) > 2011:
+        return "must be at most 2011 characters"
+    if not _SSM_RE.fullmatch(name):
+        return "may contain only letters, digits, '_', '.', '-' and '/'"
+    if "/" in name and not name.startswith("/"):
+        return "a hierarchical name must start with '/'"
+    if name.endswith("/") or "//" in name:
+        return "must not contain empty path levels"
+    if name.count("/") > 15:
+        return "must have at most 15 levels"
+    first = name.lstrip("/").lower()
+    if first.startswith(("aws", "ssm")):
+        return "must not begin with 'aws' or 'ssm' (reserved by AWS)"
+    return None
+
+
+def _validate(raw: dict[str, Any], problems: list[tuple[str, str]]) -> None:
+    _check_name(raw["app"], "app", problems)
+    _check_name(raw["env"], "env", problems)
+    if raw["region"] and not _REGION_RE.fullmatch(raw["region"]):
+        problems.append(("region", f"{raw['region']!r} is not an AWS region name (e.g. eu-west-1)"))
+    if raw["app"] and raw["env"] and _NAME_RE.fullmatch(raw["app"]) and _NAME_RE.fullmatch(raw["env"]):
+        names = Names(raw["app"], raw["env"])
+        for what, name in names.elb_names().items():
+            if len(name) > ELB_NAME_LIMIT:
+                over = len(name) - ELB_NAME_LIMIT
+                problems.append(
+                    (
+                        "app",
+                        f"with env {raw['env']!r} the {what} name {name!r} is {len(name)} characters; "
+                        f"Elastic Load Balancing allows {ELB_NAME_LIMIT}: shorten app or env by {over}",
+                    )
+                )
+                break
+
+    dns = raw["dns"]
+    zone = _normalise_domain(dns["zone"]) if dns["zone"] else None
+    host = _normalise_domain(dns["hostname"]) if dns["hostname"] else None
+    zone_ok = zone is not None and _check_domain(zone, "dns.zone", problems)
+    host_ok = host is not None and _check_domain(host, "dns.hostname", problems)
+    if zone_ok and host_ok and host != zone and not (host or "").endswith("." + (zone or "")):
+        problems.append(("dns.hostname", f"{host!r} is not inside the zone {zone!r}: use a name ending in .{zone}"))
+    if dns["record"] not in ("alias", "cname"):
+        problems.append(("dns.record", f'must be "alias" or "cname", got {dns["record"]!r}'))
+    if dns["record"] == "cname" and zone_ok and host == zone:
+        problems.append(("dns.record", 'a CNAME cannot be created at the zone apex: use record = "alias"'))
+    if dns["certificate_arn"] and not re.fullmatch(
+        r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[\w-]+", dns["certificate_arn"]
+    ):
+        problems.append(("dns.certificate_arn", f"{dns['certificate_arn']!r} is not an ACM certificate ARN"))
+
+    net = raw["network"]
+    if net["vpc_id"] and not re.fullmatch(r"vpc-[0-9a-f]+", net["vpc_id"]):
+        problems.append(("network.vpc_id", f"{net['vpc_id']!r} is not a VPC id (vpc-...)"))
+    for i, subnet in enumerate(net["subnets"]):
+        if not isinstance(subnet, str) or not re.fullmatch(r"subnet-[0-9a-f]+", subnet):
+            problems.append((f"network.subnets[{i}]", f"{subnet!r} is not a subnet id (subnet-...)"))
+    if len(set(map(str, net["subnets"]))) != len(net["subnets"]):
+        problems.append(("network.subnets", "lists a subnet twice"))
+    if len(net["subnets"]) == 1:
+        problems.append(
+            (
+                "network.subnets",
+                "an application load balancer needs at least 2 subnets in 2 "
+                "availability zones (or leave it empty for the default subnets)",
+            )
+        )
+    if net["subnets"] and not net["vpc_id"]:
+        problems.append(("network.vpc_id", "is required when network.subnets is given"))
+
+    svc = raw["service"]
+    if svc["image"] is not None and (not svc["image"].strip() or any(c.isspace() for c in svc["image"])):
+        problems.append(("service.image", "must be an image reference such as public.ecr.aws/nginx/nginx:stable"))
+    port = svc["container_port"]
+    if not 1 <= port <= 65535:
+        problems.append(("service.container_port", f"{port} is not a port (1-65535)"))
+    cpu, memory = svc["cpu"], svc["memory"]
+    if cpu not in FARGATE_MEMORY:
+        problems.append(
+            ("service.cpu", f"{cpu} is not a Fargate cpu value; use one of " + ", ".join(map(str, FARGATE_MEMORY)))
+        )
+    elif memory not in FARGATE_MEMORY[cpu]:
+        valid = FARGATE_MEMORY[cpu]
+        problems.append(
+            ("service.memory", f"{memory} MiB is not valid with cpu {cpu}; use one of " + ", ".join(map(str, valid)))
+        )
+    if not 0 <= svc["desired_count"] <= 1000:
+        problems.append(("service.desired_count", f"{svc['desired_count']} must be between 0 and 1000"))
+    path = svc["health_check_path"]
+    if not path.startswith("/") or len(path) > 1024 or any(c.isspace() for c in path):
+        problems.append(
+            ("service.health_check_path", f"{path!r} must start with '/' (at most 1024 characters, no spaces)")
+        )
+    if svc["log_retention_days"] not in LOG_RETENTION_DAYS:
+        problems.append(
+            (
+                "service.log_retention_days",
+                f"{svc['log_retention_days']} is not accepted by "
+                "CloudWatch Logs; use one of " + ", ".join(map(str, LOG_RETENTION_DAYS)),
+            )
+        )
+    kms = svc["secrets_kms_key"]
+    if kms and (
+        kms == "alias/aws/ssm"
+        or not re.fullmatch(
+            r"(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/)?"
+            r"[0-9a-f-]{36}|(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:)?"
+            r"alias/[A-Za-z0-9/_-]+",
+            kms,
+        )
+    ):
+        problems.append(
+            (
+                "service.secrets_kms_key",
+                f"{kms!r} must be a customer-managed KMS key id, key ARN or "
+                "alias (leave empty for the AWS managed alias/aws/ssm)",
+            )
+        )
+    for name, value in svc["environment"].items():
+        key = f"service.environment.{name}"
+        if not _ENV_VAR_RE.fullmatch(name):
+            problems.append(
+                (key, "is not a valid environment variable name (letters, digits, '_'; not starting with a digit)")
+            )
+        if not isinstance(value, str | int | float | bool) or isinstance(value, dict | list):
+            problems.append((key, "must be a string, number or boolean"))
+    for name, param in svc["secrets"].items():
+        key = f"service.secrets.{name}"
+        if not _ENV_VAR_RE.fullmatch(name):
+            problems.append(
+                (key, "is not a valid environment variable name (letters, digits, '_'; not starting with a digit)")
+            )
+        if name in svc["environment"]:
+            problems.append((key, "is also set in service.environment: a variable is either plain or secret"))
+        if not isinstance(param, str):
+            problems.append((key, "must be an SSM parameter name (a string)"))
+            continue
+        why = check_ssm_name(param)
+        if why:
+            problems.append((key, f"SSM parameter name {param!r} {why}"))
+    params = [p for p in svc["secrets"].values() if isinstance(p, str)]
+    if len(set(params)) != len(params):
+        problems.append(("service.secrets", "two variables use the same SSM parameter"))
+
+
+def _env_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def parse(text: str, path: str = "ecsup.toml") -> Config:
+    """Parse and validate configuration text; raise ConfigError listing every problem."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            [(path, f"invalid TOML: {exc}")], hint="fix the syntax at the line and column given"
+        ) from None
+    problems: list[tuple[str, str]] = []
+    raw = _read_section(data, _SCHEMA, "", problems)
+    _validate(raw, problems)
+    if problems:
+        raise ConfigError(problems, hint=f"fix {path} and run the command again; nothing was changed")
+    dns, net, svc = raw["dns"], raw["network"], raw["service"]
+    return Config(
+        app=raw["app"],
+        env=raw["env"],
+        region=raw["region"],
+        path=path,
+        dns=DnsConfig(
+            zone=_normalise_domain(dns["zone"]),
+            hostname=_normalise_domain(dns["hostname"]),
+            record=dns["record"],
+            cloudfront_certificate=dns["cloudfront_certificate"],
+            certificate_arn=dns["certificate_arn"],
+        ),
+        network=NetworkConfig(
+            vpc_id=net["vpc_id"], subnets=tuple(net["subnets"]), assign_public_ip=net["assign_public_ip"]
+        ),
+        service=ServiceConfig(
+            image=svc["image"].strip(),
+            container_port=svc["container_port"],
+            cpu=cpu_of(svc),
+            memory=svc["memory"],
+            desired_count=svc["desired_count"],
+            health_check_path=svc["health_check_path"],
+            log_retention_days=svc["log_retention_days"],
+            secrets_kms_key=svc["secrets_kms_key"],
+            environment=tuple(sorted((k, _env_value(v)) for k, v in svc["environment"].items())),
+            secrets=tuple(sorted(svc["secrets"].items())),
+        ),
+    )
+
+
+def cpu_of(svc: dict[str, Any]) -> int:
+    return int(svc["cpu"])
+
+
+def load(path: str | Path) -> Config:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            [(str(p), "not found")], hint="write one (see the README's configuration reference) or pass --config PATH"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([(str(p), f"cannot be read: {exc}")]) from None
+    return parse(text, str(p))

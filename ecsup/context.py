@@ -1,0 +1,202 @@
+"""Everything a step needs: config, names, lazily-created AWS clients, the UI hook,
+an injectable clock, wait bounds, and the facts steps share (ids and ARNs).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .config import Config
+from .names import Names
+
+if TYPE_CHECKING:
+    import boto3
+
+READ_PREFIXES = ("Describe", "List", "Get", "Head", "Lookup")
+
+# Called with each boto3 Session right after it is made (before any client):
+# tests register botocore event handlers here to count calls or inject errors.
+SESSION_HOOKS: list[Callable[[Any], None]] = []
+
+
+def is_mutating(operation: str) -> bool:
+    return not operation.startswith(READ_PREFIXES)
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Upper bounds (seconds) of every wait."""
+
+    certificate: float = 1800.0
+    validation_record: float = 300.0
+    service: float = 1200.0
+    load_balancer: float = 600.0
+    release: float = 900.0  # destroy: dependencies being released (ENIs, listeners...)
+    iam_propagation: float = 120.0
+
+
+class UI(Protocol):
+    """What library code may ask of the user interface. Only render.py implements it."""
+
+    def wait_progress(self, what: str, state: str, elapsed: float, bound: float) -> None: ...
+
+    def wait_done(self, what: str, state: str, elapsed: float) -> None: ...
+
+    def event(self, text: str) -> None: ...
+
+    def ask_secret(self, variable: str, parameter: str) -> str | None: ...
+
+
+class SilentUI:
+    def wait_progress(self, what: str, state: str, elapsed: float, bound: float) -> None:
+        pass
+
+    def wait_done(self, what: str, state: str, elapsed: float) -> None:
+        pass
+
+    def event(self, text: str) -> None:
+        pass
+
+    def ask_secret(self, variable: str, parameter: str) -> str | None:
+        return None
+
+
+@dataclass
+class Call:
+    service: str
+    operation: str
+    region: str
+
+    @property
+    def mutating(self) -> bool:
+        return is_mutating(self.operation)
+
+
+class Context:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        profile: str | None = None,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        credentials: dict[str, str] | None = None,
+        ui: UI | None = None,
+        timeouts: Timeouts | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        secret_source: Callable[[str], str | None] | None = None,
+    ) -> None:
+        self.config = config
+        self.names: Names = config.names
+        self.profile = profile
+        self._region = config.region or region or None
+        self.endpoint_url = endpoint_url
+        self.credentials = credentials
+        self.ui: UI = ui or SilentUI()
+        self.timeouts = timeouts or Timeouts()
+        self.sleep = sleep
+        self.clock = clock
+        self.secret_source = secret_source
+        self.run_id = uuid.uuid4().hex
+        self.calls: list[Call] = []
+        self.facts: dict[str, Any] = {}
+        self.secret_values: set[str] = set()
+        self.conflicts: list[str] = []
+        self.notes: list[str] = []
+        self.mode = "apply"  # apply | plan | status | destroy
+        self._session: boto3.Session | None = None
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._account: str | None = None
+
+    # -- AWS ------------------------------------------------------------------
+    @property
+    def session(self) -> boto3.Session:
+        if self._session is None:
+            import boto3
+
+            kwargs: dict[str, Any] = {"region_name": self._region}
+            if self.credentials:
+                kwargs.update(self.credentials)
+            elif self.profile:
+                kwargs["profile_name"] = self.profile
+            self._session = boto3.Session(**kwargs)
+            for hook in SESSION_HOOKS:
+                hook(self._session)
+        return self._session
+
+    @property
+    def region(self) -> str:
+        from .errors import AwsError
+
+        region = self._region or self.session.region_name
+        if not region:
+            raise AwsError(
+                "no AWS region configured",
+                "NoRegion",
+                "set `region` in ecsup.toml, pass --region, or export AWS_REGION",
+            )
+        return region
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        region = region or self.region
+        key = (service, region)
+        if key not in self._clients:
+            from botocore.config import Config as BotoConfig
+
+            from . import __version__
+
+            cfg = BotoConfig(
+                retries={"mode": "standard", "max_attempts": 8},
+                user_agent_extra=f"ecsup/{__version__}",
+                connect_timeout=10,
+                read_timeout=60,
+            )
+            session: Any = self.session
+            client = session.client(service, region_name=region, endpoint_url=self.endpoint_url, config=cfg)
+
+            def record(model: Any, **_: Any) -> None:
+                self.calls.append(Call(service, model.name, region))
+
+            client.meta.events.register("before-call", record)
+            self._clients[key] = client
+        return self._clients[key]
+
+    @property
+    def account_id(self) -> str:
+        if self._account is None:
+            self._account = str(self.client("sts").get_caller_identity()["Account"])
+        return self._account
+
+    @property
+    def partition(self) -> str:
+        region = self.region
+        if region.startswith("cn-"):
+            return "aws-cn"
+        if region.startswith("us-gov-"):
+            return "aws-us-gov"
+        return "aws"
+
+    def mutating_calls(self) -> list[Call]:
+        return [c for c in self.calls if c.mutating]
+
+    # -- secrets --------------------------------------------------------------
+    def secret_value(self, variable: str, parameter: str) -> str | None:
+        """A secret's value from ECSUP_SECRET_<VARIABLE>, else a hidden prompt when possible."""
+        import os
+
+        value = self.secret_source(variable) if self.secret_source else os.environ.get(f"ECSUP_SECRET_{variable}")
+        if value is None:
+            value = self.ui.ask_secret(variable, parameter)
+        if value:
+            self.secret_values.add(value)
+        return value or None
+
+    def redact(self, text: str) -> str:
+        for value in sorted(self.secret_values, key=len, reverse=True):
+            text = text.replace(value, "********")
+        return text

@@ -1,0 +1,143 @@
+"""The ordered pipelines: create (plan, then apply), plan, status and destroy.
+
+Planning is read-only for every step first -- so every validation, preflight and
+ownership check happens before the first mutating call -- then the actions run in
+pipeline order. Waits are deferred to the actions that need them (the certificate
+is waited for by the HTTPS listener), so ACM validates while the rest is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .context import Context
+from .errors import OwnershipConflict
+from .plan import Action
+from .steps import Step
+from .steps.certificate import CertificateStep
+from .steps.dns import DnsStep
+from .steps.ecs import ClusterStep, ServiceStep, TaskDefinitionStep
+from .steps.iam import IamStep
+from .steps.loadbalancer import ListenersStep, LoadBalancerStep
+from .steps.logs import LogsStep
+from .steps.network import SecurityGroupsStep
+from .steps.secrets import SecretsStep
+from .steps.zone import ZoneStep
+
+
+def pipeline() -> list[Step]:
+    """Create order. Listeners come late on purpose: they are what needs the certificate."""
+    return [
+        ZoneStep(),
+        CertificateStep(),
+        SecurityGroupsStep(),
+        LoadBalancerStep(),
+        DnsStep(),
+        SecretsStep(),
+        IamStep(),
+        LogsStep(),
+        ClusterStep(),
+        TaskDefinitionStep(),
+        ListenersStep(),
+        ServiceStep(),
+    ]
+
+
+@dataclass
+class Planned:
+    step: Step
+    actions: list[Action]
+
+
+@dataclass
+class Outcome:
+    planned: list[Planned] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def actions(self) -> list[Action]:
+        return [a for p in self.planned for a in p.actions]
+
+    def changes(self) -> list[Action]:
+        return [a for a in self.actions if a.mutates]
+
+
+Reporter = Callable[[Action], None]
+
+
+def _raise_conflicts(ctx: Context) -> None:
+    if ctx.conflicts:
+        raise OwnershipConflict(
+            "; ".join(ctx.conflicts),
+            hint="ecsup only changes resources tagged ecsup:app/ecsup:env for this stack; rename or remove the "
+            "other resource, or pick another app/env. Nothing was changed",
+        )
+
+
+def make_plan(ctx: Context, on_step: Callable[[Step], None] | None = None) -> Outcome:
+    """Observe every step (read calls only) and return what create would do."""
+    outcome = Outcome()
+    for step in pipeline():
+        if on_step:
+            on_step(step)
+        outcome.planned.append(Planned(step, step.plan(ctx)))
+    _raise_conflicts(ctx)
+    outcome.notes = list(ctx.notes)
+    return outcome
+
+
+def apply(ctx: Context, outcome: Outcome, report: Reporter | None = None) -> Outcome:
+    for planned in outcome.planned:
+        for action in planned.actions:
+            if action.run is not None and action.mutates:
+                action.result = action.run()
+            if report:
+                report(action)
+    return outcome
+
+
+def create(ctx: Context, report: Reporter | None = None) -> Outcome:
+    ctx.mode = "apply"
+    return apply(ctx, make_plan(ctx), report)
+
+
+def plan_destroy(ctx: Context, purge: bool = False) -> Outcome:
+    """Observe in create order (later steps need facts found by earlier ones);
+    the result is in destroy order (the reverse)."""
+    ctx.mode = "destroy"
+    ctx.facts["purge"] = purge
+    outcome = Outcome()
+    for step in pipeline():
+        outcome.planned.append(Planned(step, step.plan_destroy(ctx)))
+    outcome.planned.reverse()
+    outcome.notes = list(ctx.notes)
+    return outcome
+
+
+def destroy(ctx: Context, outcome: Outcome, report: Reporter | None = None) -> Outcome:
+    return apply(ctx, outcome, report)
+
+
+def result_summary(ctx: Context, outcome: Outcome) -> dict[str, Any]:
+    counts: dict[str, int] = {}
+    for a in outcome.actions:
+        counts[a.kind] = counts.get(a.kind, 0) + 1
+    return {
+        "url": ctx.config.url,
+        "app": ctx.names.app,
+        "env": ctx.names.env,
+        "region": ctx.region,
+        "counts": counts,
+        "resources": {
+            k: v
+            for k, v in ctx.facts.items()
+            if isinstance(v, str)
+            and (
+                k.endswith("arn") or k in ("zone_id", "vpc_id", "sg_alb", "sg_tasks", "alb_dns", "tg_blue", "tg_green")
+            )
+        },
+        "actions": [a.as_dict() | {"result": a.result} for a in outcome.actions],
+        "notes": outcome.notes,
+    }

@@ -1,0 +1,164 @@
+"""One exception hierarchy for every expected failure.
+
+Each class carries the process exit code the CLI uses and an optional hint (the
+"what to do next" line). Only ``cli.py`` turns these into output; library code
+raises them. An exception that is not an ``EcsupError`` is a bug and shows a
+traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+# Documented in the README ("Exit codes"); keep both in step.
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_CONFIG = 2
+EXIT_AWS = 3
+EXIT_CONFLICT = 4
+EXIT_TIMEOUT = 5
+EXIT_UNHEALTHY = 6
+EXIT_REFUSED = 7
+EXIT_INTERRUPTED = 130
+
+
+class EcsupError(Exception):
+    exit_code = EXIT_FAILURE
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class ConfigError(EcsupError):
+    """The configuration (or a value it needs) is wrong: nothing was changed."""
+
+    exit_code = EXIT_CONFIG
+
+    def __init__(self, problems: Sequence[tuple[str, str]], hint: str | None = None) -> None:
+        self.problems = list(problems)
+        lines = [f"{key}: {msg}" if key else msg for key, msg in self.problems]
+        super().__init__("; ".join(lines), hint)
+        self.lines = lines
+
+
+class AwsError(EcsupError):
+    """AWS refused a call, or could not be reached."""
+
+    exit_code = EXIT_AWS
+
+    def __init__(self, message: str, code: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.code = code
+
+
+class OwnershipConflict(EcsupError):
+    """A resource with an ecsup name exists but is not ecsup's for this app/env."""
+
+    exit_code = EXIT_CONFLICT
+
+
+class WaitTimeout(EcsupError):
+    exit_code = EXIT_TIMEOUT
+
+
+class Refused(EcsupError):
+    """The user did not confirm (or could not be asked)."""
+
+    exit_code = EXIT_REFUSED
+
+
+class Unhealthy(EcsupError):
+    """``status`` found the stack missing pieces or unhealthy."""
+
+    exit_code = EXIT_UNHEALTHY
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The AWS error code of a botocore ClientError, else None."""
+    response: Any = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        return str(code) if code else None
+    return None
+
+
+def is_code(exc: BaseException, *codes: str) -> bool:
+    return error_code(exc) in codes
+
+
+_CREDENTIAL_HINT = (
+    "configure credentials: `aws configure`, `aws sso login --profile NAME` with --profile NAME, "
+    "or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+)
+_EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired"}
+_DENIED = {
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "AuthFailure",
+}
+
+
+def translate(exc: BaseException, doing: str) -> EcsupError | None:
+    """Turn a botocore exception into an expected error saying what was being done."""
+    from botocore import exceptions as bx
+
+    if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError):
+        return AwsError(f"{doing}: no AWS credentials found", "NoCredentials", _CREDENTIAL_HINT)
+    if isinstance(exc, bx.TokenRetrievalError | bx.SSOTokenLoadError):
+        return AwsError(
+            f"{doing}: the SSO token is missing or expired",
+            "ExpiredToken",
+            "run `aws sso login` for this profile, then retry",
+        )
+    if isinstance(exc, bx.NoRegionError):
+        return AwsError(
+            f"{doing}: no AWS region configured",
+            "NoRegion",
+            "set `region` in ecsup.toml, pass --region, or export AWS_REGION",
+        )
+    if isinstance(exc, bx.ProfileNotFound):
+        return AwsError(str(exc), "ProfileNotFound", "check --profile / AWS_PROFILE against ~/.aws/config")
+    if isinstance(
+        exc, bx.EndpointConnectionError | bx.ConnectionClosedError | bx.ReadTimeoutError | bx.ConnectTimeoutError
+    ):
+        return AwsError(
+            f"{doing}: cannot reach AWS ({exc})",
+            "EndpointConnectionError",
+            "check the network, the region and --endpoint-url; re-running `ecsup create` resumes",
+        )
+    if isinstance(exc, bx.ClientError):
+        code = error_code(exc) or "Unknown"
+        message = exc.response.get("Error", {}).get("Message", "")
+        hint = None
+        if code in _EXPIRED:
+            hint = "the credentials have expired: " + _CREDENTIAL_HINT
+        elif code in _DENIED:
+            op = getattr(exc, "operation_name", "")
+            hint = f"the credentials in use are not allowed to call {op}: grant it, or use another profile"
+        elif "LimitExceeded" in code or "Quota" in code:
+            hint = "an account quota was reached: raise it in Service Quotas or free some resources"
+        else:
+            hint = "re-running the command resumes where it stopped"
+        return AwsError(f"{doing}: {code}: {message}".rstrip(": "), code, hint)
+    return None
+
+
+@contextmanager
+def doing(what: str) -> Iterator[None]:
+    """Run a block of AWS calls; an AWS failure becomes an AwsError naming ``what``."""
+    try:
+        yield
+    except EcsupError:
+        raise
+    except Exception as exc:
+        translated = translate(exc, what)
+        if translated is None:
+            raise
+        raise translated from exc

@@ -1,0 +1,90 @@
+"""Deterministic names and ownership tags, derived from app and env.
+
+No other module builds a resource name by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+TAG_APP = "ecsup:app"
+TAG_ENV = "ecsup:env"
+TAG_MANAGED = "ManagedBy"
+MANAGED_VALUE = "ecsup"
+
+ELB_NAME_LIMIT = 32
+
+
+@dataclass(frozen=True)
+class Names:
+    app: str
+    env: str
+
+    @property
+    def stack(self) -> str:
+        return f"{self.app}-{self.env}"
+
+    cluster = service = family = alb = stack
+
+    @property
+    def container(self) -> str:
+        return self.app
+
+    @property
+    def tg_blue(self) -> str:
+        return f"{self.stack}-blue"
+
+    @property
+    def tg_green(self) -> str:
+        return f"{self.stack}-green"
+
+    @property
+    def execution_role(self) -> str:
+        return f"{self.stack}-execution"
+
+    @property
+    def task_role(self) -> str:
+        return f"{self.stack}-task"
+
+    @property
+    def execution_policy(self) -> str:
+        return "ecsup-secrets"
+
+    @property
+    def sg_alb(self) -> str:
+        return f"{self.stack}-alb"
+
+    @property
+    def sg_tasks(self) -> str:
+        return f"{self.stack}-tasks"
+
+    @property
+    def log_group(self) -> str:
+        return f"/ecs/{self.stack}"
+
+    def elb_names(self) -> dict[str, str]:
+        """Names limited to 32 characters by Elastic Load Balancing."""
+        return {"load balancer": self.alb, "blue target group": self.tg_blue, "green target group": self.tg_green}
+
+    def owner_marker(self) -> str:
+        """Value of the TXT record that marks a DNS record as this stack's."""
+        return f'"heritage=ecsup,ecsup:app={self.app},ecsup:env={self.env}"'
+
+    def certificate_token(self) -> str:
+        """ACM IdempotencyToken: letters and digits only, at most 32 characters."""
+        return "".join(ch for ch in f"ecsup{self.app}{self.env}" if ch.isalnum())[:32]
+
+    # -- tags ---------------------------------------------------------------
+    def tags(self) -> dict[str, str]:
+        return {TAG_APP: self.app, TAG_ENV: self.env, TAG_MANAGED: MANAGED_VALUE}
+
+    def tag_list(self, key: str = "Key", value: str = "Value") -> list[dict[str, str]]:
+        return [{key: k, value: v} for k, v in self.tags().items()]
+
+    def owns(self, tags: Mapping[str, str]) -> bool:
+        return all(tags.get(k) == v for k, v in self.tags().items())
+
+
+def tag_dict(tags: Iterable[Mapping[str, str]] | None, key: str = "Key", value: str = "Value") -> dict[str, str]:
+    return {t[key]: t[value] for t in tags or []}

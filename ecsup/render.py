@@ -1,0 +1,133 @@
+"""The only module that prints: step lines, live waits, plans, summaries, errors.
+
+On a terminal it uses colour and a live spinner line during waits; otherwise it
+prints plain lines (no escape codes, no redraws) so CI logs stay readable.
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+import time
+from typing import IO, Any
+
+from rich.console import Console
+from rich.markup import escape
+
+from .plan import Action
+
+SYMBOL = {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "noop": "=", "keep": "=", "skip": "!"}
+DONE = {
+    "create": "created",
+    "update": "updated",
+    "replace": "replaced",
+    "delete": "deleted",
+    "noop": "unchanged",
+    "keep": "kept",
+    "skip": "skipped",
+}
+PLANNED = {
+    "create": "create",
+    "update": "update",
+    "replace": "replace",
+    "delete": "delete",
+    "noop": "unchanged",
+    "keep": "keep",
+    "skip": "skip",
+}
+STYLE = {
+    "create": "green",
+    "update": "yellow",
+    "replace": "magenta",
+    "delete": "red",
+    "noop": "dim",
+    "keep": "cyan",
+    "skip": "yellow",
+}
+
+
+def make_console(stream: IO[str] | None = None, quiet: bool = False) -> Console:
+    return Console(file=stream or sys.stdout, highlight=False, soft_wrap=True, quiet=quiet)
+
+
+class ConsoleUI:
+    """Implements context.UI for the terminal (and for plain output)."""
+
+    def __init__(self, console: Console, redact: Any = None, interactive: bool | None = None) -> None:
+        self.console = console
+        self.redact = redact or (lambda s: s)
+        self.live = console.is_terminal
+        self.interactive = sys.stdin.isatty() if interactive is None else interactive
+        self._status: Any = None
+        self._last_plain: dict[str, tuple[str, float]] = {}
+
+    def print(self, text: str = "", style: str | None = None) -> None:
+        self._stop()
+        self.console.print(escape(self.redact(text)), style=style)
+
+    def _stop(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+    # -- context.UI ---------------------------------------------------------
+    def wait_progress(self, what: str, state: str, elapsed: float, bound: float) -> None:
+        line = f"waiting for {what}: {state} ({elapsed:.0f}s, at most {bound:.0f}s)"
+        if self.live:
+            if self._status is None:
+                self._status = self.console.status(escape(line))
+                self._status.start()
+            else:
+                self._status.update(escape(line))
+            return
+        last = self._last_plain.get(what)
+        now = time.monotonic()
+        if last is None or last[0] != state or now - last[1] >= 30:
+            self._last_plain[what] = (state, now)
+            self.console.print(escape(f"  ... {line}"), style="dim")
+
+    def wait_done(self, what: str, state: str, elapsed: float) -> None:
+        self._stop()
+        self._last_plain.pop(what, None)
+        if elapsed >= 1:
+            self.console.print(escape(f"  ... {what}: {state} after {elapsed:.0f}s"), style="dim")
+
+    def event(self, text: str) -> None:
+        self._stop()
+        self.console.print(escape(f"  event: {self.redact(text)}"), style="dim")
+
+    def ask_secret(self, variable: str, parameter: str) -> str | None:
+        if not self.interactive:
+            return None
+        self._stop()
+        return getpass.getpass(f"Value for secret {variable} (SSM parameter {parameter}, input hidden): ") or None
+
+    # -- actions ------------------------------------------------------------
+    def action_done(self, action: Action) -> None:
+        verb = DONE[action.kind]
+        detail = action.result if action.result and action.kind != "noop" else action.detail
+        self._action_line(action, verb, detail)
+
+    def action_planned(self, action: Action) -> None:
+        self._action_line(action, PLANNED[action.kind], action.detail)
+        for change in action.changes:
+            self.console.print(escape(f"        {self.redact(str(change))}"), style="dim")
+
+    def _action_line(self, action: Action, verb: str, detail: str | None) -> None:
+        self._stop()
+        text = f"{SYMBOL[action.kind]:>3} {verb:<9} {action.resource} {action.name}"
+        if detail:
+            text += f"  ({detail})"
+        self.console.print(escape(self.redact(text)), style=STYLE[action.kind])
+
+
+def plan_summary(actions: list[Action]) -> str:
+    counts = {k: sum(1 for a in actions if a.kind == k) for k in ("create", "update", "replace", "delete")}
+    parts = [f"{n} to {k}" for k, n in counts.items() if n]
+    return ", ".join(parts) if parts else "no changes"
+
+
+def error(console: Console, message: str, hint: str | None, code: int) -> None:
+    console.print(escape(f"error: {message}"), style="bold red")
+    if hint:
+        console.print(escape(f"hint: {hint}"), style="yellow")

@@ -1,0 +1,416 @@
+"""ACM: the certificate (and optionally its us-east-1 twin for CloudFront), its DNS
+validation records, and the wait for ISSUED -- deferred until the HTTPS listener
+needs it, so the rest of the stack is built while ACM validates."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from .. import waiting
+from ..context import Context
+from ..errors import AwsError, ConfigError, WaitTimeout, doing, is_code
+from ..names import tag_dict
+from ..plan import KNOWN_AFTER_APPLY, Action
+from . import Step
+from .zone import change_records, fqdn, records_at
+
+CLOUDFRONT_REGION = "us-east-1"
+UNUSABLE = {"FAILED", "VALIDATION_TIMED_OUT", "REVOKED", "EXPIRED", "INACTIVE"}
+
+
+def covers(pattern: str, name: str) -> bool:
+    if pattern == name:
+        return True
+    if pattern.startswith("*."):
+        head, _, rest = name.partition(".")
+        return bool(head) and rest == pattern[2:]
+    return False
+
+
+def wanted_names(ctx: Context) -> tuple[str, list[str]]:
+    """(DomainName, SubjectAlternativeNames) as STACK.md sets them."""
+    zone, host = ctx.config.dns.zone, ctx.config.dns.hostname
+    sans = [f"*.{zone}"]
+    if not (covers(zone, host) or covers(f"*.{zone}", host)):
+        sans.append(host)
+    return zone, sans
+
+
+def cert_regions(ctx: Context) -> list[str]:
+    regions = [ctx.region]
+    if ctx.config.dns.cloudfront_certificate and ctx.region != CLOUDFRONT_REGION:
+        regions.append(CLOUDFRONT_REGION)
+    return regions
+
+
+def fact_key(ctx: Context, region: str) -> str:
+    return "cert_arn" if region == ctx.region else "cert_arn_cloudfront"
+
+
+def owned_certificates(ctx: Context, region: str) -> list[dict[str, Any]]:
+    """Every certificate in ``region`` tagged as this stack's, described (newest first)."""
+    acm = ctx.client("acm", region)
+    zone = ctx.config.dns.zone
+    found = []
+    with doing(f"list certificates in {region}"):
+        for page in acm.get_paginator("list_certificates").paginate():
+            for summary in page["CertificateSummaryList"]:
+                if summary.get("DomainName", "").lower() != zone:
+                    continue
+                arn = summary["CertificateArn"]
+                try:
+                    tags = tag_dict(acm.list_tags_for_certificate(CertificateArn=arn).get("Tags"))
+                except Exception as exc:  # deleted between list and read
+                    if is_code(exc, "ResourceNotFoundException"):
+                        continue
+                    raise
+                if ctx.names.owns(tags):
+                    found.append(acm.describe_certificate(CertificateArn=arn)["Certificate"])
+    found.sort(key=lambda c: str(c.get("CreatedAt", "")), reverse=True)
+    return found
+
+
+def validation_records(cert: dict[str, Any]) -> list[dict[str, str]] | None:
+    """The distinct CNAMEs to write, or None while ACM has not published them all."""
+    out: dict[tuple[str, str], dict[str, str]] = {}
+    for option in cert.get("DomainValidationOptions", []):
+        record = option.get("ResourceRecord")
+        if not record:
+            return None
+        out[(fqdn(record["Name"]), record["Value"])] = {
+            "Name": fqdn(record["Name"]),
+            "Type": record["Type"],
+            "Value": record["Value"],
+        }
+    return list(out.values()) or None
+
+
+def missing_records(ctx: Context, records: list[dict[str, str]]) -> list[dict[str, str]]:
+    missing = []
+    for rec in records:
+        have = [r for r in records_at(ctx, rec["Name"]) if r["Type"] == rec["Type"]]
+        values = {v["Value"].rstrip(".").lower() for r in have for v in r.get("ResourceRecords", [])}
+        if rec["Value"].rstrip(".").lower() not in values:
+            missing.append(rec)
+    return missing
+
+
+def upsert_records(ctx: Context, records: list[dict[str, str]], what: str) -> None:
+    change_records(
+        ctx,
+        [
+            {
+                "Action": "UPSERT",
+                "ResourceRecordSet": {
+                    "Name": r["Name"],
+                    "Type": r["Type"],
+                    "TTL": 300,
+                    "ResourceRecords": [{"Value": r["Value"]}],
+                },
+            }
+            for r in records
+        ],
+        what,
+    )
+
+
+def describe(ctx: Context, arn: str, region: str) -> dict[str, Any]:
+    with doing(f"describe certificate {arn}"):
+        return dict(ctx.client("acm", region).describe_certificate(CertificateArn=arn)["Certificate"])
+
+
+def wait_records(ctx: Context, arn: str, region: str) -> list[dict[str, str]]:
+    """ACM publishes the validation records a few seconds after the request."""
+    found: dict[str, list[dict[str, str]]] = {}
+
+    def check() -> tuple[bool, str]:
+        records = validation_records(describe(ctx, arn, region))
+        if records:
+            found["records"] = records
+            return True, "published"
+        return False, "not yet published"
+
+    waiting.poll(
+        ctx,
+        f"validation records of the certificate in {region}",
+        check,
+        ctx.timeouts.validation_record,
+        first=1.0,
+        cap=5.0,
+    )
+    return found["records"]
+
+
+def request(ctx: Context, region: str) -> str:
+    domain, sans = wanted_names(ctx)
+    acm = ctx.client("acm", region)
+    with doing(f"request certificate for {domain} in {region}"):
+        arn = acm.request_certificate(
+            DomainName=domain,
+            SubjectAlternativeNames=sans,
+            ValidationMethod="DNS",
+            # Per run: a botocore retry of this very call is idempotent, while a request made
+            # after a destroy never gets the deleted certificate back.
+            IdempotencyToken=ctx.run_id[:32],
+            Tags=ctx.names.tag_list(),
+            Options={"CertificateTransparencyLoggingPreference": "ENABLED"},
+        )["CertificateArn"]
+    ctx.facts[fact_key(ctx, region)] = arn
+    return str(arn)
+
+
+def write_records(ctx: Context, region: str) -> str:
+    arn = ctx.facts[fact_key(ctx, region)]
+    records = wait_records(ctx, arn, region)
+    missing = missing_records(ctx, records)
+    if missing:
+        upsert_records(ctx, missing, f"validation of {ctx.config.dns.zone} ({region})")
+    return ", ".join(r["Name"] for r in records)
+
+
+def diagnose(cert: dict[str, Any]) -> str:
+    parts = []
+    for option in cert.get("DomainValidationOptions", []):
+        rec = option.get("ResourceRecord", {})
+        parts.append(
+            f"{option['DomainName']}: {option.get('ValidationStatus', '?')}"
+            + (f" (CNAME {rec.get('Name')} -> {rec.get('Value')})" if rec else "")
+        )
+    return "; ".join(parts)
+
+
+def wait_issued(ctx: Context) -> None:
+    """Wait until every certificate this stack uses is ISSUED (all regions together)."""
+    pending = {
+        region: ctx.facts[fact_key(ctx, region)]
+        for region in cert_regions(ctx)
+        if ctx.facts.get(fact_key(ctx, region)) and not ctx.facts.get(f"{fact_key(ctx, region)}_issued")
+    }
+    if ctx.config.dns.certificate_arn:
+        pending = {}
+    if not pending:
+        return
+    last: dict[str, dict[str, Any]] = {}
+
+    def check() -> tuple[bool, str]:
+        states = []
+        for region, arn in pending.items():
+            cert = describe(ctx, arn, region)
+            last[region] = cert
+            status = cert["Status"]
+            if status in UNUSABLE:
+                reason = cert.get("FailureReason", "")
+                raise AwsError(
+                    f"certificate {arn} is {status}" + (f" ({reason})" if reason else "") + f": {diagnose(cert)}",
+                    status,
+                    hint="check the zone's NS delegation at the registrar and any CAA records "
+                    "(they must allow amazon.com); then re-run `ecsup create`",
+                )
+            states.append(status if len(pending) == 1 else f"{region} {status}")
+        done = all(c["Status"] == "ISSUED" for c in last.values())
+        return done, ", ".join(states)
+
+    def timeout(state: str) -> WaitTimeout:
+        details = "; ".join(f"{region}: {diagnose(c)}" for region, c in last.items())
+        return WaitTimeout(
+            f"certificate still {state} after {int(ctx.timeouts.certificate)} s ({details})",
+            hint=f"ACM validates through the CNAME records above in zone {ctx.config.dns.zone}: check that the "
+            "zone's NS records are the ones delegated at the registrar and that no CAA record forbids "
+            "amazon.com; re-running `ecsup create` resumes the wait",
+        )
+
+    waiting.poll(ctx, "certificate validation (ACM)", check, ctx.timeouts.certificate, on_timeout=timeout)
+    for region in pending:
+        ctx.facts[f"{fact_key(ctx, region)}_issued"] = True
+
+
+class CertificateStep(Step):
+    title = "certificate"
+
+    def plan(self, ctx: Context) -> list[Action]:
+        arn = ctx.config.dns.certificate_arn
+        if arn:
+            return [self._bring_your_own(ctx, arn)]
+        actions: list[Action] = []
+        domain, sans = wanted_names(ctx)
+        wanted = {domain, *sans}
+        for region in cert_regions(ctx):
+            label = f"{domain} ({region})"
+            usable = [
+                c
+                for c in owned_certificates(ctx, region)
+                if c["Status"] not in UNUSABLE
+                and set(c.get("SubjectAlternativeNames", [])) | {c["DomainName"]} == wanted
+            ]
+            if not usable:
+                actions.append(
+                    Action(
+                        "create",
+                        "certificate",
+                        label,
+                        "DNS validation; names " + ", ".join(sans),
+                        run=partial(request, ctx, region),
+                    )
+                )
+                actions.append(
+                    Action(
+                        "create",
+                        "validation records",
+                        label,
+                        KNOWN_AFTER_APPLY,
+                        run=partial(write_records, ctx, region),
+                    )
+                )
+                continue
+            cert = usable[0]
+            key = fact_key(ctx, region)
+            ctx.facts[key] = cert["CertificateArn"]
+            if cert["Status"] == "ISSUED":
+                ctx.facts[f"{key}_issued"] = True
+            actions.append(Action("noop", "certificate", label, f"{cert['Status']} {cert['CertificateArn']}"))
+            records = validation_records(cert)
+            missing = missing_records(ctx, records) if records else None
+            if cert["Status"] == "ISSUED" and not missing and records:
+                actions.append(Action("noop", "validation records", label, ", ".join(r["Name"] for r in records)))
+            elif missing or records is None:
+                actions.append(
+                    Action(
+                        "create",
+                        "validation records",
+                        label,
+                        ", ".join(r["Name"] for r in missing) if missing else KNOWN_AFTER_APPLY,
+                        run=partial(write_records, ctx, region),
+                    )
+                )
+            else:
+                actions.append(Action("noop", "validation records", label, ", ".join(r["Name"] for r in records)))
+        return actions
+
+    def _bring_your_own(self, ctx: Context, arn: str) -> Action:
+        region = arn.split(":")[3]
+        if region != ctx.region:
+            raise ConfigError(
+                [
+                    (
+                        "dns.certificate_arn",
+                        f"the certificate is in {region}; the load balancer is in "
+                        f"{ctx.region} and needs a certificate from the same region",
+                    )
+                ]
+            )
+        try:
+            cert = describe(ctx, arn, region)
+        except AwsError as exc:
+            if exc.code == "ResourceNotFoundException":
+                raise ConfigError([("dns.certificate_arn", f"certificate {arn} does not exist")]) from None
+            raise
+        names = {cert["DomainName"], *cert.get("SubjectAlternativeNames", [])}
+        host = ctx.config.dns.hostname
+        if not any(covers(n, host) for n in names):
+            raise ConfigError(
+                [("dns.certificate_arn", f"the certificate ({', '.join(sorted(names))}) does not cover {host}")]
+            )
+        ctx.facts["cert_arn"] = arn
+        if cert["Status"] == "ISSUED":
+            ctx.facts["cert_arn_issued"] = True
+        return Action("noop", "certificate", arn, f"bring your own ({cert['Status']}); never deleted by ecsup")
+
+    def plan_destroy(self, ctx: Context) -> list[Action]:
+        actions: list[Action] = []
+        if ctx.config.dns.certificate_arn:
+            actions.append(
+                Action(
+                    "keep",
+                    "certificate",
+                    ctx.config.dns.certificate_arn,
+                    "given as dns.certificate_arn: never deleted by ecsup",
+                )
+            )
+        for region in cert_regions(ctx):
+            for cert in owned_certificates(ctx, region):
+                arn = cert["CertificateArn"]
+                actions.append(
+                    Action(
+                        "delete",
+                        "certificate",
+                        f"{cert['DomainName']} ({region})",
+                        arn,
+                        run=partial(delete_certificate, ctx, arn, region),
+                    )
+                )
+                records = validation_records(cert) or []
+                if records and ctx.facts.get("zone_id"):
+                    actions.append(
+                        Action(
+                            "delete",
+                            "validation records",
+                            f"{cert['DomainName']} ({region})",
+                            ", ".join(r["Name"] for r in records),
+                            run=partial(delete_records, ctx, records, arn),
+                        )
+                    )
+        return actions
+
+
+def delete_certificate(ctx: Context, arn: str, region: str) -> str:
+    acm = ctx.client("acm", region)
+
+    def attempt() -> None:
+        try:
+            acm.delete_certificate(CertificateArn=arn)
+        except Exception as exc:
+            if is_code(exc, "ResourceNotFoundException"):
+                return
+            raise
+
+    with doing(f"delete certificate {arn}"):
+        waiting.retry(
+            ctx,
+            "the certificate to be released by its load balancer",
+            attempt,
+            lambda e: is_code(e, "ResourceInUseException"),
+            ctx.timeouts.release,
+        )
+    return "deleted"
+
+
+def records_in_use(ctx: Context, exclude_arn: str) -> set[tuple[str, str]]:
+    """Validation records that another certificate in the account (any region ecsup uses) relies on."""
+    used: set[tuple[str, str]] = set()
+    for region in {ctx.region, CLOUDFRONT_REGION}:
+        acm = ctx.client("acm", region)
+        with doing(f"list certificates in {region}"):
+            for page in acm.get_paginator("list_certificates").paginate():
+                for summary in page["CertificateSummaryList"]:
+                    arn = summary["CertificateArn"]
+                    if arn == exclude_arn or arn in ctx.facts.get("deleted_certs", set()):
+                        continue
+                    try:
+                        cert = acm.describe_certificate(CertificateArn=arn)["Certificate"]
+                    except Exception as exc:
+                        if is_code(exc, "ResourceNotFoundException"):
+                            continue
+                        raise
+                    for rec in validation_records(cert) or []:
+                        used.add((rec["Name"], rec["Value"]))
+    return used
+
+
+def delete_records(ctx: Context, records: list[dict[str, str]], arn: str) -> str:
+    ctx.facts.setdefault("deleted_certs", set()).add(arn)
+    in_use = records_in_use(ctx, arn)
+    kept = [r for r in records if (r["Name"], r["Value"]) in in_use]
+    doomed = []
+    for rec in records:
+        if rec in kept:
+            continue
+        for have in records_at(ctx, rec["Name"]):
+            values = {v["Value"] for v in have.get("ResourceRecords", [])}
+            if have["Type"] == rec["Type"] and rec["Value"] in values:
+                doomed.append({"Action": "DELETE", "ResourceRecordSet": have})
+    if doomed:
+        change_records(ctx, doomed, "certificate validation no longer needed")
+    if kept:
+        return f"kept {len(kept)} still used by another certificate"
+    return "deleted" if doomed else "already gone"

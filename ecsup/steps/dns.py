@@ -1,0 +1,139 @@
+"""Route53: the hostname pointing at the load balancer (alias A by default, or a
+CNAME), plus a TXT marker ``_ecsup.<hostname>`` that records the owner, since
+Route53 records cannot carry tags."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..context import Context
+from ..plan import KNOWN_AFTER_APPLY, Action, Change
+from . import Step
+from .zone import change_records, fqdn, records_at
+
+
+def marker_name(ctx: Context) -> str:
+    return fqdn(f"_ecsup.{ctx.config.dns.hostname}")
+
+
+def _target(record: dict[str, Any]) -> str:
+    if "AliasTarget" in record:
+        return f"alias {record['AliasTarget']['DNSName'].rstrip('.').lower()}"
+    values = ",".join(v["Value"].rstrip(".").lower() for v in record.get("ResourceRecords", []))
+    return f"{record['Type']} {values}"
+
+
+def _current(ctx: Context) -> dict[str, Any] | None:
+    for r in records_at(ctx, ctx.config.dns.hostname):
+        if r["Type"] in ("A", "CNAME"):
+            return r
+    return None
+
+
+def _is_marked(ctx: Context) -> bool:
+    for r in records_at(ctx, marker_name(ctx)):
+        if r["Type"] == "TXT" and any(v["Value"] == ctx.names.owner_marker() for v in r.get("ResourceRecords", [])):
+            return True
+    return False
+
+
+def _desired(ctx: Context) -> dict[str, Any]:
+    host = fqdn(ctx.config.dns.hostname)
+    if ctx.config.dns.record == "cname":
+        return {"Name": host, "Type": "CNAME", "TTL": 60, "ResourceRecords": [{"Value": ctx.facts["alb_dns"]}]}
+    return {
+        "Name": host,
+        "Type": "A",
+        "AliasTarget": {
+            "HostedZoneId": ctx.facts["alb_zone"],
+            "DNSName": ctx.facts["alb_dns"],
+            "EvaluateTargetHealth": True,
+        },
+    }
+
+
+def _want_target(ctx: Context) -> str:
+    dns = ctx.facts.get("alb_dns")
+    if not dns:
+        return KNOWN_AFTER_APPLY
+    return f"alias {dns.lower()}" if ctx.config.dns.record == "alias" else f"CNAME {dns.lower()}"
+
+
+def _marker(ctx: Context) -> dict[str, Any]:
+    return {
+        "Name": marker_name(ctx),
+        "Type": "TXT",
+        "TTL": 300,
+        "ResourceRecords": [{"Value": ctx.names.owner_marker()}],
+    }
+
+
+def _points_at_our_alb(ctx: Context, record: dict[str, Any]) -> bool:
+    dns = (ctx.facts.get("alb_dns") or "").lower()
+    return bool(dns) and _target(record).split(" ", 1)[1] == dns
+
+
+class DnsStep(Step):
+    title = "DNS record"
+
+    def plan(self, ctx: Context) -> list[Action]:
+        host = ctx.config.dns.hostname
+        current = _current(ctx)
+        want = _want_target(ctx)
+        marked = _is_marked(ctx)
+        if current is None:
+            return [Action("create", "DNS record", host, want, run=lambda: self._apply(ctx, None))]
+        have = _target(current)
+        ours = marked or _points_at_our_alb(ctx, current)
+        if not ours:
+            ctx.conflicts.append(
+                f"DNS record {host} exists ({have}) and is not ecsup's (no {marker_name(ctx)} "
+                "marker): delete it or choose another dns.hostname"
+            )
+            return []
+        if have == want and marked:
+            return [Action("noop", "DNS record", host, have)]
+        changes = [Change("target", have, want)] if have != want else [Change("owner marker", "-", "TXT")]
+        return [Action("update", "DNS record", host, "", changes, run=lambda: self._apply(ctx, current))]
+
+    def _apply(self, ctx: Context, current: dict[str, Any] | None) -> str:
+        desired = _desired(ctx)
+        changes: list[dict[str, Any]] = []
+        if current is None:
+            changes.append({"Action": "CREATE", "ResourceRecordSet": desired})  # fails if someone raced us
+        elif current["Type"] != desired["Type"]:
+            changes += [
+                {"Action": "DELETE", "ResourceRecordSet": current},
+                {"Action": "CREATE", "ResourceRecordSet": desired},
+            ]
+        else:
+            changes.append({"Action": "UPSERT", "ResourceRecordSet": desired})
+        changes.append({"Action": "UPSERT", "ResourceRecordSet": _marker(ctx)})
+        change_records(ctx, changes, f"{ctx.config.dns.hostname} -> {ctx.names.alb}")
+        return _want_target(ctx)
+
+    def plan_destroy(self, ctx: Context) -> list[Action]:
+        if not ctx.facts.get("zone_id"):
+            return []
+        host = ctx.config.dns.hostname
+        current = _current(ctx)
+        marked = _is_marked(ctx)
+        doomed: list[dict[str, Any]] = []
+        if current is not None:
+            if marked and _points_at_our_alb(ctx, current):
+                doomed.append(current)
+            elif marked or _points_at_our_alb(ctx, current):
+                return [Action("skip", "DNS record", host, f"{_target(current)} is not what ecsup wrote: left alone")]
+            else:
+                return [Action("skip", "DNS record", host, "not ecsup's: left alone")]
+        doomed += [r for r in records_at(ctx, marker_name(ctx)) if r["Type"] == "TXT" and marked]
+        if not doomed:
+            return []
+        detail = _target(current) if current in doomed and current is not None else "owner marker"
+        return [Action("delete", "DNS record", host, detail, run=lambda: self._delete(ctx, doomed))]
+
+    def _delete(self, ctx: Context, doomed: list[dict[str, Any]]) -> str:
+        change_records(
+            ctx, [{"Action": "DELETE", "ResourceRecordSet": r} for r in doomed], f"remove {ctx.config.dns.hostname}"
+        )
+        return "deleted"

@@ -1,0 +1,515 @@
+"""Elastic Load Balancing: the internet-facing ALB, the blue and green target
+groups, and (later in the pipeline, once the certificate is needed) the HTTPS and
+HTTP-redirect listeners."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from .. import waiting
+from ..context import Context
+from ..errors import doing, is_code
+from ..names import tag_dict
+from ..plan import KNOWN_AFTER_APPLY, Action, Change
+from . import Step, check_owner, foreign
+from .certificate import wait_issued
+
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+ALB_ATTRIBUTES = {"routing.http.drop_invalid_header_fields.enabled": "true"}
+TG_ATTRIBUTES = {"deregistration_delay.timeout_seconds": "30"}
+
+
+def health_check(ctx: Context) -> dict[str, Any]:
+    return {
+        "HealthCheckProtocol": "HTTP",
+        "HealthCheckPath": ctx.config.service.health_check_path,
+        "HealthCheckPort": "traffic-port",
+        "HealthCheckIntervalSeconds": 15,
+        "HealthCheckTimeoutSeconds": 5,
+        "HealthyThresholdCount": 2,
+        "UnhealthyThresholdCount": 3,
+        "Matcher": {"HttpCode": "200-399"},
+    }
+
+
+def _diff(want: dict[str, Any], have: dict[str, Any]) -> list[Change]:
+    return [Change(k, str(have.get(k)), str(v)) for k, v in want.items() if have.get(k) != v]
+
+
+def elb_tags(ctx: Context, arns: list[str]) -> dict[str, dict[str, str]]:
+    if not arns:
+        return {}
+    with doing("read load balancer tags"):
+        resp = ctx.client("elbv2").describe_tags(ResourceArns=arns)
+    return {d["ResourceArn"]: tag_dict(d.get("Tags")) for d in resp["TagDescriptions"]}
+
+
+def find_load_balancer(ctx: Context) -> dict[str, Any] | None:
+    with doing(f"look up load balancer {ctx.names.alb}"):
+        try:
+            lbs = ctx.client("elbv2").describe_load_balancers(Names=[ctx.names.alb])["LoadBalancers"]
+        except Exception as exc:
+            if is_code(exc, "LoadBalancerNotFound"):
+                return None
+            raise
+    return lbs[0] if lbs else None
+
+
+def find_target_groups(ctx: Context) -> dict[str, dict[str, Any]]:
+    elb = ctx.client("elbv2")
+    names = [ctx.names.tg_blue, ctx.names.tg_green]
+    found: dict[str, dict[str, Any]] = {}
+    with doing("look up target groups"):
+        try:
+            groups = elb.describe_target_groups(Names=names)["TargetGroups"]
+        except Exception as exc:  # one missing fails the batch: look one by one
+            if not is_code(exc, "TargetGroupNotFound"):
+                raise
+            groups = []
+            for name in names:
+                try:
+                    groups += elb.describe_target_groups(Names=[name])["TargetGroups"]
+                except Exception as inner:
+                    if not is_code(inner, "TargetGroupNotFound"):
+                        raise
+    for g in groups:
+        found[g["TargetGroupName"]] = g
+    return found
+
+
+class LoadBalancerStep(Step):
+    """ALB and target groups (no listeners: see ListenersStep)."""
+
+    title = "load balancer"
+
+    def plan(self, ctx: Context) -> list[Action]:
+        n = ctx.names
+        elb = ctx.client("elbv2")
+        lb = find_load_balancer(ctx)
+        tgs = find_target_groups(ctx)
+        tags = elb_tags(ctx, [x["LoadBalancerArn"] for x in [lb] if x] + [g["TargetGroupArn"] for g in tgs.values()])
+        actions: list[Action] = []
+        # -- load balancer
+        if lb is None:
+            actions.append(
+                Action(
+                    "create", "load balancer", n.alb, "internet-facing, application", run=lambda: self._create_lb(ctx)
+                )
+            )
+        elif check_owner(ctx, "load balancer", n.alb, tags.get(lb["LoadBalancerArn"], {})):
+            ctx.facts.update(alb_arn=lb["LoadBalancerArn"], alb_dns=lb["DNSName"], alb_zone=lb["CanonicalHostedZoneId"])
+            actions.append(self._plan_lb(ctx, lb))
+        # -- target groups
+        for name in (n.tg_blue, n.tg_green):
+            fact = "tg_blue" if name == n.tg_blue else "tg_green"
+            tg = tgs.get(name)
+            if tg is None:
+                actions.append(
+                    Action(
+                        "create",
+                        "target group",
+                        name,
+                        f"ip, HTTP:{ctx.config.service.container_port}, health {ctx.config.service.health_check_path}",
+                        run=partial(self._create_tg, ctx, name, fact),
+                    )
+                )
+                continue
+            if not check_owner(ctx, "target group", name, tags.get(tg["TargetGroupArn"], {})):
+                continue
+            ctx.facts[fact] = tg["TargetGroupArn"]
+            actions.append(self._plan_tg(ctx, tg, name, elb))
+        return actions
+
+    # -- load balancer ---------------------------------------------------------
+    def _plan_lb(self, ctx: Context, lb: dict[str, Any]) -> Action:
+        arn = lb["LoadBalancerArn"]
+        with doing(f"read attributes of load balancer {ctx.names.alb}"):
+            attrs = {
+                a["Key"]: a["Value"]
+                for a in ctx.client("elbv2").describe_load_balancer_attributes(LoadBalancerArn=arn)["Attributes"]
+            }
+        changes = _diff(ALB_ATTRIBUTES, attrs)
+        have_subnets = sorted(az["SubnetId"] for az in lb.get("AvailabilityZones", []))
+        if have_subnets != ctx.facts["subnets"]:
+            changes.append(Change("subnets", ",".join(have_subnets), ",".join(ctx.facts["subnets"])))
+        want_sg = ctx.facts.get("sg_alb", KNOWN_AFTER_APPLY)
+        if lb.get("SecurityGroups", []) != [want_sg]:
+            changes.append(Change("security groups", ",".join(lb.get("SecurityGroups", [])), want_sg))
+        if lb.get("Scheme") != "internet-facing":
+            ctx.conflicts.append(
+                f"load balancer {ctx.names.alb} is {lb.get('Scheme')}, not internet-facing: "
+                "ecsup will not replace it; destroy the stack and create it again"
+            )
+        state = lb.get("State", {}).get("Code", "?")
+        if not changes:
+            return Action("noop", "load balancer", ctx.names.alb, f"{state}, {lb['DNSName']}")
+        return Action(
+            "update",
+            "load balancer",
+            ctx.names.alb,
+            lb["DNSName"],
+            changes,
+            run=lambda: self._converge_lb(ctx, changes),
+        )
+
+    def _create_lb(self, ctx: Context) -> str:
+        elb = ctx.client("elbv2")
+        with doing(f"create load balancer {ctx.names.alb}"):
+            lb = elb.create_load_balancer(
+                Name=ctx.names.alb,
+                Subnets=ctx.facts["subnets"],
+                SecurityGroups=[ctx.facts["sg_alb"]],
+                Scheme="internet-facing",
+                Type="application",
+                IpAddressType="ipv4",
+                Tags=ctx.names.tag_list(),
+            )["LoadBalancers"][0]
+        ctx.facts.update(alb_arn=lb["LoadBalancerArn"], alb_dns=lb["DNSName"], alb_zone=lb["CanonicalHostedZoneId"])
+        self._converge_lb(ctx, _diff(ALB_ATTRIBUTES, {}))
+        return str(lb["DNSName"])
+
+    def _converge_lb(self, ctx: Context, changes: list[Change]) -> str:
+        elb = ctx.client("elbv2")
+        arn = ctx.facts["alb_arn"]
+        attrs = [{"Key": c.attribute, "Value": c.new} for c in changes if c.attribute in ALB_ATTRIBUTES]
+        with doing(f"configure load balancer {ctx.names.alb}"):
+            if attrs:
+                elb.modify_load_balancer_attributes(LoadBalancerArn=arn, Attributes=attrs)
+            if any(c.attribute == "subnets" for c in changes):
+                elb.set_subnets(LoadBalancerArn=arn, Subnets=ctx.facts["subnets"])
+            if any(c.attribute == "security groups" for c in changes):
+                elb.set_security_groups(LoadBalancerArn=arn, SecurityGroups=[ctx.facts["sg_alb"]])
+        return ", ".join(c.attribute for c in changes)
+
+    # -- target groups -----------------------------------------------------------
+    def _plan_tg(self, ctx: Context, tg: dict[str, Any], name: str, elb: Any) -> Action:
+        arn = tg["TargetGroupArn"]
+        with doing(f"read attributes of target group {name}"):
+            attrs = {
+                a["Key"]: a["Value"] for a in elb.describe_target_group_attributes(TargetGroupArn=arn)["Attributes"]
+            }
+        hc_changes = _diff(health_check(ctx), tg)
+        attr_changes = _diff(TG_ATTRIBUTES, attrs)
+        if tg.get("VpcId") != ctx.facts["vpc_id"] or tg.get("TargetType") != "ip" or tg.get("Protocol") != "HTTP":
+            ctx.conflicts.append(
+                f"target group {name} has VPC/target type/protocol {tg.get('VpcId')}/"
+                f"{tg.get('TargetType')}/{tg.get('Protocol')}, which cannot be changed in place; "
+                "destroy the stack and create it again"
+            )
+        if not hc_changes and not attr_changes:
+            return Action("noop", "target group", name, f"health {tg.get('HealthCheckPath')}")
+        return Action(
+            "update",
+            "target group",
+            name,
+            arn,
+            hc_changes + attr_changes,
+            run=lambda: self._converge_tg(ctx, arn, bool(hc_changes), attr_changes),
+        )
+
+    def _create_tg(self, ctx: Context, name: str, fact: str) -> str:
+        elb = ctx.client("elbv2")
+        with doing(f"create target group {name}"):
+            tg = elb.create_target_group(
+                Name=name,
+                Protocol="HTTP",
+                ProtocolVersion="HTTP1",
+                Port=ctx.config.service.container_port,
+                VpcId=ctx.facts["vpc_id"],
+                TargetType="ip",
+                Tags=ctx.names.tag_list(),
+                **health_check(ctx),
+            )["TargetGroups"][0]
+        ctx.facts[fact] = tg["TargetGroupArn"]
+        self._converge_tg(ctx, tg["TargetGroupArn"], False, _diff(TG_ATTRIBUTES, {}))
+        return str(tg["TargetGroupArn"])
+
+    def _converge_tg(self, ctx: Context, arn: str, health: bool, attrs: list[Change]) -> str:
+        elb = ctx.client("elbv2")
+        with doing(f"configure target group {arn}"):
+            if health:
+                elb.modify_target_group(TargetGroupArn=arn, **health_check(ctx))
+            if attrs:
+                elb.modify_target_group_attributes(
+                    TargetGroupArn=arn, Attributes=[{"Key": c.attribute, "Value": c.new} for c in attrs]
+                )
+        return "configured"
+
+    # -- destroy -------------------------------------------------------------
+    def plan_destroy(self, ctx: Context) -> list[Action]:
+        n = ctx.names
+        lb = find_load_balancer(ctx)
+        tgs = find_target_groups(ctx)
+        tags = elb_tags(ctx, [x["LoadBalancerArn"] for x in [lb] if x] + [g["TargetGroupArn"] for g in tgs.values()])
+        actions: list[Action] = []
+        if lb is not None:
+            arn = lb["LoadBalancerArn"]
+            if ctx.names.owns(tags.get(arn, {})):
+                ctx.facts.update(alb_arn=arn, alb_dns=lb["DNSName"], alb_zone=lb["CanonicalHostedZoneId"])
+                actions.append(
+                    Action(
+                        "delete", "listeners", n.alb, "HTTPS:443, HTTP:80", run=lambda: self._delete_listeners(ctx, arn)
+                    )
+                )
+                actions.append(
+                    Action("delete", "load balancer", n.alb, lb["DNSName"], run=lambda: self._delete_lb(ctx, arn))
+                )
+            else:
+                actions.append(foreign(ctx, "load balancer", n.alb))
+        for name in (n.tg_blue, n.tg_green):
+            tg = tgs.get(name)
+            if tg is None:
+                continue
+            if not ctx.names.owns(tags.get(tg["TargetGroupArn"], {})):
+                actions.append(foreign(ctx, "target group", name))
+                continue
+            actions.append(
+                Action("delete", "target group", name, "", run=partial(self._delete_tg, ctx, tg["TargetGroupArn"]))
+            )
+        return actions
+
+    def _delete_listeners(self, ctx: Context, arn: str) -> str:
+        elb = ctx.client("elbv2")
+        with doing(f"delete the listeners of {ctx.names.alb}"):
+            try:
+                listeners = elb.describe_listeners(LoadBalancerArn=arn)["Listeners"]
+            except Exception as exc:
+                if is_code(exc, "LoadBalancerNotFound"):
+                    return "already gone"
+                raise
+            for listener in listeners:
+                try:
+                    elb.delete_listener(ListenerArn=listener["ListenerArn"])
+                except Exception as exc:
+                    if not is_code(exc, "ListenerNotFound"):
+                        raise
+        return f"deleted {len(listeners)}"
+
+    def _delete_lb(self, ctx: Context, arn: str) -> str:
+        elb = ctx.client("elbv2")
+        with doing(f"delete load balancer {ctx.names.alb}"):
+            try:
+                elb.delete_load_balancer(LoadBalancerArn=arn)
+            except Exception as exc:
+                if not is_code(exc, "LoadBalancerNotFound"):
+                    raise
+
+            def gone() -> tuple[bool, str]:
+                try:
+                    lbs = elb.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"]
+                except Exception as exc:
+                    if is_code(exc, "LoadBalancerNotFound"):
+                        return True, "deleted"
+                    raise
+                return not lbs, lbs[0]["State"]["Code"] if lbs else "deleted"
+
+            waiting.poll(ctx, f"load balancer {ctx.names.alb} to be deleted", gone, ctx.timeouts.load_balancer)
+        return "deleted"
+
+    def _delete_tg(self, ctx: Context, arn: str) -> str:
+        elb = ctx.client("elbv2")
+
+        def attempt() -> None:
+            try:
+                elb.delete_target_group(TargetGroupArn=arn)
+            except Exception as exc:
+                if not is_code(exc, "TargetGroupNotFound"):
+                    raise
+
+        with doing(f"delete target group {arn}"):
+            waiting.retry(
+                ctx,
+                "the target group to be released by its load balancer",
+                attempt,
+                lambda e: is_code(e, "ResourceInUse"),
+                ctx.timeouts.release,
+            )
+        return "deleted"
+
+
+def _forward(ctx: Context) -> list[dict[str, Any]]:
+    return [
+        {
+            "Type": "forward",
+            "ForwardConfig": {
+                "TargetGroups": [
+                    {"TargetGroupArn": ctx.facts["tg_blue"], "Weight": 100},
+                    {"TargetGroupArn": ctx.facts["tg_green"], "Weight": 0},
+                ],
+                "TargetGroupStickinessConfig": {"Enabled": False},
+            },
+        }
+    ]
+
+
+REDIRECT = [
+    {
+        "Type": "redirect",
+        "RedirectConfig": {
+            "Protocol": "HTTPS",
+            "Port": "443",
+            "Host": "#{host}",
+            "Path": "/#{path}",
+            "Query": "#{query}",
+            "StatusCode": "HTTP_301",
+        },
+    }
+]
+
+
+def _forward_summary(actions: list[dict[str, Any]]) -> str:
+    out = []
+    for a in actions:
+        if a.get("Type") == "forward":
+            groups = a.get("ForwardConfig", {}).get("TargetGroups") or [
+                {"TargetGroupArn": a.get("TargetGroupArn"), "Weight": 100}
+            ]
+            out.append(
+                "forward "
+                + ", ".join(
+                    f"{g['TargetGroupArn'].split('/')[-2]}={g.get('Weight', 1)}"
+                    for g in groups
+                    if g.get("TargetGroupArn")
+                )
+            )
+        elif a.get("Type") == "redirect":
+            rc = a.get("RedirectConfig", {})
+            out.append(f"redirect {rc.get('Protocol')}:{rc.get('Port')} {rc.get('StatusCode')}")
+        else:
+            out.append(str(a.get("Type")))
+    return "; ".join(out)
+
+
+class ListenersStep(Step):
+    """HTTPS:443 (modern TLS, forward blue 100 / green 0) and HTTP:80 (301 to HTTPS).
+
+    Late in the pipeline on purpose: creating the HTTPS listener is what needs the
+    certificate ISSUED, so everything else is built while ACM validates."""
+
+    title = "listeners"
+
+    def plan(self, ctx: Context) -> list[Action]:
+        n = ctx.names
+        listeners: dict[int, dict[str, Any]] = {}
+        if ctx.facts.get("alb_arn"):
+            with doing(f"read the listeners of {n.alb}"):
+                for page in (
+                    ctx.client("elbv2")
+                    .get_paginator("describe_listeners")
+                    .paginate(LoadBalancerArn=ctx.facts["alb_arn"])
+                ):
+                    for listener in page["Listeners"]:
+                        listeners[listener["Port"]] = listener
+        actions = []
+        https = listeners.get(443)
+        if https is None:
+            actions.append(
+                Action(
+                    "create",
+                    "listener",
+                    f"{n.alb} HTTPS:443",
+                    f"{TLS_POLICY}, forward {n.tg_blue}=100 {n.tg_green}=0",
+                    run=lambda: self._create(ctx, 443),
+                )
+            )
+        else:
+            changes = []
+            if https.get("Protocol") != "HTTPS":
+                changes.append(Change("protocol", str(https.get("Protocol")), "HTTPS"))
+            if https.get("SslPolicy") != TLS_POLICY:
+                changes.append(Change("TLS policy", str(https.get("SslPolicy")), TLS_POLICY))
+            have_cert = (https.get("Certificates") or [{}])[0].get("CertificateArn", "-")
+            want_cert = ctx.facts.get("cert_arn", KNOWN_AFTER_APPLY)
+            if have_cert != want_cert:
+                changes.append(Change("certificate", have_cert, want_cert))
+            have = _forward_summary(https.get("DefaultActions", []))
+            want = (
+                f"forward {n.tg_blue}=100, {n.tg_green}=0"
+                if ctx.facts.get("tg_blue") and ctx.facts.get("tg_green")
+                else KNOWN_AFTER_APPLY
+            )
+            if have != want:
+                changes.append(Change("default action", have, want))
+            if changes:
+                arn = https["ListenerArn"]
+                actions.append(
+                    Action(
+                        "update", "listener", f"{n.alb} HTTPS:443", "", changes, run=lambda: self._modify(ctx, arn, 443)
+                    )
+                )
+            else:
+                actions.append(Action("noop", "listener", f"{n.alb} HTTPS:443", f"{TLS_POLICY}, {have}"))
+        http = listeners.get(80)
+        if http is None:
+            actions.append(
+                Action(
+                    "create",
+                    "listener",
+                    f"{n.alb} HTTP:80",
+                    "redirect to HTTPS (301)",
+                    run=lambda: self._create(ctx, 80),
+                )
+            )
+        else:
+            have = _forward_summary(http.get("DefaultActions", []))
+            want = _forward_summary(REDIRECT)
+            if http.get("Protocol") != "HTTP" or have != want:
+                arn = http["ListenerArn"]
+                actions.append(
+                    Action(
+                        "update",
+                        "listener",
+                        f"{n.alb} HTTP:80",
+                        "",
+                        [Change("default action", have, want)],
+                        run=lambda: self._modify(ctx, arn, 80),
+                    )
+                )
+            else:
+                actions.append(Action("noop", "listener", f"{n.alb} HTTP:80", want))
+        return actions
+
+    def _settings(self, ctx: Context, port: int) -> dict[str, Any]:
+        if port == 443:
+            return {
+                "Protocol": "HTTPS",
+                "Port": 443,
+                "SslPolicy": TLS_POLICY,
+                "Certificates": [{"CertificateArn": ctx.facts["cert_arn"]}],
+                "DefaultActions": _forward(ctx),
+            }
+        return {"Protocol": "HTTP", "Port": 80, "DefaultActions": REDIRECT}
+
+    def _call(self, ctx: Context, what: str, fn: Any, **kwargs: Any) -> Any:
+        # A certificate that has just been issued can take a moment to be usable by ELB.
+        return waiting.retry(
+            ctx,
+            "the new certificate to reach the load balancer",
+            lambda: fn(**kwargs),
+            lambda e: is_code(e, "CertificateNotFound"),
+            ctx.timeouts.iam_propagation,
+        )
+
+    def _create(self, ctx: Context, port: int) -> str:
+        elb = ctx.client("elbv2")
+        if port == 443:
+            wait_issued(ctx)
+        with doing(f"create listener {port} on {ctx.names.alb}"):
+            listener = self._call(
+                ctx,
+                "create",
+                elb.create_listener,
+                LoadBalancerArn=ctx.facts["alb_arn"],
+                Tags=ctx.names.tag_list(),
+                **self._settings(ctx, port),
+            )["Listeners"][0]
+        return str(listener["ListenerArn"])
+
+    def _modify(self, ctx: Context, arn: str, port: int) -> str:
+        elb = ctx.client("elbv2")
+        if port == 443:
+            wait_issued(ctx)
+        with doing(f"update listener {port} on {ctx.names.alb}"):
+            self._call(ctx, "modify", elb.modify_listener, ListenerArn=arn, **self._settings(ctx, port))
+        return "updated"

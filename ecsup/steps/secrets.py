@@ -1,0 +1,147 @@
+"""SSM Parameter Store: one SecureString per configured secret. An existing
+parameter is used as it is and never overwritten; a missing one takes its value
+from ECSUP_SECRET_<NAME> or a hidden prompt, checked before anything is created.
+Values never leave this module except to put_parameter."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from ..context import Context
+from ..errors import AwsError, ConfigError, error_code, is_code
+from ..names import tag_dict
+from ..plan import Action
+from . import Step
+
+
+def parameter_arn(ctx: Context, name: str) -> str:
+    return f"arn:{ctx.partition}:ssm:{ctx.region}:{ctx.account_id}:parameter/{name.lstrip('/')}"
+
+
+def describe_parameters(ctx: Context, names: list[str]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    ssm = ctx.client("ssm")
+    for i in range(0, len(names), 50):
+        try:
+            pages = ssm.get_paginator("describe_parameters").paginate(
+                ParameterFilters=[{"Key": "Name", "Option": "Equals", "Values": names[i : i + 50]}]
+            )
+            for page in pages:
+                for p in page["Parameters"]:
+                    found[p["Name"]] = p
+        except Exception as exc:
+            raise AwsError(
+                f"look up SSM parameters: {error_code(exc) or type(exc).__name__}", error_code(exc)
+            ) from None
+    return found
+
+
+def kms_key_arn(ctx: Context) -> str | None:
+    key = ctx.config.service.secrets_kms_key
+    if not key:
+        return None
+    if "kms_key_arn" not in ctx.facts:
+        try:
+            ctx.facts["kms_key_arn"] = ctx.client("kms").describe_key(KeyId=key)["KeyMetadata"]["Arn"]
+        except Exception as exc:
+            if is_code(exc, "NotFoundException"):
+                raise ConfigError(
+                    [("service.secrets_kms_key", f"KMS key {key!r} does not exist in {ctx.region}")],
+                    hint="create the key, or leave secrets_kms_key empty for alias/aws/ssm",
+                ) from None
+            raise
+    return str(ctx.facts["kms_key_arn"])
+
+
+class SecretsStep(Step):
+    title = "secrets"
+
+    def plan(self, ctx: Context) -> list[Action]:
+        secrets = dict(ctx.config.service.secrets)
+        kms_key_arn(ctx)
+        ctx.facts["secret_arns"] = {var: parameter_arn(ctx, name) for var, name in secrets.items()}
+        if not secrets:
+            return []
+        existing = describe_parameters(ctx, list(secrets.values()))
+        actions: list[Action] = []
+        unavailable: list[tuple[str, str]] = []
+        for var, name in secrets.items():
+            param = existing.get(name)
+            if param is not None:
+                kind = param.get("Type")
+                detail = f"{kind}, version {param.get('Version')}, used as it is"
+                if kind != "SecureString":
+                    detail += " (not a SecureString: consider re-creating it as one)"
+                actions.append(Action("noop", "secret", name, detail))
+                continue
+            if ctx.mode != "apply":
+                env = f"ECSUP_SECRET_{var}"
+                actions.append(Action("create", "secret", name, f"SecureString from {env} or a prompt"))
+                continue
+            value = ctx.secret_value(var, name)
+            if value is None:
+                unavailable.append(
+                    (
+                        f"service.secrets.{var}",
+                        f"SSM parameter {name} does not exist and no value was given: "
+                        f"export ECSUP_SECRET_{var} (or run on a terminal to be prompted)",
+                    )
+                )
+                continue
+            actions.append(Action("create", "secret", name, "SecureString", run=partial(self._put, ctx, name, value)))
+        if unavailable:
+            raise ConfigError(unavailable, hint="nothing was changed; set the variables and run again")
+        return actions
+
+    def _put(self, ctx: Context, name: str, value: str) -> str:
+        kwargs: dict[str, Any] = {
+            "Name": name,
+            "Value": value,
+            "Type": "SecureString",
+            "Tags": ctx.names.tag_list(),
+            "Description": f"ecsup {ctx.names.stack}",
+        }
+        if ctx.facts.get("kms_key_arn"):
+            kwargs["KeyId"] = ctx.facts["kms_key_arn"]
+        try:
+            ctx.client("ssm").put_parameter(**kwargs)
+        except Exception as exc:  # never let botocore echo the parameters (the value) into a message
+            if is_code(exc, "ParameterAlreadyExists"):
+                return "already exists (kept as it is)"
+            code = error_code(exc) or type(exc).__name__
+            raise AwsError(f"create SSM parameter {name}: {code}", code) from None
+        return "created"
+
+    def plan_destroy(self, ctx: Context) -> list[Action]:
+        secrets = dict(ctx.config.service.secrets)
+        if not secrets:
+            return []
+        existing = describe_parameters(ctx, list(secrets.values()))
+        actions: list[Action] = []
+        for name in secrets.values():
+            if name not in existing:
+                continue
+            if not ctx.facts.get("purge"):
+                actions.append(Action("keep", "secret", name, "holds data (use --purge to delete)"))
+                continue
+            try:
+                tags = tag_dict(
+                    ctx.client("ssm").list_tags_for_resource(ResourceType="Parameter", ResourceId=name)["TagList"]
+                )
+            except Exception as exc:
+                raise AwsError(f"read tags of SSM parameter {name}: {error_code(exc)}", error_code(exc)) from None
+            if not ctx.names.owns(tags):
+                actions.append(Action("keep", "secret", name, "not created by ecsup: left alone"))
+                continue
+            actions.append(Action("delete", "secret", name, "--purge", run=partial(self._delete, ctx, name)))
+        return actions
+
+    def _delete(self, ctx: Context, name: str) -> str:
+        try:
+            ctx.client("ssm").delete_parameter(Name=name)
+        except Exception as exc:
+            if is_code(exc, "ParameterNotFound"):
+                return "already gone"
+            raise AwsError(f"delete SSM parameter {name}: {error_code(exc)}", error_code(exc)) from None
+        return "deleted"

@@ -1,0 +1,99 @@
+"""Route53: find the public hosted zone (never created, changed or deleted) and
+read records in it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..context import Context
+from ..errors import ConfigError, doing
+from ..plan import Action
+from . import Step
+
+
+def fqdn(name: str) -> str:
+    return name.rstrip(".").lower() + "."
+
+
+def unescape(name: str) -> str:
+    """Route53 returns '*' as '\\052'."""
+    return name.replace("\\052", "*").lower()
+
+
+def records_at(ctx: Context, name: str) -> list[dict[str, Any]]:
+    """Every record set whose name is exactly ``name`` (one call, cached per run)."""
+    cache: dict[str, list[dict[str, Any]]] = ctx.facts.setdefault("records", {})
+    key = fqdn(name)
+    if key not in cache:
+        with doing(f"read DNS records {key}"):
+            resp = ctx.client("route53").list_resource_record_sets(
+                HostedZoneId=ctx.facts["zone_id"], StartRecordName=key, MaxItems="20"
+            )
+        cache[key] = [r for r in resp["ResourceRecordSets"] if unescape(r["Name"]) == key]
+    return cache[key]
+
+
+def forget_records(ctx: Context, *names: str) -> None:
+    cache = ctx.facts.get("records", {})
+    for name in names:
+        cache.pop(fqdn(name), None)
+
+
+def change_records(ctx: Context, changes: list[dict[str, Any]], comment: str) -> None:
+    with doing(f"change DNS records ({comment})"):
+        ctx.client("route53").change_resource_record_sets(
+            HostedZoneId=ctx.facts["zone_id"], ChangeBatch={"Comment": f"ecsup: {comment}", "Changes": changes}
+        )
+    forget_records(ctx, *(c["ResourceRecordSet"]["Name"] for c in changes))
+
+
+def find_zone(ctx: Context, zone: str) -> dict[str, Any]:
+    r53 = ctx.client("route53")
+    name = fqdn(zone)
+    with doing(f"look up hosted zone {zone}"):
+        resp = r53.list_hosted_zones_by_name(DNSName=name, MaxItems="100")
+    matches = [z for z in resp["HostedZones"] if z["Name"].lower() == name]
+    public = [z for z in matches if not z.get("Config", {}).get("PrivateZone")]
+    if len(public) == 1:
+        return public[0]
+    if len(public) > 1:
+        ids = ", ".join(z["Id"].split("/")[-1] for z in public)
+        raise ConfigError(
+            [("dns.zone", f"{zone!r} matches several public hosted zones ({ids})")],
+            hint="delete the unused zone, or keep one per name in this account",
+        )
+    if matches:
+        raise ConfigError(
+            [("dns.zone", f"{zone!r} is a private hosted zone; ecsup needs a public one")],
+            hint="create a public hosted zone for it and delegate it from the registrar",
+        )
+    with doing("list hosted zones"):
+        found = [
+            z["Name"].rstrip(".")
+            for page in r53.get_paginator("list_hosted_zones").paginate()
+            for z in page["HostedZones"]
+            if not z.get("Config", {}).get("PrivateZone")
+        ]
+    listed = ", ".join(found[:10]) + (" ..." if len(found) > 10 else "") if found else "none"
+    raise ConfigError(
+        [("dns.zone", f"no public hosted zone {zone!r} in this account (public zones found: {listed})")],
+        hint="create the zone in Route53 (and delegate it), or fix dns.zone",
+    )
+
+
+class ZoneStep(Step):
+    title = "hosted zone"
+
+    def plan(self, ctx: Context) -> list[Action]:
+        zone = find_zone(ctx, ctx.config.dns.zone)
+        ctx.facts["zone_id"] = zone["Id"].split("/")[-1]
+        return [Action("noop", "hosted zone", ctx.config.dns.zone, f"found {ctx.facts['zone_id']} (public)")]
+
+    def plan_destroy(self, ctx: Context) -> list[Action]:
+        try:
+            zone = find_zone(ctx, ctx.config.dns.zone)
+        except ConfigError:
+            ctx.facts["zone_id"] = None
+            return []
+        ctx.facts["zone_id"] = zone["Id"].split("/")[-1]
+        return [Action("keep", "hosted zone", ctx.config.dns.zone, "never removed by ecsup")]

@@ -1,0 +1,97 @@
+"""The only module that polls or sleeps: bounded, visible waits and retries.
+
+Polls start short and grow to a cap (2 s -> 10 s by default) so that completion is
+noticed quickly; every wait has an upper bound and reports progress to the UI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from tenacity import RetryCallState, Retrying, retry_if_exception, retry_if_result, wait_exponential
+
+from .context import Context
+from .errors import EcsupError, WaitTimeout
+
+T = TypeVar("T")
+
+
+def _stop_after(ctx: Context, bound: float) -> Callable[[RetryCallState], bool]:
+    start = ctx.clock()
+    return lambda _state: ctx.clock() - start >= bound
+
+
+def poll(
+    ctx: Context,
+    what: str,
+    check: Callable[[], tuple[bool, str]],
+    bound: float,
+    on_timeout: Callable[[str], EcsupError] | None = None,
+    first: float = 2.0,
+    cap: float = 10.0,
+) -> str:
+    """Call ``check`` until it returns (True, state); return the final state.
+
+    ``check`` returns (done, state) where state is what AWS reports, shown while
+    waiting. It may raise an EcsupError to fail early (e.g. certificate FAILED).
+    """
+    start = ctx.clock()
+    last = {"state": ""}
+
+    def attempt() -> bool:
+        done, state = check()
+        last["state"] = state
+        if not done:
+            ctx.ui.wait_progress(what, state, ctx.clock() - start, bound)
+        return done
+
+    retrying = Retrying(
+        retry=retry_if_result(lambda done: not done),
+        wait=wait_exponential(multiplier=first / 2, min=first, max=cap),
+        stop=_stop_after(ctx, bound),
+        sleep=ctx.sleep,
+        retry_error_callback=lambda _state: False,
+        reraise=True,
+    )
+    if not retrying(attempt):
+        if on_timeout is not None:
+            raise on_timeout(last["state"])
+        raise WaitTimeout(
+            f"timed out after {int(bound)} s waiting for {what} (last state: {last['state']})",
+            hint="re-running the same command resumes where it stopped",
+        )
+    ctx.ui.wait_done(what, last["state"], ctx.clock() - start)
+    return last["state"]
+
+
+def retry(
+    ctx: Context,
+    what: str,
+    fn: Callable[[], T],
+    retryable: Callable[[BaseException], bool],
+    bound: float,
+    first: float = 2.0,
+    cap: float = 15.0,
+) -> T:
+    """Call ``fn``, retrying for at most ``bound`` seconds while it raises a retryable error.
+
+    For the errors AWS returns while something settles (eventual consistency,
+    dependencies being released) -- never for errors botocore already retries.
+    """
+    start = ctx.clock()
+
+    def before_sleep(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+        ctx.ui.wait_progress(what, f"AWS says {code}, retrying", ctx.clock() - start, bound)
+
+    retrying = Retrying(
+        retry=retry_if_exception(retryable),
+        wait=wait_exponential(multiplier=first / 2, min=first, max=cap),
+        stop=_stop_after(ctx, bound),
+        sleep=ctx.sleep,
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    return retrying(fn)
