@@ -4,6 +4,7 @@ an injectable clock, wait bounds, and the facts steps share (ids and ARNs).
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from collections.abc import Callable
@@ -25,6 +26,13 @@ SESSION_HOOKS: list[Callable[[Any], None]] = []
 
 def is_mutating(operation: str) -> bool:
     return not operation.startswith(READ_PREFIXES)
+
+
+@functools.cache
+def _shared_loader() -> Any:
+    from botocore.loaders import create_loader
+
+    return create_loader()
 
 
 @dataclass(frozen=True)
@@ -119,7 +127,12 @@ class Context:
         if self._session is None:
             import boto3
 
-            kwargs: dict[str, Any] = {"region_name": self._region}
+            import botocore.session
+
+            core = botocore.session.get_session()
+            # Service models are big JSON files: parse them once per process, not once per session.
+            core.register_component("data_loader", _shared_loader())
+            kwargs: dict[str, Any] = {"region_name": self._region, "botocore_session": core}
             if self.credentials:
                 kwargs.update(self.credentials)
             elif self.profile:

@@ -1,0 +1,194 @@
+"""Shared fixtures: every test runs against moto with dummy credentials and can
+count (or fail) AWS calls through botocore's before-call event."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+# Nothing in the test run may reach real AWS or the instance metadata service.
+for _var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+    os.environ.pop(_var, None)
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_DEFAULT_REGION="eu-west-1",
+    AWS_EC2_METADATA_DISABLED="true",
+    AWS_CONFIG_FILE=os.devnull,
+    AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+    MOTO_IAM_LOAD_MANAGED_POLICIES="true",
+    MOTO_ECS_SERVICE_RUNNING="1",
+    MOTO_EC2_LOAD_DEFAULT_AMIS="false",  # ecsup uses no AMI; loading them costs ~1 s a test
+)
+
+from moto import mock_aws, settings  # noqa: E402
+
+from ecsup import context as context_module  # noqa: E402
+
+
+def _only_the_managed_policies_ecsup_uses() -> None:
+    """moto parses all ~1,000 AWS managed policies for each of its IAM backends (about 2 s
+    a test); keep the one ecsup attaches, so that attaching it still works as on AWS."""
+    import json
+
+    import moto.iam.models as iam_models
+
+    every = json.loads(iam_models.aws_managed_policies_data)
+    iam_models.aws_managed_policies_data = json.dumps(
+        {k: v for k, v in every.items() if k == "AmazonECSTaskExecutionRolePolicy"}
+    )
+
+
+_only_the_managed_policies_ecsup_uses()
+from ecsup.config import Config, parse  # noqa: E402
+from ecsup.context import Context, Timeouts, is_mutating  # noqa: E402
+
+ZONE = "test.example.com"
+REGION = "eu-west-1"
+SECRET_VALUE = "pa55-Wr0rd-xyzzy-7781"
+
+BASE_CONFIG = f'''
+app = "web"
+env = "dev"
+region = "{REGION}"
+
+[dns]
+zone = "{ZONE}"
+hostname = "www.{ZONE}"
+
+[service]
+image = "public.ecr.aws/nginx/nginx:stable"
+container_port = 8080
+cpu = 512
+memory = 1024
+desired_count = 1
+health_check_path = "/health"
+
+[service.environment]
+APP_ENV = "dev"
+
+[service.secrets]
+DB_PASSWORD = "/web/dev/DB_PASSWORD"
+'''
+
+
+def config_text(extra: str = "", base: str = BASE_CONFIG, replace: dict[str, str] | None = None) -> str:
+    text = base
+    for old, new in (replace or {}).items():
+        assert old in text, old
+        text = text.replace(old, new)
+    return text + extra
+
+
+class FakeClock:
+    """Waits in tests take no real time: sleeping advances this clock."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@dataclass
+class Recorder:
+    """Every AWS call made through any boto3 Session ecsup creates; optional injected failures."""
+
+    calls: list[tuple[str, str]] = field(default_factory=list)
+    injectors: list[Callable[[str, str, dict[str, Any]], Any]] = field(default_factory=list)
+
+    def hook(self, session: Any) -> None:
+        session.events.register("before-call", self._before_call)
+
+    def _before_call(self, model: Any, params: dict[str, Any], **kwargs: Any) -> Any:
+        service = model.service_model.service_name
+        self.calls.append((service, model.name))
+        for inject in self.injectors:
+            response = inject(service, model.name, params)
+            if response is not None:
+                return response
+        return None
+
+    def mutating(self) -> list[tuple[str, str]]:
+        return [c for c in self.calls if is_mutating(c[1])]
+
+    def reset(self) -> None:
+        self.calls.clear()
+
+
+def aws_error(code: str, message: str = "injected", status: int = 400) -> tuple[Any, dict[str, Any]]:
+    """A botocore before-call return value that makes the call fail with an AWS error."""
+    from botocore.awsrequest import AWSResponse
+
+    http = AWSResponse("https://injected.invalid", status, {}, None)
+    return http, {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {}},
+    }
+
+
+def fail_first(
+    service: str, operation: str, code: str, times: int, message: str = "injected", status: int = 400
+) -> Callable[[str, str, dict[str, Any]], Any]:
+    """An injector failing the first ``times`` calls of service.operation with ``code``."""
+    left = {"n": times}
+
+    def inject(svc: str, op: str, params: dict[str, Any]) -> Any:
+        if svc == service and op == operation and left["n"] > 0:
+            left["n"] -= 1
+            return aws_error(code, message, status)
+        return None
+
+    inject.remaining = left  # type: ignore[attr-defined]
+    return inject
+
+
+@pytest.fixture
+def recorder(monkeypatch: pytest.MonkeyPatch) -> Recorder:
+    rec = Recorder()
+    monkeypatch.setattr(context_module, "SESSION_HOOKS", [rec.hook])
+    return rec
+
+
+@pytest.fixture
+def aws(recorder: Recorder) -> Iterator[Recorder]:
+    """moto in-process, with a public hosted zone; certificates validate at once."""
+    old_wait = settings.ACM_VALIDATION_WAIT
+    settings.ACM_VALIDATION_WAIT = 0
+    with mock_aws():
+        import boto3
+
+        boto3.client("route53").create_hosted_zone(Name=ZONE, CallerReference="tests")
+        yield recorder
+    settings.ACM_VALIDATION_WAIT = old_wait
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def make_ctx(clock: FakeClock) -> Callable[..., Context]:
+    def make(text: str | Config = BASE_CONFIG, secrets: dict[str, str] | None = None, **kwargs: Any) -> Context:
+        cfg = text if isinstance(text, Config) else parse(text)
+        values = {"DB_PASSWORD": SECRET_VALUE} if secrets is None else secrets
+        kwargs.setdefault("timeouts", Timeouts())
+        return Context(cfg, sleep=clock.sleep, clock=clock, secret_source=values.get, **kwargs)
+
+    return make
+
+
+def client(service: str, region: str = REGION) -> Any:
+    import boto3
+
+    return boto3.client(service, region_name=region)
