@@ -202,6 +202,26 @@ def plan(
         raise typer.Exit(2)
 
 
+@app.command()
+def status(tctx: typer.Context, config: ConfigOption = "ecsup.toml", json_output: JsonOption = False) -> None:
+    """Show every resource of the stack: present, as configured, healthy (read-only).
+
+    Exit code 0 when the stack is complete and healthy, 6 otherwise."""
+    from .errors import EXIT_UNHEALTHY
+    from .render import status_report
+    from .status import collect
+
+    ctx, ui, err = _setup(tctx, config, json_output)
+    with _handled(err, ctx.redact):
+        report = collect(ctx)
+        if json_output:
+            typer.echo(ctx.redact(json.dumps(report.as_dict(), indent=2, default=str)))
+        else:
+            status_report(ui.console, report)
+    if not report.healthy:
+        raise typer.Exit(EXIT_UNHEALTHY)
+
+
 def run_destroy(ctx: Context, ui: ConsoleUI, purge: bool, confirm: Callable[[], None] | None = None) -> dict[str, Any]:
     from .engine import plan_destroy
 
@@ -305,51 +325,47 @@ def sandbox(
 @app.command()
 def demo(
     zone: Annotated[str, typer.Option(help="Zone for the demo stack.")] = "example.test",
-    keep: Annotated[bool, typer.Option(help="Stop after create (no destroy).")] = False,
+    keep: Annotated[bool, typer.Option(help="Stop after create and status (no destroy).")] = False,
 ) -> None:
-    """Create and destroy a whole stack on the embedded local AWS: no account needed."""
+    """The whole life of a stack on the embedded local AWS: create, create again, status, destroy."""
     import secrets as pysecrets
     import tempfile
     from pathlib import Path
 
     from .config import load
     from .context import Context
-    from .render import ConsoleUI, make_console
+    from .render import ConsoleUI, make_console, status_report
     from .sandbox import DUMMY_CREDENTIALS, Sandbox, demo_config
+    from .status import collect
 
     err = make_console(sys.stderr)
     out = make_console(sys.stdout)
     with _handled(err), Sandbox(zone=zone) as box, tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "ecsup.toml"
         path.write_text(demo_config(zone, box.region))
-        out.print(f"[bold]ecsup demo[/] - local AWS at {box.endpoint_url}, public zone {zone}, config:")
+        out.print(f"[bold]ecsup demo[/] - local AWS at {box.endpoint_url}, public zone {zone}, ecsup.toml:")
         out.print(path.read_text(), markup=False, highlight=False)
-        secret = pysecrets.token_urlsafe(16)
+        secret = pysecrets.token_urlsafe(16)  # stands for ECSUP_SECRET_DB_PASSWORD; never printed
 
-        def new_context() -> Context:
+        def step(title: str, body: Callable[[Context, ConsoleUI], object]) -> None:
             ctx = Context(
                 load(path),
                 endpoint_url=box.endpoint_url,
                 credentials=dict(DUMMY_CREDENTIALS),
                 secret_source=lambda var: secret,
             )
-            ctx.ui = ConsoleUI(out, redact=ctx.redact, interactive=False)
-            return ctx
+            ui = ConsoleUI(out, redact=ctx.redact, interactive=False)
+            ctx.ui = ui
+            out.print(f"[bold]$ {title}[/]")
+            body(ctx, ui)
+            out.print(f"[dim]({len(ctx.calls)} AWS calls, {len(ctx.mutating_calls())} of them mutating)[/]\n")
 
-        ctx = new_context()
-        assert isinstance(ctx.ui, ConsoleUI)
-        run_create(ctx, ctx.ui)
-        out.print(f"calls: {len(ctx.calls)} AWS calls, {len(ctx.mutating_calls())} of them mutating\n")
-        ctx = new_context()
-        assert isinstance(ctx.ui, ConsoleUI)
-        out.print("[bold]$ ecsup create[/] (again: converges, nothing to do)")
-        run_create(ctx, ctx.ui)
-        out.print(f"calls: {len(ctx.calls)} AWS calls, {len(ctx.mutating_calls())} of them mutating\n")
+        step("ecsup create", lambda ctx, ui: run_create(ctx, ui))
+        step("ecsup create   # again: converges, nothing to do", lambda ctx, ui: run_create(ctx, ui))
+        step("ecsup status", lambda ctx, ui: status_report(out, collect(ctx)))
         if not keep:
-            ctx = new_context()
-            assert isinstance(ctx.ui, ConsoleUI)
-            out.print("[bold]$ ecsup destroy --yes[/]")
-            run_destroy(ctx, ctx.ui, purge=False)
+            step("ecsup destroy --yes", lambda ctx, ui: run_destroy(ctx, ui, purge=False))
+            step("ecsup destroy --yes   # again: nothing left", lambda ctx, ui: run_destroy(ctx, ui, purge=False))
 
 
 def run() -> None:  # console-script entry point

@@ -126,7 +126,6 @@ class Context:
     def session(self) -> boto3.Session:
         if self._session is None:
             import boto3
-
             import botocore.session
 
             core = botocore.session.get_session()

@@ -83,7 +83,8 @@ def make_plan(ctx: Context, on_step: Callable[[Step], None] | None = None) -> Ou
         if on_step:
             on_step(step)
         outcome.planned.append(Planned(step, step.plan(ctx)))
-    _raise_conflicts(ctx)
+    if ctx.mode != "status":  # status reports conflicts as rows instead
+        _raise_conflicts(ctx)
     outcome.notes = list(ctx.notes)
     return outcome
 

@@ -47,7 +47,10 @@ STYLE = {
 
 
 def make_console(stream: IO[str] | None = None, quiet: bool = False) -> Console:
-    return Console(file=stream or sys.stdout, highlight=False, soft_wrap=True, quiet=quiet)
+    console = Console(file=stream or sys.stdout, highlight=False, soft_wrap=True, quiet=quiet)
+    if not console.is_terminal and console.width < 140:
+        console.width = 140  # logs and pipes have no width: don't fold tables at 80 columns
+    return console
 
 
 class ConsoleUI:
@@ -131,3 +134,55 @@ def error(console: Console, message: str, hint: str | None, code: int) -> None:
     console.print(escape(f"error: {message}"), style="bold red")
     if hint:
         console.print(escape(f"hint: {hint}"), style="yellow")
+
+
+STATE_STYLE = {
+    "OK": "green",
+    "MISSING": "red",
+    "DRIFT": "yellow",
+    "FAILING": "bold red",
+    "PENDING": "cyan",
+    "FOREIGN": "magenta",
+}
+
+
+def status_report(console: Console, report: Any) -> None:
+    from rich.table import Table
+
+    console.print(escape(f"{report.stack} ({report.region})  {report.url}"), style="bold")
+    if not report.exists:
+        console.print(
+            escape(f"the stack {report.stack} does not exist in {report.region}: `ecsup create` builds it"),
+            style="yellow",
+        )
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    table.add_column("STATE")
+    table.add_column("RESOURCE")
+    table.add_column("NAME")
+    table.add_column("DETAIL", overflow="fold")
+    for row in report.rows:
+        table.add_row(
+            f"[{STATE_STYLE.get(row.state, '')}]{row.state}[/]",
+            escape(row.resource),
+            escape(row.name),
+            escape(row.detail),
+        )
+    console.print(table)
+    if report.events:
+        console.print("recent service events:", style="bold")
+        for event in report.events:
+            console.print(escape(f"  {event}"), style="dim")
+    if report.stopped_reasons:
+        console.print("stopped tasks:", style="bold red")
+        for reason in report.stopped_reasons:
+            console.print(escape(f"  {reason}"))
+    for note in report.notes:
+        console.print(escape(f"note: {note}"), style="yellow")
+    bad = [r for r in report.rows if r.state != "OK"]
+    if report.exists and not bad:
+        console.print("healthy: every resource is present, as configured, and the service is stable", style="green")
+    elif report.exists:
+        console.print(
+            escape(f"{len(bad)} resource(s) not OK: `ecsup create` converges what is missing or different"),
+            style="yellow",
+        )

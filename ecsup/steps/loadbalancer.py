@@ -238,36 +238,38 @@ class LoadBalancerStep(Step):
 
     # -- destroy -------------------------------------------------------------
     def plan_destroy(self, ctx: Context) -> list[Action]:
+        """Listeners, then target groups, then the load balancer (STACK.md order)."""
         n = ctx.names
         lb = find_load_balancer(ctx)
         tgs = find_target_groups(ctx)
         tags = elb_tags(ctx, [x["LoadBalancerArn"] for x in [lb] if x] + [g["TargetGroupArn"] for g in tgs.values()])
-        actions: list[Action] = []
+        first: list[Action] = []
+        last: list[Action] = []
         if lb is not None:
             arn = lb["LoadBalancerArn"]
             if ctx.names.owns(tags.get(arn, {})):
                 ctx.facts.update(alb_arn=arn, alb_dns=lb["DNSName"], alb_zone=lb["CanonicalHostedZoneId"])
-                actions.append(
+                first.append(
                     Action(
                         "delete", "listeners", n.alb, "HTTPS:443, HTTP:80", run=lambda: self._delete_listeners(ctx, arn)
                     )
                 )
-                actions.append(
+                last.append(
                     Action("delete", "load balancer", n.alb, lb["DNSName"], run=lambda: self._delete_lb(ctx, arn))
                 )
             else:
-                actions.append(foreign(ctx, "load balancer", n.alb))
+                last.append(foreign(ctx, "load balancer", n.alb))
         for name in (n.tg_blue, n.tg_green):
             tg = tgs.get(name)
             if tg is None:
                 continue
             if not ctx.names.owns(tags.get(tg["TargetGroupArn"], {})):
-                actions.append(foreign(ctx, "target group", name))
+                first.append(foreign(ctx, "target group", name))
                 continue
-            actions.append(
+            first.append(
                 Action("delete", "target group", name, "", run=partial(self._delete_tg, ctx, tg["TargetGroupArn"]))
             )
-        return actions
+        return first + last
 
     def _delete_listeners(self, ctx: Context, arn: str) -> str:
         elb = ctx.client("elbv2")

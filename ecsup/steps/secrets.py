@@ -70,7 +70,8 @@ class SecretsStep(Step):
             param = existing.get(name)
             if param is not None:
                 kind = param.get("Type")
-                detail = f"{kind}, version {param.get('Version')}, used as it is"
+                modified = str(param.get("LastModifiedDate", "?"))[:19]
+                detail = f"{kind}, version {param.get('Version')}, last modified {modified}"
                 if kind != "SecureString":
                     detail += " (not a SecureString: consider re-creating it as one)"
                 actions.append(Action("noop", "secret", name, detail))

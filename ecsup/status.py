@@ -1,0 +1,180 @@
+"""`ecsup status`: what exists, whether it matches the config, and whether it is healthy.
+
+Read-only: it is the create plan (observed, never applied) plus health reads --
+certificate validation, target health, the service's deployments, events and
+stopped tasks. Data only; render.py prints it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import engine
+from .context import Context
+from .errors import doing, is_code
+from .plan import Action
+
+OK, MISSING, DRIFT, FAILING, PENDING, FOREIGN = "OK", "MISSING", "DRIFT", "FAILING", "PENDING", "FOREIGN"
+
+
+@dataclass
+class Row:
+    state: str
+    resource: str
+    name: str
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"state": self.state, "resource": self.resource, "name": self.name, "detail": self.detail}
+
+
+@dataclass
+class Report:
+    stack: str
+    url: str
+    region: str
+    rows: list[Row] = field(default_factory=list)
+    service: dict[str, Any] = field(default_factory=dict)
+    events: list[str] = field(default_factory=list)
+    stopped_reasons: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def exists(self) -> bool:
+        return any(r.state != MISSING for r in self.rows if r.resource != "hosted zone")
+
+    @property
+    def healthy(self) -> bool:
+        return all(r.state == OK for r in self.rows)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "url": self.url,
+            "region": self.region,
+            "exists": self.exists,
+            "healthy": self.healthy,
+            "resources": [r.as_dict() for r in self.rows],
+            "service": self.service,
+            "events": self.events,
+            "stopped_reasons": self.stopped_reasons,
+            "notes": self.notes,
+        }
+
+
+def _row(action: Action) -> Row:
+    if action.kind == "noop":
+        state = OK
+    elif action.kind == "create" and not action.changes:
+        state = MISSING
+    else:
+        state = DRIFT
+    detail = action.detail
+    if action.changes:
+        detail = "; ".join(str(c) for c in action.changes)
+    return Row(state, action.resource, action.name, detail)
+
+
+def collect(ctx: Context) -> Report:
+    ctx.mode = "status"
+    outcome = engine.make_plan(ctx)
+    report = Report(ctx.names.stack, ctx.config.url, ctx.region, notes=list(outcome.notes))
+    for action in outcome.actions:
+        row = _row(action)
+        if action.resource == "certificate" and action.kind == "noop" and "ISSUED" not in action.detail:
+            row.state = PENDING if "PENDING" in action.detail else FAILING
+        report.rows.append(row)
+    for conflict in ctx.conflicts:
+        report.rows.append(Row(FOREIGN, "conflict", "", conflict))
+    _certificate_validation(ctx, report)
+    _target_health(ctx, report)
+    _service(ctx, report)
+    return report
+
+
+def _certificate_validation(ctx: Context, report: Report) -> None:
+    from .steps.certificate import cert_regions, describe, fact_key
+
+    for region in cert_regions(ctx):
+        arn = ctx.facts.get(fact_key(ctx, region))
+        if not arn or ctx.facts.get(f"{fact_key(ctx, region)}_issued"):
+            continue
+        cert = describe(ctx, arn, region)
+        for option in cert.get("DomainValidationOptions", []):
+            state = option.get("ValidationStatus", "?")
+            report.rows.append(
+                Row(
+                    OK if state == "SUCCESS" else PENDING if state == "PENDING_VALIDATION" else FAILING,
+                    "domain validation",
+                    f"{option['DomainName']} ({region})",
+                    state,
+                )
+            )
+
+
+def _target_health(ctx: Context, report: Report) -> None:
+    for fact, name in (("tg_blue", ctx.names.tg_blue), ("tg_green", ctx.names.tg_green)):
+        arn = ctx.facts.get(fact)
+        if not arn:
+            continue
+        with doing(f"read target health of {name}"):
+            targets = ctx.client("elbv2").describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+        counts: dict[str, int] = {}
+        reasons = set()
+        for t in targets:
+            state = t.get("TargetHealth", {}).get("State", "unknown")
+            counts[state] = counts.get(state, 0) + 1
+            if state == "unhealthy" and t["TargetHealth"].get("Description"):
+                reasons.add(t["TargetHealth"]["Description"])
+        detail = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no targets registered"
+        if reasons:
+            detail += " (" + "; ".join(sorted(reasons)) + ")"
+        report.rows.append(Row(FAILING if counts.get("unhealthy") else OK, "target health", name, detail))
+
+
+def _service(ctx: Context, report: Report) -> None:
+    from .steps.ecs import find_service, service_failure
+
+    if not ctx.facts.get("cluster_arn"):
+        return
+    svc = find_service(ctx)
+    if svc is None:
+        return
+    deployments = [
+        {
+            "status": d.get("status"),
+            "rollout": d.get("rolloutState"),
+            "desired": d.get("desiredCount"),
+            "running": d.get("runningCount"),
+            "pending": d.get("pendingCount"),
+            "task_definition": str(d.get("taskDefinition", "")).split("/")[-1],
+        }
+        for d in svc.get("deployments", [])
+    ]
+    report.service = {
+        "status": svc.get("status"),
+        "desired": svc.get("desiredCount"),
+        "running": svc.get("runningCount"),
+        "pending": svc.get("pendingCount"),
+        "task_definition": str(svc.get("taskDefinition", "")).split("/")[-1],
+        "deployments": deployments,
+    }
+    report.events = [f"{str(e.get('createdAt', ''))[:19]} {e['message']}" for e in svc.get("events", [])[:5]]
+    running, desired = svc.get("runningCount", 0), svc.get("desiredCount", 0)
+    failed = any(d["rollout"] == "FAILED" for d in deployments)
+    rolling = len(deployments) > 1 or any(d["rollout"] == "IN_PROGRESS" for d in deployments)
+    state = FAILING if failed or running < desired else PENDING if rolling else OK
+    detail = f"running {running}/{desired}, pending {svc.get('pendingCount', 0)}; " + ", ".join(
+        f"{d['status']} {d['task_definition']} {d['rollout'] or ''}".strip() for d in deployments
+    )
+    report.rows.append(Row(state, "service health", ctx.names.service, detail))
+    if state == FAILING:
+        try:
+            diagnosis = service_failure(ctx, None)
+        except Exception as exc:  # pragma: no cover - best effort
+            if not is_code(exc, "AccessDeniedException"):
+                raise
+            diagnosis = ""
+        if diagnosis.startswith("stopped tasks: "):
+            report.stopped_reasons = diagnosis.removeprefix("stopped tasks: ").split(" | ")
