@@ -330,9 +330,9 @@ def test_bring_your_own_certificate_is_used_and_none_requested(aws, make_ctx):
     text = config_text(replace={'hostname = "www.': f'certificate_arn = "{arn}"\nhostname = "www.'})
     engine.create(make_ctx(text))
     assert [c["CertificateArn"] for c in acm.list_certificates()["CertificateSummaryList"]] == [arn]
-    https = [
+    https = next(
         lst for lst in client("elbv2").describe_listeners(LoadBalancerArn=_alb_arn())["Listeners"] if lst["Port"] == 443
-    ][0]
+    )
     assert https["Certificates"][0]["CertificateArn"] == arn
 
 
