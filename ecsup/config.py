@@ -227,23 +227,23 @@ def check_ssm_name(name: str) -> str | None:
 
 
 def _validate(raw: dict[str, Any], problems: list[tuple[str, str]]) -> None:
+    unusable = {key for key, _ in problems}  # missing or of the wrong type: the value read is a stand-in
     _check_name(raw["app"], "app", problems)
     _check_name(raw["env"], "env", problems)
     if raw["region"] and not _REGION_RE.fullmatch(raw["region"]):
         problems.append(("region", f"{raw['region']!r} is not an AWS region name (e.g. eu-west-1)"))
     if raw["app"] and raw["env"] and _NAME_RE.fullmatch(raw["app"]) and _NAME_RE.fullmatch(raw["env"]):
         names = Names(raw["app"], raw["env"])
-        for what, name in names.elb_names().items():
-            if len(name) > ELB_NAME_LIMIT:
-                over = len(name) - ELB_NAME_LIMIT
-                problems.append(
-                    (
-                        "app",
-                        f"with env {raw['env']!r} the {what} name {name!r} is {len(name)} characters; "
-                        f"Elastic Load Balancing allows {ELB_NAME_LIMIT}: shorten app or env by {over}",
-                    )
+        what, name = max(names.elb_names().items(), key=lambda item: len(item[1]))  # the longest decides
+        if len(name) > ELB_NAME_LIMIT:
+            over = len(name) - ELB_NAME_LIMIT
+            problems.append(
+                (
+                    "app",
+                    f"with env {raw['env']!r} the {what} name {name!r} is {len(name)} characters; "
+                    f"Elastic Load Balancing allows {ELB_NAME_LIMIT}: shorten app or env by {over}",
                 )
-                break
+            )
 
     dns = raw["dns"]
     zone = _normalise_domain(dns["zone"]) if dns["zone"] else None
@@ -287,11 +287,13 @@ def _validate(raw: dict[str, Any], problems: list[tuple[str, str]]) -> None:
     if not 1 <= port <= 65535:
         problems.append(("service.container_port", f"{port} is not a port (1-65535)"))
     cpu, memory = svc["cpu"], svc["memory"]
-    if cpu not in FARGATE_MEMORY:
+    if "service.cpu" in unusable:
+        pass  # already reported; the pair cannot be checked without a cpu
+    elif cpu not in FARGATE_MEMORY:
         problems.append(
             ("service.cpu", f"{cpu} is not a Fargate cpu value; use one of " + ", ".join(map(str, FARGATE_MEMORY)))
         )
-    elif memory not in FARGATE_MEMORY[cpu]:
+    elif "service.memory" not in unusable and memory not in FARGATE_MEMORY[cpu]:
         valid = FARGATE_MEMORY[cpu]
         problems.append(
             ("service.memory", f"{memory} MiB is not valid with cpu {cpu}; use one of " + ", ".join(map(str, valid)))
