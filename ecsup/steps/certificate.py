@@ -372,10 +372,11 @@ def delete_certificate(ctx: Context, arn: str, region: str) -> str:
             lambda e: is_code(e, "ResourceInUseException"),
             ctx.timeouts.release,
         )
+    ctx.facts.setdefault("deleted_certs", set()).add(arn)
     return "deleted"
 
 
-def records_in_use(ctx: Context, exclude_arn: str) -> set[tuple[str, str]]:
+def records_in_use(ctx: Context) -> set[tuple[str, str]]:
     """Validation records that another certificate in the account (any region ecsup uses) relies on."""
     used: set[tuple[str, str]] = set()
     for region in {ctx.region, CLOUDFRONT_REGION}:
@@ -384,7 +385,7 @@ def records_in_use(ctx: Context, exclude_arn: str) -> set[tuple[str, str]]:
             for page in acm.get_paginator("list_certificates").paginate():
                 for summary in page["CertificateSummaryList"]:
                     arn = summary["CertificateArn"]
-                    if arn == exclude_arn or arn in ctx.facts.get("deleted_certs", set()):
+                    if arn in ctx.facts.get("deleted_certs", set()):  # a certificate still there still needs them
                         continue
                     try:
                         cert = acm.describe_certificate(CertificateArn=arn)["Certificate"]
@@ -398,8 +399,7 @@ def records_in_use(ctx: Context, exclude_arn: str) -> set[tuple[str, str]]:
 
 
 def delete_records(ctx: Context, records: list[dict[str, str]], arn: str) -> str:
-    ctx.facts.setdefault("deleted_certs", set()).add(arn)
-    in_use = records_in_use(ctx, arn)
+    in_use = records_in_use(ctx)
     kept = [r for r in records if (r["Name"], r["Value"]) in in_use]
     doomed = []
     for rec in records:

@@ -264,36 +264,50 @@ class TaskDefinitionStep(Step):
                     arns += [
                         a for a in page["taskDefinitionArns"] if a.split("/")[-1].rsplit(":", 1)[0] == ctx.names.family
                     ]
-        if not arns:
-            return []
-        return [
-            Action(
-                "delete",
-                "task definition",
-                ctx.names.family,
-                f"{len(arns)} revision(s)",
-                run=lambda: self._deregister(ctx, arns),
-            )
-        ]
-
-    def _deregister(self, ctx: Context, arns: list[str]) -> str:
-        ecs = ctx.client("ecs")
-        mine = []
-        with doing(f"deregister task definitions of {ctx.names.family}"):
+            mine: list[tuple[str, str]] = []
+            theirs: list[str] = []
             for arn in arns:
                 resp = ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
-                if not ctx.names.owns(_tags(resp.get("tags"))):
-                    continue
-                mine.append(arn)
-                if resp["taskDefinition"].get("status") == "ACTIVE":
+                if ctx.names.owns(_tags(resp.get("tags"))):
+                    mine.append((arn, str(resp["taskDefinition"].get("status"))))
+                else:
+                    theirs.append(arn)
+        actions: list[Action] = []
+        if theirs:
+            actions.append(
+                Action(
+                    "skip",
+                    "task definition",
+                    ctx.names.family,
+                    f"{len(theirs)} revision(s) not ecsup's (no matching ownership tags): left alone",
+                )
+            )
+        if mine:
+            actions.append(
+                Action(
+                    "delete",
+                    "task definition",
+                    ctx.names.family,
+                    f"{len(mine)} revision(s)",
+                    run=lambda: self._deregister(ctx, mine),
+                )
+            )
+        return actions
+
+    def _deregister(self, ctx: Context, revisions: list[tuple[str, str]]) -> str:
+        ecs = ctx.client("ecs")
+        arns = [arn for arn, _ in revisions]
+        with doing(f"deregister task definitions of {ctx.names.family}"):
+            for arn, status in revisions:
+                if status == "ACTIVE":
                     ecs.deregister_task_definition(taskDefinition=arn)
-            for i in range(0, len(mine), 10):
+            for i in range(0, len(arns), 10):
                 try:
-                    ecs.delete_task_definitions(taskDefinitions=mine[i : i + 10])
-                except Exception as exc:  # older partitions / moto without the API: deregistered is enough
+                    ecs.delete_task_definitions(taskDefinitions=arns[i : i + 10])
+                except Exception as exc:  # partitions without the API: deregistered is enough
                     if not is_code(exc, "InvalidParameterException", "UnsupportedOperation", "NotImplemented"):
                         raise
-        return f"deregistered {len(mine)}"
+        return f"deregistered {len(arns)}"
 
 
 # -- service ------------------------------------------------------------------
