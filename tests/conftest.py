@@ -3,6 +3,7 @@ count (or fail) AWS calls through botocore's before-call event."""
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -188,7 +189,20 @@ def make_ctx(clock: FakeClock) -> Callable[..., Context]:
     return make
 
 
-def client(service: str, region: str = REGION) -> Any:
+@functools.cache
+def _session(region: str) -> Any:
+    """One session per region for the whole run: service models parsed once, and one set
+    of exception classes (``client(...).exceptions.X`` matches what any client raises)."""
     import boto3
+    import botocore.session
 
-    return boto3.client(service, region_name=region)
+    from ecsup.context import _shared_loader
+
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _shared_loader())
+    return boto3.Session(botocore_session=core, region_name=region)
+
+
+def client(service: str, region: str = REGION) -> Any:
+    """A plain boto3 client for reading AWS back (moto intercepts it while a mock is active)."""
+    return _session(region).client(service)

@@ -49,8 +49,15 @@ SESSION_SECRET = "/shop/prod/session"
 
 
 def _cli(*args: str, env: dict[str, str], cwd: Path, check_rc: int | None = 0) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([sys.executable, "-m", "ecsup", *args], env=env, cwd=cwd, capture_output=True, text=True,
-                          timeout=240, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ecsup", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        stdin=subprocess.DEVNULL,
+    )
     if check_rc is not None:
         assert proc.returncode == check_rc, proc.stdout + proc.stderr
     return proc
@@ -60,8 +67,13 @@ def _cli(*args: str, env: dict[str, str], cwd: Path, check_rc: int | None = 0) -
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_", "ECSUP_"))}
     env["MOTO_ECS_SERVICE_RUNNING"] = "0"  # the sandbox itself makes services report their tasks running
-    proc = subprocess.Popen([sys.executable, "-m", "ecsup", "sandbox", "--zone", ZONE, "--region", "ap-northeast-1"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ecsup", "sandbox", "--zone", ZONE, "--region", "ap-northeast-1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     exports: dict[str, str] = {}
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -81,8 +93,13 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
 
 
 def _client(env: dict[str, str], service: str, region: str = "ap-northeast-1") -> Any:
-    return boto3.client(service, region_name=region, endpoint_url=env["AWS_ENDPOINT_URL"],
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return boto3.client(
+        service,
+        region_name=region,
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 def test_create_status_destroy_through_the_cli(sandbox: dict[str, str], tmp_path: Path) -> None:
@@ -107,11 +124,16 @@ def test_create_status_destroy_through_the_cli(sandbox: dict[str, str], tmp_path
     assert {s["name"] for s in td["containerDefinitions"][0]["secrets"]} == {"STRIPE_KEY", "SESSION_SECRET"}
     assert _client(env, "acm", "us-east-1").list_certificates()["CertificateSummaryList"]
     zone_id = _client(env, "route53").list_hosted_zones_by_name(DNSName=ZONE)["HostedZones"][0]["Id"]
-    apex = [r for r in _client(env, "route53").list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
-            if r["Name"] == f"{ZONE}." and r["Type"] == "A"]
+    apex = [
+        r
+        for r in _client(env, "route53").list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+        if r["Name"] == f"{ZONE}." and r["Type"] == "A"
+    ]
     assert apex and apex[0]["AliasTarget"]["DNSName"].rstrip(".") == lb["DNSName"]
-    assert _client(env, "logs").describe_log_groups(logGroupNamePrefix="/ecs/shop-prod")["logGroups"][0][
-        "retentionInDays"] == 14
+    assert (
+        _client(env, "logs").describe_log_groups(logGroupNamePrefix="/ecs/shop-prod")["logGroups"][0]["retentionInDays"]
+        == 14
+    )
 
     again = _cli("create", "--json", env=env, cwd=tmp_path)
     summary = json.loads(again.stdout)
@@ -147,9 +169,11 @@ def test_bad_config_exits_2_with_the_key_and_no_traceback(sandbox: dict[str, str
 
 
 def test_help_and_version_are_fast_and_import_no_boto3() -> None:
-    code = ("import sys; from ecsup.cli import app; "
-            "sys.argv=['ecsup','--version']\ntry:\n app()\nexcept SystemExit: pass\n"
-            "print('boto3' in sys.modules, 'botocore' in sys.modules)")
+    code = (
+        "import sys; from ecsup.cli import app; "
+        "sys.argv=['ecsup','--version']\ntry:\n app()\nexcept SystemExit: pass\n"
+        "print('boto3' in sys.modules, 'botocore' in sys.modules)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout.splitlines()[-1] == "False False", proc.stdout + proc.stderr
     assert proc.stdout.startswith("ecsup ")

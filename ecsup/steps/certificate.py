@@ -212,7 +212,7 @@ def wait_issued(ctx: Context) -> None:
         return done, ", ".join(states)
 
     def timeout(state: str) -> WaitTimeout:
-        details = "; ".join(f"{region}: {diagnose(c)}" for region, c in last.items())
+        details = "; ".join(f"{region} {c['CertificateArn']}: {diagnose(c)}" for region, c in last.items())
         return WaitTimeout(
             f"certificate still {state} after {int(ctx.timeouts.certificate)} s ({details})",
             hint=f"ACM validates through the CNAME records above in zone {ctx.config.dns.zone}: check that the "

@@ -395,7 +395,11 @@ def wait_stable(ctx: Context) -> str:
     last: dict[str, Any] = {}
 
     def check() -> tuple[bool, str]:
-        svc = ecs.describe_services(cluster=ctx.names.cluster, services=[ctx.names.service])["services"][0]
+        with doing(f"read the state of service {ctx.names.service}"):
+            found = ecs.describe_services(cluster=ctx.names.cluster, services=[ctx.names.service])["services"]
+        if not found:  # just created: DescribeServices may still report it MISSING
+            return False, "not visible yet"
+        svc = found[0]
         last["service"] = svc
         for event in reversed(svc.get("events", [])[:10]):
             if event["id"] not in seen:
@@ -577,7 +581,8 @@ class ServiceStep(Step):
         ecs = ctx.client("ecs")
 
         def check() -> tuple[bool, str]:
-            services = ecs.describe_services(cluster=ctx.names.cluster, services=[ctx.names.service])["services"]
+            with doing(f"read the state of service {ctx.names.service}"):
+                services = ecs.describe_services(cluster=ctx.names.cluster, services=[ctx.names.service])["services"]
             status = services[0]["status"] if services else "INACTIVE"
             return status == "INACTIVE", status
 

@@ -434,10 +434,14 @@ class ListenersStep(Step):
             if have != want:
                 changes.append(Change("default action", have, want))
             if changes:
-                arn = https["ListenerArn"]
                 actions.append(
                     Action(
-                        "update", "listener", f"{n.alb} HTTPS:443", "", changes, run=lambda: self._modify(ctx, arn, 443)
+                        "update",
+                        "listener",
+                        f"{n.alb} HTTPS:443",
+                        "",
+                        changes,
+                        run=partial(self._modify, ctx, https["ListenerArn"], 443),
                     )
                 )
             else:
@@ -457,7 +461,6 @@ class ListenersStep(Step):
             have = _forward_summary(http.get("DefaultActions", []))
             want = _forward_summary(REDIRECT)
             if http.get("Protocol") != "HTTP" or have != want:
-                arn = http["ListenerArn"]
                 actions.append(
                     Action(
                         "update",
@@ -465,12 +468,13 @@ class ListenersStep(Step):
                         f"{n.alb} HTTP:80",
                         "",
                         [Change("default action", have, want)],
-                        run=lambda: self._modify(ctx, arn, 80),
+                        run=partial(self._modify, ctx, http["ListenerArn"], 80),
                     )
                 )
             else:
                 actions.append(Action("noop", "listener", f"{n.alb} HTTP:80", want))
-        return actions
+        # HTTP:80 first: it does not need the certificate, so it exists even while ACM validates
+        return actions[-1:] + actions[:-1]
 
     def _settings(self, ctx: Context, port: int) -> dict[str, Any]:
         if port == 443:

@@ -1,0 +1,69 @@
+"""Crash at any point: abort a create right before its N-th mutating call, for every N
+of a full create; the next create must finish with exactly one of each resource and
+every setting right (the whole stack is read back, not counted)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import ZONE, Recorder
+from moto import mock_aws, settings
+from test_create import assert_full_stack
+
+from ecsup import context as context_module
+from ecsup import engine
+from ecsup.context import is_mutating
+
+
+class Crash(BaseException):
+    """Like kill -9 from the process's point of view: no `except Exception` catches it."""
+
+
+def _fresh_account() -> None:
+    import boto3
+
+    boto3.client("route53").create_hosted_zone(Name=ZONE, CallerReference="tests")
+
+
+def _crash_before(n: int) -> Any:
+    seen = {"n": 0}
+
+    def inject(service: str, operation: str, params: dict[str, Any]) -> Any:
+        if is_mutating(operation):
+            seen["n"] += 1
+            if seen["n"] == n:
+                raise Crash(f"crash before mutating call #{n}: {service}.{operation}")
+        return None
+
+    return inject
+
+
+def test_create_converges_after_a_crash_before_every_mutating_call(monkeypatch, make_ctx):
+    settings.ACM_VALIDATION_WAIT = 0
+    recorder = Recorder()
+    monkeypatch.setattr(context_module, "SESSION_HOOKS", [recorder.hook])
+
+    with mock_aws():  # how many mutating calls does a full create make?
+        _fresh_account()
+        engine.create(make_ctx())
+        total = len(recorder.mutating())
+        operations = [op for _, op in recorder.mutating()]
+    assert total >= 20, operations
+
+    crashed_at = []
+    for n in range(1, total + 1):
+        recorder.reset()
+        with mock_aws():
+            _fresh_account()
+            recorder.injectors = [_crash_before(n)]
+            with pytest.raises(Crash):
+                engine.create(make_ctx())
+            crashed_at.append(recorder.mutating()[-1][1])
+            recorder.injectors = []
+            engine.create(make_ctx())  # resume
+            assert_full_stack()
+            recorder.reset()
+            engine.create(make_ctx())  # and now it is converged: nothing left to do
+            assert recorder.mutating() == [], f"after a crash before call #{n} ({crashed_at[-1]})"
+    assert crashed_at == operations  # every mutating call of a full create was a crash point
