@@ -12,7 +12,7 @@ from typing import Any
 
 from . import engine
 from .context import Context
-from .errors import doing, is_code
+from .errors import doing
 from .plan import Action
 
 OK, MISSING, DRIFT, FAILING, PENDING, FOREIGN = "OK", "MISSING", "DRIFT", "FAILING", "PENDING", "FOREIGN"
@@ -134,7 +134,7 @@ def _target_health(ctx: Context, report: Report) -> None:
 
 
 def _service(ctx: Context, report: Report) -> None:
-    from .steps.ecs import find_service, service_failure
+    from .steps.ecs import find_service, stopped_reasons
 
     if not ctx.facts.get("cluster_arn"):
         return
@@ -170,11 +170,4 @@ def _service(ctx: Context, report: Report) -> None:
     )
     report.rows.append(Row(state, "service health", ctx.names.service, detail))
     if state == FAILING:
-        try:
-            diagnosis = service_failure(ctx, None)
-        except Exception as exc:  # pragma: no cover - best effort
-            if not is_code(exc, "AccessDeniedException"):
-                raise
-            diagnosis = ""
-        if diagnosis.startswith("stopped tasks: "):
-            report.stopped_reasons = diagnosis.removeprefix("stopped tasks: ").split(" | ")
+        report.stopped_reasons = stopped_reasons(ctx)

@@ -354,6 +354,21 @@ DEPLOYMENT = {
 }
 
 
+def stopped_reasons(ctx: Context) -> list[str]:
+    """Why the service's recently stopped tasks stopped (best effort: [] when unreadable)."""
+    try:
+        ecs = ctx.client("ecs")
+        arns = ecs.list_tasks(
+            cluster=ctx.names.cluster, serviceName=ctx.names.service, desiredStatus="STOPPED", maxResults=10
+        ).get("taskArns", [])
+        if not arns:
+            return []
+        tasks = ecs.describe_tasks(cluster=ctx.names.cluster, tasks=arns).get("tasks", [])
+    except Exception:  # diagnosis is best effort: never hide the original failure
+        return []
+    return sorted({t["stoppedReason"] for t in tasks if t.get("stoppedReason")})
+
+
 def service_failure(ctx: Context, service: dict[str, Any] | None) -> str:
     """What AWS says about a service that does not stabilise: events and stopped tasks."""
     parts = []
@@ -361,18 +376,9 @@ def service_failure(ctx: Context, service: dict[str, Any] | None) -> str:
         events = [e["message"] for e in service.get("events", [])[:5]]
         if events:
             parts.append("recent events: " + " | ".join(events))
-    try:
-        ecs = ctx.client("ecs")
-        arns = ecs.list_tasks(
-            cluster=ctx.names.cluster, serviceName=ctx.names.service, desiredStatus="STOPPED", maxResults=10
-        ).get("taskArns", [])
-        if arns:
-            tasks = ecs.describe_tasks(cluster=ctx.names.cluster, tasks=arns).get("tasks", [])
-            reasons = sorted({t.get("stoppedReason", "") for t in tasks if t.get("stoppedReason")})
-            if reasons:
-                parts.append("stopped tasks: " + " | ".join(reasons))
-    except Exception:  # diagnosis is best effort: never hide the original failure
-        pass
+    reasons = stopped_reasons(ctx)
+    if reasons:
+        parts.append("stopped tasks: " + " | ".join(reasons))
     return "; ".join(parts) or "AWS reported no events and no stopped tasks"
 
 
