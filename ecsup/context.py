@@ -115,6 +115,7 @@ class Context:
         self.facts: dict[str, Any] = {}
         self.secret_values: set[str] = set()
         self.conflicts: list[str] = []
+        self._secret_cache: dict[str, str | None] = {}
         self.notes: list[str] = []
         self.mode = "apply"  # apply | plan | status | destroy
         self._session: boto3.Session | None = None
@@ -201,12 +202,21 @@ class Context:
         """A secret's value from ECSUP_SECRET_<VARIABLE>, else a hidden prompt when possible."""
         import os
 
+        if variable in self._secret_cache:  # a re-plan must not prompt twice
+            return self._secret_cache[variable]
         value = self.secret_source(variable) if self.secret_source else os.environ.get(f"ECSUP_SECRET_{variable}")
         if value is None:
             value = self.ui.ask_secret(variable, parameter)
         if value:
             self.secret_values.add(value)
+        self._secret_cache[variable] = value or None
         return value or None
+
+    def reset_observations(self) -> None:
+        """Forget what a plan observed (to plan again, e.g. once the lock is held)."""
+        self.facts.clear()
+        self.conflicts.clear()
+        self.notes.clear()
 
     def redact(self, text: str) -> str:
         for value in sorted(self.secret_values, key=len, reverse=True):

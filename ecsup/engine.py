@@ -99,9 +99,28 @@ def apply(ctx: Context, outcome: Outcome, report: Reporter | None = None) -> Out
     return outcome
 
 
-def create(ctx: Context, report: Reporter | None = None) -> Outcome:
+def create(
+    ctx: Context,
+    report: Reporter | None = None,
+    on_plan: Callable[[Outcome], None] | None = None,
+    force_unlock: bool = False,
+) -> Outcome:
+    """Plan; when there is something to change, take the lock, plan again under it (another
+    run may have changed things meanwhile) and apply. A no-op makes no mutating call."""
+    from . import lock
+
     ctx.mode = "apply"
-    return apply(ctx, make_plan(ctx), report)
+    outcome = make_plan(ctx)
+    if not outcome.changes():
+        if on_plan:
+            on_plan(outcome)
+        return apply(ctx, outcome, report)
+    with lock.held(ctx, "create", force_unlock):
+        ctx.reset_observations()
+        outcome = make_plan(ctx)
+        if on_plan:
+            on_plan(outcome)
+        return apply(ctx, outcome, report)
 
 
 def plan_destroy(ctx: Context, purge: bool = False) -> Outcome:
@@ -117,8 +136,37 @@ def plan_destroy(ctx: Context, purge: bool = False) -> Outcome:
     return outcome
 
 
-def destroy(ctx: Context, outcome: Outcome, report: Reporter | None = None) -> Outcome:
-    return apply(ctx, outcome, report)
+def destroy(
+    ctx: Context,
+    outcome: Outcome,
+    report: Reporter | None = None,
+    on_failure: Callable[[Action, str], None] | None = None,
+) -> list[tuple[Action, str]]:
+    """Run the deletions in order. One that fails (after its bounded retries) is recorded
+    and the rest still run, so nothing is left behind silently; returns the failures."""
+    from .errors import EcsupError
+
+    failures: list[tuple[Action, str]] = []
+    for planned in outcome.planned:
+        for action in planned.actions:
+            if action.kind == "delete" and action.run is not None:
+                try:
+                    action.result = action.run()
+                except EcsupError as exc:
+                    failures.append((action, exc.message))
+                    if on_failure:
+                        on_failure(action, exc.message)
+                    continue
+            if report:
+                report(action)
+    return failures
+
+
+def destroy_locked(ctx: Context, force_unlock: bool = False) -> Any:
+    """The lock for a destroy that has something to delete (a context manager)."""
+    from . import lock
+
+    return lock.held(ctx, "destroy", force_unlock)
 
 
 def result_summary(ctx: Context, outcome: Outcome) -> dict[str, Any]:

@@ -67,6 +67,10 @@ class Names:
         """Names limited to 32 characters by Elastic Load Balancing."""
         return {"load balancer": self.alb, "blue target group": self.tg_blue, "green target group": self.tg_green}
 
+    @property
+    def lock_parameter(self) -> str:
+        return f"/ecsup/{self.stack}/lock"
+
     def owner_marker(self) -> str:
         """Value of the TXT record that marks a DNS record as this stack's."""
         return f'"heritage=ecsup,ecsup:app={self.app},ecsup:env={self.env}"'

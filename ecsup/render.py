@@ -111,6 +111,12 @@ class ConsoleUI:
         detail = action.result if action.result and action.kind != "noop" else action.detail
         self._action_line(action, verb, detail)
 
+    def action_failed(self, action: Action, message: str) -> None:
+        self._stop()
+        self.console.print(
+            escape(self.redact(f"  ! failed    {action.resource} {action.name}: {message}")), style="red"
+        )
+
     def action_planned(self, action: Action) -> None:
         self._action_line(action, PLANNED[action.kind], action.detail)
         for change in action.changes:

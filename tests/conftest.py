@@ -106,15 +106,23 @@ class Recorder:
 
     calls: list[tuple[str, str]] = field(default_factory=list)
     injectors: list[Callable[[str, str, dict[str, Any]], Any]] = field(default_factory=list)
+    lock_calls: list[int] = field(default_factory=list)  # indexes in calls of the stack lock's SSM calls
+    _api_params: dict[str, Any] = field(default_factory=dict)
 
     def hook(self, session: Any) -> None:
+        session.events.register("before-parameter-build", self._params)
         session.events.register("before-call", self._before_call)
+
+    def _params(self, params: dict[str, Any], **kwargs: Any) -> None:
+        self._api_params = dict(params)
 
     def _before_call(self, model: Any, params: dict[str, Any], **kwargs: Any) -> Any:
         service = model.service_model.service_name
+        if service == "ssm" and str(self._api_params.get("Name", "")).startswith("/ecsup/"):
+            self.lock_calls.append(len(self.calls))
         self.calls.append((service, model.name))
-        for inject in self.injectors:
-            response = inject(service, model.name, params)
+        for inject in self.injectors:  # injectors see the API parameters (e.g. {"Name": ...})
+            response = inject(service, model.name, self._api_params)
             if response is not None:
                 return response
         return None
@@ -122,8 +130,13 @@ class Recorder:
     def mutating(self) -> list[tuple[str, str]]:
         return [c for c in self.calls if is_mutating(c[1])]
 
+    def writes(self) -> list[tuple[str, str]]:
+        """Mutating calls on the stack itself: without taking and releasing the stack's lock."""
+        return [c for i, c in enumerate(self.calls) if is_mutating(c[1]) and i not in self.lock_calls]
+
     def reset(self) -> None:
         self.calls.clear()
+        self.lock_calls.clear()
 
 
 def aws_error(code: str, message: str = "injected", status: int = 400) -> tuple[Any, dict[str, Any]]:
@@ -138,12 +151,21 @@ def aws_error(code: str, message: str = "injected", status: int = 400) -> tuple[
 
 
 def fail_first(
-    service: str, operation: str, code: str, times: int, message: str = "injected", status: int = 400
+    service: str,
+    operation: str,
+    code: str,
+    times: int,
+    message: str = "injected",
+    status: int = 400,
+    match: dict[str, Any] | None = None,
 ) -> Callable[[str, str, dict[str, Any]], Any]:
-    """An injector failing the first ``times`` calls of service.operation with ``code``."""
+    """An injector failing the first ``times`` calls of service.operation (whose API
+    parameters include ``match``, when given) with ``code``."""
     left = {"n": times}
 
     def inject(svc: str, op: str, params: dict[str, Any]) -> Any:
+        if match and any(params.get(k) != v for k, v in match.items()):
+            return None
         if svc == service and op == operation and left["n"] > 0:
             left["n"] -= 1
             return aws_error(code, message, status)

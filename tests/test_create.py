@@ -237,7 +237,7 @@ def test_partial_stack_gets_only_the_missing_part(aws, make_ctx, damage, expecte
     damage()
     aws.reset()
     engine.create(make_ctx())
-    assert aws.mutating() == expected
+    assert aws.writes() == expected
     assert_full_stack()
 
 
@@ -269,7 +269,7 @@ def test_changed_image_registers_one_new_revision_and_updates_the_service(aws, m
     engine.create(make_ctx())
     aws.reset()
     engine.create(make_ctx(config_text(replace={"nginx:stable": "nginx:1.27"})))
-    assert aws.mutating() == [("ecs", "RegisterTaskDefinition"), ("ecs", "UpdateService"), ("ecs", "TagResource")]
+    assert aws.writes() == [("ecs", "RegisterTaskDefinition"), ("ecs", "UpdateService"), ("ecs", "TagResource")]
     ecs = client("ecs")
     svc = ecs.describe_services(cluster="web-dev", services=["web-dev"])["services"][0]
     assert svc["taskDefinition"].endswith(":2")
@@ -351,7 +351,7 @@ def test_existing_parameter_is_used_as_it_is(aws, make_ctx):
         client("ssm").get_parameter(Name="/web/dev/DB_PASSWORD", WithDecryption=True)["Parameter"]["Value"]
         == "kept-value"
     )
-    assert ("ssm", "PutParameter") not in aws.mutating()
+    assert ("ssm", "PutParameter") not in aws.writes()
 
 
 @pytest.mark.parametrize(

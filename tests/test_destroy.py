@@ -167,7 +167,7 @@ def test_destroy_removes_every_owned_resource_and_keeps_the_data(aws, make_ctx):
     } <= deleted
     kept = names(result["kept"])
     assert {("secret", "/web/dev/DB_PASSWORD"), ("log group", "/ecs/web-dev"), ("hosted zone", ZONE)} <= kept
-    assert_destroy_order(aws.mutating())
+    assert_destroy_order(aws.writes())
 
 
 def assert_destroy_order(calls: list[tuple[str, str]]) -> None:
@@ -529,7 +529,7 @@ def test_cli_destroy_reports_a_failure_with_a_nonzero_exit(aws, make_ctx, tmp_pa
     result = CliRunner().invoke(app, ["destroy", "-c", path, "--yes", "--json"])
 
     assert result.exit_code == 1, result.output
-    assert "could not delete" in result.output
+    assert "failed    IAM role" in result.output
     assert aws.calls.count(("iam", "DeleteRole")) == 2  # AccessDenied: reported, not retried
     assert role_exists("web-dev-execution") and role_exists("web-dev-task")
     assert load_balancers() == [] and security_groups() == [] and certificates() == []

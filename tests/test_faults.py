@@ -37,8 +37,8 @@ def ok(parsed: dict[str, Any]) -> tuple[AWSResponse, dict[str, Any]]:
 
 
 def request_body(params: dict[str, Any]) -> dict[str, Any]:
-    """The JSON body of a JSON-protocol request (acm, ecs, ssm, logs) seen by before-call."""
-    return dict(json.loads(params["body"]))
+    """The API parameters of the call, as the Recorder hands them to injectors."""
+    return dict(params)
 
 
 def calls_of(aws: Recorder, service: str, operation: str) -> int:
@@ -174,7 +174,7 @@ def test_rerun_after_the_certificate_validates_resumes_without_duplicates(aws, m
     aws.reset()
     engine.create(make_ctx())
     # HTTP:80 (the redirect) was created while ACM validated; only HTTPS:443 and the service remain
-    assert sorted(aws.mutating()) == [("ecs", "CreateService"), ("elbv2", "CreateListener")]
+    assert sorted(aws.writes()) == [("ecs", "CreateService"), ("elbv2", "CreateListener")]
     assert_complete_stack()
     assert the_certificate()["Status"] == "ISSUED"
 
@@ -590,7 +590,9 @@ def test_failure_after_the_secret_was_stored_does_not_print_it(aws, config_file)
 
 def test_put_parameter_error_echoing_the_value_is_reported_without_it(aws, make_ctx, config_file):
     echo = f"1 validation error detected: Value '{SECRET_VALUE}' at 'value' failed to satisfy constraint"
-    aws.injectors.append(fail_first("ssm", "PutParameter", "ValidationException", 1, echo))
+    aws.injectors.append(
+        fail_first("ssm", "PutParameter", "ValidationException", 1, echo, match={"Name": "/web/dev/DB_PASSWORD"})
+    )
     with pytest.raises(AwsError) as err:
         engine.create(make_ctx())
     exc = err.value
@@ -599,7 +601,9 @@ def test_put_parameter_error_echoing_the_value_is_reported_without_it(aws, make_
     assert exc.__cause__ is None and exc.__suppress_context__
 
     cli_echo = echo.replace(SECRET_VALUE, CLI_SECRET)
-    aws.injectors.append(fail_first("ssm", "PutParameter", "ValidationException", 1, cli_echo))
+    aws.injectors.append(
+        fail_first("ssm", "PutParameter", "ValidationException", 1, cli_echo, match={"Name": "/web/dev/DB_PASSWORD"})
+    )
     result = run_cli("create", "--config", str(config_file))
     assert result.exit_code == EXIT_AWS, result.output
     assert "ValidationException" in result.stderr

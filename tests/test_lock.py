@@ -1,0 +1,107 @@
+"""The stack lock: an SSM parameter only one writer can create, held only while changing."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import client, config_text
+from typer.testing import CliRunner
+
+from ecsup import engine
+from ecsup.cli import app
+from ecsup.errors import EXIT_LOCKED
+
+LOCK = "/ecsup/web-dev/lock"
+
+
+def hold(host: str, pid: int) -> None:
+    client("ssm").put_parameter(
+        Name=LOCK,
+        Type="String",
+        Value=json.dumps(
+            {"host": host, "pid": pid, "command": "create", "run": "other", "since": "2026-11-27T01:02:03Z"}
+        ),
+    )
+
+
+def lock_exists() -> bool:
+    return any(p["Name"] == LOCK for p in client("ssm").describe_parameters()["Parameters"])
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "ecsup.toml"
+    path.write_text(config_text())
+    return path
+
+
+def cli(*args: str) -> object:
+    return CliRunner().invoke(app, list(args), env={"ECSUP_SECRET_DB_PASSWORD": "lock-test-value"})
+
+
+def test_a_lock_held_elsewhere_refuses_naming_the_holder_and_changes_nothing(aws, config_file):
+    hold("build-agent-7", 4242)
+    result = cli("create", "-c", str(config_file))
+    assert result.exit_code == EXIT_LOCKED
+    assert "build-agent-7" in result.stderr and "4242" in result.stderr and "2026-11-27T01:02:03Z" in result.stderr
+    assert "--force-unlock" in result.stderr
+    assert aws.mutating() == [("ssm", "PutParameter")]  # the attempt to take it, refused by SSM
+    assert client("elbv2").describe_load_balancers()["LoadBalancers"] == []
+    assert lock_exists()
+
+
+def test_force_unlock_breaks_it_and_the_run_releases_it(aws, config_file):
+    hold("build-agent-7", 4242)
+    result = cli("create", "-c", str(config_file), "--force-unlock")
+    assert result.exit_code == 0, result.output
+    assert client("elbv2").describe_load_balancers()["LoadBalancers"]
+    assert not lock_exists()
+
+
+def test_a_lock_whose_process_is_gone_on_this_host_is_taken_over(aws, make_ctx):
+    hold(socket.gethostname(), dead_pid())
+    engine.create(make_ctx())
+    assert client("elbv2").describe_load_balancers()["LoadBalancers"]
+    assert not lock_exists()
+
+
+def test_a_live_process_on_this_host_keeps_its_lock(aws, make_ctx):
+    import os
+
+    from ecsup.lock import LockHeld
+
+    hold(socket.gethostname(), os.getppid())  # alive, and not us
+    with pytest.raises(LockHeld):
+        engine.create(make_ctx())
+
+
+def test_a_no_op_create_needs_no_lock(aws, make_ctx):
+    engine.create(make_ctx())
+    hold("build-agent-7", 4242)  # someone else is busy: a no-op run does not care
+    aws.reset()
+    engine.create(make_ctx())
+    assert aws.mutating() == []
+
+
+def test_destroy_takes_the_lock_too(aws, make_ctx, config_file):
+    engine.create(make_ctx())
+    hold("build-agent-7", 4242)
+    aws.reset()
+    result = cli("destroy", "-c", str(config_file), "--yes")
+    assert result.exit_code == EXIT_LOCKED
+    assert client("elbv2").describe_load_balancers()["LoadBalancers"]
+    assert [c for c in aws.mutating() if c != ("ssm", "PutParameter")] == []
+    result = cli("destroy", "-c", str(config_file), "--yes", "--force-unlock")
+    assert result.exit_code == 0, result.output
+    assert client("elbv2").describe_load_balancers()["LoadBalancers"] == []
+    assert not lock_exists()
