@@ -117,14 +117,24 @@ def _setup(
     return ctx, ui, err
 
 
-def run_create(ctx: Context, ui: ConsoleUI, json_output: bool = False) -> dict[str, Any]:
+def run_create(ctx: Context, ui: ConsoleUI, json_output: bool = False, force_unlock: bool = False) -> dict[str, Any]:
     import time
 
-    from .engine import create, result_summary
+    from .engine import Outcome, create, result_summary
+    from .render import plan_summary
 
     start = time.monotonic()
     ui.print(f"ecsup create {ctx.names.stack} in {ctx.region} -> {ctx.config.url}", style="bold")
-    outcome = create(ctx, report=ui.action_done)
+
+    def show_plan(outcome: Outcome) -> None:  # the same plan `ecsup plan` prints, then its execution
+        changes = outcome.changes()
+        ui.print(f"Plan: {plan_summary(outcome.actions)}", style="bold")
+        for action in changes:
+            ui.action_planned(action)
+        if changes:
+            ui.print("Applying:", style="bold")
+
+    outcome = create(ctx, report=ui.action_done, on_plan=show_plan, force_unlock=force_unlock)
     for note in outcome.notes:
         ui.print(f"note: {note}", style="yellow")
     summary = result_summary(ctx, outcome)
@@ -149,6 +159,7 @@ def create(
     config: ConfigOption = "ecsup.toml",
     json_output: JsonOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and the result.")] = False,
+    force_unlock: Annotated[bool, typer.Option(help="Break the stack's lock (only when its holder is gone).")] = False,
     certificate_timeout: Annotated[float, typer.Option(help="Seconds to wait for ACM validation.")] = 1800,
     service_timeout: Annotated[float, typer.Option(help="Seconds to wait for the service to be stable.")] = 1200,
 ) -> None:
@@ -159,7 +170,7 @@ def create(
         tctx, config, json_output, quiet, timeouts=Timeouts(certificate=certificate_timeout, service=service_timeout)
     )
     with _handled(err, ctx.redact, "re-running `ecsup create` resumes where it stopped"):
-        run_create(ctx, ui, json_output)
+        run_create(ctx, ui, json_output, force_unlock)
 
 
 @app.command()
@@ -222,34 +233,33 @@ def status(tctx: typer.Context, config: ConfigOption = "ecsup.toml", json_output
         raise typer.Exit(EXIT_UNHEALTHY)
 
 
-def run_destroy(ctx: Context, ui: ConsoleUI, purge: bool, confirm: Callable[[], None] | None = None) -> dict[str, Any]:
-    from .engine import plan_destroy
+def run_destroy(
+    ctx: Context,
+    ui: ConsoleUI,
+    purge: bool,
+    confirm: Callable[[], None] | None = None,
+    force_unlock: bool = False,
+) -> dict[str, Any]:
+    from .engine import destroy, destroy_locked, plan_destroy
 
     ui.print(f"ecsup destroy {ctx.names.stack} in {ctx.region}", style="bold")
     outcome = plan_destroy(ctx, purge)
     doomed = [a for a in outcome.actions if a.kind == "delete"]
+    failures: list[tuple[Any, str]] = []
     if not doomed:
         ui.print("nothing to delete: no resource of this stack exists", style="bold")
-    elif confirm is not None:
-        for action in doomed:
-            ui.action_planned(action)
-        confirm()
-    failures: list[tuple[Any, str]] = []
-    for planned in outcome.planned:
-        for action in planned.actions:
-            if action.kind == "delete" and action.run is not None:
-                from .errors import EcsupError
-
-                try:
-                    action.result = action.run()
-                except EcsupError as exc:  # keep going: report what could not be deleted
-                    failures.append((action, exc.message))
-                    ui.print(f"  ! could not delete {action.resource} {action.name}: {exc.message}", style="red")
-                    continue
-            if action.kind != "noop":
-                ui.action_done(action)
+        for action in outcome.actions:
+            ui.action_done(action)
+    else:
+        if confirm is not None:
+            for action in doomed:
+                ui.action_planned(action)
+            confirm()
+        with destroy_locked(ctx, force_unlock):
+            failures = destroy(ctx, outcome, ui.action_done, ui.action_failed)
     kept = [a for a in outcome.actions if a.kind in ("keep", "skip")]
-    deleted = [a for a in doomed if a not in [f[0] for f in failures]]
+    failed = [a for a, _ in failures]
+    deleted = [a for a in doomed if a not in failed]
     ui.print(f"deleted {len(deleted)}, kept {len(kept)}, failed {len(failures)}", style="bold")
     if any(a.kind == "keep" and a.resource in ("secret", "log group") for a in kept):
         ui.print(
@@ -268,6 +278,7 @@ def destroy(
     config: ConfigOption = "ecsup.toml",
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     purge: Annotated[bool, typer.Option(help="Also delete the SSM parameters and the log group (data).")] = False,
+    force_unlock: Annotated[bool, typer.Option(help="Break the stack's lock (only when its holder is gone).")] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Remove what ecsup created for this app/env, in reverse order; keep data unless --purge."""
@@ -286,7 +297,7 @@ def destroy(
             raise Refused(f"{typed!r} is not {name!r}: nothing was deleted")
 
     with _handled(err, ctx.redact, "re-running `ecsup destroy` resumes where it stopped"):
-        result = run_destroy(ctx, ui, purge, confirm)
+        result = run_destroy(ctx, ui, purge, confirm, force_unlock)
         if json_output:
             typer.echo(json.dumps(result, indent=2))
     if result["failed"]:
@@ -366,6 +377,98 @@ def demo(
         if not keep:
             step("ecsup destroy --yes", lambda ctx, ui: run_destroy(ctx, ui, purge=False))
             step("ecsup destroy --yes   # again: nothing left", lambda ctx, ui: run_destroy(ctx, ui, purge=False))
+
+
+@app.command()
+def init(
+    tctx: typer.Context,
+    config: ConfigOption = "ecsup.toml",
+    app_name: Annotated[str | None, typer.Option("--app", help="Application name (asked on a terminal).")] = None,
+    env: Annotated[str | None, typer.Option("--env", help="Environment name, e.g. dev (asked on a terminal).")] = None,
+    zone: Annotated[str | None, typer.Option(help="Public Route53 hosted zone (chosen on a terminal).")] = None,
+    hostname: Annotated[str | None, typer.Option(help="Name served over HTTPS [default: www.<zone>].")] = None,
+    image: Annotated[str | None, typer.Option(help="Container image (asked on a terminal).")] = None,
+    region: Annotated[str | None, typer.Option(help="AWS region of the stack (else left to the environment).")] = None,
+    port: Annotated[int | None, typer.Option(help="Container port [default: 80].")] = None,
+    cpu: Annotated[int | None, typer.Option(help="Fargate cpu units [default: 256].")] = None,
+    memory: Annotated[int | None, typer.Option(help="Memory MiB [default: 512, or the least valid for --cpu].")] = None,
+    desired_count: Annotated[int | None, typer.Option(help="Number of tasks [default: 1].")] = None,
+    health_check_path: Annotated[str | None, typer.Option(help="Health check path [default: /].")] = None,
+    record: Annotated[str | None, typer.Option(help="DNS record: alias or cname [default: alias].")] = None,
+    cloudfront_certificate: Annotated[
+        bool, typer.Option(help="Also request the certificate in us-east-1 (CloudFront).")
+    ] = False,
+    secret: Annotated[
+        list[str] | None,
+        typer.Option(metavar="NAME=/ssm/param", help="Secret variable -> SSM parameter name (repeatable; no value)."),
+    ] = None,
+    env_var: Annotated[
+        list[str] | None, typer.Option(metavar="NAME=value", help="Plain environment variable (repeatable).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented ecsup.toml (asks for what is missing when run on a terminal)."""
+    from .init import InitOptions, account_zones, parse_pairs, run_init
+    from .render import make_console
+
+    g: Globals = tctx.obj or Globals()
+    err = make_console(sys.stderr)
+    with _handled(err):
+        opts = InitOptions(
+            app=app_name,
+            env=env,
+            zone=zone,
+            hostname=hostname,
+            image=image,
+            region=region or g.region,
+            port=port,
+            cpu=cpu,
+            memory=memory,
+            desired_count=desired_count,
+            health_check_path=health_check_path,
+            record=record,
+            cloudfront_certificate=cloudfront_certificate,
+            secrets=parse_pairs(secret, "--secret", "DB_PASSWORD=/web/dev/DB_PASSWORD"),
+            environment=parse_pairs(env_var, "--env-var", "APP_ENV=production"),
+        )
+        cfg = run_init(
+            opts,
+            config,
+            force,
+            interactive=sys.stdin.isatty() and sys.stdout.isatty(),
+            zones=lambda: account_zones(g.profile, opts.region, g.endpoint_url),
+        )
+    import shlex
+
+    where = "" if config == "ecsup.toml" else f" -c {shlex.quote(config)}"
+    typer.echo(f"wrote {config} for {cfg.names.stack} -> {cfg.url}")
+    typer.echo(f"next: review it, then `ecsup plan{where}` and `ecsup create{where}`")
+
+
+@app.command()
+def logs(
+    tctx: typer.Context,
+    config: ConfigOption = "ecsup.toml",
+    since: Annotated[str, typer.Option(help="How far back to start: 30s, 10m, 1h, 2d.")] = "10m",
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new events until Ctrl-C.")] = False,
+    filter_pattern: Annotated[
+        str | None, typer.Option("--filter", help="CloudWatch Logs filter pattern, e.g. ERROR.")
+    ] = None,
+) -> None:
+    """Print the service's container logs from CloudWatch, prefixed with the task id."""
+    from .logs import LogPrinter, parse_since, tail
+    from .render import make_console
+
+    with _handled(make_console(sys.stderr)):
+        seconds = parse_since(since)
+    ctx, ui, err = _setup(tctx, config)
+    with _handled(err, ctx.redact):
+        try:
+            tail(ctx, LogPrinter(ui.console, ctx.redact), since=seconds, pattern=filter_pattern, follow=follow)
+        except KeyboardInterrupt:
+            if not follow:
+                raise
+            # Ctrl-C is how --follow ends: not an error
 
 
 def run() -> None:  # console-script entry point

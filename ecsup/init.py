@@ -1,0 +1,409 @@
+"""`ecsup init`: write a commented ecsup.toml from options, asking on a terminal for
+what is missing (and offering the account's public hosted zones).
+
+The text written is validated with ``config.parse`` first: a file `ecsup init` writes
+always loads. Secret *values* never go in the file, only the SSM parameter names.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from .config import FARGATE_MEMORY, Config, DnsConfig, ServiceConfig, parse
+from .errors import EXIT_CONFIG, ConfigError, EcsupError
+
+# config defaults, so that the comments and the values written stay in step with config.py
+_SVC = ServiceConfig(image="")
+_DNS = DnsConfig(zone="", hostname="")
+
+# key path in ecsup.toml -> the `ecsup init` option that sets it (for error messages)
+KEY_OPTIONS = {
+    "app": "--app",
+    "env": "--env",
+    "region": "--region",
+    "dns.zone": "--zone",
+    "dns.hostname": "--hostname",
+    "dns.record": "--record",
+    "dns.cloudfront_certificate": "--cloudfront-certificate",
+    "service.image": "--image",
+    "service.container_port": "--port",
+    "service.cpu": "--cpu",
+    "service.memory": "--memory",
+    "service.desired_count": "--desired-count",
+    "service.health_check_path": "--health-check-path",
+    "service.secrets": "--secret",
+    "service.environment": "--env-var",
+}
+REQUIRED = ("app", "env", "zone", "image")
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+class OptionError(EcsupError):
+    """A command-line option is missing or malformed: nothing was changed."""
+
+    exit_code = EXIT_CONFIG
+
+
+@dataclass(frozen=True)
+class InitOptions:
+    app: str | None = None
+    env: str | None = None
+    zone: str | None = None
+    hostname: str | None = None
+    image: str | None = None
+    region: str | None = None
+    port: int | None = None
+    cpu: int | None = None
+    memory: int | None = None
+    desired_count: int | None = None
+    health_check_path: str | None = None
+    record: str | None = None
+    cloudfront_certificate: bool = False
+    secrets: tuple[tuple[str, str], ...] = ()
+    environment: tuple[tuple[str, str], ...] = ()
+
+    def missing_required(self) -> list[str]:
+        return [name for name in REQUIRED if not (getattr(self, name) or "").strip()]
+
+
+# -- TOML text ----------------------------------------------------------------------
+
+
+def toml_str(value: str) -> str:
+    """A TOML basic string. TOML accepts JSON's escapes (\\" \\\\ \\n \\t \\uXXXX ...); it also
+    forbids a literal DEL, and has no surrogate escapes (hence ensure_ascii=False)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{value!r} is not valid UTF-8 text") from None
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def toml_key(key: str) -> str:
+    return key if _BARE_KEY.fullmatch(key) else toml_str(key)
+
+
+def parse_pairs(values: Sequence[str] | None, option: str, example: str) -> tuple[tuple[str, str], ...]:
+    """``NAME=value`` option values as pairs; a name given twice is an error."""
+    pairs: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for raw in values or ():
+        name, sep, value = raw.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise OptionError(f"{option} {raw!r}: expected NAME=VALUE, e.g. {option} {example}")
+        if name in seen:
+            raise OptionError(f"{option} {name}: given twice")
+        seen.add(name)
+        pairs.append((name, value.strip() if option == "--secret" else value))
+    return tuple(pairs)
+
+
+def _normalise_domain(value: str) -> str:
+    return value.strip().lower().rstrip(".")
+
+
+def render(opts: InitOptions) -> str:
+    """The commented ecsup.toml for complete options (app, env, zone and image set)."""
+    app, env, zone, image = (str(getattr(opts, name) or "").strip() for name in REQUIRED)
+    zone = _normalise_domain(zone)
+    hostname = _normalise_domain(opts.hostname) if opts.hostname else f"www.{zone}"
+    cpu = opts.cpu if opts.cpu is not None else _SVC.cpu
+    if opts.memory is not None:
+        memory = opts.memory
+    elif opts.cpu is not None and cpu in FARGATE_MEMORY and _SVC.memory not in FARGATE_MEMORY[cpu]:
+        memory = FARGATE_MEMORY[cpu][0]  # the smallest valid size for the cpu asked for
+    else:
+        memory = _SVC.memory
+    s = toml_str
+    lines = [
+        "# ecsup.toml - one HTTPS service on AWS ECS Fargate, written by `ecsup init`.",
+        "# `ecsup plan` shows what `ecsup create` would do; `ecsup create` builds or converges the",
+        "# stack; `ecsup status` checks it; `ecsup logs` shows its logs; `ecsup destroy` removes it.",
+        "",
+        "# Application name: lowercase letters, digits and hyphens.",
+        f"app = {s(app)}",
+        "# Environment name (dev, staging, prod, ...), same alphabet. Every AWS resource is named",
+        '# "<app>-<env>": at most 26 characters together (load balancer names are limited).',
+        f"env = {s(env)}",
+        "",
+        "# The stack's AWS region. Without it: --region, AWS_REGION / AWS_DEFAULT_REGION, the profile.",
+        f"region = {s(opts.region.strip())}" if opts.region else '# region = "eu-west-1"',
+        "",
+        "[dns]",
+        "# An existing *public* Route53 hosted zone, delegated from the registrar.",
+        "# ecsup adds records to it but never creates, changes or deletes the zone itself.",
+        f"zone = {s(zone)}",
+        "# The name served over HTTPS: the zone apex or any name inside the zone.",
+        f"hostname = {s(hostname)}",
+        '# "alias": an A alias record to the load balancer (works at the apex, free queries);',
+        '# "cname": a CNAME to the load balancer\'s DNS name (not at the apex).',
+        f"record = {s(opts.record or _DNS.record)}",
+        "# true: also request the same certificate in us-east-1 (for a CloudFront distribution).",
+        f"cloudfront_certificate = {'true' if opts.cloudfront_certificate else 'false'}",
+        "# Bring your own ACM certificate (same region) instead of a new one; ecsup never deletes it.",
+        '# certificate_arn = "arn:aws:acm:eu-west-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"',
+        "",
+        "[service]",
+        "# The container image the tasks run; the tasks must be able to pull it.",
+        f"image = {s(image)}",
+        "# The port the container listens on (plain HTTP); the load balancer terminates HTTPS.",
+        f"container_port = {opts.port if opts.port is not None else _SVC.container_port}",
+        "# Fargate task cpu units: 256, 512, 1024, 2048, 4096, 8192 or 16384 (1024 = one vCPU).",
+        f"cpu = {cpu}",
+        "# Task memory in MiB, valid with the cpu: 256 -> 512, 1024, 2048; 512 -> 1024 to 4096;",
+        "# 1024 -> 2048 to 8192; 2048 -> 4096 to 16384; 4096 -> 8192 to 30720 (steps of 1024).",
+        f"memory = {memory}",
+        "# Number of tasks. A change here is applied by `ecsup create`; a change made on the",
+        "# live service (autoscaling) is kept.",
+        f"desired_count = {opts.desired_count if opts.desired_count is not None else _SVC.desired_count}",
+        "# The path the load balancer's health check requests; an answer 200-399 is healthy.",
+        f"health_check_path = {s(opts.health_check_path or _SVC.health_check_path)}",
+        "# Days CloudWatch keeps the container logs: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365,",
+        "# 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653.",
+        f"log_retention_days = {_SVC.log_retention_days}",
+        "# A customer-managed KMS key for the secrets below (default: the AWS managed alias/aws/ssm).",
+        '# secrets_kms_key = "alias/my-key"',
+        "",
+        '# Plain environment variables of the container: NAME = "value".',
+        "[service.environment]",
+    ]
+    if opts.environment:
+        lines += [f"{toml_key(name)} = {s(value)}" for name, value in opts.environment]
+    else:
+        lines.append(f"# APP_ENV = {s(env)}")
+    lines += [
+        "",
+        "# Secrets: environment variable -> SSM parameter name (never the value). A missing",
+        "# parameter is created as a SecureString by `ecsup create`, with the value of",
+        "# ECSUP_SECRET_<NAME> or, on a terminal, typed at a hidden prompt. An existing",
+        "# parameter is used as it is. The task gets the value when it starts.",
+        "[service.secrets]",
+    ]
+    if opts.secrets:
+        lines += [f"{toml_key(name)} = {s(param)}" for name, param in opts.secrets]
+    else:
+        lines.append(f"# DB_PASSWORD = {s(f'/{app}/{env}/DB_PASSWORD')}")
+    lines += [
+        "",
+        "# Network: the default VPC and its default subnets unless set here.",
+        "# [network]",
+        '# vpc_id = "vpc-0123456789abcdef0"',
+        "# # 2+ subnets in 2+ availability zones of that VPC, for the load balancer and the tasks:",
+        '# subnets = ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]',
+        "# # false (private subnets) needs NAT or VPC endpoints for image pulls and SSM:",
+        "# assign_public_ip = true",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _option_of(key: str) -> str | None:
+    if key in KEY_OPTIONS:
+        return KEY_OPTIONS[key]
+    for prefix in ("service.secrets", "service.environment"):
+        if key.startswith(prefix + "."):
+            return KEY_OPTIONS[prefix]
+    return None
+
+
+def build(opts: InitOptions, path: str = "ecsup.toml") -> tuple[str, Config]:
+    """The file's text and the Config it loads as; ConfigError (naming the options) when
+    the options make an invalid configuration."""
+    try:
+        text = render(opts)
+    except ValueError as exc:
+        raise OptionError(str(exc)) from None
+    try:
+        config = parse(text, path)
+    except ConfigError as exc:
+        problems = []
+        for key, message in exc.problems:
+            option = _option_of(key)
+            problems.append((f"{key} ({option})" if option else key, message))
+        raise ConfigError(
+            problems, hint=f"nothing was written to {path}: fix the options and run `ecsup init` again"
+        ) from None
+    return text, config
+
+
+# -- asking -------------------------------------------------------------------------
+
+Prompt = Callable[[str], str]
+Choose = Callable[[str, list[str]], str]
+
+_LABELS = {
+    "app": "Application name (lowercase letters, digits, hyphens)",
+    "env": "Environment name (e.g. dev, staging, prod)",
+    "zone": "Public Route53 hosted zone",
+    "image": "Container image (e.g. public.ecr.aws/nginx/nginx:stable)",
+}
+
+
+def pick(answer: str, choices: Sequence[str]) -> str:
+    """A numbered-list answer: a number picks from the list, anything else is taken as typed."""
+    answer = answer.strip()
+    if answer.isdigit() and 1 <= int(answer) <= len(choices):
+        return choices[int(answer) - 1]
+    return answer
+
+
+def complete(
+    opts: InitOptions,
+    interactive: bool,
+    prompt: Prompt,
+    choose: Choose,
+    zones: Callable[[], list[str]],
+) -> InitOptions:
+    """Fill in the required values that are missing: asked on a terminal, an error otherwise."""
+    missing = opts.missing_required()
+    if not missing:
+        return opts
+    if not interactive:
+        flags = ", ".join(f"--{name}" for name in missing)
+        raise OptionError(
+            f"missing option{'s' if len(missing) > 1 else ''} {flags}: "
+            "required when stdin and stdout are not a terminal (nothing was written)"
+        )
+    values: dict[str, Any] = {}
+    found: list[str] | None = None
+    for name in missing:
+        answer = ""
+        while not answer:
+            if name == "zone":
+                found = zones() if found is None else found
+                answer = choose(_LABELS[name], found) if found else prompt(_LABELS[name])
+            else:
+                answer = prompt(_LABELS[name])
+            answer = answer.strip()
+        values[name] = answer
+    return replace(opts, **values)
+
+
+# the key path in ecsup.toml of each value asked for
+_ASKED_KEYS = {"app": "app", "env": "env", "zone": "dns.zone", "image": "service.image"}
+
+
+def list_public_zones(route53: Any) -> list[str]:
+    """Names of the account's public hosted zones (every page), sorted."""
+    names = [
+        zone["Name"].rstrip(".").replace("\\052", "*")
+        for page in route53.get_paginator("list_hosted_zones").paginate()
+        for zone in page["HostedZones"]
+        if not zone.get("Config", {}).get("PrivateZone")
+    ]
+    return sorted(names)
+
+
+def account_zones(profile: str | None = None, region: str | None = None, endpoint_url: str | None = None) -> list[str]:
+    """The public hosted zones of the current credentials, or [] when they cannot be listed
+    (no credentials, no network, no permission): the user is then asked without choices."""
+    import boto3
+    from botocore.config import Config as BotoConfig
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from .context import SESSION_HOOKS
+
+    try:
+        session = boto3.Session(profile_name=profile) if profile else boto3.Session()
+        for hook in SESSION_HOOKS:
+            hook(session)
+        client = session.client(
+            "route53",
+            region_name=region or session.region_name or "us-east-1",
+            endpoint_url=endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None,
+            config=BotoConfig(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 2}),
+        )
+        return list_public_zones(client)
+    except (BotoCoreError, ClientError):
+        return []
+
+
+def terminal_prompt(label: str) -> str:
+    import typer
+
+    return str(typer.prompt(label))
+
+
+def terminal_warn(line: str) -> None:
+    import typer
+
+    typer.echo(f"  {line}", err=True)
+
+
+def terminal_choose(label: str, choices: list[str]) -> str:
+    import typer
+
+    typer.echo(f"{label}s found in the account:")
+    for i, choice in enumerate(choices, 1):
+        typer.echo(f"  {i:>2}) {choice}")
+    default = "1" if len(choices) == 1 else None
+    return pick(str(typer.prompt(f"{label} (number or name)", default=default)), choices)
+
+
+# -- writing ------------------------------------------------------------------------
+
+
+def write(path: str | Path, text: str, force: bool = False) -> None:
+    """Write the file; an existing one only with force (never half-written)."""
+    p = Path(path)
+    if p.exists() and not force:
+        raise OptionError(f"{p} exists already: pass --force to overwrite it (nothing was written)")
+    if p.is_dir():
+        raise OptionError(f"{p} is a directory: pass --config PATH with a file name")
+    try:
+        if force:
+            tmp = p.with_name(f".{p.name}.ecsup-init.tmp")
+            try:
+                tmp.write_text(text, encoding="utf-8")
+                os.replace(tmp, p)
+            finally:
+                tmp.unlink(missing_ok=True)
+        else:
+            with p.open("x", encoding="utf-8") as f:  # "x": never overwrite a file that appeared meanwhile
+                f.write(text)
+    except FileExistsError:
+        raise OptionError(f"{p} exists already: pass --force to overwrite it (nothing was written)") from None
+    except OSError as exc:
+        raise EcsupError(f"cannot write {p}: {exc.strerror or exc}") from None
+
+
+def run_init(
+    opts: InitOptions,
+    path: str,
+    force: bool,
+    interactive: bool,
+    prompt: Prompt = terminal_prompt,
+    choose: Choose = terminal_choose,
+    zones: Callable[[], list[str]] = account_zones,
+    warn: Callable[[str], None] = terminal_warn,
+) -> Config:
+    """Complete the options (asking again for an answer that is not valid), check the file
+    would not clobber one, validate, write."""
+    if Path(path).exists() and not force:  # say so before asking anything
+        raise OptionError(f"{path} exists already: pass --force to overwrite it (nothing was written)")
+    while True:
+        asked = opts.missing_required()
+        opts = complete(opts, interactive, prompt, choose, zones)
+        try:
+            text, config = build(opts, path)
+            break
+        except ConfigError as exc:
+            # answers that are not valid are asked again; a bad option ends the run
+            keys = {key.split(" ")[0] for key, _ in exc.problems}
+            again = [name for name in asked if _ASKED_KEYS[name] in keys]
+            if not again or keys - {_ASKED_KEYS[name] for name in again}:
+                raise
+            for line in exc.lines:
+                warn(line)
+            cleared: dict[str, Any] = dict.fromkeys(again)
+            opts = replace(opts, **cleared)
+    write(path, text, force)
+    return config

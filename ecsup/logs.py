@@ -1,0 +1,148 @@
+"""`ecsup logs`: read the service's container logs from its CloudWatch log group, once
+or following new events, and the logs renderer (one ``[task-id] message`` line each).
+
+The awslogs driver writes each task to the stream ``ecs/<container>/<task-id>``; lines
+are prefixed with the first 8 characters of the task id, coloured per task on a
+terminal and plain otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from .context import Context
+from .errors import Unhealthy, doing, is_code
+from .init import OptionError
+
+POLL_INTERVAL = 2.0  # seconds between polls when following
+LOOKBACK_MS = 30_000  # re-read this much before the newest event seen: late-ingested events
+TASK_PREFIX = 8
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
+PALETTE = ("cyan", "magenta", "green", "yellow", "blue", "bright_cyan", "bright_magenta", "bright_green")
+
+
+def parse_since(text: str) -> float:
+    """``30s``, ``10m``, ``1h``, ``2d``, ``1w`` -> seconds."""
+    match = _DURATION.fullmatch(text or "")
+    if not match:
+        raise OptionError(f"--since {text!r}: not a duration; use a number and a unit (s, m, h, d, w), e.g. 10m or 2d")
+    seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
+    if seconds <= 0:
+        raise OptionError(f"--since {text!r}: must be more than zero")
+    return seconds
+
+
+@dataclass(frozen=True)
+class LogLine:
+    event_id: str
+    timestamp: int  # milliseconds since the epoch
+    task: str  # the task id (the stream name's last part)
+    message: str
+
+
+def task_of(stream: str) -> str:
+    """``ecs/<container>/<task-id>`` -> ``<task-id>`` (any other stream name as it is)."""
+    return stream.rsplit("/", 1)[-1]
+
+
+def _fetch(ctx: Context, start_ms: int, pattern: str | None, page_size: int | None) -> Iterator[LogLine]:
+    """Every event of the log group from start_ms on, page by page (nextToken)."""
+    group = ctx.names.log_group
+    logs = ctx.client("logs")
+    params: dict[str, Any] = {"logGroupName": group, "startTime": start_ms}
+    if pattern:
+        params["filterPattern"] = pattern
+    if page_size:
+        params["limit"] = page_size
+    while True:
+        with doing(f"read log group {group}"):
+            try:
+                page = logs.filter_log_events(**params)
+            except Exception as exc:
+                if is_code(exc, "ResourceNotFoundException"):
+                    raise Unhealthy(f"log group {group} does not exist: run `ecsup create` first") from None
+                raise
+        for event in sorted(page.get("events", []), key=lambda e: e.get("timestamp", 0)):
+            yield LogLine(
+                event_id=str(event.get("eventId", "")),
+                timestamp=int(event.get("timestamp", 0)),
+                task=task_of(str(event.get("logStreamName", ""))),
+                message=str(event.get("message", "")),
+            )
+        token = page.get("nextToken")
+        if not token or token == params.get("nextToken"):
+            return
+        params["nextToken"] = token
+
+
+def tail(
+    ctx: Context,
+    emit: Callable[[LogLine], None],
+    since: float = 600.0,
+    pattern: str | None = None,
+    follow: bool = False,
+    max_polls: int | None = None,
+    interval: float = POLL_INTERVAL,
+    now: Callable[[], float] = time.time,
+    page_size: int | None = None,
+) -> int:
+    """Emit the log group's events of the last ``since`` seconds; when following, poll
+    every ``interval`` seconds (ctx.sleep) for new ones, each emitted exactly once, until
+    interrupted or ``max_polls`` reads were made. Returns how many lines were emitted."""
+    start_ms = int((now() - since) * 1000)
+    seen: dict[str, int] = {}  # eventId -> timestamp, for the events still inside the look-back window
+    newest = start_ms
+    emitted = 0
+    polls = 0
+    while True:
+        polls += 1
+        for line in _fetch(ctx, start_ms, pattern, page_size):
+            if line.event_id in seen:
+                continue
+            seen[line.event_id] = line.timestamp
+            newest = max(newest, line.timestamp)
+            emit(line)
+            emitted += 1
+        if not follow or (max_polls is not None and polls >= max_polls):
+            return emitted
+        # next read: from a little before the newest event (events arrive late and
+        # several share a millisecond); what was already emitted is skipped by eventId
+        start_ms = max(start_ms, newest - LOOKBACK_MS)
+        seen = {eid: ts for eid, ts in seen.items() if ts >= start_ms}
+        ctx.sleep(interval)
+
+
+# -- the logs renderer ----------------------------------------------------------------
+
+
+def task_style(task: str) -> str:
+    """A colour per task id, the same in every run (not Python's salted hash)."""
+    return PALETTE[zlib.crc32(task.encode("utf-8")) % len(PALETTE)]
+
+
+class LogPrinter:
+    """Prints LogLines on a rich Console: coloured task prefixes on a terminal, plain
+    text (no escape codes) otherwise. Colour codes inside a message are kept on a
+    terminal and removed elsewhere."""
+
+    def __init__(self, console: Console, redact: Callable[[str], str] = lambda s: s) -> None:
+        self.console = console
+        self.redact = redact
+
+    def __call__(self, line: LogLine) -> None:
+        prefix = f"[{line.task[:TASK_PREFIX]}] "
+        style = task_style(line.task)
+        for part in self.redact(line.message.rstrip("\r\n")).split("\n") or [""]:
+            text = Text()
+            text.append(prefix, style=style)  # only the prefix is coloured
+            text.append_text(Text.from_ansi(part.rstrip("\r")) if "\x1b" in part else Text(part.rstrip("\r")))
+            self.console.print(text, soft_wrap=True, highlight=False)
