@@ -185,6 +185,13 @@ class Context:
             self._account = str(self.client("sts").get_caller_identity()["Account"])
         return self._account
 
+    def learn_account(self, arn: str) -> None:
+        """Take the account id from the ARN of a resource of this account (saves an
+        sts:GetCallerIdentity). Not from subnets or VPCs: those can be shared from another account."""
+        parts = arn.split(":")
+        if self._account is None and len(parts) > 4 and parts[4].isdigit() and len(parts[4]) == 12:
+            self._account = parts[4]
+
     @property
     def partition(self) -> str:
         region = self.region

@@ -138,7 +138,7 @@ def _service(ctx: Context, report: Report) -> None:
 
     if not ctx.facts.get("cluster_arn"):
         return
-    svc = find_service(ctx)
+    svc = ctx.facts.get("service") or find_service(ctx)
     if svc is None:
         return
     deployments = [

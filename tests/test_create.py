@@ -406,3 +406,30 @@ def test_foreign_dns_record_refuses_the_run(aws, make_ctx):
         engine.create(make_ctx())
     assert f"www.{ZONE}" in err.value.message and "elsewhere.example.net" in err.value.message
     assert aws.mutating() == []
+
+
+def test_owner_marker_found_past_a_full_page_of_records(aws, make_ctx):
+    """The marker _ecsup.<hostname> is read from the page that lists <hostname>; when other
+    names sort between them and fill the page, it is read from the next one, not assumed absent."""
+    engine.create(make_ctx())
+    client("route53").change_resource_record_sets(
+        HostedZoneId=zone_id(),
+        ChangeBatch={
+            "Changes": [
+                {
+                    "Action": "CREATE",
+                    "ResourceRecordSet": {
+                        "Name": f"{i:02d}.www.{ZONE}",
+                        "Type": "TXT",
+                        "TTL": 60,
+                        "ResourceRecords": [{"Value": '"filler"'}],
+                    },
+                }
+                for i in range(25)
+            ]
+        },
+    )
+    aws.reset()
+    outcome = engine.create(make_ctx())
+    assert aws.mutating() == []
+    assert [a.kind for a in outcome.actions if a.resource == "DNS record"] == ["noop"]

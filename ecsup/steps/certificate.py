@@ -220,7 +220,11 @@ def wait_issued(ctx: Context) -> None:
             "amazon.com; re-running `ecsup create` resumes the wait",
         )
 
-    waiting.poll(ctx, "certificate validation (ACM)", check, ctx.timeouts.certificate, on_timeout=timeout)
+    # DescribeCertificate is cheap and ACM often validates within a minute: poll briskly so the
+    # listener is created within seconds of ISSUED (botocore's waiter polls every 60 s).
+    waiting.poll(
+        ctx, "certificate validation (ACM)", check, ctx.timeouts.certificate, on_timeout=timeout, first=1.0, cap=3.0
+    )
     for region in pending:
         ctx.facts[f"{fact_key(ctx, region)}_issued"] = True
 
@@ -264,6 +268,7 @@ class CertificateStep(Step):
                 )
                 continue
             cert = usable[0]
+            ctx.learn_account(cert["CertificateArn"])
             key = fact_key(ctx, region)
             ctx.facts[key] = cert["CertificateArn"]
             if cert["Status"] == "ISSUED":
@@ -377,24 +382,36 @@ def delete_certificate(ctx: Context, arn: str, region: str) -> str:
 
 
 def records_in_use(ctx: Context) -> set[tuple[str, str]]:
-    """Validation records that another certificate in the account (any region ecsup uses) relies on."""
-    used: set[tuple[str, str]] = set()
-    for region in {ctx.region, CLOUDFRONT_REGION}:
+    """Validation records that another certificate in the account (any region ecsup uses) relies on.
+    The account's certificates are read once per run; those deleted since are left out."""
+    if "records_by_cert" not in ctx.facts:
+        ctx.facts["records_by_cert"] = _records_by_certificate(ctx)
+    deleted = ctx.facts.get("deleted_certs", set())
+    return {rec for arn, recs in ctx.facts["records_by_cert"].items() if arn not in deleted for rec in recs}
+
+
+def _records_by_certificate(ctx: Context) -> dict[str, set[tuple[str, str]]]:
+    """Validation records per certificate, for the certificates that can share ours: ACM's
+    record depends only on the domain name, so only certificates naming one of our names."""
+    domain, sans = wanted_names(ctx)
+    ours = {domain, *sans}
+    used: dict[str, set[tuple[str, str]]] = {}
+    for region in sorted({ctx.region, CLOUDFRONT_REGION}):
         acm = ctx.client("acm", region)
         with doing(f"list certificates in {region}"):
             for page in acm.get_paginator("list_certificates").paginate():
                 for summary in page["CertificateSummaryList"]:
-                    arn = summary["CertificateArn"]
-                    if arn in ctx.facts.get("deleted_certs", set()):  # a certificate still there still needs them
+                    names = {summary.get("DomainName", ""), *summary.get("SubjectAlternativeNameSummaries", [])}
+                    if not names & ours:
                         continue
+                    arn = summary["CertificateArn"]
                     try:
                         cert = acm.describe_certificate(CertificateArn=arn)["Certificate"]
                     except Exception as exc:
                         if is_code(exc, "ResourceNotFoundException"):
                             continue
                         raise
-                    for rec in validation_records(cert) or []:
-                        used.add((rec["Name"], rec["Value"]))
+                    used[arn] = {(r["Name"], r["Value"]) for r in validation_records(cert) or []}
     return used
 
 

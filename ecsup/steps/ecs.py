@@ -467,6 +467,7 @@ class ServiceStep(Step):
         tags = _tags(svc.get("tags"))
         if not check_owner(ctx, "ECS service", name, tags):
             return []
+        ctx.facts["service"] = svc  # what status reports on
         changes = self._changes(ctx, svc, tags)
         detail = f"running {svc.get('runningCount')}/{svc.get('desiredCount')}"
         if svc.get("desiredCount") != svc_cfg.desired_count and str(svc_cfg.desired_count) == tags.get(DESIRED_TAG):

@@ -137,18 +137,20 @@ class IamStep(Step):
     def _converge(self, ctx: Context, name: str, execution: bool, create: bool = False) -> str:
         iam = ctx.client("iam")
         with doing(f"configure IAM role {name}"):
+            role: dict[str, Any] | None = None
             if create:
                 try:
-                    iam.create_role(
+                    role = iam.create_role(
                         RoleName=name,
                         AssumeRolePolicyDocument=json.dumps(TRUST),
                         Description=f"ecsup {ctx.names.stack} " + ("task execution" if execution else "task"),
                         Tags=ctx.names.tag_list(),
-                    )
+                    )["Role"]
                 except Exception as exc:
                     if not is_code(exc, "EntityAlreadyExists"):
                         raise
-            role = iam.get_role(RoleName=name)["Role"]
+            if role is None:
+                role = iam.get_role(RoleName=name)["Role"]
             if _norm(_doc(role.get("AssumeRolePolicyDocument"))) != _norm(TRUST):
                 iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(TRUST))
             if execution:

@@ -98,6 +98,7 @@ class LoadBalancerStep(Step):
                 )
             )
         elif check_owner(ctx, "load balancer", n.alb, tags.get(lb["LoadBalancerArn"], {})):
+            ctx.learn_account(lb["LoadBalancerArn"])
             ctx.facts.update(alb_arn=lb["LoadBalancerArn"], alb_dns=lb["DNSName"], alb_zone=lb["CanonicalHostedZoneId"])
             actions.append(self._plan_lb(ctx, lb))
         # -- target groups

@@ -17,34 +17,21 @@ from . import Step, check_owner, foreign
 Rule = tuple[str, int, int, str]  # (protocol, from, to, source) where source is a CIDR or a group id
 
 
+def _vpc_exists(ctx: Context, vpc_id: str) -> bool:
+    try:
+        return bool(ctx.client("ec2").describe_vpcs(VpcIds=[vpc_id])["Vpcs"])
+    except Exception as exc:
+        if is_code(exc, "InvalidVpcID.NotFound", "InvalidVpcID.Malformed"):
+            return False
+        raise
+
+
 def resolve_network(ctx: Context) -> None:
-    """VPC and subnets into ctx.facts, or a ConfigError naming the key."""
+    """VPC and subnets into ctx.facts, or a ConfigError naming the key. One call when all is
+    well (the subnets name their VPC); the error paths read more to say what is wrong."""
     ec2 = ctx.client("ec2")
     net = ctx.config.network
-    with doing("look up the VPC"):
-        if net.vpc_id:
-            try:
-                vpcs = ec2.describe_vpcs(VpcIds=[net.vpc_id])["Vpcs"]
-            except Exception as exc:
-                if is_code(exc, "InvalidVpcID.NotFound", "InvalidVpcID.Malformed"):
-                    vpcs = []
-                else:
-                    raise
-            if not vpcs:
-                raise ConfigError([("network.vpc_id", f"VPC {net.vpc_id} does not exist in {ctx.region}")])
-        else:
-            vpcs = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
-            if not vpcs:
-                raise ConfigError(
-                    [
-                        (
-                            "network.vpc_id",
-                            f"there is no default VPC in {ctx.region}: set network.vpc_id and network.subnets",
-                        )
-                    ]
-                )
-    vpc_id = vpcs[0]["VpcId"]
-    with doing(f"look up the subnets of {vpc_id}"):
+    with doing("look up the VPC and its subnets"):
         if net.subnets:
             try:
                 subnets = ec2.describe_subnets(SubnetIds=list(net.subnets))["Subnets"]
@@ -54,13 +41,42 @@ def resolve_network(ctx: Context) -> None:
                         [("network.subnets", f"one of {', '.join(net.subnets)} does not exist in {ctx.region}")]
                     ) from None
                 raise
-            outside = [s["SubnetId"] for s in subnets if s["VpcId"] != vpc_id]
+            outside = [s["SubnetId"] for s in subnets if s["VpcId"] != net.vpc_id]
+            if outside and not _vpc_exists(ctx, net.vpc_id):
+                raise ConfigError([("network.vpc_id", f"VPC {net.vpc_id} does not exist in {ctx.region}")])
             if outside:
-                raise ConfigError([("network.subnets", f"{', '.join(outside)} not in {vpc_id}")])
+                raise ConfigError([("network.subnets", f"{', '.join(outside)} not in {net.vpc_id}")])
+            vpc_id = net.vpc_id
         else:
-            subnets = ec2.describe_subnets(
-                Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "default-for-az", "Values": ["true"]}]
-            )["Subnets"]
+            filters = [{"Name": "default-for-az", "Values": ["true"]}]
+            if net.vpc_id:
+                filters.append({"Name": "vpc-id", "Values": [net.vpc_id]})
+            subnets = ec2.describe_subnets(Filters=filters)["Subnets"]
+            if not subnets:
+                if net.vpc_id and not _vpc_exists(ctx, net.vpc_id):
+                    raise ConfigError([("network.vpc_id", f"VPC {net.vpc_id} does not exist in {ctx.region}")])
+                if (
+                    not net.vpc_id
+                    and not ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
+                ):
+                    raise ConfigError(
+                        [
+                            (
+                                "network.vpc_id",
+                                f"there is no default VPC in {ctx.region}: set network.vpc_id and network.subnets",
+                            )
+                        ]
+                    )
+                raise ConfigError(
+                    [
+                        (
+                            "network.subnets",
+                            f"{net.vpc_id or 'the default VPC'} has no default subnets: list the public "
+                            "subnets for the load balancer and tasks in network.subnets",
+                        )
+                    ]
+                )
+            vpc_id = subnets[0]["VpcId"]
     zones = {s["AvailabilityZone"] for s in subnets}
     if len(zones) < 2:
         key = "network.subnets" if net.subnets else "network.vpc_id"

@@ -20,23 +20,49 @@ def unescape(name: str) -> str:
     return name.replace("\\052", "*").lower()
 
 
+def _order(name: str) -> tuple[str, ...]:
+    """Route53 lists records sorted by name with the labels reversed (com.example.www)."""
+    return tuple(reversed(fqdn(name).rstrip(".").split(".")))
+
+
 def records_at(ctx: Context, name: str) -> list[dict[str, Any]]:
-    """Every record set whose name is exactly ``name`` (one call, cached per run)."""
+    """Every record set whose name is exactly ``name``.
+
+    One listing starting at ``name`` also answers for the names right after it (e.g.
+    ``_ecsup.<hostname>`` after ``<hostname>``): what a page spans is remembered per run."""
     cache: dict[str, list[dict[str, Any]]] = ctx.facts.setdefault("records", {})
+    spans: list[tuple[tuple[str, ...], tuple[str, ...] | None]] = ctx.facts.setdefault("record_spans", [])
     key = fqdn(name)
-    if key not in cache:
-        with doing(f"read DNS records {key}"):
-            resp = ctx.client("route53").list_resource_record_sets(
-                HostedZoneId=ctx.facts["zone_id"], StartRecordName=key, MaxItems="20"
-            )
-        cache[key] = [r for r in resp["ResourceRecordSets"] if unescape(r["Name"]) == key]
+    if key in cache:
+        return cache[key]
+    order = _order(key)
+    if any(lo <= order and (hi is None or order < hi) for lo, hi in spans):  # hi: exclusive
+        return []
+    with doing(f"read DNS records {key}"):
+        resp = ctx.client("route53").list_resource_record_sets(
+            HostedZoneId=ctx.facts["zone_id"], StartRecordName=key, MaxItems="20"
+        )
+    found: dict[str, list[dict[str, Any]]] = {}
+    for record in resp["ResourceRecordSets"]:
+        found.setdefault(unescape(record["Name"]), []).append(record)
+    last = resp["ResourceRecordSets"][-1]["Name"] if resp["ResourceRecordSets"] else None
+    if resp.get("IsTruncated") and last is not None:
+        if unescape(last) != key:
+            found.pop(unescape(last), None)  # the last name may continue on the next page
+        spans.append((order, _order(unescape(last))))
+    elif not resp.get("IsTruncated"):
+        spans.append((order, None))
+    for n, records in found.items():
+        if _order(n) >= order:
+            cache[n] = records
+    cache.setdefault(key, [])
     return cache[key]
 
 
 def forget_records(ctx: Context, *names: str) -> None:
-    cache = ctx.facts.get("records", {})
-    for name in names:
-        cache.pop(fqdn(name), None)
+    """After a change: forget what was read (the next read lists again)."""
+    ctx.facts.pop("records", None)
+    ctx.facts.pop("record_spans", None)
 
 
 def change_records(ctx: Context, changes: list[dict[str, Any]], comment: str) -> None:
