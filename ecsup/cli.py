@@ -135,6 +135,7 @@ def run_create(ctx: Context, ui: ConsoleUI, json_output: bool = False, force_unl
             ui.print("Applying:", style="bold")
 
     outcome = create(ctx, report=ui.action_done, on_plan=show_plan, force_unlock=force_unlock)
+    outcome.notes = list(ctx.notes)  # including any from applying (e.g. the lock's release)
     for note in outcome.notes:
         ui.print(f"note: {note}", style="yellow")
     summary = result_summary(ctx, outcome)

@@ -338,6 +338,8 @@ def _validate(raw: dict[str, Any], problems: list[tuple[str, str]]) -> None:
             )
         if not isinstance(value, str | int | float | bool) or isinstance(value, dict | list):
             problems.append((key, "must be a string, number or boolean"))
+        elif value == "":
+            problems.append((key, "must not be empty: ECS drops variables with empty values (leave it out)"))
     for name, param in svc["secrets"].items():
         key = f"service.secrets.{name}"
         if not _ENV_VAR_RE.fullmatch(name):

@@ -118,6 +118,7 @@ class Context:
         self._secret_cache: dict[str, str | None] = {}
         self.notes: list[str] = []
         self.mode = "apply"  # apply | plan | status | destroy
+        self.lock_taken_over = False
         self._session: boto3.Session | None = None
         self._clients: dict[tuple[str, str], Any] = {}
         self._account: str | None = None
@@ -182,7 +183,10 @@ class Context:
     @property
     def account_id(self) -> str:
         if self._account is None:
-            self._account = str(self.client("sts").get_caller_identity()["Account"])
+            from .errors import doing
+
+            with doing("read the account id (sts:GetCallerIdentity)"):
+                self._account = str(self.client("sts").get_caller_identity()["Account"])
         return self._account
 
     def learn_account(self, arn: str) -> None:

@@ -8,7 +8,8 @@ is waited for by the HTTPS listener), so ACM validates while the rest is built.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,19 +106,22 @@ def create(
     on_plan: Callable[[Outcome], None] | None = None,
     force_unlock: bool = False,
 ) -> Outcome:
-    """Plan; when there is something to change, take the lock, plan again under it (another
-    run may have changed things meanwhile) and apply. A no-op makes no mutating call."""
+    """Plan; when there is something to change, take the lock and apply -- planning again
+    under the lock only if another run changed the stack since the plan began (lock.py).
+    A no-op makes no mutating call."""
     from . import lock
 
     ctx.mode = "apply"
+    before = lock.snapshot(ctx)
     outcome = make_plan(ctx)
     if not outcome.changes():
         if on_plan:
             on_plan(outcome)
         return apply(ctx, outcome, report)
     with lock.held(ctx, "create", force_unlock):
-        ctx.reset_observations()
-        outcome = make_plan(ctx)
+        if not lock.plan_still_valid(ctx, before):
+            ctx.reset_observations()
+            outcome = make_plan(ctx)
         if on_plan:
             on_plan(outcome)
         return apply(ctx, outcome, report)
@@ -162,11 +166,15 @@ def destroy(
     return failures
 
 
-def destroy_locked(ctx: Context, force_unlock: bool = False) -> Any:
-    """The lock for a destroy that has something to delete (a context manager)."""
+@contextmanager
+def destroy_locked(ctx: Context, force_unlock: bool = False) -> Iterator[None]:
+    """The lock for a destroy that has something to delete; the stack's generation marker
+    goes with the stack."""
     from . import lock
 
-    return lock.held(ctx, "destroy", force_unlock)
+    with lock.held(ctx, "destroy", force_unlock):
+        yield
+    lock.forget(ctx)
 
 
 def result_summary(ctx: Context, outcome: Outcome) -> dict[str, Any]:

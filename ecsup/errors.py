@@ -79,7 +79,9 @@ class Unhealthy(EcsupError):
 
 
 def error_code(exc: BaseException) -> str | None:
-    """The AWS error code of a botocore ClientError, else None."""
+    """The AWS error code of a botocore ClientError (or of an AwsError made from one), else None."""
+    if isinstance(exc, AwsError):
+        return exc.code
     response: Any = getattr(exc, "response", None)
     if isinstance(response, dict):
         code = response.get("Error", {}).get("Code")

@@ -4,6 +4,11 @@ Taken only when a run has something to change (a no-op create makes no mutating
 call) and released on exit. A lock whose holder is provably gone -- same host,
 process no longer alive (or this very process, after an aborted run) -- is taken
 over; any other refuses, naming the holder, unless --force-unlock.
+
+A run plans before it takes the lock. Its plan is still good under the lock if no
+other run changed the stack since the plan began: no lock was held then, and the
+generation parameter (rewritten by every changing run as it releases the lock) is
+unchanged. Otherwise the run plans again under the lock.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import os
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +28,26 @@ from .errors import EXIT_LOCKED, EcsupError, doing, is_code
 
 class LockHeld(EcsupError):
     exit_code = EXIT_LOCKED
+
+
+_MY_RUNS: set[str] = set()  # runs of this very process (an aborted one leaves its lock behind)
+
+
+def _boot_id() -> str | None:
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def _started(pid: int) -> str | None:
+    """The process's start time since boot (clock ticks), which tells a reused pid apart."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
 
 
 def _alive(pid: int) -> bool:
@@ -35,10 +61,55 @@ def _alive(pid: int) -> bool:
 
 
 def _stale(holder: dict[str, Any]) -> bool:
+    """Only what can be proved: an earlier run of this process, or a process of this very
+    machine (same host name and boot id) that is gone. Containers sharing a host name have
+    their own pid namespace: with another boot id, or our own pid, nothing is proved."""
+    if holder.get("run") in _MY_RUNS:
+        return True
     if holder.get("host") != socket.gethostname():
-        return False  # cannot prove anything about another machine
-    pid = int(holder.get("pid", 0))
-    return pid == os.getpid() or not _alive(pid)
+        return False
+    boot = _boot_id()
+    if holder.get("boot") and boot and holder["boot"] != boot:
+        return False
+    try:
+        pid = int(holder.get("pid", 0))
+    except (TypeError, ValueError):
+        return False
+    if pid <= 0 or pid == os.getpid():
+        return False
+    if not _alive(pid):
+        return True
+    return bool(holder.get("started")) and _started(pid) not in (None, holder["started"])  # pid reused
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The lock and the generation as they were when a plan began."""
+
+    locked: bool
+    generation: str | None
+
+
+def snapshot(ctx: Context) -> Snapshot:
+    names = [ctx.names.lock_parameter, ctx.names.generation_parameter]
+    with doing("read the stack's lock"):
+        found = {p["Name"]: p["Value"] for p in ctx.client("ssm").get_parameters(Names=names)["Parameters"]}
+    return Snapshot(ctx.names.lock_parameter in found, found.get(ctx.names.generation_parameter))
+
+
+def generation(ctx: Context) -> str | None:
+    with doing("read the stack's generation"):
+        try:
+            return str(ctx.client("ssm").get_parameter(Name=ctx.names.generation_parameter)["Parameter"]["Value"])
+        except Exception as exc:
+            if is_code(exc, "ParameterNotFound"):
+                return None
+            raise
+
+
+def plan_still_valid(ctx: Context, before: Snapshot) -> bool:
+    """Under the lock: did no other run change the stack since ``before``?"""
+    return not before.locked and not ctx.lock_taken_over and generation(ctx) == before.generation
 
 
 def read(ctx: Context) -> dict[str, Any] | None:
@@ -85,13 +156,18 @@ def _delete(ctx: Context) -> None:
 
 @contextmanager
 def held(ctx: Context, command: str, force_unlock: bool = False) -> Iterator[None]:
+    """Hold the stack's lock for the block. Sets ctx.lock_taken_over when a dead holder's lock
+    was taken (its run may have changed the stack after this run's plan began)."""
     me = {
         "host": socket.gethostname(),
         "pid": os.getpid(),
+        "boot": _boot_id(),
+        "started": _started(os.getpid()),
         "command": command,
         "run": ctx.run_id,
         "since": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+    ctx.lock_taken_over = force_unlock
     if force_unlock:
         _delete(ctx)
     if not _put(ctx, me):
@@ -102,15 +178,43 @@ def held(ctx: Context, command: str, force_unlock: bool = False) -> Iterator[Non
                 f"(pid {holder.get('pid', '?')}) since {holder.get('since', '?')}",
                 hint="wait for that run to finish; if it is gone for good, re-run with --force-unlock",
             )
-        _delete(ctx)  # its holder is gone: take it over
+        again = read(ctx)  # another run may have taken it over a moment ago: only remove the dead one's
+        if again is not None and again.get("run") != (holder or {}).get("run"):
+            raise LockHeld(
+                f"{ctx.names.stack} was locked by another run just now",
+                hint="wait for that run to finish; if it is gone for good, re-run with --force-unlock",
+            )
+        _delete(ctx)
+        ctx.lock_taken_over = True
         if not _put(ctx, me):
             raise LockHeld(
                 f"{ctx.names.stack} was locked by another run just now",
                 hint="wait for that run to finish; if it is gone for good, re-run with --force-unlock",
             )
+    _MY_RUNS.add(ctx.run_id)
     try:
         yield
     finally:
-        current = read(ctx)
-        if current is not None and current.get("run") == ctx.run_id:
-            _delete(ctx)
+        try:
+            current = read(ctx)
+            if current is not None and current.get("run") == ctx.run_id:
+                with doing("record the stack's new generation"):
+                    ctx.client("ssm").put_parameter(
+                        Name=ctx.names.generation_parameter, Value=ctx.run_id, Type="String", Overwrite=True
+                    )
+                _delete(ctx)
+        except EcsupError as exc:  # never hide the run's own outcome behind the release
+            ctx.notes.append(
+                f"could not release the lock {ctx.names.lock_parameter}: {exc.message} "
+                "(the next run on this machine takes it over)"
+            )
+
+
+def forget(ctx: Context) -> None:
+    """The stack is gone: remove its generation too (destroy)."""
+    with doing("remove the stack's generation"):
+        try:
+            ctx.client("ssm").delete_parameter(Name=ctx.names.generation_parameter)
+        except Exception as exc:
+            if not is_code(exc, "ParameterNotFound"):
+                raise

@@ -71,6 +71,11 @@ class Names:
     def lock_parameter(self) -> str:
         return f"/ecsup/{self.stack}/lock"
 
+    @property
+    def generation_parameter(self) -> str:
+        """Rewritten by every run that changed the stack, when it releases the lock."""
+        return f"/ecsup/{self.stack}/generation"
+
     def owner_marker(self) -> str:
         """Value of the TXT record that marks a DNS record as this stack's."""
         return f'"heritage=ecsup,ecsup:app={self.app},ecsup:env={self.env}"'

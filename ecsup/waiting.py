@@ -1,7 +1,9 @@
 """The only module that polls or sleeps: bounded, visible waits and retries.
 
-Polls start short and grow to a cap (2 s -> 10 s by default) so that completion is
-noticed quickly; every wait has an upper bound and reports progress to the UI.
+Polls start short and grow with the time already waited, to a cap (2 s -> 10 s by
+default; the interval is a tenth of the elapsed time): completion is noticed within
+seconds of happening (botocore's waiters poll every 15-60 s), while a wait of many
+minutes makes few calls. Every wait has an upper bound and reports progress to the UI.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from .context import Context
 from .errors import EcsupError, WaitTimeout
 
 T = TypeVar("T")
+
+POLL_RATIO = 0.1  # poll interval as a share of the time already waited (between first and cap)
 
 
 def _stop_after(ctx: Context, bound: float) -> Callable[[RetryCallState], bool]:
@@ -48,7 +52,7 @@ def poll(
 
     retrying = Retrying(
         retry=retry_if_result(lambda done: not done),
-        wait=wait_exponential(multiplier=first / 2, min=first, max=cap),
+        wait=lambda _state: max(first, min(cap, (ctx.clock() - start) * POLL_RATIO)),
         stop=_stop_after(ctx, bound),
         sleep=ctx.sleep,
         retry_error_callback=lambda _state: False,
@@ -94,4 +98,16 @@ def retry(
         before_sleep=before_sleep,
         reraise=True,
     )
-    return retrying(fn)
+    try:
+        return retrying(fn)
+    except Exception as exc:
+        if not retryable(exc):
+            raise
+        from .errors import error_code
+
+        said = getattr(exc, "response", {}).get("Error", {}).get("Message", "")
+        raise WaitTimeout(
+            f"gave up after {int(bound)} s waiting for {what}: AWS still says "
+            f"{error_code(exc) or type(exc).__name__}" + (f" ({said})" if said else ""),
+            hint="re-running the same command resumes where it stopped",
+        ) from exc

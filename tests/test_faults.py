@@ -405,9 +405,10 @@ def test_unrelated_invalid_parameter_is_not_retried(aws, make_ctx, clock):
 def test_eventual_consistency_that_never_settles_gives_up_after_the_bound(aws, make_ctx, clock):
     message = f"Unable to assume role arn:aws:iam::{ACCOUNT}:role/web-dev-execution"
     aws.injectors.append(fail_first("ecs", "RegisterTaskDefinition", "InvalidParameterException", 10**6, message))
-    with pytest.raises(AwsError) as err:
+    with pytest.raises(WaitTimeout) as err:  # a bounded wait that ran out: exit 5, re-running resumes
         engine.create(make_ctx(timeouts=Timeouts(iam_propagation=120)))
-    assert err.value.code == "InvalidParameterException" and "Unable to assume role" in err.value.message
+    assert "InvalidParameterException" in err.value.message and "Unable to assume role" in err.value.message
+    assert err.value.exit_code == 5 and "resumes" in (err.value.hint or "")
     assert 120 <= clock.now <= 120 + 15
     assert 2 <= calls_of(aws, "ecs", "RegisterTaskDefinition") <= 20
 

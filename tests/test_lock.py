@@ -105,3 +105,19 @@ def test_destroy_takes_the_lock_too(aws, make_ctx, config_file):
     assert result.exit_code == 0, result.output
     assert client("elbv2").describe_load_balancers()["LoadBalancers"] == []
     assert not lock_exists()
+
+
+def test_taking_over_a_dead_runs_lock_plans_again(aws, make_ctx):
+    """A run that died holding the lock may have changed the stack after our plan began."""
+    hold(socket.gethostname(), dead_pid())
+    aws.reset()
+    engine.create(make_ctx())
+    # two plans: one before the lock, one under it (each starts by listing hosted zones)
+    assert aws.calls.count(("route53", "ListHostedZonesByName")) == 2
+    assert not lock_exists()
+
+
+def test_an_uncontended_create_plans_once(aws, make_ctx):
+    aws.reset()
+    engine.create(make_ctx())
+    assert aws.calls.count(("route53", "ListHostedZonesByName")) == 1

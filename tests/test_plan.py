@@ -198,7 +198,9 @@ def test_drift_is_planned_exactly_and_converged(aws, make_ctx, tmp_path, case):
 
     engine.create(make_ctx(path.read_text()))
     assert sorted(aws.writes()) == sorted(writes)
-    assert len(aws.lock_calls) == 3  # put, get (still ours?), delete
+    lock_ops = [aws.calls[i][1] for i in aws.lock_calls]
+    assert lock_ops == ["PutParameter", "GetParameter", "GetParameter", "PutParameter", "DeleteParameter"]
+    # take it; generation unchanged (no re-plan); still ours?; new generation; release
     code, changes, _ = planned(path)
     assert (code, changes) == (0, set()), changes
     if not config_change:
@@ -237,3 +239,32 @@ def test_foreign_dns_record_is_reported_not_corrected(aws, tmp_path):
     result = run_plan(path)
     assert result.exit_code == 4
     assert "192.0.2.10" in result.stderr and f"www.{ZONE}" in result.stderr
+
+
+def test_alias_answered_with_the_dualstack_prefix_is_not_drift(aws, make_ctx, tmp_path):
+    """Route53 answers an ALB alias target as 'dualstack.<name>.' (moto does not): same target."""
+    path = tmp_path / "ecsup.toml"
+    path.write_text(config_text())
+    engine.create(make_ctx())
+    lb = client("elbv2").describe_load_balancers(Names=["web-dev"])["LoadBalancers"][0]
+    client("route53").change_resource_record_sets(
+        HostedZoneId=zone_id(),
+        ChangeBatch={
+            "Changes": [
+                {
+                    "Action": "UPSERT",
+                    "ResourceRecordSet": {
+                        "Name": f"www.{ZONE}",
+                        "Type": "A",
+                        "AliasTarget": {
+                            "HostedZoneId": lb["CanonicalHostedZoneId"],
+                            "DNSName": f"dualstack.{lb['DNSName']}.".upper(),
+                            "EvaluateTargetHealth": True,
+                        },
+                    },
+                }
+            ]
+        },
+    )
+    code, changes, _ = planned(path)
+    assert (code, changes) == (0, set())

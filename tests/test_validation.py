@@ -300,7 +300,7 @@ CASES = [
         extra=network("vpc-0123456789abcdef0"),
         local=False,
     ),
-    remote("subnets-in-one-az", subnets_in_one_az, ("network.subnets:", "1 availability zone(s)", "needs 2 or more")),
+    remote("subnets-in-one-az", subnets_in_one_az, ("network.subnets:", "one subnet per availability zone")),
     remote("subnets-of-another-vpc", subnets_of_another_vpc, ("network.subnets:", "not in vpc-")),
     remote("subnet-not-in-account", subnet_that_does_not_exist, ("network.subnets:", "subnet-0123456789abcdef0")),
     case(

@@ -17,6 +17,10 @@ from .zone import change_records, fqdn, records_at
 
 CLOUDFRONT_REGION = "us-east-1"
 UNUSABLE = {"FAILED", "VALIDATION_TIMED_OUT", "REVOKED", "EXPIRED", "INACTIVE"}
+# ListCertificates returns only RSA_1024/RSA_2048 certificates unless asked for the others
+ALL_KEY_TYPES = {
+    "keyTypes": ["RSA_1024", "RSA_2048", "RSA_3072", "RSA_4096", "EC_prime256v1", "EC_secp384r1", "EC_secp521r1"]
+}
 
 
 def covers(pattern: str, name: str) -> bool:
@@ -54,7 +58,7 @@ def owned_certificates(ctx: Context, region: str) -> list[dict[str, Any]]:
     zone = ctx.config.dns.zone
     found = []
     with doing(f"list certificates in {region}"):
-        for page in acm.get_paginator("list_certificates").paginate():
+        for page in acm.get_paginator("list_certificates").paginate(Includes=ALL_KEY_TYPES):
             for summary in page["CertificateSummaryList"]:
                 if summary.get("DomainName", "").lower() != zone:
                     continue
@@ -220,11 +224,9 @@ def wait_issued(ctx: Context) -> None:
             "amazon.com; re-running `ecsup create` resumes the wait",
         )
 
-    # DescribeCertificate is cheap and ACM often validates within a minute: poll briskly so the
-    # listener is created within seconds of ISSUED (botocore's waiter polls every 60 s).
-    waiting.poll(
-        ctx, "certificate validation (ACM)", check, ctx.timeouts.certificate, on_timeout=timeout, first=1.0, cap=3.0
-    )
+    # DescribeCertificate is cheap and ACM often validates within a minute: start at 1 s so the
+    # listener is created within a second or two of ISSUED (botocore's waiter polls every 60 s).
+    waiting.poll(ctx, "certificate validation (ACM)", check, ctx.timeouts.certificate, on_timeout=timeout, first=1.0)
     for region in pending:
         ctx.facts[f"{fact_key(ctx, region)}_issued"] = True
 
@@ -399,7 +401,7 @@ def _records_by_certificate(ctx: Context) -> dict[str, set[tuple[str, str]]]:
     for region in sorted({ctx.region, CLOUDFRONT_REGION}):
         acm = ctx.client("acm", region)
         with doing(f"list certificates in {region}"):
-            for page in acm.get_paginator("list_certificates").paginate():
+            for page in acm.get_paginator("list_certificates").paginate(Includes=ALL_KEY_TYPES):
                 for summary in page["CertificateSummaryList"]:
                     names = {summary.get("DomainName", ""), *summary.get("SubjectAlternativeNameSummaries", [])}
                     if not names & ours:

@@ -16,9 +16,14 @@ def marker_name(ctx: Context) -> str:
     return fqdn(f"_ecsup.{ctx.config.dns.hostname}")
 
 
+def _norm_dns(name: str) -> str:
+    """Route53 answers an ALB alias target as 'dualstack.<alb dns name>.'"""
+    return name.rstrip(".").lower().removeprefix("dualstack.")
+
+
 def _target(record: dict[str, Any]) -> str:
     if "AliasTarget" in record:
-        return f"alias {record['AliasTarget']['DNSName'].rstrip('.').lower()}"
+        return f"alias {_norm_dns(record['AliasTarget']['DNSName'])}"
     values = ",".join(v["Value"].rstrip(".").lower() for v in record.get("ResourceRecords", []))
     return f"{record['Type']} {values}"
 
@@ -56,7 +61,7 @@ def _want_target(ctx: Context) -> str:
     dns = ctx.facts.get("alb_dns")
     if not dns:
         return KNOWN_AFTER_APPLY
-    return f"alias {dns.lower()}" if ctx.config.dns.record == "alias" else f"CNAME {dns.lower()}"
+    return f"alias {_norm_dns(dns)}" if ctx.config.dns.record == "alias" else f"CNAME {_norm_dns(dns)}"
 
 
 def _marker(ctx: Context) -> dict[str, Any]:
@@ -69,7 +74,7 @@ def _marker(ctx: Context) -> dict[str, Any]:
 
 
 def _points_at_our_alb(ctx: Context, record: dict[str, Any]) -> bool:
-    dns = (ctx.facts.get("alb_dns") or "").lower()
+    dns = _norm_dns(ctx.facts.get("alb_dns") or "")
     return bool(dns) and _target(record).split(" ", 1)[1] == dns
 
 

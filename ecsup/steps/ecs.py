@@ -22,8 +22,6 @@ EVENTUAL_CONSISTENCY_MESSAGES = (
     "does not have an associated load balancer",
     "role is not valid",
     "not authorized to perform: sts:AssumeRole",
-    "target group",
-    "does not exist",
 )
 
 
@@ -152,7 +150,7 @@ def _effective(td: dict[str, Any]) -> dict[str, Any]:
                     (p.get("containerPort"), p.get("hostPort", p.get("containerPort")), p.get("protocol", "tcp"))
                     for p in c.get("portMappings", [])
                 ),
-                "environment": sorted((e["name"], e["value"]) for e in c.get("environment", [])),
+                "environment": sorted((e["name"], e.get("value", "")) for e in c.get("environment", [])),
                 "secrets": sorted((s["name"], s["valueFrom"]) for s in c.get("secrets", [])),
                 "logConfiguration": c.get("logConfiguration"),
             }
@@ -413,17 +411,24 @@ def wait_stable(ctx: Context) -> str:
                 ctx.ui.event(event["message"])
         deployments = svc.get("deployments", [])
         primary: dict[str, Any] = next((d for d in deployments if d.get("status") == "PRIMARY"), {})
-        if primary.get("rolloutState") == "FAILED":
+        failed = next((d for d in deployments if d.get("rolloutState") == "FAILED"), None)
+        want = ctx.facts.get("task_definition_arn")
+        rolled_back = bool(want) and svc.get("taskDefinition") != want  # the breaker put the old revision back
+        if failed is not None or rolled_back:
             diagnosis = service_failure(ctx, svc)
+            reason = (failed or {}).get("rolloutStateReason") or (
+                f"the service runs {str(svc.get('taskDefinition', '?')).split('/')[-1]} again, "
+                f"not {str(want).split('/')[-1]}"
+            )
             raise AwsError(
-                f"the deployment of service {ctx.names.service} failed and was rolled back: "
-                f"{primary.get('rolloutStateReason', '')}; {diagnosis}",
+                f"the deployment of service {ctx.names.service} failed and was rolled back: {reason}; {diagnosis}",
                 "DeploymentFailed",
                 hint=failure_hint(diagnosis),
             )
         running, desired = svc.get("runningCount", 0), svc.get("desiredCount", 0)
         state = f"running {running}/{desired}" + (f", {len(deployments)} deployments" if len(deployments) > 1 else "")
-        return running == desired and len(deployments) <= 1, state
+        done = running == desired and len(deployments) <= 1 and primary.get("rolloutState", "COMPLETED") == "COMPLETED"
+        return done, state
 
     def timeout(state: str) -> WaitTimeout:
         diagnosis = service_failure(ctx, last.get("service"))

@@ -78,6 +78,12 @@ def resolve_network(ctx: Context) -> None:
                 )
             vpc_id = subnets[0]["VpcId"]
     zones = {s["AvailabilityZone"] for s in subnets}
+    if net.subnets and len(zones) < len(subnets):
+        by_zone: dict[str, list[str]] = {}
+        for subnet in subnets:
+            by_zone.setdefault(subnet["AvailabilityZone"], []).append(subnet["SubnetId"])
+        twice = "; ".join(f"{z}: {', '.join(ids)}" for z, ids in sorted(by_zone.items()) if len(ids) > 1)
+        raise ConfigError([("network.subnets", f"a load balancer takes one subnet per availability zone ({twice})")])
     if len(zones) < 2:
         key = "network.subnets" if net.subnets else "network.vpc_id"
         raise ConfigError(
@@ -224,14 +230,32 @@ class SecurityGroupsStep(Step):
     def _converge(self, ctx: Context, fact: str, extra: set[Rule]) -> str:
         ec2 = ctx.client("ec2")
         gid = ctx.facts[fact]
-        group = ec2.describe_security_groups(GroupIds=[gid])["SecurityGroups"][0]
-        missing = self._wanted(ctx, fact) - _rules(group)
+
+        # EC2 is eventually consistent: a group just created (this one, or the ALB's group
+        # used as the source) can be "not found" for a few seconds.
+        def settling(e: BaseException) -> bool:
+            return is_code(e, "InvalidGroup.NotFound")
+
         with doing(f"set the ingress rules of {gid}"):
+            group = waiting.retry(
+                ctx,
+                f"security group {gid} to be visible",
+                lambda: ec2.describe_security_groups(GroupIds=[gid])["SecurityGroups"][0],
+                settling,
+                ctx.timeouts.iam_propagation,
+            )
+            missing = self._wanted(ctx, fact) - _rules(group)
             if missing:
-                ec2.authorize_security_group_ingress(
-                    GroupId=gid,
-                    IpPermissions=_permissions(missing),
-                    TagSpecifications=[{"ResourceType": "security-group-rule", "Tags": ctx.names.tag_list()}],
+                waiting.retry(
+                    ctx,
+                    f"security group {gid} to be visible",
+                    lambda: ec2.authorize_security_group_ingress(
+                        GroupId=gid,
+                        IpPermissions=_permissions(missing),
+                        TagSpecifications=[{"ResourceType": "security-group-rule", "Tags": ctx.names.tag_list()}],
+                    ),
+                    settling,
+                    ctx.timeouts.iam_propagation,
                 )
             if extra:
                 ec2.revoke_security_group_ingress(GroupId=gid, IpPermissions=_permissions(extra))

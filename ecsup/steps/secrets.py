@@ -9,7 +9,7 @@ from functools import partial
 from typing import Any
 
 from ..context import Context
-from ..errors import AwsError, ConfigError, error_code, is_code
+from ..errors import AwsError, ConfigError, doing, error_code, is_code
 from ..names import tag_dict
 from ..plan import Action
 from . import Step
@@ -43,7 +43,8 @@ def kms_key_arn(ctx: Context) -> str | None:
         return None
     if "kms_key_arn" not in ctx.facts:
         try:
-            ctx.facts["kms_key_arn"] = ctx.client("kms").describe_key(KeyId=key)["KeyMetadata"]["Arn"]
+            with doing(f"look up KMS key {key}"):
+                ctx.facts["kms_key_arn"] = ctx.client("kms").describe_key(KeyId=key)["KeyMetadata"]["Arn"]
         except Exception as exc:
             if is_code(exc, "NotFoundException"):
                 raise ConfigError(

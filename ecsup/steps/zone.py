@@ -20,9 +20,10 @@ def unescape(name: str) -> str:
     return name.replace("\\052", "*").lower()
 
 
-def _order(name: str) -> tuple[str, ...]:
-    """Route53 lists records sorted by name with the labels reversed (com.example.www)."""
-    return tuple(reversed(fqdn(name).rstrip(".").split(".")))
+def _order(name: str) -> str:
+    """Route53's listing order: the ASCII order of the name with its labels reversed, as a
+    string with the trailing dot ('com.example.www.'; '-' sorts before '.')."""
+    return ".".join(reversed(fqdn(name).rstrip(".").split("."))) + "."
 
 
 def records_at(ctx: Context, name: str) -> list[dict[str, Any]]:
@@ -31,7 +32,7 @@ def records_at(ctx: Context, name: str) -> list[dict[str, Any]]:
     One listing starting at ``name`` also answers for the names right after it (e.g.
     ``_ecsup.<hostname>`` after ``<hostname>``): what a page spans is remembered per run."""
     cache: dict[str, list[dict[str, Any]]] = ctx.facts.setdefault("records", {})
-    spans: list[tuple[tuple[str, ...], tuple[str, ...] | None]] = ctx.facts.setdefault("record_spans", [])
+    spans: list[tuple[str, str | None]] = ctx.facts.setdefault("record_spans", [])
     key = fqdn(name)
     if key in cache:
         return cache[key]
