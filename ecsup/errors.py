@@ -143,9 +143,13 @@ def translate(exc: BaseException, doing: str) -> EcsupError | None:
         if code in _EXPIRED:
             hint = "the credentials have expired: " + _CREDENTIAL_HINT
         elif code in _DENIED:
-            op = getattr(exc, "operation_name", "")
-            hint = f"the credentials in use are not allowed to call {op}: grant it, or use another profile"
-        elif "LimitExceeded" in code or "Quota" in code:
+            import re
+
+            # AWS names the IAM action in the message ("... is not authorized to perform: iam:CreateRole ...")
+            found = re.search(r"perform: ([\w-]+:[\w*]+)", message)
+            action = found.group(1) if found else getattr(exc, "operation_name", "the operation")
+            hint = f"the credentials in use are not allowed {action}: grant it in IAM, or use another profile"
+        elif "LimitExceeded" in code or "Quota" in code or code.startswith("TooMany"):
             hint = "an account quota was reached: raise it in Service Quotas or free some resources"
         else:
             hint = "re-running the command resumes where it stopped"
