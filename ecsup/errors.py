@@ -148,7 +148,7 @@ def translate(exc: BaseException, doing: str) -> EcsupError | None:
             # AWS names the IAM action in the message ("... is not authorized to perform: iam:CreateRole ...")
             found = re.search(r"perform: ([\w-]+:[\w*]+)", message)
             action = found.group(1) if found else getattr(exc, "operation_name", "the operation")
-            hint = f"the credentials in use are not allowed {action}: grant it in IAM, or use another profile"
+            hint = f"the credentials in use may not perform {action}: grant it in IAM, or use another profile"
         elif "LimitExceeded" in code or "Quota" in code or code.startswith("TooMany"):
             hint = "an account quota was reached: raise it in Service Quotas or free some resources"
         else:

@@ -67,7 +67,7 @@ def test_no_region_says_where_to_set_one(tmp_path, monkeypatch):
             "CreateRole",
             "AccessDenied",
             "User: arn:aws:iam::123456789012:user/ci is not authorized to perform: iam:CreateRole on resource: x",
-            ("AccessDenied", "not allowed iam:CreateRole", "IAM role web-dev-execution"),
+            ("AccessDenied", "may not perform iam:CreateRole", "IAM role web-dev-execution"),
         ),
         (
             "elbv2",
