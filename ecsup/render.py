@@ -126,7 +126,7 @@ class ConsoleUI:
         self._stop()
         text = f"{SYMBOL[action.kind]:>3} {verb:<9} {action.resource} {action.name}"
         if detail:
-            text += f"  ({detail})"
+            text += f"  {detail}" if detail.startswith("(") else f"  ({detail})"
         self.console.print(escape(self.redact(text)), style=STYLE[action.kind])
 
 

@@ -255,7 +255,7 @@ class CertificateStep(Step):
                         "create",
                         "certificate",
                         label,
-                        "DNS validation; names " + ", ".join(sans),
+                        "DNS validation; names " + ", ".join([domain, *sans]),
                         run=partial(request, ctx, region),
                     )
                 )
