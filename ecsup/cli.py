@@ -147,6 +147,8 @@ def run_create(ctx: Context, ui: ConsoleUI, json_output: bool = False, force_unl
         + ("" if changed else " (nothing to do)"),
         style="bold",
     )
+    if ui.console.quiet and not json_output:
+        typer.echo(ctx.config.url)  # --quiet: errors and the result only
     ui.print(f"URL: {ctx.config.url}", style="bold green")
     summary["seconds"] = round(time.monotonic() - start, 2)
     if json_output:

@@ -433,3 +433,36 @@ def test_owner_marker_found_past_a_full_page_of_records(aws, make_ctx):
     outcome = engine.create(make_ctx())
     assert aws.mutating() == []
     assert [a.kind for a in outcome.actions if a.resource == "DNS record"] == ["noop"]
+
+
+def test_customer_managed_key_encrypts_the_secrets_and_only_it_is_decryptable(aws, make_ctx):
+    key = client("kms").create_key(Description="app secrets")["KeyMetadata"]
+    text = config_text(replace={"health_check_path": f'secrets_kms_key = "{key["KeyId"]}"\nhealth_check_path'})
+    engine.create(make_ctx(text))
+    param = client("ssm").describe_parameters()["Parameters"]
+    assert [p["KeyId"] for p in param if p["Name"] == "/web/dev/DB_PASSWORD"] == [key["Arn"]]
+    policy = client("iam").get_role_policy(RoleName="web-dev-execution", PolicyName="ecsup-secrets")["PolicyDocument"]
+    assert {"Sid": "DecryptSecrets", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": key["Arn"]} in policy[
+        "Statement"
+    ]
+    assert all("*" not in str(s["Resource"]) for s in policy["Statement"])
+    aws.reset()
+    engine.create(make_ctx(text))
+    assert aws.mutating() == []
+
+
+def test_rules_ecsup_did_not_add_are_left_alone_and_reported(aws, make_ctx):
+    engine.create(make_ctx())
+    ec2 = client("ec2")
+    gid = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["web-dev-tasks"]}])["SecurityGroups"][
+        0
+    ]["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=gid,
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}],
+    )
+    aws.reset()
+    ctx = make_ctx()
+    engine.create(ctx)
+    assert aws.mutating() == []
+    assert any("web-dev-tasks" in n and "tcp/22 from 10.0.0.0/8" in n for n in ctx.notes)

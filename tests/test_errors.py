@@ -90,3 +90,41 @@ def test_aws_refusals_name_the_code_and_the_next_step(aws, config_file, service,
     aws.injectors.append(fail_first(service, operation, code, 10, message))
     result = create(config_file)
     assert_one_clear_failure(result, *expected)
+
+
+def test_quiet_prints_only_the_result(aws, config_file):
+    result = CliRunner().invoke(
+        app, ["create", "-c", str(config_file), "--quiet"], env={"ECSUP_SECRET_DB_PASSWORD": "errors-test-secret"}
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "https://www.test.example.com/"
+
+
+def test_stuck_certificate_hint_names_the_zones_name_servers(aws, make_ctx):
+    from conftest import client
+    from moto import settings
+
+    from ecsup import engine
+    from ecsup.context import Timeouts
+    from ecsup.errors import WaitTimeout
+
+    zone = client("route53").list_hosted_zones_by_name(DNSName="test.example.com.")["HostedZones"][0]
+    servers = client("route53").get_hosted_zone(Id=zone["Id"])["DelegationSet"]["NameServers"]
+    old = settings.ACM_VALIDATION_WAIT
+    settings.ACM_VALIDATION_WAIT = 10**6
+    try:
+        with pytest.raises(WaitTimeout) as err:
+            engine.create(make_ctx(timeouts=Timeouts(certificate=60)))
+    finally:
+        settings.ACM_VALIDATION_WAIT = old
+    assert servers and all(ns in (err.value.hint or "") for ns in servers)
+    assert "CAA" in (err.value.hint or "")
+
+
+def test_demo_without_moto_says_how_to_install_it(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "moto.server", None)  # as if the [sandbox] extra were missing
+    result = CliRunner().invoke(app, ["demo"])
+    assert result.exit_code == 1
+    assert "pip install 'ecsup[sandbox]'" in result.stderr and "Traceback" not in result.output

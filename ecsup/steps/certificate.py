@@ -184,6 +184,15 @@ def diagnose(cert: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+def _name_servers(ctx: Context) -> str:
+    """The zone's own name servers, to compare with the registrar's delegation (best effort)."""
+    try:
+        zone = ctx.client("route53").get_hosted_zone(Id=ctx.facts["zone_id"])
+        return ", ".join(zone.get("DelegationSet", {}).get("NameServers", [])) or "unknown"
+    except Exception:
+        return "see the zone's NS record"
+
+
 def wait_issued(ctx: Context) -> None:
     """Wait until every certificate this stack uses is ISSUED (all regions together)."""
     pending = {
@@ -220,8 +229,8 @@ def wait_issued(ctx: Context) -> None:
         return WaitTimeout(
             f"certificate still {state} after {int(ctx.timeouts.certificate)} s ({details})",
             hint=f"ACM validates through the CNAME records above in zone {ctx.config.dns.zone}: check that the "
-            "zone's NS records are the ones delegated at the registrar and that no CAA record forbids "
-            "amazon.com; re-running `ecsup create` resumes the wait",
+            f"registrar delegates the domain to this zone's name servers ({_name_servers(ctx)}) and that no CAA "
+            "record forbids amazon.com; re-running `ecsup create` resumes the wait",
         )
 
     # DescribeCertificate is cheap and ACM often validates within a minute: start at 1 s so the

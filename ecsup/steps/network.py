@@ -174,6 +174,9 @@ class SecurityGroupsStep(Step):
             have = _rules(group)
             missing = want - have
             extra = self._stale(ctx, fact, have) - want
+            others = have - want - extra
+            if others:
+                ctx.notes.append(f"security group {name} also has rules ecsup did not add (left alone): {_fmt(others)}")
             if not missing and not extra:
                 actions.append(Action("noop", "security group", name, f"{group['GroupId']}: {_fmt(want)}"))
                 continue
