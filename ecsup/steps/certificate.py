@@ -229,7 +229,7 @@ def wait_issued(ctx: Context) -> None:
         return WaitTimeout(
             f"certificate still {state} after {int(ctx.timeouts.certificate)} s ({details})",
             hint=f"ACM validates through the CNAME records above in zone {ctx.config.dns.zone}: check that the "
-            f"registrar delegates the domain to this zone's name servers ({_name_servers(ctx)}) and that no CAA "
+            f"registrar delegates the domain to this zone's NS name servers ({_name_servers(ctx)}) and that no CAA "
             "record forbids amazon.com; re-running `ecsup create` resumes the wait",
         )
 
