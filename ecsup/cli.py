@@ -182,10 +182,29 @@ def plan(
     config: ConfigOption = "ecsup.toml",
     json_output: JsonOption = False,
     detailed_exitcode: Annotated[
-        bool, typer.Option("--detailed-exitcode", help="Exit 0 when there is nothing to do, 2 when there are changes.")
+        bool,
+        typer.Option(
+            "--detailed-exitcode",
+            help="Exit 0 when there is nothing to do, 2 when there are changes, 1 on a configuration error.",
+        ),
     ] = False,
 ) -> None:
     """Show what `create` would do, without changing anything."""
+    try:
+        changes = _plan(tctx, config, json_output)
+    except typer.Exit as done:
+        if detailed_exitcode and done.exit_code == EXIT_CONFIG_CODE:
+            raise typer.Exit(1) from None  # Terraform's convention: 2 means "changes", so errors are 1
+        raise
+    if detailed_exitcode and changes:
+        raise typer.Exit(2)
+
+
+EXIT_CONFIG_CODE = 2
+
+
+def _plan(tctx: typer.Context, config: str, json_output: bool) -> bool:
+    """Print the plan; True when it has changes."""
     from .engine import make_plan
     from .render import plan_summary
 
@@ -212,8 +231,7 @@ def plan(
             for note in outcome.notes:
                 ui.print(f"note: {note}", style="yellow")
             ui.print(f"Plan: {plan_summary(outcome.actions)}", style="bold")
-    if detailed_exitcode and changes:
-        raise typer.Exit(2)
+    return bool(changes)
 
 
 @app.command()

@@ -268,3 +268,13 @@ def test_alias_answered_with_the_dualstack_prefix_is_not_drift(aws, make_ctx, tm
     )
     code, changes, _ = planned(path)
     assert (code, changes) == (0, set())
+
+
+def test_detailed_exitcode_reports_a_config_error_as_1_not_as_changes(aws, tmp_path):
+    path = tmp_path / "ecsup.toml"
+    path.write_text(config_text(replace={"memory = 1024": "memory = 100"}))
+    result = run_plan(path)
+    assert result.exit_code == 1
+    assert "service.memory" in result.stderr
+    plain = CliRunner().invoke(app, ["plan", "-c", str(path)])
+    assert plain.exit_code == 2
