@@ -46,6 +46,12 @@ class ConfigError(EcsupError):
         self.lines = lines
 
 
+class OptionError(EcsupError):
+    """A command-line option is missing or malformed: nothing was changed."""
+
+    exit_code = EXIT_CONFIG
+
+
 class AwsError(EcsupError):
     """AWS refused a call, or could not be reached."""
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import FARGATE_MEMORY, Config, DnsConfig, ServiceConfig, parse
-from .errors import EXIT_CONFIG, ConfigError, EcsupError
+from .errors import ConfigError, EcsupError, OptionError
 
 # config defaults, so that the comments and the values written stay in step with config.py
 _SVC = ServiceConfig(image="")
@@ -43,12 +43,6 @@ KEY_OPTIONS = {
 REQUIRED = ("app", "env", "zone", "image")
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-class OptionError(EcsupError):
-    """A command-line option is missing or malformed: nothing was changed."""
-
-    exit_code = EXIT_CONFIG
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,7 @@ from rich.console import Console
 from rich.text import Text
 
 from .context import Context
-from .errors import Unhealthy, doing, is_code
-from .init import OptionError
+from .errors import OptionError, Unhealthy, doing, is_code
 
 POLL_INTERVAL = 2.0  # seconds between polls when following
 LOOKBACK_MS = 30_000  # re-read this much before the newest event seen: late-ingested events

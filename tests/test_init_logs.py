@@ -19,10 +19,9 @@ from typer.testing import CliRunner, Result
 from ecsup import engine
 from ecsup.cli import app
 from ecsup.config import load, parse
-from ecsup.errors import EXIT_CONFIG, EXIT_UNHEALTHY, ConfigError
+from ecsup.errors import EXIT_CONFIG, EXIT_UNHEALTHY, ConfigError, OptionError
 from ecsup.init import (
     InitOptions,
-    OptionError,
     account_zones,
     build,
     list_public_zones,
