@@ -477,8 +477,8 @@ def logs(
     ] = None,
 ) -> None:
     """Print the service's container logs from CloudWatch, prefixed with the task id."""
-    from .logs import LogPrinter, parse_since, tail
-    from .render import make_console
+    from .logs import parse_since, tail
+    from .render import LogPrinter, make_console
 
     with _handled(make_console(sys.stderr)):
         seconds = parse_since(since)

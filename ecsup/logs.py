@@ -1,32 +1,24 @@
 """`ecsup logs`: read the service's container logs from its CloudWatch log group, once
-or following new events, and the logs renderer (one ``[task-id] message`` line each).
+or following new events (render.LogPrinter prints them, one ``[task-id] message`` line each).
 
-The awslogs driver writes each task to the stream ``ecs/<container>/<task-id>``; lines
-are prefixed with the first 8 characters of the task id, coloured per task on a
-terminal and plain otherwise.
+The awslogs driver writes each task to the stream ``ecs/<container>/<task-id>``.
 """
 
 from __future__ import annotations
 
 import re
 import time
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
-
-from rich.console import Console
-from rich.text import Text
 
 from .context import Context
 from .errors import OptionError, Unhealthy, doing, is_code
 
 POLL_INTERVAL = 2.0  # seconds between polls when following
 LOOKBACK_MS = 30_000  # re-read this much before the newest event seen: late-ingested events
-TASK_PREFIX = 8
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
-PALETTE = ("cyan", "magenta", "green", "yellow", "blue", "bright_cyan", "bright_magenta", "bright_green")
 
 
 def parse_since(text: str) -> float:
@@ -118,30 +110,3 @@ def tail(
         start_ms = max(start_ms, newest - LOOKBACK_MS)
         seen = {eid: ts for eid, ts in seen.items() if ts >= start_ms}
         ctx.sleep(interval)
-
-
-# -- the logs renderer ----------------------------------------------------------------
-
-
-def task_style(task: str) -> str:
-    """A colour per task id, the same in every run (not Python's salted hash)."""
-    return PALETTE[zlib.crc32(task.encode("utf-8")) % len(PALETTE)]
-
-
-class LogPrinter:
-    """Prints LogLines on a rich Console: coloured task prefixes on a terminal, plain
-    text (no escape codes) otherwise. Colour codes inside a message are kept on a
-    terminal and removed elsewhere."""
-
-    def __init__(self, console: Console, redact: Callable[[str], str] = lambda s: s) -> None:
-        self.console = console
-        self.redact = redact
-
-    def __call__(self, line: LogLine) -> None:
-        prefix = f"[{line.task[:TASK_PREFIX]}] "
-        style = task_style(line.task)
-        for part in self.redact(line.message.rstrip("\r\n")).split("\n") or [""]:
-            text = Text()
-            text.append(prefix, style=style)  # only the prefix is coloured
-            text.append_text(Text.from_ansi(part.rstrip("\r")) if "\x1b" in part else Text(part.rstrip("\r")))
-            self.console.print(text, soft_wrap=True, highlight=False)

@@ -9,10 +9,13 @@ from __future__ import annotations
 import getpass
 import sys
 import time
+import zlib
+from collections.abc import Callable
 from typing import IO, Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
 
 from .plan import Action
 
@@ -192,3 +195,32 @@ def status_report(console: Console, report: Any) -> None:
             escape(f"{len(bad)} resource(s) not OK: `ecsup create` converges what is missing or different"),
             style="yellow",
         )
+
+
+# -- ecsup logs ---------------------------------------------------------------------
+TASK_PREFIX = 8
+PALETTE = ("cyan", "magenta", "green", "yellow", "blue", "bright_cyan", "bright_magenta", "bright_green")
+
+
+def task_style(task: str) -> str:
+    """A colour per task id, the same in every run (not Python's salted hash)."""
+    return PALETTE[zlib.crc32(task.encode("utf-8")) % len(PALETTE)]
+
+
+class LogPrinter:
+    """Prints LogLines on a rich Console: coloured task prefixes on a terminal, plain
+    text (no escape codes) otherwise. Colour codes inside a message are kept on a
+    terminal and removed elsewhere."""
+
+    def __init__(self, console: Console, redact: Callable[[str], str] = lambda s: s) -> None:
+        self.console = console
+        self.redact = redact
+
+    def __call__(self, line: Any) -> None:
+        prefix = f"[{line.task[:TASK_PREFIX]}] "
+        style = task_style(line.task)
+        for part in self.redact(line.message.rstrip("\r\n")).split("\n") or [""]:
+            text = Text()
+            text.append(prefix, style=style)  # only the prefix is coloured
+            text.append_text(Text.from_ansi(part.rstrip("\r")) if "\x1b" in part else Text(part.rstrip("\r")))
+            self.console.print(text, soft_wrap=True, highlight=False)

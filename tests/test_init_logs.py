@@ -29,7 +29,8 @@ from ecsup.init import (
     run_init,
     toml_str,
 )
-from ecsup.logs import LogLine, LogPrinter, parse_since, tail, task_style
+from ecsup.logs import LogLine, parse_since, tail
+from ecsup.render import LogPrinter, task_style
 
 runner = CliRunner()
 ESC = "\x1b"
