@@ -64,9 +64,9 @@ class ClusterStep(Step):
 
     def _create(self, ctx: Context) -> str:
         with doing(f"create cluster {ctx.names.cluster}"):
-            cluster = ctx.client("ecs").create_cluster(
-                clusterName=ctx.names.cluster, tags=ecs_tags(ctx), capacityProviders=["FARGATE", "FARGATE_SPOT"]
-            )["cluster"]
+            # No capacity providers: the service uses launchType FARGATE, and attaching providers
+            # in a fresh account can fail while ECS's service-linked role is being created.
+            cluster = ctx.client("ecs").create_cluster(clusterName=ctx.names.cluster, tags=ecs_tags(ctx))["cluster"]
         ctx.facts["cluster_arn"] = cluster["clusterArn"]
         return str(cluster["clusterArn"])
 
