@@ -228,3 +228,18 @@ def _session(region: str) -> Any:
 def client(service: str, region: str = REGION) -> Any:
     """A plain boto3 client for reading AWS back (moto intercepts it while a mock is active)."""
     return _session(region).client(service)
+
+
+def zone_id() -> str:
+    """The id of the test's public hosted zone."""
+    zones = client("route53").list_hosted_zones_by_name(DNSName=ZONE + ".")["HostedZones"]
+    assert zones and zones[0]["Name"] == ZONE + "."
+    return str(zones[0]["Id"].split("/")[-1])
+
+
+def change_records(action: str, *record_sets: dict[str, Any]) -> None:
+    """Change records in the test zone behind ecsup's back (a person, or another tool)."""
+    client("route53").change_resource_record_sets(
+        HostedZoneId=zone_id(),
+        ChangeBatch={"Changes": [{"Action": action, "ResourceRecordSet": r} for r in record_sets]},
+    )

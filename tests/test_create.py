@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import REGION, SECRET_VALUE, ZONE, client, config_text
+from conftest import REGION, SECRET_VALUE, ZONE, change_records, client, config_text, zone_id
 
 from ecsup import engine
 from ecsup.errors import ConfigError, OwnershipConflict
@@ -17,11 +17,6 @@ TAGS = {"ecsup:app": "web", "ecsup:env": "dev", "ManagedBy": "ecsup"}
 
 def tagdict(tags: list[dict[str, str]] | None, k: str = "Key", v: str = "Value") -> dict[str, str]:
     return {t[k]: t[v] for t in tags or []}
-
-
-def zone_id() -> str:
-    zones = client("route53").list_hosted_zones_by_name(DNSName=ZONE + ".")["HostedZones"]
-    return str(zones[0]["Id"].split("/")[-1])
 
 
 def records(name: str | None = None) -> list[dict[str, Any]]:
@@ -385,21 +380,9 @@ def test_foreign_resource_with_an_ecsup_name_refuses_the_run(aws, make_ctx, make
 
 
 def test_foreign_dns_record_refuses_the_run(aws, make_ctx):
-    client("route53").change_resource_record_sets(
-        HostedZoneId=zone_id(),
-        ChangeBatch={
-            "Changes": [
-                {
-                    "Action": "CREATE",
-                    "ResourceRecordSet": {
-                        "Name": f"www.{ZONE}",
-                        "Type": "CNAME",
-                        "TTL": 60,
-                        "ResourceRecords": [{"Value": "elsewhere.example.net"}],
-                    },
-                }
-            ]
-        },
+    change_records(
+        "CREATE",
+        {"Name": f"www.{ZONE}", "Type": "CNAME", "TTL": 60, "ResourceRecords": [{"Value": "elsewhere.example.net"}]},
     )
     aws.reset()
     with pytest.raises(OwnershipConflict) as err:
@@ -412,22 +395,12 @@ def test_owner_marker_found_past_a_full_page_of_records(aws, make_ctx):
     """The marker _ecsup.<hostname> is read from the page that lists <hostname>; when other
     names sort between them and fill the page, it is read from the next one, not assumed absent."""
     engine.create(make_ctx())
-    client("route53").change_resource_record_sets(
-        HostedZoneId=zone_id(),
-        ChangeBatch={
-            "Changes": [
-                {
-                    "Action": "CREATE",
-                    "ResourceRecordSet": {
-                        "Name": f"{i:02d}.www.{ZONE}",
-                        "Type": "TXT",
-                        "TTL": 60,
-                        "ResourceRecords": [{"Value": '"filler"'}],
-                    },
-                }
-                for i in range(25)
-            ]
-        },
+    change_records(
+        "CREATE",
+        *[
+            {"Name": f"{i:02d}.www.{ZONE}", "Type": "TXT", "TTL": 60, "ResourceRecords": [{"Value": '"filler"'}]}
+            for i in range(25)
+        ],
     )
     aws.reset()
     outcome = engine.create(make_ctx())

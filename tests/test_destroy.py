@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from conftest import REGION, SECRET_VALUE, ZONE, client, config_text, fail_first
+from conftest import REGION, SECRET_VALUE, ZONE, change_records, client, config_text, fail_first, zone_id
 from typer.testing import CliRunner
 
 from ecsup import engine
@@ -29,12 +29,6 @@ def destroy(ctx: Any, purge: bool = False) -> dict[str, Any]:
 
 def names(items: list[dict[str, Any]]) -> set[tuple[str, str]]:
     return {(str(a["resource"]), str(a["name"])) for a in items}
-
-
-def zone_id() -> str:
-    zones = client("route53").list_hosted_zones_by_name(DNSName=ZONE + ".")["HostedZones"]
-    assert zones and zones[0]["Name"] == ZONE + "."
-    return str(zones[0]["Id"].split("/")[-1])
 
 
 def records(name: str) -> list[dict[str, Any]]:
@@ -389,22 +383,7 @@ def test_a_delay_past_the_bound_is_reported_and_the_rest_is_deleted(aws, make_ct
 # -- 7. DNS changed out of band -----------------------------------------------------------
 def test_dns_record_changed_out_of_band_is_left_alone(aws, make_ctx):
     engine.create(make_ctx())
-    client("route53").change_resource_record_sets(
-        HostedZoneId=zone_id(),
-        ChangeBatch={
-            "Changes": [
-                {
-                    "Action": "UPSERT",
-                    "ResourceRecordSet": {
-                        "Name": HOST,
-                        "Type": "A",
-                        "TTL": 60,
-                        "ResourceRecords": [{"Value": "192.0.2.10"}],
-                    },
-                }
-            ]
-        },
-    )
+    change_records("UPSERT", {"Name": HOST, "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": "192.0.2.10"}]})
     before = host_records()
 
     result = destroy(make_ctx())

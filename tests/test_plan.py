@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ZONE, client, config_text
-from test_create import _alb_arn, _listener, _revoke_alb_443, _tg_arn, assert_full_stack, zone_id
+from conftest import ZONE, change_records, client, config_text
+from test_create import _alb_arn, _listener, _revoke_alb_443, _tg_arn, assert_full_stack
 from typer.testing import CliRunner
 
 from ecsup import engine
@@ -66,21 +66,8 @@ def test_plan_after_create_is_empty_exit_0(aws, make_ctx, tmp_path):
 
 
 def _upsert_dns_elsewhere() -> None:
-    client("route53").change_resource_record_sets(
-        HostedZoneId=zone_id(),
-        ChangeBatch={
-            "Changes": [
-                {
-                    "Action": "UPSERT",
-                    "ResourceRecordSet": {
-                        "Name": f"www.{ZONE}",
-                        "Type": "A",
-                        "TTL": 60,
-                        "ResourceRecords": [{"Value": "192.0.2.10"}],
-                    },
-                }
-            ]
-        },
+    change_records(
+        "UPSERT", {"Name": f"www.{ZONE}", "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": "192.0.2.10"}]}
     )
 
 
@@ -218,21 +205,8 @@ def test_live_desired_count_is_information_not_a_change(aws, make_ctx, tmp_path)
 
 
 def test_foreign_dns_record_is_reported_not_corrected(aws, tmp_path):
-    client("route53").change_resource_record_sets(
-        HostedZoneId=zone_id(),
-        ChangeBatch={
-            "Changes": [
-                {
-                    "Action": "CREATE",
-                    "ResourceRecordSet": {
-                        "Name": f"www.{ZONE}",
-                        "Type": "A",
-                        "TTL": 60,
-                        "ResourceRecords": [{"Value": "192.0.2.10"}],
-                    },
-                }
-            ]
-        },
+    change_records(
+        "CREATE", {"Name": f"www.{ZONE}", "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": "192.0.2.10"}]}
     )
     path = tmp_path / "ecsup.toml"
     path.write_text(config_text())
@@ -247,23 +221,16 @@ def test_alias_answered_with_the_dualstack_prefix_is_not_drift(aws, make_ctx, tm
     path.write_text(config_text())
     engine.create(make_ctx())
     lb = client("elbv2").describe_load_balancers(Names=["web-dev"])["LoadBalancers"][0]
-    client("route53").change_resource_record_sets(
-        HostedZoneId=zone_id(),
-        ChangeBatch={
-            "Changes": [
-                {
-                    "Action": "UPSERT",
-                    "ResourceRecordSet": {
-                        "Name": f"www.{ZONE}",
-                        "Type": "A",
-                        "AliasTarget": {
-                            "HostedZoneId": lb["CanonicalHostedZoneId"],
-                            "DNSName": f"dualstack.{lb['DNSName']}.".upper(),
-                            "EvaluateTargetHealth": True,
-                        },
-                    },
-                }
-            ]
+    change_records(
+        "UPSERT",
+        {
+            "Name": f"www.{ZONE}",
+            "Type": "A",
+            "AliasTarget": {
+                "HostedZoneId": lb["CanonicalHostedZoneId"],
+                "DNSName": f"dualstack.{lb['DNSName']}.".upper(),
+                "EvaluateTargetHealth": True,
+            },
         },
     )
     code, changes, _ = planned(path)
