@@ -198,7 +198,7 @@ def _normalise_domain(value: str) -> str:
     return value.strip().lower().rstrip(".")
 
 
-def _check_domain(value: str, key: str, problems: list[tuple[str, str]], wildcard: bool = False) -> bool:
+def _check_domain(value: str, key: str, problems: list[tuple[str, str]]) -> bool:
     labels = value.split(".")
     if len(value) > 253 or len(labels) < 2 or not all(_LABEL_RE.fullmatch(lab) and lab != "*" for lab in labels):
         problems.append((key, f"{value!r} is not a valid domain name (e.g. www.example.com)"))
@@ -397,7 +397,7 @@ def parse(text: str, path: str = "ecsup.toml") -> Config:
         service=ServiceConfig(
             image=svc["image"].strip(),
             container_port=svc["container_port"],
-            cpu=cpu_of(svc),
+            cpu=svc["cpu"],
             memory=svc["memory"],
             desired_count=svc["desired_count"],
             health_check_path=svc["health_check_path"],
@@ -407,10 +407,6 @@ def parse(text: str, path: str = "ecsup.toml") -> Config:
             secrets=tuple(sorted(svc["secrets"].items())),
         ),
     )
-
-
-def cpu_of(svc: dict[str, Any]) -> int:
-    return int(svc["cpu"])
 
 
 def load(path: str | Path) -> Config:
