@@ -261,12 +261,12 @@ def run_destroy(
     confirm: Callable[[], None] | None = None,
     force_unlock: bool = False,
 ) -> dict[str, Any]:
-    from .engine import destroy, destroy_locked, plan_destroy
+    from .engine import DestroyResult, destroy, destroy_locked, plan_destroy
 
     ui.print(f"ecsup destroy {ctx.names.stack} in {ctx.region}", style="bold")
     outcome = plan_destroy(ctx, purge)
     doomed = [a for a in outcome.actions if a.kind == "delete"]
-    failures: list[tuple[Any, str]] = []
+    result = DestroyResult()
     if not doomed:
         ui.print("nothing to delete: no resource of this stack exists", style="bold")
         for action in outcome.actions:
@@ -277,11 +277,20 @@ def run_destroy(
                 ui.action_planned(action)
             confirm()
         with destroy_locked(ctx, force_unlock):
-            failures = destroy(ctx, outcome, ui.action_done, ui.action_failed)
+            result = destroy(ctx, outcome, ui.action_done, ui.action_failed, ui.action_left)
     kept = [a for a in outcome.actions if a.kind in ("keep", "skip")]
-    failed = [a for a, _ in failures]
-    deleted = [a for a in doomed if a not in failed]
-    ui.print(f"deleted {len(deleted)}, kept {len(kept)}, failed {len(failures)}", style="bold")
+    not_deleted = {id(a) for a, _ in result.failed + result.left}
+    deleted = [a for a in doomed if id(a) not in not_deleted]
+    summary = f"deleted {len(deleted)}, kept {len(kept)}, failed {len(result.failed)}"
+    if result.left:
+        summary += f", left {len(result.left)} that needed it gone"
+    ui.print(summary, style="bold")
+    if result.failed:
+        ui.print(
+            "nothing that depends on what failed was touched: fix the cause above, then `ecsup destroy` again "
+            "finishes the job",
+            style="yellow",
+        )
     if any(a.kind == "keep" and a.resource in ("secret", "log group") for a in kept):
         ui.print(
             "kept the secrets and the log group (they hold data): `ecsup destroy --purge` removes them", style="cyan"
@@ -289,7 +298,8 @@ def run_destroy(
     return {
         "deleted": [a.as_dict() for a in deleted],
         "kept": [a.as_dict() for a in kept],
-        "failed": [dict(a.as_dict(), error=msg) for a, msg in failures],
+        "failed": [dict(a.as_dict(), error=msg) for a, msg in result.failed],
+        "left": [dict(a.as_dict(), reason=why) for a, why in result.left],
     }
 
 

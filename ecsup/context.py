@@ -5,11 +5,12 @@ an injectable clock, wait bounds, and the facts steps share (ids and ARNs).
 from __future__ import annotations
 
 import functools
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .config import Config
 from .names import Names
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
     import boto3
 
 READ_PREFIXES = ("Describe", "List", "Get", "Head", "Lookup")
+K = TypeVar("K")
+T = TypeVar("T")
 
 # Called with each boto3 Session right after it is made (before any client):
 # tests register botocore event handlers here to count calls or inject errors.
@@ -35,6 +38,21 @@ def _shared_loader() -> Any:
     return create_loader()
 
 
+@dataclass
+class Clock:
+    """The process's clock and sleep, used by every Context that is not given its own.
+    The test suite swaps in a fake clock (waits take no time); the emulated AWS of the
+    sandbox and the tests (emulation.py) reads the same clock, so AWS's delays pass as
+    ecsup waits them out."""
+
+    now: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    wall: Callable[[], float] = time.time  # for times written into AWS (another run reads them)
+
+
+CLOCK = Clock()
+
+
 @dataclass(frozen=True)
 class Timeouts:
     """Upper bounds (seconds) of every wait."""
@@ -44,7 +62,10 @@ class Timeouts:
     service: float = 1200.0
     load_balancer: float = 600.0
     release: float = 900.0  # destroy: dependencies being released (ENIs, listeners...)
-    iam_propagation: float = 120.0
+    propagation: float = 120.0  # eventual consistency: IAM, ELB's view of a certificate, Route53's of an ALB
+    # After ecsup changed the execution role's permissions: IAM takes seconds to apply them, and
+    # tasks started meanwhile fail to read their secrets (enough failures trip the circuit breaker).
+    iam_settle: float = 10.0
 
 
 class UI(Protocol):
@@ -95,8 +116,8 @@ class Context:
         credentials: dict[str, str] | None = None,
         ui: UI | None = None,
         timeouts: Timeouts | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] | None = None,
         secret_source: Callable[[str], str | None] | None = None,
     ) -> None:
         self.config = config
@@ -107,8 +128,9 @@ class Context:
         self.credentials = credentials
         self.ui: UI = ui or SilentUI()
         self.timeouts = timeouts or Timeouts()
-        self.sleep = sleep
-        self.clock = clock
+        self.sleep = sleep or CLOCK.sleep
+        self.clock = clock or CLOCK.now
+        self.wall = CLOCK.wall
         self.secret_source = secret_source
         self.run_id = uuid.uuid4().hex
         self.calls: list[Call] = []
@@ -121,6 +143,7 @@ class Context:
         self.lock_taken_over = False
         self._session: boto3.Session | None = None
         self._clients: dict[tuple[str, str], Any] = {}
+        self._client_lock = threading.Lock()  # a boto3 Session is not thread-safe; its clients are
         self._account: str | None = None
 
     # -- AWS ------------------------------------------------------------------
@@ -157,7 +180,11 @@ class Context:
         return region
 
     def client(self, service: str, region: str | None = None) -> Any:
-        region = region or self.region
+        with self._client_lock:  # the session too is made under the lock
+            region = region or self.region
+            return self._clients.get((service, region)) or self._make_client(service, region)
+
+    def _make_client(self, service: str, region: str) -> Any:
         key = (service, region)
         if key not in self._clients:
             from botocore.config import Config as BotoConfig
@@ -179,6 +206,26 @@ class Context:
             client.meta.events.register("before-call", record)
             self._clients[key] = client
         return self._clients[key]
+
+    def in_parallel(self, tasks: Mapping[K, Callable[[], T]], workers: int = 8) -> dict[K, tuple[T | None, Any]]:
+        """Run independent AWS reads concurrently (boto3 clients are thread-safe). Returns, in
+        the order given, each task's (result, None) or (None, the EcsupError it raised); any
+        other exception is a bug and propagates."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from .errors import EcsupError
+
+        if not tasks:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(workers, len(tasks)), thread_name_prefix="ecsup") as pool:
+            futures = {key: pool.submit(fn) for key, fn in tasks.items()}
+        out: dict[K, tuple[T | None, Any]] = {}
+        for key, future in futures.items():
+            try:
+                out[key] = (future.result(), None)
+            except EcsupError as exc:
+                out[key] = (None, exc)
+        return out
 
     @property
     def account_id(self) -> str:

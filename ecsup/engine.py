@@ -97,6 +97,9 @@ def apply(ctx: Context, outcome: Outcome, report: Reporter | None = None) -> Out
                 action.result = action.run()
             if report:
                 report(action)
+    if outcome.changes():  # what waits for the finished stack (a no-op run waits for nothing)
+        for planned in outcome.planned:
+            planned.step.after_apply(ctx)
     return outcome
 
 
@@ -140,30 +143,49 @@ def plan_destroy(ctx: Context, purge: bool = False) -> Outcome:
     return outcome
 
 
+@dataclass
+class DestroyResult:
+    failed: list[tuple[Action, str]] = field(default_factory=list)  # tried, and AWS would not
+    left: list[tuple[Action, str]] = field(default_factory=list)  # not tried: something it needs gone is not
+
+
 def destroy(
     ctx: Context,
     outcome: Outcome,
     report: Reporter | None = None,
     on_failure: Callable[[Action, str], None] | None = None,
-) -> list[tuple[Action, str]]:
-    """Run the deletions in order. One that fails (after its bounded retries) is recorded
-    and the rest still run, so nothing is left behind silently; returns the failures."""
+    on_left: Callable[[Action, str], None] | None = None,
+) -> DestroyResult:
+    """Run the deletions in order. A deletion that fails (after its bounded retries) stops
+    every deletion that needs it gone first (``Action.after``): the cluster, roles, groups and
+    load balancer of a service that could not be deleted stay, rather than being retried for
+    minutes and leaving a running service without its role. Independent deletions still run."""
     from .errors import EcsupError
 
-    failures: list[tuple[Action, str]] = []
+    result = DestroyResult()
+    blocked: dict[str, str] = {}  # key -> why it is still there
     for planned in outcome.planned:
         for action in planned.actions:
             if action.kind == "delete" and action.run is not None:
+                stuck = [k for k in action.after if k in blocked]
+                if stuck:
+                    why = f"needs {stuck[0]} deleted first ({blocked[stuck[0]]})"
+                    result.left.append((action, why))
+                    blocked[action.ref] = f"{stuck[0]} could not be deleted"
+                    if on_left:
+                        on_left(action, why)
+                    continue
                 try:
                     action.result = action.run()
                 except EcsupError as exc:
-                    failures.append((action, exc.message))
+                    result.failed.append((action, exc.message))
+                    blocked[action.ref] = "its deletion failed"
                     if on_failure:
                         on_failure(action, exc.message)
                     continue
             if report:
                 report(action)
-    return failures
+    return result
 
 
 @contextmanager

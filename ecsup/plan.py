@@ -35,6 +35,13 @@ class Action:
     changes: list[Change] = field(default_factory=list)
     run: Callable[[], str | None] | None = field(default=None, compare=False, repr=False)
     result: str | None = field(default=None, compare=False)
+    # destroy: the deletions (by ``ref``) that must succeed before this one can (a resource
+    # still in use cannot go; see engine.destroy)
+    after: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.resource} {self.name}"
 
     @property
     def mutates(self) -> bool:

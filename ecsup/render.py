@@ -120,6 +120,10 @@ class ConsoleUI:
             escape(self.redact(f"  ! failed    {action.resource} {action.name}: {message}")), style="red"
         )
 
+    def action_left(self, action: Action, why: str) -> None:
+        self._stop()
+        self.console.print(escape(self.redact(f"  ! left      {action.resource} {action.name}: {why}")), style="yellow")
+
     def action_planned(self, action: Action) -> None:
         self._action_line(action, PLANNED[action.kind], action.detail)
         for change in action.changes:

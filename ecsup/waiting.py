@@ -111,3 +111,15 @@ def retry(
             f"{error_code(exc) or type(exc).__name__}" + (f" ({said})" if said else ""),
             hint="re-running the same command resumes where it stopped",
         ) from exc
+
+
+def settle(ctx: Context, what: str, until: float) -> None:
+    """Let a delay pass that AWS offers nothing to poll for (e.g. IAM applying a policy
+    change), until ``until`` on the context's clock: visibly, and no longer than that."""
+    start = ctx.clock()
+    if until <= start:
+        return
+    while (left := until - ctx.clock()) > 0:
+        ctx.ui.wait_progress(what, f"{left:.0f}s left", ctx.clock() - start, until - start)
+        ctx.sleep(min(left, 1.0))
+    ctx.ui.wait_done(what, "done", ctx.clock() - start)

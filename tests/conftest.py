@@ -200,6 +200,21 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+@pytest.fixture(autouse=True)
+def strict_aws(request: pytest.FixtureRequest, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Every test runs against moto made as strict as AWS (ecsup/emulation.py), on the
+    test's fake clock: AWS's delays pass while ecsup waits them out, in no real time.
+    A test that needs moto as it is says so with @pytest.mark.plain_moto."""
+    from ecsup import emulation
+
+    monkeypatch.setattr(context_module.CLOCK, "now", clock)
+    monkeypatch.setattr(context_module.CLOCK, "sleep", clock.sleep)
+    monkeypatch.setattr(context_module.CLOCK, "wall", clock)
+    strict = request.node.get_closest_marker("plain_moto") is None
+    yield emulation.activate(emulation.Emulation(emulation.STRICT, clock=clock, strict=strict))
+    emulation.deactivate()
+
+
 @pytest.fixture
 def make_ctx(clock: FakeClock) -> Callable[..., Context]:
     def make(text: str | Config = BASE_CONFIG, secrets: dict[str, str] | None = None, **kwargs: Any) -> Context:
@@ -243,3 +258,25 @@ def change_records(action: str, *record_sets: dict[str, Any]) -> None:
         HostedZoneId=zone_id(),
         ChangeBatch={"Changes": [{"Action": action, "ResourceRecordSet": r} for r in record_sets]},
     )
+
+
+def issued_certificate(domain: str, sans: tuple[str, ...] = (), region: str = REGION) -> str:
+    """A DNS-validated certificate someone requested and validated (its CNAMEs written in the
+    test zone): ACM, as emulated, issues it only then."""
+    acm = client("acm", region)
+    kwargs: dict[str, Any] = {"DomainName": domain, "ValidationMethod": "DNS"}
+    if sans:
+        kwargs["SubjectAlternativeNames"] = list(sans)
+    arn = str(acm.request_certificate(**kwargs)["CertificateArn"])
+    from ecsup import emulation
+
+    if emulation.ACTIVE is not None:  # the records are published a moment after the request
+        emulation.ACTIVE.clock.sleep(emulation.ACTIVE.delays.validation_records)  # type: ignore[attr-defined]
+    options = acm.describe_certificate(CertificateArn=arn)["Certificate"]["DomainValidationOptions"]
+    cnames = {(o["ResourceRecord"]["Name"], o["ResourceRecord"]["Value"]) for o in options}
+    change_records(
+        "UPSERT",
+        *({"Name": name, "Type": "CNAME", "TTL": 300, "ResourceRecords": [{"Value": value}]} for name, value in cnames),
+    )
+    assert acm.describe_certificate(CertificateArn=arn)["Certificate"]["Status"] == "ISSUED"
+    return arn

@@ -45,7 +45,10 @@ def _crash_before(n: int, crashed_at: list[str]) -> Any:
     return inject
 
 
-def test_create_converges_after_a_crash_before_every_mutating_call(monkeypatch, make_ctx):
+def test_create_converges_after_a_crash_before_every_mutating_call(monkeypatch, make_ctx, strict_aws):
+    """With every strict AWS behaviour on (the re-run starts at once: the dead run's role is not
+    readable yet, its permission change has not applied yet, ...)."""
+    assert strict_aws.strict
     settings.ACM_VALIDATION_WAIT = 0
     recorder = Recorder()
     monkeypatch.setattr(context_module, "SESSION_HOOKS", [recorder.hook])

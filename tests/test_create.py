@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import REGION, SECRET_VALUE, ZONE, change_records, client, config_text, zone_id
+from conftest import REGION, SECRET_VALUE, ZONE, change_records, client, config_text, issued_certificate, zone_id
 
 from ecsup import engine
 from ecsup.errors import ConfigError, OwnershipConflict
@@ -188,14 +188,14 @@ def test_the_certificate_is_waited_for_only_by_the_https_listener(aws, make_ctx)
     [
         (
             lambda: client("iam").delete_role_policy(RoleName="web-dev-execution", PolicyName="ecsup-secrets"),
-            [("iam", "PutRolePolicy")],
+            [("iam", "TagRole"), ("iam", "PutRolePolicy")],  # the time of a permission change, then the change
         ),
         (
             lambda: client("iam").detach_role_policy(
                 RoleName="web-dev-execution",
                 PolicyArn="arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
             ),
-            [("iam", "AttachRolePolicy")],
+            [("iam", "TagRole"), ("iam", "AttachRolePolicy")],
         ),
         (
             lambda: client("logs").put_retention_policy(logGroupName="/ecs/web-dev", retentionInDays=7),
@@ -320,8 +320,7 @@ def test_apex_hostname_gets_an_alias(aws, make_ctx):
 
 def test_bring_your_own_certificate_is_used_and_none_requested(aws, make_ctx):
     acm = client("acm")
-    arn = acm.request_certificate(DomainName=f"*.{ZONE}", ValidationMethod="DNS")["CertificateArn"]
-    acm.describe_certificate(CertificateArn=arn)  # moto: ISSUED after the (zero) wait
+    arn = issued_certificate(f"*.{ZONE}")
     text = config_text(replace={'hostname = "www.': f'certificate_arn = "{arn}"\nhostname = "www.'})
     engine.create(make_ctx(text))
     assert [c["CertificateArn"] for c in acm.list_certificates()["CertificateSummaryList"]] == [arn]
@@ -370,13 +369,33 @@ def test_existing_parameter_is_used_as_it_is(aws, make_ctx):
     ],
     ids=["iam-role", "log-group", "cluster", "security-group", "target-group"],
 )
-def test_foreign_resource_with_an_ecsup_name_refuses_the_run(aws, make_ctx, make_foreign):
+def test_foreign_resource_with_an_ecsup_name_refuses_the_run(aws, make_ctx, make_foreign, clock):
     make_foreign()
+    clock.sleep(60)  # made a while ago: visible to every read by now
     aws.reset()
     with pytest.raises(OwnershipConflict) as err:
         engine.create(make_ctx())
     assert "web-dev" in err.value.message
     assert aws.mutating() == []
+
+
+def test_foreign_role_made_while_create_runs_is_refused_not_adopted(aws, make_ctx):
+    """Someone else's role appears between the plan and CreateRole (IAM does not show a new
+    role to reads at once, so the plan saw none): EntityAlreadyExists must not mean "ours"."""
+    iam = client("iam")
+    aws.injectors.append(
+        lambda service, operation, params: (
+            iam.create_role(RoleName="web-dev-task", AssumeRolePolicyDocument="{}") and None
+            if (service, operation, params.get("RoleName")) == ("iam", "CreateRole", "web-dev-task")
+            else None
+        )
+    )
+    with pytest.raises(OwnershipConflict) as err:
+        engine.create(make_ctx())
+    assert "web-dev-task" in err.value.message
+    role = iam.get_role(RoleName="web-dev-task")["Role"]
+    assert not role.get("Tags")  # left as its owner made it
+    assert iam.list_attached_role_policies(RoleName="web-dev-task")["AttachedPolicies"] == []
 
 
 def test_foreign_dns_record_refuses_the_run(aws, make_ctx):

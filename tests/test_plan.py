@@ -48,7 +48,8 @@ def test_plan_on_an_empty_account_is_read_only_and_lists_everything(aws, tmp_pat
     human = run_plan(path)
     assert human.exit_code == 2, human.output
     assert "+ create    load balancer web-dev" in human.stdout
-    assert "Plan: 17 to create" in human.stdout, human.stdout
+    assert "+ create    service-linked role AWSServiceRoleForECS" in human.stdout  # a fresh account has none
+    assert "Plan: 18 to create" in human.stdout, human.stdout
     code, changes, actions = planned(path)
     assert code == 2 and ("ECS service", "web-dev", "create") in changes
     assert any(a["detail"] == "(known after apply)" for a in actions)

@@ -22,6 +22,9 @@ class Step:
         """Observe and say what ``destroy`` must do (read calls only)."""
         return []
 
+    def after_apply(self, ctx: Context) -> None:
+        """Once every action of a changing ``create`` ran: waits that must not hold up the stack."""
+
 
 def check_owner(ctx: Context, resource: str, name: str, tags: Mapping[str, str]) -> bool:
     """True when ecsup owns the resource for this app/env; otherwise record a conflict."""
@@ -31,6 +34,19 @@ def check_owner(ctx: Context, resource: str, name: str, tags: Mapping[str, str])
         f"{resource} {name!r} exists but does not carry ecsup's tags for app={ctx.names.app}, env={ctx.names.env}"
     )
     return False
+
+
+# What destroy's deletions wait for (Action.after names other deletions by their ref).
+def service_ref(ctx: Context) -> str:
+    return f"ECS service {ctx.names.service}"
+
+
+def listeners_ref(ctx: Context) -> str:
+    return f"listeners {ctx.names.alb}"
+
+
+def load_balancer_ref(ctx: Context) -> str:
+    return f"load balancer {ctx.names.alb}"
 
 
 def foreign(ctx: Context, resource: str, name: str) -> Action:

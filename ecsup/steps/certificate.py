@@ -9,10 +9,10 @@ from typing import Any
 
 from .. import waiting
 from ..context import Context
-from ..errors import AwsError, ConfigError, WaitTimeout, doing, is_code
+from ..errors import AwsError, ConfigError, EcsupError, WaitTimeout, doing, is_code
 from ..names import tag_dict
 from ..plan import KNOWN_AFTER_APPLY, Action
-from . import Step
+from . import Step, listeners_ref
 from .zone import change_records, fqdn, records_at
 
 CLOUDFRONT_REGION = "us-east-1"
@@ -193,15 +193,15 @@ def _name_servers(ctx: Context) -> str:
         return "see the zone's NS record"
 
 
-def wait_issued(ctx: Context) -> None:
-    """Wait until every certificate this stack uses is ISSUED (all regions together)."""
+def wait_issued(ctx: Context, regions: list[str] | None = None) -> None:
+    """Wait until the certificates this stack uses in ``regions`` (default: the stack's own
+    region, the one its listener needs) are ISSUED, all together. A certificate brought with
+    dns.certificate_arn that is still PENDING_VALIDATION is waited for the same way."""
     pending = {
         region: ctx.facts[fact_key(ctx, region)]
-        for region in cert_regions(ctx)
+        for region in (regions or [ctx.region])
         if ctx.facts.get(fact_key(ctx, region)) and not ctx.facts.get(f"{fact_key(ctx, region)}_issued")
     }
-    if ctx.config.dns.certificate_arn:
-        pending = {}
     if not pending:
         return
     last: dict[str, dict[str, Any]] = {}
@@ -235,9 +235,36 @@ def wait_issued(ctx: Context) -> None:
 
     # DescribeCertificate is cheap and ACM often validates within a minute: start at 1 s so the
     # listener is created within a second or two of ISSUED (botocore's waiter polls every 60 s).
-    waiting.poll(ctx, "certificate validation (ACM)", check, ctx.timeouts.certificate, on_timeout=timeout, first=1.0)
+    what = (
+        "certificate validation (ACM)"
+        if set(pending) == {ctx.region}
+        else f"certificate validation (ACM, {', '.join(pending)})"
+    )
+    waiting.poll(ctx, what, check, ctx.timeouts.certificate, on_timeout=timeout, first=1.0)
     for region in pending:
         ctx.facts[f"{fact_key(ctx, region)}_issued"] = True
+
+
+def wait_cloudfront_copy(ctx: Context) -> None:
+    """The us-east-1 copy serves CloudFront, not this stack: waited for only once the stack is
+    up, so it never holds up the service. A failure still fails the run (after the service)."""
+    others = [r for r in cert_regions(ctx) if r != ctx.region]
+    if not others:
+        return
+    try:
+        wait_issued(ctx, others)
+    except EcsupError as exc:
+        exc.message = (
+            f"the stack is up at {ctx.config.url}, but the CloudFront certificate is not usable: {exc.message}"
+        )
+        raise
+
+
+def unwanted_regions(ctx: Context) -> list[str]:
+    """Regions where an ecsup-owned copy may linger that the config no longer asks for: the
+    us-east-1 copy once cloudfront_certificate is turned off (or a certificate is brought)."""
+    wanted = cert_regions(ctx) if not ctx.config.dns.certificate_arn else [ctx.region]
+    return [r for r in (CLOUDFRONT_REGION,) if r not in wanted and r != ctx.region]
 
 
 class CertificateStep(Step):
@@ -245,71 +272,105 @@ class CertificateStep(Step):
 
     def plan(self, ctx: Context) -> list[Action]:
         arn = ctx.config.dns.certificate_arn
-        if arn:
-            return [self._bring_your_own(ctx, arn)]
-        actions: list[Action] = []
+        actions = [self._bring_your_own(ctx, arn)] if arn else []
+        for region in [] if arn else cert_regions(ctx):
+            actions += self._plan_region(ctx, region)
+        for region in unwanted_regions(ctx):
+            actions += self._plan_removal(ctx, region)
+        return actions
+
+    def after_apply(self, ctx: Context) -> None:
+        wait_cloudfront_copy(ctx)
+
+    def _plan_region(self, ctx: Context, region: str) -> list[Action]:
         domain, sans = wanted_names(ctx)
         wanted = {domain, *sans}
-        for region in cert_regions(ctx):
-            label = f"{domain} ({region})"
-            usable = [
-                c
-                for c in owned_certificates(ctx, region)
-                if c["Status"] not in UNUSABLE
-                and set(c.get("SubjectAlternativeNames", [])) | {c["DomainName"]} == wanted
+        label = f"{domain} ({region})"
+        usable = [
+            c
+            for c in owned_certificates(ctx, region)
+            if c["Status"] not in UNUSABLE and set(c.get("SubjectAlternativeNames", [])) | {c["DomainName"]} == wanted
+        ]
+        if not usable:
+            return [
+                Action(
+                    "create",
+                    "certificate",
+                    label,
+                    "DNS validation; names " + ", ".join([domain, *sans]),
+                    run=partial(request, ctx, region),
+                ),
+                Action(
+                    "create", "validation records", label, KNOWN_AFTER_APPLY, run=partial(write_records, ctx, region)
+                ),
             ]
-            if not usable:
-                actions.append(
-                    Action(
-                        "create",
-                        "certificate",
-                        label,
-                        "DNS validation; names " + ", ".join([domain, *sans]),
-                        run=partial(request, ctx, region),
-                    )
+        cert = usable[0]
+        ctx.learn_account(cert["CertificateArn"])
+        key = fact_key(ctx, region)
+        ctx.facts[key] = cert["CertificateArn"]
+        if cert["Status"] == "ISSUED":
+            ctx.facts[f"{key}_issued"] = True
+        actions = [Action("noop", "certificate", label, f"{cert['Status']} {cert['CertificateArn']}")]
+        records = validation_records(cert)
+        missing = missing_records(ctx, records) if records else None
+        if missing or records is None:
+            actions.append(
+                Action(
+                    "create",
+                    "validation records",
+                    label,
+                    ", ".join(r["Name"] for r in missing) if missing else KNOWN_AFTER_APPLY,
+                    run=partial(write_records, ctx, region),
                 )
-                actions.append(
-                    Action(
-                        "create",
-                        "validation records",
-                        label,
-                        KNOWN_AFTER_APPLY,
-                        run=partial(write_records, ctx, region),
-                    )
+            )
+        else:
+            actions.append(Action("noop", "validation records", label, ", ".join(r["Name"] for r in records)))
+        return actions
+
+    def _plan_removal(self, ctx: Context, region: str) -> list[Action]:
+        """ecsup's copies in a region the config no longer uses: deleted with their validation
+        records (unless another certificate still uses them); kept while something uses them."""
+        actions = []
+        for cert in owned_certificates(ctx, region):
+            arn, label = cert["CertificateArn"], f"{cert['DomainName']} ({region})"
+            users = cert.get("InUseBy") or []
+            if users:
+                ctx.notes.append(
+                    f"certificate {label} is no longer configured but is in use by {', '.join(users)}: left in place"
                 )
                 continue
-            cert = usable[0]
-            ctx.learn_account(cert["CertificateArn"])
-            key = fact_key(ctx, region)
-            ctx.facts[key] = cert["CertificateArn"]
-            if cert["Status"] == "ISSUED":
-                ctx.facts[f"{key}_issued"] = True
-            actions.append(Action("noop", "certificate", label, f"{cert['Status']} {cert['CertificateArn']}"))
-            records = validation_records(cert)
-            missing = missing_records(ctx, records) if records else None
-            if cert["Status"] == "ISSUED" and not missing and records:
-                actions.append(Action("noop", "validation records", label, ", ".join(r["Name"] for r in records)))
-            elif missing or records is None:
+            actions.append(
+                Action(
+                    "delete",
+                    "certificate",
+                    label,
+                    "no longer configured (dns.cloudfront_certificate)",
+                    run=partial(delete_certificate, ctx, arn, region, patient=False),
+                )
+            )
+            records = validation_records(cert) or []
+            if records:
                 actions.append(
                     Action(
-                        "create",
+                        "delete",
                         "validation records",
                         label,
-                        ", ".join(r["Name"] for r in missing) if missing else KNOWN_AFTER_APPLY,
-                        run=partial(write_records, ctx, region),
+                        ", ".join(r["Name"] for r in records) + " (unless another certificate uses them)",
+                        run=partial(delete_records, ctx, records, arn),
                     )
                 )
-            else:
-                actions.append(Action("noop", "validation records", label, ", ".join(r["Name"] for r in records)))
         return actions
 
     def _bring_your_own(self, ctx: Context, arn: str) -> Action:
+        """dns.certificate_arn, checked before any change: in the stack's region, covering the
+        hostname, and ISSUED -- or PENDING_VALIDATION, which the listener then waits for."""
         region = arn.split(":")[3]
+        key = "dns.certificate_arn"
         if region != ctx.region:
             raise ConfigError(
                 [
                     (
-                        "dns.certificate_arn",
+                        key,
                         f"the certificate is in {region}; the load balancer is in "
                         f"{ctx.region} and needs a certificate from the same region",
                     )
@@ -319,18 +380,27 @@ class CertificateStep(Step):
             cert = describe(ctx, arn, region)
         except AwsError as exc:
             if exc.code == "ResourceNotFoundException":
-                raise ConfigError([("dns.certificate_arn", f"certificate {arn} does not exist")]) from None
+                raise ConfigError([(key, f"certificate {arn} does not exist")]) from None
             raise
         names = {cert["DomainName"], *cert.get("SubjectAlternativeNames", [])}
         host = ctx.config.dns.hostname
         if not any(covers(n, host) for n in names):
+            raise ConfigError([(key, f"the certificate ({', '.join(sorted(names))}) does not cover {host}")])
+        status = cert["Status"]
+        if status in UNUSABLE:
+            reason = f" ({cert['FailureReason']})" if cert.get("FailureReason") else ""
             raise ConfigError(
-                [("dns.certificate_arn", f"the certificate ({', '.join(sorted(names))}) does not cover {host}")]
+                [(key, f"certificate {arn} is {status}{reason}: a load balancer cannot use it")],
+                hint="request or import a new certificate and put its ARN in dns.certificate_arn "
+                "(or remove the key: ecsup then requests one); nothing was changed",
             )
         ctx.facts["cert_arn"] = arn
-        if cert["Status"] == "ISSUED":
+        if status == "ISSUED":
             ctx.facts["cert_arn_issued"] = True
-        return Action("noop", "certificate", arn, f"bring your own ({cert['Status']}); never deleted by ecsup")
+        detail = "bring your own; never deleted by ecsup"
+        if status != "ISSUED":
+            detail += f"; {status}: the HTTPS listener waits for ACM to issue it"
+        return Action("noop", "certificate", arn, f"{status}, {detail}")
 
     def plan_destroy(self, ctx: Context) -> list[Action]:
         actions: list[Action] = []
@@ -343,16 +413,21 @@ class CertificateStep(Step):
                     "given as dns.certificate_arn: never deleted by ecsup",
                 )
             )
-        for region in cert_regions(ctx):
+        # both regions whatever the config says now: a copy made before cloudfront_certificate
+        # was turned off is still ecsup's to remove
+        for region in sorted({ctx.region, CLOUDFRONT_REGION}):
             for cert in owned_certificates(ctx, region):
                 arn = cert["CertificateArn"]
+                label = f"{cert['DomainName']} ({region})"
                 actions.append(
                     Action(
                         "delete",
                         "certificate",
-                        f"{cert['DomainName']} ({region})",
+                        label,
                         arn,
                         run=partial(delete_certificate, ctx, arn, region),
+                        # the stack's listener uses the regional one; the us-east-1 copy is independent
+                        after=(listeners_ref(ctx),) if region == ctx.region else (),
                     )
                 )
                 records = validation_records(cert) or []
@@ -361,15 +436,18 @@ class CertificateStep(Step):
                         Action(
                             "delete",
                             "validation records",
-                            f"{cert['DomainName']} ({region})",
+                            label,
                             ", ".join(r["Name"] for r in records),
                             run=partial(delete_records, ctx, records, arn),
+                            after=(f"certificate {label}",),  # it needs them to renew while it exists
                         )
                     )
         return actions
 
 
-def delete_certificate(ctx: Context, arn: str, region: str) -> str:
+def delete_certificate(ctx: Context, arn: str, region: str, patient: bool = True) -> str:
+    """Delete; ResourceInUseException is retried while the load balancer lets go of it
+    (destroy), or -- for a copy no longer configured (create) -- reported, not waited for."""
     acm = ctx.client("acm", region)
 
     def attempt() -> None:
@@ -386,29 +464,43 @@ def delete_certificate(ctx: Context, arn: str, region: str) -> str:
             "the certificate to be released by its load balancer",
             attempt,
             lambda e: is_code(e, "ResourceInUseException"),
-            ctx.timeouts.release,
+            ctx.timeouts.release if patient else 0,
         )
     ctx.facts.setdefault("deleted_certs", set()).add(arn)
     return "deleted"
 
 
-def records_in_use(ctx: Context) -> set[tuple[str, str]]:
-    """Validation records that another certificate in the account (any region ecsup uses) relies on.
-    The account's certificates are read once per run; those deleted since are left out."""
+def records_in_use(ctx: Context) -> tuple[set[tuple[str, str]], dict[str, str]]:
+    """Validation records that another certificate in the account relies on, and the regions
+    that could not be checked (region -> why). ACM gives the same validation CNAME for a name
+    in every region, so every enabled region is read (concurrently), once per run; the
+    certificates deleted since are left out."""
     if "records_by_cert" not in ctx.facts:
-        ctx.facts["records_by_cert"] = _records_by_certificate(ctx)
+        ctx.facts["records_by_cert"], ctx.facts["records_doubts"] = _records_by_certificate(ctx)
     deleted = ctx.facts.get("deleted_certs", set())
-    return {rec for arn, recs in ctx.facts["records_by_cert"].items() if arn not in deleted for rec in recs}
+    used = {rec for arn, recs in ctx.facts["records_by_cert"].items() if arn not in deleted for rec in recs}
+    return used, ctx.facts["records_doubts"]
 
 
-def _records_by_certificate(ctx: Context) -> dict[str, set[tuple[str, str]]]:
+def enabled_regions(ctx: Context) -> list[str]:
+    """The regions enabled in this account (DescribeRegions leaves out the opt-in ones not enabled)."""
+    with doing("list the account's regions"):
+        return sorted(r["RegionName"] for r in ctx.client("ec2").describe_regions()["Regions"])
+
+
+def _records_by_certificate(ctx: Context) -> tuple[dict[str, set[tuple[str, str]]], dict[str, str]]:
     """Validation records per certificate, for the certificates that can share ours: ACM's
     record depends only on the domain name, so only certificates naming one of our names."""
     domain, sans = wanted_names(ctx)
     ours = {domain, *sans}
-    used: dict[str, set[tuple[str, str]]] = {}
-    for region in sorted({ctx.region, CLOUDFRONT_REGION}):
+    try:
+        regions = enabled_regions(ctx)
+    except EcsupError as exc:
+        return {}, {"every region": exc.message}
+
+    def certificates_in(region: str) -> dict[str, set[tuple[str, str]]]:
         acm = ctx.client("acm", region)
+        used: dict[str, set[tuple[str, str]]] = {}
         with doing(f"list certificates in {region}"):
             for page in acm.get_paginator("list_certificates").paginate(Includes=ALL_KEY_TYPES):
                 for summary in page["CertificateSummaryList"]:
@@ -423,11 +515,23 @@ def _records_by_certificate(ctx: Context) -> dict[str, set[tuple[str, str]]]:
                             continue
                         raise
                     used[arn] = {(r["Name"], r["Value"]) for r in validation_records(cert) or []}
-    return used
+        return used
+
+    used: dict[str, set[tuple[str, str]]] = {}
+    doubts: dict[str, str] = {}
+    for region, (found, error) in ctx.in_parallel({r: partial(certificates_in, r) for r in regions}).items():
+        if error is not None:
+            doubts[region] = getattr(error, "message", str(error))
+        else:
+            used.update(found or {})
+    return used, doubts
 
 
 def delete_records(ctx: Context, records: list[dict[str, str]], arn: str) -> str:
-    in_use = records_in_use(ctx)
+    in_use, doubts = records_in_use(ctx)
+    if doubts:  # a certificate we could not see may use them: keep them, and say why
+        why = "; ".join(f"{region}: {reason}" for region, reason in sorted(doubts.items()))
+        return f"kept {len(records)}: could not check every region for a certificate using them ({why})"
     kept = [r for r in records if (r["Name"], r["Value"]) in in_use]
     doomed = []
     for rec in records:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import waiting
 from ..context import Context
+from ..errors import is_code
 from ..plan import KNOWN_AFTER_APPLY, Action, Change
 from . import Step
 from .zone import change_records, fqdn, records_at
@@ -14,6 +16,17 @@ from .zone import change_records, fqdn, records_at
 
 def marker_name(ctx: Context) -> str:
     return fqdn(f"_ecsup.{ctx.config.dns.hostname}")
+
+
+# Route53 refuses an alias to a load balancer it does not see yet (one created seconds ago):
+# "InvalidChangeBatch: [Tried to create an alias that targets <name>., type A in zone <id>, but
+# that target was not found]" (barnybug/cli53#227, aws/aws-cdk#19643). AWS gives only message
+# text to tell it from a batch that is wrong (same code), so the pattern lives here.
+ALIAS_TARGET_NOT_FOUND = "but that target was not found"
+
+
+def alias_target_not_visible(exc: BaseException) -> bool:
+    return is_code(exc, "InvalidChangeBatch") and ALIAS_TARGET_NOT_FOUND in str(exc)
 
 
 def _norm_dns(name: str) -> str:
@@ -114,7 +127,13 @@ class DnsStep(Step):
         else:
             changes.append({"Action": "UPSERT", "ResourceRecordSet": desired})
         changes.append({"Action": "UPSERT", "ResourceRecordSet": _marker(ctx)})
-        change_records(ctx, changes, f"{ctx.config.dns.hostname} -> {ctx.names.alb}")
+        waiting.retry(
+            ctx,
+            f"Route53 to see load balancer {ctx.names.alb}",
+            lambda: change_records(ctx, changes, f"{ctx.config.dns.hostname} -> {ctx.names.alb}"),
+            alias_target_not_visible,
+            ctx.timeouts.propagation,
+        )
         return _want_target(ctx)
 
     def plan_destroy(self, ctx: Context) -> list[Action]:

@@ -10,7 +10,7 @@ from ..context import Context
 from ..errors import AwsError, WaitTimeout, doing, error_code, is_code
 from ..names import tag_dict
 from ..plan import KNOWN_AFTER_APPLY, Action, Change
-from . import Step, check_owner, foreign
+from . import Step, check_owner, foreign, service_ref
 
 GRACE_PERIOD = 60
 DESIRED_TAG = "ecsup:desired-count"  # the desired count the config asked for last time
@@ -49,6 +49,46 @@ def find_cluster(ctx: Context) -> dict[str, Any] | None:
     return active[0] if active else None
 
 
+SERVICE_LINKED_ROLE = "AWSServiceRoleForECS"
+# CreateServiceLinkedRole for a role that exists: "InvalidInput: Service role name
+# AWSServiceRoleForECS has been taken in this account, please try a different suffix."
+# (Rayraegah/terraform-aws-hasura#17). Only the text tells it from other InvalidInput.
+ROLE_TAKEN = "has been taken in this account"
+
+
+def service_linked_role_exists(ctx: Context) -> bool:
+    with doing(f"look up ECS's service-linked role {SERVICE_LINKED_ROLE}"):
+        try:
+            ctx.client("iam").get_role(RoleName=SERVICE_LINKED_ROLE)
+        except Exception as exc:
+            if is_code(exc, "NoSuchEntity"):
+                return False
+            raise
+    return True
+
+
+def create_service_linked_role(ctx: Context) -> str:
+    """ECS acts through AWSServiceRoleForECS (load balancer targets, network interfaces). A
+    fresh account has none until something creates it, and CreateService/CreateCluster fail
+    with "Unable to assume the service linked role" meanwhile."""
+    try:
+        ctx.client("iam").create_service_linked_role(AWSServiceName="ecs.amazonaws.com")
+    except Exception as exc:
+        if is_code(exc, "InvalidInput") and ROLE_TAKEN in str(exc):
+            return "exists already"
+        if is_code(exc, "AccessDenied", "AccessDeniedException"):
+            raise AwsError(
+                f"create ECS's service-linked role {SERVICE_LINKED_ROLE}: AccessDenied",
+                "AccessDenied",
+                hint="this account has no AWSServiceRoleForECS yet and the credentials in use may not perform "
+                "iam:CreateServiceLinkedRole: grant it (for ecs.amazonaws.com), or have an administrator run "
+                "`aws iam create-service-linked-role --aws-service-name ecs.amazonaws.com` once",
+            ) from None
+        with doing(f"create ECS's service-linked role {SERVICE_LINKED_ROLE}"):
+            raise
+    return "created"
+
+
 class ClusterStep(Step):
     title = "cluster"
 
@@ -56,17 +96,37 @@ class ClusterStep(Step):
         cluster = find_cluster(ctx)
         name = ctx.names.cluster
         if cluster is None:
-            return [Action("create", "ECS cluster", name, "", run=lambda: self._create(ctx))]
+            actions = []
+            # An existing cluster means ECS's role exists: only a new cluster needs the look.
+            if not service_linked_role_exists(ctx):
+                actions.append(
+                    Action(
+                        "create",
+                        "service-linked role",
+                        SERVICE_LINKED_ROLE,
+                        "ECS's own role in this account (once per account; never deleted by ecsup)",
+                        run=lambda: create_service_linked_role(ctx),
+                    )
+                )
+            actions.append(Action("create", "ECS cluster", name, "", run=lambda: self._create(ctx)))
+            return actions
         if check_owner(ctx, "ECS cluster", name, _tags(cluster.get("tags"))):
             ctx.facts["cluster_arn"] = cluster["clusterArn"]
             return [Action("noop", "ECS cluster", name, cluster["status"])]
         return []
 
     def _create(self, ctx: Context) -> str:
+        ecs = ctx.client("ecs")
         with doing(f"create cluster {ctx.names.cluster}"):
-            # No capacity providers: the service uses launchType FARGATE, and attaching providers
-            # in a fresh account can fail while ECS's service-linked role is being created.
-            cluster = ctx.client("ecs").create_cluster(clusterName=ctx.names.cluster, tags=ecs_tags(ctx))["cluster"]
+            # No capacity providers: the service uses launchType FARGATE. A service-linked role
+            # created a moment ago may not be assumable yet: retried, bounded.
+            cluster = waiting.retry(
+                ctx,
+                "ECS's service-linked role to be usable",
+                lambda: ecs.create_cluster(clusterName=ctx.names.cluster, tags=ecs_tags(ctx))["cluster"],
+                eventually_consistent,
+                ctx.timeouts.propagation,
+            )
         ctx.facts["cluster_arn"] = cluster["clusterArn"]
         return str(cluster["clusterArn"])
 
@@ -76,7 +136,11 @@ class ClusterStep(Step):
             return []
         if not ctx.names.owns(_tags(cluster.get("tags"))):
             return [foreign(ctx, "ECS cluster", ctx.names.cluster)]
-        return [Action("delete", "ECS cluster", ctx.names.cluster, "", run=lambda: self._delete(ctx))]
+        return [
+            Action(
+                "delete", "ECS cluster", ctx.names.cluster, "", run=lambda: self._delete(ctx), after=(service_ref(ctx),)
+            )
+        ]
 
     def _delete(self, ctx: Context) -> str:
         ecs = ctx.client("ecs")
@@ -246,7 +310,7 @@ class TaskDefinitionStep(Step):
                 "the new IAM roles to be usable by ECS",
                 lambda: ecs.register_task_definition(**task_definition(ctx), tags=ecs_tags(ctx)),
                 eventually_consistent,
-                ctx.timeouts.iam_propagation,
+                ctx.timeouts.propagation,
             )["taskDefinition"]
         ctx.facts["task_definition_arn"] = td["taskDefinitionArn"]
         return f"revision {td['revision']}"
@@ -288,6 +352,7 @@ class TaskDefinitionStep(Step):
                     ctx.names.family,
                     f"{len(mine)} revision(s)",
                     run=lambda: self._deregister(ctx, mine),
+                    after=(service_ref(ctx),),
                 )
             )
         return actions
@@ -442,6 +507,15 @@ def wait_stable(ctx: Context) -> str:
     )
 
 
+def permissions_settle(ctx: Context) -> None:
+    """Tasks started right after this run changed their execution role's permissions could
+    fail to read their secrets (IAM applies changes within seconds, with no way to ask when),
+    and failed tasks count toward the circuit breaker's rollback: let the change settle first."""
+    changed = ctx.facts.get("execution_permissions_changed_at")
+    if changed is not None:
+        waiting.settle(ctx, "IAM to apply the execution role's new permissions", changed + ctx.timeouts.iam_settle)
+
+
 class ServiceStep(Step):
     title = "service"
 
@@ -532,6 +606,7 @@ class ServiceStep(Step):
         ecs = ctx.client("ecs")
         if wait_inactive:
             self._wait_inactive(ctx)
+        permissions_settle(ctx)
         count = ctx.config.service.desired_count
         with doing(f"create service {ctx.names.service}"):
             waiting.retry(
@@ -554,7 +629,7 @@ class ServiceStep(Step):
                     tags=ecs_tags(ctx, {DESIRED_TAG: str(count)}),
                 ),
                 eventually_consistent,
-                ctx.timeouts.iam_propagation,
+                ctx.timeouts.propagation,
             )
         return wait_stable(ctx)
 
@@ -574,6 +649,8 @@ class ServiceStep(Step):
             kwargs["healthCheckGracePeriodSeconds"] = GRACE_PERIOD
         if "circuit breaker" in attrs:
             kwargs["deploymentConfiguration"] = DEPLOYMENT
+        if kwargs:
+            permissions_settle(ctx)
         with doing(f"update service {ctx.names.service}"):
             if kwargs:
                 waiting.retry(
@@ -581,7 +658,7 @@ class ServiceStep(Step):
                     "the new IAM roles and target group to be usable by ECS",
                     lambda: ecs.update_service(cluster=ctx.names.cluster, service=ctx.names.service, **kwargs),
                     eventually_consistent,
-                    ctx.timeouts.iam_propagation,
+                    ctx.timeouts.propagation,
                 )
             ecs.tag_resource(
                 resourceArn=svc["serviceArn"],

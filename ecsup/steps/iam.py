@@ -9,17 +9,37 @@ from functools import partial
 from typing import Any
 from urllib.parse import unquote
 
+from .. import waiting
 from ..context import Context
-from ..errors import doing, is_code
+from ..errors import OwnershipConflict, doing, is_code
 from ..names import tag_dict
 from ..plan import Action, Change
-from . import Step, check_owner, foreign
+from . import Step, check_owner, foreign, service_ref
 
 TRUST = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 }
 EXECUTION_POLICY = "arn:{partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+
+
+# When ecsup last changed the execution role's permissions (epoch seconds), kept on the role:
+# IAM applies a change within seconds and keeps no time of it, and the next run -- after a crash
+# or Ctrl-C -- must still let a recent change settle before it starts tasks (ecs.py).
+PERMISSIONS_TAG = "ecsup:permissions-changed"
+
+
+def learn_permission_change(ctx: Context, role: dict[str, Any]) -> None:
+    try:
+        at = float(tag_dict(role.get("Tags")).get(PERMISSIONS_TAG, ""))
+    except ValueError:
+        return
+    ago = ctx.wall() - at
+    if 0 <= ago < ctx.timeouts.iam_settle:
+        changed = ctx.clock() - ago
+        ctx.facts["execution_permissions_changed_at"] = max(
+            changed, ctx.facts.get("execution_permissions_changed_at", 0)
+        )
 
 
 def role_arn(ctx: Context, name: str) -> str:
@@ -91,6 +111,8 @@ class IamStep(Step):
                 continue
             if not check_owner(ctx, "IAM role", name, tag_dict(role.get("Tags"))):
                 continue
+            if execution:
+                learn_permission_change(ctx, role)
             changes = self._changes(ctx, role, execution)
             if changes:
                 actions.append(
@@ -149,25 +171,68 @@ class IamStep(Step):
                 except Exception as exc:
                     if not is_code(exc, "EntityAlreadyExists"):
                         raise
-            if role is None:
-                role = iam.get_role(RoleName=name)["Role"]
+            if role is not None:  # just created: its state is known, and IAM may not show it to reads yet
+                if execution:
+                    self._write(ctx, name, [Change("managed policy", "-", ""), Change("inline policy", "absent", "")])
+                return str(role["Arn"])
+            role = waiting.retry(  # a run that died after CreateRole left it: it may not be readable yet
+                ctx,
+                f"IAM role {name} to be readable",
+                lambda: iam.get_role(RoleName=name)["Role"],
+                lambda e: is_code(e, "NoSuchEntity"),
+                ctx.timeouts.propagation,
+            )
+            if not ctx.names.owns(tag_dict(role.get("Tags"))):  # someone else's, made since the plan
+                raise OwnershipConflict(
+                    f"IAM role {name!r} exists but does not carry ecsup's tags for app={ctx.names.app}, "
+                    f"env={ctx.names.env}",
+                    hint="rename or remove the other role, or pick another app/env",
+                )
+            if execution:
+                learn_permission_change(ctx, role)
             if _norm(_doc(role.get("AssumeRolePolicyDocument"))) != _norm(TRUST):
                 iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(TRUST))
             if execution:
-                for change in self._changes(ctx, role, execution):
-                    if change.attribute == "managed policy":
-                        iam.attach_role_policy(
-                            RoleName=name, PolicyArn=EXECUTION_POLICY.format(partition=ctx.partition)
-                        )
-                    elif change.attribute == "inline policy":
-                        want = inline_policy(ctx)
-                        if want is None:
-                            iam.delete_role_policy(RoleName=name, PolicyName=ctx.names.execution_policy)
-                        else:
-                            iam.put_role_policy(
-                                RoleName=name, PolicyName=ctx.names.execution_policy, PolicyDocument=json.dumps(want)
-                            )
+                self._write(ctx, name, self._changes(ctx, role, execution))
         return str(role["Arn"])
+
+    def _write(self, ctx: Context, name: str, changes: list[Change]) -> None:
+        """Apply the execution role's policy changes. IAM may not yet know a role created a
+        moment ago (NoSuchEntity): retried, bounded. The time of the change is remembered:
+        the service waits for it to take effect before it starts tasks (see ecs.py)."""
+        iam = ctx.client("iam")
+        calls: list[Any] = []
+        for change in changes:
+            if change.attribute == "managed policy":
+                arn = EXECUTION_POLICY.format(partition=ctx.partition)
+                calls.append(lambda arn=arn: iam.attach_role_policy(RoleName=name, PolicyArn=arn))
+            elif change.attribute == "inline policy":
+                want = inline_policy(ctx)
+                if want is None:
+                    if change.old != "absent":
+                        calls.append(
+                            lambda: iam.delete_role_policy(RoleName=name, PolicyName=ctx.names.execution_policy)
+                        )
+                else:
+                    doc = json.dumps(want)
+                    calls.append(
+                        lambda doc=doc: iam.put_role_policy(
+                            RoleName=name, PolicyName=ctx.names.execution_policy, PolicyDocument=doc
+                        )
+                    )
+        if calls:  # the time first: a run that dies between the two over-reports, never under-reports
+            stamp = [{"Key": PERMISSIONS_TAG, "Value": f"{ctx.wall():.3f}"}]
+            calls.insert(0, lambda: iam.tag_role(RoleName=name, Tags=stamp))
+        for call in calls:
+            waiting.retry(
+                ctx,
+                f"IAM role {name} to be known to IAM",
+                call,
+                lambda e: is_code(e, "NoSuchEntity"),
+                ctx.timeouts.propagation,
+            )
+        if calls:
+            ctx.facts["execution_permissions_changed_at"] = ctx.clock()
 
     def plan_destroy(self, ctx: Context) -> list[Action]:
         actions = []
@@ -178,7 +243,10 @@ class IamStep(Step):
             if not ctx.names.owns(tag_dict(role.get("Tags"))):
                 actions.append(foreign(ctx, "IAM role", name))
                 continue
-            actions.append(Action("delete", "IAM role", name, "", run=partial(self._delete, ctx, name)))
+            # after the service: deleting its execution role first strands its tasks
+            actions.append(
+                Action("delete", "IAM role", name, "", run=partial(self._delete, ctx, name), after=(service_ref(ctx),))
+            )
         return actions
 
     def _delete(self, ctx: Context, name: str) -> str:

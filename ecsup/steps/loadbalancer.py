@@ -12,12 +12,13 @@ from ..context import Context
 from ..errors import doing, is_code
 from ..names import tag_dict
 from ..plan import KNOWN_AFTER_APPLY, Action, Change
-from . import Step, check_owner, foreign
+from . import Step, check_owner, foreign, listeners_ref, service_ref
 from .certificate import wait_issued
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 ALB_ATTRIBUTES = {"routing.http.drop_invalid_header_fields.enabled": "true"}
 TG_ATTRIBUTES = {"deregistration_delay.timeout_seconds": "30"}
+CERTIFICATE_SETTLING = ("UnsupportedCertificate", "CertificateNotFound")
 
 
 def health_check(ctx: Context) -> dict[str, Any]:
@@ -252,11 +253,23 @@ class LoadBalancerStep(Step):
                 ctx.facts.update(alb_arn=arn, alb_dns=lb["DNSName"], alb_zone=lb["CanonicalHostedZoneId"])
                 first.append(
                     Action(
-                        "delete", "listeners", n.alb, "HTTPS:443, HTTP:80", run=lambda: self._delete_listeners(ctx, arn)
+                        "delete",
+                        "listeners",
+                        n.alb,
+                        "HTTPS:443, HTTP:80",
+                        run=lambda: self._delete_listeners(ctx, arn),
+                        after=(service_ref(ctx),),
                     )
                 )
                 last.append(
-                    Action("delete", "load balancer", n.alb, lb["DNSName"], run=lambda: self._delete_lb(ctx, arn))
+                    Action(
+                        "delete",
+                        "load balancer",
+                        n.alb,
+                        lb["DNSName"],
+                        run=lambda: self._delete_lb(ctx, arn),
+                        after=(service_ref(ctx), listeners_ref(ctx)),
+                    )
                 )
             else:
                 last.append(foreign(ctx, "load balancer", n.alb))
@@ -268,7 +281,14 @@ class LoadBalancerStep(Step):
                 first.append(foreign(ctx, "target group", name))
                 continue
             first.append(
-                Action("delete", "target group", name, "", run=partial(self._delete_tg, ctx, tg["TargetGroupArn"]))
+                Action(
+                    "delete",
+                    "target group",
+                    name,
+                    "",
+                    run=partial(self._delete_tg, ctx, tg["TargetGroupArn"]),
+                    after=(service_ref(ctx), listeners_ref(ctx)),
+                )
             )
         return first + last
 
@@ -368,12 +388,14 @@ def _forward_summary(actions: list[dict[str, Any]]) -> str:
             groups = a.get("ForwardConfig", {}).get("TargetGroups") or [
                 {"TargetGroupArn": a.get("TargetGroupArn"), "Weight": 100}
             ]
-            out.append(
+            out.append(  # by name: AWS promises no order for the groups of a forward
                 "forward "
                 + ", ".join(
-                    f"{g['TargetGroupArn'].split('/')[-2]}={g.get('Weight', 1)}"
-                    for g in groups
-                    if g.get("TargetGroupArn")
+                    sorted(
+                        f"{g['TargetGroupArn'].split('/')[-2]}={g.get('Weight', 1)}"
+                        for g in groups
+                        if g.get("TargetGroupArn")
+                    )
                 )
             )
         elif a.get("Type") == "redirect":
@@ -489,13 +511,16 @@ class ListenersStep(Step):
         return {"Protocol": "HTTP", "Port": 80, "DefaultActions": REDIRECT}
 
     def _call(self, ctx: Context, what: str, fn: Any, **kwargs: Any) -> Any:
-        # A certificate that has just been issued can take a moment to be usable by ELB.
+        # Called only once ACM said ISSUED: ELB can still answer "UnsupportedCertificate: The
+        # certificate '...' must have a fully-qualified domain name, a supported signature, and a
+        # supported key size." (terraform-provider-aws#41789) or CertificateNotFound (#11334)
+        # for a moment. Before ISSUED the same answers are final, so they are not retried there.
         return waiting.retry(
             ctx,
             "the new certificate to reach the load balancer",
             lambda: fn(**kwargs),
-            lambda e: is_code(e, "CertificateNotFound"),
-            ctx.timeouts.iam_propagation,
+            lambda e: is_code(e, *CERTIFICATE_SETTLING),
+            ctx.timeouts.propagation,
         )
 
     def _create(self, ctx: Context, port: int) -> str:

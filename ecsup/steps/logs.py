@@ -7,7 +7,7 @@ from typing import Any
 from ..context import Context
 from ..errors import doing, is_code
 from ..plan import Action, Change
-from . import Step, check_owner
+from . import Step, check_owner, service_ref
 
 
 def find_log_group(ctx: Context) -> dict[str, Any] | None:
@@ -75,7 +75,9 @@ class LogsStep(Step):
             return [Action("keep", "log group", name, "holds logs (use --purge to delete)")]
         if not ctx.names.owns(group_tags(ctx, group)):
             return [Action("keep", "log group", name, "not created by ecsup: left alone")]
-        return [Action("delete", "log group", name, "--purge", run=lambda: self._delete(ctx))]
+        return [
+            Action("delete", "log group", name, "--purge", run=lambda: self._delete(ctx), after=(service_ref(ctx),))
+        ]
 
     def _delete(self, ctx: Context) -> str:
         with doing(f"delete log group {ctx.names.log_group}"):

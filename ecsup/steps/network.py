@@ -12,7 +12,7 @@ from ..context import Context
 from ..errors import ConfigError, doing, is_code
 from ..names import tag_dict
 from ..plan import KNOWN_AFTER_APPLY, Action, Change
-from . import Step, check_owner, foreign
+from . import Step, check_owner, foreign, load_balancer_ref, service_ref
 
 Rule = tuple[str, int, int, str]  # (protocol, from, to, source) where source is a CIDR or a group id
 
@@ -245,7 +245,7 @@ class SecurityGroupsStep(Step):
                 f"security group {gid} to be visible",
                 lambda: ec2.describe_security_groups(GroupIds=[gid])["SecurityGroups"][0],
                 settling,
-                ctx.timeouts.iam_propagation,
+                ctx.timeouts.propagation,
             )
             missing = self._wanted(ctx, fact) - _rules(group)
             if missing:
@@ -258,7 +258,7 @@ class SecurityGroupsStep(Step):
                         TagSpecifications=[{"ResourceType": "security-group-rule", "Tags": ctx.names.tag_list()}],
                     ),
                     settling,
-                    ctx.timeouts.iam_propagation,
+                    ctx.timeouts.propagation,
                 )
             if extra:
                 ec2.revoke_security_group_ingress(GroupId=gid, IpPermissions=_permissions(extra))
@@ -280,7 +280,16 @@ class SecurityGroupsStep(Step):
                 actions.append(foreign(ctx, "security group", name))
                 continue
             gid = group["GroupId"]
-            actions.append(Action("delete", "security group", name, gid, run=partial(self._delete, ctx, gid, group)))
+            # the tasks' group: after the service (its tasks' interfaces use it); the ALB's: after the
+            # load balancer and after the tasks' group, whose rule refers to it
+            after = (
+                (service_ref(ctx),)
+                if name == ctx.names.sg_tasks
+                else (load_balancer_ref(ctx), f"security group {ctx.names.sg_tasks}")
+            )
+            actions.append(
+                Action("delete", "security group", name, gid, run=partial(self._delete, ctx, gid, group), after=after)
+            )
         return actions
 
     def _delete(self, ctx: Context, gid: str, group: dict[str, Any]) -> str:

@@ -12,7 +12,7 @@ from ..context import Context
 from ..errors import AwsError, ConfigError, doing, error_code, is_code
 from ..names import tag_dict
 from ..plan import Action
-from . import Step
+from . import Step, service_ref
 
 
 def parameter_arn(ctx: Context, name: str) -> str:
@@ -136,7 +136,11 @@ class SecretsStep(Step):
             if not ctx.names.owns(tags):
                 actions.append(Action("keep", "secret", name, "not created by ecsup: left alone"))
                 continue
-            actions.append(Action("delete", "secret", name, "--purge", run=partial(self._delete, ctx, name)))
+            actions.append(
+                Action(
+                    "delete", "secret", name, "--purge", run=partial(self._delete, ctx, name), after=(service_ref(ctx),)
+                )
+            )
         return actions
 
     def _delete(self, ctx: Context, name: str) -> str:

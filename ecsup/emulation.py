@@ -1,0 +1,822 @@
+"""Emulated AWS: how AWS behaves where moto is more lenient, kept in one place.
+
+moto answers at once and forgives what AWS refuses. ecsup is written for AWS, so its
+test suite and its sandbox both run moto with the behaviours below switched on: the
+tests strictly, on the tests' fake clock (AWS's delays pass while ecsup waits them out,
+in no real time), the sandbox on the real clock with short delays. Each behaviour is
+named after what AWS does and says where that is documented or reported.
+
+The behaviours wrap moto's API handlers (its ``*Response`` classes: the API boundary,
+so moto's own internal calls are untouched) and, for the shape of an account (a default
+VPC with an internet gateway), its models. They work alike for moto in-process
+(``mock_aws``) and as a server (the sandbox), since both run the same handlers.
+
+Needs moto (the ``sandbox`` extra); nothing in ecsup's commands imports this module
+unless the sandbox is used.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from moto.core.exceptions import ServiceException
+
+from .config import FARGATE_MEMORY, LOG_RETENTION_DAYS
+
+
+class AwsFault(ServiceException):
+    """An AWS error answer. Defined outside moto's packages, it is serialised in the
+    protocol of whichever service is being called (moto.core.errors.get_error_model)."""
+
+
+@dataclass(frozen=True)
+class Delays:
+    """Seconds AWS takes to settle after an event; while it settles, it answers as below."""
+
+    # ACM publishes DomainValidationOptions[].ResourceRecord seconds after RequestCertificate
+    # (terraform-provider-aws waits for it; STACK.md).
+    validation_records: float = 2.0
+    # ELB answers UnsupportedCertificate for a certificate ACM has just issued: "The certificate
+    # '...' must have a fully-qualified domain name, a supported signature, and a supported key
+    # size." -- terraform-provider-aws#41789 (ModifyListener), DataBiosphere/azul#8321 (CreateListener).
+    certificate_usable: float = 2.0
+    # IAM is eventually consistent: reads right after CreateRole answer NoSuchEntity
+    # (IAM User Guide, "Changes that I make are not always immediately visible").
+    iam_read: float = 2.0
+    # ...and permission changes take seconds to apply: tasks started meanwhile cannot read
+    # their secrets (ResourceInitializationError ... AccessDeniedException).
+    iam_permissions: float = 8.0
+    # ECS cannot assume its service-linked role for a while after it is created: "Unable to
+    # assume the service linked role. Please verify that the ECS service linked role exists."
+    # (aws-cloudformation/cloudformation-coverage-roadmap#818; terraform-provider-aws retries it
+    # in ecs/cluster.go retryClusterCreate and ecs/service.go retryServiceCreate).
+    service_linked_role: float = 5.0
+    # Route53 refuses an alias to a load balancer it does not see yet ("Tried to create an alias
+    # that targets ..., but that target was not found" -- barnybug/cli53#227, aws/aws-cdk#19643).
+    alias_target: float = 3.0
+    # EC2 answers DependencyViolation ("resource sg-... has a dependent object") while the
+    # network interfaces of a deleted load balancer or of stopped tasks are released: minutes
+    # (cloud-barista/cb-spider#460, terraform-provider-aws#1671).
+    eni_release: float = 90.0
+    # ACM answers ResourceInUseException ("Certificate ... is in use.") for a while after the
+    # listener using it is gone (terraform-provider-aws#3866; TF retries it for 20 minutes).
+    certificate_release: float = 30.0
+    # A deleted ECS service stays DRAINING until its tasks stop (DeleteService API reference;
+    # minutes in practice: hashicorp/terraform#9521).
+    service_draining: float = 30.0
+
+
+STRICT = Delays()  # the test suite: on its fake clock these cost no real time
+SANDBOX = Delays(  # the sandbox: on the real clock, short enough to watch
+    validation_records=0.5,
+    certificate_usable=0.5,
+    iam_read=0.5,
+    iam_permissions=1.0,
+    service_linked_role=1.0,
+    alias_target=0.5,
+    eni_release=2.0,
+    certificate_release=1.0,
+    service_draining=2.0,
+)
+
+
+@dataclass
+class Emulation:
+    delays: Delays = STRICT
+    clock: Callable[[], float] = time.monotonic
+    # False: moto as it is (a test that needs plain moto says so); the shape of the account
+    # (a default VPC like AWS's) stays.
+    strict: bool = True
+
+    def now(self) -> float:
+        return self.clock()
+
+    def with_delays(self, **changes: float) -> Emulation:
+        return replace(self, delays=replace(self.delays, **changes))
+
+
+ACTIVE: Emulation | None = None
+
+
+def activate(emulation: Emulation) -> Emulation:
+    """Switch the behaviours on for this process (moto's classes are patched once)."""
+    import warnings
+
+    global ACTIVE
+    install()
+    # Codes AWS returns that botocore's models do not list (UnsupportedCertificate, ...): moto
+    # still answers them as the service's error; its warning about the model is noise here.
+    warnings.filterwarnings("ignore", message=r"Exception\(AwsFault\)", category=UserWarning)
+    ACTIVE = emulation
+    return emulation
+
+
+def deactivate() -> None:
+    global ACTIVE
+    ACTIVE = None
+
+
+# -- plumbing ---------------------------------------------------------------------------
+Around = Callable[..., Any]  # (emulation, the handler or model, proceed, *the call's arguments)
+
+
+@dataclass
+class _Hooks:
+    strict: list[Around] = field(default_factory=list)
+    always: list[Around] = field(default_factory=list)
+
+
+_HOOKS: dict[tuple[type, str], _Hooks] = {}
+_INSTALLED = False
+
+
+def _around(cls: type, method: str, hook: Around, always: bool = False) -> None:
+    key = (cls, method)
+    if key not in _HOOKS:
+        _HOOKS[key] = _Hooks()
+        original = getattr(cls, method)
+
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            em = ACTIVE
+            hooks = _HOOKS[key]
+            chain = ([*hooks.always, *hooks.strict] if em.strict else list(hooks.always)) if em else []
+
+            def call(i: int) -> Any:
+                if i == len(chain):
+                    return original(self, *args, **kwargs)
+                assert em is not None
+                return chain[i](em, self, lambda: call(i + 1), *args, **kwargs)
+
+            return call(0)
+
+        setattr(cls, method, wrapper)
+    (_HOOKS[key].always if always else _HOOKS[key].strict).append(hook)
+
+
+def _state(backend: Any, name: str) -> dict[str, Any]:
+    """Emulation state kept on a moto backend: it is reset with the backend (mock_aws)."""
+    store: dict[str, dict[str, Any]] = backend.__dict__.setdefault("_ecsup_emulation", {})
+    return store.setdefault(name, {})
+
+
+def _params(resp: Any) -> dict[str, Any]:
+    """The request's parameters (query protocol: nested; JSON protocol: the body)."""
+    import json
+
+    body = resp.body.decode() if isinstance(resp.body, bytes) else resp.body
+    if body and body.lstrip().startswith("{"):
+        return dict(json.loads(body))
+    return dict(resp._get_params())
+
+
+def _settled(em: Emulation, since: float | None, delay: float) -> bool:
+    return since is None or em.now() >= since + delay
+
+
+def _iam(account: str) -> Any:
+    from moto.iam.models import iam_backends
+
+    return iam_backends[account]["aws"]
+
+
+def _elbv2(account: str, region: str) -> Any:
+    from moto.elbv2.models import elbv2_backends
+
+    return elbv2_backends[account][region]
+
+
+def _ec2(account: str, region: str) -> Any:
+    from moto.ec2.models import ec2_backends
+
+    return ec2_backends[account][region]
+
+
+def _ecs(account: str, region: str) -> Any:
+    from moto.ecs.models import ecs_backends
+
+    return ecs_backends[account][region]
+
+
+def _acm(account: str, region: str) -> Any:
+    from moto.acm.models import acm_backends
+
+    return acm_backends[account][region]
+
+
+def _route53(account: str) -> Any:
+    from moto.route53.models import route53_backends
+
+    return route53_backends[account]["aws"]
+
+
+def _norm(name: str) -> str:
+    return name.rstrip(".").lower()
+
+
+# -- EC2: the account's shape --------------------------------------------------------------
+def default_vpc_has_an_internet_gateway(em: Emulation, backend: Any, proceed: Callable[[], Any]) -> Any:
+    """AWS's default VPC comes with an internet gateway and a main route table sending
+    0.0.0.0/0 to it (VPC User Guide, "Default VPCs"); moto's has only the local route."""
+    vpc = proceed()
+    igw = backend.create_internet_gateway()
+    backend.attach_internet_gateway(igw.id, vpc.id)
+    main = backend.describe_route_tables(filters={"vpc-id": [vpc.id], "association.main": ["true"]})
+    for table in main:
+        backend.create_route(table.id, "0.0.0.0/0", gateway_id=igw.id)
+    return vpc
+
+
+def route_table_of(ec2: Any, subnet: Any) -> Any:
+    """The subnet's own route table, else its VPC's main one (as EC2 routes)."""
+    own = ec2.describe_route_tables(filters={"association.subnet-id": [subnet.id]})
+    if own:
+        return own[0]
+    main = ec2.describe_route_tables(filters={"vpc-id": [subnet.vpc_id], "association.main": ["true"]})
+    return main[0] if main else None
+
+
+def routes_to_internet_gateway(table: Any) -> bool:
+    return table is not None and any(
+        r.destination_cidr_block == "0.0.0.0/0" and r.gateway is not None and str(r.gateway.id).startswith("igw-")
+        for r in table.routes
+    )
+
+
+# -- ELB ----------------------------------------------------------------------------------
+def internet_facing_load_balancer_needs_an_internet_gateway(
+    em: Emulation, resp: Any, proceed: Callable[[], Any]
+) -> Any:
+    """CreateLoadBalancer: "InvalidSubnet: VPC vpc-... has no internet gateway"
+    (openshift/installer#1110); a subnet not routed to it cannot serve an internet-facing
+    load balancer either (Kong/kong-mesh-ecs#17: created before the route existed)."""
+    params = _params(resp)
+    if params.get("Scheme", "internet-facing") != "internal":
+        ec2 = _ec2(resp.current_account, resp.region)
+        for subnet_id in params.get("Subnets") or []:
+            subnet = ec2.get_subnet(subnet_id)
+            gateways = [g for g in ec2.internet_gateways.values() if g.vpc and g.vpc.id == subnet.vpc_id]
+            if not gateways:
+                raise AwsFault("InvalidSubnet", f"VPC {subnet.vpc_id} has no internet gateway")
+            if not routes_to_internet_gateway(route_table_of(ec2, subnet)):
+                raise AwsFault(
+                    "InvalidSubnet",
+                    f"Subnet {subnet_id} has no route to an internet gateway: an internet-facing load balancer "
+                    "is unreachable there",
+                )
+    result = proceed()
+    lb = result.result["LoadBalancers"][0]
+    _state(_elbv2(resp.current_account, resp.region), "created")[lb.arn] = em.now()
+    return result
+
+
+def reversed_forward_groups(actions: list[Any]) -> None:
+    for action in actions:
+        groups = (getattr(action, "data", None) or {}).get("ForwardConfig", {}).get("TargetGroups")
+        if groups and len(groups) > 1:
+            groups.reverse()
+
+
+def listener_order_is_not_promised(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """AWS promises no order for a forward action's target groups: store them reversed, so
+    code that compares them in order fails every time rather than sometimes."""
+    result = proceed()
+    listener = result.result["Listeners"][0]
+    reversed_forward_groups(listener.default_actions)
+    return result
+
+
+def rule_order_is_not_promised(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    result = proceed()
+    for rule in result.result.get("Rules", []):
+        reversed_forward_groups(rule.actions)
+    return result
+
+
+def rules_listed_in_no_promised_order(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    result = proceed()
+    result.result["Rules"] = list(reversed(result.result["Rules"]))
+    return result
+
+
+def _listener_certificates(listener: Any) -> list[str]:
+    return [c for c in getattr(listener, "certificates", []) or [] if c]
+
+
+def _release_certificates(em: Emulation, account: str, arns: list[str]) -> None:
+    for arn in arns:
+        if ":acm:" in arn:
+            _state(_acm(account, arn.split(":")[3]), "released")[arn] = em.now()
+
+
+def listener_certificate_must_be_usable(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """CreateListener/ModifyListener with an ACM certificate: refused while it is not ISSUED,
+    and for a moment right after (see Delays.certificate_usable)."""
+    params = _params(resp)
+    for item in params.get("Certificates") or []:
+        arn = item.get("CertificateArn") or ""
+        if ":acm:" not in arn:
+            continue
+        parts = arn.split(":")
+        cert = _acm(parts[4], parts[3])._certificates.get(arn)
+        if cert is None:
+            raise AwsFault("CertificateNotFound", f"Certificate '{arn}' not found")
+        status, issued_at = certificate_state(em, cert)
+        if status != "ISSUED" or not _settled(em, issued_at, em.delays.certificate_usable):
+            raise AwsFault(
+                "UnsupportedCertificate",
+                f"The certificate '{arn}' must have a fully-qualified domain name, a supported signature, "
+                "and a supported key size.",
+            )
+    before: list[str] = []
+    if resp._get_param("ListenerArn"):  # ModifyListener: the certificate it had may be released
+        for lb in _elbv2(resp.current_account, resp.region).load_balancers.values():
+            if resp._get_param("ListenerArn") in lb.listeners:
+                before = _listener_certificates(lb.listeners[resp._get_param("ListenerArn")])
+    result = proceed()
+    after = {i.get("CertificateArn") for i in params.get("Certificates") or []}
+    _release_certificates(em, resp.current_account, [c for c in before if c not in after and after])
+    return result
+
+
+def deleted_listener_releases_its_certificate(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    arn = resp._get_param("ListenerArn")
+    certs = [
+        c
+        for lb in _elbv2(resp.current_account, resp.region).load_balancers.values()
+        if arn in lb.listeners
+        for c in _listener_certificates(lb.listeners[arn])
+    ]
+    result = proceed()
+    _release_certificates(em, resp.current_account, certs)
+    return result
+
+
+def deleted_load_balancer_releases_slowly(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """Deleting a load balancer deletes its listeners (their certificates are released with a
+    delay) and leaves its network interfaces, which hold its security groups, for minutes."""
+    arn = resp._get_param("LoadBalancerArn")
+    elb = _elbv2(resp.current_account, resp.region)
+    lb = elb.load_balancers.get(arn)
+    result = proceed()
+    if lb is not None:
+        _release_certificates(
+            em, resp.current_account, [c for li in lb.listeners.values() for c in _listener_certificates(li)]
+        )
+        released = _state(_ec2(resp.current_account, resp.region), "released")
+        for group in lb.security_groups or []:
+            released[group] = em.now()
+    return result
+
+
+# -- EC2 ----------------------------------------------------------------------------------
+def security_group_in_use_is_a_dependency_violation(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """DeleteSecurityGroup: "DependencyViolation: resource sg-... has a dependent object"
+    while a load balancer, a service's tasks or another group's rule use it, and while the
+    network interfaces of deleted ones are released (lianghong/delete_vpc#10)."""
+    gid = resp._get_param("GroupId")
+    account, region = resp.current_account, resp.region
+    if gid:
+        in_use = any(gid in (lb.security_groups or []) for lb in _elbv2(account, region).load_balancers.values())
+        ecs = _ecs(account, region)
+        advance_draining(em, ecs)
+        in_use = in_use or any(
+            gid in _service_groups(svc) for svc in ecs.services.values() if svc.status in ("ACTIVE", "DRAINING")
+        )
+        ec2 = _ec2(account, region)
+        in_use = in_use or any(
+            rule.source_group.get("GroupId") == gid
+            for groups in ec2.groups.values()
+            for group in groups.values()
+            if group.id != gid
+            for rule in [*group.ingress_rules, *group.egress_rules]
+        )
+        released_at = _state(ec2, "released").get(gid)
+        if in_use or not _settled(em, released_at, em.delays.eni_release):
+            raise AwsFault("DependencyViolation", f"resource {gid} has a dependent object")
+    return proceed()
+
+
+def ingress_rules_in_no_promised_order(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    result = proceed()
+    gid = resp._get_param("GroupId")
+    group = _ec2(resp.current_account, resp.region).get_security_group_from_id(gid) if gid else None
+    if group is not None:
+        group.ingress_rules.reverse()
+    return result
+
+
+# -- ACM ----------------------------------------------------------------------------------
+def certificate_state(em: Emulation, cert: Any) -> tuple[str, float | None]:
+    """(status as AWS would report it, when it was first seen ISSUED). ACM issues a
+    DNS-validated certificate only once its validation records exist in DNS."""
+    status = cert.status
+    if cert.type != "AMAZON_ISSUED" or status != "ISSUED":
+        return status, getattr(cert, "_ecsup_issued_at", None)
+    if getattr(cert, "_ecsup_issued_at", None) is None:
+        requested = getattr(cert, "_ecsup_requested", None)
+        if not _settled(em, requested, em.delays.validation_records) or not _validation_records_exist(cert):
+            return "PENDING_VALIDATION", None
+        cert._ecsup_issued_at = em.now()
+    return status, cert._ecsup_issued_at
+
+
+def _validation_records_exist(cert: Any) -> bool:
+    account = cert.arn.split(":")[4]
+    wanted = {
+        (_norm(o["ResourceRecord"]["Name"]), _norm(o["ResourceRecord"]["Value"]))
+        for o in _original_describe(cert)["Certificate"].get("DomainValidationOptions", [])
+    }
+    have = {
+        (_norm(rrset.name), _norm(value))
+        for zone in _route53(account).zones.values()
+        for rrset in zone.rrsets
+        if rrset.type == "CNAME"
+        for value in rrset.records or []
+    }
+    return wanted <= have
+
+
+_original_describe: Callable[[Any], dict[str, Any]] = lambda cert: {}  # noqa: E731 (set by install)
+
+
+def describe_certificate_as_aws(em: Emulation, cert: Any, proceed: Callable[[], Any]) -> Any:
+    """DescribeCertificate: no validation records for a few seconds after the request, and
+    PENDING_VALIDATION until the records are in DNS."""
+    out = proceed()
+    if cert.type != "AMAZON_ISSUED":
+        return out
+    c = out["Certificate"]
+    status, _ = certificate_state(em, cert)
+    published = _settled(em, getattr(cert, "_ecsup_requested", None), em.delays.validation_records)
+    if status != c["Status"]:
+        c["Status"] = status
+        c.pop("IssuedAt", None)
+    for option in c.get("DomainValidationOptions", []):
+        if status == "PENDING_VALIDATION":
+            option["ValidationStatus"] = "PENDING_VALIDATION"
+        if not published:
+            option.pop("ResourceRecord", None)
+    c["InUseBy"] = _in_use_by(cert)
+    return out
+
+
+def _in_use_by(cert: Any) -> list[str]:
+    parts = cert.arn.split(":")
+    elb = _elbv2(parts[4], parts[3])
+    return sorted(
+        {
+            lb.arn
+            for lb in elb.load_balancers.values()
+            for li in lb.listeners.values()
+            if cert.arn in _listener_certificates(li)
+        }
+    )
+
+
+def requested_certificate(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """RequestCertificate: "the length of the domain name ... cannot exceed 64 octets" (ACM
+    API reference, RequestCertificate)."""
+    domain = resp._get_param("DomainName") or ""
+    if len(domain) > 64:
+        raise AwsFault(
+            "ValidationException",
+            f"1 validation error detected: Value '{domain}' at 'domainName' failed to satisfy constraint: "
+            "Member must have length less than or equal to 64",
+        )
+    result = proceed()
+    cert = _acm(resp.current_account, resp.region)._certificates[result.result["CertificateArn"]]
+    if getattr(cert, "_ecsup_requested", None) is None:
+        cert._ecsup_requested = em.now()
+    return result
+
+
+def certificate_in_use_cannot_be_deleted(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """DeleteCertificate: "ResourceInUseException: Certificate ... is in use." while a
+    listener uses it and for a while after (dfds/infrastructure-modules#5, TF#3866)."""
+    arn = resp._get_param("CertificateArn")
+    cert = _acm(resp.current_account, resp.region)._certificates.get(arn)
+    released_at = _state(_acm(resp.current_account, resp.region), "released").get(arn)
+    if cert is not None and (_in_use_by(cert) or not _settled(em, released_at, em.delays.certificate_release)):
+        raise AwsFault("ResourceInUseException", f"Certificate {arn} in account {resp.current_account} is in use.")
+    return proceed()
+
+
+# -- IAM ----------------------------------------------------------------------------------
+SERVICE_LINKED_ROLE = "AWSServiceRoleForECS"
+
+
+def created_role(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    result = proceed()
+    _state(_iam(resp.current_account), "created")[result.result["Role"].name] = em.now()
+    return result
+
+
+def service_linked_role_taken(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """CreateServiceLinkedRole for a role that exists: "InvalidInput: Service role name
+    AWSServiceRoleForECS has been taken in this account, please try a different suffix."
+    (Rayraegah/terraform-aws-hasura#17)."""
+    service = resp._get_param("AWSServiceName") or ""
+    name = SERVICE_LINKED_ROLE if service == "ecs.amazonaws.com" else None
+    if name and _role(resp.current_account, name) is not None:
+        raise AwsFault(
+            "InvalidInput", f"Service role name {name} has been taken in this account, please try a different suffix."
+        )
+    return created_role(em, resp, proceed)
+
+
+def role_read_right_after_create(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    name = resp._get_param("RoleName")
+    created = _state(_iam(resp.current_account), "created").get(name)
+    if not _settled(em, created, em.delays.iam_read):
+        raise AwsFault("NoSuchEntity", f"The role with name {name} cannot be found.")
+    return proceed()
+
+
+def role_permissions_changed(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    result = proceed()
+    _state(_iam(resp.current_account), "permissions")[resp._get_param("RoleName")] = em.now()
+    return result
+
+
+def _role(account: str, name: str) -> Any:
+    return next((r for r in _iam(account).roles.values() if r.name == name), None)
+
+
+# -- ECS ----------------------------------------------------------------------------------
+def _service_groups(svc: Any) -> list[str]:
+    config = (svc.network_configuration or {}).get("awsvpcConfiguration") or {}
+    return list(config.get("securityGroups") or [])
+
+
+def advance_draining(em: Emulation, ecs: Any) -> None:
+    """A deleted service turns INACTIVE once its tasks have stopped; their network interfaces
+    (and so the security groups) are released some time after."""
+    for svc in ecs.services.values():
+        until = getattr(svc, "_ecsup_draining_until", None)
+        if svc.status == "DRAINING" and until is not None and em.now() >= until:
+            svc.status = "INACTIVE"
+            released = _state(_ec2(svc._account_id, svc.region_name), "released")
+            for group in _service_groups(svc):
+                released[group] = em.now()
+
+
+def deleted_service_drains(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    result = proceed()
+    svc = result.result["service"]
+    if svc.status == "INACTIVE":
+        svc.status = "DRAINING"
+        svc.running_count = svc.pending_count = 0
+        svc._ecsup_draining_until = em.now() + em.delays.service_draining
+    return result
+
+
+def services_drain_over_time(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    advance_draining(em, _ecs(resp.current_account, resp.region))
+    return proceed()
+
+
+def cluster_with_services_cannot_be_deleted(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """DeleteCluster: "ClusterContainsServicesException" while a service is ACTIVE or DRAINING."""
+    ecs = _ecs(resp.current_account, resp.region)
+    advance_draining(em, ecs)
+    name = (resp._get_param("cluster") or "default").split("/")[-1]
+    if any(s.cluster_name == name and s.status in ("ACTIVE", "DRAINING") for s in ecs.services.values()):
+        raise AwsFault(
+            "ClusterContainsServicesException",
+            "The Cluster cannot be deleted while Services are active.",
+        )
+    return proceed()
+
+
+def _service_linked_role_usable(em: Emulation, account: str) -> bool:
+    if _role(account, SERVICE_LINKED_ROLE) is None:
+        return False
+    return _settled(em, _state(_iam(account), "created").get(SERVICE_LINKED_ROLE), em.delays.service_linked_role)
+
+
+def _needs_service_linked_role(em: Emulation, account: str) -> None:
+    if not _service_linked_role_usable(em, account):
+        raise AwsFault(
+            "InvalidParameterException",
+            "Unable to assume the service linked role. Please verify that the ECS service linked role exists.",
+        )
+
+
+def cluster_creates_the_service_linked_role(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """CreateCluster creates ECS's service-linked role when it is missing (ECS Developer Guide,
+    "Using service-linked roles"), but with capacity providers it needs the role usable
+    already: a brand-new account fails the first time (cloudformation-coverage-roadmap#818)."""
+    account = resp.current_account
+    if resp._get_param("capacityProviders") or resp._get_param("defaultCapacityProviderStrategy"):
+        _needs_service_linked_role(em, account)
+    elif _role(account, SERVICE_LINKED_ROLE) is None:
+        _iam(account).create_service_linked_role("ecs.amazonaws.com", "", "")
+        _state(_iam(account), "created")[SERVICE_LINKED_ROLE] = em.now()
+    return proceed()
+
+
+def capacity_providers_need_the_service_linked_role(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    _needs_service_linked_role(em, resp.current_account)
+    return proceed()
+
+
+def create_service_as_aws(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """CreateService: needs the service-linked role; a name that is ACTIVE is "Creation of
+    service was not idempotent." (TF#2283), one still DRAINING "Unable to Start a service that
+    is still Draining." (spinnaker/spinnaker#5476) -- moto silently replaces both."""
+    account, region = resp.current_account, resp.region
+    _needs_service_linked_role(em, account)
+    ecs = _ecs(account, region)
+    advance_draining(em, ecs)
+    cluster = (resp._get_param("cluster") or "default").split("/")[-1]
+    existing = ecs.services.get(f"{cluster}:{resp._get_param('serviceName')}")
+    if existing is not None and existing.status == "ACTIVE":
+        raise AwsFault("InvalidParameterException", "Creation of service was not idempotent.")
+    if existing is not None and existing.status == "DRAINING":
+        raise AwsFault("InvalidParameterException", "Unable to Start a service that is still Draining.")
+    result = proceed()
+    _tasks_start(em, resp, result.result["service"])
+    return result
+
+
+def update_service_as_aws(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    starts = resp._get_param("taskDefinition") or resp._get_param("forceNewDeployment")
+    result = proceed()
+    if starts:
+        _tasks_start(em, resp, result.result["service"])
+    return result
+
+
+def _tasks_start(em: Emulation, resp: Any, svc: Any) -> None:
+    """Tasks that start within seconds of a change to their execution role's permissions
+    cannot read their secrets; enough of them failing trips the circuit breaker."""
+    ecs = _ecs(resp.current_account, resp.region)
+    try:
+        td = ecs.describe_task_definition(svc.task_definition)
+    except Exception:
+        return
+    role = str(td.execution_role_arn or "").split("/")[-1]
+    changed = _state(_iam(resp.current_account), "permissions").get(role)
+    if role and not _settled(em, changed, em.delays.iam_permissions):
+        for deployment in svc.deployments[:1]:
+            deployment.update(
+                rolloutState="FAILED",
+                rolloutStateReason="ECS deployment circuit breaker: tasks failed to start.",
+                runningCount=0,
+                failedTasks=3,
+            )
+        svc.running_count = 0
+
+
+def fargate_task_size_must_be_valid(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """RegisterTaskDefinition for FARGATE with a cpu/memory pair Fargate has not: "ClientException:
+    Invalid 'cpu' setting for task." (STACK.md) -- after everything before it was created."""
+    if "FARGATE" in (resp._get_param("requiresCompatibilities") or []):
+        cpu, memory = resp._get_param("cpu"), resp._get_param("memory")
+        try:
+            ok = int(memory) in FARGATE_MEMORY.get(int(cpu), [])
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise AwsFault("ClientException", "Invalid 'cpu' setting for task.")
+    return proceed()
+
+
+def environment_in_no_promised_order(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    result = proceed()
+    for container in result.result["taskDefinition"].container_definitions:
+        env = container.get("environment")
+        if env and len(env) > 1:
+            env.reverse()
+    return result
+
+
+# -- Route53 --------------------------------------------------------------------------------
+def change_batch_as_aws(
+    em: Emulation, backend: Any, proceed: Callable[[], Any], zoneid: str, changes: list[Any]
+) -> Any:
+    zone = backend.get_hosted_zone(zoneid)
+    types: dict[str, set[str]] = {}
+    for rrset in zone.rrsets:
+        types.setdefault(_norm(rrset.name), set()).add(rrset.type)
+    for change in changes:
+        record = change["ResourceRecordSet"]
+        name, kind = _norm(record["Name"]), record["Type"]
+        if change["Action"] == "DELETE":
+            types.get(name, set()).discard(kind)
+            continue
+        others = types.setdefault(name, set()) - {kind}
+        if kind == "CNAME" and others:
+            raise AwsFault(
+                "InvalidChangeBatch",
+                f"[RRSet of type CNAME with DNS name {name}. is not permitted as it conflicts with other records "
+                f"with the same DNS name in zone {_norm(zone.name)}.]",
+            )
+        if "CNAME" in others:
+            raise AwsFault(
+                "InvalidChangeBatch",
+                f"[RRSet of type {kind} with DNS name {name}. is not permitted because a conflicting RRSet of type "
+                f"CNAME with the same DNS name already exists in zone {_norm(zone.name)}.]",
+            )
+        types[name].add(kind)
+        target = record.get("AliasTarget")
+        if target:
+            _alias_target_visible(em, zone, record, target)
+    return proceed()
+
+
+def _alias_target_visible(em: Emulation, zone: Any, record: dict[str, Any], target: dict[str, Any]) -> None:
+    dns = _norm(target.get("DNSName", "")).removeprefix("dualstack.")
+    from moto.elbv2.models import elbv2_backends
+
+    for regions in list(elbv2_backends.values()):  # a zone does not say its account: look in each
+        for elb in list(regions.values()):
+            for lb in elb.load_balancers.values():
+                if _norm(lb.dns_name) == dns:
+                    created = _state(elb, "created").get(lb.arn)
+                    if not _settled(em, created, em.delays.alias_target):
+                        raise AwsFault(
+                            "InvalidChangeBatch",
+                            f"[Tried to create an alias that targets {dns}., type {record['Type']} in zone "
+                            f"{target.get('HostedZoneId')}, but that target was not found]",
+                        )
+                    return
+
+
+# -- CloudWatch Logs ---------------------------------------------------------------------------
+def retention_must_be_a_value_cloudwatch_accepts(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    days = resp._get_param("retentionInDays")
+    if days not in LOG_RETENTION_DAYS:
+        raise AwsFault(
+            "InvalidParameterException",
+            f"1 validation error detected: Value '{days}' at 'retentionInDays' failed to satisfy constraint: "
+            "Member must satisfy enum value set: [" + ", ".join(map(str, LOG_RETENTION_DAYS)) + "]",
+        )
+    return proceed()
+
+
+# -- installation ------------------------------------------------------------------------------
+def install() -> None:
+    """Patch moto's handlers once per process; with no active emulation they pass through."""
+    global _INSTALLED, _original_describe
+    if _INSTALLED:
+        return
+    _INSTALLED = True
+    from moto.acm.models import CertBundle
+    from moto.acm.responses import AWSCertificateManagerResponse as ACM
+    from moto.ec2.models.vpcs import VPCBackend
+    from moto.ec2.responses import EC2Response as EC2
+    from moto.ecs.responses import EC2ContainerServiceResponse as ECS
+    from moto.elbv2.responses import ELBV2Response as ELB
+    from moto.iam import models as iam_models
+    from moto.iam.responses import IamResponse as IAM
+    from moto.logs.responses import LogsResponse as LOGS
+    from moto.route53.models import Route53Backend
+
+    _around(VPCBackend, "create_default_vpc", default_vpc_has_an_internet_gateway, always=True)
+    # moto names ECS's service-linked role "AWSServiceRoleForecs"; AWS: AWSServiceRoleForECS.
+    iam_models.SERVICE_NAME_CONVERSION.setdefault("ecs", "ECS")
+
+    _around(ELB, "create_load_balancer", internet_facing_load_balancer_needs_an_internet_gateway)
+    _around(ELB, "create_listener", listener_certificate_must_be_usable)
+    _around(ELB, "create_listener", listener_order_is_not_promised)
+    _around(ELB, "modify_listener", listener_certificate_must_be_usable)
+    _around(ELB, "modify_listener", listener_order_is_not_promised)
+    _around(ELB, "create_rule", rule_order_is_not_promised)
+    _around(ELB, "modify_rule", rule_order_is_not_promised)
+    _around(ELB, "describe_rules", rules_listed_in_no_promised_order)
+    _around(ELB, "delete_listener", deleted_listener_releases_its_certificate)
+    _around(ELB, "delete_load_balancer", deleted_load_balancer_releases_slowly)
+
+    _around(EC2, "delete_security_group", security_group_in_use_is_a_dependency_violation)
+    _around(EC2, "authorize_security_group_ingress", ingress_rules_in_no_promised_order)
+
+    _original_describe = CertBundle.describe
+    _around(CertBundle, "describe", describe_certificate_as_aws)
+    _around(ACM, "request_certificate", requested_certificate)
+    _around(ACM, "delete_certificate", certificate_in_use_cannot_be_deleted)
+
+    _around(IAM, "create_role", created_role)
+    _around(IAM, "create_service_linked_role", service_linked_role_taken)
+    for read in ("get_role", "list_attached_role_policies", "get_role_policy", "list_role_policies", "list_role_tags"):
+        _around(IAM, read, role_read_right_after_create)
+    for change in ("put_role_policy", "delete_role_policy", "attach_role_policy", "detach_role_policy"):
+        _around(IAM, change, role_permissions_changed)
+
+    _around(ECS, "create_cluster", cluster_creates_the_service_linked_role)
+    _around(ECS, "put_cluster_capacity_providers", capacity_providers_need_the_service_linked_role)
+    _around(ECS, "create_service", create_service_as_aws)
+    _around(ECS, "update_service", update_service_as_aws)
+    _around(ECS, "delete_service", deleted_service_drains)
+    _around(ECS, "describe_services", services_drain_over_time)
+    _around(ECS, "list_services", services_drain_over_time)
+    _around(ECS, "delete_cluster", cluster_with_services_cannot_be_deleted)
+    _around(ECS, "register_task_definition", fargate_task_size_must_be_valid)
+    _around(ECS, "register_task_definition", environment_in_no_promised_order)
+
+    _around(Route53Backend, "change_resource_record_sets", change_batch_as_aws)
+
+    _around(LOGS, "put_retention_policy", retention_must_be_a_value_cloudwatch_accepts)
