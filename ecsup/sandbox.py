@@ -68,6 +68,7 @@ class Sandbox:
     region: str = "eu-west-1"
     certificate_wait: int = 3
     port: int = 0
+    delays: Any = None  # emulation.Delays; None: emulation.SANDBOX
     endpoint_url: str = ""
     zone_id: str = ""
     _server: Any = field(default=None, repr=False)
@@ -83,6 +84,11 @@ class Sandbox:
             ) from None
         _isolate_environment()
         _services_report_running()
+        from . import emulation
+
+        # AWS's behaviours where moto is lenient (ecsup/emulation.py), on the real clock with
+        # short delays: what the tests check strictly, the sandbox shows.
+        emulation.activate(emulation.Emulation(self.delays or emulation.SANDBOX))
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log on the user's terminal
         settings.ACM_VALIDATION_WAIT = self.certificate_wait  # certificates turn ISSUED after this many seconds
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
@@ -107,8 +113,11 @@ class Sandbox:
 
     def stop(self) -> None:
         if self._server is not None:
+            from . import emulation
+
             self._server.stop()
             self._server = None
+            emulation.deactivate()
 
     def __enter__(self) -> Sandbox:
         return self.start()

@@ -86,8 +86,10 @@ def retry(
     start = ctx.clock()
 
     def before_sleep(state: RetryCallState) -> None:
+        from .errors import error_code
+
         exc = state.outcome.exception() if state.outcome else None
-        code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+        code = (error_code(exc) if exc else None) or type(exc).__name__
         ctx.ui.wait_progress(what, f"AWS says {code}, retrying", ctx.clock() - start, bound)
 
     retrying = Retrying(
