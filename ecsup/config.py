@@ -55,6 +55,9 @@ _ENV_VAR_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SSM_RE = re.compile(r"^[a-zA-Z0-9_.\-/]+$")
 _LABEL_RE = re.compile(r"^(\*|[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)$")
 _REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+# "the length of the domain name (technically, the Common Name) that you provide cannot exceed
+# 64 octets (characters), including periods" -- ACM API reference, RequestCertificate (SANs: 253).
+ACM_FIRST_NAME_LIMIT = 64
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,8 @@ class DnsConfig:
 @dataclass(frozen=True)
 class NetworkConfig:
     vpc_id: str = ""
-    subnets: tuple[str, ...] = ()
+    subnets: tuple[str, ...] = ()  # the tasks'
+    alb_subnets: tuple[str, ...] = ()  # the load balancer's (public)
     assign_public_ip: bool = True
 
 
@@ -122,6 +126,7 @@ _SCHEMA: dict[str, Any] = {
     "network": {
         "vpc_id": (str, ""),
         "subnets": (list, []),
+        "alb_subnets": (list, []),
         "assign_public_ip": (bool, True),
     },
     "service": {
@@ -256,6 +261,23 @@ def _validate(raw: dict[str, Any], problems: list[tuple[str, str]]) -> None:
         problems.append(("dns.record", f'must be "alias" or "cname", got {dns["record"]!r}'))
     if dns["record"] == "cname" and zone_ok and host == zone:
         problems.append(("dns.record", 'a CNAME cannot be created at the zone apex: use record = "alias"'))
+    if zone_ok and zone and not dns["certificate_arn"] and len(zone) > ACM_FIRST_NAME_LIMIT:
+        problems.append(
+            (
+                "dns.zone",
+                f"{zone!r} is {len(zone)} characters; ACM limits a certificate's first name (ecsup requests the zone "
+                f"apex) to {ACM_FIRST_NAME_LIMIT}, and every name in this zone is longer: bring a certificate "
+                "with dns.certificate_arn (its first name any name up to 64 characters, the hostname a SAN)",
+            )
+        )
+    if dns["certificate_arn"] and dns["cloudfront_certificate"]:
+        problems.append(
+            (
+                "dns.cloudfront_certificate",
+                "cannot be combined with dns.certificate_arn: ecsup requests the us-east-1 copy only of a "
+                "certificate it requests itself (bring a us-east-1 certificate to CloudFront yourself)",
+            )
+        )
     if dns["certificate_arn"] and not re.fullmatch(
         r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[\w-]+", dns["certificate_arn"]
     ):
@@ -264,21 +286,28 @@ def _validate(raw: dict[str, Any], problems: list[tuple[str, str]]) -> None:
     net = raw["network"]
     if net["vpc_id"] and not re.fullmatch(r"vpc-[0-9a-f]+", net["vpc_id"]):
         problems.append(("network.vpc_id", f"{net['vpc_id']!r} is not a VPC id (vpc-...)"))
-    for i, subnet in enumerate(net["subnets"]):
-        if not isinstance(subnet, str) or not re.fullmatch(r"subnet-[0-9a-f]+", subnet):
-            problems.append((f"network.subnets[{i}]", f"{subnet!r} is not a subnet id (subnet-...)"))
-    if len(set(map(str, net["subnets"]))) != len(net["subnets"]):
-        problems.append(("network.subnets", "lists a subnet twice"))
-    if len(net["subnets"]) == 1:
+    for key in ("subnets", "alb_subnets"):
+        for i, subnet in enumerate(net[key]):
+            if not isinstance(subnet, str) or not re.fullmatch(r"subnet-[0-9a-f]+", subnet):
+                problems.append((f"network.{key}[{i}]", f"{subnet!r} is not a subnet id (subnet-...)"))
+        if len(set(map(str, net[key]))) != len(net[key]):
+            problems.append((f"network.{key}", "lists a subnet twice"))
+    alb_key = "alb_subnets" if net["alb_subnets"] else "subnets"
+    if len(net[alb_key]) == 1:
         problems.append(
             (
-                "network.subnets",
-                "an application load balancer needs at least 2 subnets in 2 "
-                "availability zones (or leave it empty for the default subnets)",
+                f"network.{alb_key}",
+                "an application load balancer needs at least 2 subnets in 2 availability zones"
+                + (
+                    ""
+                    if net["alb_subnets"]
+                    else " (or leave it empty for the default subnets, or list public ones in network.alb_subnets)"
+                ),
             )
         )
-    if net["subnets"] and not net["vpc_id"]:
-        problems.append(("network.vpc_id", "is required when network.subnets is given"))
+    if (net["subnets"] or net["alb_subnets"]) and not net["vpc_id"]:
+        key = "network.subnets" if net["subnets"] else "network.alb_subnets"
+        problems.append(("network.vpc_id", f"is required when {key} is given"))
 
     svc = raw["service"]
     if svc["image"] is not None and (not svc["image"].strip() or any(c.isspace() for c in svc["image"])):
@@ -392,7 +421,10 @@ def parse(text: str, path: str = "ecsup.toml") -> Config:
             certificate_arn=dns["certificate_arn"],
         ),
         network=NetworkConfig(
-            vpc_id=net["vpc_id"], subnets=tuple(net["subnets"]), assign_public_ip=net["assign_public_ip"]
+            vpc_id=net["vpc_id"],
+            subnets=tuple(net["subnets"]),
+            alb_subnets=tuple(net["alb_subnets"]),
+            assign_public_ip=net["assign_public_ip"],
         ),
         service=ServiceConfig(
             image=svc["image"].strip(),

@@ -99,6 +99,17 @@ class DnsStep(Step):
         current = _current(ctx)
         want = _want_target(ctx)
         marked = _is_marked(ctx)
+        if ctx.config.dns.record == "cname":
+            # Route53 refuses a CNAME where any other record set exists at the name (RFC 1034):
+            # "RRSet of type CNAME with DNS name ... is not permitted as it conflicts with other
+            # records with the same DNS name" (aws/aws-sdk-java#1996) -- found here, not at apply.
+            others = sorted({r["Type"] for r in records_at(ctx, host) if r is not current and r["Type"] != "CNAME"})
+            if others:
+                ctx.conflicts.append(
+                    f"DNS name {host} already has {', '.join(others)} record(s), and a CNAME cannot coexist with "
+                    'other records at a name: use record = "alias" (an A alias can), or another dns.hostname'
+                )
+                return []
         if current is None:
             return [Action("create", "DNS record", host, want, run=lambda: self._apply(ctx, None))]
         have = _target(current)

@@ -53,9 +53,15 @@ def inline_policy(ctx: Context) -> dict[str, Any] | None:
     statements: list[dict[str, Any]] = [
         {"Sid": "ReadSecrets", "Effect": "Allow", "Action": "ssm:GetParameters", "Resource": arns}
     ]
-    if ctx.facts.get("kms_key_arn"):
+    keys = ctx.facts.get("decrypt_keys") or []  # the configured key and each existing parameter's own
+    if keys:
         statements.append(
-            {"Sid": "DecryptSecrets", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": ctx.facts["kms_key_arn"]}
+            {
+                "Sid": "DecryptSecrets",
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": keys[0] if len(keys) == 1 else keys,
+            }
         )
     return {"Version": "2012-10-17", "Statement": statements}
 

@@ -133,8 +133,8 @@ class LoadBalancerStep(Step):
             }
         changes = _diff(ALB_ATTRIBUTES, attrs)
         have_subnets = sorted(az["SubnetId"] for az in lb.get("AvailabilityZones", []))
-        if have_subnets != ctx.facts["subnets"]:
-            changes.append(Change("subnets", ",".join(have_subnets), ",".join(ctx.facts["subnets"])))
+        if have_subnets != ctx.facts["alb_subnets"]:
+            changes.append(Change("subnets", ",".join(have_subnets), ",".join(ctx.facts["alb_subnets"])))
         want_sg = ctx.facts.get("sg_alb", KNOWN_AFTER_APPLY)
         if lb.get("SecurityGroups", []) != [want_sg]:
             changes.append(Change("security groups", ",".join(lb.get("SecurityGroups", [])), want_sg))
@@ -160,7 +160,7 @@ class LoadBalancerStep(Step):
         with doing(f"create load balancer {ctx.names.alb}"):
             lb = elb.create_load_balancer(
                 Name=ctx.names.alb,
-                Subnets=ctx.facts["subnets"],
+                Subnets=ctx.facts["alb_subnets"],
                 SecurityGroups=[ctx.facts["sg_alb"]],
                 Scheme="internet-facing",
                 Type="application",
@@ -179,7 +179,7 @@ class LoadBalancerStep(Step):
             if attrs:
                 elb.modify_load_balancer_attributes(LoadBalancerArn=arn, Attributes=attrs)
             if any(c.attribute == "subnets" for c in changes):
-                elb.set_subnets(LoadBalancerArn=arn, Subnets=ctx.facts["subnets"])
+                elb.set_subnets(LoadBalancerArn=arn, Subnets=ctx.facts["alb_subnets"])
             if any(c.attribute == "security groups" for c in changes):
                 elb.set_security_groups(LoadBalancerArn=arn, SecurityGroups=[ctx.facts["sg_alb"]])
         return ", ".join(c.attribute for c in changes)

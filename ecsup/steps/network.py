@@ -17,6 +17,30 @@ from . import Step, check_owner, foreign, load_balancer_ref, service_ref
 Rule = tuple[str, int, int, str]  # (protocol, from, to, source) where source is a CIDR or a group id
 
 
+# Fargate does not run in every availability zone. Zone IDs (not names: names differ per
+# account) where it does, for the regions where it is limited -- "Supported Regions for
+# Amazon ECS on AWS Fargate", docs.aws.amazon.com/AmazonECS/latest/developerguide/AWS_Fargate-Regions.html
+# (Linux x86_64; for ARM64 the page also leaves out use1-az3 in us-east-1).
+FARGATE_ZONES: dict[str, set[str]] = {
+    "us-west-1": {"usw1-az1", "usw1-az3"},
+    "ap-northeast-1": {"apne1-az1", "apne1-az2", "apne1-az4"},
+    "cn-north-1": {"cnn1-az1", "cnn1-az2"},
+}
+FARGATE_ARM64_EXCLUDED: dict[str, set[str]] = {"us-east-1": {"use1-az3"}}
+
+
+def fargate_runs_in(region: str, zone_id: str, architecture: str = "X86_64") -> bool:
+    if architecture == "ARM64" and zone_id in FARGATE_ARM64_EXCLUDED.get(region, set()):
+        return False
+    allowed = FARGATE_ZONES.get(region)
+    return allowed is None or zone_id in allowed
+
+
+# What tasks in a subnet with no route to the internet need a VPC endpoint for (interface
+# endpoints, and the S3 gateway that ECR's image layers come from).
+PRIVATE_TASK_ENDPOINTS = ("ecr.api", "ecr.dkr", "s3", "logs")
+
+
 def _vpc_exists(ctx: Context, vpc_id: str) -> bool:
     try:
         return bool(ctx.client("ec2").describe_vpcs(VpcIds=[vpc_id])["Vpcs"])
@@ -26,77 +50,234 @@ def _vpc_exists(ctx: Context, vpc_id: str) -> bool:
         raise
 
 
-def resolve_network(ctx: Context) -> None:
-    """VPC and subnets into ctx.facts, or a ConfigError naming the key. One call when all is
-    well (the subnets name their VPC); the error paths read more to say what is wrong."""
+def _describe_subnets(ctx: Context, ids: list[str], key: str) -> list[dict[str, Any]]:
+    try:
+        return list(ctx.client("ec2").describe_subnets(SubnetIds=ids)["Subnets"])
+    except Exception as exc:
+        if is_code(exc, "InvalidSubnetID.NotFound", "InvalidSubnetID.Malformed"):
+            raise ConfigError([(key, f"one of {', '.join(ids)} does not exist in {ctx.region}")]) from None
+        raise
+
+
+def _default_subnets(ctx: Context) -> list[dict[str, Any]]:
     ec2 = ctx.client("ec2")
     net = ctx.config.network
-    with doing("look up the VPC and its subnets"):
-        if net.subnets:
-            try:
-                subnets = ec2.describe_subnets(SubnetIds=list(net.subnets))["Subnets"]
-            except Exception as exc:
-                if is_code(exc, "InvalidSubnetID.NotFound", "InvalidSubnetID.Malformed"):
-                    raise ConfigError(
-                        [("network.subnets", f"one of {', '.join(net.subnets)} does not exist in {ctx.region}")]
-                    ) from None
-                raise
-            outside = [s["SubnetId"] for s in subnets if s["VpcId"] != net.vpc_id]
-            if outside and not _vpc_exists(ctx, net.vpc_id):
-                raise ConfigError([("network.vpc_id", f"VPC {net.vpc_id} does not exist in {ctx.region}")])
-            if outside:
-                raise ConfigError([("network.subnets", f"{', '.join(outside)} not in {net.vpc_id}")])
-            vpc_id = net.vpc_id
-        else:
-            filters = [{"Name": "default-for-az", "Values": ["true"]}]
-            if net.vpc_id:
-                filters.append({"Name": "vpc-id", "Values": [net.vpc_id]})
-            subnets = ec2.describe_subnets(Filters=filters)["Subnets"]
-            if not subnets:
-                if net.vpc_id and not _vpc_exists(ctx, net.vpc_id):
-                    raise ConfigError([("network.vpc_id", f"VPC {net.vpc_id} does not exist in {ctx.region}")])
-                if (
-                    not net.vpc_id
-                    and not ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
-                ):
-                    raise ConfigError(
-                        [
-                            (
-                                "network.vpc_id",
-                                f"there is no default VPC in {ctx.region}: set network.vpc_id and network.subnets",
-                            )
-                        ]
-                    )
-                raise ConfigError(
-                    [
-                        (
-                            "network.subnets",
-                            f"{net.vpc_id or 'the default VPC'} has no default subnets: list the public "
-                            "subnets for the load balancer and tasks in network.subnets",
-                        )
-                    ]
-                )
-            vpc_id = subnets[0]["VpcId"]
-    zones = {s["AvailabilityZone"] for s in subnets}
-    if net.subnets and len(zones) < len(subnets):
-        by_zone: dict[str, list[str]] = {}
-        for subnet in subnets:
-            by_zone.setdefault(subnet["AvailabilityZone"], []).append(subnet["SubnetId"])
-        twice = "; ".join(f"{z}: {', '.join(ids)}" for z, ids in sorted(by_zone.items()) if len(ids) > 1)
-        raise ConfigError([("network.subnets", f"a load balancer takes one subnet per availability zone ({twice})")])
-    if len(zones) < 2:
-        key = "network.subnets" if net.subnets else "network.vpc_id"
+    filters = [{"Name": "default-for-az", "Values": ["true"]}]
+    if net.vpc_id:
+        filters.append({"Name": "vpc-id", "Values": [net.vpc_id]})
+    subnets = list(ec2.describe_subnets(Filters=filters)["Subnets"])
+    if subnets:
+        return subnets
+    if net.vpc_id and not _vpc_exists(ctx, net.vpc_id):
+        raise ConfigError([("network.vpc_id", f"VPC {net.vpc_id} does not exist in {ctx.region}")])
+    if not net.vpc_id and not ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]:
+        raise ConfigError(
+            [("network.vpc_id", f"there is no default VPC in {ctx.region}: set network.vpc_id and network.subnets")]
+        )
+    raise ConfigError(
+        [
+            (
+                "network.subnets",
+                f"{net.vpc_id or 'the default VPC'} has no default subnets: list the subnets for the tasks in "
+                "network.subnets and public ones for the load balancer in network.alb_subnets",
+            )
+        ]
+    )
+
+
+def _routes(ctx: Context, vpc_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Each subnet's routes (its own route table, else the VPC's main one), by subnet id;
+    the main table's under ''. One listing of the VPC's route tables."""
+    by_subnet: dict[str, list[dict[str, Any]]] = {}
+    pages = (
+        ctx.client("ec2")
+        .get_paginator("describe_route_tables")
+        .paginate(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
+    )
+    for page in pages:
+        for table in page["RouteTables"]:
+            for assoc in table.get("Associations", []):
+                if assoc.get("Main"):
+                    by_subnet[""] = table.get("Routes", [])
+                elif assoc.get("SubnetId"):
+                    by_subnet[assoc["SubnetId"]] = table.get("Routes", [])
+    return by_subnet
+
+
+def _default_route(routes: list[dict[str, Any]]) -> str:
+    """Where 0.0.0.0/0 goes: 'igw' (an internet gateway), 'nat' (a NAT gateway, instance,
+    network interface or transit gateway: outbound only), or '' (nowhere)."""
+    for route in routes:
+        if route.get("DestinationCidrBlock") != "0.0.0.0/0" or route.get("State") == "blackhole":
+            continue
+        if str(route.get("GatewayId", "")).startswith("igw-"):
+            return "igw"
+        if any(route.get(k) for k in ("NatGatewayId", "InstanceId", "NetworkInterfaceId", "TransitGatewayId")):
+            return "nat"
+    return ""
+
+
+def _zones_ok(subnets: list[dict[str, Any]], key: str, what: str) -> None:
+    by_zone: dict[str, list[str]] = {}
+    for subnet in subnets:
+        by_zone.setdefault(subnet["AvailabilityZone"], []).append(subnet["SubnetId"])
+    twice = "; ".join(f"{z}: {', '.join(ids)}" for z, ids in sorted(by_zone.items()) if len(ids) > 1)
+    if twice:
+        raise ConfigError([(key, f"{what} takes one subnet per availability zone ({twice})")])
+    if len(by_zone) < 2:
         raise ConfigError(
             [
                 (
                     key,
-                    f"the subnets ({', '.join(s['SubnetId'] for s in subnets) or 'none'}) span "
-                    f"{len(zones)} availability zone(s); an application load balancer needs 2 or more",
+                    f"the subnets ({', '.join(s['SubnetId'] for s in subnets) or 'none'}) span {len(by_zone)} "
+                    "availability zone(s); an application load balancer needs 2 or more",
                 )
             ]
         )
+
+
+def resolve_network(ctx: Context) -> None:
+    """The VPC, the load balancer's subnets and the tasks' subnets into ctx.facts, or a
+    ConfigError naming the key -- all before any change:
+
+    - the load balancer's subnets (network.alb_subnets; else network.subnets when they are
+      public; else the default subnets) must route 0.0.0.0/0 to an internet gateway: AWS
+      refuses an internet-facing ALB elsewhere, or serves nobody;
+    - the tasks' subnets (network.subnets; else alb_subnets; else the default subnets) must
+      be public too with assign_public_ip = true; with false and no NAT route, the VPC
+      endpoints the tasks need are looked for, and what is missing is a warning;
+    - Fargate must run in their zones: default subnets elsewhere are left out (a note),
+      configured ones are an error naming the zone."""
+    net = ctx.config.network
+    with doing("look up the VPC, its subnets and route tables"):
+        if net.subnets or net.alb_subnets:
+            ids = list(dict.fromkeys([*net.subnets, *net.alb_subnets]))
+            found = {s["SubnetId"]: s for s in _describe_subnets(ctx, ids, "network.subnets")}
+            outside = [i for i in ids if found[i]["VpcId"] != net.vpc_id]
+            if outside and not _vpc_exists(ctx, net.vpc_id):
+                raise ConfigError([("network.vpc_id", f"VPC {net.vpc_id} does not exist in {ctx.region}")])
+            if outside:
+                key = "network.subnets" if any(i in net.subnets for i in outside) else "network.alb_subnets"
+                raise ConfigError([(key, f"{', '.join(outside)} not in {net.vpc_id}")])
+            vpc_id = net.vpc_id
+            tasks = [found[i] for i in (net.subnets or net.alb_subnets)]
+            alb = [found[i] for i in net.alb_subnets] if net.alb_subnets else None
+        else:
+            tasks = _default_subnets(ctx)
+            vpc_id = tasks[0]["VpcId"]
+            alb = list(tasks)
+        routes = _routes(ctx, vpc_id)
+
+    def route(subnet: dict[str, Any]) -> str:
+        return _default_route(routes.get(subnet["SubnetId"], routes.get("", [])))
+
+    alb_key = "network.alb_subnets" if net.alb_subnets else "network.subnets" if net.subnets else "network.vpc_id"
+    _zones_ok(alb if alb is not None else tasks, alb_key, "a load balancer")
+    if alb is None:  # only network.subnets: the load balancer goes there too, if they are public
+        private = [s["SubnetId"] for s in tasks if route(s) != "igw"]
+        if private:
+            raise ConfigError(
+                [
+                    (
+                        "network.alb_subnets",
+                        f"the subnets in network.subnets ({', '.join(private)}) have no route to an internet "
+                        "gateway, so an internet-facing load balancer cannot be there: list public subnets "
+                        "(0.0.0.0/0 -> igw-...) of the VPC in network.alb_subnets",
+                    )
+                ]
+            )
+        alb = list(tasks)
+    private_alb = [s["SubnetId"] for s in alb if route(s) != "igw"]
+    if private_alb:
+        raise ConfigError(
+            [
+                (
+                    alb_key,
+                    f"{', '.join(private_alb)} {'has' if len(private_alb) == 1 else 'have'} no route to an internet "
+                    "gateway (0.0.0.0/0 -> igw-...) in its route table or the VPC's main one: an internet-facing "
+                    "load balancer needs public subnets",
+                )
+            ]
+        )
+
+    task_key = "network.subnets" if net.subnets else alb_key
+    unsupported = [s for s in tasks if not fargate_runs_in(ctx.region, s.get("AvailabilityZoneId", ""))]
+    if unsupported and (net.subnets or net.alb_subnets):
+        raise ConfigError(
+            [
+                (
+                    task_key,
+                    ", ".join(f"{s['SubnetId']} is in {s.get('AvailabilityZoneId')}" for s in unsupported)
+                    + f", where Fargate does not run in {ctx.region}: use subnets in "
+                    + ", ".join(sorted(FARGATE_ZONES.get(ctx.region, set()))),
+                )
+            ]
+        )
+    if unsupported:
+        ctx.notes.append(
+            "tasks are not placed in "
+            + ", ".join(f"{s['SubnetId']} ({s.get('AvailabilityZoneId')})" for s in unsupported)
+            + f": Fargate does not run in that zone of {ctx.region} (the load balancer still uses it)"
+        )
+        tasks = [s for s in tasks if s not in unsupported]
+    if not tasks:
+        raise ConfigError([(task_key, f"Fargate runs in none of these subnets' zones in {ctx.region}")])
+
+    if ctx.config.network.assign_public_ip:
+        private = [s["SubnetId"] for s in tasks if route(s) != "igw"]
+        if private:
+            raise ConfigError(
+                [
+                    (
+                        "network.assign_public_ip",
+                        f"is true but the tasks' subnets {', '.join(private)} have no route to an internet gateway, "
+                        "so a public IP gives them no way out: use public subnets, or set it to false and give the "
+                        "subnets a NAT gateway (or VPC endpoints)",
+                    )
+                ]
+            )
+    else:
+        isolated = [s["SubnetId"] for s in tasks if route(s) == ""]
+        if isolated:
+            _warn_missing_endpoints(ctx, vpc_id, isolated)
+
     ctx.facts["vpc_id"] = vpc_id
-    ctx.facts["subnets"] = sorted(s["SubnetId"] for s in subnets)
+    ctx.facts["subnets"] = sorted(s["SubnetId"] for s in tasks)
+    ctx.facts["alb_subnets"] = sorted(s["SubnetId"] for s in alb)
+
+
+def _warn_missing_endpoints(ctx: Context, vpc_id: str, isolated: list[str]) -> None:
+    """Tasks without a public IP in subnets with no NAT reach AWS only through VPC endpoints:
+    say what they will fail to reach (a warning: the endpoints may be on their way)."""
+    with doing(f"look up the VPC endpoints of {vpc_id}"):
+        endpoints = ctx.client("ec2").describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
+    prefix = f"com.amazonaws.{ctx.region}."  # e.g. com.amazonaws.eu-west-1.ecr.dkr
+    have = {
+        str(e["ServiceName"]).removeprefix(prefix)
+        for e in endpoints.get("VpcEndpoints", [])
+        if str(e.get("State", "available")).lower() in ("available", "pending", "pendingacceptance")
+    }
+    wanted = list(PRIVATE_TASK_ENDPOINTS) + (["ssm"] if ctx.config.service.secrets else [])
+    missing = [name for name in wanted if name not in have]
+    image = ctx.config.service.image
+    if f".dkr.ecr.{ctx.region}.amazonaws.com/" not in image:
+        ctx.notes.append(
+            f"the tasks' subnets {', '.join(isolated)} have no route to the internet (no NAT) and assign_public_ip "
+            f"is false: the image {image} is not in this region's ECR, so the tasks cannot pull it"
+        )
+    if missing:
+        reach = {
+            "ecr.api": "ECR",
+            "ecr.dkr": "ECR",
+            "s3": "ECR's image layers (S3)",
+            "logs": "CloudWatch Logs",
+            "ssm": "SSM (the secrets)",
+        }
+        ctx.notes.append(
+            f"the tasks' subnets {', '.join(isolated)} have no route to the internet (no NAT) and assign_public_ip "
+            f"is false, and VPC {vpc_id} has no endpoint for {', '.join(missing)}: the tasks will fail to reach "
+            + ", ".join(dict.fromkeys(reach[m] for m in missing))
+        )
 
 
 def _rules(group: dict[str, Any]) -> set[Rule]:

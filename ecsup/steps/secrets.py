@@ -55,6 +55,36 @@ def kms_key_arn(ctx: Context) -> str | None:
     return str(ctx.facts["kms_key_arn"])
 
 
+AWS_MANAGED_KEY = "alias/aws/ssm"
+
+
+def parameter_key_arn(ctx: Context, var: str, name: str, key_id: str) -> str:
+    """The ARN of the customer-managed key that encrypts an existing SecureString
+    (DescribeParameters gives its KeyId as it was set: an alias, key id or ARN): the execution
+    role needs kms:Decrypt on it, or the tasks fail with ResourceInitializationError."""
+    if key_id.startswith("arn:") and ":key/" in key_id:
+        return key_id
+    cache: dict[str, str] = ctx.facts.setdefault("key_arns", {})
+    if key_id not in cache:
+        try:
+            with doing(f"look up KMS key {key_id} of SSM parameter {name}"):
+                cache[key_id] = str(ctx.client("kms").describe_key(KeyId=key_id)["KeyMetadata"]["Arn"])
+        except AwsError as exc:
+            if exc.code == "NotFoundException":
+                raise ConfigError(
+                    [
+                        (
+                            f"service.secrets.{var}",
+                            f"SSM parameter {name} is encrypted with KMS key {key_id}, which does not exist in "
+                            f"{ctx.region}: the tasks could not decrypt it",
+                        )
+                    ],
+                    hint="re-create the parameter with a key that exists; nothing was changed",
+                ) from None
+            raise
+    return cache[key_id]
+
+
 class SecretsStep(Step):
     title = "secrets"
 
@@ -67,8 +97,12 @@ class SecretsStep(Step):
         existing = describe_parameters(ctx, list(secrets.values()))
         actions: list[Action] = []
         unavailable: list[tuple[str, str]] = []
+        keys = {ctx.facts["kms_key_arn"]} if ctx.facts.get("kms_key_arn") else set()
         for var, name in secrets.items():
             param = existing.get(name)
+            key_id = str((param or {}).get("KeyId") or "")
+            if param is not None and param.get("Type") == "SecureString" and key_id and key_id != AWS_MANAGED_KEY:
+                keys.add(parameter_key_arn(ctx, var, name, key_id))
             if param is not None:
                 kind = param.get("Type")
                 modified = str(param.get("LastModifiedDate", "?"))[:19]
@@ -94,6 +128,7 @@ class SecretsStep(Step):
             actions.append(Action("create", "secret", name, "SecureString", run=partial(self._put, ctx, name, value)))
         if unavailable:
             raise ConfigError(unavailable, hint="nothing was changed; set the variables and run again")
+        ctx.facts["decrypt_keys"] = sorted(keys)
         return actions
 
     def _put(self, ctx: Context, name: str, value: str) -> str:
