@@ -42,7 +42,7 @@ def _shared_loader() -> Any:
 class Clock:
     """The process's clock and sleep, used by every Context that is not given its own.
     The test suite swaps in a fake clock (waits take no time); the emulated AWS of the
-    sandbox and the tests (emulation.py) reads the same clock, so AWS's delays pass as
+    sandbox and the tests (ecsup/emulation/) reads the same clock, so AWS's delays pass as
     ecsup waits them out."""
 
     now: Callable[[], float] = time.monotonic

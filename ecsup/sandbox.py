@@ -86,7 +86,7 @@ class Sandbox:
         _services_report_running()
         from . import emulation
 
-        # AWS's behaviours where moto is lenient (ecsup/emulation.py), on the real clock with
+        # AWS's behaviours where moto is lenient (ecsup/emulation/), on the real clock with
         # short delays: what the tests check strictly, the sandbox shows.
         emulation.activate(emulation.Emulation(self.delays or emulation.SANDBOX))
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log on the user's terminal

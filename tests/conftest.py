@@ -202,7 +202,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture(autouse=True)
 def strict_aws(request: pytest.FixtureRequest, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """Every test runs against moto made as strict as AWS (ecsup/emulation.py), on the
+    """Every test runs against moto made as strict as AWS (ecsup/emulation/), on the
     test's fake clock: AWS's delays pass while ecsup waits them out, in no real time.
     A test that needs moto as it is says so with @pytest.mark.plain_moto."""
     from ecsup import emulation

@@ -24,7 +24,7 @@ from typing import Any
 
 from moto.core.exceptions import ServiceException
 
-from .config import FARGATE_MEMORY, LOG_RETENTION_DAYS
+from ..config import FARGATE_MEMORY, LOG_RETENTION_DAYS
 
 
 class AwsFault(ServiceException):
@@ -820,3 +820,7 @@ def install() -> None:
     _around(Route53Backend, "change_resource_record_sets", change_batch_as_aws)
 
     _around(LOGS, "put_retention_policy", retention_must_be_a_value_cloudwatch_accepts)
+
+    from . import deployments
+
+    deployments.install(_around)
