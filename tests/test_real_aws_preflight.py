@@ -1,7 +1,7 @@
 """Issue 10, what real AWS refuses that moto lets through, found before any change: the load
 balancer's subnets and the tasks' (2), ACM's name limits (6), a CNAME next to other records
 (7), secrets encrypted with their own KMS key (9), and the zones Fargate runs in (15).
-The strict AWS layer (ecsup/emulation.py) is on: without these checks, AWS (as emulated)
+The strict AWS layer (ecsup/emulation/) is on: without these checks, AWS (as emulated)
 refuses the change half-way through create."""
 
 from __future__ import annotations

@@ -67,6 +67,11 @@ class Delays:
     # A deleted ECS service stays DRAINING until its tasks stop (DeleteService API reference;
     # minutes in practice: hashicorp/terraform#9521).
     service_draining: float = 30.0
+    # ECS service deployments (deployments.py): new tasks take this long to start and pass two
+    # health checks; a "minute" of bake time (bakeTimeInMinutes, step and canary bake times)
+    # lasts this many seconds (the sandbox compresses it).
+    task_start: float = 20.0
+    deployment_minute: float = 60.0
 
 
 STRICT = Delays()  # the test suite: on its fake clock these cost no real time
@@ -80,6 +85,8 @@ SANDBOX = Delays(  # the sandbox: on the real clock, short enough to watch
     eni_release=2.0,
     certificate_release=1.0,
     service_draining=2.0,
+    task_start=1.0,
+    deployment_minute=1.0,
 )
 
 
