@@ -19,12 +19,13 @@ from .plan import Action
 from .steps import Step
 from .steps.certificate import CertificateStep
 from .steps.dns import DnsStep
-from .steps.ecs import ClusterStep, ServiceStep, TaskDefinitionStep
+from .steps.ecs import ClusterStep, TaskDefinitionStep
 from .steps.iam import IamStep
 from .steps.loadbalancer import ListenersStep, LoadBalancerStep
 from .steps.logs import LogsStep
 from .steps.network import SecurityGroupsStep
 from .steps.secrets import SecretsStep
+from .steps.service import ServiceStep
 from .steps.zone import ZoneStep
 
 

@@ -134,7 +134,7 @@ def _target_health(ctx: Context, report: Report) -> None:
 
 
 def _service(ctx: Context, report: Report) -> None:
-    from .steps.ecs import find_service, stopped_reasons
+    from .steps.service import find_service, stopped_reasons
 
     if not ctx.facts.get("cluster_arn"):
         return

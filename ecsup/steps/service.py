@@ -1,0 +1,352 @@
+"""ECS: the service -- created behind the load balancer with ECS's own deployment
+strategy (blue/green, linear, canary or rolling) on the two target groups, waited on until
+stable, and converged without taking back what ECS and deploys own (the live target
+group and its weights, the deployed image, a desired count changed on the live service)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import waiting
+from ..context import Context
+from ..errors import AwsError, WaitTimeout, doing, is_code
+from ..plan import KNOWN_AFTER_APPLY, Action, Change
+from . import Step, check_owner, foreign
+from .ecs import DESIRED_TAG, GRACE_PERIOD, _tags, ecs_tags, eventually_consistent
+
+
+def find_service(ctx: Context) -> dict[str, Any] | None:
+    if not ctx.facts.get("cluster_arn") and ctx.mode != "destroy":
+        return None
+    with doing(f"look up service {ctx.names.service}"):
+        try:
+            resp = ctx.client("ecs").describe_services(
+                cluster=ctx.names.cluster, services=[ctx.names.service], include=["TAGS"]
+            )
+        except Exception as exc:
+            if is_code(exc, "ClusterNotFoundException"):
+                return None
+            raise
+    services = resp.get("services", [])
+    return services[0] if services and services[0].get("status") in ("ACTIVE", "DRAINING") else None
+
+
+def network_configuration(ctx: Context) -> dict[str, Any]:
+    return {
+        "awsvpcConfiguration": {
+            "subnets": ctx.facts["subnets"],
+            "securityGroups": [ctx.facts["sg_tasks"]],
+            "assignPublicIp": "ENABLED" if ctx.config.network.assign_public_ip else "DISABLED",
+        }
+    }
+
+
+def load_balancers(ctx: Context) -> list[dict[str, Any]]:
+    return [
+        {
+            "targetGroupArn": ctx.facts["tg_blue"],
+            "containerName": ctx.names.container,
+            "containerPort": ctx.config.service.container_port,
+        }
+    ]
+
+
+DEPLOYMENT = {
+    "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+    "maximumPercent": 200,
+    "minimumHealthyPercent": 100,
+}
+
+
+def stopped_reasons(ctx: Context) -> list[str]:
+    """Why the service's recently stopped tasks stopped (best effort: [] when unreadable)."""
+    try:
+        ecs = ctx.client("ecs")
+        arns = ecs.list_tasks(
+            cluster=ctx.names.cluster, serviceName=ctx.names.service, desiredStatus="STOPPED", maxResults=10
+        ).get("taskArns", [])
+        if not arns:
+            return []
+        tasks = ecs.describe_tasks(cluster=ctx.names.cluster, tasks=arns).get("tasks", [])
+    except Exception:  # diagnosis is best effort: never hide the original failure
+        return []
+    return sorted({t["stoppedReason"] for t in tasks if t.get("stoppedReason")})
+
+
+def service_failure(ctx: Context, service: dict[str, Any] | None) -> str:
+    """What AWS says about a service that does not stabilise: events and stopped tasks."""
+    parts = []
+    if service:
+        events = [e["message"] for e in service.get("events", [])[:5]]
+        if events:
+            parts.append("recent events: " + " | ".join(events))
+    reasons = stopped_reasons(ctx)
+    if reasons:
+        parts.append("stopped tasks: " + " | ".join(reasons))
+    return "; ".join(parts) or "AWS reported no events and no stopped tasks"
+
+
+def failure_hint(diagnosis: str) -> str:
+    if "ResourceInitializationError" in diagnosis:
+        return (
+            "the tasks could not start: check that the secrets exist and the execution role may read them "
+            "(ssm:GetParameters, kms:Decrypt), and that the subnets can reach ECR/SSM (public IP or NAT)"
+        )
+    if "CannotPullContainerError" in diagnosis or "pull" in diagnosis.lower():
+        return "the image could not be pulled: check service.image and the subnets' route to the registry"
+    if "health check" in diagnosis.lower():
+        return "tasks fail the load balancer health check: check service.health_check_path and container_port"
+    return "fix the cause above, then re-run `ecsup create`: it resumes where it stopped"
+
+
+def wait_stable(ctx: Context) -> str:
+    ecs = ctx.client("ecs")
+    seen: set[str] = set()
+    last: dict[str, Any] = {}
+
+    def check() -> tuple[bool, str]:
+        with doing(f"read the state of service {ctx.names.service}"):
+            found = ecs.describe_services(cluster=ctx.names.cluster, services=[ctx.names.service])["services"]
+        if not found:  # just created: DescribeServices may still report it MISSING
+            return False, "not visible yet"
+        svc = found[0]
+        last["service"] = svc
+        for event in reversed(svc.get("events", [])[:10]):
+            if event["id"] not in seen:
+                seen.add(event["id"])
+                ctx.ui.event(event["message"])
+        deployments = svc.get("deployments", [])
+        primary: dict[str, Any] = next((d for d in deployments if d.get("status") == "PRIMARY"), {})
+        failed = next((d for d in deployments if d.get("rolloutState") == "FAILED"), None)
+        want = ctx.facts.get("task_definition_arn")
+        rolled_back = bool(want) and svc.get("taskDefinition") != want  # the breaker put the old revision back
+        if failed is not None or rolled_back:
+            diagnosis = service_failure(ctx, svc)
+            reason = (failed or {}).get("rolloutStateReason") or (
+                f"the service runs {str(svc.get('taskDefinition', '?')).split('/')[-1]} again, "
+                f"not {str(want).split('/')[-1]}"
+            )
+            raise AwsError(
+                f"the deployment of service {ctx.names.service} failed and was rolled back: {reason}; {diagnosis}",
+                "DeploymentFailed",
+                hint=failure_hint(diagnosis),
+            )
+        running, desired = svc.get("runningCount", 0), svc.get("desiredCount", 0)
+        state = f"running {running}/{desired}" + (f", {len(deployments)} deployments" if len(deployments) > 1 else "")
+        done = running == desired and len(deployments) <= 1 and primary.get("rolloutState", "COMPLETED") == "COMPLETED"
+        return done, state
+
+    def timeout(state: str) -> WaitTimeout:
+        diagnosis = service_failure(ctx, last.get("service"))
+        return WaitTimeout(
+            f"service {ctx.names.service} not stable after {int(ctx.timeouts.service)} s ({state}); {diagnosis}",
+            hint=failure_hint(diagnosis),
+        )
+
+    return waiting.poll(
+        ctx, f"service {ctx.names.service} to become stable", check, ctx.timeouts.service, on_timeout=timeout
+    )
+
+
+def permissions_settle(ctx: Context) -> None:
+    """Tasks started right after this run changed their execution role's permissions could
+    fail to read their secrets (IAM applies changes within seconds, with no way to ask when),
+    and failed tasks count toward the circuit breaker's rollback: let the change settle first."""
+    changed = ctx.facts.get("execution_permissions_changed_at")
+    if changed is not None:
+        waiting.settle(ctx, "IAM to apply the execution role's new permissions", changed + ctx.timeouts.iam_settle)
+
+
+class ServiceStep(Step):
+    title = "service"
+
+    def plan(self, ctx: Context) -> list[Action]:
+        svc_cfg = ctx.config.service
+        name = ctx.names.service
+        svc = find_service(ctx)
+        if svc is not None and svc.get("status") == "DRAINING":
+            return [
+                Action(
+                    "create",
+                    "ECS service",
+                    name,
+                    "previous one still draining: wait, then create",
+                    run=lambda: self._create(ctx, wait_inactive=True),
+                )
+            ]
+        if svc is None:
+            return [
+                Action(
+                    "create",
+                    "ECS service",
+                    name,
+                    f"FARGATE, {svc_cfg.desired_count} task(s), behind {ctx.names.tg_blue}",
+                    run=lambda: self._create(ctx),
+                )
+            ]
+        tags = _tags(svc.get("tags"))
+        if not check_owner(ctx, "ECS service", name, tags):
+            return []
+        ctx.facts["service"] = svc  # what status reports on
+        changes = self._changes(ctx, svc, tags)
+        detail = f"running {svc.get('runningCount')}/{svc.get('desiredCount')}"
+        if svc.get("desiredCount") != svc_cfg.desired_count and str(svc_cfg.desired_count) == tags.get(DESIRED_TAG):
+            ctx.notes.append(
+                f"service {name}: desired count {svc.get('desiredCount')} was changed on the live "
+                f"service (config says {svc_cfg.desired_count}); left as it is"
+            )
+        if not changes:
+            return [Action("noop", "ECS service", name, detail)]
+        return [Action("update", "ECS service", name, detail, changes, run=lambda: self._update(ctx, svc, changes))]
+
+    def _changes(self, ctx: Context, svc: dict[str, Any], tags: dict[str, str]) -> list[Change]:
+        changes = []
+        want_td = ctx.facts.get("task_definition_arn", KNOWN_AFTER_APPLY)
+        if svc.get("taskDefinition") != want_td:
+            changes.append(
+                Change("task definition", svc.get("taskDefinition", "-").split("/")[-1], want_td.split("/")[-1])
+            )
+        want_count = ctx.config.service.desired_count
+        if str(want_count) != tags.get(DESIRED_TAG) and svc.get("desiredCount") != want_count:
+            changes.append(Change("desired count", str(svc.get("desiredCount")), str(want_count)))
+        elif str(want_count) != tags.get(DESIRED_TAG):
+            changes.append(Change(f"tag {DESIRED_TAG}", str(tags.get(DESIRED_TAG)), str(want_count)))
+        have_net = svc.get("networkConfiguration", {}).get("awsvpcConfiguration", {})
+        want_net = {
+            "subnets": ctx.facts["subnets"],
+            "securityGroups": [ctx.facts.get("sg_tasks", KNOWN_AFTER_APPLY)],
+            "assignPublicIp": "ENABLED" if ctx.config.network.assign_public_ip else "DISABLED",
+        }
+        if (
+            sorted(have_net.get("subnets", [])) != want_net["subnets"]
+            or have_net.get("securityGroups") != want_net["securityGroups"]
+            or have_net.get("assignPublicIp", "DISABLED") != want_net["assignPublicIp"]
+        ):
+            changes.append(Change("network", str(have_net), str(want_net)))
+        have_lb = [
+            (lb.get("targetGroupArn"), lb.get("containerName"), lb.get("containerPort"))
+            for lb in svc.get("loadBalancers", [])
+        ]
+        want_lb = [
+            (ctx.facts.get("tg_blue", KNOWN_AFTER_APPLY), ctx.names.container, ctx.config.service.container_port)
+        ]
+        if have_lb != want_lb:
+            changes.append(Change("load balancer", str(have_lb), str(want_lb)))
+        # AWS always reports these two; moto does not store them, so compare only what is reported.
+        grace = svc.get("healthCheckGracePeriodSeconds")
+        if grace is not None and grace != GRACE_PERIOD:
+            changes.append(Change("health check grace period", str(grace), str(GRACE_PERIOD)))
+        deployment = svc.get("deploymentConfiguration")
+        if deployment is not None:
+            breaker = deployment.get("deploymentCircuitBreaker") or {}
+            if not (breaker.get("enable") and breaker.get("rollback")):
+                changes.append(Change("circuit breaker", str(breaker or "off"), "enabled with rollback"))
+        return changes
+
+    def _create(self, ctx: Context, wait_inactive: bool = False) -> str:
+        ecs = ctx.client("ecs")
+        if wait_inactive:
+            self._wait_inactive(ctx)
+        permissions_settle(ctx)
+        count = ctx.config.service.desired_count
+        with doing(f"create service {ctx.names.service}"):
+            waiting.retry(
+                ctx,
+                "the new IAM roles and target group to be usable by ECS",
+                lambda: ecs.create_service(
+                    cluster=ctx.names.cluster,
+                    serviceName=ctx.names.service,
+                    taskDefinition=ctx.facts["task_definition_arn"],
+                    desiredCount=count,
+                    launchType="FARGATE",
+                    platformVersion="LATEST",
+                    networkConfiguration=network_configuration(ctx),
+                    loadBalancers=load_balancers(ctx),
+                    healthCheckGracePeriodSeconds=GRACE_PERIOD,
+                    deploymentConfiguration=DEPLOYMENT,
+                    deploymentController={"type": "ECS"},
+                    propagateTags="SERVICE",
+                    enableECSManagedTags=True,
+                    tags=ecs_tags(ctx, {DESIRED_TAG: str(count)}),
+                ),
+                eventually_consistent,
+                ctx.timeouts.propagation,
+            )
+        return wait_stable(ctx)
+
+    def _update(self, ctx: Context, svc: dict[str, Any], changes: list[Change]) -> str:
+        ecs = ctx.client("ecs")
+        attrs = {c.attribute for c in changes}
+        kwargs: dict[str, Any] = {}
+        if "task definition" in attrs:
+            kwargs["taskDefinition"] = ctx.facts["task_definition_arn"]
+        if "desired count" in attrs:
+            kwargs["desiredCount"] = ctx.config.service.desired_count
+        if "network" in attrs:
+            kwargs["networkConfiguration"] = network_configuration(ctx)
+        if "load balancer" in attrs:
+            kwargs["loadBalancers"] = load_balancers(ctx)
+        if "health check grace period" in attrs:
+            kwargs["healthCheckGracePeriodSeconds"] = GRACE_PERIOD
+        if "circuit breaker" in attrs:
+            kwargs["deploymentConfiguration"] = DEPLOYMENT
+        if kwargs:
+            permissions_settle(ctx)
+        with doing(f"update service {ctx.names.service}"):
+            if kwargs:
+                waiting.retry(
+                    ctx,
+                    "the new IAM roles and target group to be usable by ECS",
+                    lambda: ecs.update_service(cluster=ctx.names.cluster, service=ctx.names.service, **kwargs),
+                    eventually_consistent,
+                    ctx.timeouts.propagation,
+                )
+            ecs.tag_resource(
+                resourceArn=svc["serviceArn"],
+                tags=[{"key": DESIRED_TAG, "value": str(ctx.config.service.desired_count)}],
+            )
+        return wait_stable(ctx) if kwargs else "tagged"
+
+    def _wait_inactive(self, ctx: Context) -> None:
+        ecs = ctx.client("ecs")
+
+        def check() -> tuple[bool, str]:
+            with doing(f"read the state of service {ctx.names.service}"):
+                services = ecs.describe_services(cluster=ctx.names.cluster, services=[ctx.names.service])["services"]
+            status = services[0]["status"] if services else "INACTIVE"
+            return status == "INACTIVE", status
+
+        waiting.poll(ctx, f"service {ctx.names.service} to finish draining", check, ctx.timeouts.service)
+
+    def plan_destroy(self, ctx: Context) -> list[Action]:
+        svc = find_service(ctx)
+        if svc is None:
+            return []
+        if not ctx.names.owns(_tags(svc.get("tags"))):
+            return [foreign(ctx, "ECS service", ctx.names.service)]
+        return [
+            Action(
+                "delete",
+                "ECS service",
+                ctx.names.service,
+                f"scale to 0, delete, wait until inactive ({svc.get('status')})",
+                run=lambda: self._delete(ctx, svc),
+            )
+        ]
+
+    def _delete(self, ctx: Context, svc: dict[str, Any]) -> str:
+        ecs = ctx.client("ecs")
+        with doing(f"delete service {ctx.names.service}"):
+            try:
+                if svc.get("status") == "ACTIVE":
+                    if svc.get("desiredCount"):
+                        ecs.update_service(cluster=ctx.names.cluster, service=ctx.names.service, desiredCount=0)
+                    ecs.delete_service(cluster=ctx.names.cluster, service=ctx.names.service, force=True)
+            except Exception as exc:
+                if not is_code(
+                    exc, "ServiceNotFoundException", "ServiceNotActiveException", "ClusterNotFoundException"
+                ):
+                    raise
+            self._wait_inactive(ctx)
+        return "deleted"
+
