@@ -278,9 +278,9 @@ def run_destroy(
             confirm()
         with destroy_locked(ctx, force_unlock):
             result = destroy(ctx, outcome, ui.action_done, ui.action_failed, ui.action_left)
-    kept = [a for a in outcome.actions if a.kind in ("keep", "skip")]
+    kept = [a for a in outcome.actions if a.kind in ("keep", "skip")]  # including what chose to stay
     not_deleted = {id(a) for a, _ in result.failed + result.left}
-    deleted = [a for a in doomed if id(a) not in not_deleted]
+    deleted = [a for a in doomed if a.kind == "delete" and id(a) not in not_deleted]
     summary = f"deleted {len(deleted)}, kept {len(kept)}, failed {len(result.failed)}"
     if result.left:
         summary += f", left {len(result.left)} that needed it gone"
@@ -297,7 +297,7 @@ def run_destroy(
         )
     return {
         "deleted": [a.as_dict() for a in deleted],
-        "kept": [a.as_dict() for a in kept],
+        "kept": [a.as_dict() | ({"result": a.result} if a.result else {}) for a in kept],
         "failed": [dict(a.as_dict(), error=msg) for a, msg in result.failed],
         "left": [dict(a.as_dict(), reason=why) for a, why in result.left],
     }

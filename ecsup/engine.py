@@ -144,6 +144,9 @@ def plan_destroy(ctx: Context, purge: bool = False) -> Outcome:
     return outcome
 
 
+KEPT = "kept"  # a deletion's result that starts so did not delete (e.g. a record still in use)
+
+
 @dataclass
 class DestroyResult:
     failed: list[tuple[Action, str]] = field(default_factory=list)  # tried, and AWS would not
@@ -164,15 +167,18 @@ def destroy(
     from .errors import EcsupError
 
     result = DestroyResult()
-    blocked: dict[str, str] = {}  # key -> why it is still there
+    blocked: dict[str, str] = {}  # ref -> the deletion that failed, first cause of its staying
     for planned in outcome.planned:
         for action in planned.actions:
             if action.kind == "delete" and action.run is not None:
                 stuck = [k for k in action.after if k in blocked]
                 if stuck:
-                    why = f"needs {stuck[0]} deleted first ({blocked[stuck[0]]})"
+                    cause = blocked[stuck[0]]
+                    why = f"needs {stuck[0]} deleted first" + (
+                        ", which could not be deleted" if cause == stuck[0] else f", left because {cause} could not be"
+                    )
                     result.left.append((action, why))
-                    blocked[action.ref] = f"{stuck[0]} could not be deleted"
+                    blocked[action.ref] = cause
                     if on_left:
                         on_left(action, why)
                     continue
@@ -180,10 +186,12 @@ def destroy(
                     action.result = action.run()
                 except EcsupError as exc:
                     result.failed.append((action, exc.message))
-                    blocked[action.ref] = "its deletion failed"
+                    blocked[action.ref] = action.ref
                     if on_failure:
                         on_failure(action, exc.message)
                     continue
+                if action.result and action.result.startswith(KEPT):  # it decided not to, and said why
+                    action.kind = "keep"
             if report:
                 report(action)
     return result
