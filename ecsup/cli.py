@@ -502,5 +502,42 @@ def logs(
             # Ctrl-C is how --follow ends: not an error
 
 
+@app.command()
+def cost(
+    tctx: typer.Context,
+    config: ConfigOption = "ecsup.toml",
+    json_output: JsonOption = False,
+    requests_per_month: Annotated[
+        int, typer.Option(min=0, help="Requests a month the load balancer serves (sets its LCUs).")
+    ] = 1_000_000,
+    log_gb_per_month: Annotated[float, typer.Option(min=0.0, help="GB of container logs a month.")] = 1.0,
+    deploys_per_month: Annotated[
+        int, typer.Option(min=0, help="Deployments a month (new and old tasks overlap in each).")
+    ] = 20,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Use the price table shipped with ecsup: no AWS call, no credentials.")
+    ] = False,
+) -> None:
+    """Estimate the stack's monthly cost in USD, line by line (read-only; the AWS Price List
+    API when reachable, else the dated price table shipped with ecsup)."""
+    from .cost import Usage, estimate
+    from .prices import choose_prices
+    from .render import cost_report
+
+    ctx, ui, err = _setup(tctx, config, json_output)
+    with _handled(err, ctx.redact):
+        prices = choose_prices(ctx.region, offline=offline, client=lambda: ctx.client("pricing", "us-east-1"))
+        usage = Usage(
+            requests_per_month=requests_per_month,
+            log_gb_per_month=log_gb_per_month,
+            deploys_per_month=deploys_per_month,
+        )
+        result = estimate(ctx.config, usage, prices)
+        if json_output:
+            typer.echo(json.dumps(result.as_dict(), indent=2))
+        else:
+            cost_report(ui.console, result)
+
+
 def run() -> None:  # console-script entry point
     app()

@@ -77,6 +77,49 @@ class NetworkConfig:
     assign_public_ip: bool = True
 
 
+STRATEGIES = ("blue_green", "linear", "canary", "rolling")
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    """How ECS replaces the tasks (deploymentConfiguration): its own blue/green, linear or canary
+    deployment on the stack's two target groups, or a rolling update."""
+
+    strategy: str = "blue_green"
+    bake_minutes: int = 5
+    step_percent: float = 10.0  # linear
+    step_minutes: int = 6
+    canary_percent: float = 5.0  # canary
+    canary_minutes: int = 10
+
+    @property
+    def api_strategy(self) -> str:
+        return self.strategy.upper()
+
+    @property
+    def shifts_traffic(self) -> bool:
+        """Blue/green, linear and canary move production between the two target groups."""
+        return self.strategy != "rolling"
+
+
+ARCHITECTURES = ("X86_64", "ARM64")
+CAPACITIES = ("FARGATE", "FARGATE_SPOT", "mixed")
+
+
+@dataclass(frozen=True)
+class AutoscalingConfig:
+    """Application Auto Scaling of the service's desired count: target tracking on average
+    CPU and/or on requests per task (both target groups: see steps/autoscaling.py)."""
+
+    min: int
+    max: int
+    cpu_target: float | None = None  # percent
+    requests_per_target: float | None = None  # requests per task per minute
+    scale_in_cooldown: int = 300
+    scale_out_cooldown: int = 60
+    disable_scale_in: bool = False
+
+
 @dataclass(frozen=True)
 class ServiceConfig:
     image: str
@@ -89,6 +132,24 @@ class ServiceConfig:
     secrets_kms_key: str = ""
     environment: tuple[tuple[str, str], ...] = ()
     secrets: tuple[tuple[str, str], ...] = ()
+    deploy: DeployConfig = field(default_factory=DeployConfig)
+    cpu_architecture: str = "X86_64"  # ARM64: Graviton (the image must be built for arm64)
+    capacity: str = "FARGATE"  # FARGATE_SPOT, or "mixed": on_demand_base tasks on demand, then a split
+    on_demand_base: int = 1  # mixed: this many tasks always on demand
+    on_demand_percent: int = 0  # mixed: of the tasks above the base, this share on demand, the rest Spot
+    autoscaling: AutoscalingConfig | None = None
+
+    @property
+    def capacity_provider_strategy(self) -> list[dict[str, Any]] | None:
+        """ECS capacityProviderStrategy, or None for launch type FARGATE (on demand)."""
+        if self.capacity == "FARGATE":
+            return None
+        if self.capacity == "FARGATE_SPOT":
+            return [{"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 0}]
+        return [
+            {"capacityProvider": "FARGATE", "base": self.on_demand_base, "weight": self.on_demand_percent},
+            {"capacityProvider": "FARGATE_SPOT", "base": 0, "weight": 100 - self.on_demand_percent},
+        ]
 
 
 @dataclass(frozen=True)
@@ -112,6 +173,7 @@ class Config:
 
 # key -> (type, default); REQUIRED marks a required key.
 REQUIRED = object()
+GIVEN = "__given__"  # in each section read: the keys the file sets (the others are defaults)
 _SCHEMA: dict[str, Any] = {
     "app": (str, REQUIRED),
     "env": (str, REQUIRED),
@@ -140,14 +202,44 @@ _SCHEMA: dict[str, Any] = {
         "secrets_kms_key": (str, ""),
         "environment": (dict, {}),
         "secrets": (dict, {}),
+        "cpu_architecture": (str, "X86_64"),
+        "capacity": (str, "FARGATE"),
+        "on_demand_base": (int, 1),
+        "on_demand_percent": (int, 0),
+        "autoscaling": {
+            "min": (int, None),
+            "max": (int, None),
+            "cpu_target": (float, None),
+            "requests_per_target": (float, None),
+            "scale_in_cooldown": (int, 300),
+            "scale_out_cooldown": (int, 60),
+            "disable_scale_in": (bool, False),
+        },
+        "deploy": {
+            "strategy": (str, "blue_green"),
+            "bake_minutes": (int, 5),
+            "step_percent": (float, 10.0),
+            "step_minutes": (int, 6),
+            "canary_percent": (float, 5.0),
+            "canary_minutes": (int, 10),
+        },
     },
 }
-_TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", list: "a list", dict: "a table"}
+_TYPE_NAMES = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    list: "a list",
+    dict: "a table",
+}
 
 
 def _type_ok(value: Any, expected: type) -> bool:
     if expected is int:
         return isinstance(value, int) and not isinstance(value, bool)
+    if expected is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
     return isinstance(value, expected)
 
 
@@ -184,6 +276,7 @@ def _read_section(data: Any, schema: dict[str, Any], prefix: str, problems: list
             out[key] = None if default is REQUIRED else default
             continue
         out[key] = value
+    out[GIVEN] = set(data)
     return out
 
 
@@ -386,6 +479,95 @@ def _validate(raw: dict[str, Any], problems: list[tuple[str, str]]) -> None:
     params = [p for p in svc["secrets"].values() if isinstance(p, str)]
     if len(set(params)) != len(params):
         problems.append(("service.secrets", "two variables use the same SSM parameter"))
+    _validate_deploy(svc["deploy"], problems)
+    _validate_capacity(svc, problems)
+    _validate_autoscaling(svc, problems)
+
+
+def _validate_capacity(svc: dict[str, Any], problems: list[tuple[str, str]]) -> None:
+    if svc["cpu_architecture"] not in ARCHITECTURES:
+        problems.append(("service.cpu_architecture", f'{svc["cpu_architecture"]!r} must be "X86_64" or "ARM64"'))
+    if svc["capacity"] not in CAPACITIES:
+        problems.append(("service.capacity", f'{svc["capacity"]!r} must be "FARGATE", "FARGATE_SPOT" or "mixed"'))
+    if svc["cpu_architecture"] == "ARM64" and svc["capacity"] != "FARGATE":
+        # Fargate Spot runs x86_64 tasks only (ECS Developer Guide, "AWS Fargate capacity providers")
+        problems.append(("service.capacity", 'Fargate Spot does not run ARM64 tasks: use capacity = "FARGATE"'))
+    given = svc[GIVEN]
+    if svc["capacity"] != "mixed" and given & {"on_demand_base", "on_demand_percent"}:
+        key = sorted(given & {"on_demand_base", "on_demand_percent"})[0]
+        problems.append((f"service.{key}", 'is used only with capacity = "mixed"'))
+    if not 0 <= svc["on_demand_base"] <= 100000:
+        problems.append(("service.on_demand_base", f"{svc['on_demand_base']} must be between 0 and 100000"))
+    if not 0 <= svc["on_demand_percent"] <= 100:
+        problems.append(("service.on_demand_percent", f"{svc['on_demand_percent']} must be between 0 and 100"))
+
+
+def _validate_autoscaling(svc: dict[str, Any], problems: list[tuple[str, str]]) -> None:
+    scaling = svc["autoscaling"]
+    if not scaling[GIVEN]:
+        return
+    key = "service.autoscaling"
+    for name in ("min", "max"):
+        if scaling[name] is None:
+            problems.append((f"{key}.{name}", "is required in [service.autoscaling]"))
+        elif not 0 <= scaling[name] <= 1000:
+            problems.append((f"{key}.{name}", f"{scaling[name]} must be between 0 and 1000"))
+    if scaling["min"] is not None and scaling["max"] is not None and scaling["min"] > scaling["max"]:
+        problems.append((f"{key}.min", f"{scaling['min']} is more than max ({scaling['max']})"))
+    if scaling["cpu_target"] is None and scaling["requests_per_target"] is None:
+        problems.append((key, "needs cpu_target, requests_per_target, or both"))
+    if scaling["cpu_target"] is not None and not 1 <= scaling["cpu_target"] <= 100:
+        problems.append((f"{key}.cpu_target", f"{scaling['cpu_target']} must be a percentage from 1 to 100"))
+    if scaling["requests_per_target"] is not None and not scaling["requests_per_target"] > 0:
+        problems.append((f"{key}.requests_per_target", "must be more than 0 (requests per task per minute)"))
+    for name in ("scale_in_cooldown", "scale_out_cooldown"):
+        if not 0 <= scaling[name] <= 86400:
+            problems.append((f"{key}.{name}", f"{scaling[name]} must be between 0 and 86400 seconds"))
+
+
+# ECS API reference: DeploymentConfiguration (bakeTimeInMinutes), LinearConfiguration
+# (stepPercent: multiples of 0.1 from 3.0 to 100.0; stepBakeTimeInMinutes 0-1440),
+# CanaryConfiguration (canaryPercent: multiples of 0.1 from 0.1 to 100.0; canaryBakeTimeInMinutes 0-1440).
+_PERCENT_RANGE = {"step_percent": (3.0, 100.0), "canary_percent": (0.1, 100.0)}
+_ONLY_WITH = {
+    "step_percent": "linear",
+    "step_minutes": "linear",
+    "canary_percent": "canary",
+    "canary_minutes": "canary",
+}
+
+
+def _validate_deploy(deploy: dict[str, Any], problems: list[tuple[str, str]]) -> None:
+    strategy = deploy["strategy"]
+    if strategy not in STRATEGIES:
+        problems.append(("service.deploy.strategy", f"{strategy!r} must be one of " + ", ".join(STRATEGIES)))
+    for key in ("bake_minutes", "step_minutes", "canary_minutes"):
+        if not 0 <= deploy[key] <= 1440:
+            problems.append((f"service.deploy.{key}", f"{deploy[key]} must be between 0 and 1440 minutes (24 hours)"))
+    for key, (low, high) in _PERCENT_RANGE.items():
+        value = deploy[key]
+        if not low <= value <= high or abs(round(value * 10) - value * 10) > 1e-6:
+            problems.append((f"service.deploy.{key}", f"{value} must be a multiple of 0.1 from {low} to {high}"))
+    given = deploy[GIVEN]
+    if strategy == "rolling" and "bake_minutes" in given:
+        problems.append(("service.deploy.bake_minutes", 'has no effect with strategy = "rolling"'))
+    for key, needs in _ONLY_WITH.items():
+        if key in given and strategy in STRATEGIES and strategy != needs:
+            problems.append((f"service.deploy.{key}", f'is used only with strategy = "{needs}" (it is {strategy!r})'))
+
+
+def _autoscaling(raw: dict[str, Any]) -> AutoscalingConfig | None:
+    if not raw[GIVEN]:
+        return None
+    return AutoscalingConfig(
+        min=raw["min"],
+        max=raw["max"],
+        cpu_target=None if raw["cpu_target"] is None else float(raw["cpu_target"]),
+        requests_per_target=None if raw["requests_per_target"] is None else float(raw["requests_per_target"]),
+        scale_in_cooldown=raw["scale_in_cooldown"],
+        scale_out_cooldown=raw["scale_out_cooldown"],
+        disable_scale_in=raw["disable_scale_in"],
+    )
 
 
 def _env_value(value: Any) -> str:
@@ -437,6 +619,19 @@ def parse(text: str, path: str = "ecsup.toml") -> Config:
             secrets_kms_key=svc["secrets_kms_key"],
             environment=tuple(sorted((k, _env_value(v)) for k, v in svc["environment"].items())),
             secrets=tuple(sorted(svc["secrets"].items())),
+            cpu_architecture=svc["cpu_architecture"],
+            capacity=svc["capacity"],
+            on_demand_base=svc["on_demand_base"],
+            on_demand_percent=svc["on_demand_percent"],
+            autoscaling=_autoscaling(svc["autoscaling"]),
+            deploy=DeployConfig(
+                strategy=svc["deploy"]["strategy"],
+                bake_minutes=svc["deploy"]["bake_minutes"],
+                step_percent=float(svc["deploy"]["step_percent"]),
+                step_minutes=svc["deploy"]["step_minutes"],
+                canary_percent=float(svc["deploy"]["canary_percent"]),
+                canary_minutes=svc["deploy"]["canary_minutes"],
+            ),
         ),
     )
 

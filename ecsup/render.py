@@ -228,3 +228,33 @@ class LogPrinter:
             text.append(prefix, style=style)  # only the prefix is coloured
             text.append_text(Text.from_ansi(part.rstrip("\r")) if "\x1b" in part else Text(part.rstrip("\r")))
             self.console.print(text, soft_wrap=True, highlight=False)
+
+
+# -- ecsup cost ---------------------------------------------------------------------------------
+def cost_report(console: Console, estimate: Any) -> None:
+    """A cost.Estimate: one row per line item, the total, the notes, the assumptions, and
+    where the prices came from."""
+    from rich import box
+    from rich.table import Table
+
+    console.print(escape(f"{estimate.stack} in {estimate.region}: estimated cost per month (USD)"), style="bold")
+    table = Table(
+        show_header=True, header_style="bold", show_footer=True, box=box.SIMPLE, show_edge=False, pad_edge=False
+    )
+    table.add_column("ITEM", footer=Text("total", style="bold"))
+    table.add_column("QUANTITY", overflow="fold")
+    table.add_column("UNIT PRICE", overflow="fold")
+    table.add_column("PER MONTH", justify="right", no_wrap=True, footer=Text(estimate.total_text, style="bold"))
+    for line in estimate.lines:
+        table.add_row(escape(line.name), escape(line.quantity), escape(line.unit_price), escape(line.monthly_text))
+    console.print(table)
+    console.print("notes:", style="bold")
+    for line in estimate.lines:
+        if line.note:
+            console.print(escape(f"  {line.name}: {line.note}"), style="dim")
+    console.print("assumptions:", style="bold")
+    for text in estimate.assumptions:
+        console.print(escape(f"  - {text}"))
+    if estimate.prices.note:
+        console.print(escape(f"note: {estimate.prices.note}"), style="yellow")
+    console.print(escape(estimate.prices_source), style="cyan")

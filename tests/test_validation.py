@@ -146,6 +146,42 @@ CASES = [
         ("service.log_retention_days:", "2 is not accepted", "1, 3, 5, 7, 14"),
         replace=service_key("log_retention_days = 2"),
     ),
+    # -- [service.deploy] (ECS API reference ranges) ------------------------------
+    case(
+        "deploy-strategy-unknown",
+        ("service.deploy.strategy:", "'codedeploy'", "blue_green, linear, canary, rolling"),
+        extra='\n[service.deploy]\nstrategy = "codedeploy"\n',
+    ),
+    case(
+        "deploy-bake-too-long",
+        ("service.deploy.bake_minutes:", "2000", "0 and 1440"),
+        extra="\n[service.deploy]\nbake_minutes = 2000\n",
+    ),
+    case(
+        "deploy-step-too-small",
+        ("service.deploy.step_percent:", "2.5", "3.0 to 100.0"),
+        extra='\n[service.deploy]\nstrategy = "linear"\nstep_percent = 2.5\n',
+    ),
+    case(
+        "deploy-canary-not-a-tenth",
+        ("service.deploy.canary_percent:", "0.05", "multiple of 0.1"),
+        extra='\n[service.deploy]\nstrategy = "canary"\ncanary_percent = 0.05\n',
+    ),
+    case(
+        "deploy-key-of-another-strategy",
+        ("service.deploy.canary_percent:", 'only with strategy = "canary"', "'linear'"),
+        extra='\n[service.deploy]\nstrategy = "linear"\ncanary_percent = 10\n',
+    ),
+    case(
+        "deploy-bake-with-rolling",
+        ("service.deploy.bake_minutes:", "no effect", "rolling"),
+        extra='\n[service.deploy]\nstrategy = "rolling"\nbake_minutes = 3\n',
+    ),
+    case(
+        "deploy-percent-wrong-type",
+        ("service.deploy.step_percent:", "must be a number", "'ten'"),
+        extra='\n[service.deploy]\nstrategy = "linear"\nstep_percent = "ten"\n',
+    ),
     # -- names ----------------------------------------------------------------
     case(
         "app-env-too-long-for-elb",

@@ -1,0 +1,533 @@
+"""`ecsup cost`: the stack's monthly cost in USD, line by line.
+
+Pure functions from a Config, the usage assumptions (Usage) and unit prices (prices.Prices)
+to an Estimate: no AWS call, no printing. Every figure comes with the quantity and unit
+price it is made of, and every assumption is stated.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from .config import Config, DeployConfig
+from .prices import Prices
+
+HOURS_PER_MONTH = 730.0  # AWS's convention (24 x 365 / 12)
+DAYS_PER_MONTH = HOURS_PER_MONTH / 24
+
+DEFAULT_REQUESTS_PER_MONTH = 1_000_000
+DEFAULT_LOG_GB_PER_MONTH = 1.0
+DEFAULT_DEPLOYS_PER_MONTH = 20
+KB_PER_REQUEST = 20.0  # request and response together
+
+# Elastic Load Balancing pricing: an ALB's LCU-hours are the largest of these dimensions, each
+# divided by what one LCU provides (aws.amazon.com/elasticloadbalancing/pricing/).
+LCU_NEW_CONNECTIONS_PER_SECOND = 25.0
+LCU_ACTIVE_CONNECTIONS_PER_MINUTE = 3000.0
+LCU_GB_PER_HOUR = 1.0  # EC2 instances, containers and IP addresses as targets
+LCU_RULE_EVALUATIONS_PER_SECOND = 1000.0
+FREE_RULES = 10  # "the first 10 processed rules are free": ecsup's listeners have one or two
+
+# A new task: image pull, start, 2 health checks 15 s apart, registration in the target group.
+TASK_START_MINUTES = 5.0
+DRAIN_MINUTES = 0.5  # the target groups' deregistration delay (30 s, STACK.md)
+
+# Public IPv4: an internet-facing ALB has one address per availability zone it is in. Without
+# network.subnets / alb_subnets ecsup puts it in the default subnets: one per zone of the region.
+DEFAULT_SUBNETS = {"us-east-1": 6, "us-west-2": 4, "eu-west-1": 3, "eu-central-1": 3, "ap-northeast-1": 3}
+ASSUMED_ZONES = 3
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What the estimate cannot know from ecsup.toml."""
+
+    requests_per_month: float = DEFAULT_REQUESTS_PER_MONTH
+    log_gb_per_month: float = DEFAULT_LOG_GB_PER_MONTH
+    deploys_per_month: float = DEFAULT_DEPLOYS_PER_MONTH
+    kb_per_request: float = KB_PER_REQUEST
+
+
+def cents(value: float) -> float:
+    """Round half up to the cent (what is printed, and what the total adds up)."""
+    return float(Decimal(repr(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def usd(value: float) -> str:
+    return f"${cents(value):,.2f}"
+
+
+def _num(value: float, digits: int = 2) -> str:
+    """1000000 -> '1,000,000'; 0.25 -> '0.25'; 11.125 -> '11.13'."""
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.{digits}f}".rstrip("0").rstrip(".")
+
+
+def _rate(value: float) -> str:
+    """A unit price with the digits AWS publishes ($0.004445, $0.0252, $0.50)."""
+    text = f"{value:.6f}".rstrip("0")
+    if len(text.split(".")[1]) < 2:
+        text = f"{value:.2f}"
+    return f"${text}"
+
+
+@dataclass(frozen=True)
+class LineItem:
+    name: str
+    quantity: str
+    unit_price: str
+    monthly_low: float
+    monthly_high: float
+    note: str = ""
+
+    @property
+    def is_range(self) -> bool:
+        return cents(self.monthly_low) != cents(self.monthly_high)
+
+    @property
+    def monthly_text(self) -> str:
+        if self.is_range:
+            return f"{usd(self.monthly_low)} to {usd(self.monthly_high)}"
+        return usd(self.monthly_low)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    region: str
+    stack: str
+    lines: list[LineItem]
+    assumptions: list[str]
+    prices: Prices
+    usage: Usage = field(default_factory=Usage)
+
+    @property
+    def total_low(self) -> float:
+        return cents(sum(cents(line.monthly_low) for line in self.lines))
+
+    @property
+    def total_high(self) -> float:
+        return cents(sum(cents(line.monthly_high) for line in self.lines))
+
+    @property
+    def is_range(self) -> bool:
+        return self.total_low != self.total_high
+
+    @property
+    def total_text(self) -> str:
+        if self.is_range:
+            return f"{usd(self.total_low)} to {usd(self.total_high)}"
+        return usd(self.total_low)
+
+    @property
+    def prices_source(self) -> str:
+        return self.prices.source_line
+
+    def as_dict(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "region": self.region,
+            "stack": self.stack,
+            "currency": "USD",
+            "items": [
+                {
+                    "item": line.name,
+                    "quantity": line.quantity,
+                    "unit_price": line.unit_price,
+                    "monthly": cents(line.monthly_low),
+                    "monthly_high": cents(line.monthly_high),
+                    "note": line.note,
+                }
+                for line in self.lines
+            ],
+            "total": self.total_low,
+        }
+        if self.is_range:
+            doc["total_high"] = self.total_high
+        doc["assumptions"] = list(self.assumptions)
+        prices: dict[str, Any] = {"source": self.prices.source, "date": self.prices.date}
+        if self.prices.note:
+            prices["note"] = self.prices.note
+        doc["prices"] = prices
+        return doc
+
+
+# -- compute -------------------------------------------------------------------------------------
+def task_split(count: float, capacity: str, on_demand_base: int = 1, on_demand_percent: int = 0) -> tuple[float, float]:
+    """(tasks on demand, tasks on Spot) for a capacity: FARGATE, FARGATE_SPOT, or "mixed" =
+    on_demand_base tasks on demand, then on_demand_percent of the rest on demand and the rest
+    on Spot (ECS places whole tasks; this is the expected share)."""
+    if capacity == "FARGATE":
+        return float(count), 0.0
+    if capacity == "FARGATE_SPOT":
+        return 0.0, float(count)
+    base = min(float(count), float(on_demand_base))
+    rest = max(0.0, float(count) - base)
+    on_demand = base + rest * on_demand_percent / 100.0
+    return on_demand, float(count) - on_demand
+
+
+def _task_hour(cpu: int, memory: int, architecture: str, spot: bool, prices: Prices) -> float:
+    vcpu, gb = prices.fargate(architecture, spot)
+    return cpu / 1024 * vcpu + memory / 1024 * gb
+
+
+def monthly_compute(
+    region: str,
+    cpu: int,
+    memory: int,
+    count: float,
+    architecture: str,
+    capacity: str,
+    on_demand_base: int,
+    on_demand_percent: int,
+    prices: Prices,
+) -> float:
+    """USD a month for ``count`` Fargate tasks of cpu units / memory MiB running all month
+    (unrounded). For plan/create: "monthly cost before -> after"."""
+    if prices.region != region:
+        raise ValueError(f"prices are for {prices.region}, not {region}")
+    on_demand, spot = task_split(count, capacity, on_demand_base, on_demand_percent)
+    hourly = 0.0
+    if on_demand:
+        hourly += _task_hour(cpu, memory, architecture, False, prices) * on_demand
+    if spot:
+        hourly += _task_hour(cpu, memory, architecture, True, prices) * spot
+    return hourly * HOURS_PER_MONTH
+
+
+def task_counts(config: Config) -> tuple[int, int]:
+    """(low, high) number of running tasks: min..max with auto scaling, else desired_count."""
+    scaling = config.service.autoscaling
+    if scaling is not None:
+        return scaling.min, scaling.max
+    return config.service.desired_count, config.service.desired_count
+
+
+def _compute(config: Config, prices: Prices, count: float) -> float:
+    svc = config.service
+    return monthly_compute(
+        prices.region,
+        svc.cpu,
+        svc.memory,
+        count,
+        svc.cpu_architecture,
+        svc.capacity,
+        svc.on_demand_base,
+        svc.on_demand_percent,
+        prices,
+    )
+
+
+def _counted(low: float, high: float, unit: str) -> str:
+    plural = unit if high == 1 else unit + ("es" if unit.endswith("s") else "s")
+    if low == high:
+        return f"{_num(low)} {plural}"
+    return f"{_num(low)} to {_num(high)} {plural}"
+
+
+def compute_line(config: Config, prices: Prices) -> LineItem:
+    svc = config.service
+    low, high = task_counts(config)
+    vcpu, gb = svc.cpu / 1024, svc.memory / 1024
+    arch = "ARM64" if svc.cpu_architecture == "ARM64" else "x86"
+    quantity = f"{_counted(low, high, 'task')} x ({_num(vcpu)} vCPU + {_num(gb)} GB) x {_num(HOURS_PER_MONTH)} h"
+    od_vcpu, od_gb = prices.fargate(svc.cpu_architecture, False)
+    sp_vcpu, sp_gb = prices.fargate(svc.cpu_architecture, True)
+    on_demand_rate = f"{_rate(od_vcpu)}/vCPU-h + {_rate(od_gb)}/GB-h"
+    spot_rate = f"{_rate(sp_vcpu)}/vCPU-h + {_rate(sp_gb)}/GB-h"
+    notes = [f"Linux/{arch}"]
+    if svc.capacity == "FARGATE":
+        unit = on_demand_rate
+        notes.append("on demand")
+    elif svc.capacity == "FARGATE_SPOT":
+        unit = f"Spot {spot_rate}"
+        notes.append(prices.spot_basis(svc.cpu_architecture))
+    else:
+        unit = f"on demand {on_demand_rate}; Spot {spot_rate}"
+        splits = {task_split(n, svc.capacity, svc.on_demand_base, svc.on_demand_percent) for n in (low, high)}
+        shown = "; ".join(f"{_num(od)} on demand + {_num(sp)} Spot" for od, sp in sorted(splits))
+        notes.append(
+            f"mixed: {svc.on_demand_base} task(s) on demand, then {svc.on_demand_percent}% of the rest "
+            f"({shown}; ECS places whole tasks)"
+        )
+        notes.append(prices.spot_basis(svc.cpu_architecture))
+    if svc.autoscaling is not None:
+        notes.append("auto scaling: the low figure runs min tasks all month, the high one max")
+    return LineItem(
+        "Fargate compute",
+        quantity,
+        unit,
+        _compute(config, prices, low),
+        _compute(config, prices, high),
+        "; ".join(notes),
+    )
+
+
+# -- load balancer -------------------------------------------------------------------------------
+def lcu_per_hour(usage: Usage) -> tuple[float, str]:
+    """(LCUs per hour, the dimension that sets it), traffic spread evenly over the month."""
+    per_second = usage.requests_per_month / (HOURS_PER_MONTH * 3600)
+    dimensions = {
+        "new connections": per_second / LCU_NEW_CONNECTIONS_PER_SECOND,  # one per request
+        "active connections": per_second * 60 / LCU_ACTIVE_CONNECTIONS_PER_MINUTE,  # each under a minute
+        "processed bytes": usage.requests_per_month * usage.kb_per_request / 1e6 / HOURS_PER_MONTH / LCU_GB_PER_HOUR,
+        "rule evaluations": 0.0 / LCU_RULE_EVALUATIONS_PER_SECOND,  # within the free rules
+    }
+    name = max(dimensions, key=lambda k: dimensions[k])
+    return dimensions[name], name
+
+
+def load_balancer_lines(usage: Usage, prices: Prices) -> list[LineItem]:
+    hours = LineItem(
+        "Load balancer hours",
+        f"1 ALB x {_num(HOURS_PER_MONTH)} h",
+        f"{_rate(prices.alb_hour)}/h",
+        HOURS_PER_MONTH * prices.alb_hour,
+        HOURS_PER_MONTH * prices.alb_hour,
+        "billed whether or not traffic comes",
+    )
+    lcu, dimension = lcu_per_hour(usage)
+    lcu_hours = lcu * HOURS_PER_MONTH
+    gb = usage.requests_per_month * usage.kb_per_request / 1e6
+    lcus = LineItem(
+        "Load balancer LCUs",
+        f"{_num(lcu_hours)} LCU-h ({_num(usage.requests_per_month)} requests, {_num(gb)} GB)",
+        f"{_rate(prices.alb_lcu_hour)}/LCU-h",
+        lcu_hours * prices.alb_lcu_hour,
+        lcu_hours * prices.alb_lcu_hour,
+        f"{_num(lcu, 4)} LCU an hour, set by {dimension}; --requests-per-month changes it",
+    )
+    return [hours, lcus]
+
+
+# -- public IPv4 ---------------------------------------------------------------------------------
+def alb_zones(config: Config, region: str) -> tuple[int, str]:
+    """(number of the ALB's availability zones, why that number)."""
+    net = config.network
+    if net.alb_subnets:
+        return len(net.alb_subnets), "network.alb_subnets"
+    if net.subnets:
+        return len(net.subnets), "network.subnets"
+    if region in DEFAULT_SUBNETS:
+        return DEFAULT_SUBNETS[region], f"the default subnets: one in each zone of {region}"
+    return ASSUMED_ZONES, f"the default subnets: {ASSUMED_ZONES} zones assumed for {region}"
+
+
+def public_ipv4_line(config: Config, prices: Prices) -> LineItem:
+    zones, why = alb_zones(config, prices.region)
+    low, high = task_counts(config)
+    public = config.network.assign_public_ip
+    task_low, task_high = (low, high) if public else (0, 0)
+    addresses_low, addresses_high = zones + task_low, zones + task_high
+    if public:
+        parts = f"{zones} for the ALB + {_counted(task_low, task_high, 'task')}"
+        note = f"the ALB has one per availability zone, {zones} ({why}); each task one (network.assign_public_ip)"
+    else:
+        parts = f"{zones} for the ALB"
+        note = (
+            f"the ALB has one per availability zone, {zones} ({why}); tasks have none "
+            "(assign_public_ip = false: a NAT gateway or VPC endpoints, not counted, carry their traffic)"
+        )
+    return LineItem(
+        "Public IPv4 addresses",
+        f"{_counted(addresses_low, addresses_high, 'address')} ({parts}) x {_num(HOURS_PER_MONTH)} h",
+        f"{_rate(prices.public_ipv4_hour)}/address-h",
+        addresses_low * HOURS_PER_MONTH * prices.public_ipv4_hour,
+        addresses_high * HOURS_PER_MONTH * prices.public_ipv4_hour,
+        note + "; charged since February 2024",
+    )
+
+
+# -- logs ----------------------------------------------------------------------------------------
+def stored_log_gb(log_gb_per_month: float, retention_days: int) -> float:
+    """GB kept at steady state (once the retention period has passed), uncompressed."""
+    return log_gb_per_month * retention_days / DAYS_PER_MONTH
+
+
+def logs_lines(config: Config, usage: Usage, prices: Prices) -> list[LineItem]:
+    retention = config.service.log_retention_days
+    stored = stored_log_gb(usage.log_gb_per_month, retention)
+    ingestion = LineItem(
+        "CloudWatch Logs ingestion",
+        f"{_num(usage.log_gb_per_month)} GB",
+        f"{_rate(prices.logs_ingest_gb)}/GB",
+        usage.log_gb_per_month * prices.logs_ingest_gb,
+        usage.log_gb_per_month * prices.logs_ingest_gb,
+        "what the containers write to stdout/stderr; --log-gb-per-month changes it",
+    )
+    storage = LineItem(
+        "CloudWatch Logs storage",
+        f"{_num(stored)} GB kept ({retention}-day retention)",
+        f"{_rate(prices.logs_storage_gb_month)}/GB-month",
+        stored * prices.logs_storage_gb_month,
+        stored * prices.logs_storage_gb_month,
+        f"once {retention} days have passed, {retention} days of logs stay stored; CloudWatch bills the "
+        "compressed size, so this is an upper bound",
+    )
+    return [ingestion, storage]
+
+
+# -- DNS, certificates, secrets ------------------------------------------------------------------
+def route53_line(config: Config, prices: Prices) -> LineItem:
+    if config.dns.record == "alias":
+        queries = "queries to the alias A record ecsup writes are free"
+    else:
+        queries = "queries to the CNAME record are billed (standard queries, per million; not counted)"
+    return LineItem(
+        "Route 53 hosted zone",
+        f"1 zone ({config.dns.zone})",
+        f"{_rate(prices.route53_zone_month)}/zone-month",
+        prices.route53_zone_month,
+        prices.route53_zone_month,
+        f"the zone existed before ecsup, which never creates or deletes it; {queries}",
+    )
+
+
+def certificate_line(config: Config) -> LineItem:
+    if config.dns.certificate_arn:
+        quantity = "yours (dns.certificate_arn)"
+    elif config.dns.cloudfront_certificate:
+        quantity = "2 (one in us-east-1 for CloudFront)"
+    else:
+        quantity = "1"
+    return LineItem(
+        "ACM certificates", quantity, "free", 0.0, 0.0, "public certificates from ACM cost nothing, and renew free"
+    )
+
+
+def secrets_line(config: Config) -> LineItem:
+    count = len(config.service.secrets)
+    key = config.service.secrets_kms_key or "alias/aws/ssm"
+    note = (
+        "standard parameters cost nothing a month; reading them at task start is KMS decryption, "
+        "within KMS's 20,000 free requests a month at this size"
+    )
+    if config.service.secrets_kms_key:
+        note += "; your customer-managed key costs $1 a month, not counted: it is yours, not ecsup's"
+    else:
+        note += "; the AWS managed key aws/ssm has no monthly charge"
+    return LineItem(
+        "SSM parameters and KMS key",
+        f"{count} SecureString parameter{'' if count == 1 else 's'} (standard), key {key}",
+        "free",
+        0.0,
+        0.0,
+        note,
+    )
+
+
+# -- deployments ---------------------------------------------------------------------------------
+def overlap_minutes(deploy: DeployConfig) -> float:
+    """Minutes during which a deployment runs the new tasks beside the old ones."""
+    if deploy.strategy == "rolling":  # maximumPercent 200: all new tasks, then the old ones stop
+        return TASK_START_MINUTES + DRAIN_MINUTES
+    shifting = 0.0
+    if deploy.strategy == "linear":
+        steps = math.ceil(100.0 / deploy.step_percent)
+        shifting = (steps - 1) * deploy.step_minutes
+    elif deploy.strategy == "canary":
+        shifting = float(deploy.canary_minutes)
+    return TASK_START_MINUTES + shifting + deploy.bake_minutes + DRAIN_MINUTES
+
+
+def _overlap_words(deploy: DeployConfig) -> str:
+    start = f"{_num(TASK_START_MINUTES)} min to start the new tasks"
+    drain = f"{_num(DRAIN_MINUTES)} min to drain the old"
+    if deploy.strategy == "rolling":
+        return f"maximumPercent 200: new and old tasks overlap for {start} + {drain}"
+    parts = [start]
+    if deploy.strategy == "linear":
+        steps = math.ceil(100.0 / deploy.step_percent)
+        parts.append(f"{steps - 1} x {deploy.step_minutes} min between {_num(deploy.step_percent)}% steps")
+    elif deploy.strategy == "canary":
+        parts.append(f"{deploy.canary_minutes} min of canary")
+    parts.append(f"{deploy.bake_minutes} min bake")
+    parts.append(drain)
+    return "both revisions run in full for " + " + ".join(parts)
+
+
+def deploy_line(config: Config, usage: Usage, prices: Prices) -> LineItem:
+    deploy = config.service.deploy
+    minutes = overlap_minutes(deploy)
+    low, high = task_counts(config)
+    ipv4 = prices.public_ipv4_hour if config.network.assign_public_ip else 0.0
+
+    def per_task_hour(count: int) -> float:
+        return _compute(config, prices, count) / HOURS_PER_MONTH / count + ipv4 if count else 0.0
+
+    def task_hours(count: int) -> float:
+        return usage.deploys_per_month * count * minutes / 60
+
+    hours_low, hours_high = task_hours(low), task_hours(high)
+    usd_low, usd_high = hours_low * per_task_hour(low), hours_high * per_task_hour(high)
+    rates = sorted({round(per_task_hour(n), 6) for n in (low, high) if n})
+    unit = (" to ".join(_rate(r) for r in rates) or _rate(0.0)) + "/task-h"
+    hours_text = _num(hours_low, 1) if hours_low == hours_high else f"{_num(hours_low, 1)} to {_num(hours_high, 1)}"
+    title = {"blue_green": "blue/green", "rolling": "rolling"}.get(deploy.strategy, deploy.strategy)
+    return LineItem(
+        f"Deployment overlap ({title})",
+        f"{_num(usage.deploys_per_month)} deploys x {_counted(low, high, 'task')} x {_num(minutes)} min "
+        f"= {hours_text} task-h",
+        unit,
+        usd_low,
+        usd_high,
+        _overlap_words(deploy)
+        + ("; the public IPv4 of each extra task included" if ipv4 else "")
+        + "; --deploys-per-month changes it",
+    )
+
+
+# -- the estimate --------------------------------------------------------------------------------
+def assumptions(config: Config, usage: Usage, prices: Prices) -> list[str]:
+    zones, why = alb_zones(config, prices.region)
+    out = [
+        f"a month is {_num(HOURS_PER_MONTH)} hours; on-demand list prices without tax, free tier, credits or "
+        "Savings Plans",
+        f"{_num(usage.requests_per_month)} requests a month, spread evenly, each on a new connection (no "
+        f"keep-alive: the pessimistic case) with {_num(usage.kb_per_request)} KB in and out; the listeners' "
+        f"rules are within the {FREE_RULES} free ones",
+        "LCUs an hour = the largest of: new connections a second / 25, active connections a minute / 3,000, "
+        "GB processed / 1, rule evaluations a second / 1,000 (Elastic Load Balancing pricing)",
+        f"the ALB is in {zones} availability zones ({why})",
+        f"{_num(usage.log_gb_per_month)} GB of logs a month, stored uncompressed for "
+        f"{config.service.log_retention_days} days",
+        f"{_num(usage.deploys_per_month)} deployments a month; a new task takes about "
+        f"{_num(TASK_START_MINUTES)} minutes to start and pass its health checks",
+    ]
+    if config.service.autoscaling is not None:
+        scaling = config.service.autoscaling
+        out.append(
+            f"auto scaling between {scaling.min} and {scaling.max} tasks: the totals bracket a month at either end"
+        )
+    if config.service.capacity != "FARGATE":
+        out.append(prices.spot_basis(config.service.cpu_architecture))
+    out.append(
+        "not counted: data transfer out to the internet and between zones, ECR storage and image pulls, "
+        "the CloudWatch alarms of auto scaling, NAT gateways or VPC endpoints, ephemeral storage over 20 GB"
+    )
+    return out
+
+
+def estimate(config: Config, usage: Usage, prices: Prices) -> Estimate:
+    """The stack's monthly cost, one line per thing AWS bills (and the free ones, at 0.00)."""
+    lines = [
+        compute_line(config, prices),
+        *load_balancer_lines(usage, prices),
+        public_ipv4_line(config, prices),
+        *logs_lines(config, usage, prices),
+        route53_line(config, prices),
+        certificate_line(config),
+        secrets_line(config),
+        deploy_line(config, usage, prices),
+    ]
+    return Estimate(
+        region=prices.region,
+        stack=config.names.stack,
+        lines=lines,
+        assumptions=assumptions(config, usage, prices),
+        prices=prices,
+        usage=usage,
+    )
