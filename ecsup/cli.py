@@ -335,6 +335,90 @@ def destroy(
         raise typer.Exit(EXIT_FAILURE)
 
 
+def run_release(
+    ctx: Context, ui: ConsoleUI, operation: Callable[[], Any], json_output: bool, what: str
+) -> dict[str, Any]:
+    """Run a deploy or rollback: its result as JSON or a closing line; a rollback by ECS or a
+    timeout is raised after the JSON document (exit codes 9 and 5)."""
+    import time
+
+    from .deploy import RolledBack
+
+    start = time.monotonic()
+    try:
+        result = operation()
+    except RolledBack as exc:
+        ui.stop_live()
+        if json_output and exc.result is not None:
+            typer.echo(json.dumps(exc.result.as_dict() | {"seconds": round(time.monotonic() - start, 1)}, indent=2))
+        raise
+    except BaseException:
+        ui.stop_live()
+        raise
+    doc = result.as_dict() | {"seconds": round(time.monotonic() - start, 1)}
+    if json_output:
+        typer.echo(ctx.redact(json.dumps(doc, indent=2)))
+    else:
+        ui.print(result.message, style="bold")
+        if result.status in ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL"):
+            ui.print(
+                f"{what}: {result.revision_after} ({result.image_after}) runs, after {doc['seconds']:.0f}s",
+                style="bold green",
+            )
+    return doc
+
+
+ReleaseTimeout = Annotated[
+    float, typer.Option("--timeout", help="Seconds to watch before giving up (the deployment goes on in ECS).")
+]
+NoWait = Annotated[bool, typer.Option("--no-wait", help="Start it and return; `ecsup deploy` attaches later.")]
+
+
+@app.command()
+def deploy(
+    tctx: typer.Context,
+    config: ConfigOption = "ecsup.toml",
+    image: Annotated[str | None, typer.Option(help="Image to ship [default: service.image from ecsup.toml].")] = None,
+    no_wait: NoWait = False,
+    json_output: JsonOption = False,
+    timeout: ReleaseTimeout = 3600,
+) -> None:
+    """Ship a new image with the service's ECS deployment (blue/green by default) and watch it.
+
+    Registers a revision identical to the running one but for the image and updates the
+    service with it; ECS moves tasks and traffic. Re-run without --image to attach to a
+    deployment in progress. Exit 9 when ECS rolled it back, 5 when --timeout ran out."""
+    from .deploy import ATTACH_HINT
+    from .deploy import deploy as run
+    from .errors import OptionError
+
+    ctx, ui, err = _setup(tctx, config, json_output)
+    with _handled(err, ctx.redact, f"the deployment goes on in ECS: {ATTACH_HINT}"):
+        if image is not None and (not image.strip() or any(c.isspace() for c in image)):
+            raise OptionError(f"--image {image!r} is not an image reference", hint="e.g. --image ghcr.io/org/app:1.2.3")
+        ui.print(f"ecsup deploy {ctx.names.stack} in {ctx.region}", style="bold")
+        run_release(ctx, ui, lambda: run(ctx, image, wait=not no_wait, timeout=timeout), json_output, "deployed")
+
+
+@app.command()
+def rollback(
+    tctx: typer.Context,
+    config: ConfigOption = "ecsup.toml",
+    no_wait: NoWait = False,
+    json_output: JsonOption = False,
+    timeout: ReleaseTimeout = 3600,
+) -> None:
+    """Roll back: stop the deployment in progress (ECS rolls it back), or go back to the
+    revision that ran before the last successful deployment."""
+    from .deploy import ATTACH_HINT
+    from .deploy import rollback as run
+
+    ctx, ui, err = _setup(tctx, config, json_output)
+    with _handled(err, ctx.redact, f"the rollback goes on in ECS: {ATTACH_HINT}"):
+        ui.print(f"ecsup rollback {ctx.names.stack} in {ctx.region}", style="bold")
+        run_release(ctx, ui, lambda: run(ctx, wait=not no_wait, timeout=timeout), json_output, "rolled back")
+
+
 @app.command()
 def sandbox(
     zone: Annotated[str, typer.Option(help="Public hosted zone to create in the sandbox.")] = "example.test",
@@ -362,6 +446,9 @@ def sandbox(
             threading.Event().wait()
         finally:
             box.stop()
+
+
+DEMO_SECOND_IMAGE = "public.ecr.aws/nginx/nginx:mainline"
 
 
 @app.command()
@@ -402,9 +489,21 @@ def demo(
             body(ctx, ui)
             out.print(f"[dim]({len(ctx.calls)} AWS calls, {len(ctx.mutating_calls())} of them mutating)[/]\n")
 
+        from .deploy import deploy as ship
+        from .deploy import rollback as back
+
+        second = DEMO_SECOND_IMAGE
         step("ecsup create", lambda ctx, ui: run_create(ctx, ui))
         step("ecsup create   # again: converges, nothing to do", lambda ctx, ui: run_create(ctx, ui))
         step("ecsup status", lambda ctx, ui: status_report(out, collect(ctx)))
+        step(
+            f"ecsup deploy --image {second}   # ECS blue/green: new tasks in green, traffic moved, bake",
+            lambda ctx, ui: run_release(ctx, ui, lambda: ship(ctx, second), False, "deployed"),
+        )
+        step(
+            "ecsup rollback   # back to the revision before, the same way",
+            lambda ctx, ui: run_release(ctx, ui, lambda: back(ctx), False, "rolled back"),
+        )
         if not keep:
             step("ecsup destroy --yes", lambda ctx, ui: run_destroy(ctx, ui, purge=False))
             step("ecsup destroy --yes   # again: nothing left", lambda ctx, ui: run_destroy(ctx, ui, purge=False))

@@ -79,6 +79,8 @@ class UI(Protocol):
 
     def ask_secret(self, variable: str, parameter: str) -> str | None: ...
 
+    def deploy_progress(self, state: Any) -> None: ...  # a deploy.DeployState
+
 
 class SilentUI:
     def wait_progress(self, what: str, state: str, elapsed: float, bound: float) -> None:
@@ -92,6 +94,9 @@ class SilentUI:
 
     def ask_secret(self, variable: str, parameter: str) -> str | None:
         return None
+
+    def deploy_progress(self, state: Any) -> None:
+        pass
 
 
 @dataclass

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .config import FARGATE_MEMORY, Config, DnsConfig, ServiceConfig, parse
+from .config import FARGATE_MEMORY, Config, DeployConfig, DnsConfig, ServiceConfig, parse
 from .errors import ConfigError, EcsupError, OptionError
 
 # config defaults, so that the comments and the values written stay in step with config.py
@@ -185,6 +185,21 @@ def render(opts: InitOptions) -> str:
         lines += [f"{toml_key(name)} = {s(param)}" for name, param in opts.secrets]
     else:
         lines.append(f"# DB_PASSWORD = {s(f'/{app}/{env}/DB_PASSWORD')}")
+    lines += [
+        "",
+        "# How `ecsup deploy` (and a changed image in `create`) replaces the tasks: ECS's own",
+        '# "blue_green" (new tasks in the idle target group, all traffic moved at once, old tasks',
+        '# kept for bake_minutes so a rollback is instant), "linear" (step_percent of the traffic',
+        '# every step_minutes), "canary" (canary_percent for canary_minutes, then the rest) or',
+        '# "rolling" (tasks replaced in place, no traffic shift).',
+        "[service.deploy]",
+        f"strategy = {s(DeployConfig().strategy)}",
+        f"bake_minutes = {DeployConfig().bake_minutes}",
+        f"# step_percent = {DeployConfig().step_percent:g}    # linear: 3 to 100, multiples of 0.1",
+        f"# step_minutes = {DeployConfig().step_minutes}",
+        f"# canary_percent = {DeployConfig().canary_percent:g}    # canary: 0.1 to 100",
+        f"# canary_minutes = {DeployConfig().canary_minutes}",
+    ]
     lines += [
         "",
         "# Network: the default VPC and its default subnets unless set here.",

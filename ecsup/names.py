@@ -48,6 +48,11 @@ class Names:
         return f"{self.stack}-task"
 
     @property
+    def infrastructure_role(self) -> str:
+        """ECS's role for blue/green, linear and canary deployments (moves listener traffic)."""
+        return f"{self.stack}-infrastructure"
+
+    @property
     def execution_policy(self) -> str:
         return "ecsup-secrets"
 

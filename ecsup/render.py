@@ -66,6 +66,8 @@ class ConsoleUI:
         self.interactive = sys.stdin.isatty() if interactive is None else interactive
         self._status: Any = None
         self._last_plain: dict[str, tuple[str, float]] = {}
+        self._live: Any = None  # the deploy view on a terminal
+        self._last_deploy = ""
 
     def print(self, text: str = "", style: str | None = None) -> None:
         self._stop()
@@ -75,6 +77,39 @@ class ConsoleUI:
         if self._status is not None:
             self._status.stop()
             self._status = None
+
+    # -- deploy / rollback --------------------------------------------------------
+    def deploy_progress(self, state: Any) -> None:
+        """A live view on a terminal (stage, traffic split, old and new tasks, bake countdown;
+        new service events above it); elsewhere one plain line per change."""
+        if self._status is not None:  # a spinner from an earlier wait
+            self._status.stop()
+            self._status = None
+        for text in state.events:
+            self.console.print(escape(f"  event: {self.redact(text)}"), style="dim")
+        if not self.live:
+            line = state.summary()
+            if line != self._last_deploy:
+                self._last_deploy = line
+                self.console.print(escape(f"  [{state.elapsed:>4.0f}s] {self.redact(line)}"))
+            return
+        from rich.live import Live
+
+        view = deploy_view(state)
+        if self._live is None:
+            self._live = Live(view, console=self.console, refresh_per_second=4, transient=True)
+            self._live.start()
+        else:
+            self._live.update(view)
+        if state.ended:
+            self._live.stop()
+            self._live = None
+            self.console.print(escape(f"  {state.summary()}"))
+
+    def stop_live(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
 
     # -- context.UI ---------------------------------------------------------
     def wait_progress(self, what: str, state: str, elapsed: float, bound: float) -> None:
@@ -135,6 +170,37 @@ class ConsoleUI:
         if detail:
             text += f"  {detail}" if detail.startswith("(") else f"  ({detail})"
         self.console.print(escape(self.redact(text)), style=STYLE[action.kind])
+
+
+def _bar(weight: float, width: int = 20) -> str:
+    filled = round(width * weight / 100.0)
+    return "█" * filled + "░" * (width - filled)
+
+
+def _minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+
+
+def deploy_view(state: Any) -> Any:
+    """The live deploy view: a small grid redrawn in place."""
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    stage = f" · {state.stage}" if state.stage and not state.ended else ""
+    grid.add_row("deployment", f"{state.status}{stage}  ({_minutes(state.elapsed)})")
+    for group, weight in sorted(state.traffic.items()):
+        grid.add_row(f"  {group}", f"{_bar(weight)} {weight:g}%")
+    grid.add_row(
+        "new tasks",
+        f"{state.revision_after or '?'}: {state.new_running} running, {state.new_pending} pending (of {state.desired})",
+    )
+    if state.revision_before:
+        grid.add_row("old tasks", f"{state.revision_before}: {state.old_running} running, {state.old_pending} pending")
+    if state.bake_left is not None:
+        grid.add_row("bake", f"{_minutes(state.bake_left)} left of {_minutes(state.bake_total or 0)}")
+    return grid
 
 
 def plan_summary(actions: list[Action]) -> str:

@@ -93,6 +93,16 @@ def collect(ctx: Context) -> Report:
     return report
 
 
+def _deployment_in_progress(ctx: Context) -> dict[str, Any] | None:
+    from . import deploy
+
+    arn = deploy.ongoing(ctx)
+    if arn is None:
+        return None
+    dep = deploy.describe_deployment(ctx, arn)
+    return {"arn": arn, "status": dep.get("status"), "stage": dep.get("lifecycleStage")}
+
+
 def _certificate_validation(ctx: Context, report: Report) -> None:
     from .steps.certificate import cert_regions, describe, fact_key
 
@@ -158,8 +168,32 @@ def _service(ctx: Context, report: Report) -> None:
         "running": svc.get("runningCount"),
         "pending": svc.get("pendingCount"),
         "task_definition": str(svc.get("taskDefinition", "")).split("/")[-1],
+        "image": ctx.facts.get("running_image"),
+        "live_target_group": ctx.facts.get("live_target_group"),
+        "deployment_in_progress": None,
         "deployments": deployments,
     }
+    report.rows.append(
+        Row(
+            OK,
+            "release",
+            ctx.names.service,
+            f"runs {report.service['task_definition']} ({report.service['image'] or '?'})"
+            + (f", production on {ctx.facts['live_target_group']}" if ctx.facts.get("live_target_group") else ""),
+        )
+    )
+    in_progress = _deployment_in_progress(ctx)
+    if in_progress is not None:
+        report.service["deployment_in_progress"] = in_progress
+        report.rows.append(
+            Row(
+                PENDING,
+                "deployment",
+                ctx.names.service,
+                f"{in_progress['status']} {in_progress.get('stage') or ''} ({in_progress['arn']}): "
+                "`ecsup deploy` attaches to it, `ecsup rollback` rolls it back".replace("  ", " "),
+            )
+        )
     report.events = [f"{str(e.get('createdAt', ''))[:19]} {e['message']}" for e in svc.get("events", [])[:5]]
     running, desired = svc.get("runningCount", 0), svc.get("desiredCount", 0)
     failed = any(d["rollout"] == "FAILED" for d in deployments)

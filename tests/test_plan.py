@@ -49,7 +49,8 @@ def test_plan_on_an_empty_account_is_read_only_and_lists_everything(aws, tmp_pat
     assert human.exit_code == 2, human.output
     assert "+ create    load balancer web-dev" in human.stdout
     assert "+ create    service-linked role AWSServiceRoleForECS" in human.stdout  # a fresh account has none
-    assert "Plan: 18 to create" in human.stdout, human.stdout
+    assert "+ create    IAM role web-dev-infrastructure" in human.stdout  # for ECS blue/green
+    assert "Plan: 19 to create" in human.stdout, human.stdout
     code, changes, actions = planned(path)
     assert code == 2 and ("ECS service", "web-dev", "create") in changes
     assert any(a["detail"] == "(known after apply)" for a in actions)
@@ -108,8 +109,9 @@ CASES: dict[str, tuple[Callable[[], None] | None, dict[str, str] | None, set[tup
     "listener-deleted": (
         lambda: client("elbv2").delete_listener(ListenerArn=_listener(443)),
         None,
-        {("listener", "web-dev HTTPS:443", "create")},
-        [("elbv2", "CreateListener")],
+        # a new listener has a new default rule: the service's production rule follows it
+        {("listener", "web-dev HTTPS:443", "create"), ("ECS service", "web-dev", "update")},
+        [("elbv2", "CreateListener"), ("ecs", "UpdateService"), ("ecs", "TagResource")],
     ),
     "redirect-changed": (
         lambda: _modify_listener(

@@ -186,6 +186,7 @@ LEFT_BY_THE_SERVICE = {
     ("task definition", "web-dev"),
     ("IAM role", "web-dev-execution"),
     ("IAM role", "web-dev-task"),
+    ("IAM role", "web-dev-infrastructure"),
     ("listeners", "web-dev"),
     ("target group", "web-dev-blue"),
     ("target group", "web-dev-green"),
@@ -248,7 +249,7 @@ def test_destroy_after_a_failed_service_deletion_leaves_what_depends_on_it(aws, 
     assert "failed    ECS service web-dev" in cli.output
     for resource, name in LEFT_BY_THE_SERVICE:
         assert f"left      {resource} {name}" in cli.output, (resource, name)
-    assert "left 12 that needed it gone" in cli.output
+    assert "left 13 that needed it gone" in cli.output
     left = "left      ECS cluster web-dev: needs ECS service web-dev deleted first, which could not be deleted"
     assert left in cli.output
     for call in NEVER_TRIED:

@@ -665,7 +665,7 @@ def _tasks_start(em: Emulation, resp: Any, svc: Any) -> None:
         td = ecs.describe_task_definition(svc.task_definition)
     except Exception:
         return
-    role = str(td.execution_role_arn or "").split("/")[-1]
+    role = str(getattr(td, "execution_role_arn", None) or "").split("/")[-1]
     changed = _state(_iam(resp.current_account), "permissions").get(role)
     if role and not _settled(em, changed, em.delays.iam_permissions):
         for deployment in svc.deployments[:1]:

@@ -165,12 +165,40 @@ class ClusterStep(Step):
         return "deleted"
 
 
+# -- the service, as the task definition and service steps see it ------------------------
+IMAGE_TAG = "ecsup:image"  # on the service: the config's image as `create` last applied it
+
+
+def find_service(ctx: Context) -> dict[str, Any] | None:
+    if not ctx.facts.get("cluster_arn") and ctx.mode != "destroy":
+        return None
+    with doing(f"look up service {ctx.names.service}"):
+        try:
+            resp = ctx.client("ecs").describe_services(
+                cluster=ctx.names.cluster, services=[ctx.names.service], include=["TAGS"]
+            )
+        except Exception as exc:
+            if is_code(exc, "ClusterNotFoundException"):
+                return None
+            raise
+    services = resp.get("services", [])
+    return services[0] if services and services[0].get("status") in ("ACTIVE", "DRAINING") else None
+
+
+def seen_service(ctx: Context) -> dict[str, Any] | None:
+    """The service as this plan saw it (one DescribeServices for the task definition and
+    service steps both)."""
+    if "service_seen" not in ctx.facts:
+        ctx.facts["service_seen"] = find_service(ctx)
+    return ctx.facts["service_seen"]
+
+
 # -- task definition ------------------------------------------------------------------
 def container_definition(ctx: Context) -> dict[str, Any]:
     svc = ctx.config.service
     return {
         "name": ctx.names.container,
-        "image": svc.image,
+        "image": ctx.facts.get("image", svc.image),
         "essential": True,
         "portMappings": [{"containerPort": svc.container_port, "hostPort": svc.container_port, "protocol": "tcp"}],
         "environment": [{"name": k, "value": v} for k, v in svc.environment],
@@ -266,14 +294,46 @@ def latest_task_definition(ctx: Context) -> tuple[dict[str, Any], dict[str, str]
     return td, _tags(resp.get("tags"))
 
 
+def running(ctx: Context, latest: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The task definition the service runs, when the service is ecsup's (the latest revision
+    is not always it: a rolled-back deploy leaves a newer one)."""
+    svc = seen_service(ctx)
+    if svc is None or not ctx.names.owns(_tags(svc.get("tags"))) or not svc.get("taskDefinition"):
+        return None
+    if latest is not None and latest["taskDefinitionArn"] == svc["taskDefinition"]:
+        return latest
+    with doing(f"describe task definition {svc['taskDefinition'].split('/')[-1]}"):
+        return dict(ctx.client("ecs").describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"])
+
+
+def _image(td: dict[str, Any], container: str) -> str | None:
+    return next((c.get("image") for c in td.get("containerDefinitions", []) if c.get("name") == container), None)
+
+
 class TaskDefinitionStep(Step):
+    """The image belongs to deploys once the service exists: the config's image is applied
+    only when it changed since `create` last applied it (the service's ecsup:image tag), the
+    way a desired count changed on the live service is kept. Other settings always converge,
+    on top of the image the service runs."""
+
     title = "task definition"
 
     def plan(self, ctx: Context) -> list[Action]:
         family = ctx.names.family
         found = latest_task_definition(ctx)
-        want = task_definition(ctx)
+        live = running(ctx, found[0] if found else None)
         image = ctx.config.service.image
+        svc = seen_service(ctx)
+        if live is not None and svc is not None and _tags(svc.get("tags")).get(IMAGE_TAG) == image:
+            image = _image(live, ctx.names.container) or image
+            if image != ctx.config.service.image:
+                ctx.notes.append(
+                    f"service {ctx.names.service} runs {image} (deployed with `ecsup deploy`); service.image "
+                    f"({ctx.config.service.image}) has not changed since it was applied, so it is left as it is"
+                )
+        ctx.facts["image"] = image
+        ctx.facts["running_image"] = _image(live, ctx.names.container) if live else None
+        want = task_definition(ctx)
         if found is None:
             return [
                 Action(
@@ -284,9 +344,10 @@ class TaskDefinitionStep(Step):
                     run=lambda: self._register(ctx),
                 )
             ]
-        td, tags = found
-        if not check_owner(ctx, "task definition", f"{family}:{td['revision']}", tags):
+        latest, tags = found
+        if not check_owner(ctx, "task definition", f"{family}:{latest['revision']}", tags):
             return []
+        td = live or latest  # compare with what runs
         changes = _describe_changes(_effective(td), _effective(want))
         if not changes:
             ctx.facts["task_definition_arn"] = td["taskDefinitionArn"]
@@ -295,7 +356,7 @@ class TaskDefinitionStep(Step):
             Action(
                 "create",
                 "task definition",
-                f"{family}:{td['revision'] + 1}",
+                f"{family}:{latest['revision'] + 1}",
                 "new revision",
                 changes,
                 run=lambda: self._register(ctx),

@@ -1,10 +1,13 @@
 """IAM: the task execution role (managed AmazonECSTaskExecutionRolePolicy plus an
-inline policy reading exactly the configured parameters) and the application's
-task role (no permissions by default)."""
+inline policy reading exactly the configured parameters), the application's task role
+(no permissions by default), and -- for blue/green, linear and canary deployments -- the
+ECS infrastructure role that lets ECS move the listener's traffic between the target
+groups (managed AmazonECSInfrastructureRolePolicyForLoadBalancers)."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 from urllib.parse import unquote
@@ -16,11 +19,45 @@ from ..names import tag_dict
 from ..plan import Action, Change
 from . import Step, check_owner, foreign, service_ref
 
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-}
+
+def trust(service: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+    }
+
+
+TRUST = trust("ecs-tasks.amazonaws.com")
 EXECUTION_POLICY = "arn:{partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+# ECS Developer Guide, "Amazon ECS infrastructure IAM role for load balancers" (blue/green, linear, canary)
+INFRASTRUCTURE_POLICY = "arn:{partition}:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    name: str
+    description: str
+    principal: str  # the service that assumes it
+    managed: tuple[str, ...] = ()  # policy ARNs, with {partition}
+    execution: bool = False  # the inline secrets policy, and the time of permission changes
+
+
+def role_specs(ctx: Context) -> list[RoleSpec]:
+    n = ctx.names
+    specs = [
+        RoleSpec(n.execution_role, "ECS task execution", "ecs-tasks.amazonaws.com", (EXECUTION_POLICY,), True),
+        RoleSpec(n.task_role, "application task role (no permissions)", "ecs-tasks.amazonaws.com"),
+    ]
+    if ctx.config.service.deploy.shifts_traffic:
+        specs.append(
+            RoleSpec(
+                n.infrastructure_role,
+                "ECS infrastructure role: moves the listener's traffic between blue and green",
+                "ecs.amazonaws.com",
+                (INFRASTRUCTURE_POLICY,),
+            )
+        )
+    return specs
 
 
 # When ecsup last changed the execution role's permissions (epoch seconds), kept on the role:
@@ -101,40 +138,41 @@ class IamStep(Step):
         n = ctx.names
         ctx.facts["execution_role_arn"] = role_arn(ctx, n.execution_role)
         ctx.facts["task_role_arn"] = role_arn(ctx, n.task_role)
+        ctx.facts["infrastructure_role_arn"] = role_arn(ctx, n.infrastructure_role)
         actions = []
-        for name, execution in ((n.execution_role, True), (n.task_role, False)):
-            role = get_role(ctx, name)
+        for spec in role_specs(ctx):
+            role = get_role(ctx, spec.name)
             if role is None:
                 actions.append(
                     Action(
                         "create",
                         "IAM role",
-                        name,
-                        "ECS task execution" if execution else "application task role (no permissions)",
-                        run=partial(self._converge, ctx, name, execution, create=True),
+                        spec.name,
+                        spec.description,
+                        run=partial(self._converge, ctx, spec, create=True),
                     )
                 )
                 continue
-            if not check_owner(ctx, "IAM role", name, tag_dict(role.get("Tags"))):
+            if not check_owner(ctx, "IAM role", spec.name, tag_dict(role.get("Tags"))):
                 continue
-            if execution:
+            if spec.execution:
                 learn_permission_change(ctx, role)
-            changes = self._changes(ctx, role, execution)
+            changes = self._changes(ctx, role, spec)
             if changes:
                 actions.append(
-                    Action("update", "IAM role", name, "", changes, run=partial(self._converge, ctx, name, execution))
+                    Action("update", "IAM role", spec.name, "", changes, run=partial(self._converge, ctx, spec))
                 )
             else:
-                actions.append(Action("noop", "IAM role", name, role["Arn"]))
+                actions.append(Action("noop", "IAM role", spec.name, role["Arn"]))
         return actions
 
-    def _changes(self, ctx: Context, role: dict[str, Any], execution: bool) -> list[Change]:
+    def _changes(self, ctx: Context, role: dict[str, Any], spec: RoleSpec) -> list[Change]:
         iam = ctx.client("iam")
         name = role["RoleName"]
         changes = []
-        if _norm(_doc(role.get("AssumeRolePolicyDocument"))) != _norm(TRUST):
-            changes.append(Change("trust policy", "other", "ecs-tasks.amazonaws.com"))
-        if not execution:
+        if _norm(_doc(role.get("AssumeRolePolicyDocument"))) != _norm(trust(spec.principal)):
+            changes.append(Change("trust policy", "other", spec.principal))
+        if not spec.managed and not spec.execution:
             return changes
         with doing(f"read policies of IAM role {name}"):
             attached = {
@@ -142,9 +180,12 @@ class IamStep(Step):
                 for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=name)
                 for p in page["AttachedPolicies"]
             }
-            managed = EXECUTION_POLICY.format(partition=ctx.partition)
-            if managed not in attached:
-                changes.append(Change("managed policy", "-", managed.split("/")[-1]))
+            for policy in spec.managed:
+                managed = policy.format(partition=ctx.partition)
+                if managed not in attached:
+                    changes.append(Change("managed policy", "-", managed.split("/")[-1]))
+            if not spec.execution:
+                return changes
             want = inline_policy(ctx)
             try:
                 have = _doc(iam.get_role_policy(RoleName=name, PolicyName=ctx.names.execution_policy)["PolicyDocument"])
@@ -162,24 +203,30 @@ class IamStep(Step):
             )
         return changes
 
-    def _converge(self, ctx: Context, name: str, execution: bool, create: bool = False) -> str:
+    def _converge(self, ctx: Context, spec: RoleSpec, create: bool = False) -> str:
         iam = ctx.client("iam")
+        name = spec.name
         with doing(f"configure IAM role {name}"):
             role: dict[str, Any] | None = None
             if create:
                 try:
                     role = iam.create_role(
                         RoleName=name,
-                        AssumeRolePolicyDocument=json.dumps(TRUST),
-                        Description=f"ecsup {ctx.names.stack} " + ("task execution" if execution else "task"),
+                        AssumeRolePolicyDocument=json.dumps(trust(spec.principal)),
+                        Description=f"ecsup {ctx.names.stack} {spec.description}"[:1000],
                         Tags=ctx.names.tag_list(),
                     )["Role"]
                 except Exception as exc:
                     if not is_code(exc, "EntityAlreadyExists"):
                         raise
             if role is not None:  # just created: its state is known, and IAM may not show it to reads yet
-                if execution:
-                    self._write(ctx, name, [Change("managed policy", "-", ""), Change("inline policy", "absent", "")])
+                initial = [
+                    Change("managed policy", "-", p.format(partition=ctx.partition).split("/")[-1])
+                    for p in spec.managed
+                ]
+                if spec.execution:
+                    initial.append(Change("inline policy", "absent", ""))
+                self._write(ctx, spec, initial)
                 return str(role["Arn"])
             role = waiting.retry(  # a run that died after CreateRole left it: it may not be readable yet
                 ctx,
@@ -194,24 +241,27 @@ class IamStep(Step):
                     f"env={ctx.names.env}",
                     hint="rename or remove the other role, or pick another app/env",
                 )
-            if execution:
+            if spec.execution:
                 learn_permission_change(ctx, role)
-            if _norm(_doc(role.get("AssumeRolePolicyDocument"))) != _norm(TRUST):
-                iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(TRUST))
-            if execution:
-                self._write(ctx, name, self._changes(ctx, role, execution))
+            if _norm(_doc(role.get("AssumeRolePolicyDocument"))) != _norm(trust(spec.principal)):
+                iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust(spec.principal)))
+            self._write(ctx, spec, self._changes(ctx, role, spec))
         return str(role["Arn"])
 
-    def _write(self, ctx: Context, name: str, changes: list[Change]) -> None:
-        """Apply the execution role's policy changes. IAM may not yet know a role created a
-        moment ago (NoSuchEntity): retried, bounded. The time of the change is remembered:
-        the service waits for it to take effect before it starts tasks (see ecs.py)."""
+    def _write(self, ctx: Context, spec: RoleSpec, changes: list[Change]) -> None:
+        """Apply policy changes. IAM may not yet know a role created a moment ago
+        (NoSuchEntity): retried, bounded. For the execution role the time of the change is
+        kept (on the role, and for this run): the service waits for it to take effect before
+        it starts tasks (see ecs.py)."""
         iam = ctx.client("iam")
+        name = spec.name
         calls: list[Any] = []
         for change in changes:
             if change.attribute == "managed policy":
-                arn = EXECUTION_POLICY.format(partition=ctx.partition)
-                calls.append(lambda arn=arn: iam.attach_role_policy(RoleName=name, PolicyArn=arn))
+                for policy in spec.managed:
+                    arn = policy.format(partition=ctx.partition)
+                    if arn.endswith("/" + change.new):
+                        calls.append(lambda arn=arn: iam.attach_role_policy(RoleName=name, PolicyArn=arn))
             elif change.attribute == "inline policy":
                 want = inline_policy(ctx)
                 if want is None:
@@ -226,7 +276,7 @@ class IamStep(Step):
                             RoleName=name, PolicyName=ctx.names.execution_policy, PolicyDocument=doc
                         )
                     )
-        if calls:  # the time first: a run that dies between the two over-reports, never under-reports
+        if calls and spec.execution:  # the time first: a run dying between the two over-reports, never under
             stamp = [{"Key": PERMISSIONS_TAG, "Value": f"{ctx.wall():.3f}"}]
             calls.insert(0, lambda: iam.tag_role(RoleName=name, Tags=stamp))
         for call in calls:
@@ -237,12 +287,13 @@ class IamStep(Step):
                 lambda e: is_code(e, "NoSuchEntity"),
                 ctx.timeouts.propagation,
             )
-        if calls:
+        if calls and spec.execution:
             ctx.facts["execution_permissions_changed_at"] = ctx.clock()
 
     def plan_destroy(self, ctx: Context) -> list[Action]:
         actions = []
-        for name in (ctx.names.execution_role, ctx.names.task_role):
+        n = ctx.names
+        for name in (n.execution_role, n.task_role, n.infrastructure_role):  # whatever the strategy now
             role = get_role(ctx, name)
             if role is None:
                 continue

@@ -406,11 +406,31 @@ def _forward_summary(actions: list[dict[str, Any]]) -> str:
     return "; ".join(out)
 
 
+def forward_weights(actions: list[dict[str, Any]]) -> dict[str, int]:
+    """Target group ARN -> weight of a pure forward action ({} for anything else)."""
+    if len(actions) != 1 or actions[0].get("Type") != "forward":
+        return {}
+    groups = actions[0].get("ForwardConfig", {}).get("TargetGroups") or [
+        {"TargetGroupArn": actions[0].get("TargetGroupArn"), "Weight": 1}
+    ]
+    return {g["TargetGroupArn"]: int(g.get("Weight", 1)) for g in groups if g.get("TargetGroupArn")}
+
+
+def _forward_groups(actions: list[dict[str, Any]]) -> str:
+    """What ecsup owns of the HTTPS default action: a pure forward, and to which groups. The
+    weights are ECS's: a blue/green, linear or canary deployment rewrites them (not drift)."""
+    weights = forward_weights(actions)
+    if not weights:
+        return _forward_summary(actions)
+    return "forward " + ", ".join(sorted(arn.split("/")[-2] for arn in weights))
+
+
 class ListenersStep(Step):
-    """HTTPS:443 (modern TLS, forward blue 100 / green 0) and HTTP:80 (301 to HTTPS).
+    """HTTPS:443 (modern TLS, forward blue 100 / green 0 when created) and HTTP:80 (301 to HTTPS).
 
     Late in the pipeline on purpose: creating the HTTPS listener is what needs the
-    certificate ISSUED, so everything else is built while ACM validates."""
+    certificate ISSUED, so everything else is built while ACM validates. Once it exists,
+    the forward's weights are ECS's to move (deployments), never "repaired" here."""
 
     title = "listeners"
 
@@ -448,9 +468,15 @@ class ListenersStep(Step):
             want_cert = ctx.facts.get("cert_arn", KNOWN_AFTER_APPLY)
             if have_cert != want_cert:
                 changes.append(Change("certificate", have_cert, want_cert))
-            have = _forward_summary(https.get("DefaultActions", []))
+            ctx.facts["https_listener_arn"] = https["ListenerArn"]
+            weights = forward_weights(https.get("DefaultActions", []))
+            if weights:  # the live group: ECS moves production between blue and green
+                live = max(weights, key=lambda arn: weights[arn])
+                ctx.facts["live_target_group_arn"] = live
+                ctx.facts["live_target_group"] = live.split("/")[-2]
+            have = _forward_groups(https.get("DefaultActions", []))
             want = (
-                f"forward {n.tg_blue}=100, {n.tg_green}=0"
+                f"forward {', '.join(sorted([n.tg_blue, n.tg_green]))}"
                 if ctx.facts.get("tg_blue") and ctx.facts.get("tg_green")
                 else KNOWN_AFTER_APPLY
             )
@@ -464,7 +490,13 @@ class ListenersStep(Step):
                         f"{n.alb} HTTPS:443",
                         "",
                         changes,
-                        run=partial(self._modify, ctx, https["ListenerArn"], 443),
+                        run=partial(
+                            self._modify,
+                            ctx,
+                            https["ListenerArn"],
+                            443,
+                            keep_action=not any(c.attribute == "default action" for c in changes),
+                        ),
                     )
                 )
             else:
@@ -499,15 +531,17 @@ class ListenersStep(Step):
         # HTTP:80 first: it does not need the certificate, so it exists even while ACM validates
         return actions[-1:] + actions[:-1]
 
-    def _settings(self, ctx: Context, port: int) -> dict[str, Any]:
+    def _settings(self, ctx: Context, port: int, keep_action: bool = False) -> dict[str, Any]:
         if port == 443:
-            return {
+            settings: dict[str, Any] = {
                 "Protocol": "HTTPS",
                 "Port": 443,
                 "SslPolicy": TLS_POLICY,
                 "Certificates": [{"CertificateArn": ctx.facts["cert_arn"]}],
-                "DefaultActions": _forward(ctx),
             }
+            if not keep_action:  # leave ECS's weights alone unless the action itself is wrong
+                settings["DefaultActions"] = _forward(ctx)
+            return settings
         return {"Protocol": "HTTP", "Port": 80, "DefaultActions": REDIRECT}
 
     def _call(self, ctx: Context, what: str, fn: Any, **kwargs: Any) -> Any:
@@ -536,12 +570,14 @@ class ListenersStep(Step):
                 Tags=ctx.names.tag_list(),
                 **self._settings(ctx, port),
             )["Listeners"][0]
+        if port == 443:
+            ctx.facts["https_listener_arn"] = listener["ListenerArn"]
         return str(listener["ListenerArn"])
 
-    def _modify(self, ctx: Context, arn: str, port: int) -> str:
+    def _modify(self, ctx: Context, arn: str, port: int, keep_action: bool = False) -> str:
         elb = ctx.client("elbv2")
         if port == 443:
             wait_issued(ctx)
         with doing(f"update listener {port} on {ctx.names.alb}"):
-            self._call(ctx, "modify", elb.modify_listener, ListenerArn=arn, **self._settings(ctx, port))
+            self._call(ctx, "modify", elb.modify_listener, ListenerArn=arn, **self._settings(ctx, port, keep_action))
         return "updated"

@@ -12,23 +12,16 @@ from ..context import Context
 from ..errors import AwsError, WaitTimeout, doing, is_code
 from ..plan import KNOWN_AFTER_APPLY, Action, Change
 from . import Step, check_owner, foreign
-from .ecs import DESIRED_TAG, GRACE_PERIOD, _tags, ecs_tags, eventually_consistent
-
-
-def find_service(ctx: Context) -> dict[str, Any] | None:
-    if not ctx.facts.get("cluster_arn") and ctx.mode != "destroy":
-        return None
-    with doing(f"look up service {ctx.names.service}"):
-        try:
-            resp = ctx.client("ecs").describe_services(
-                cluster=ctx.names.cluster, services=[ctx.names.service], include=["TAGS"]
-            )
-        except Exception as exc:
-            if is_code(exc, "ClusterNotFoundException"):
-                return None
-            raise
-    services = resp.get("services", [])
-    return services[0] if services and services[0].get("status") in ("ACTIVE", "DRAINING") else None
+from .ecs import (
+    DESIRED_TAG,
+    GRACE_PERIOD,
+    IMAGE_TAG,
+    _tags,
+    ecs_tags,
+    eventually_consistent,
+    find_service,
+    seen_service,
+)
 
 
 def network_configuration(ctx: Context) -> dict[str, Any]:
@@ -41,21 +34,73 @@ def network_configuration(ctx: Context) -> dict[str, Any]:
     }
 
 
+def production_rule(ctx: Context) -> str:
+    """The HTTPS listener's default rule: ECS moves production traffic by rewriting its
+    forward weights (it must be a pure forward to both groups; ECS API reference,
+    AdvancedConfiguration.productionListenerRule)."""
+    if not ctx.facts.get("production_rule_arn"):
+        with doing("read the HTTPS listener's rules"):
+            rules = ctx.client("elbv2").describe_rules(ListenerArn=ctx.facts["https_listener_arn"])["Rules"]
+        ctx.facts["production_rule_arn"] = next(r["RuleArn"] for r in rules if r.get("IsDefault"))
+    return str(ctx.facts["production_rule_arn"])
+
+
 def load_balancers(ctx: Context) -> list[dict[str, Any]]:
-    return [
-        {
-            "targetGroupArn": ctx.facts["tg_blue"],
-            "containerName": ctx.names.container,
-            "containerPort": ctx.config.service.container_port,
+    """Blue/green, linear, canary: the live group (blue unless a deploy made green live) and
+    its alternate, the production rule and the infrastructure role ECS acts with. Rolling:
+    the live group only."""
+    live = ctx.facts.get("live_target_group_arn") or ctx.facts["tg_blue"]
+    lb: dict[str, Any] = {
+        "targetGroupArn": live,
+        "containerName": ctx.names.container,
+        "containerPort": ctx.config.service.container_port,
+    }
+    if ctx.config.service.deploy.shifts_traffic:
+        other = ctx.facts["tg_green"] if live == ctx.facts["tg_blue"] else ctx.facts["tg_blue"]
+        lb["advancedConfiguration"] = {
+            "alternateTargetGroupArn": other,
+            "productionListenerRule": production_rule(ctx),
+            "roleArn": ctx.facts["infrastructure_role_arn"],
         }
-    ]
+    return [lb]
 
 
-DEPLOYMENT = {
-    "deploymentCircuitBreaker": {"enable": True, "rollback": True},
-    "maximumPercent": 200,
-    "minimumHealthyPercent": 100,
-}
+def deployment_configuration(ctx: Context) -> dict[str, Any]:
+    """ECS API reference, DeploymentConfiguration: the circuit breaker with rollback always;
+    the strategy and its bake times from [service.deploy]."""
+    deploy = ctx.config.service.deploy
+    config: dict[str, Any] = {
+        "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+        "maximumPercent": 200,
+        "minimumHealthyPercent": 100,
+        "strategy": deploy.api_strategy,
+    }
+    if deploy.shifts_traffic:
+        config["bakeTimeInMinutes"] = deploy.bake_minutes
+    if deploy.strategy == "linear":
+        config["linearConfiguration"] = {
+            "stepPercent": deploy.step_percent,
+            "stepBakeTimeInMinutes": deploy.step_minutes,
+        }
+    if deploy.strategy == "canary":
+        config["canaryConfiguration"] = {
+            "canaryPercent": deploy.canary_percent,
+            "canaryBakeTimeInMinutes": deploy.canary_minutes,
+        }
+    return config
+
+
+def _strategy_summary(config: dict[str, Any]) -> str:
+    parts = [str(config.get("strategy") or "ROLLING")]
+    if config.get("bakeTimeInMinutes") is not None and parts[0] != "ROLLING":
+        parts.append(f"bake {config['bakeTimeInMinutes']} min")
+    linear = config.get("linearConfiguration") or {}
+    if linear and parts[0] == "LINEAR":
+        parts.append(f"{linear.get('stepPercent'):g}% every {linear.get('stepBakeTimeInMinutes')} min")
+    canary = config.get("canaryConfiguration") or {}
+    if canary and parts[0] == "CANARY":
+        parts.append(f"{canary.get('canaryPercent'):g}% for {canary.get('canaryBakeTimeInMinutes')} min")
+    return ", ".join(parts)
 
 
 def stopped_reasons(ctx: Context) -> list[str]:
@@ -163,7 +208,8 @@ class ServiceStep(Step):
     def plan(self, ctx: Context) -> list[Action]:
         svc_cfg = ctx.config.service
         name = ctx.names.service
-        svc = find_service(ctx)
+        svc = seen_service(ctx)
+        strategy = _strategy_summary(deployment_configuration(ctx))
         if svc is not None and svc.get("status") == "DRAINING":
             return [
                 Action(
@@ -180,7 +226,7 @@ class ServiceStep(Step):
                     "create",
                     "ECS service",
                     name,
-                    f"FARGATE, {svc_cfg.desired_count} task(s), behind {ctx.names.tg_blue}",
+                    f"FARGATE, {svc_cfg.desired_count} task(s), behind {ctx.names.tg_blue}, {strategy}",
                     run=lambda: self._create(ctx),
                 )
             ]
@@ -211,6 +257,8 @@ class ServiceStep(Step):
             changes.append(Change("desired count", str(svc.get("desiredCount")), str(want_count)))
         elif str(want_count) != tags.get(DESIRED_TAG):
             changes.append(Change(f"tag {DESIRED_TAG}", str(tags.get(DESIRED_TAG)), str(want_count)))
+        if tags.get(IMAGE_TAG) != ctx.config.service.image:
+            changes.append(Change(f"tag {IMAGE_TAG}", str(tags.get(IMAGE_TAG)), ctx.config.service.image))
         have_net = svc.get("networkConfiguration", {}).get("awsvpcConfiguration", {})
         want_net = {
             "subnets": ctx.facts["subnets"],
@@ -223,16 +271,10 @@ class ServiceStep(Step):
             or have_net.get("assignPublicIp", "DISABLED") != want_net["assignPublicIp"]
         ):
             changes.append(Change("network", str(have_net), str(want_net)))
-        have_lb = [
-            (lb.get("targetGroupArn"), lb.get("containerName"), lb.get("containerPort"))
-            for lb in svc.get("loadBalancers", [])
-        ]
-        want_lb = [
-            (ctx.facts.get("tg_blue", KNOWN_AFTER_APPLY), ctx.names.container, ctx.config.service.container_port)
-        ]
+        have_lb, want_lb = self._load_balancer_view(ctx, svc)
         if have_lb != want_lb:
-            changes.append(Change("load balancer", str(have_lb), str(want_lb)))
-        # AWS always reports these two; moto does not store them, so compare only what is reported.
+            changes.append(Change("load balancer", have_lb, want_lb))
+        # AWS always reports these; moto does not store them, so compare only what is reported.
         grace = svc.get("healthCheckGracePeriodSeconds")
         if grace is not None and grace != GRACE_PERIOD:
             changes.append(Change("health check grace period", str(grace), str(GRACE_PERIOD)))
@@ -241,7 +283,52 @@ class ServiceStep(Step):
             breaker = deployment.get("deploymentCircuitBreaker") or {}
             if not (breaker.get("enable") and breaker.get("rollback")):
                 changes.append(Change("circuit breaker", str(breaker or "off"), "enabled with rollback"))
+            have, want = _strategy_summary(deployment), _strategy_summary(deployment_configuration(ctx))
+            if have != want:
+                changes.append(Change("deployment strategy", have, want))
         return changes
+
+    def _load_balancer_view(self, ctx: Context, svc: dict[str, Any]) -> tuple[str, str]:
+        """The service's load balancer settings as (have, want), ignoring which of blue and green
+        is live: under blue/green that is ECS's to decide (it moves production between them)."""
+        blue, green = ctx.facts.get("tg_blue", KNOWN_AFTER_APPLY), ctx.facts.get("tg_green", KNOWN_AFTER_APPLY)
+        names = {blue: ctx.names.tg_blue, green: ctx.names.tg_green}
+        https = ctx.facts.get("https_listener_arn", "")
+        infra = ctx.facts.get("infrastructure_role_arn", KNOWN_AFTER_APPLY)
+
+        def view(lbs: list[dict[str, Any]]) -> str:
+            out = []
+            for lb in lbs:
+                adv = lb.get("advancedConfiguration") or {}
+                groups = sorted(
+                    names.get(a, a) for a in (lb.get("targetGroupArn"), adv.get("alternateTargetGroupArn")) if a
+                )
+                rule = str(adv.get("productionListenerRule") or "")
+                on_https = bool(https) and rule.startswith(https.replace(":listener/", ":listener-rule/") + "/")
+                out.append(
+                    f"{'+'.join(groups)} {lb.get('containerName')}:{lb.get('containerPort')}"
+                    + (
+                        f", production rule {'of HTTPS:443' if on_https else rule or '-'}, role {adv.get('roleArn')}"
+                        if adv
+                        else ""
+                    )
+                )
+            return "; ".join(out)
+
+        want: dict[str, Any] = {
+            "targetGroupArn": ctx.facts.get("live_target_group_arn") or blue,
+            "containerName": ctx.names.container,
+            "containerPort": ctx.config.service.container_port,
+        }
+        if ctx.config.service.deploy.shifts_traffic:
+            want["advancedConfiguration"] = {
+                "alternateTargetGroupArn": green if want["targetGroupArn"] == blue else blue,
+                "productionListenerRule": (https.replace(":listener/", ":listener-rule/") + "/default")
+                if https
+                else "",
+                "roleArn": infra,
+            }
+        return view(svc.get("loadBalancers", [])), view([want])
 
     def _create(self, ctx: Context, wait_inactive: bool = False) -> str:
         ecs = ctx.client("ecs")
@@ -263,11 +350,11 @@ class ServiceStep(Step):
                     networkConfiguration=network_configuration(ctx),
                     loadBalancers=load_balancers(ctx),
                     healthCheckGracePeriodSeconds=GRACE_PERIOD,
-                    deploymentConfiguration=DEPLOYMENT,
+                    deploymentConfiguration=deployment_configuration(ctx),
                     deploymentController={"type": "ECS"},
                     propagateTags="SERVICE",
                     enableECSManagedTags=True,
-                    tags=ecs_tags(ctx, {DESIRED_TAG: str(count)}),
+                    tags=ecs_tags(ctx, {DESIRED_TAG: str(count), IMAGE_TAG: ctx.config.service.image}),
                 ),
                 eventually_consistent,
                 ctx.timeouts.propagation,
@@ -275,6 +362,8 @@ class ServiceStep(Step):
         return wait_stable(ctx)
 
     def _update(self, ctx: Context, svc: dict[str, Any], changes: list[Change]) -> str:
+        from .. import deploy
+
         ecs = ctx.client("ecs")
         attrs = {c.attribute for c in changes}
         kwargs: dict[str, Any] = {}
@@ -288,10 +377,11 @@ class ServiceStep(Step):
             kwargs["loadBalancers"] = load_balancers(ctx)
         if "health check grace period" in attrs:
             kwargs["healthCheckGracePeriodSeconds"] = GRACE_PERIOD
-        if "circuit breaker" in attrs:
-            kwargs["deploymentConfiguration"] = DEPLOYMENT
+        if attrs & {"circuit breaker", "deployment strategy"}:
+            kwargs["deploymentConfiguration"] = deployment_configuration(ctx)
         if kwargs:
             permissions_settle(ctx)
+        before = deploy.just_before()
         with doing(f"update service {ctx.names.service}"):
             if kwargs:
                 waiting.retry(
@@ -303,9 +393,19 @@ class ServiceStep(Step):
                 )
             ecs.tag_resource(
                 resourceArn=svc["serviceArn"],
-                tags=[{"key": DESIRED_TAG, "value": str(ctx.config.service.desired_count)}],
+                tags=[
+                    {"key": DESIRED_TAG, "value": str(ctx.config.service.desired_count)},
+                    {"key": IMAGE_TAG, "value": ctx.config.service.image},
+                ],
             )
-        return wait_stable(ctx) if kwargs else "tagged"
+        if not kwargs:
+            return "tagged"
+        if kwargs.keys() & {"taskDefinition", "networkConfiguration", "loadBalancers"}:
+            # a new deployment, with the service's strategy: watched like `ecsup deploy` watches it
+            arn = deploy.started_deployment(ctx, before)
+            if arn is not None:
+                return deploy.watch(ctx, arn, ctx.timeouts.service).summary()
+        return wait_stable(ctx)
 
     def _wait_inactive(self, ctx: Context) -> None:
         ecs = ctx.client("ecs")
@@ -335,7 +435,11 @@ class ServiceStep(Step):
         ]
 
     def _delete(self, ctx: Context, svc: dict[str, Any]) -> str:
+        from .. import deploy
+
         ecs = ctx.client("ecs")
+        if svc.get("status") == "ACTIVE":
+            deploy.stop_for_destroy(ctx)
         with doing(f"delete service {ctx.names.service}"):
             try:
                 if svc.get("status") == "ACTIVE":
@@ -349,4 +453,3 @@ class ServiceStep(Step):
                     raise
             self._wait_inactive(ctx)
         return "deleted"
-
