@@ -268,7 +268,17 @@ def watch(ctx: Context, arn: str, timeout: float, purpose: str = "deploy") -> De
             hint=ATTACH_HINT,
         )
 
-    waiting.poll(ctx, f"deployment of {ctx.names.service}", look, timeout, on_timeout=timed_out, first=1.0, cap=10.0)
+    # the deploy view is the progress: no generic wait lines
+    waiting.poll(
+        ctx,
+        f"deployment of {ctx.names.service}",
+        look,
+        timeout,
+        on_timeout=timed_out,
+        first=1.0,
+        cap=10.0,
+        report=False,
+    )
     state: DeployState = last["state"]
     dep = last["deployment"]
     result = DeployResult(

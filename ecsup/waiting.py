@@ -34,6 +34,7 @@ def poll(
     on_timeout: Callable[[str], EcsupError] | None = None,
     first: float = 2.0,
     cap: float = 10.0,
+    report: bool = True,
 ) -> str:
     """Call ``check`` until it returns (True, state); return the final state.
 
@@ -46,7 +47,7 @@ def poll(
     def attempt() -> bool:
         done, state = check()
         last["state"] = state
-        if not done:
+        if not done and report:
             ctx.ui.wait_progress(what, state, ctx.clock() - start, bound)
         return done
 
@@ -65,7 +66,8 @@ def poll(
             f"timed out after {int(bound)} s waiting for {what} (last state: {last['state']})",
             hint="re-running the same command resumes where it stopped",
         )
-    ctx.ui.wait_done(what, last["state"], ctx.clock() - start)
+    if report:
+        ctx.ui.wait_done(what, last["state"], ctx.clock() - start)
     return last["state"]
 
 
