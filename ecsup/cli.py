@@ -120,7 +120,7 @@ def _setup(
 def run_create(ctx: Context, ui: ConsoleUI, json_output: bool = False, force_unlock: bool = False) -> dict[str, Any]:
     import time
 
-    from .engine import Outcome, create, result_summary
+    from .engine import Outcome, cost_change, cost_line, create, result_summary
     from .render import plan_summary
 
     start = time.monotonic()
@@ -131,6 +131,9 @@ def run_create(ctx: Context, ui: ConsoleUI, json_output: bool = False, force_unl
         ui.print(f"Plan: {plan_summary(outcome.actions)}", style="bold")
         for action in changes:
             ui.action_planned(action)
+        money = cost_change(ctx, outcome) if changes else None
+        if money:
+            ui.print(cost_line(money), style="cyan")
         if changes:
             ui.print("Applying:", style="bold")
 
@@ -205,7 +208,7 @@ EXIT_CONFIG_CODE = 2
 
 def _plan(tctx: typer.Context, config: str, json_output: bool) -> bool:
     """Print the plan; True when it has changes."""
-    from .engine import make_plan
+    from .engine import cost_change, cost_line, make_plan
     from .render import plan_summary
 
     ctx, ui, err = _setup(tctx, config, json_output)
@@ -213,6 +216,7 @@ def _plan(tctx: typer.Context, config: str, json_output: bool) -> bool:
     with _handled(err, ctx.redact):
         outcome = make_plan(ctx)
         changes = outcome.changes()
+        money = cost_change(ctx, outcome) if changes else None
         if json_output:
             typer.echo(
                 json.dumps(
@@ -221,6 +225,7 @@ def _plan(tctx: typer.Context, config: str, json_output: bool) -> bool:
                         "summary": plan_summary(outcome.actions),
                         "actions": [a.as_dict() for a in outcome.actions],
                         "notes": outcome.notes,
+                        "monthly_cost": money,
                     },
                     indent=2,
                 )
@@ -231,6 +236,8 @@ def _plan(tctx: typer.Context, config: str, json_output: bool) -> bool:
             for note in outcome.notes:
                 ui.print(f"note: {note}", style="yellow")
             ui.print(f"Plan: {plan_summary(outcome.actions)}", style="bold")
+            if money:
+                ui.print(cost_line(money), style="cyan")
     return bool(changes)
 
 

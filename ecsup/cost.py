@@ -531,3 +531,78 @@ def estimate(config: Config, usage: Usage, prices: Prices) -> Estimate:
         prices=prices,
         usage=usage,
     )
+
+
+# -- plan and create: the monthly compute cost before -> after -----------------------------
+@dataclass(frozen=True)
+class Shape:
+    """What Fargate bills a service for: task size, count, architecture, capacity."""
+
+    cpu: int
+    memory: int
+    count: int
+    architecture: str
+    capacity: str
+    on_demand_base: int = 1
+    on_demand_percent: int = 0
+
+    def monthly(self, region: str, prices: Prices) -> float:
+        return monthly_compute(
+            region,
+            self.cpu,
+            self.memory,
+            self.count,
+            self.architecture,
+            self.capacity,
+            self.on_demand_base,
+            self.on_demand_percent,
+            prices,
+        )
+
+
+def capacity_of(service: dict[str, Any]) -> tuple[str, int, int]:
+    """(capacity, on-demand base, on-demand percent) of a described ECS service."""
+    strategy = service.get("capacityProviderStrategy") or []
+    weights = {i.get("capacityProvider"): i for i in strategy}
+    if "FARGATE_SPOT" not in weights:
+        return "FARGATE", 1, 0
+    if "FARGATE" not in weights:
+        return "FARGATE_SPOT", 0, 0
+    on_demand, spot = weights["FARGATE"], weights["FARGATE_SPOT"]
+    total = (on_demand.get("weight") or 0) + (spot.get("weight") or 0) or 1
+    return "mixed", int(on_demand.get("base") or 0), round(100 * (on_demand.get("weight") or 0) / total)
+
+
+def compute_change(
+    config: Config, region: str, live: dict[str, Any] | None, size: tuple[int, int, str] | None, count_changes: bool
+) -> tuple[Shape | None, Shape] | None:
+    """(before, after) when the plan changes what Fargate bills (cpu, memory, count,
+    architecture, capacity); None when it does not. ``live``: the described service (None:
+    a new one); ``size``: the running task definition's (cpu, memory, architecture)."""
+    svc = config.service
+    before = None
+    if live is not None and size is not None:
+        capacity, base, percent = capacity_of(live)
+        before = Shape(size[0], size[1], int(live.get("desiredCount") or 0), size[2], capacity, base, percent)
+    count = svc.desired_count if before is None or count_changes else before.count
+    after = Shape(
+        svc.cpu, svc.memory, count, svc.cpu_architecture, svc.capacity, svc.on_demand_base, svc.on_demand_percent
+    )
+    if before is not None and before == after:
+        return None
+    if (
+        before is not None
+        and (before.capacity, after.capacity) == ("FARGATE", "FARGATE")
+        and before
+        == Shape(
+            after.cpu,
+            after.memory,
+            after.count,
+            after.architecture,
+            "FARGATE",
+            before.on_demand_base,
+            before.on_demand_percent,
+        )
+    ):
+        return None
+    return before, after

@@ -17,6 +17,7 @@ from .context import Context
 from .errors import OwnershipConflict
 from .plan import Action
 from .steps import Step
+from .steps.autoscaling import AutoscalingStep
 from .steps.certificate import CertificateStep
 from .steps.dns import DnsStep
 from .steps.ecs import ClusterStep, TaskDefinitionStep
@@ -44,6 +45,7 @@ def pipeline() -> list[Step]:
         TaskDefinitionStep(),
         ListenersStep(),
         ServiceStep(),
+        AutoscalingStep(),
     ]
 
 
@@ -206,6 +208,38 @@ def destroy_locked(ctx: Context, force_unlock: bool = False) -> Iterator[None]:
     with lock.held(ctx, "destroy", force_unlock):
         yield
     lock.forget(ctx)
+
+
+def cost_change(ctx: Context, outcome: Outcome) -> dict[str, Any] | None:
+    """The Fargate compute cost a month before -> after, when the plan changes cpu, memory,
+    count, architecture or capacity (shipped prices: a plan makes no pricing call)."""
+    from .cost import compute_change
+    from .prices import UnknownRegion, shipped_prices
+
+    count_changes = any(
+        c.attribute == "desired count" for a in outcome.actions if a.resource == "ECS service" for c in a.changes
+    )
+    change = compute_change(
+        ctx.config, ctx.region, ctx.facts.get("service"), ctx.facts.get("running_size"), count_changes
+    )
+    if change is None:
+        return None
+    try:
+        prices = shipped_prices(ctx.region)
+    except UnknownRegion:
+        return None
+    before, after = change
+    return {
+        "before": None if before is None else round(before.monthly(ctx.region, prices), 2),
+        "after": round(after.monthly(ctx.region, prices), 2),
+        "what": "Fargate compute, USD a month",
+        "prices": prices.source_line,
+    }
+
+
+def cost_line(change: dict[str, Any]) -> str:
+    before = "nothing" if change["before"] is None else f"${change['before']:,.2f}"
+    return f"monthly cost ({change['what']}): {before} -> ${change['after']:,.2f}  [{change['prices']}]"
 
 
 def result_summary(ctx: Context, outcome: Outcome) -> dict[str, Any]:

@@ -93,6 +93,19 @@ def collect(ctx: Context) -> Report:
     return report
 
 
+def _last_scaling_activity(ctx: Context) -> str | None:
+    from .steps.autoscaling import DIMENSION, NAMESPACE, resource_id
+
+    with doing(f"read the scaling activities of service {ctx.names.service}"):
+        found = ctx.client("application-autoscaling").describe_scaling_activities(
+            ServiceNamespace=NAMESPACE, ResourceId=resource_id(ctx), ScalableDimension=DIMENSION, MaxResults=1
+        )["ScalingActivities"]
+    if not found:
+        return None
+    act = found[0]
+    return f"{str(act.get('StartTime', ''))[:19]} {act.get('StatusCode', '')}: {act.get('Description', '')}".strip()
+
+
 def _deployment_in_progress(ctx: Context) -> dict[str, Any] | None:
     from . import deploy
 
@@ -182,6 +195,19 @@ def _service(ctx: Context, report: Report) -> None:
             + (f", production on {ctx.facts['live_target_group']}" if ctx.facts.get("live_target_group") else ""),
         )
     )
+    scaling = ctx.facts.get("autoscaling")
+    if scaling is not None:
+        report.service["autoscaling"] = dict(scaling, last_activity=_last_scaling_activity(ctx))
+        last = report.service["autoscaling"]["last_activity"]
+        report.rows.append(
+            Row(
+                OK,
+                "auto scaling",
+                ctx.names.service,
+                f"{scaling['min']} to {scaling['max']} tasks, now {svc.get('desiredCount')}"
+                + (f"; last: {last}" if last else "; no scaling activity yet"),
+            )
+        )
     in_progress = _deployment_in_progress(ctx)
     if in_progress is not None:
         report.service["deployment_in_progress"] = in_progress

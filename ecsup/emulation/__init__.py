@@ -701,6 +701,115 @@ def environment_in_no_promised_order(em: Emulation, resp: Any, proceed: Callable
     return result
 
 
+def service_capacity_as_aws(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """CreateService/UpdateService with a capacityProviderStrategy: moto drops it on create (and
+    reports launch type EC2). On AWS it replaces the launch type, and every provider in it must
+    be associated with the cluster: "The specified capacity provider strategy cannot contain a
+    capacity provider that is not associated with the cluster." (ECS API reference,
+    CapacityProviderStrategyItem; Fargate capacity providers, ECS Developer Guide)."""
+    strategy = resp._get_param("capacityProviderStrategy")
+    if strategy:
+        ecs = _ecs(resp.current_account, resp.region)
+        name = (resp._get_param("cluster") or "default").split("/")[-1]
+        cluster = ecs.clusters.get(name)
+        associated = set(getattr(cluster, "capacity_providers", None) or [])
+        if any(item.get("capacityProvider") not in associated for item in strategy):
+            raise AwsFault(
+                "InvalidParameterException",
+                "The specified capacity provider strategy cannot contain a capacity provider that is not associated "
+                "with the cluster. Associate the capacity provider with the cluster or specify a valid capacity "
+                "provider and try again.",
+            )
+    result = proceed()
+    if strategy:
+        svc = result.result["service"]
+        svc.capacity_provider_strategy = strategy
+        svc.launch_type = None
+    return result
+
+
+# -- Application Auto Scaling ---------------------------------------------------------------------
+def _autoscaling(account: str, region: str) -> Any:
+    from moto.applicationautoscaling.models import applicationautoscaling_backends
+
+    return applicationautoscaling_backends[account][region]
+
+
+def deregistering_a_target_deletes_its_policies(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """DeregisterScalableTarget: "Deregistering a scalable target deletes the scaling policies
+    and the scheduled actions that are associated with it." (Application Auto Scaling API
+    reference) -- moto keeps them."""
+    result = proceed()
+    backend = _autoscaling(resp.current_account, resp.region)
+    rid, dim = resp._get_param("ResourceId"), resp._get_param("ScalableDimension")
+    for key, policy in list(backend.policies.items()):
+        if policy.resource_id == rid and policy.scalable_dimension == dim:
+            del backend.policies[key]
+    return result
+
+
+def registering_moves_the_count_into_range(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """RegisterScalableTarget for an ECS service moves its desired count into [min, max] at
+    once (Application Auto Scaling User Guide, "Scalable targets"); moto leaves it."""
+    result = proceed()
+    rid = str(resp._get_param("ResourceId") or "")
+    low, high = resp._get_param("MinCapacity"), resp._get_param("MaxCapacity")
+    if resp._get_param("ServiceNamespace") == "ecs" and rid.startswith("service/") and rid.count("/") == 2:
+        _, cluster, name = rid.split("/")
+        svc = _ecs(resp.current_account, resp.region).services.get(f"{cluster}:{name}")
+        if svc is not None:
+            count = svc.desired_count
+            if low is not None:
+                count = max(count, int(low))
+            if high is not None:
+                count = min(count, int(high))
+            if count != svc.desired_count:
+                _record_activity(
+                    resp,
+                    rid,
+                    f"Setting desired count to {count}.",
+                    f"the service's desired count was outside [{low}, {high}]",
+                )
+                svc.desired_count = svc.running_count = count
+    return result
+
+
+def _record_activity(resp: Any, rid: str, description: str, cause: str) -> None:
+    from datetime import UTC, datetime
+    from uuid import uuid4
+
+    activities = _state(_autoscaling(resp.current_account, resp.region), "activities").setdefault(rid, [])
+    now = datetime.now(UTC)
+    activities.insert(
+        0,
+        {
+            "ActivityId": str(uuid4()),
+            "ServiceNamespace": "ecs",
+            "ResourceId": rid,
+            "ScalableDimension": "ecs:service:DesiredCount",
+            "Description": description,
+            "Cause": cause,
+            "StartTime": now.timestamp(),
+            "EndTime": now.timestamp(),
+            "StatusCode": "Successful",
+        },
+    )
+
+
+def describe_scaling_activities(self: Any) -> str:
+    """DescribeScalingActivities, which moto lacks: the activities the emulation recorded
+    (newest first, as the API returns them)."""
+    import json
+
+    if ACTIVE is None or not ACTIVE.strict:
+        raise NotImplementedError("DescribeScalingActivities")
+    rid = self._get_param("ResourceId")
+    activities = _state(_autoscaling(self.current_account, self.region), "activities")
+    found = activities.get(rid, []) if rid else [a for acts in activities.values() for a in acts]
+    limit = self._get_int_param("MaxResults") or 50
+    return json.dumps({"ScalingActivities": found[:limit]})
+
+
 # -- Route53 --------------------------------------------------------------------------------
 def change_batch_as_aws(
     em: Emulation, backend: Any, proceed: Callable[[], Any], zoneid: str, changes: list[Any]
@@ -827,6 +936,14 @@ def install() -> None:
     _around(Route53Backend, "change_resource_record_sets", change_batch_as_aws)
 
     _around(LOGS, "put_retention_policy", retention_must_be_a_value_cloudwatch_accepts)
+
+    from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse as AAS
+
+    _around(ECS, "create_service", service_capacity_as_aws)
+    _around(ECS, "update_service", service_capacity_as_aws)
+    _around(AAS, "deregister_scalable_target", deregistering_a_target_deletes_its_policies)
+    _around(AAS, "register_scalable_target", registering_moves_the_count_into_range)
+    AAS.describe_scaling_activities = describe_scaling_activities  # type: ignore[attr-defined]  # moto lacks it
 
     from . import deployments
 

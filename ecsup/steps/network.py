@@ -201,7 +201,8 @@ def resolve_network(ctx: Context) -> None:
         )
 
     task_key = "network.subnets" if net.subnets else alb_key
-    unsupported = [s for s in tasks if not fargate_runs_in(ctx.region, s.get("AvailabilityZoneId", ""))]
+    arch = ctx.config.service.cpu_architecture
+    unsupported = [s for s in tasks if not fargate_runs_in(ctx.region, s.get("AvailabilityZoneId", ""), arch)]
     if unsupported and (net.subnets or net.alb_subnets):
         raise ConfigError(
             [

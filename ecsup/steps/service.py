@@ -90,6 +90,22 @@ def deployment_configuration(ctx: Context) -> dict[str, Any]:
     return config
 
 
+def capacity_strategy(ctx: Context) -> list[dict[str, Any]]:
+    """The capacity the config asks for, as a capacity provider strategy (FARGATE on demand
+    is what launch type FARGATE means: an existing service is moved back to it this way)."""
+    return ctx.config.service.capacity_provider_strategy or [{"capacityProvider": "FARGATE", "weight": 1, "base": 0}]
+
+
+def _capacity_summary(strategy: list[dict[str, Any]] | None, launch_type: str | None = "FARGATE") -> str:
+    items = strategy or ([{"capacityProvider": launch_type, "weight": 1, "base": 0}] if launch_type else [])
+    return ", ".join(
+        f"{i.get('capacityProvider')}"
+        + (f" base {i['base']}" if i.get("base") else "")
+        + f" weight {i.get('weight', 0)}"
+        for i in sorted(items, key=lambda i: str(i.get("capacityProvider")))
+    )
+
+
 def _strategy_summary(config: dict[str, Any]) -> str:
     parts = [str(config.get("strategy") or "ROLLING")]
     if config.get("bakeTimeInMinutes") is not None and parts[0] != "ROLLING":
@@ -271,6 +287,10 @@ class ServiceStep(Step):
             or have_net.get("assignPublicIp", "DISABLED") != want_net["assignPublicIp"]
         ):
             changes.append(Change("network", str(have_net), str(want_net)))
+        have_capacity = _capacity_summary(svc.get("capacityProviderStrategy"), svc.get("launchType"))
+        want_capacity = _capacity_summary(capacity_strategy(ctx))
+        if have_capacity != want_capacity:  # needs a new deployment (forceNewDeployment)
+            changes.append(Change("capacity (new deployment)", have_capacity, want_capacity))
         have_lb, want_lb = self._load_balancer_view(ctx, svc)
         if have_lb != want_lb:
             changes.append(Change("load balancer", have_lb, want_lb))
@@ -336,6 +356,9 @@ class ServiceStep(Step):
             self._wait_inactive(ctx)
         permissions_settle(ctx)
         count = ctx.config.service.desired_count
+        strategy = ctx.config.service.capacity_provider_strategy
+        # Fargate Spot (or a mix) is a capacity provider strategy; plain FARGATE the launch type
+        placement: dict[str, Any] = {"capacityProviderStrategy": strategy} if strategy else {"launchType": "FARGATE"}
         with doing(f"create service {ctx.names.service}"):
             waiting.retry(
                 ctx,
@@ -345,7 +368,7 @@ class ServiceStep(Step):
                     serviceName=ctx.names.service,
                     taskDefinition=ctx.facts["task_definition_arn"],
                     desiredCount=count,
-                    launchType="FARGATE",
+                    **placement,
                     platformVersion="LATEST",
                     networkConfiguration=network_configuration(ctx),
                     loadBalancers=load_balancers(ctx),
@@ -379,6 +402,9 @@ class ServiceStep(Step):
             kwargs["healthCheckGracePeriodSeconds"] = GRACE_PERIOD
         if attrs & {"circuit breaker", "deployment strategy"}:
             kwargs["deploymentConfiguration"] = deployment_configuration(ctx)
+        if "capacity (new deployment)" in attrs:  # ECS moves the tasks only with a new deployment
+            kwargs["capacityProviderStrategy"] = capacity_strategy(ctx)
+            kwargs["forceNewDeployment"] = True
         if kwargs:
             permissions_settle(ctx)
         before = deploy.just_before()
@@ -400,7 +426,7 @@ class ServiceStep(Step):
             )
         if not kwargs:
             return "tagged"
-        if kwargs.keys() & {"taskDefinition", "networkConfiguration", "loadBalancers"}:
+        if kwargs.keys() & {"taskDefinition", "networkConfiguration", "loadBalancers", "forceNewDeployment"}:
             # a new deployment, with the service's strategy: watched like `ecsup deploy` watches it
             arn = deploy.started_deployment(ctx, before)
             if arn is not None:
