@@ -68,6 +68,36 @@ class Timeouts:
     iam_settle: float = 10.0
 
 
+STEP = threading.local()  # which pipeline step the current thread is planning (engine.observe)
+
+
+class PerStep(list[str]):
+    """Notes and conflicts, appended by steps that are planned concurrently; ``in_order()``
+    puts them back in the order a step-by-step plan gives (pipeline order, then as appended),
+    so output stays the same from run to run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._origin: list[tuple[int, int]] = []
+        self._lock = threading.Lock()
+
+    def append(self, item: str) -> None:
+        with self._lock:
+            self._origin.append((getattr(STEP, "index", 1 << 30), len(self._origin)))
+            super().append(item)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._origin.clear()
+            super().clear()
+
+    def in_order(self) -> None:
+        with self._lock:
+            pairs = sorted(zip(self._origin, list(self), strict=True), key=lambda pair: pair[0])
+            self._origin = [origin for origin, _ in pairs]
+            self[:] = [item for _, item in pairs]
+
+
 class UI(Protocol):
     """What library code may ask of the user interface. Only render.py implements it."""
 
@@ -141,14 +171,15 @@ class Context:
         self.calls: list[Call] = []
         self.facts: dict[str, Any] = {}
         self.secret_values: set[str] = set()
-        self.conflicts: list[str] = []
+        self.conflicts = PerStep()
         self._secret_cache: dict[str, str | None] = {}
-        self.notes: list[str] = []
+        self.notes = PerStep()
         self.mode = "apply"  # apply | plan | status | destroy
         self.lock_taken_over = False
         self._session: boto3.Session | None = None
         self._clients: dict[tuple[str, str], Any] = {}
         self._client_lock = threading.Lock()  # a boto3 Session is not thread-safe; its clients are
+        self._account_lock = threading.Lock()
         self._account: str | None = None
 
     # -- AWS ------------------------------------------------------------------
@@ -222,8 +253,14 @@ class Context:
 
         if not tasks:
             return {}
+        step = getattr(STEP, "index", 1 << 30)  # notes made in the tasks belong to the caller's step
+
+        def run(fn: Callable[[], T]) -> T:
+            STEP.index = step
+            return fn()
+
         with ThreadPoolExecutor(max_workers=min(workers, len(tasks)), thread_name_prefix="ecsup") as pool:
-            futures = {key: pool.submit(fn) for key, fn in tasks.items()}
+            futures = {key: pool.submit(run, fn) for key, fn in tasks.items()}
         out: dict[K, tuple[T | None, Any]] = {}
         for key, future in futures.items():
             try:
@@ -234,12 +271,13 @@ class Context:
 
     @property
     def account_id(self) -> str:
-        if self._account is None:
-            from .errors import doing
+        with self._account_lock:  # steps planned concurrently ask once, not each
+            if self._account is None:
+                from .errors import doing
 
-            with doing("read the account id (sts:GetCallerIdentity)"):
-                self._account = str(self.client("sts").get_caller_identity()["Account"])
-        return self._account
+                with doing("read the account id (sts:GetCallerIdentity)"):
+                    self._account = str(self.client("sts").get_caller_identity()["Account"])
+            return self._account
 
     def learn_account(self, arn: str) -> None:
         """Take the account id from the ARN of a resource of this account (saves an

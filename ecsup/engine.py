@@ -22,7 +22,7 @@ from .steps.certificate import CertificateStep
 from .steps.dns import DnsStep
 from .steps.ecs import ClusterStep, TaskDefinitionStep
 from .steps.iam import IamStep
-from .steps.loadbalancer import ListenersStep, LoadBalancerStep
+from .steps.loadbalancer import HttpsStep, ListenersStep, LoadBalancerStep
 from .steps.logs import LogsStep
 from .steps.network import SecurityGroupsStep
 from .steps.secrets import SecretsStep
@@ -45,6 +45,7 @@ def pipeline() -> list[Step]:
         TaskDefinitionStep(),
         ListenersStep(),
         ServiceStep(),
+        HttpsStep(),
         AutoscalingStep(),
     ]
 
@@ -80,13 +81,65 @@ def _raise_conflicts(ctx: Context) -> None:
         )
 
 
-def make_plan(ctx: Context, on_step: Callable[[Step], None] | None = None) -> Outcome:
+OBSERVERS = 8  # steps observed at once (each makes a few reads; boto3 clients are thread-safe)
+
+
+def observe(ctx: Context, steps: list[Step], method: str) -> list[Planned]:
+    """Run each step's ``plan`` (or ``plan_destroy``) -- read calls only -- as soon as the steps
+    whose facts it reads (``Step.needs``) are done, concurrently, so that planning takes about
+    as long as its longest chain of dependent reads rather than the sum of all of them. The
+    result, and the order of notes and conflicts, are the same as planning step by step; the
+    first failure in pipeline order is raised."""
+    from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+    from .context import STEP
+
+    index = {type(step).__name__: i for i, step in enumerate(steps)}
+    for i, step in enumerate(steps):
+        for name in step.needs:
+            if index.get(name, len(steps)) >= i:
+                raise RuntimeError(f"{type(step).__name__} needs {name}, which is not planned before it")
+    results: dict[int, list[Action]] = {}
+    failed: dict[int, BaseException] = {}
+
+    def run(i: int) -> list[Action]:
+        STEP.index = i
+        try:
+            return list(getattr(steps[i], method)(ctx))
+        finally:
+            STEP.index = 1 << 30
+
+    waiting_steps = list(range(len(steps)))
+    running: dict[Future[list[Action]], int] = {}
+    with ThreadPoolExecutor(max_workers=OBSERVERS, thread_name_prefix="ecsup-plan") as pool:
+        while waiting_steps or running:
+            for i in list(waiting_steps):
+                deps = [index[name] for name in steps[i].needs]
+                if any(d in failed for d in deps):  # what it needs could not be observed
+                    waiting_steps.remove(i)
+                    failed[i] = failed[min(d for d in deps if d in failed)]
+                elif all(d in results for d in deps):
+                    waiting_steps.remove(i)
+                    running[pool.submit(run, i)] = i
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                i = running.pop(future)
+                try:
+                    results[i] = future.result()
+                except BaseException as exc:  # raised below, in pipeline order
+                    failed[i] = exc
+    ctx.notes.in_order()
+    ctx.conflicts.in_order()
+    if failed:
+        raise failed[min(failed)]
+    return [Planned(step, results[i]) for i, step in enumerate(steps)]
+
+
+def make_plan(ctx: Context) -> Outcome:
     """Observe every step (read calls only) and return what create would do."""
-    outcome = Outcome()
-    for step in pipeline():
-        if on_step:
-            on_step(step)
-        outcome.planned.append(Planned(step, step.plan(ctx)))
+    outcome = Outcome(planned=observe(ctx, pipeline(), "plan"))
     if ctx.mode != "status":  # status reports conflicts as rows instead
         _raise_conflicts(ctx)
     outcome.notes = list(ctx.notes)
@@ -138,9 +191,7 @@ def plan_destroy(ctx: Context, purge: bool = False) -> Outcome:
     the result is in destroy order (the reverse)."""
     ctx.mode = "destroy"
     ctx.facts["purge"] = purge
-    outcome = Outcome()
-    for step in pipeline():
-        outcome.planned.append(Planned(step, step.plan_destroy(ctx)))
+    outcome = Outcome(planned=observe(ctx, pipeline(), "plan_destroy"))
     outcome.planned.reverse()
     outcome.notes = list(ctx.notes)
     return outcome
@@ -155,6 +206,9 @@ class DestroyResult:
     left: list[tuple[Action, str]] = field(default_factory=list)  # not tried: something it needs gone is not
 
 
+DELETERS = 6  # deletions at once (most of a deletion's time is AWS releasing what it held)
+
+
 def destroy(
     ctx: Context,
     outcome: Outcome,
@@ -162,40 +216,77 @@ def destroy(
     on_failure: Callable[[Action, str], None] | None = None,
     on_left: Callable[[Action, str], None] | None = None,
 ) -> DestroyResult:
-    """Run the deletions in order. A deletion that fails (after its bounded retries) stops
-    every deletion that needs it gone first (``Action.after``): the cluster, roles, groups and
-    load balancer of a service that could not be deleted stay, rather than being retried for
-    minutes and leaving a running service without its role. Independent deletions still run."""
+    """Run the deletions, each as soon as those it needs gone first (``Action.after``) are
+    gone, concurrently: the DNS record and the us-east-1 certificate go while the service
+    drains; the roles, the cluster, the listeners and the tasks' security group as soon as it
+    is gone. A deletion that fails (after its bounded retries) stops every deletion that needs
+    it gone first -- the cluster, roles, groups and load balancer of a service that could not be
+    deleted stay, rather than being retried for minutes and leaving a running service without
+    its role -- and says so; independent deletions still run. Lines are reported as deletions
+    end; the result lists follow the plan's order."""
+    from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
     from .errors import EcsupError
 
     result = DestroyResult()
+    actions = [a for planned in outcome.planned for a in planned.actions]
+    order = {id(a): i for i, a in enumerate(actions)}
+    doomed = {a.ref for a in actions if a.kind == "delete" and a.run is not None}
+    gone: set[str] = set()
     blocked: dict[str, str] = {}  # ref -> the deletion that failed, first cause of its staying
-    for planned in outcome.planned:
-        for action in planned.actions:
-            if action.kind == "delete" and action.run is not None:
-                stuck = [k for k in action.after if k in blocked]
+    failed: list[tuple[Action, str]] = []
+    left: list[tuple[Action, str]] = []
+
+    def run(action: Action) -> str | None:
+        return action.run() if action.run is not None else None
+
+    pending = list(actions)
+    running: dict[Future[str | None], Action] = {}
+    with ThreadPoolExecutor(max_workers=DELETERS, thread_name_prefix="ecsup-destroy") as pool:
+        while pending or running:
+            for action in list(pending):
+                if action.kind != "delete" or action.run is None:
+                    pending.remove(action)
+                    if report:
+                        report(action)
+                    continue
+                needs = [ref for ref in action.after if ref in doomed]  # what is not in the plan is gone
+                stuck = [ref for ref in needs if ref in blocked]
                 if stuck:
+                    pending.remove(action)
                     cause = blocked[stuck[0]]
                     why = f"needs {stuck[0]} deleted first" + (
                         ", which could not be deleted" if cause == stuck[0] else f", left because {cause} could not be"
                     )
-                    result.left.append((action, why))
+                    left.append((action, why))
                     blocked[action.ref] = cause
                     if on_left:
                         on_left(action, why)
-                    continue
+                elif all(ref in gone for ref in needs):
+                    pending.remove(action)
+                    running[pool.submit(run, action)] = action
+            if not running:
+                if pending:  # waiting on each other: a bug in the plan's `after`
+                    raise RuntimeError("destroy: circular dependencies: " + ", ".join(a.ref for a in pending))
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                action = running.pop(future)
                 try:
-                    action.result = action.run()
+                    action.result = future.result()
                 except EcsupError as exc:
-                    result.failed.append((action, exc.message))
+                    failed.append((action, exc.message))
                     blocked[action.ref] = action.ref
                     if on_failure:
                         on_failure(action, exc.message)
                     continue
                 if action.result and action.result.startswith(KEPT):  # it decided not to, and said why
                     action.kind = "keep"
-            if report:
-                report(action)
+                gone.add(action.ref)
+                if report:
+                    report(action)
+    result.failed = sorted(failed, key=lambda pair: order[id(pair[0])])
+    result.left = sorted(left, key=lambda pair: order[id(pair[0])])
     return result
 
 

@@ -8,6 +8,7 @@ stopped tasks. Data only; render.py prints it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from . import engine
@@ -87,9 +88,19 @@ def collect(ctx: Context) -> Report:
         report.rows.append(row)
     for conflict in ctx.conflicts:
         report.rows.append(Row(FOREIGN, "conflict", "", conflict))
-    _certificate_validation(ctx, report)
-    _target_health(ctx, report)
-    _service(ctx, report)
+    # the health reads are independent: at once, each into its own report, merged in this order
+    parts = {
+        fn: Report(report.stack, report.url, report.region)
+        for fn in (_certificate_validation, _target_health, _service)
+    }
+    for _, error in ctx.in_parallel({fn: partial(fn, ctx, part) for fn, part in parts.items()}).values():
+        if error is not None:
+            raise error
+    for part in parts.values():
+        report.rows += part.rows
+        report.service = part.service or report.service
+        report.events += part.events
+        report.stopped_reasons += part.stopped_reasons
     return report
 
 

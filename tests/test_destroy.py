@@ -175,8 +175,10 @@ def test_destroy_removes_every_owned_resource_and_keeps_the_data(aws, make_ctx):
 
 
 def assert_destroy_order(calls: list[tuple[str, str]]) -> None:
-    """Service before the cluster and roles; listeners before target groups; security groups
-    after the load balancer; certificates after the security groups; validation records last."""
+    """What AWS needs gone first, with deletions running at once where it does not: the
+    service before the cluster, roles and tasks' security group; listeners before target
+    groups, the load balancer and the certificate; the load balancer before the last security
+    group (the ALB's); validation records after the certificate."""
 
     def first(op: tuple[str, str]) -> int:
         assert op in calls, (op, calls)
@@ -189,8 +191,10 @@ def assert_destroy_order(calls: list[tuple[str, str]]) -> None:
     assert last(("ecs", "DeleteService")) < first(("iam", "DeleteRole"))
     assert last(("ecs", "DeregisterTaskDefinition")) < first(("ecs", "DeleteCluster"))
     assert last(("elbv2", "DeleteListener")) < first(("elbv2", "DeleteTargetGroup"))
-    assert last(("elbv2", "DeleteLoadBalancer")) < first(("ec2", "DeleteSecurityGroup"))
-    assert last(("ec2", "DeleteSecurityGroup")) < first(("acm", "DeleteCertificate"))
+    assert last(("elbv2", "DeleteListener")) < first(("elbv2", "DeleteLoadBalancer"))
+    assert last(("ecs", "DeleteService")) < first(("ec2", "DeleteSecurityGroup"))
+    assert last(("elbv2", "DeleteLoadBalancer")) < last(("ec2", "DeleteSecurityGroup"))
+    assert last(("elbv2", "DeleteListener")) < first(("acm", "DeleteCertificate"))
     assert last(("acm", "DeleteCertificate")) < last(("route53", "ChangeResourceRecordSets"))
     assert ("ssm", "DeleteParameter") not in calls and ("logs", "DeleteLogGroup") not in calls
 

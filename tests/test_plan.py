@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from ecsup import engine
 from ecsup.cli import app
+from ecsup.steps.loadbalancer import STAGING_PORT
 
 
 class MutatingCall(Exception):
@@ -50,7 +51,8 @@ def test_plan_on_an_empty_account_is_read_only_and_lists_everything(aws, tmp_pat
     assert "+ create    load balancer web-dev" in human.stdout
     assert "+ create    service-linked role AWSServiceRoleForECS" in human.stdout  # a fresh account has none
     assert "+ create    IAM role web-dev-infrastructure" in human.stdout  # for ECS blue/green
-    assert "Plan: 19 to create" in human.stdout, human.stdout
+    assert f"+ create    listener web-dev staging HTTP:{STAGING_PORT}" in human.stdout  # the service starts early
+    assert "Plan: 20 to create" in human.stdout, human.stdout
     code, changes, actions = planned(path)
     assert code == 2 and ("ECS service", "web-dev", "create") in changes
     assert any(a["detail"] == "(known after apply)" for a in actions)

@@ -5,7 +5,8 @@ waiting.py).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from ..context import Context
 from ..plan import Action
@@ -13,6 +14,9 @@ from ..plan import Action
 
 class Step:
     title = ""
+    # The steps (class names) whose facts this one reads while planning: it is observed once
+    # they are done, concurrently with the rest (engine.observe).
+    needs: tuple[str, ...] = ()
 
     def plan(self, ctx: Context) -> list[Action]:
         """Observe and say what ``create`` must do (read calls only)."""
@@ -24,6 +28,29 @@ class Step:
 
     def after_apply(self, ctx: Context) -> None:
         """Once every action of a changing ``create`` ran: waits that must not hold up the stack."""
+
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+
+def both(ctx: Context, first: Callable[[], T], second: Callable[[], U]) -> tuple[T, U]:
+    """Two independent reads at once (the first error, in this order, is raised)."""
+    found: dict[int, tuple[Any, Any]] = ctx.in_parallel({0: first, 1: second})
+    for _, error in found.values():
+        if error is not None:
+            raise error
+    return found[0][0], found[1][0]
+
+
+def resolve(ctx: Context, items: list[Action | Callable[[], Action]]) -> list[Action]:
+    """Actions, some still to be read (callables): read those at once, keep the order."""
+    pending = {i: item for i, item in enumerate(items) if callable(item) and not isinstance(item, Action)}
+    found = ctx.in_parallel(pending)
+    for _, error in found.values():
+        if error is not None:
+            raise error
+    return [found[i][0] if i in pending else item for i, item in enumerate(items)]  # type: ignore[misc]
 
 
 def check_owner(ctx: Context, resource: str, name: str, tags: Mapping[str, str]) -> bool:

@@ -143,6 +143,7 @@ def scaling_policies(ctx: Context) -> dict[str, dict[str, Any]]:
 
 class AutoscalingStep(Step):
     title = "auto scaling"
+    needs = ("ServiceStep", "LoadBalancerStep")
 
     def plan(self, ctx: Context) -> list[Action]:
         cfg = ctx.config.service.autoscaling
@@ -251,6 +252,7 @@ class AutoscalingStep(Step):
                     resource_id(ctx),
                     "[service.autoscaling] removed; the desired count stays where scaling left it",
                     run=lambda: self._deregister(ctx),
+                    after=tuple(f"scaling policy {p}" for p in sorted(ours)),
                 )
             )
         elif others:

@@ -4,6 +4,8 @@ needs it, so the rest of the stack is built while ACM validates."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -269,14 +271,21 @@ def unwanted_regions(ctx: Context) -> list[str]:
 
 class CertificateStep(Step):
     title = "certificate"
+    needs = ("ZoneStep",)  # records in the zone
 
     def plan(self, ctx: Context) -> list[Action]:
         arn = ctx.config.dns.certificate_arn
         actions = [self._bring_your_own(ctx, arn)] if arn else []
+        # each region is read on its own (the regional one and the us-east-1 copy at once)
+        reads: dict[str, Callable[[], list[Action]]] = {}
         for region in [] if arn else cert_regions(ctx):
-            actions += self._plan_region(ctx, region)
+            reads[f"plan {region}"] = partial(self._plan_region, ctx, region)
         for region in unwanted_regions(ctx):
-            actions += self._plan_removal(ctx, region)
+            reads[f"remove {region}"] = partial(self._plan_removal, ctx, region)
+        for found, error in ctx.in_parallel(reads).values():
+            if error is not None:
+                raise error
+            actions += found or []
         return actions
 
     def after_apply(self, ctx: Context) -> None:
@@ -470,13 +479,17 @@ def delete_certificate(ctx: Context, arn: str, region: str, patient: bool = True
     return "deleted"
 
 
+_SCAN_LOCK = threading.Lock()
+
+
 def records_in_use(ctx: Context) -> tuple[set[tuple[str, str]], dict[str, str]]:
     """Validation records that another certificate in the account relies on, and the regions
     that could not be checked (region -> why). ACM gives the same validation CNAME for a name
     in every region, so every enabled region is read (concurrently), once per run; the
     certificates deleted since are left out."""
-    if "records_by_cert" not in ctx.facts:
-        ctx.facts["records_by_cert"], ctx.facts["records_doubts"] = _records_by_certificate(ctx)
+    with _SCAN_LOCK:  # deletions run at once: the account's regions are read once
+        if "records_by_cert" not in ctx.facts:
+            ctx.facts["records_by_cert"], ctx.facts["records_doubts"] = _records_by_certificate(ctx)
     deleted = ctx.facts.get("deleted_certs", set())
     used = {rec for arn, recs in ctx.facts["records_by_cert"].items() if arn not in deleted for rec in recs}
     return used, ctx.facts["records_doubts"]

@@ -3,6 +3,7 @@ definition differs), and the service, waited on until stable."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from .. import waiting
@@ -10,7 +11,7 @@ from ..context import Context
 from ..errors import AwsError, doing, error_code, is_code
 from ..names import tag_dict
 from ..plan import Action, Change
-from . import Step, check_owner, foreign, service_ref
+from . import Step, both, check_owner, foreign, service_ref
 
 GRACE_PERIOD = 60
 DESIRED_TAG = "ecsup:desired-count"  # the desired count the config asked for last time
@@ -357,10 +358,11 @@ class TaskDefinitionStep(Step):
     on top of the image the service runs."""
 
     title = "task definition"
+    needs = ("IamStep", "SecretsStep", "ClusterStep")  # roles, secret ARNs, the service in the cluster
 
     def plan(self, ctx: Context) -> list[Action]:
         family = ctx.names.family
-        found = latest_task_definition(ctx)
+        found, _ = both(ctx, partial(latest_task_definition, ctx), partial(seen_service, ctx))
         live = running(ctx, found[0] if found else None)
         image = ctx.config.service.image
         svc = seen_service(ctx)

@@ -133,38 +133,34 @@ def get_role(ctx: Context, name: str) -> dict[str, Any] | None:
 
 class IamStep(Step):
     title = "IAM roles"
+    needs = ("SecretsStep",)  # the parameters and keys the execution role may read
 
     def plan(self, ctx: Context) -> list[Action]:
         n = ctx.names
         ctx.facts["execution_role_arn"] = role_arn(ctx, n.execution_role)
         ctx.facts["task_role_arn"] = role_arn(ctx, n.task_role)
         ctx.facts["infrastructure_role_arn"] = role_arn(ctx, n.infrastructure_role)
-        actions = []
-        for spec in role_specs(ctx):
-            role = get_role(ctx, spec.name)
-            if role is None:
-                actions.append(
-                    Action(
-                        "create",
-                        "IAM role",
-                        spec.name,
-                        spec.description,
-                        run=partial(self._converge, ctx, spec, create=True),
-                    )
-                )
-                continue
-            if not check_owner(ctx, "IAM role", spec.name, tag_dict(role.get("Tags"))):
-                continue
-            if spec.execution:
-                learn_permission_change(ctx, role)
-            changes = self._changes(ctx, role, spec)
-            if changes:
-                actions.append(
-                    Action("update", "IAM role", spec.name, "", changes, run=partial(self._converge, ctx, spec))
-                )
-            else:
-                actions.append(Action("noop", "IAM role", spec.name, role["Arn"]))
-        return actions
+        # the roles are independent: read them at once (the first error, in role order, is raised)
+        found = ctx.in_parallel({spec.name: partial(self._observe, ctx, spec) for spec in role_specs(ctx)})
+        for _, error in found.values():
+            if error is not None:
+                raise error
+        return [action for action, _ in found.values() if action is not None]
+
+    def _observe(self, ctx: Context, spec: RoleSpec) -> Action | None:
+        role = get_role(ctx, spec.name)
+        if role is None:
+            return Action(
+                "create", "IAM role", spec.name, spec.description, run=partial(self._converge, ctx, spec, create=True)
+            )
+        if not check_owner(ctx, "IAM role", spec.name, tag_dict(role.get("Tags"))):
+            return None
+        if spec.execution:
+            learn_permission_change(ctx, role)
+        changes = self._changes(ctx, role, spec)
+        if changes:
+            return Action("update", "IAM role", spec.name, "", changes, run=partial(self._converge, ctx, spec))
+        return Action("noop", "IAM role", spec.name, role["Arn"])
 
     def _changes(self, ctx: Context, role: dict[str, Any], spec: RoleSpec) -> list[Change]:
         iam = ctx.client("iam")

@@ -4,6 +4,7 @@ HTTP-redirect listeners."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -12,10 +13,36 @@ from ..context import Context
 from ..errors import doing, is_code
 from ..names import tag_dict
 from ..plan import KNOWN_AFTER_APPLY, Action, Change
-from . import Step, check_owner, foreign, listeners_ref, service_ref
+from . import Step, both, check_owner, foreign, listeners_ref, resolve, service_ref
 from .certificate import wait_issued
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+# Starting the service while ACM validates: ECS accepts a target group only once a listener
+# rule of the load balancer forwards to it, and the HTTPS listener needs the issued
+# certificate. So create first makes the listener that will become HTTPS:443 as plain HTTP on
+# this port, which the load balancer's security group does not admit (it admits 80 and 443):
+# it forwards to blue/green, so ECS starts the tasks and they pass their health checks (those
+# go from the load balancer to the tasks, not through a listener), and no client can connect
+# to it. Once the certificate is ISSUED, ModifyListener turns the same listener into HTTPS:443
+# (Port, Protocol, SslPolicy, Certificates; "If you change the protocol from HTTP to HTTPS ...
+# you must add the security policy and default certificate properties" -- ELB API reference,
+# ModifyListener): its ARN, and so the default rule ECS uses as production rule, stay the same.
+STAGING_PORT = 18443
+
+
+def early_start(ctx: Context) -> bool:
+    """Whether the staging listener can be used: no ingress rule of the load balancer's
+    security group admits its port (someone else's rule could)."""
+    for proto, low, high, _source in ctx.facts.get("alb_ingress", []):
+        if proto == "-1" or (proto == "tcp" and low <= STAGING_PORT <= high):
+            ctx.notes.append(
+                f"the load balancer's security group admits port {STAGING_PORT}: the service is started only "
+                "after the certificate is issued (the staging listener would be reachable)"
+            )
+            return False
+    return True
+
+
 ALB_ATTRIBUTES = {"routing.http.drop_invalid_header_fields.enabled": "true"}
 TG_ATTRIBUTES = {"deregistration_delay.timeout_seconds": "30"}
 CERTIFICATE_SETTLING = ("UnsupportedCertificate", "CertificateNotFound")
@@ -83,14 +110,14 @@ class LoadBalancerStep(Step):
     """ALB and target groups (no listeners: see ListenersStep)."""
 
     title = "load balancer"
+    needs = ("SecurityGroupsStep",)  # the subnets and the group it should have
 
     def plan(self, ctx: Context) -> list[Action]:
         n = ctx.names
         elb = ctx.client("elbv2")
-        lb = find_load_balancer(ctx)
-        tgs = find_target_groups(ctx)
+        lb, tgs = both(ctx, partial(find_load_balancer, ctx), partial(find_target_groups, ctx))
         tags = elb_tags(ctx, [x["LoadBalancerArn"] for x in [lb] if x] + [g["TargetGroupArn"] for g in tgs.values()])
-        actions: list[Action] = []
+        actions: list[Action | Callable[[], Action]] = []  # the callables read attributes: at once, below
         # -- load balancer
         if lb is None:
             actions.append(
@@ -101,7 +128,7 @@ class LoadBalancerStep(Step):
         elif check_owner(ctx, "load balancer", n.alb, tags.get(lb["LoadBalancerArn"], {})):
             ctx.learn_account(lb["LoadBalancerArn"])
             ctx.facts.update(alb_arn=lb["LoadBalancerArn"], alb_dns=lb["DNSName"], alb_zone=lb["CanonicalHostedZoneId"])
-            actions.append(self._plan_lb(ctx, lb))
+            actions.append(partial(self._plan_lb, ctx, lb))
         # -- target groups
         for name in (n.tg_blue, n.tg_green):
             fact = "tg_blue" if name == n.tg_blue else "tg_green"
@@ -120,8 +147,8 @@ class LoadBalancerStep(Step):
             if not check_owner(ctx, "target group", name, tags.get(tg["TargetGroupArn"], {})):
                 continue
             ctx.facts[fact] = tg["TargetGroupArn"]
-            actions.append(self._plan_tg(ctx, tg, name, elb))
-        return actions
+            actions.append(partial(self._plan_tg, ctx, tg, name, elb))
+        return resolve(ctx, actions)
 
     # -- load balancer ---------------------------------------------------------
     def _plan_lb(self, ctx: Context, lb: dict[str, Any]) -> Action:
@@ -351,6 +378,42 @@ class LoadBalancerStep(Step):
         return "deleted"
 
 
+class HttpsStep(Step):
+    """The staging listener becomes HTTPS:443 once the certificate is issued: after the
+    service, which started behind it meanwhile (see STAGING_PORT)."""
+
+    title = "HTTPS listener"
+    needs = ("ListenersStep",)
+
+    def plan(self, ctx: Context) -> list[Action]:
+        if not ctx.facts.get("promote"):
+            return []
+        n = ctx.names
+        return [
+            Action(
+                "create",
+                "listener",
+                f"{n.alb} HTTPS:443",
+                f"the staging listener, once the certificate is issued: {TLS_POLICY}",
+                run=lambda: self._promote(ctx),
+            )
+        ]
+
+    def _promote(self, ctx: Context) -> str:
+        elb = ctx.client("elbv2")
+        wait_issued(ctx)
+        arn = ctx.facts["https_listener_arn"]
+        with doing(f"turn the staging listener of {ctx.names.alb} into HTTPS:443"):
+            ListenersStep()._call(
+                ctx,
+                "modify",
+                elb.modify_listener,
+                ListenerArn=arn,
+                **ListenersStep()._settings(ctx, 443, keep_action=True),  # ECS's weights stay as they are
+            )
+        return str(arn)
+
+
 def _forward(ctx: Context) -> list[dict[str, Any]]:
     return [
         {
@@ -433,6 +496,7 @@ class ListenersStep(Step):
     the forward's weights are ECS's to move (deployments), never "repaired" here."""
 
     title = "listeners"
+    needs = ("LoadBalancerStep", "CertificateStep")
 
     def plan(self, ctx: Context) -> list[Action]:
         n = ctx.names
@@ -448,7 +512,29 @@ class ListenersStep(Step):
                         listeners[listener["Port"]] = listener
         actions = []
         https = listeners.get(443)
-        if https is None:
+        staging = listeners.get(STAGING_PORT)
+        if staging is not None and staging.get("Protocol") != "HTTP":
+            staging = None  # not ours to promote
+        if https is None and staging is not None:
+            # an earlier create started the service behind it while ACM validated
+            self._learn_https(ctx, staging)
+            ctx.facts["promote"] = staging["ListenerArn"]
+            actions.append(
+                Action("noop", "listener", f"{n.alb} staging HTTP:{STAGING_PORT}", "becomes HTTPS:443 once issued")
+            )
+        elif https is None and not ctx.facts.get("cert_arn_issued") and early_start(ctx):
+            ctx.facts["promote"] = KNOWN_AFTER_APPLY
+            actions.append(
+                Action(
+                    "create",
+                    "listener",
+                    f"{n.alb} staging HTTP:{STAGING_PORT}",
+                    "port closed by the security group; forwards to blue/green so that the service starts "
+                    "while ACM validates; becomes HTTPS:443 once the certificate is issued",
+                    run=lambda: self._create(ctx, STAGING_PORT),
+                )
+            )
+        elif https is None:
             actions.append(
                 Action(
                     "create",
@@ -468,12 +554,17 @@ class ListenersStep(Step):
             want_cert = ctx.facts.get("cert_arn", KNOWN_AFTER_APPLY)
             if have_cert != want_cert:
                 changes.append(Change("certificate", have_cert, want_cert))
-            ctx.facts["https_listener_arn"] = https["ListenerArn"]
-            weights = forward_weights(https.get("DefaultActions", []))
-            if weights:  # the live group: ECS moves production between blue and green
-                live = max(weights, key=lambda arn: weights[arn])
-                ctx.facts["live_target_group_arn"] = live
-                ctx.facts["live_target_group"] = live.split("/")[-2]
+            self._learn_https(ctx, https)
+            if staging is not None:  # left by a run that died between two steps: not needed now
+                actions.append(
+                    Action(
+                        "delete",
+                        "listener",
+                        f"{n.alb} staging HTTP:{STAGING_PORT}",
+                        "left over; HTTPS:443 exists",
+                        run=partial(self._delete_listener, ctx, staging["ListenerArn"]),
+                    )
+                )
             have = _forward_groups(https.get("DefaultActions", []))
             want = (
                 f"forward {', '.join(sorted([n.tg_blue, n.tg_green]))}"
@@ -531,7 +622,26 @@ class ListenersStep(Step):
         # HTTP:80 first: it does not need the certificate, so it exists even while ACM validates
         return actions[-1:] + actions[:-1]
 
+    def _learn_https(self, ctx: Context, listener: dict[str, Any]) -> None:
+        ctx.facts["https_listener_arn"] = listener["ListenerArn"]
+        weights = forward_weights(listener.get("DefaultActions", []))
+        if weights:  # the live group: ECS moves production between blue and green
+            live = max(weights, key=lambda arn: weights[arn])
+            ctx.facts["live_target_group_arn"] = live
+            ctx.facts["live_target_group"] = live.split("/")[-2]
+
+    def _delete_listener(self, ctx: Context, arn: str) -> str:
+        with doing(f"delete listener {arn}"):
+            try:
+                ctx.client("elbv2").delete_listener(ListenerArn=arn)
+            except Exception as exc:
+                if not is_code(exc, "ListenerNotFound"):
+                    raise
+        return "deleted"
+
     def _settings(self, ctx: Context, port: int, keep_action: bool = False) -> dict[str, Any]:
+        if port == STAGING_PORT:  # plain HTTP, on a port the load balancer's security group keeps shut
+            return {"Protocol": "HTTP", "Port": STAGING_PORT, "DefaultActions": _forward(ctx)}
         if port == 443:
             settings: dict[str, Any] = {
                 "Protocol": "HTTPS",
@@ -570,7 +680,7 @@ class ListenersStep(Step):
                 Tags=ctx.names.tag_list(),
                 **self._settings(ctx, port),
             )["Listeners"][0]
-        if port == 443:
+        if port in (443, STAGING_PORT):
             ctx.facts["https_listener_arn"] = listener["ListenerArn"]
         return str(listener["ListenerArn"])
 

@@ -354,6 +354,8 @@ class SecurityGroupsStep(Step):
                 continue
             want = self._wanted(ctx, fact)
             have = _rules(group)
+            if fact == "sg_alb":  # every rule, ecsup's or not: what ports clients can reach
+                ctx.facts["alb_ingress"] = sorted(have)
             missing = want - have
             extra = self._stale(ctx, fact, have) - want
             others = have - want - extra

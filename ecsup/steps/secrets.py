@@ -87,6 +87,7 @@ def parameter_key_arn(ctx: Context, var: str, name: str, key_id: str) -> str:
 
 class SecretsStep(Step):
     title = "secrets"
+    needs = ("CertificateStep",)  # the account id, learned from the certificate ARN (no sts call)
 
     def plan(self, ctx: Context) -> list[Action]:
         secrets = dict(ctx.config.service.secrets)

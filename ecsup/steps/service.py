@@ -12,6 +12,7 @@ from ..context import Context
 from ..errors import AwsError, WaitTimeout, doing, is_code
 from ..plan import KNOWN_AFTER_APPLY, Action, Change
 from . import Step, check_owner, foreign
+from .autoscaling import policy_names, resource_id
 from .ecs import (
     DESIRED_TAG,
     GRACE_PERIOD,
@@ -218,8 +219,17 @@ def permissions_settle(ctx: Context) -> None:
         waiting.settle(ctx, "IAM to apply the execution role's new permissions", changed + ctx.timeouts.iam_settle)
 
 
+def scaling_resource(ctx: Context) -> str:
+    return resource_id(ctx)
+
+
+def scaling_policies(ctx: Context) -> list[str]:
+    return sorted(policy_names(ctx).values())
+
+
 class ServiceStep(Step):
     title = "service"
+    needs = ("TaskDefinitionStep", "ListenersStep", "LoadBalancerStep", "SecurityGroupsStep", "IamStep")
 
     def plan(self, ctx: Context) -> list[Action]:
         svc_cfg = ctx.config.service
@@ -457,6 +467,11 @@ class ServiceStep(Step):
                 ctx.names.service,
                 f"scale to 0, delete, wait until inactive ({svc.get('status')})",
                 run=lambda: self._delete(ctx, svc),
+                # auto scaling goes first (it would scale the service back up)
+                after=(
+                    f"scalable target {scaling_resource(ctx)}",
+                    *(f"scaling policy {p}" for p in scaling_policies(ctx)),
+                ),
             )
         ]
 

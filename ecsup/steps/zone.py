@@ -3,6 +3,7 @@ read records in it."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from ..context import Context
@@ -26,11 +27,20 @@ def _order(name: str) -> str:
     return ".".join(reversed(fqdn(name).rstrip(".").split("."))) + "."
 
 
+_RECORDS_LOCK = threading.Lock()
+
+
 def records_at(ctx: Context, name: str) -> list[dict[str, Any]]:
     """Every record set whose name is exactly ``name``.
 
     One listing starting at ``name`` also answers for the names right after it (e.g.
-    ``_ecsup.<hostname>`` after ``<hostname>``): what a page spans is remembered per run."""
+    ``_ecsup.<hostname>`` after ``<hostname>``): what a page spans is remembered per run
+    (steps planned at once wait for one another's listing rather than repeat it)."""
+    with _RECORDS_LOCK:
+        return _records_at(ctx, name)
+
+
+def _records_at(ctx: Context, name: str) -> list[dict[str, Any]]:
     cache: dict[str, list[dict[str, Any]]] = ctx.facts.setdefault("records", {})
     spans: list[tuple[str, str | None]] = ctx.facts.setdefault("record_spans", [])
     key = fqdn(name)
