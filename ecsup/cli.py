@@ -431,18 +431,52 @@ def sandbox(
     zone: Annotated[str, typer.Option(help="Public hosted zone to create in the sandbox.")] = "example.test",
     region: Annotated[str, typer.Option(help="Default region for the sandbox.")] = "eu-west-1",
     port: Annotated[int, typer.Option(help="Loopback port (0: any free port).")] = 0,
+    validation_delay: Annotated[
+        float | None,
+        typer.Option(help="Seconds ACM takes to issue a certificate once its validation records are in the zone."),
+    ] = None,
+    load_balancer_delay: Annotated[
+        float | None,
+        typer.Option(help="Seconds a new load balancer stays 'provisioning' (its targets cannot pass health checks)."),
+    ] = None,
+    service_delay: Annotated[
+        float | None,
+        typer.Option(help="Seconds a service's new tasks stay PENDING before they run."),
+    ] = None,
+    draining_delay: Annotated[
+        float | None,
+        typer.Option(help="Seconds a deleted service stays DRAINING."),
+    ] = None,
+    eni_delay: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds the network interfaces of a deleted load balancer or stopped tasks hold their security "
+            "groups (DependencyViolation)."
+        ),
+    ] = None,
 ) -> None:
-    """Run the local AWS (moto) in the foreground for trying ecsup by hand."""
+    """Run the local AWS (moto) in the foreground for trying ecsup by hand.
+
+    It answers with AWS's delays, shortened: its banner lists them, the --*-delay options change them.
+    """
     import threading
 
     from .render import make_console
-    from .sandbox import Sandbox
+    from .sandbox import Sandbox, describe_delays, sandbox_delays
 
     err = make_console(sys.stderr)
     with _handled(err):
-        box = Sandbox(zone=zone, region=region, port=port).start()
+        delays = sandbox_delays(
+            certificate_validation=validation_delay,
+            load_balancer_provisioning=load_balancer_delay,
+            service_start=service_delay,
+            service_draining=draining_delay,
+            eni_release=eni_delay,
+        )
+        box = Sandbox(zone=zone, region=region, port=port, delays=delays).start()
         try:
             typer.echo(f"ecsup sandbox: local AWS on {box.endpoint_url} with public hosted zone {zone}")
+            typer.echo(f"AWS's delays, shortened: {describe_delays(box.delays)} (see ecsup sandbox --help)")
             typer.echo("In another shell:")
             for key, value in box.environment().items():
                 typer.echo(f"  export {key}={value}")

@@ -44,7 +44,9 @@ def _isolate_environment() -> None:
 
 
 def _services_report_running() -> None:
-    """moto launches no tasks; in the sandbox a service reports its tasks running."""
+    """moto launches no tasks; in the sandbox every task a service asks for will run. When they
+    do is the emulation's (ecsup/emulation: PENDING for Delays.service_start, the deployment
+    COMPLETED once its load balancer is active too)."""
     from moto.ecs import models
 
     if getattr(models.Service, "_ecsup_patched", False):
@@ -62,16 +64,58 @@ def _services_report_running() -> None:
     models.Service._ecsup_patched = True  # type: ignore[attr-defined]
 
 
+def sandbox_delays(
+    *,
+    certificate_validation: float | None = None,
+    load_balancer_provisioning: float | None = None,
+    service_start: float | None = None,
+    service_draining: float | None = None,
+    eni_release: float | None = None,
+) -> Any:
+    """The sandbox's delays (emulation.SANDBOX) with the given ones changed, in seconds (None:
+    the sandbox's own). ``service_start`` is also the start of the tasks of later deployments
+    (Delays.task_start): one figure for "tasks take this long to start"."""
+    from dataclasses import replace
+
+    from . import emulation
+
+    changes = {
+        "certificate_validation": certificate_validation,
+        "load_balancer_provisioning": load_balancer_provisioning,
+        "service_start": service_start,
+        "task_start": service_start,
+        "service_draining": service_draining,
+        "eni_release": eni_release,
+    }
+    for name, value in changes.items():
+        if value is not None and value < 0:
+            raise EcsupError(f"the sandbox's {name.replace('_', ' ')} delay must be >= 0 seconds, not {value:g}")
+    return replace(emulation.SANDBOX, **{k: float(v) for k, v in changes.items() if v is not None})
+
+
+def describe_delays(delays: Any) -> str:
+    """The delays a create or destroy waits out, as the sandbox's banner says them."""
+    return (
+        f"certificate validation {delays.certificate_validation:g} s, load balancer provisioning "
+        f"{delays.load_balancer_provisioning:g} s, service start {delays.service_start:g} s, service draining "
+        f"{delays.service_draining:g} s, network interface release {delays.eni_release:g} s"
+    )
+
+
 @dataclass
 class Sandbox:
     zone: str = "example.test"
     region: str = "eu-west-1"
-    certificate_wait: int = 3
+    # Deprecated: the certificate validation delay, in seconds (Delays.certificate_validation,
+    # which it overrides when given). ACM issues a certificate that long after its validation
+    # records appear in the zone, not after the request (moto's ACM_VALIDATION_WAIT is set to 0).
+    certificate_wait: float | None = None
     port: int = 0
-    delays: Any = None  # emulation.Delays; None: emulation.SANDBOX
+    delays: Any = None  # emulation.Delays; None: emulation.SANDBOX. start() sets the ones in effect.
     endpoint_url: str = ""
     zone_id: str = ""
     _server: Any = field(default=None, repr=False)
+    _acm_wait: Any = field(default=None, repr=False)
 
     def start(self) -> Sandbox:
         try:
@@ -88,9 +132,18 @@ class Sandbox:
 
         # AWS's behaviours where moto is lenient (ecsup/emulation/), on the real clock with
         # short delays: what the tests check strictly, the sandbox shows.
-        emulation.activate(emulation.Emulation(self.delays or emulation.SANDBOX))
+        delays = self.delays or emulation.SANDBOX
+        if self.certificate_wait is not None:
+            from dataclasses import replace
+
+            delays = replace(delays, certificate_validation=float(self.certificate_wait))
+        self.delays = delays
+        emulation.activate(emulation.Emulation(delays))
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log on the user's terminal
-        settings.ACM_VALIDATION_WAIT = self.certificate_wait  # certificates turn ISSUED after this many seconds
+        # moto issues at once; the emulation holds a certificate PENDING_VALIDATION until its
+        # records have been in the zone for delays.certificate_validation.
+        self._acm_wait = settings.ACM_VALIDATION_WAIT
+        settings.ACM_VALIDATION_WAIT = 0
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
@@ -118,6 +171,10 @@ class Sandbox:
             self._server.stop()
             self._server = None
             emulation.deactivate()
+            if self._acm_wait is not None:
+                from moto import settings
+
+                settings.ACM_VALIDATION_WAIT = self._acm_wait
 
     def __enter__(self) -> Sandbox:
         return self.start()

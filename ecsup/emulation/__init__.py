@@ -34,11 +34,24 @@ class AwsFault(ServiceException):
 
 @dataclass(frozen=True)
 class Delays:
-    """Seconds AWS takes to settle after an event; while it settles, it answers as below."""
+    """Seconds AWS takes to settle after an event; while it settles, it answers as below.
+
+    The ones a create or a destroy of the stack must wait out, one after the other, are the
+    physical limit of those commands (scripts/bench prints it): certificate_validation,
+    load_balancer_provisioning and service_start on create; service_draining and eni_release
+    on destroy. The sandbox (``ecsup sandbox --validation-delay ...``) and scripts/bench set them.
+    """
 
     # ACM publishes DomainValidationOptions[].ResourceRecord seconds after RequestCertificate
     # (terraform-provider-aws waits for it; STACK.md).
     validation_records: float = 2.0
+    # ACM issues a DNS-validated certificate some time after its validation CNAMEs appear in DNS:
+    # it "makes repeated attempts to validate a certificate for 72 hours" (ACM API reference,
+    # CertificateDetail.Status), usually minutes after the records exist, sometimes over an hour
+    # (hashicorp/terraform-provider-aws#9338; aws_acm_certificate_validation waits up to 75 minutes).
+    # Counted from when the records are first present (not from the request): PENDING_VALIDATION
+    # until then, ISSUED after. 0 in the tests, where records written means issued.
+    certificate_validation: float = 0.0
     # ELB answers UnsupportedCertificate for a certificate ACM has just issued: "The certificate
     # '...' must have a fully-qualified domain name, a supported signature, and a supported key
     # size." -- terraform-provider-aws#41789 (ModifyListener), DataBiosphere/azul#8321 (CreateListener).
@@ -57,6 +70,21 @@ class Delays:
     # Route53 refuses an alias to a load balancer it does not see yet ("Tried to create an alias
     # that targets ..., but that target was not found" -- barnybug/cli53#227, aws/aws-cdk#19643).
     alias_target: float = 3.0
+    # A new load balancer is "provisioning" until it "is fully set up and ready to route traffic",
+    # then "active" (ELB API reference, LoadBalancerState); minutes in practice: terraform's aws_lb
+    # waits for active with a 10-minute timeout that large stacks exceed (terraform-provider-aws#8054),
+    # "very normal that it takes > 2 minutes" (kubernetes/kubernetes#44695). Listeners and DNS
+    # aliases can be created meanwhile, but its target groups' targets cannot pass health checks
+    # (TargetHealth stays "initial", Elb.RegistrationInProgress / Elb.InitialHealthChecking; ELB API
+    # reference, TargetHealth): a service behind it cannot finish its first deployment before.
+    # Short in the tests, whose services come later than that.
+    load_balancer_provisioning: float = 3.0
+    # A new service's tasks: PENDING (Fargate capacity, the awsvpc network interface -- "an overhead
+    # of several seconds" (ECS Developer Guide, "Optimize Amazon ECS task launch time") --, image
+    # pull, container start), then RUNNING; its first deployment is COMPLETED once they run and pass
+    # the load balancer's health checks (healthy threshold x interval: 2 x 15 s with ecsup's
+    # defaults). 0 in the tests: CreateService's tasks run at once (what most tests assume).
+    service_start: float = 0.0
     # EC2 answers DependencyViolation ("resource sg-... has a dependent object") while the
     # network interfaces of a deleted load balancer or of stopped tasks are released: minutes
     # (cloud-barista/cb-spider#460, terraform-provider-aws#1671).
@@ -65,23 +93,27 @@ class Delays:
     # listener using it is gone (terraform-provider-aws#3866; TF retries it for 20 minutes).
     certificate_release: float = 30.0
     # A deleted ECS service stays DRAINING until its tasks stop (DeleteService API reference;
-    # minutes in practice: hashicorp/terraform#9521).
+    # minutes in practice: hashicorp/terraform#9521): the target groups' deregistration delay (30 s
+    # in ecsup's target groups), then the containers' stop timeout.
     service_draining: float = 30.0
-    # ECS service deployments (deployments.py): new tasks take this long to start and pass two
-    # health checks; a "minute" of bake time (bakeTimeInMinutes, step and canary bake times)
-    # lasts this many seconds (the sandbox compresses it).
+    # ECS service deployments after the first (deployments.py): new tasks take this long to start
+    # and pass two health checks; a "minute" of bake time (bakeTimeInMinutes, step and canary bake
+    # times) lasts this many seconds (the sandbox compresses it).
     task_start: float = 20.0
     deployment_minute: float = 60.0
 
 
 STRICT = Delays()  # the test suite: on its fake clock these cost no real time
-SANDBOX = Delays(  # the sandbox: on the real clock, short enough to watch
+SANDBOX = Delays(  # the sandbox: on the real clock, short enough to watch (scripts/demo: about a minute)
     validation_records=0.5,
+    certificate_validation=1.0,
     certificate_usable=0.5,
     iam_read=0.5,
     iam_permissions=1.0,
     service_linked_role=1.0,
     alias_target=0.5,
+    load_balancer_provisioning=1.0,
+    service_start=1.0,
     eni_release=2.0,
     certificate_release=1.0,
     service_draining=2.0,
@@ -276,7 +308,30 @@ def internet_facing_load_balancer_needs_an_internet_gateway(
     result = proceed()
     lb = result.result["LoadBalancers"][0]
     _state(_elbv2(resp.current_account, resp.region), "created")[lb.arn] = em.now()
+    lb._ecsup_created = em.now()
     return result
+
+
+def load_balancer_active_at(delays: Delays, lb: Any) -> float | None:
+    """When a load balancer turns (or turned) "active": load_balancer_provisioning after its
+    creation; None when the emulation did not see it created (it is active)."""
+    created = getattr(lb, "_ecsup_created", None)
+    return None if created is None else float(created) + delays.load_balancer_provisioning
+
+
+def load_balancer_is_active(em: Emulation, lb: Any) -> bool:
+    at = load_balancer_active_at(em.delays, lb)
+    return at is None or em.now() >= at
+
+
+def load_balancer_provisions_for_a_while(em: Emulation, lb: Any, proceed: Callable[[], Any]) -> Any:
+    """CreateLoadBalancer answers State "provisioning", and DescribeLoadBalancers keeps saying so
+    until the load balancer "is fully set up and ready to route traffic" (ELB API reference,
+    LoadBalancerState; Delays.load_balancer_provisioning). moto turns it "active" on the first
+    describe (FakeLoadBalancer.activate): only once that time has passed, here."""
+    if load_balancer_is_active(em, lb):
+        return proceed()
+    return None
 
 
 def reversed_forward_groups(actions: list[Any]) -> None:
@@ -417,17 +472,51 @@ def ingress_rules_in_no_promised_order(em: Emulation, resp: Any, proceed: Callab
 
 # -- ACM ----------------------------------------------------------------------------------
 def certificate_state(em: Emulation, cert: Any) -> tuple[str, float | None]:
-    """(status as AWS would report it, when it was first seen ISSUED). ACM issues a
-    DNS-validated certificate only once its validation records exist in DNS."""
+    """(status as AWS would report it, when it was issued). ACM issues a DNS-validated
+    certificate Delays.certificate_validation after its validation records are first present
+    in DNS (and not before it has published them: Delays.validation_records after the request).
+    moto's own status still has the last word while it says PENDING_VALIDATION (its
+    ACM_VALIDATION_WAIT: how tests keep a certificate pending, as if DNS were broken)."""
+    issued_at: float | None = getattr(cert, "_ecsup_issued_at", None)
     status = cert.status
-    if cert.type != "AMAZON_ISSUED" or status != "ISSUED":
-        return status, getattr(cert, "_ecsup_issued_at", None)
-    if getattr(cert, "_ecsup_issued_at", None) is None:
-        requested = getattr(cert, "_ecsup_requested", None)
-        if not _settled(em, requested, em.delays.validation_records) or not _validation_records_exist(cert):
-            return "PENDING_VALIDATION", None
-        cert._ecsup_issued_at = em.now()
-    return status, cert._ecsup_issued_at
+    if cert.type != "AMAZON_ISSUED" or issued_at is not None:
+        return status, issued_at
+    if status != "ISSUED":
+        if status == "PENDING_VALIDATION":
+            cert._ecsup_pending_seen = em.now()  # moto flips later: issued no earlier than this
+        return status, None
+    requested = getattr(cert, "_ecsup_requested", None)
+    if not _validation_records_exist(cert):
+        cert._ecsup_records_seen = None  # removed before ACM saw them: it starts again when they are back
+        return "PENDING_VALIDATION", None
+    seen = getattr(cert, "_ecsup_records_seen", None)
+    if seen is None:  # present, but not seen appear (written before the emulation looked)
+        seen = cert._ecsup_records_seen = em.now()
+    ready = max(
+        float(seen) + em.delays.certificate_validation,
+        float(requested if requested is not None else seen) + em.delays.validation_records,
+        float(getattr(cert, "_ecsup_pending_seen", None) or seen),
+    )
+    if em.now() < ready:
+        return "PENDING_VALIDATION", None
+    cert._ecsup_issued_at = ready
+    return status, ready
+
+
+def validation_records_written(em: Emulation, account: str) -> None:
+    """Notes, for every certificate of the account still waiting for its validation records,
+    the moment they are all present (a Route53 change just made, or the request of a certificate
+    whose records exist already): ACM's validation delay runs from there."""
+    from moto.acm.models import acm_backends
+
+    regions: Any = dict.get(acm_backends, account)  # the regions in use only (indexing creates them)
+    for backend in list(dict.values(regions)) if regions is not None else []:
+        cert: Any
+        for cert in list(backend._certificates.values()):
+            if cert.type != "AMAZON_ISSUED" or getattr(cert, "_ecsup_issued_at", None) is not None:
+                continue
+            if getattr(cert, "_ecsup_records_seen", None) is None and _validation_records_exist(cert):
+                cert._ecsup_records_seen = em.now()
 
 
 def _validation_records_exist(cert: Any) -> bool:
@@ -497,6 +586,8 @@ def requested_certificate(em: Emulation, resp: Any, proceed: Callable[[], Any]) 
     cert = _acm(resp.current_account, resp.region)._certificates[result.result["CertificateArn"]]
     if getattr(cert, "_ecsup_requested", None) is None:
         cert._ecsup_requested = em.now()
+        if cert.type == "AMAZON_ISSUED" and _validation_records_exist(cert):
+            cert._ecsup_records_seen = em.now()  # the same records as another certificate's: there already
     return result
 
 
@@ -567,7 +658,7 @@ def advance_draining(em: Emulation, ecs: Any) -> None:
             svc.status = "INACTIVE"
             released = _state(_ec2(svc._account_id, svc.region_name), "released")
             for group in _service_groups(svc):
-                released[group] = em.now()
+                released[group] = until  # from when its tasks stopped, not from when someone looked
 
 
 def deleted_service_drains(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
@@ -841,7 +932,10 @@ def change_batch_as_aws(
         target = record.get("AliasTarget")
         if target:
             _alias_target_visible(em, zone, record, target)
-    return proceed()
+    result = proceed()
+    if any(c["ResourceRecordSet"]["Type"] == "CNAME" and c["Action"] != "DELETE" for c in changes):
+        validation_records_written(em, backend.account_id)
+    return result
 
 
 def _alias_target_visible(em: Emulation, zone: Any, record: dict[str, Any], target: dict[str, Any]) -> None:
@@ -906,6 +1000,9 @@ def install() -> None:
     _around(ELB, "describe_rules", rules_listed_in_no_promised_order)
     _around(ELB, "delete_listener", deleted_listener_releases_its_certificate)
     _around(ELB, "delete_load_balancer", deleted_load_balancer_releases_slowly)
+    from moto.elbv2.models import FakeLoadBalancer
+
+    _around(FakeLoadBalancer, "activate", load_balancer_provisions_for_a_while)
 
     _around(EC2, "delete_security_group", security_group_in_use_is_a_dependency_violation)
     _around(EC2, "authorize_security_group_ingress", ingress_rules_in_no_promised_order)

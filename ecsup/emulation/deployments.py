@@ -36,7 +36,15 @@ What happens, and where AWS documents it
 * Timing: stages without work pass in a tenth of ``Delays.task_start``; new tasks take
   ``Delays.task_start`` to start and pass their health checks (pendingTaskCount, then
   runningTaskCount); every "minute" (bakeTimeInMinutes, stepBakeTimeInMinutes,
-  canaryBakeTimeInMinutes) lasts ``Delays.deployment_minute`` seconds.
+  canaryBakeTimeInMinutes) lasts ``Delays.deployment_minute`` seconds. A service's first
+  deployment (CreateService): its tasks are PENDING for ``Delays.service_start``, then RUNNING
+  (pendingCount / runningCount, the revision's task counts), and it is COMPLETED / SUCCESSFUL
+  once they run and the load balancer of their target group is active -- ELB health checks pass
+  only then (``Delays.load_balancer_provisioning``; ELB API reference, LoadBalancerState and
+  TargetHealth). How many of them ever run is moto's MOTO_ECS_SERVICE_RUNNING (the tests; 0: the
+  service never becomes stable) or the desired count (the sandbox). No delay and an active load
+  balancer: COMPLETED at once, as moto reports it. New tasks of later deployments pass their
+  health checks no sooner than their load balancer is active either.
 * Traffic: the target group that is live before the deployment is the one of
   {targetGroupArn, alternateTargetGroupArn} with the production rule's weight; the new tasks go
   to the other, and ECS rewrites the weights of the production listener rule (a weighted
@@ -146,6 +154,7 @@ SUPERSEDED = "Service deployment stopped because a newer service deployment was 
 DELETED = "Service deployment stopped because the service was deleted."
 NETWORK = "Service deployment rolled back because of invalid networking configuration. "
 UNHEALTHY_WORD = "unhealthy"
+ALL_TASKS = 2**31  # Deployment.will_run: every task it is asked for, whatever the desired count becomes
 
 _LOCK = threading.RLock()  # the sandbox's server answers requests on several threads
 
@@ -204,6 +213,7 @@ class Deployment:
     steps: list[tuple[float, Callable[[float], None]]] = field(default_factory=list)
     frozen: tuple[dict[str, Any], list[dict[str, Any]]] | None = None
     delays: Any = None
+    will_run: int = ALL_TASKS  # the initial deployment: how many of its tasks will ever run (moto's count)
 
     # -- time ------------------------------------------------------------------------------
     def wall(self, t: float) -> datetime:
@@ -223,6 +233,10 @@ class Deployment:
     @property
     def task_start(self) -> float:
         return float(self.delays.task_start)
+
+    @property
+    def service_start(self) -> float:
+        return float(self.delays.service_start)
 
     @property
     def minute(self) -> float:
@@ -721,6 +735,9 @@ def _new_deployment(em: Emulation, ecs: Any, svc: Any, initial: bool) -> Deploym
     target.group = dep.new_group
     target.requested = dep.desired
     if initial:
+        # How many of its tasks will ever run: moto's MOTO_ECS_SERVICE_RUNNING (tests; 0: none, a
+        # service that never becomes stable), or all of them (the sandbox). They start later.
+        dep.will_run = svc.running_count if svc.running_count < svc.desired_count else ALL_TASKS
         target.running, target.pending = svc.running_count, svc.pending_count
         target.tasks = _task_ids(svc.running_count)
     _deployments(ecs)[dep.arn] = dep
@@ -739,21 +756,83 @@ def _stage(dep: Deployment, t: float, stage: str) -> None:
 
 
 def _initial(dep: Deployment, t: float) -> None:
-    """CreateService: its tasks report running at once (moto's MOTO_ECS_SERVICE_RUNNING; the
-    sandbox reports the desired count) unless their image is unhealthy."""
+    """CreateService: its tasks are PENDING for Delays.service_start, then RUNNING (as many as
+    moto's MOTO_ECS_SERVICE_RUNNING says; the sandbox: the desired count); the deployment is
+    COMPLETED once they run and the load balancer of their target group is active (before, its
+    health checks cannot pass). With no delay and an active load balancer: all at once. A
+    service whose image is unhealthy never gets there."""
     dep.status, dep.started_at = "IN_PROGRESS", dep.wall(t)
-    if dep.target.healthy:
-        if dep.target.running:
-            _started(dep, t, dep.target, dep.target.running)
+    target = dep.target
+    if target.healthy:
+        # moto says COMPLETED at once when its running count is the desired one: not yet
+        target.legacy.update(
+            rolloutState="IN_PROGRESS", rolloutStateReason=f"ECS deployment {target.legacy.get('id')} in progress."
+        )
+        if dep.service_start <= 0:
+            if target.running:
+                _started(dep, t, target, target.running)
+            _sync(dep, t)
+            _initial_running(dep, t)
+            return
+        target.running, target.pending = 0, dep.desired
+        _started(dep, t, target, min(dep.will_run, dep.desired))  # (tasks that never run: no event, as before)
         _sync(dep, t)
-        if dep.target.running >= dep.desired:  # else moto reports it short of tasks: it stays IN_PROGRESS
-            _succeed(dep, t)
+        dep.then(t + dep.service_start, lambda t2: _initial_tasks_run(dep, t2))
         return
     if dep.blue_green:
         _stage(dep, t, "SCALE_UP")
     dep.target.running, dep.target.pending = 0, dep.desired
     _started(dep, t, dep.target, dep.desired)
     _failing(dep, t)
+
+
+def _initial_tasks_run(dep: Deployment, t: float) -> None:
+    """The first tasks are RUNNING (those moto says will run; the rest stay PENDING)."""
+    target = dep.target
+    running = min(dep.will_run, dep.desired)
+    target.running, target.pending = running, dep.desired - running
+    _sync(dep, t)
+    _initial_running(dep, t)
+
+
+def _initial_running(dep: Deployment, t: float) -> None:
+    """The first tasks run: registered in the target group, healthy once its load balancer is
+    active; then the deployment is COMPLETED. Short of tasks, it stays IN_PROGRESS."""
+    if dep.target.running < dep.desired:
+        return
+    healthy_at = _load_balancer_active_at(dep)
+    target = dep.target
+    if target.group and target.running and healthy_at is not None:
+        name = dep.service.name
+        _event(
+            dep.service,
+            dep.wall(t),
+            f"(service {name}) registered {target.running} targets in (target-group {target.group})",
+        )
+    if healthy_at is not None and healthy_at > t:
+        dep.then(healthy_at, lambda t2: _succeed(dep, t2))
+    else:
+        _succeed(dep, t)
+
+
+def _load_balancer_active_at(dep: Deployment) -> float | None:
+    """When the load balancers of the target group the new tasks go to are all active (their
+    targets can pass health checks from then on); None without a load balancer."""
+    group = dep.new_group or dep.target.group
+    if not group:
+        return None
+    elb = _elbv2(dep.account, dep.region)
+    tg = elb.target_groups.get(group)
+    if tg is None:
+        return None
+    times = [
+        _emulation.load_balancer_active_at(dep.delays, elb.load_balancers[arn])
+        for arn in tg.load_balancer_arns
+        if arn in elb.load_balancers
+    ]
+    if not times:
+        return None
+    return max((at for at in times if at is not None), default=float("-inf"))
 
 
 def _start(dep: Deployment, t: float) -> None:
@@ -786,8 +865,10 @@ def _scale_up(dep: Deployment, t: float) -> None:
     target.requested, target.pending, target.running = dep.desired, dep.desired, 0
     _started(dep, t, target, dep.desired)
     _sync(dep, t)
-    if target.healthy:
-        dep.then(t + dep.task_start, lambda t2: _scaled_up(dep, t2))
+    if target.healthy:  # running and healthy: no sooner than its load balancer is active
+        healthy_from = _load_balancer_active_at(dep)
+        ready = t + dep.task_start if healthy_from is None else max(t + dep.task_start, healthy_from)
+        dep.then(ready, lambda t2: _scaled_up(dep, t2))
     else:
         _failing(dep, t)
 
