@@ -65,7 +65,7 @@ class Timeouts:
     propagation: float = 120.0  # eventual consistency: IAM, ELB's view of a certificate, Route53's of an ALB
     # After ecsup changed the execution role's permissions: IAM takes seconds to apply them, and
     # tasks started meanwhile fail to read their secrets (enough failures trip the circuit breaker).
-    iam_settle: float = 10.0
+    iam_settle: float = 5.0
 
 
 STEP = threading.local()  # which pipeline step the current thread is planning (engine.observe)

@@ -31,15 +31,19 @@ from .steps.zone import ZoneStep
 
 
 def pipeline() -> list[Step]:
-    """Create order. Listeners come late on purpose: they are what needs the certificate."""
+    """Create order. The certificate is requested first (ACM's validation is the longest wait);
+    the service starts behind a staging listener while it validates, and the HTTPS listener
+    (HttpsStep) is what waits for it."""
     return [
         ZoneStep(),
         CertificateStep(),
         SecurityGroupsStep(),
-        LoadBalancerStep(),
-        DnsStep(),
+        # IAM early: a permission change must settle before tasks start (iam_settle), so it is
+        # made soon and settles while the rest is built
         SecretsStep(),
         IamStep(),
+        LoadBalancerStep(),
+        DnsStep(),
         LogsStep(),
         ClusterStep(),
         TaskDefinitionStep(),

@@ -61,7 +61,7 @@ class Delays:
     iam_read: float = 2.0
     # ...and permission changes take seconds to apply: tasks started meanwhile cannot read
     # their secrets (ResourceInitializationError ... AccessDeniedException).
-    iam_permissions: float = 8.0
+    iam_permissions: float = 4.0
     # ECS cannot assume its service-linked role for a while after it is created: "Unable to
     # assume the service linked role. Please verify that the ECS service linked role exists."
     # (aws-cloudformation/cloudformation-coverage-roadmap#818; terraform-provider-aws retries it

@@ -494,7 +494,7 @@ class SecurityGroupsStep(Step):
                 attempt,
                 lambda e: is_code(e, "DependencyViolation"),
                 ctx.timeouts.release,
-                first=5.0,
-                cap=20.0,
+                first=1.0,  # ENIs are often released within seconds: notice it soon, poll less later
+                cap=15.0,
             )
         return "deleted"

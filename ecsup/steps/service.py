@@ -206,7 +206,12 @@ def wait_stable(ctx: Context) -> str:
         )
 
     return waiting.poll(
-        ctx, f"service {ctx.names.service} to become stable", check, ctx.timeouts.service, on_timeout=timeout
+        ctx,
+        f"service {ctx.names.service} to become stable",
+        check,
+        ctx.timeouts.service,
+        on_timeout=timeout,
+        first=1.0,  # DescribeServices is cheap: notice the steady state within a second
     )
 
 
