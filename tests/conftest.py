@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import functools
 import os
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner, Result
 
 # Nothing in the test run may reach real AWS or the instance metadata service.
 for _var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
@@ -49,6 +51,7 @@ def _only_the_managed_policies_ecsup_uses() -> None:
 
 
 _only_the_managed_policies_ecsup_uses()
+from ecsup.cli import app  # noqa: E402
 from ecsup.config import Config, parse  # noqa: E402
 from ecsup.context import Context, Timeouts, is_mutating  # noqa: E402
 
@@ -290,3 +293,26 @@ def issued_certificate(domain: str, sans: tuple[str, ...] = (), region: str = RE
     )
     assert acm.describe_certificate(CertificateArn=arn)["Certificate"]["Status"] == "ISSUED"
     return arn
+
+
+# -- the CLI, in-process ----------------------------------------------------------------
+runner = CliRunner()
+
+
+@pytest.fixture
+def plain_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing in the environment may force colour on: output off a terminal is plain."""
+    for var in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "CLICOLOR_FORCE"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def invoke(*args: str) -> Result:
+    return runner.invoke(app, list(args))
+
+
+def explain(result: Result) -> str:
+    """What to show when an assertion fails: the output and any unexpected exception."""
+    text = f"exit code {result.exit_code}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+    if result.exc_info and not isinstance(result.exception, SystemExit):
+        text += "\n--- exception\n" + "".join(traceback.format_exception(*result.exc_info))
+    return text

@@ -7,19 +7,16 @@ from __future__ import annotations
 
 import json
 import math
-import traceback
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BASE_CONFIG, Recorder, aws_error, client, config_text
-from typer.testing import CliRunner, Result
+from conftest import BASE_CONFIG, Recorder, aws_error, client, config_text, explain, invoke
 
 from ecsup import cost as cost_module
 from ecsup import prices as prices_module
-from ecsup.cli import app
 from ecsup.config import Config, parse
 from ecsup.cost import (
     DAYS_PER_MONTH,
@@ -47,6 +44,8 @@ from ecsup.prices import (
     read_cache,
     shipped_prices,
 )
+
+pytestmark = pytest.mark.usefixtures("plain_output")
 
 REGION = "eu-west-1"
 NOW = 1_795_000_000.0  # 2026-11-18, a fixed "now" for the cache
@@ -692,24 +691,6 @@ def test_the_cache_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
 
 
 # -- the command -----------------------------------------------------------------------------------
-runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def plain_output(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "CLICOLOR_FORCE"):
-        monkeypatch.delenv(var, raising=False)
-
-
-def invoke(*args: str) -> Result:
-    return runner.invoke(app, list(args))
-
-
-def explain(result: Result) -> str:
-    text = f"exit code {result.exit_code}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
-    if result.exc_info and not isinstance(result.exception, SystemExit):
-        text += "\n--- exception\n" + "".join(traceback.format_exception(*result.exc_info))
-    return text
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from ecsup import deploy, engine
 from ecsup.cli import app
+from ecsup.context import SilentUI
 from ecsup.errors import EXIT_LOCKED, EXIT_ROLLED_BACK
 from ecsup.status import collect
 
@@ -60,23 +61,11 @@ def deployments(status: list[str] | None = None) -> list[dict[str, Any]]:
     return list(client("ecs").list_service_deployments(**kwargs)["serviceDeployments"])
 
 
-class States:
+class States(SilentUI):
     """A UI that records what the watch hands it."""
 
     def __init__(self) -> None:
         self.states: list[deploy.DeployState] = []
-
-    def wait_progress(self, what: str, state: str, elapsed: float, bound: float) -> None:
-        pass
-
-    def wait_done(self, what: str, state: str, elapsed: float) -> None:
-        pass
-
-    def event(self, text: str) -> None:
-        pass
-
-    def ask_secret(self, variable: str, parameter: str) -> str | None:
-        return None
 
     def deploy_progress(self, state: deploy.DeployState) -> None:
         self.states.append(state)

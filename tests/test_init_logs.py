@@ -6,18 +6,15 @@ from __future__ import annotations
 import io
 import time
 import tomllib
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BASE_CONFIG, REGION, ZONE, client
+from conftest import BASE_CONFIG, REGION, ZONE, client, explain, invoke
 from rich.console import Console
-from typer.testing import CliRunner, Result
 
 from ecsup import engine
-from ecsup.cli import app
 from ecsup.config import load, parse
 from ecsup.errors import EXIT_CONFIG, EXIT_UNHEALTHY, ConfigError, OptionError
 from ecsup.init import (
@@ -32,27 +29,10 @@ from ecsup.init import (
 from ecsup.logs import LogLine, parse_since, tail
 from ecsup.render import LogPrinter, task_style
 
-runner = CliRunner()
+pytestmark = pytest.mark.usefixtures("plain_output")
+
 ESC = "\x1b"
 REQUIRED_OPTS = ["--app", "web", "--env", "dev", "--zone", ZONE, "--image", "public.ecr.aws/nginx/nginx:stable"]
-
-
-@pytest.fixture(autouse=True)
-def plain_output(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Nothing in the environment may force colour on: output off a terminal is plain."""
-    for var in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "CLICOLOR_FORCE"):
-        monkeypatch.delenv(var, raising=False)
-
-
-def invoke(*args: str) -> Result:
-    return runner.invoke(app, list(args))
-
-
-def explain(result: Result) -> str:
-    text = f"exit code {result.exit_code}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
-    if result.exc_info and not isinstance(result.exception, SystemExit):
-        text += "\n--- exception\n" + "".join(traceback.format_exception(*result.exc_info))
-    return text
 
 
 # -- init: non-interactive ------------------------------------------------------------

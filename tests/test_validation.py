@@ -4,20 +4,16 @@ against moto."""
 
 from __future__ import annotations
 
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import BASE_CONFIG, REGION, ZONE, Recorder, client, config_text
-from typer.testing import CliRunner, Result
+from conftest import BASE_CONFIG, REGION, ZONE, Recorder, client, config_text, explain, invoke
+from typer.testing import Result
 
-from ecsup.cli import app
 from ecsup.config import Config, DnsConfig, NetworkConfig, ServiceConfig, parse
 from ecsup.errors import EXIT_CONFIG, ConfigError
-
-runner = CliRunner()
 
 # Lines of BASE_CONFIG that the cases below extend or replace.
 HEALTH = 'health_check_path = "/health"'
@@ -358,18 +354,6 @@ def no_secret_values(monkeypatch: pytest.MonkeyPatch) -> None:
     """No value for any secret: a missing SSM parameter cannot be created."""
     monkeypatch.delenv("ECSUP_SECRET_DB_PASSWORD", raising=False)
     monkeypatch.delenv("ECSUP_SECRET_DB_PASSWORD_COPY", raising=False)
-
-
-def invoke(*args: str) -> Result:
-    return runner.invoke(app, list(args))
-
-
-def explain(result: Result) -> str:
-    """What to show when an assertion fails: the output and any unexpected exception."""
-    text = f"exit code {result.exit_code}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
-    if result.exc_info and not isinstance(result.exception, SystemExit):
-        text += "\n--- exception\n" + "".join(traceback.format_exception(*result.exc_info))
-    return text
 
 
 def assert_refused(result: Result, aws: Recorder, *expect: str) -> None:
