@@ -21,9 +21,27 @@ T = TypeVar("T")
 POLL_RATIO = 0.1  # poll interval as a share of the time already waited (between first and cap)
 
 
-def _stop_after(ctx: Context, bound: float) -> Callable[[RetryCallState], bool]:
-    start = ctx.clock()
-    return lambda _state: ctx.clock() - start >= bound
+class _Bound:
+    """A wait's upper bound on the context's clock. It gives up only on an attempt made at or
+    after the bound -- never on one made before it, however long that attempt's call took (a
+    laptop asleep mid-wait, or in tests the fake clock moved on by other waits running at
+    once) -- and no sleep goes past the bound: the last attempt is made at the bound."""
+
+    def __init__(self, ctx: Context, bound: float) -> None:
+        self.ctx, self.start, self.bound = ctx, ctx.clock(), bound
+        self.attempted = self.start
+
+    def elapsed(self) -> float:
+        return self.ctx.clock() - self.start
+
+    def attempt(self) -> None:
+        self.attempted = self.ctx.clock()
+
+    def stop(self, _state: RetryCallState) -> bool:
+        return self.attempted - self.start >= self.bound
+
+    def sleep(self, interval: float) -> float:
+        return max(0.0, min(interval, self.bound - self.elapsed()))
 
 
 def poll(
@@ -41,20 +59,21 @@ def poll(
     ``check`` returns (done, state) where state is what AWS reports, shown while
     waiting. It may raise an EcsupError to fail early (e.g. certificate FAILED).
     """
-    start = ctx.clock()
+    limit = _Bound(ctx, bound)
     last = {"state": ""}
 
     def attempt() -> bool:
+        limit.attempt()
         done, state = check()
         last["state"] = state
         if not done and report:
-            ctx.ui.wait_progress(what, state, ctx.clock() - start, bound)
+            ctx.ui.wait_progress(what, state, limit.elapsed(), bound)
         return done
 
     retrying = Retrying(
         retry=retry_if_result(lambda done: not done),
-        wait=lambda _state: max(first, min(cap, (ctx.clock() - start) * POLL_RATIO)),
-        stop=_stop_after(ctx, bound),
+        wait=lambda _state: limit.sleep(max(first, min(cap, limit.elapsed() * POLL_RATIO))),
+        stop=limit.stop,
         sleep=ctx.sleep,
         retry_error_callback=lambda _state: False,
         reraise=True,
@@ -67,7 +86,7 @@ def poll(
             hint="re-running the same command resumes where it stopped",
         )
     if report:
-        ctx.ui.wait_done(what, last["state"], ctx.clock() - start)
+        ctx.ui.wait_done(what, last["state"], limit.elapsed())
     return last["state"]
 
 
@@ -85,25 +104,30 @@ def retry(
     For the errors AWS returns while something settles (eventual consistency,
     dependencies being released) -- never for errors botocore already retries.
     """
-    start = ctx.clock()
+    limit = _Bound(ctx, bound)
+    backoff = wait_exponential(multiplier=first / 2, min=first, max=cap)
+
+    def attempt() -> T:
+        limit.attempt()
+        return fn()
 
     def before_sleep(state: RetryCallState) -> None:
         from .errors import error_code
 
         exc = state.outcome.exception() if state.outcome else None
         code = (error_code(exc) if exc else None) or type(exc).__name__
-        ctx.ui.wait_progress(what, f"AWS says {code}, retrying", ctx.clock() - start, bound)
+        ctx.ui.wait_progress(what, f"AWS says {code}, retrying", limit.elapsed(), bound)
 
     retrying = Retrying(
         retry=retry_if_exception(retryable),
-        wait=wait_exponential(multiplier=first / 2, min=first, max=cap),
-        stop=_stop_after(ctx, bound),
+        wait=lambda state: limit.sleep(backoff(state)),
+        stop=limit.stop,
         sleep=ctx.sleep,
         before_sleep=before_sleep,
         reraise=True,
     )
     try:
-        return retrying(fn)
+        return retrying(attempt)
     except Exception as exc:
         if not retryable(exc):
             raise

@@ -94,8 +94,9 @@ def config_text(extra: str = "", base: str = BASE_CONFIG, replace: dict[str, str
 
 class FakeClock:
     """Waits in tests take no real time: sleeping advances this clock. Waits running at once
-    (destroy's concurrent deletions) each move it, so time passes faster for all of them: a
-    bound is reached no later than on the real clock."""
+    (destroy's concurrent deletions) each move it, so time passes faster for all of them, even
+    during another's AWS call: a wait gives up only on an attempt made at its bound
+    (waiting._Bound), never on one that merely took long."""
 
     def __init__(self) -> None:
         import threading

@@ -420,6 +420,59 @@ def test_eventual_consistency_that_never_settles_gives_up_after_the_bound(aws, m
     assert 2 <= calls_of(aws, "ecs", "RegisterTaskDefinition") <= 20
 
 
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_a_wait_gives_up_only_on_an_attempt_made_at_its_bound():
+    """An attempt whose call outlasted the bound (the machine slept, or other waits moved the
+    test clock meanwhile) is not the last one: one more is made, and it is the one that counts."""
+    clock = _Clock()
+    ctx = types.SimpleNamespace(clock=clock, sleep=clock.sleep, ui=context_module.SilentUI())
+    attempts: list[float] = []
+
+    def slow_then_ready() -> tuple[bool, str]:
+        attempts.append(clock.now)
+        if len(attempts) == 1:
+            clock.now += 500  # this call took longer than the whole bound
+            return False, "not yet"
+        return True, "ready"
+
+    assert waiting.poll(ctx, "a thing", slow_then_ready, bound=60) == "ready"  # type: ignore[arg-type]
+    assert attempts == [0, 500]
+
+
+def test_a_wait_makes_its_last_attempt_at_its_bound_not_after_it():
+    clock = _Clock()
+    ctx = types.SimpleNamespace(clock=clock, sleep=clock.sleep, ui=context_module.SilentUI())
+    attempts: list[float] = []
+
+    def never() -> tuple[bool, str]:
+        attempts.append(clock.now)
+        return False, "not yet"
+
+    with pytest.raises(WaitTimeout):
+        waiting.poll(ctx, "a thing", never, bound=25, first=2, cap=10)  # type: ignore[arg-type]
+    assert attempts[-1] == 25 and all(a < 25 for a in attempts[:-1])
+
+    clock.now, tried = 0.0, []
+
+    def refused() -> None:
+        tried.append(clock.now)
+        raise WaitTimeout("refused")
+
+    with pytest.raises(WaitTimeout, match="gave up after 25 s"):
+        waiting.retry(ctx, "a thing", refused, lambda exc: True, bound=25)  # type: ignore[arg-type]
+    assert tried[-1] == 25 and all(a < 25 for a in tried[:-1])
+
+
 # -- 5. throttling and 5xx: botocore's standard retry mode ---------------------------------
 class _Raw(io.BytesIO):
     def stream(self, **_: Any) -> Iterator[bytes]:
