@@ -489,9 +489,9 @@ def _validate_capacity(svc: dict[str, Any], problems: list[tuple[str, str]]) -> 
         problems.append(("service.cpu_architecture", f'{svc["cpu_architecture"]!r} must be "X86_64" or "ARM64"'))
     if svc["capacity"] not in CAPACITIES:
         problems.append(("service.capacity", f'{svc["capacity"]!r} must be "FARGATE", "FARGATE_SPOT" or "mixed"'))
-    if svc["cpu_architecture"] == "ARM64" and svc["capacity"] != "FARGATE":
-        # Fargate Spot runs x86_64 tasks only (ECS Developer Guide, "AWS Fargate capacity providers")
-        problems.append(("service.capacity", 'Fargate Spot does not run ARM64 tasks: use capacity = "FARGATE"'))
+    # ARM64 with Spot is allowed: "FARGATE_SPOT supports Linux tasks with the ARM64 architecture on
+    # platform version 1.4.0 or later" (ECS API Reference, CapacityProviderStrategyItem; the
+    # Developer Guide's older "x86_64 only" is out of date). ecsup's services run LATEST (1.4.0).
     given = svc[GIVEN]
     if svc["capacity"] != "mixed" and given & {"on_demand_base", "on_demand_percent"}:
         key = sorted(given & {"on_demand_base", "on_demand_percent"})[0]

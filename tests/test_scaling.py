@@ -176,6 +176,17 @@ def test_fargate_spot_in_a_fresh_account(aws, make_ctx):
     assert aws.calls.index(("iam", "CreateServiceLinkedRole")) < aws.calls.index(("ecs", "CreateCluster"))
 
 
+def test_graviton_on_spot(aws, make_ctx):
+    """ECS API Reference, CapacityProviderStrategyItem: FARGATE_SPOT runs ARM64 tasks on
+    platform version 1.4.0 or later."""
+    engine.create(make_ctx(with_service_keys('cpu_architecture = "ARM64"\ncapacity = "FARGATE_SPOT"')))
+    svc = service()
+    td = client("ecs").describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
+    assert td["runtimePlatform"]["cpuArchitecture"] == "ARM64"
+    assert svc["capacityProviderStrategy"] == [{"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 0}]
+    assert svc.get("platformVersion", "LATEST") in ("LATEST", "1.4.0")
+
+
 def test_mixed_capacity_keeps_a_base_on_demand(aws, make_ctx):
     engine.create(make_ctx(with_service_keys('capacity = "mixed"\non_demand_base = 2\non_demand_percent = 25')))
     strategy = {i["capacityProvider"]: i for i in service()["capacityProviderStrategy"]}
