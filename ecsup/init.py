@@ -168,7 +168,7 @@ def render(opts: InitOptions) -> str:
         '# "X86_64", or "ARM64" (Graviton: about 20% cheaper; the image must be built for linux/arm64).',
         f"cpu_architecture = {s(_SVC.cpu_architecture)}",
         '# "FARGATE" (on demand), "FARGATE_SPOT" (up to 70% cheaper; tasks can be stopped with two',
-        '# minutes\' notice; x86_64 only), or "mixed": on_demand_base tasks on demand, then',
+        '# minutes\' notice; X86_64 or ARM64), or "mixed": on_demand_base tasks on demand, then',
         "# on_demand_percent of the rest on demand and the others on Spot.",
         f"capacity = {s(_SVC.capacity)}",
         f"# on_demand_base = {_SVC.on_demand_base}",
