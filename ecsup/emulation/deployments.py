@@ -139,6 +139,7 @@ from typing import Any
 
 from .. import emulation as _emulation
 from . import AwsFault, Emulation, _ecs, _elbv2, _params, _role, _state
+from .elbv2 import load_balancer_active_at
 
 BLUE_GREEN_FAMILY = ("BLUE_GREEN", "LINEAR", "CANARY")
 STRATEGIES = ("ROLLING", *BLUE_GREEN_FAMILY)
@@ -826,7 +827,7 @@ def _load_balancer_active_at(dep: Deployment) -> float | None:
     if tg is None:
         return None
     times = [
-        _emulation.load_balancer_active_at(dep.delays, elb.load_balancers[arn])
+        load_balancer_active_at(dep.delays, elb.load_balancers[arn])
         for arn in tg.load_balancer_arns
         if arn in elb.load_balancers
     ]

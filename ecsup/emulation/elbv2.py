@@ -1,0 +1,183 @@
+"""Elastic Load Balancing: internet-facing load balancers need an internet gateway, provision for a
+while, accept a certificate only once ACM issued it, and promise no order of forward groups or rules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from . import (
+    AwsFault,
+    Delays,
+    Emulation,
+    _acm,
+    _ec2,
+    _elbv2,
+    _params,
+    _settled,
+    _state,
+)
+from .acm import _listener_certificates, certificate_state
+from .ec2 import route_table_of, routes_to_internet_gateway
+
+
+# -- ELB ----------------------------------------------------------------------------------
+def internet_facing_load_balancer_needs_an_internet_gateway(
+    em: Emulation, resp: Any, proceed: Callable[[], Any]
+) -> Any:
+    """CreateLoadBalancer: "InvalidSubnet: VPC vpc-... has no internet gateway"
+    (openshift/installer#1110); a subnet not routed to it cannot serve an internet-facing
+    load balancer either (Kong/kong-mesh-ecs#17: created before the route existed)."""
+    params = _params(resp)
+    if params.get("Scheme", "internet-facing") != "internal":
+        ec2 = _ec2(resp.current_account, resp.region)
+        for subnet_id in params.get("Subnets") or []:
+            subnet = ec2.get_subnet(subnet_id)
+            gateways = [g for g in ec2.internet_gateways.values() if g.vpc and g.vpc.id == subnet.vpc_id]
+            if not gateways:
+                raise AwsFault("InvalidSubnet", f"VPC {subnet.vpc_id} has no internet gateway")
+            if not routes_to_internet_gateway(route_table_of(ec2, subnet)):
+                raise AwsFault(
+                    "InvalidSubnet",
+                    f"Subnet {subnet_id} has no route to an internet gateway: an internet-facing load balancer "
+                    "is unreachable there",
+                )
+    result = proceed()
+    lb = result.result["LoadBalancers"][0]
+    _state(_elbv2(resp.current_account, resp.region), "created")[lb.arn] = em.now()
+    lb._ecsup_created = em.now()
+    return result
+
+
+def load_balancer_active_at(delays: Delays, lb: Any) -> float | None:
+    """When a load balancer turns (or turned) "active": load_balancer_provisioning after its
+    creation; None when the emulation did not see it created (it is active)."""
+    created = getattr(lb, "_ecsup_created", None)
+    return None if created is None else float(created) + delays.load_balancer_provisioning
+
+
+def load_balancer_is_active(em: Emulation, lb: Any) -> bool:
+    at = load_balancer_active_at(em.delays, lb)
+    return at is None or em.now() >= at
+
+
+def load_balancer_provisions_for_a_while(em: Emulation, lb: Any, proceed: Callable[[], Any]) -> Any:
+    """CreateLoadBalancer answers State "provisioning", and DescribeLoadBalancers keeps saying so
+    until the load balancer "is fully set up and ready to route traffic" (ELB API reference,
+    LoadBalancerState; Delays.load_balancer_provisioning). moto turns it "active" on the first
+    describe (FakeLoadBalancer.activate): only once that time has passed, here."""
+    if load_balancer_is_active(em, lb):
+        return proceed()
+    return None
+
+
+def reversed_forward_groups(actions: list[Any]) -> None:
+    for action in actions:
+        groups = (getattr(action, "data", None) or {}).get("ForwardConfig", {}).get("TargetGroups")
+        if groups and len(groups) > 1:
+            groups.reverse()
+
+
+def listener_order_is_not_promised(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """AWS promises no order for a forward action's target groups: store them reversed, so
+    code that compares them in order fails every time rather than sometimes."""
+    result = proceed()
+    listener = result.result["Listeners"][0]
+    reversed_forward_groups(listener.default_actions)
+    return result
+
+
+def rule_order_is_not_promised(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    result = proceed()
+    for rule in result.result.get("Rules", []):
+        reversed_forward_groups(rule.actions)
+    return result
+
+
+def rules_listed_in_no_promised_order(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    result = proceed()
+    result.result["Rules"] = list(reversed(result.result["Rules"]))
+    return result
+
+
+def _release_certificates(em: Emulation, account: str, arns: list[str]) -> None:
+    for arn in arns:
+        if ":acm:" in arn:
+            _state(_acm(account, arn.split(":")[3]), "released")[arn] = em.now()
+
+
+def listener_certificate_must_be_usable(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """CreateListener/ModifyListener with an ACM certificate: refused while it is not ISSUED,
+    and for a moment right after (see Delays.certificate_usable)."""
+    params = _params(resp)
+    for item in params.get("Certificates") or []:
+        arn = item.get("CertificateArn") or ""
+        if ":acm:" not in arn:
+            continue
+        parts = arn.split(":")
+        cert = _acm(parts[4], parts[3])._certificates.get(arn)
+        if cert is None:
+            raise AwsFault("CertificateNotFound", f"Certificate '{arn}' not found")
+        status, issued_at = certificate_state(em, cert)
+        if status != "ISSUED" or not _settled(em, issued_at, em.delays.certificate_usable):
+            raise AwsFault(
+                "UnsupportedCertificate",
+                f"The certificate '{arn}' must have a fully-qualified domain name, a supported signature, "
+                "and a supported key size.",
+            )
+    before: list[str] = []
+    if resp._get_param("ListenerArn"):  # ModifyListener: the certificate it had may be released
+        for lb in _elbv2(resp.current_account, resp.region).load_balancers.values():
+            if resp._get_param("ListenerArn") in lb.listeners:
+                before = _listener_certificates(lb.listeners[resp._get_param("ListenerArn")])
+    result = proceed()
+    after = {i.get("CertificateArn") for i in params.get("Certificates") or []}
+    _release_certificates(em, resp.current_account, [c for c in before if c not in after and after])
+    return result
+
+
+def deleted_listener_releases_its_certificate(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    arn = resp._get_param("ListenerArn")
+    certs = [
+        c
+        for lb in _elbv2(resp.current_account, resp.region).load_balancers.values()
+        if arn in lb.listeners
+        for c in _listener_certificates(lb.listeners[arn])
+    ]
+    result = proceed()
+    _release_certificates(em, resp.current_account, certs)
+    return result
+
+
+def deleted_load_balancer_releases_slowly(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """Deleting a load balancer deletes its listeners (their certificates are released with a
+    delay) and leaves its network interfaces, which hold its security groups, for minutes."""
+    arn = resp._get_param("LoadBalancerArn")
+    elb = _elbv2(resp.current_account, resp.region)
+    lb = elb.load_balancers.get(arn)
+    result = proceed()
+    if lb is not None:
+        _release_certificates(
+            em, resp.current_account, [c for li in lb.listeners.values() for c in _listener_certificates(li)]
+        )
+        released = _state(_ec2(resp.current_account, resp.region), "released")
+        for group in lb.security_groups or []:
+            released[group] = em.now()
+    return result
+
+
+def install(around: Callable[..., None]) -> None:
+    from moto.elbv2.models import FakeLoadBalancer
+    from moto.elbv2.responses import ELBV2Response as ELB
+
+    around(ELB, "create_load_balancer", internet_facing_load_balancer_needs_an_internet_gateway)
+    around(ELB, "create_listener", listener_certificate_must_be_usable)
+    around(ELB, "create_listener", listener_order_is_not_promised)
+    around(ELB, "modify_listener", listener_certificate_must_be_usable)
+    around(ELB, "modify_listener", listener_order_is_not_promised)
+    around(ELB, "create_rule", rule_order_is_not_promised)
+    around(ELB, "modify_rule", rule_order_is_not_promised)
+    around(ELB, "describe_rules", rules_listed_in_no_promised_order)
+    around(ELB, "delete_listener", deleted_listener_releases_its_certificate)
+    around(ELB, "delete_load_balancer", deleted_load_balancer_releases_slowly)
+    around(FakeLoadBalancer, "activate", load_balancer_provisions_for_a_while)
