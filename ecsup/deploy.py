@@ -12,341 +12,39 @@ service's events and the production listener rule's weights, and handed to the U
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from . import waiting
 from .context import Context
-from .errors import (
-    EXIT_LOCKED,
-    EXIT_ROLLED_BACK,
-    EXIT_UNHEALTHY,
-    AwsError,
-    EcsupError,
-    WaitTimeout,
-    doing,
-    is_code,
+from .deployments import (
+    ATTACH_HINT,
+    ONGOING,
+    DeploymentInProgress,
+    DeployResult,
+    DeployState,
+    RolledBack,
+    StackMissing,
+    _revision_task_definitions,
+    describe_deployment,
+    describe_task_definition,
+    image_of,
+    just_before,
+    ongoing,
+    service,
+    short,
+    started_deployment,
+    watch,
 )
-from .names import tag_dict
+from .errors import EcsupError, doing
 
-# ECS API reference, ServiceDeployment.status
-ONGOING = ["PENDING", "IN_PROGRESS", "STOP_REQUESTED", "ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS"]
-ENDED = {"SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"}
-ATTACH_HINT = "`ecsup deploy` (without --image) attaches to it again; `ecsup rollback` rolls it back"
-
-
-class StackMissing(EcsupError):
-    exit_code = EXIT_UNHEALTHY
-
-
-class DeploymentInProgress(EcsupError):
-    exit_code = EXIT_LOCKED
-
-
-class RolledBack(EcsupError):
-    """ECS rolled the deployment back (circuit breaker, alarm, or a rollback request)."""
-
-    exit_code = EXIT_ROLLED_BACK
-
-    def __init__(self, message: str, hint: str | None = None, result: DeployResult | None = None) -> None:
-        super().__init__(message, hint)
-        self.result = result
-
-
-@dataclass
-class DeployState:
-    """One look at a deployment in progress (what the live view shows)."""
-
-    arn: str
-    status: str
-    stage: str = ""
-    reason: str = ""
-    revision_before: str = ""  # task definition family:revision
-    revision_after: str = ""
-    new_running: int = 0
-    new_pending: int = 0
-    old_running: int = 0
-    old_pending: int = 0
-    desired: int = 0
-    traffic: dict[str, float] = field(default_factory=dict)  # target group -> production weight (%)
-    bake_left: float | None = None  # seconds, during BAKE_TIME
-    bake_total: float | None = None
-    events: list[str] = field(default_factory=list)  # new since the last look
-    elapsed: float = 0.0
-
-    @property
-    def ended(self) -> bool:
-        return self.status in ENDED
-
-    def summary(self) -> str:
-        """A line that changes only when something worth a new plain line changed."""
-        parts = [self.status + (f" {self.stage}" if self.stage and not self.ended else "")]
-        if self.traffic:
-            parts.append("traffic " + " / ".join(f"{tg} {w:g}%" for tg, w in sorted(self.traffic.items())))
-        parts.append(
-            f"new {self.revision_after or '?'}: {self.new_running} running"
-            + (f", {self.new_pending} pending" if self.new_pending else "")
-        )
-        if self.revision_before:
-            parts.append(
-                f"old {self.revision_before}: {self.old_running} running"
-                + (f", {self.old_pending} pending" if self.old_pending else "")
-            )
-        return "; ".join(parts)
-
-
-@dataclass
-class DeployResult:
-    deployment_arn: str | None
-    status: str
-    revision_before: str
-    revision_after: str
-    image_before: str
-    image_after: str
-    seconds: float = 0.0
-    rollback_reason: str | None = None
-    message: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def summary(self) -> str:
-        return f"{self.status}: {self.revision_after} ({self.seconds:.0f}s)"
-
-
-# -- reading ------------------------------------------------------------------------------
-def service(ctx: Context) -> dict[str, Any]:
-    """The stack's service, which must exist and be ecsup's."""
-    with doing(f"look up service {ctx.names.service}"):
-        try:
-            found = ctx.client("ecs").describe_services(
-                cluster=ctx.names.cluster, services=[ctx.names.service], include=["TAGS"]
-            )["services"]
-        except Exception as exc:
-            if not is_code(exc, "ClusterNotFoundException"):
-                raise
-            found = []
-    svc = next((s for s in found if s.get("status") == "ACTIVE"), None)
-    if svc is None:
-        raise StackMissing(
-            f"there is no service {ctx.names.service} in {ctx.region} to deploy to",
-            hint="`ecsup create` builds the stack first",
-        )
-    if not ctx.names.owns(tag_dict(svc.get("tags"), "key", "value")):
-        from .errors import OwnershipConflict
-
-        raise OwnershipConflict(
-            f"ECS service {ctx.names.service!r} exists but does not carry ecsup's tags for app={ctx.names.app}, "
-            f"env={ctx.names.env}"
-        )
-    return dict(svc)
-
-
-def describe_task_definition(ctx: Context, arn: str) -> tuple[dict[str, Any], list[dict[str, str]]]:
-    with doing(f"describe task definition {short(arn)}"):
-        resp = ctx.client("ecs").describe_task_definition(taskDefinition=arn, include=["TAGS"])
-    return dict(resp["taskDefinition"]), list(resp.get("tags", []))
-
-
-def image_of(ctx: Context, td: dict[str, Any]) -> str:
-    containers = td.get("containerDefinitions", [])
-    ours = next((c for c in containers if c.get("name") == ctx.names.container), containers[0] if containers else {})
-    return str(ours.get("image", ""))
-
-
-def short(arn: str | None) -> str:
-    """family:revision from a task definition ARN."""
-    return str(arn or "").split("/")[-1]
-
-
-def ongoing(ctx: Context) -> str | None:
-    """The ARN of the deployment in progress on the service, if any (the newest)."""
-    with doing(f"list the deployments of service {ctx.names.service}"):
-        briefs = ctx.client("ecs").list_service_deployments(
-            cluster=ctx.names.cluster, service=ctx.names.service, status=ONGOING
-        )["serviceDeployments"]
-    briefs.sort(key=lambda b: str(b.get("createdAt", "")), reverse=True)
-    return str(briefs[0]["serviceDeploymentArn"]) if briefs else None
-
-
-def describe_deployment(ctx: Context, arn: str) -> dict[str, Any]:
-    with doing(f"describe deployment {arn}"):
-        resp = ctx.client("ecs").describe_service_deployments(serviceDeploymentArns=[arn])
-    found = resp.get("serviceDeployments") or []
-    if not found:
-        raise AwsError(f"deployment {arn} not found", "ServiceDeploymentNotFound")
-    return dict(found[0])
-
-
-def _revision_task_definitions(ctx: Context, arns: list[str], cache: dict[str, str]) -> None:
-    missing = [a for a in arns if a and a not in cache]
-    if not missing:
-        return
-    with doing("describe service revisions"):
-        revisions = ctx.client("ecs").describe_service_revisions(serviceRevisionArns=missing)["serviceRevisions"]
-    for rev in revisions:
-        cache[rev["serviceRevisionArn"]] = str(rev.get("taskDefinition", ""))
-
-
-def production_weights(ctx: Context, svc: dict[str, Any]) -> dict[str, float]:
-    """The production listener rule's forward weights by target group name (blue/green,
-    linear, canary); {} for a rolling service."""
-    lbs = svc.get("loadBalancers") or [{}]
-    rule = (lbs[0].get("advancedConfiguration") or {}).get("productionListenerRule")
-    if not rule:
-        return {}
-    with doing("read the production listener rule"):
-        rules = ctx.client("elbv2").describe_rules(RuleArns=[rule])["Rules"]
-    weights: dict[str, float] = {}
-    for action in rules[0].get("Actions", []) if rules else []:
-        for group in (action.get("ForwardConfig") or {}).get("TargetGroups", []):
-            weights[group["TargetGroupArn"].split("/")[-2]] = float(group.get("Weight", 0))
-    total = sum(weights.values()) or 1.0
-    return {name: round(100.0 * w / total, 1) for name, w in weights.items()}
-
-
-# -- watching -------------------------------------------------------------------------------
-def watch(ctx: Context, arn: str, timeout: float, purpose: str = "deploy") -> DeployResult:
-    """Follow a deployment to its end, handing each change to ``ctx.ui.deploy_progress``.
-    Returns the result when it ended SUCCESSFUL (for a rollback: ROLLBACK_SUCCESSFUL);
-    raises RolledBack when ECS rolled it back, WaitTimeout when ``timeout`` ran out."""
-    ecs = ctx.client("ecs")
-    start = ctx.clock()
-    revisions: dict[str, str] = {}
-    seen_events: set[str] = set()
-    first_look = True
-    bake_seen: dict[str, float] = {}
-    last: dict[str, Any] = {}
-
-    def look() -> tuple[bool, str]:
-        nonlocal first_look
-        dep = describe_deployment(ctx, arn)
-        with doing(f"read service {ctx.names.service}"):
-            svc = ecs.describe_services(cluster=ctx.names.cluster, services=[ctx.names.service])["services"][0]
-        target = dep.get("targetServiceRevision") or {}
-        sources = dep.get("sourceServiceRevisions") or []
-        _revision_task_definitions(ctx, [target.get("arn", "")] + [s.get("arn", "") for s in sources], revisions)
-        events = []
-        for event in reversed(svc.get("events", [])[:20]):  # oldest first
-            if event["id"] not in seen_events:
-                seen_events.add(event["id"])
-                if not first_look:  # what happened before the watch began is history
-                    events.append(str(event["message"]))
-        first_look = False
-        stage = str(dep.get("lifecycleStage", ""))
-        bake_total = (dep.get("deploymentConfiguration") or {}).get("bakeTimeInMinutes")
-        bake_left = None
-        if stage == "BAKE_TIME" and bake_total is not None:
-            since = bake_seen.setdefault("at", ctx.clock())
-            bake_left = max(0.0, bake_total * 60.0 - (ctx.clock() - since))
-        state = DeployState(
-            arn=arn,
-            status=str(dep.get("status", "")),
-            stage=stage,
-            reason=str((dep.get("rollback") or {}).get("reason") or dep.get("statusReason") or ""),
-            revision_before=short(revisions.get(sources[0].get("arn", ""), "")) if sources else "",
-            revision_after=short(revisions.get(target.get("arn", ""), "")),
-            new_running=int(target.get("runningTaskCount", 0)),
-            new_pending=int(target.get("pendingTaskCount", 0)),
-            old_running=sum(int(s.get("runningTaskCount", 0)) for s in sources),
-            old_pending=sum(int(s.get("pendingTaskCount", 0)) for s in sources),
-            desired=int(svc.get("desiredCount", 0)),
-            traffic=production_weights(ctx, svc),
-            bake_left=bake_left,
-            bake_total=None if bake_total is None else bake_total * 60.0,
-            events=events,
-            elapsed=ctx.clock() - start,
-        )
-        last.update(state=state, deployment=dep, service=svc)
-        ctx.ui.deploy_progress(state)
-        return state.ended, state.status
-
-    def timed_out(status: str) -> WaitTimeout:
-        return WaitTimeout(
-            f"the deployment is still {status} after {int(timeout)} s ({arn}); it goes on in ECS",
-            hint=ATTACH_HINT,
-        )
-
-    # the deploy view is the progress: no generic wait lines
-    waiting.poll(
-        ctx,
-        f"deployment of {ctx.names.service}",
-        look,
-        timeout,
-        on_timeout=timed_out,
-        first=1.0,
-        cap=10.0,
-        report=False,
-    )
-    state: DeployState = last["state"]
-    dep = last["deployment"]
-    result = DeployResult(
-        deployment_arn=arn,
-        status=state.status,
-        revision_before=state.revision_before,
-        revision_after=state.revision_after,
-        image_before="",
-        image_after="",
-        seconds=round(ctx.clock() - start, 1),
-        rollback_reason=(dep.get("rollback") or {}).get("reason")
-        or (dep.get("statusReason") if state.status != "SUCCESSFUL" else None),
-    )
-    wanted = "ROLLBACK_SUCCESSFUL" if purpose == "rollback" else "SUCCESSFUL"
-    if state.status == wanted or (purpose == "rollback" and state.status == "SUCCESSFUL"):
-        return result
-    from .steps.service import failure_hint, service_failure
-
-    diagnosis = service_failure(ctx, last.get("service"))
-    raise RolledBack(
-        f"the deployment of {state.revision_after or 'the new revision'} ended {state.status}"
-        + (f": {result.rollback_reason}" if result.rollback_reason else "")
-        + f"; {diagnosis}",
-        hint=failure_hint(diagnosis),
-        result=result,
-    )
-
-
-def just_before() -> datetime:
-    """A time to list the deployments created after, allowing for clock skew against AWS."""
-    return datetime.now(UTC) - timedelta(seconds=5)
-
-
-def stop_for_destroy(ctx: Context) -> None:
-    """Destroy: a deployment in progress is rolled back before the service goes (ECS would
-    otherwise keep starting its tasks while the service scales to 0)."""
-    arn = ongoing(ctx)
-    if arn is None:
-        return
-    with doing(f"stop deployment {arn}"):
-        try:
-            ctx.client("ecs").stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
-        except Exception as exc:  # it ended meanwhile
-            if not is_code(exc, "InvalidParameterException", "ConflictException", "ServiceDeploymentNotFoundException"):
-                raise
-
-
-def started_deployment(ctx: Context, before: datetime) -> str | None:
-    """The deployment an UpdateService just started (ECS lists it a moment later)."""
-    ecs = ctx.client("ecs")
-
-    def find() -> tuple[bool, str]:
-        with doing(f"list the deployments of service {ctx.names.service}"):
-            briefs = ecs.list_service_deployments(
-                cluster=ctx.names.cluster, service=ctx.names.service, createdAt={"after": before}
-            )["serviceDeployments"]
-        if briefs:
-            briefs.sort(key=lambda b: str(b.get("createdAt", "")), reverse=True)
-            found["arn"] = str(briefs[0]["serviceDeploymentArn"])
-            return True, "started"
-        return False, "not listed yet"
-
-    found: dict[str, str] = {}
-    try:
-        waiting.poll(ctx, "ECS to list the new deployment", find, 60.0, first=1.0, cap=5.0)
-    except WaitTimeout:
-        return None
-    return found.get("arn")
+__all__ = [
+    "ATTACH_HINT",
+    "ONGOING",
+    "DeployResult",
+    "DeployState",
+    "DeploymentInProgress",
+    "RolledBack",
+    "StackMissing",
+]
 
 
 def start(ctx: Context, task_definition: str, svc: dict[str, Any]) -> str | None:

@@ -118,7 +118,7 @@ def _last_scaling_activity(ctx: Context) -> str | None:
 
 
 def _deployment_in_progress(ctx: Context) -> dict[str, Any] | None:
-    from . import deploy
+    from . import deployments as deploy
 
     arn = deploy.ongoing(ctx)
     if arn is None:
@@ -168,7 +168,8 @@ def _target_health(ctx: Context, report: Report) -> None:
 
 
 def _service(ctx: Context, report: Report) -> None:
-    from .steps.service import find_service, stopped_reasons
+    from .deployments import stopped_reasons
+    from .steps.service import find_service
 
     if not ctx.facts.get("cluster_arn"):
         return

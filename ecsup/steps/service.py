@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import deployments as deploy
 from .. import waiting
 from ..context import Context
+from ..deployments import failure_hint, service_failure
 from ..errors import AwsError, WaitTimeout, doing, is_code
 from ..plan import KNOWN_AFTER_APPLY, Action, Change
 from . import Step, check_owner, foreign
@@ -118,47 +120,6 @@ def _strategy_summary(config: dict[str, Any]) -> str:
     if canary and parts[0] == "CANARY":
         parts.append(f"{canary.get('canaryPercent'):g}% for {canary.get('canaryBakeTimeInMinutes')} min")
     return ", ".join(parts)
-
-
-def stopped_reasons(ctx: Context) -> list[str]:
-    """Why the service's recently stopped tasks stopped (best effort: [] when unreadable)."""
-    try:
-        ecs = ctx.client("ecs")
-        arns = ecs.list_tasks(
-            cluster=ctx.names.cluster, serviceName=ctx.names.service, desiredStatus="STOPPED", maxResults=10
-        ).get("taskArns", [])
-        if not arns:
-            return []
-        tasks = ecs.describe_tasks(cluster=ctx.names.cluster, tasks=arns).get("tasks", [])
-    except Exception:  # diagnosis is best effort: never hide the original failure
-        return []
-    return sorted({t["stoppedReason"] for t in tasks if t.get("stoppedReason")})
-
-
-def service_failure(ctx: Context, service: dict[str, Any] | None) -> str:
-    """What AWS says about a service that does not stabilise: events and stopped tasks."""
-    parts = []
-    if service:
-        events = [e["message"] for e in service.get("events", [])[:5]]
-        if events:
-            parts.append("recent events: " + " | ".join(events))
-    reasons = stopped_reasons(ctx)
-    if reasons:
-        parts.append("stopped tasks: " + " | ".join(reasons))
-    return "; ".join(parts) or "AWS reported no events and no stopped tasks"
-
-
-def failure_hint(diagnosis: str) -> str:
-    if "ResourceInitializationError" in diagnosis:
-        return (
-            "the tasks could not start: check that the secrets exist and the execution role may read them "
-            "(ssm:GetParameters, kms:Decrypt), and that the subnets can reach ECR/SSM (public IP or NAT)"
-        )
-    if "CannotPullContainerError" in diagnosis or "pull" in diagnosis.lower():
-        return "the image could not be pulled: check service.image and the subnets' route to the registry"
-    if "health check" in diagnosis.lower():
-        return "tasks fail the load balancer health check: check service.health_check_path and container_port"
-    return "fix the cause above, then re-run `ecsup create`: it resumes where it stopped"
 
 
 def wait_stable(ctx: Context) -> str:
@@ -400,8 +361,6 @@ class ServiceStep(Step):
         return wait_stable(ctx)
 
     def _update(self, ctx: Context, svc: dict[str, Any], changes: list[Change]) -> str:
-        from .. import deploy
-
         ecs = ctx.client("ecs")
         attrs = {c.attribute for c in changes}
         kwargs: dict[str, Any] = {}
@@ -481,8 +440,6 @@ class ServiceStep(Step):
         ]
 
     def _delete(self, ctx: Context, svc: dict[str, Any]) -> str:
-        from .. import deploy
-
         ecs = ctx.client("ecs")
         if svc.get("status") == "ACTIVE":
             deploy.stop_for_destroy(ctx)
