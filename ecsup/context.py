@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .config import Config
@@ -63,9 +63,34 @@ class Timeouts:
     load_balancer: float = 600.0
     release: float = 900.0  # destroy: dependencies being released (ENIs, listeners...)
     propagation: float = 120.0  # eventual consistency: IAM, ELB's view of a certificate, Route53's of an ALB
-    # After ecsup changed the execution role's permissions: IAM takes seconds to apply them, and
-    # tasks started meanwhile fail to read their secrets (enough failures trip the circuit breaker).
-    iam_settle: float = 5.0
+    # After ecsup changed the permissions of a role ECS acts with: IAM takes seconds to apply them,
+    # and tasks started meanwhile fail to read their secrets (enough failures trip the circuit
+    # breaker), a traffic shift fails. ECSUP_IAM_SETTLE overrides it (the sandbox sets it to its
+    # own IAM's delay: its clock is compressed, AWS's 5 s would weigh as minutes there).
+    iam_settle: float = field(default_factory=lambda: iam_settle_from_environment())
+
+
+IAM_SETTLE = 5.0
+
+
+def iam_settle_from_environment() -> float:
+    import os
+
+    value = os.environ.get("ECSUP_IAM_SETTLE", "").strip()
+    if not value:
+        return IAM_SETTLE
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 300:
+        from .errors import ConfigError
+
+        raise ConfigError(
+            [("ECSUP_IAM_SETTLE", f"{value!r} must be a number of seconds from 0 to 300")],
+            hint=f"unset it to use the default ({IAM_SETTLE:g} s)",
+        )
+    return seconds
 
 
 STEP = threading.local()  # which pipeline step the current thread is planning (engine.observe)

@@ -27,14 +27,14 @@ from .deployments import (
     describe_deployment,
     describe_task_definition,
     image_of,
-    just_before,
+    list_deployments,
     ongoing,
     service,
     short,
     started_deployment,
     watch,
 )
-from .errors import EcsupError, doing
+from .errors import EcsupError, doing, is_code
 
 __all__ = [
     "ATTACH_HINT",
@@ -49,12 +49,11 @@ __all__ = [
 
 def start(ctx: Context, task_definition: str, svc: dict[str, Any]) -> str | None:
     """UpdateService with the task definition only; the ARN of the deployment it started."""
-    before = just_before()
     with doing(f"update service {ctx.names.service}"):
-        ctx.client("ecs").update_service(
+        updated = ctx.client("ecs").update_service(
             cluster=ctx.names.cluster, service=ctx.names.service, taskDefinition=task_definition
-        )
-    return started_deployment(ctx, before)
+        )["service"]
+    return started_deployment(ctx, updated, task_definition)
 
 
 # -- deploy ---------------------------------------------------------------------------------
@@ -127,13 +126,7 @@ def deploy(ctx: Context, image: str | None, wait: bool = True, timeout: float = 
 # -- rollback -------------------------------------------------------------------------------
 def previous_revision(ctx: Context, svc: dict[str, Any]) -> str | None:
     """The task definition the service ran before its last successful deployment."""
-    ecs = ctx.client("ecs")
-    with doing(f"list the deployments of service {ctx.names.service}"):
-        briefs = ecs.list_service_deployments(
-            cluster=ctx.names.cluster, service=ctx.names.service, status=["SUCCESSFUL"]
-        )["serviceDeployments"]
-    briefs.sort(key=lambda b: str(b.get("createdAt", "")), reverse=True)
-    for brief in briefs:
+    for brief in list_deployments(ctx, status=["SUCCESSFUL"]):  # every page, newest first
         dep = describe_deployment(ctx, brief["serviceDeploymentArn"])
         sources = [s["arn"] for s in dep.get("sourceServiceRevisions") or [] if s.get("arn")]
         if not sources:
@@ -154,9 +147,32 @@ def rollback(ctx: Context, wait: bool = True, timeout: float = 3600.0) -> Deploy
     svc = service(ctx)
     current_td, _ = describe_task_definition(ctx, svc["taskDefinition"])
     in_progress = ongoing(ctx)
+    ended_first = ""
     if in_progress:
-        with lock.held(ctx, "rollback"), doing(f"roll back deployment {in_progress}"):
-            ctx.client("ecs").stop_service_deployment(serviceDeploymentArn=in_progress, stopType="ROLLBACK")
+        try:
+            with lock.held(ctx, "rollback"), doing(f"roll back deployment {in_progress}"):
+                ctx.client("ecs").stop_service_deployment(serviceDeploymentArn=in_progress, stopType="ROLLBACK")
+        except Exception as exc:
+            # It ended between the look and the request: StopServiceDeployment answers
+            # ConflictException for a deployment in a terminal state (ECS API reference).
+            if not is_code(exc, "ConflictException"):
+                raise
+            ended = describe_deployment(ctx, in_progress)
+            status = str(ended.get("status", ""))
+            ended_first = f"the deployment in progress ended {status} before the rollback request reached it"
+            if status != "SUCCESSFUL":  # ECS put the previous revision back itself: nothing more to undo
+                result = DeployResult(
+                    in_progress, status, short(svc["taskDefinition"]), short(svc["taskDefinition"]), "", ""
+                )
+                back = describe_task_definition(ctx, service(ctx)["taskDefinition"])[0]
+                result.revision_after, result.image_after = short(back["taskDefinitionArn"]), image_of(ctx, back)
+                result.image_before = image_of(ctx, current_td)
+                result.message = f"{ended_first}; the service runs {result.revision_after} ({result.image_after})"
+                return result
+            svc = service(ctx)  # it succeeded: roll back from what it deployed, as with nothing in progress
+            current_td, _ = describe_task_definition(ctx, svc["taskDefinition"])
+            in_progress = None
+    if in_progress:
         result = DeployResult(
             in_progress, "ROLLBACK_REQUESTED", short(svc["taskDefinition"]), "", image_of(ctx, current_td), ""
         )
@@ -189,5 +205,5 @@ def rollback(ctx: Context, wait: bool = True, timeout: float = 3600.0) -> Deploy
         watched = watch(ctx, arn, timeout)
         watched.image_before, watched.image_after = result.image_before, result.image_after
         result = watched
-    result.message = f"back to {short(previous)} ({result.image_after})"
+    result.message = (f"{ended_first}; " if ended_first else "") + f"back to {short(previous)} ({result.image_after})"
     return result

@@ -19,6 +19,7 @@ from .errors import (
     EcsupError,
     WaitTimeout,
     doing,
+    error_code,
     is_code,
 )
 from .names import tag_dict
@@ -194,13 +195,33 @@ def short(arn: str | None) -> str:
     return str(arn or "").split("/")[-1]
 
 
+def list_deployments(ctx: Context, **filters: Any) -> list[dict[str, Any]]:
+    """Every brief of the service's deployments matching ``filters``, from all pages (20 a page
+    unless asked otherwise; botocore has no paginator for it), newest first: the API reference
+    promises no order, so they are sorted here by ``createdAt`` (AWS's clock, never ours)."""
+    ecs = ctx.client("ecs")
+    briefs: list[dict[str, Any]] = []
+    token: str | None = None
+    with doing(f"list the deployments of service {ctx.names.service}"):
+        while True:
+            page = ecs.list_service_deployments(
+                cluster=ctx.names.cluster,
+                service=ctx.names.service,
+                maxResults=100,
+                **filters,
+                **({"nextToken": token} if token else {}),
+            )
+            briefs += page.get("serviceDeployments", [])
+            token = page.get("nextToken")
+            if not token:
+                break
+    briefs.sort(key=lambda b: b.get("createdAt") or datetime.min.replace(tzinfo=UTC), reverse=True)
+    return briefs
+
+
 def ongoing(ctx: Context) -> str | None:
     """The ARN of the deployment in progress on the service, if any (the newest)."""
-    with doing(f"list the deployments of service {ctx.names.service}"):
-        briefs = ctx.client("ecs").list_service_deployments(
-            cluster=ctx.names.cluster, service=ctx.names.service, status=ONGOING
-        )["serviceDeployments"]
-    briefs.sort(key=lambda b: str(b.get("createdAt", "")), reverse=True)
+    briefs = list_deployments(ctx, status=ONGOING)
     return str(briefs[0]["serviceDeploymentArn"]) if briefs else None
 
 
@@ -339,38 +360,62 @@ def watch(ctx: Context, arn: str, timeout: float, purpose: str = "deploy") -> De
     )
 
 
-def just_before() -> datetime:
-    """A time to list the deployments created after, allowing for clock skew against AWS."""
-    return datetime.now(UTC) - timedelta(seconds=5)
+def stop_for_destroy(ctx: Context) -> str:
+    """Destroy: a deployment in progress is asked to roll back before the service goes, so that
+    ECS starts no more of its tasks. Best effort: DeleteService with ``force`` removes the
+    service whatever its deployments are doing, and mid-rollback AWS may refuse other calls;
+    the answer says what happened, and destroy goes on."""
+    try:
+        arn = ongoing(ctx)
+        if arn is None:
+            return ""
+        ctx.client("ecs").stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+    except Exception as exc:
+        code = error_code(exc)
+        if code is None:  # not an AWS answer: a bug
+            raise
+        return f"the deployment in progress was not stopped first ({code}); the deletion stops it"
+    return "the deployment in progress was stopped first"
 
 
-def stop_for_destroy(ctx: Context) -> None:
-    """Destroy: a deployment in progress is rolled back before the service goes (ECS would
-    otherwise keep starting its tasks while the service scales to 0)."""
-    arn = ongoing(ctx)
-    if arn is None:
-        return
-    with doing(f"stop deployment {arn}"):
-        try:
-            ctx.client("ecs").stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
-        except Exception as exc:  # it ended meanwhile
-            if not is_code(exc, "InvalidParameterException", "ConflictException", "ServiceDeploymentNotFoundException"):
-                raise
+def primary(service: dict[str, Any], task_definition: str | None = None) -> tuple[str | None, Any]:
+    """(number, createdAt) of a service's PRIMARY deployment. ECS numbers it (``deployments[].id``
+    "ecs-svc/<n>") as the last part of its service revision's ARN: how terraform-provider-aws
+    (ecs/service.go, findPrimaryDeploymentARN) matches a service to the deployment it started."""
+    for entry in service.get("deployments") or []:
+        if entry.get("status") == "PRIMARY" and (
+            task_definition is None or entry.get("taskDefinition") == task_definition
+        ):
+            parts = str(entry.get("id", "")).split("/")
+            return (parts[1] if len(parts) == 2 and parts[1] else None), entry.get("createdAt")
+    return None, None
 
 
-def started_deployment(ctx: Context, before: datetime) -> str | None:
-    """The deployment an UpdateService just started (ECS lists it a moment later)."""
-    ecs = ctx.client("ecs")
+def started_deployment(ctx: Context, service: dict[str, Any], task_definition: str | None = None) -> str | None:
+    """The deployment a CreateService or UpdateService just started, found by what it deploys --
+    the service revision of the answer's PRIMARY deployment (or, without one, the revision of
+    ``task_definition``) -- never by comparing AWS's times with this machine's clock, which can be
+    minutes off. ECS lists it a moment later."""
+    number, created = primary(service, task_definition)
+    revisions: dict[str, str] = {}
+    # AWS's own time of the PRIMARY deployment bounds the listing (a fast one may have ended by
+    # now); without it, the deployments in progress
+    recent = {"createdAt": {"after": created - timedelta(minutes=5)}} if isinstance(created, datetime) else {}
+    filters: dict[str, Any] = recent or {"status": ONGOING}
 
     def find() -> tuple[bool, str]:
-        with doing(f"list the deployments of service {ctx.names.service}"):
-            briefs = ecs.list_service_deployments(
-                cluster=ctx.names.cluster, service=ctx.names.service, createdAt={"after": before}
-            )["serviceDeployments"]
-        if briefs:
-            briefs.sort(key=lambda b: str(b.get("createdAt", "")), reverse=True)
-            found["arn"] = str(briefs[0]["serviceDeploymentArn"])
-            return True, "started"
+        for brief in list_deployments(ctx, **filters):
+            target = str(brief.get("targetServiceRevisionArn", ""))
+            if number is not None:
+                if target.split("/")[-1] == number:
+                    found["arn"] = str(brief["serviceDeploymentArn"])
+                    return True, "started"
+                continue
+            if task_definition and brief.get("status") in ONGOING:
+                _revision_task_definitions(ctx, [target], revisions)
+                if revisions.get(target) == task_definition:
+                    found["arn"] = str(brief["serviceDeploymentArn"])
+                    return True, "started"
         return False, "not listed yet"
 
     found: dict[str, str] = {}

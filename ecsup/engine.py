@@ -31,18 +31,20 @@ from .steps.zone import ZoneStep
 
 
 def pipeline() -> list[Step]:
-    """Create order. The certificate is requested first (ACM's validation is the longest wait);
-    the service starts behind a staging listener while it validates, and the HTTPS listener
-    (HttpsStep) is what waits for it."""
+    """Create order. The load balancer and the certificate come first (the two longest waits:
+    provisioning, ACM's validation); the service starts behind a staging listener while ACM
+    validates, and the HTTPS listener (HttpsStep) is what waits for the certificate."""
     return [
         ZoneStep(),
-        CertificateStep(),
+        # the load balancer first: it provisions for minutes on AWS (longer than ACM validates),
+        # and the service's first deployment ends no sooner than it is active
         SecurityGroupsStep(),
+        LoadBalancerStep(),
+        CertificateStep(),
         # IAM early: a permission change must settle before tasks start (iam_settle), so it is
         # made soon and settles while the rest is built
         SecretsStep(),
         IamStep(),
-        LoadBalancerStep(),
         DnsStep(),
         LogsStep(),
         ClusterStep(),

@@ -116,6 +116,7 @@ class Sandbox:
     zone_id: str = ""
     _server: Any = field(default=None, repr=False)
     _acm_wait: Any = field(default=None, repr=False)
+    _iam_settle: str | None = field(default=None, repr=False)
 
     def start(self) -> Sandbox:
         try:
@@ -138,6 +139,9 @@ class Sandbox:
 
             delays = replace(delays, certificate_validation=float(self.certificate_wait))
         self.delays = delays
+        # ecsup's own wait for IAM sized to this sandbox's IAM, as it is to AWS's by default
+        self._iam_settle = os.environ.get("ECSUP_IAM_SETTLE")
+        os.environ["ECSUP_IAM_SETTLE"] = f"{iam_settle(delays):g}"
         emulation.activate(emulation.Emulation(delays))
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log on the user's terminal
         # moto issues at once; the emulation holds a certificate PENDING_VALIDATION until its
@@ -171,6 +175,10 @@ class Sandbox:
             self._server.stop()
             self._server = None
             emulation.deactivate()
+            if self._iam_settle is None:
+                os.environ.pop("ECSUP_IAM_SETTLE", None)
+            else:
+                os.environ["ECSUP_IAM_SETTLE"] = self._iam_settle
             if self._acm_wait is not None:
                 from moto import settings
 
@@ -189,7 +197,23 @@ class Sandbox:
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": self.region,
             "AWS_EC2_METADATA_DISABLED": "true",
+            "ECSUP_IAM_SETTLE": f"{iam_settle(self.delays or _sandbox_delays()):g}",
         }
+
+
+def _sandbox_delays() -> Any:
+    from . import emulation
+
+    return emulation.SANDBOX
+
+
+def iam_settle(delays: Any) -> float:
+    """How long ecsup lets a permission change settle against these delays: the same margin over
+    IAM's delay as the default (5 s) keeps over the strict emulation's (4 s, emulation.STRICT)."""
+    from . import emulation
+    from .context import IAM_SETTLE
+
+    return round(IAM_SETTLE * delays.iam_permissions / emulation.STRICT.iam_permissions, 2)
 
 
 def demo_config(zone: str, region: str) -> str:

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 # Nothing in the test run may reach real AWS or the instance metadata service.
-for _var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+for _var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "ECSUP_IAM_SETTLE"):
     os.environ.pop(_var, None)
 os.environ.update(
     AWS_ACCESS_KEY_ID="testing",

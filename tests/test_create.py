@@ -141,7 +141,8 @@ def assert_full_stack(port: int = 8080, host: str = f"www.{ZONE}") -> None:
     services = ecs.describe_services(cluster="web-dev", services=["web-dev"])["services"]
     assert len(services) == 1
     svc = services[0]
-    assert svc["launchType"] == "FARGATE" and svc["desiredCount"] == 1
+    assert "launchType" not in svc and svc["desiredCount"] == 1
+    assert svc["capacityProviderStrategy"] == [{"capacityProvider": "FARGATE", "weight": 1, "base": 0}]
     # ECS's own blue/green on the two groups: production rule = the HTTPS listener's default rule
     rules = elb.describe_rules(ListenerArn=https["ListenerArn"])["Rules"]
     default_rule = next(r["RuleArn"] for r in rules if r["IsDefault"])

@@ -89,7 +89,13 @@ def test_create_configures_ecs_blue_green(stack):
     config = service()["deploymentConfiguration"]
     assert config["strategy"] == "BLUE_GREEN" and config["bakeTimeInMinutes"] == 5
     assert config["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
-    assert production() == {"web-dev-blue": 100, "web-dev-green": 0}
+    # the first deployment ran ECS's lifecycle into the alternate group, without bake (nothing to
+    # roll back to); the configured bake applies from the next deployment on
+    [first] = deployments()
+    assert first["status"] == "SUCCESSFUL"
+    dep = client("ecs").describe_service_deployments(serviceDeploymentArns=[first["serviceDeploymentArn"]])
+    assert dep["serviceDeployments"][0]["deploymentConfiguration"]["bakeTimeInMinutes"] == 0
+    assert production() == {"web-dev-blue": 0, "web-dev-green": 100}
 
 
 # -- deploy ---------------------------------------------------------------------------------------
@@ -101,11 +107,11 @@ def test_deploy_ships_the_image_and_moves_production_to_the_other_group(stack, m
     assert (result.revision_before, result.revision_after) == ("web-dev:1", "web-dev:2")
     assert (result.image_before, result.image_after) == (IMAGE_1, IMAGE_2)
     assert running_image() == IMAGE_2 and revision() == "web-dev:2"
-    assert production() == {"web-dev-blue": 0, "web-dev-green": 100}  # read back from the listener
+    assert production() == {"web-dev-blue": 100, "web-dev-green": 0}  # read back from the listener
     # the watch saw the stages, the switch and the bake
     stages = [s.stage for s in ui.states]
     assert "PRODUCTION_TRAFFIC_SHIFT" in stages or "BAKE_TIME" in stages
-    assert any(s.traffic.get("web-dev-green") == 100 for s in ui.states)
+    assert any(s.traffic.get("web-dev-blue") == 100 for s in ui.states)
     assert any(s.bake_left is not None for s in ui.states)
     assert ui.states[-1].status == "SUCCESSFUL"
     assert clock.now >= 5 * 60  # it baked five (fake) minutes
@@ -154,7 +160,7 @@ def test_a_failing_deployment_is_rolled_back_by_ecs(stack, make_ctx):
     assert "ROLLBACK" in err.value.message and err.value.result is not None
     assert err.value.result.rollback_reason  # why ECS rolled back
     assert revision() == "web-dev:1" and running_image() == IMAGE_1
-    assert production() == {"web-dev-blue": 100, "web-dev-green": 0}
+    assert production() == {"web-dev-blue": 0, "web-dev-green": 100}
 
 
 def test_rollback_of_a_deployment_in_progress(stack, make_ctx):
@@ -164,17 +170,17 @@ def test_rollback_of_a_deployment_in_progress(stack, make_ctx):
     assert result.status == "ROLLBACK_SUCCESSFUL"
     assert result.revision_after == "web-dev:1" and result.image_after == IMAGE_1
     assert revision() == "web-dev:1"
-    assert production() == {"web-dev-blue": 100, "web-dev-green": 0}
+    assert production() == {"web-dev-blue": 0, "web-dev-green": 100}
 
 
 def test_rollback_after_a_successful_deployment_goes_back_a_revision(stack, make_ctx):
     deploy.deploy(make_ctx(), IMAGE_2)
-    assert production()["web-dev-green"] == 100
+    assert production()["web-dev-blue"] == 100
     result = deploy.rollback(make_ctx())
     assert result.status == "SUCCESSFUL"
     assert "web-dev:1" in result.message and IMAGE_1 in result.message
     assert revision() == "web-dev:1" and running_image() == IMAGE_1
-    assert production() == {"web-dev-blue": 100, "web-dev-green": 0}  # production moved back
+    assert production() == {"web-dev-blue": 0, "web-dev-green": 100}  # production moved back
     assert plan_changes(make_ctx) == []
 
 
@@ -222,9 +228,9 @@ def test_linear_and_canary_move_traffic_in_steps(aws, make_ctx, name, extra, con
     ui = States()
     result = deploy.deploy(make_ctx(text, ui=ui), IMAGE_2)
     assert result.status == "SUCCESSFUL"
-    seen = {s.traffic.get("web-dev-green") for s in ui.states}
+    seen = {s.traffic.get("web-dev-blue") for s in ui.states}
     assert shift in seen and 100 in seen  # a partial shift was watched before all of it
-    assert production()["web-dev-green"] == 100
+    assert production()["web-dev-blue"] == 100
 
 
 def test_rolling_deploys_without_moving_traffic(aws, make_ctx):
@@ -251,7 +257,7 @@ def test_create_converges_the_strategy_of_an_existing_service(stack, make_ctx):
 def test_status_shows_the_live_group_the_running_image_and_a_deployment_in_progress(stack, make_ctx):
     deploy.deploy(make_ctx(), IMAGE_2)
     report = collect(make_ctx())
-    assert report.service["live_target_group"] == "web-dev-green"
+    assert report.service["live_target_group"] == "web-dev-blue"
     assert report.service["image"] == IMAGE_2 and report.service["task_definition"] == "web-dev:2"
     assert report.healthy, [r for r in report.rows if r.state != "OK"]  # ECS's weights are not drift
 
@@ -287,7 +293,7 @@ def run(*args: str) -> Any:
 def test_cli_deploy_plain_lines_and_json(stack, config_file):
     result = run("deploy", "-c", str(config_file), "--image", IMAGE_2)
     assert result.exit_code == 0, result.output
-    assert "traffic web-dev-blue 0% / web-dev-green 100%" in result.stdout
+    assert "traffic web-dev-blue 100% / web-dev-green 0%" in result.stdout
     assert "deployed: web-dev:2" in result.stdout
     result = run("deploy", "-c", str(config_file), "--image", "public.ecr.aws/nginx/nginx:1.28", "--json")
     assert result.exit_code == 0, result.output

@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from conftest import REGION, FakeClock, client
 
 from ecsup import emulation
+from ecsup.emulation.deployments import TERMINAL
 
 Client = Callable[[str], Any]
 
@@ -32,7 +33,9 @@ def delays() -> emulation.Delays:
 
 class Stack:
     """A minimal service behind an ALB: HTTP:8080 whose default rule (the production rule)
-    forwards blue 100 / green 0, an infrastructure role for ECS, a cluster, a FARGATE task."""
+    forwards green 100 / blue 0 before the service exists, an infrastructure role for ECS, a
+    cluster, a FARGATE task. A blue/green service's first deployment moves production to the
+    other group, as on AWS: the tests start from blue live."""
 
     def __init__(self, clock: FakeClock, make: Client = client) -> None:
         self.clock, self.make = clock, make
@@ -53,7 +56,7 @@ class Stack:
             for name in ("blue", "green")
         )
         forward = {
-            "TargetGroups": [{"TargetGroupArn": self.blue, "Weight": 100}, {"TargetGroupArn": self.green, "Weight": 0}]
+            "TargetGroups": [{"TargetGroupArn": self.blue, "Weight": 0}, {"TargetGroupArn": self.green, "Weight": 100}]
         }
         self.listener = elb.create_listener(
             LoadBalancerArn=self.lb,
@@ -90,7 +93,10 @@ class Stack:
         adv.update(changes)
         return {k: v for k, v in adv.items() if v is not None}
 
-    def service(self, strategy: str = "BLUE_GREEN", image: str = IMAGE, desired: int = 1, **config: Any) -> str:
+    def service(
+        self, strategy: str = "BLUE_GREEN", image: str = IMAGE, desired: int = 1, first: bool = True, **config: Any
+    ) -> str:
+        """The service, and (``first``) its first deployment run to its end."""
         deployment: dict[str, Any] = {"strategy": strategy, **config}
         if strategy == "BLUE_GREEN":
             deployment.setdefault("bakeTimeInMinutes", 1)
@@ -107,6 +113,8 @@ class Stack:
             loadBalancers=[lb],
             deploymentConfiguration=deployment,
         )
+        if first:
+            self.until(status(*TERMINAL), step=5)
         return "web"
 
     def update(self, image: str = IMAGE, **kwargs: Any) -> str:
@@ -118,8 +126,13 @@ class Stack:
     def svc(self) -> dict[str, Any]:
         return dict(self.ecs.describe_services(cluster="apps", services=["web"])["services"][0])
 
-    def deployments(self, **filters: Any) -> list[dict[str, Any]]:
+    def listed(self, **filters: Any) -> list[dict[str, Any]]:
+        """ListServiceDeployments's first page as it comes (in no promised order)."""
         return list(self.ecs.list_service_deployments(cluster="apps", service="web", **filters)["serviceDeployments"])
+
+    def deployments(self, **filters: Any) -> list[dict[str, Any]]:
+        """Newest first, by createdAt."""
+        return sorted(self.listed(**filters), key=lambda d: d["createdAt"], reverse=True)
 
     def latest(self) -> dict[str, Any]:
         arn = self.deployments()[0]["serviceDeploymentArn"]
@@ -175,7 +188,7 @@ def test_create_keeps_the_configuration_and_its_first_deployment_succeeds(stack:
     assert config["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
     assert svc["loadBalancers"][0]["advancedConfiguration"]["alternateTargetGroupArn"] == stack.green
     [first] = stack.deployments()
-    assert first["status"] == "SUCCESSFUL"
+    assert first["status"] == "SUCCESSFUL"  # through the whole lifecycle: production moved to blue
     assert first["serviceDeploymentArn"].startswith(f"arn:aws:ecs:{REGION}:")
     assert ":service-deployment/apps/web/" in first["serviceDeploymentArn"]
     dep = stack.latest()
@@ -407,6 +420,7 @@ def test_deleting_the_service_stops_its_deployment(stack: Stack) -> None:
 # -- rolling ------------------------------------------------------------------------------------------
 def test_rolling_replaces_the_tasks_without_moving_traffic(stack: Stack) -> None:
     stack.service("ROLLING")
+    assert stack.weights() == {"blue": 0, "green": 100}  # a rolling service's first deployment moves nothing
     new = stack.update()
     dep = stack.until(status("IN_PROGRESS"))
     assert "lifecycleStage" not in dep
@@ -416,29 +430,31 @@ def test_rolling_replaces_the_tasks_without_moving_traffic(stack: Stack) -> None
     assert dep["sourceServiceRevisions"][0]["runningTaskCount"] == 0
     svc = stack.svc()
     assert (svc["taskDefinition"], svc["runningCount"], len(svc["deployments"])) == (new, 1, 1)
-    assert stack.weights() == {"blue": 100, "green": 0}
+    assert stack.weights() == {"blue": 0, "green": 100}
     stack.ecs.update_service(cluster="apps", service="web", forceNewDeployment=True)
     assert len(stack.deployments()) == 3
 
 
 # -- the read API -----------------------------------------------------------------------------------
-def test_list_service_deployments_newest_first_with_filters_and_pages(stack: Stack) -> None:
+def test_list_service_deployments_in_no_promised_order_with_filters_and_pages(stack: Stack) -> None:
     stack.service("ROLLING")
     for _ in range(2):
         stack.update()
         stack.until(status("SUCCESSFUL"))
     stack.update(UNHEALTHY)
+    listed = stack.listed()
+    created = [d["createdAt"] for d in listed]
+    assert created == sorted(created)  # oldest first: code that takes the first for the newest fails
     every = stack.deployments()
     assert [d["status"] for d in every] == ["PENDING", "SUCCESSFUL", "SUCCESSFUL", "SUCCESSFUL"]
     created = [d["createdAt"] for d in every]
-    assert created == sorted(created, reverse=True)
     assert [d["status"] for d in stack.deployments(status=["PENDING", "IN_PROGRESS"])] == ["PENDING"]
     assert len(stack.deployments(createdAt={"after": created[2]})) == 2
     assert len(stack.deployments(createdAt={"before": created[2]})) == 1
     page = stack.ecs.list_service_deployments(cluster="apps", service="web", maxResults=3)
     rest = stack.ecs.list_service_deployments(cluster="apps", service="web", nextToken=page["nextToken"])
     assert [d["serviceDeploymentArn"] for d in page["serviceDeployments"] + rest["serviceDeployments"]] == [
-        d["serviceDeploymentArn"] for d in every
+        d["serviceDeploymentArn"] for d in listed
     ]
     assert "nextToken" not in rest
     with pytest.raises(stack.ecs.exceptions.ServiceNotFoundException):

@@ -196,11 +196,15 @@ def test_mixed_capacity_keeps_a_base_on_demand(aws, make_ctx):
 
 def test_switching_capacity_is_a_new_deployment(aws, make_ctx):
     engine.create(make_ctx())
+    # on demand is a capacity provider strategy too: moving to Spot is a transition AWS allows
+    assert "launchType" not in service() or service()["launchType"] in (None, "")
+    assert service()["capacityProviderStrategy"] == [{"capacityProvider": "FARGATE", "weight": 1, "base": 0}]
+    cluster = client("ecs").describe_clusters(clusters=["web-dev"])["clusters"][0]
+    assert set(cluster["capacityProviders"]) == {"FARGATE", "FARGATE_SPOT"}
     spot = with_service_keys('capacity = "FARGATE_SPOT"')
     changes, _ = plan(make_ctx, spot)
     planned = {(a.resource, c.attribute) for a in changes for c in a.changes}
-    assert ("ECS service", "capacity (new deployment)") in planned
-    assert ("ECS cluster", "capacity providers") in planned
+    assert planned == {("ECS service", "capacity (new deployment)")}
     sent: dict[str, Any] = {}
     aws.injectors.append(
         lambda service, operation, params: sent.update(params) if operation == "UpdateService" else None
@@ -226,3 +230,43 @@ def test_plan_shows_the_monthly_cost_before_and_after(aws, make_ctx, tmp_path):
 
     path.write_text(config_text())  # nothing billed changes: no line
     assert json.loads(CliRunner().invoke(app, ["plan", "-c", str(path), "--json"]).stdout)["monthly_cost"] is None
+
+
+def test_a_service_on_the_fargate_launch_type_cannot_move_to_spot_in_place(aws, make_ctx, clock, tmp_path):
+    """A service made with launch type FARGATE (by an earlier ecsup): AWS refuses the switch to a
+    capacity provider strategy (UpdateService reference: not a valid transition), so the plan says
+    so, before any change, instead of failing half-way."""
+    engine.create(make_ctx())
+    ecs = client("ecs")
+    old = service()
+    ecs.delete_service(cluster="web-dev", service="web-dev", force=True)
+    clock.sleep(120)  # it drains
+    ecs.describe_services(cluster="web-dev", services=["web-dev"])
+    lb = dict(old["loadBalancers"][0])
+    ecs.create_service(
+        cluster="web-dev",
+        serviceName="web-dev",
+        taskDefinition=old["taskDefinition"],
+        desiredCount=1,
+        launchType="FARGATE",
+        networkConfiguration=old["networkConfiguration"],
+        loadBalancers=[lb],
+        deploymentConfiguration=old["deploymentConfiguration"],
+        healthCheckGracePeriodSeconds=old.get("healthCheckGracePeriodSeconds", 60),
+        tags=ecs.list_tags_for_resource(resourceArn=old["serviceArn"])["tags"],
+    )
+    with pytest.raises(ecs.exceptions.InvalidParameterException):
+        ecs.update_service(
+            cluster="web-dev",
+            service="web-dev",
+            capacityProviderStrategy=[{"capacityProvider": "FARGATE_SPOT", "weight": 1}],
+            forceNewDeployment=True,
+        )
+    assert all(a.resource != "ECS service" for a in plan(make_ctx, config_text())[0])  # on demand: as it was
+    path = tmp_path / "ecsup.toml"
+    path.write_text(with_service_keys('capacity = "FARGATE_SPOT"'))
+    aws.reset()
+    result = CliRunner().invoke(app, ["plan", "-c", str(path)])
+    assert result.exit_code != 0, result.output
+    assert "FARGATE launch type" in result.output and "ecsup destroy" in result.output
+    assert aws.mutating() == []

@@ -127,6 +127,9 @@ class Emulation:
     # False: moto as it is (a test that needs plain moto says so); the shape of the account
     # (a default VPC like AWS's) stays.
     strict: bool = True
+    # Seconds AWS's clock is ahead of this machine's (negative: behind): the timestamps ECS's
+    # deployments report. A laptop's clock can be minutes off; nothing may compare the two.
+    aws_clock_offset: float = 0.0
 
     def now(self) -> float:
         return self.clock()

@@ -90,9 +90,32 @@ def describe_scaling_activities(self: Any) -> str:
     return json.dumps({"ScalingActivities": found[:limit]})
 
 
+def policies_echo_defaults_in_another_order(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """DescribeScalingPolicies answers with what AWS filled in (DisableScaleIn false; a metric
+    query's ReturnData true -- API reference, TargetTrackingScalingPolicyConfiguration and
+    TargetTrackingMetricDataQuery) and promises no order of a metric's dimensions: echoed here
+    with the defaults and the dimensions reversed, so a comparison that is not canonical fails."""
+    import json
+
+    out = json.loads(proceed())
+    for policy in out.get("ScalingPolicies", []):
+        config = policy.get("TargetTrackingScalingPolicyConfiguration")
+        if not config:
+            continue
+        config.setdefault("DisableScaleIn", False)
+        for spec in (config.get("CustomizedMetricSpecification") or {}, config.get("PredefinedMetricSpecification")):
+            for query in (spec or {}).get("Metrics") or []:
+                query.setdefault("ReturnData", True)
+                metric = (query.get("MetricStat") or {}).get("Metric") or {}
+                if metric.get("Dimensions"):
+                    metric["Dimensions"] = list(reversed(metric["Dimensions"]))
+    return json.dumps(out)
+
+
 def install(around: Callable[..., None]) -> None:
     from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse as AAS
 
     around(AAS, "deregister_scalable_target", deregistering_a_target_deletes_its_policies)
     around(AAS, "register_scalable_target", registering_moves_the_count_into_range)
+    around(AAS, "describe_scaling_policies", policies_echo_defaults_in_another_order)
     AAS.describe_scaling_activities = describe_scaling_activities  # type: ignore[attr-defined]  # moto lacks it

@@ -138,7 +138,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .. import emulation as _emulation
-from . import AwsFault, Emulation, _ecs, _elbv2, _params, _role, _state
+from . import AwsFault, Emulation, _ecs, _elbv2, _iam, _params, _role, _state
 from .elbv2 import load_balancer_active_at
 
 BLUE_GREEN_FAMILY = ("BLUE_GREEN", "LINEAR", "CANARY")
@@ -275,6 +275,9 @@ def _now_utc() -> datetime:
     from moto.core.utils import utcnow
 
     now = utcnow()  # naive UTC, as moto's own timestamps; to the millisecond, as the API returns them
+    em = _emulation.ACTIVE
+    if em is not None and em.aws_clock_offset:  # AWS's clock, not this machine's
+        now += timedelta(seconds=em.aws_clock_offset)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
@@ -604,6 +607,43 @@ def _sync(dep: Deployment, t: float) -> None:
     if dep.failing_since is not None:
         dep.target.legacy["failedTasks"] = dep.failures(t)
     dep.updated_at = dep.wall(t)
+    _register_targets(dep.account, dep.region, revs)
+
+
+def _task_ip(task_id: str) -> str:
+    n = int(task_id[:6], 16)
+    return f"10.{(n >> 16) % 256}.{(n >> 8) % 256}.{n % 256 or 1}"
+
+
+def _register_targets(account: str, region: str, revs: Any) -> None:
+    """ECS registers a service's running tasks (their awsvpc IP addresses) in the target group of
+    their revision, and deregisters them when they stop ("(service x) registered 1 targets in
+    (target-group ...)" -- the service events); moto's ECS registers none. Here each revision's
+    running tasks are its group's targets (moto reports a registered ip target healthy)."""
+    elb = _elbv2(account, region)
+    for rev in revs:
+        if not rev.group or rev.group not in elb.target_groups:
+            continue
+        while len(rev.tasks) < rev.running:
+            rev.tasks.append(uuid.uuid4().hex)
+        want = {_task_ip(i) for i in rev.tasks[: rev.running]}
+        have: set[str] = rev.__dict__.setdefault("_registered", set())
+        tg = elb.target_groups[rev.group]
+        port = int(tg.port or 80)
+        if want - have:
+            tg.register([{"Id": ip, "Port": port} for ip in sorted(want - have)])
+        gone = [ip for ip in sorted(have - want) if ip in tg.targets]
+        if gone:
+            tg.deregister([{"Id": ip} for ip in gone])
+        rev.__dict__["_registered"] = want
+
+
+def _deregister_service_targets(svc: Any) -> None:
+    """The service is deleted: its tasks stop and leave their target groups."""
+    for dep in _of_service(svc):
+        for rev in dep.revisions:
+            rev.running = rev.pending = 0
+        _register_targets(dep.account, dep.region, dep.revisions)
 
 
 def _legacy_entry(svc: Any, rev: Revision, when: datetime) -> dict[str, Any]:
@@ -730,22 +770,32 @@ def _new_deployment(em: Emulation, ecs: Any, svc: Any, initial: bool) -> Deploym
         dep.live_group = dep.new_group = plain_group
     by_group = [r for r in sources if r.group == dep.live_group]
     dep.live = (by_group or sources or [None])[0]  # type: ignore[list-item]
-    if initial:
-        dep.new_group = dep.live_group  # the first tasks serve production
-        dep.prod_weight = 100.0 if dep.blue_green else 0.0
+    if initial and not dep.blue_green:
+        dep.new_group = dep.live_group  # ROLLING: the first tasks serve production at once
     target.group = dep.new_group
     target.requested = dep.desired
     if initial:
         # How many of its tasks will ever run: moto's MOTO_ECS_SERVICE_RUNNING (tests; 0: none, a
         # service that never becomes stable), or all of them (the sandbox). They start later.
         dep.will_run = svc.running_count if svc.running_count < svc.desired_count else ALL_TASKS
+        if dep.blue_green:  # its tasks start in SCALE_UP; moto says COMPLETED at once: not yet
+            svc.running_count = svc.pending_count = 0
+            target.legacy.update(
+                rolloutState="IN_PROGRESS", rolloutStateReason=f"ECS deployment {target.legacy.get('id')} in progress."
+            )
         target.running, target.pending = svc.running_count, svc.pending_count
         target.tasks = _task_ids(svc.running_count)
     _deployments(ecs)[dep.arn] = dep
     _of_service(svc).append(dep)
-    if initial:
+    if initial and not dep.blue_green:
         dep.then(now, lambda t: _initial(dep, t))
     else:
+        # The first deployment of a BLUE_GREEN, LINEAR or CANARY service runs the whole lifecycle
+        # too: its tasks go to the alternate target group, production shifts to it, then bake time
+        # and clean-up. Observed live: "green=100/blue=0 after the initial deployment"
+        # (go-to-k/cdk-real-drift#1730); terraform-provider-aws waits for that first deployment's
+        # SUCCESSFUL status on create, lifecycle hooks included (#43434, statusServiceWaitForStable).
+        # There is nothing to roll back to: a failure ends ROLLBACK_FAILED (_begin_rollback).
         dep.then(now + dep.quick, lambda t: _start(dep, t))
     return dep
 
@@ -868,7 +918,8 @@ def _scale_up(dep: Deployment, t: float) -> None:
     _sync(dep, t)
     if target.healthy:  # running and healthy: no sooner than its load balancer is active
         healthy_from = _load_balancer_active_at(dep)
-        ready = t + dep.task_start if healthy_from is None else max(t + dep.task_start, healthy_from)
+        start = dep.service_start if dep.initial else dep.task_start  # a new service's tasks: see Delays
+        ready = t + start if healthy_from is None else max(t + start, healthy_from)
         dep.then(ready, lambda t2: _scaled_up(dep, t2))
     else:
         _failing(dep, t)
@@ -904,8 +955,11 @@ def _trip(dep: Deployment, t: float) -> None:
 
 def _scaled_up(dep: Deployment, t: float) -> None:
     target = dep.target
-    target.running, target.pending = dep.desired, 0
+    running = min(dep.will_run, dep.desired)  # a first deployment's: as many as moto says will run
+    target.running, target.pending = running, dep.desired - running
     _sync(dep, t)
+    if running < dep.desired:  # short of tasks: it stays in SCALE_UP (the service never becomes stable)
+        return
     if target.group:
         _event(
             dep.service,
@@ -919,7 +973,22 @@ def _scaled_up(dep: Deployment, t: float) -> None:
     dep.then(t + dep.quick, lambda t2: _test_shift(dep, t2))
 
 
+def _role_permissions_settled(dep: Deployment, t: float) -> bool:
+    """Whether IAM has applied the infrastructure role's permissions by ``t``: a policy attached
+    moments ago is not in force yet (Delays.iam_permissions), and ECS's ModifyRule is denied."""
+    name = str(dep.role or "").split("/")[-1]
+    changed = _state(_iam(dep.account), "permissions").get(name)
+    return changed is None or t >= changed + float(dep.delays.iam_permissions)
+
+
 def _test_shift(dep: Deployment, t: float) -> None:
+    if dep.role and not _role_permissions_settled(dep, t):  # its first call to ELB
+        problem = (
+            "ECS was unable to manage the ELB resources due to missing permissions on ECS Infrastructure Role "
+            f"'{dep.role}'."
+        )
+        _begin_rollback(dep, t, NETWORK + problem, requested=False)
+        return
     _stage(dep, t, "TEST_TRAFFIC_SHIFT")
     dep.test_weight = 100.0
     _shift(dep, dep.test_rule, 100.0)
@@ -1208,6 +1277,17 @@ def update_service(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
         config = {**old_config, **(params.get("deploymentConfiguration") or {})}
         if params.get("deploymentConfiguration") and "strategy" not in params["deploymentConfiguration"]:
             config["strategy"] = old_config.get("strategy", "ROLLING")
+        rolling_back = next(
+            (d for d in _of_service(svc) if d.status in ("ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS")), None
+        )
+        if rolling_back is not None:
+            # While ECS rolls a deployment back it owns the service: an UpdateService (a desired
+            # count included) can be refused (the second round of the real-AWS review: destroy
+            # must not depend on it). AWS documents no wording for it; this one is worded here.
+            raise _invalid(
+                f"Unable to update the service while its service deployment {rolling_back.arn} is rolling back. "
+                "Try again once the rollback has completed."
+            )
         lbs = params.get("loadBalancers")
         controller = (svc.deployment_controller or {}).get("type", "ECS")
         if params.get("deploymentConfiguration") is not None or lbs is not None:
@@ -1249,6 +1329,7 @@ def _desired_count_changed(em: Emulation, svc: Any) -> None:
         current = _current(svc)
         if current is not None:
             current.requested, current.running, current.pending = svc.desired_count, svc.running_count, 0
+            _register_targets(svc._account_id, svc.region_name, [current])
         return
     now = em.now()
     dep.desired = svc.desired_count
@@ -1277,6 +1358,7 @@ def delete_service(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
             if dep.status not in TERMINAL:
                 dep.cancel()
                 _finish(dep, now, "STOPPED", DELETED, stopped=True)
+        _deregister_service_targets(svc)
         return result
 
 
@@ -1322,7 +1404,7 @@ def _naive(value: Any) -> datetime | None:
 
 def list_service_deployments(self: Any) -> Any:
     """ListServiceDeployments: status and createdAt filters; 20 a page unless maxResults (1-100)
-    says otherwise (API reference). Newest first: the API reference promises no order."""
+    says otherwise (API reference); in no promised order (see below)."""
     from moto.core.responses import ActionResult
 
     em = _strict()
@@ -1333,9 +1415,11 @@ def list_service_deployments(self: Any) -> Any:
         statuses = self._get_param("status") or []
         created = self._get_param("createdAt") or {}
         before, after = _naive(created.get("before")), _naive(created.get("after"))
+        # Oldest first here: the API reference promises no order, so code that takes the first
+        # page (or the first item) for the newest fails every time rather than sometimes.
         found = [
             d
-            for d in reversed(_of_service(svc))
+            for d in _of_service(svc)
             if (not statuses or d.status in statuses)
             and (before is None or d.created_at < before)
             and (after is None or d.created_at > after)

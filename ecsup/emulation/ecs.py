@@ -176,6 +176,21 @@ def service_capacity_as_aws(em: Emulation, resp: Any, proceed: Callable[[], Any]
     capacity provider that is not associated with the cluster." (ECS API reference,
     CapacityProviderStrategyItem; Fargate capacity providers, ECS Developer Guide)."""
     strategy = resp._get_param("capacityProviderStrategy")
+    if strategy and resp._get_param("service"):  # UpdateService: only the transitions AWS lists
+        ecs = _ecs(resp.current_account, resp.region)
+        try:
+            svc = ecs._get_service(resp._get_param("cluster") or "default", resp._get_param("service"))
+        except Exception:
+            svc = None
+        if svc is not None and svc.launch_type == "FARGATE" and not getattr(svc, "capacity_provider_strategy", None):
+            # UpdateService reference, capacityProviderStrategy: "The following list provides the
+            # valid transitions" -- Fargate launch type to a Fargate capacity provider is not one.
+            # AWS's wording is not documented; this one is worded here.
+            raise AwsFault(
+                "InvalidParameterException",
+                "Updating a service from the FARGATE launch type to a Fargate capacity provider strategy is not "
+                "supported.",
+            )
     if strategy:
         ecs = _ecs(resp.current_account, resp.region)
         name = (resp._get_param("cluster") or "default").split("/")[-1]

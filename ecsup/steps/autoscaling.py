@@ -4,9 +4,10 @@ and max, by target tracking on average CPU and/or on requests per task.
 Requests per task and blue/green: the predefined ALBRequestCountPerTarget metric is tied to
 one target group, and a blue/green deployment moves production to the other one -- after
 the first switch the policy would follow an idle group. The requests policy therefore
-uses metric math over both groups: their RequestCount summed, divided by their
-HealthyHostCount summed (the tasks serving, whichever group is live), so it stays right
-through every switch without being rewritten.
+uses metric math over both groups: each group's RequestCountPerTarget, summed. Dividing both
+groups' requests by both groups' healthy hosts would halve the figure during a deployment
+(the new tasks are healthy in the idle group before traffic moves, the old ones stay until
+clean-up), and scale out only at twice the target for the whole bake.
 
 Ownership: ecsup's policies are named ``ecsup-<app>-<env>-cpu`` / ``-requests`` and it
 never touches another; the scalable target is the stack's service's. The service carries
@@ -46,28 +47,36 @@ def _suffix(arn: str, marker: str) -> str:
 
 
 def requests_metric(ctx: Context, target: float) -> dict[str, Any]:
-    """Requests per task per minute over both target groups (see the module docstring)."""
+    """Requests per serving task per minute, over both target groups (see the module docstring):
+    each group's RequestCountPerTarget (its requests / its healthy targets), summed -- AWS's sample
+    aws-samples/ecs-bluegreen-autoscaling does the same. A group that serves no production traffic
+    adds 0 whatever its healthy targets, so the figure stays right at every stage: new tasks healthy
+    in the idle group before the shift, old ones kept through the bake, and the split of a linear or
+    canary step (each group's share over its own tasks; both groups run the full count)."""
     lb = _suffix(ctx.facts["alb_arn"], "loadbalancer/")
     metrics: list[dict[str, Any]] = []
     for key, fact in (("b", "tg_blue"), ("g", "tg_green")):
         group = "targetgroup/" + _suffix(ctx.facts[fact], "targetgroup/")
-        dims = [{"Name": "LoadBalancer", "Value": lb}, {"Name": "TargetGroup", "Value": group}]
-        for stat, name, label in (("Sum", "RequestCount", "requests"), ("Average", "HealthyHostCount", "healthy")):
-            metrics.append(
-                {
-                    "Id": f"{label[0]}{key}",
-                    "MetricStat": {
-                        "Metric": {"Namespace": "AWS/ApplicationELB", "MetricName": name, "Dimensions": dims},
-                        "Stat": stat,
+        metrics.append(
+            {
+                "Id": f"r{key}",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "AWS/ApplicationELB",
+                        "MetricName": "RequestCountPerTarget",
+                        "Dimensions": [{"Name": "LoadBalancer", "Value": lb}, {"Name": "TargetGroup", "Value": group}],
                     },
-                    "ReturnData": False,
-                }
-            )
+                    "Stat": "Sum",  # the only statistic RequestCountPerTarget has (ELB User Guide, CloudWatch metrics)
+                },
+                "ReturnData": False,
+            }
+        )
     metrics.append(
         {
+            # published only when non-zero (STACK.md): an idle group's missing points count as 0
             "Id": "perTask",
-            "Expression": "IF((FILL(hb,0) + FILL(hg,0)) > 0, (FILL(rb,0) + FILL(rg,0)) / (FILL(hb,0) + FILL(hg,0)), 0)",
-            "Label": "requests per task per minute (blue + green)",
+            "Expression": "FILL(rb,0) + FILL(rg,0)",
+            "Label": "requests per serving task per minute (blue + green)",
             "ReturnData": True,
         }
     )
@@ -108,15 +117,34 @@ def _summary(name: str, body: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+# What PutScalingPolicy fills in when it is not given, echoed back by DescribeScalingPolicies
+# (Application Auto Scaling API reference: TargetTrackingScalingPolicyConfiguration.DisableScaleIn
+# "The default value is false"; TargetTrackingMetricDataQuery.ReturnData "the default value is true").
+POLICY_DEFAULTS = {"DisableScaleIn": False}
+QUERY_DEFAULTS = {"ReturnData": True}
+
+
+def _query(metric: dict[str, Any]) -> str:
+    """One metric query in a canonical form: defaults filled in, dimensions in name order (AWS
+    promises no order of dimensions, metrics or keys)."""
+    out = dict(QUERY_DEFAULTS, **metric)
+    stat = out.get("MetricStat")
+    if stat:
+        inner = dict(stat.get("Metric") or {})
+        inner["Dimensions"] = sorted(inner.get("Dimensions") or [], key=lambda d: (d.get("Name"), d.get("Value")))
+        out["MetricStat"] = dict(stat, Metric=inner)
+    return json.dumps(out, sort_keys=True)
+
+
 def _same(have: dict[str, Any], want: dict[str, Any]) -> bool:
     keys = ("TargetValue", "ScaleInCooldown", "ScaleOutCooldown", "DisableScaleIn", "PredefinedMetricSpecification")
+    have, want = dict(POLICY_DEFAULTS, **have), dict(POLICY_DEFAULTS, **want)
     if any(_num(have.get(k)) != _num(want.get(k)) for k in keys):
         return False
     if "CustomizedMetricSpecification" in want:
         have_metrics = (have.get("CustomizedMetricSpecification") or {}).get("Metrics") or []
         want_metrics = want["CustomizedMetricSpecification"].get("Metrics") or []
-        canonical = partial(json.dumps, sort_keys=True)  # AWS promises no order of keys or metrics
-        return sorted(map(canonical, have_metrics)) == sorted(map(canonical, want_metrics))
+        return sorted(map(_query, have_metrics)) == sorted(map(_query, want_metrics))
     return True
 
 

@@ -96,7 +96,13 @@ FARGATE_PROVIDERS = frozenset({"FARGATE", "FARGATE_SPOT"})
 
 
 def needs_providers(ctx: Context) -> bool:
-    return ctx.config.service.capacity != "FARGATE"
+    """Always: the service runs on a capacity provider strategy whatever its capacity (FARGATE
+    on demand too), because UpdateService moves a service between launch type and capacity
+    providers only in the transitions its reference lists, and "Fargate launch type -> Fargate
+    capacity provider" is not one of them (ECS API reference, UpdateService
+    capacityProviderStrategy). A strategy from the start makes every later switch of
+    ``capacity`` a change of strategy, which is always allowed."""
+    return True
 
 
 class ClusterStep(Step):
@@ -140,7 +146,7 @@ class ClusterStep(Step):
     def _create(self, ctx: Context) -> str:
         ecs = ctx.client("ecs")
         kwargs: dict[str, Any] = {"clusterName": ctx.names.cluster, "tags": ecs_tags(ctx)}
-        if needs_providers(ctx):  # Fargate Spot: the cluster must offer the Fargate capacity providers
+        if needs_providers(ctx):  # the service's capacity provider strategy needs them on the cluster
             kwargs["capacityProviders"] = list(FARGATE_PROVIDERS)
         with doing(f"create cluster {ctx.names.cluster}"):
             # A service-linked role created a moment ago may not be assumable yet (a brand-new

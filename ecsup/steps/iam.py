@@ -39,13 +39,16 @@ class RoleSpec:
     description: str
     principal: str  # the service that assumes it
     managed: tuple[str, ...] = ()  # policy ARNs, with {partition}
-    execution: bool = False  # the inline secrets policy, and the time of permission changes
+    execution: bool = False  # the inline secrets policy
+    # ECS acts with it when it starts tasks (execution role) or moves traffic (infrastructure
+    # role): a change to its permissions must settle first (the time is kept on the role)
+    settles: bool = False
 
 
 def role_specs(ctx: Context) -> list[RoleSpec]:
     n = ctx.names
     specs = [
-        RoleSpec(n.execution_role, "ECS task execution", "ecs-tasks.amazonaws.com", (EXECUTION_POLICY,), True),
+        RoleSpec(n.execution_role, "ECS task execution", "ecs-tasks.amazonaws.com", (EXECUTION_POLICY,), True, True),
         RoleSpec(n.task_role, "application task role (no permissions)", "ecs-tasks.amazonaws.com"),
     ]
     if ctx.config.service.deploy.shifts_traffic:
@@ -55,12 +58,17 @@ def role_specs(ctx: Context) -> list[RoleSpec]:
                 "ECS infrastructure role: moves the listener's traffic between blue and green",
                 "ecs.amazonaws.com",
                 (INFRASTRUCTURE_POLICY,),
+                # "ECS was unable to manage the ELB resources due to missing permissions on ECS
+                # Infrastructure Role" fails the first traffic shift and rolls it back (developer
+                # guide, "Troubleshooting Amazon ECS blue/green deployments") when UpdateService
+                # passes a role whose policy IAM has not applied yet: it settles like the execution role's.
+                settles=True,
             )
         )
     return specs
 
 
-# When ecsup last changed the execution role's permissions (epoch seconds), kept on the role:
+# When ecsup last changed the permissions of a role ECS acts with (epoch seconds), kept on the role:
 # IAM applies a change within seconds and keeps no time of it, and the next run -- after a crash
 # or Ctrl-C -- must still let a recent change settle before it starts tasks (ecs.py).
 PERMISSIONS_TAG = "ecsup:permissions-changed"
@@ -74,9 +82,7 @@ def learn_permission_change(ctx: Context, role: dict[str, Any]) -> None:
     ago = ctx.wall() - at
     if 0 <= ago < ctx.timeouts.iam_settle:
         changed = ctx.clock() - ago
-        ctx.facts["execution_permissions_changed_at"] = max(
-            changed, ctx.facts.get("execution_permissions_changed_at", 0)
-        )
+        ctx.facts["permissions_changed_at"] = max(changed, ctx.facts.get("permissions_changed_at", 0))
 
 
 def role_arn(ctx: Context, name: str) -> str:
@@ -155,7 +161,7 @@ class IamStep(Step):
             )
         if not check_owner(ctx, "IAM role", spec.name, tag_dict(role.get("Tags"))):
             return None
-        if spec.execution:
+        if spec.settles:
             learn_permission_change(ctx, role)
         changes = self._changes(ctx, role, spec)
         if changes:
@@ -272,7 +278,7 @@ class IamStep(Step):
                             RoleName=name, PolicyName=ctx.names.execution_policy, PolicyDocument=doc
                         )
                     )
-        if calls and spec.execution:  # the time first: a run dying between the two over-reports, never under
+        if calls and spec.settles:  # the time first: a run dying between the two over-reports, never under
             stamp = [{"Key": PERMISSIONS_TAG, "Value": f"{ctx.wall():.3f}"}]
             calls.insert(0, lambda: iam.tag_role(RoleName=name, Tags=stamp))
         for call in calls:
@@ -283,8 +289,8 @@ class IamStep(Step):
                 lambda e: is_code(e, "NoSuchEntity"),
                 ctx.timeouts.propagation,
             )
-        if calls and spec.execution:
-            ctx.facts["execution_permissions_changed_at"] = ctx.clock()
+        if calls and spec.settles:
+            ctx.facts["permissions_changed_at"] = ctx.clock()
 
     def plan_destroy(self, ctx: Context) -> list[Action]:
         actions = []

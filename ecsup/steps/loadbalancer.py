@@ -415,18 +415,55 @@ class HttpsStep(Step):
 
 
 def _forward(ctx: Context) -> list[dict[str, Any]]:
+    """The production forward: blue 100 / green 0 when created; a repair's weights otherwise
+    (ctx.facts["production_weights"], see repaired_weights)."""
+    blue, green = ctx.facts["tg_blue"], ctx.facts["tg_green"]
+    weights = ctx.facts.get("production_weights") or {blue: 100, green: 0}
     return [
         {
             "Type": "forward",
             "ForwardConfig": {
-                "TargetGroups": [
-                    {"TargetGroupArn": ctx.facts["tg_blue"], "Weight": 100},
-                    {"TargetGroupArn": ctx.facts["tg_green"], "Weight": 0},
-                ],
+                "TargetGroups": [{"TargetGroupArn": arn, "Weight": int(weights.get(arn, 0))} for arn in (blue, green)],
                 "TargetGroupStickinessConfig": {"Enabled": False},
             },
         }
     ]
+
+
+def serving_targets(ctx: Context, arn: str) -> int:
+    """How many healthy targets a target group has (ELB DescribeTargetHealth)."""
+    with doing(f"read the target health of {arn.split('/')[-2]}"):
+        found = ctx.client("elbv2").describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+    return sum(1 for t in found if (t.get("TargetHealth") or {}).get("State") == "healthy")
+
+
+def repaired_weights(ctx: Context, actions: list[dict[str, Any]]) -> tuple[dict[str, int], str]:
+    """The weights a repair of the production forward writes, and why.
+
+    ECS checks no weights before its next traffic shift (aws/containers-roadmap#2853; CDK's
+    aws/aws-cdk#36649 is this bug): 100 on the idle group sends every request to a group with no
+    tasks. So the group whose targets serve the running revision keeps (or gets back) 100; when
+    that cannot be told (targets in both groups: a deployment between its shift and its clean-up;
+    or in neither), the weights blue and green have now are kept."""
+    blue, green = ctx.facts["tg_blue"], ctx.facts["tg_green"]
+    names = {blue: ctx.names.tg_blue, green: ctx.names.tg_green}
+    counts = ctx.in_parallel({arn: partial(serving_targets, ctx, arn) for arn in (blue, green)})
+    serving = [arn for arn in (blue, green) if counts[arn][1] is None and counts[arn][0]]
+    if len(serving) == 1:
+        live = serving[0]
+        return {blue: 100 * (live == blue), green: 100 * (live == green)}, (
+            f"100 on {names[live]}: its targets serve the running revision"
+        )
+    current = forward_weights(actions)
+    kept = {arn: int(current.get(arn, 0)) for arn in (blue, green)}
+    which = "both groups have" if serving else "neither group has"
+    if not any(kept.values()):  # neither is in the forward now: nothing serves through it either way
+        kept = {blue: 100, green: 0}
+        return kept, f"100 on {names[blue]}: {which} healthy targets and neither was in the forward"
+    return kept, (
+        f"kept {names[blue]}={kept[blue]} {names[green]}={kept[green]}: {which} healthy targets, so which one "
+        "serves the running revision cannot be told"
+    )
 
 
 REDIRECT = [
@@ -571,7 +608,13 @@ class ListenersStep(Step):
                 if ctx.facts.get("tg_blue") and ctx.facts.get("tg_green")
                 else KNOWN_AFTER_APPLY
             )
-            if have != want:
+            if have != want and want != KNOWN_AFTER_APPLY:
+                weights, why = repaired_weights(ctx, https.get("DefaultActions", []))
+                ctx.facts["production_weights"] = weights
+                changes.append(Change("default action", have, f"{want} ({why})"))
+                if why.startswith("kept"):
+                    ctx.notes.append(f"listener {n.alb} HTTPS:443: the forward is repaired with the weights {why}")
+            elif have != want:
                 changes.append(Change("default action", have, want))
             if changes:
                 actions.append(

@@ -93,9 +93,22 @@ def deployment_configuration(ctx: Context) -> dict[str, Any]:
     return config
 
 
+def first_deployment_configuration(ctx: Context) -> dict[str, Any]:
+    """CreateService's: ECS runs a new BLUE_GREEN, LINEAR or CANARY service's first deployment
+    through the whole lifecycle (its tasks go to the alternate group, production shifts to it,
+    then the bake), but a first deployment has nothing to roll back to: it shifts all at once
+    and does not bake. The configured strategy is set once it has succeeded (UpdateService with
+    deploymentConfiguration alone starts no deployment), and applies from the next one on."""
+    config = deployment_configuration(ctx)
+    if not ctx.config.service.deploy.shifts_traffic:
+        return config
+    config = {k: v for k, v in config.items() if k not in ("linearConfiguration", "canaryConfiguration")}
+    return dict(config, strategy="BLUE_GREEN", bakeTimeInMinutes=0)
+
+
 def capacity_strategy(ctx: Context) -> list[dict[str, Any]]:
-    """The capacity the config asks for, as a capacity provider strategy (FARGATE on demand
-    is what launch type FARGATE means: an existing service is moved back to it this way)."""
+    """The capacity the config asks for, always as a capacity provider strategy (FARGATE on
+    demand too: see ecs.needs_providers)."""
     return ctx.config.service.capacity_provider_strategy or [{"capacityProvider": "FARGATE", "weight": 1, "base": 0}]
 
 
@@ -173,16 +186,18 @@ def wait_stable(ctx: Context) -> str:
         ctx.timeouts.service,
         on_timeout=timeout,
         first=1.0,  # DescribeServices is cheap: notice the steady state within a second
+        cap=3.0,  # and within 3 s after minutes of waiting (a 10 s cap was 5 % of a 3-minute create)
     )
 
 
 def permissions_settle(ctx: Context) -> None:
     """Tasks started right after this run changed their execution role's permissions could
     fail to read their secrets (IAM applies changes within seconds, with no way to ask when),
-    and failed tasks count toward the circuit breaker's rollback: let the change settle first."""
-    changed = ctx.facts.get("execution_permissions_changed_at")
+    and failed tasks count toward the circuit breaker's rollback; a traffic shift right after a
+    change to the infrastructure role's fails and rolls back: let the change settle first."""
+    changed = ctx.facts.get("permissions_changed_at")
     if changed is not None:
-        waiting.settle(ctx, "IAM to apply the execution role's new permissions", changed + ctx.timeouts.iam_settle)
+        waiting.settle(ctx, "IAM to apply the roles' new permissions", changed + ctx.timeouts.iam_settle)
 
 
 def scaling_resource(ctx: Context) -> str:
@@ -218,7 +233,13 @@ class ServiceStep(Step):
                     "create",
                     "ECS service",
                     name,
-                    f"FARGATE, {svc_cfg.desired_count} task(s), behind {ctx.names.tg_blue}, {strategy}",
+                    f"FARGATE, {svc_cfg.desired_count} task(s), "
+                    + (
+                        f"first deployment to {ctx.names.tg_green} without bake (nothing to roll back to), "
+                        f"then {strategy}"
+                        if svc_cfg.deploy.shifts_traffic
+                        else f"behind {ctx.names.tg_blue}, {strategy}"
+                    ),
                     run=lambda: self._create(ctx),
                 )
             ]
@@ -265,7 +286,15 @@ class ServiceStep(Step):
             changes.append(Change("network", str(have_net), str(want_net)))
         have_capacity = _capacity_summary(svc.get("capacityProviderStrategy"), svc.get("launchType"))
         want_capacity = _capacity_summary(capacity_strategy(ctx))
-        if have_capacity != want_capacity:  # needs a new deployment (forceNewDeployment)
+        if have_capacity != want_capacity and not svc.get("capacityProviderStrategy"):
+            # made by an earlier ecsup with launch type FARGATE: AWS does not move a service from the
+            # Fargate launch type to a capacity provider strategy (UpdateService reference)
+            ctx.conflicts.append(
+                f"ECS service {ctx.names.service} runs on the FARGATE launch type, which AWS cannot switch to "
+                f"service.capacity = {ctx.config.service.capacity!r} in place; run `ecsup destroy` and "
+                '`ecsup create` to recreate the stack with it, or keep capacity = "FARGATE"'
+            )
+        elif have_capacity != want_capacity:  # needs a new deployment (forceNewDeployment)
             changes.append(Change("capacity (new deployment)", have_capacity, want_capacity))
         have_lb, want_lb = self._load_balancer_view(ctx, svc)
         if have_lb != want_lb:
@@ -332,9 +361,8 @@ class ServiceStep(Step):
             self._wait_inactive(ctx)
         permissions_settle(ctx)
         count = ctx.config.service.desired_count
-        strategy = ctx.config.service.capacity_provider_strategy
-        # Fargate Spot (or a mix) is a capacity provider strategy; plain FARGATE the launch type
-        placement: dict[str, Any] = {"capacityProviderStrategy": strategy} if strategy else {"launchType": "FARGATE"}
+        # a capacity provider strategy, never the launch type: every later switch stays allowed
+        placement: dict[str, Any] = {"capacityProviderStrategy": capacity_strategy(ctx)}
         with doing(f"create service {ctx.names.service}"):
             waiting.retry(
                 ctx,
@@ -349,7 +377,7 @@ class ServiceStep(Step):
                     networkConfiguration=network_configuration(ctx),
                     loadBalancers=load_balancers(ctx),
                     healthCheckGracePeriodSeconds=GRACE_PERIOD,
-                    deploymentConfiguration=deployment_configuration(ctx),
+                    deploymentConfiguration=first_deployment_configuration(ctx),
                     deploymentController={"type": "ECS"},
                     propagateTags="SERVICE",
                     enableECSManagedTags=True,
@@ -358,7 +386,16 @@ class ServiceStep(Step):
                 eventually_consistent,
                 ctx.timeouts.propagation,
             )
-        return wait_stable(ctx)
+        state = wait_stable(ctx)
+        if first_deployment_configuration(ctx) != deployment_configuration(ctx):
+            with doing(f"set the deployment strategy of service {ctx.names.service}"):
+                ecs.update_service(
+                    cluster=ctx.names.cluster,
+                    service=ctx.names.service,
+                    deploymentConfiguration=deployment_configuration(ctx),
+                )
+            state += f"; then {_strategy_summary(deployment_configuration(ctx))}"
+        return state
 
     def _update(self, ctx: Context, svc: dict[str, Any], changes: list[Change]) -> str:
         ecs = ctx.client("ecs")
@@ -381,10 +418,10 @@ class ServiceStep(Step):
             kwargs["forceNewDeployment"] = True
         if kwargs:
             permissions_settle(ctx)
-        before = deploy.just_before()
+        updated: dict[str, Any] = {}
         with doing(f"update service {ctx.names.service}"):
             if kwargs:
-                waiting.retry(
+                updated = waiting.retry(
                     ctx,
                     "the new IAM roles and target group to be usable by ECS",
                     lambda: ecs.update_service(cluster=ctx.names.cluster, service=ctx.names.service, **kwargs),
@@ -402,7 +439,7 @@ class ServiceStep(Step):
             return "tagged"
         if kwargs.keys() & {"taskDefinition", "networkConfiguration", "loadBalancers", "forceNewDeployment"}:
             # a new deployment, with the service's strategy: watched like `ecsup deploy` watches it
-            arn = deploy.started_deployment(ctx, before)
+            arn = deploy.started_deployment(ctx, updated.get("service") or {}, kwargs.get("taskDefinition"))
             if arn is not None:
                 return deploy.watch(ctx, arn, ctx.timeouts.service).summary()
         return wait_stable(ctx)
@@ -441,13 +478,12 @@ class ServiceStep(Step):
 
     def _delete(self, ctx: Context, svc: dict[str, Any]) -> str:
         ecs = ctx.client("ecs")
-        if svc.get("status") == "ACTIVE":
-            deploy.stop_for_destroy(ctx)
+        stopped = deploy.stop_for_destroy(ctx) if svc.get("status") == "ACTIVE" else ""
         with doing(f"delete service {ctx.names.service}"):
             try:
                 if svc.get("status") == "ACTIVE":
-                    if svc.get("desiredCount"):
-                        ecs.update_service(cluster=ctx.names.cluster, service=ctx.names.service, desiredCount=0)
+                    # force: deleted with its tasks, without scaling it to 0 first (an UpdateService
+                    # that AWS may refuse while a deployment rolls back -- DeleteService API reference)
                     ecs.delete_service(cluster=ctx.names.cluster, service=ctx.names.service, force=True)
             except Exception as exc:
                 if not is_code(
@@ -455,4 +491,4 @@ class ServiceStep(Step):
                 ):
                     raise
             self._wait_inactive(ctx)
-        return "deleted"
+        return "deleted" + (f" ({stopped})" if stopped else "")
