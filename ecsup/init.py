@@ -219,6 +219,11 @@ def render(opts: InitOptions) -> str:
         f"# step_minutes = {DeployConfig().step_minutes}",
         f"# canary_percent = {DeployConfig().canary_percent:g}    # canary: 0.1 to 100",
         f"# canary_minutes = {DeployConfig().canary_minutes}",
+        "# A command run as a one-off task of the NEW revision before each rollout (`deploy`, and",
+        "# `create` when it rolls out a new revision, the first included); the release stops",
+        "# unless it exits 0. Migrations must be idempotent: a re-run runs it again.",
+        '# before = ["python", "manage.py", "migrate"]',
+        f"# before_timeout = {DeployConfig().before_timeout}    # seconds; then the task is stopped",
     ]
     lines += [
         "",

@@ -185,6 +185,15 @@ def permissions_settle(ctx: Context) -> None:
         waiting.settle(ctx, "IAM to apply the execution role's new permissions", changed + ctx.timeouts.iam_settle)
 
 
+def _before_rollout(ctx: Context) -> None:
+    """[service.deploy] before, with the revision about to be rolled out, where the service's
+    tasks will run: a failure stops here, before CreateService / UpdateService (run.py)."""
+    from ..run import Placement, before_rollout
+
+    placement = Placement(network_configuration(ctx), ctx.config.service.capacity_provider_strategy)
+    before_rollout(ctx, ctx.facts["task_definition_arn"], placement)
+
+
 def scaling_resource(ctx: Context) -> str:
     return resource_id(ctx)
 
@@ -331,6 +340,7 @@ class ServiceStep(Step):
         if wait_inactive:
             self._wait_inactive(ctx)
         permissions_settle(ctx)
+        _before_rollout(ctx)
         count = ctx.config.service.desired_count
         strategy = ctx.config.service.capacity_provider_strategy
         # Fargate Spot (or a mix) is a capacity provider strategy; plain FARGATE the launch type
@@ -381,6 +391,8 @@ class ServiceStep(Step):
             kwargs["forceNewDeployment"] = True
         if kwargs:
             permissions_settle(ctx)
+        if "taskDefinition" in kwargs:
+            _before_rollout(ctx)
         before = deploy.just_before()
         with doing(f"update service {ctx.names.service}"):
             if kwargs:
