@@ -480,6 +480,39 @@ def run_command(
         raise typer.Exit(result.status)
 
 
+@app.command("exec")
+def exec_command(
+    tctx: typer.Context,
+    command: Annotated[list[str] | None, typer.Argument(help="The command, after `--` [default: /bin/sh].")] = None,
+    config: ConfigOption = "ecsup.toml",
+    task: Annotated[
+        str | None, typer.Option(help="The task id [default: a running task of the live revision].")
+    ] = None,
+    forward: Annotated[
+        str | None,
+        typer.Option(metavar="LOCAL:HOST:REMOTE", help="Forward localhost:LOCAL to HOST:REMOTE through the task."),
+    ] = None,
+) -> None:
+    """A shell (or a command) in a running task of the service, or a tunnel through it (ECS Exec).
+
+    Needs `exec = true` under [service] and AWS's session-manager-plugin on PATH (exit 11
+    without it); the exit code is the session's."""
+    from .ecs_exec import hand_over, parse_forward, prepare
+
+    ctx, ui, err = _setup(tctx, config)
+    with _handled(err, ctx.redact):
+        if forward is not None and command:
+            from .errors import OptionError
+
+            raise OptionError("--forward opens a tunnel, not a command: drop the command after `--`")
+        tunnel = parse_forward(forward) if forward is not None else None
+        handover = prepare(ctx, task, list(command or []), tunnel)
+        ui.print(f"ecsup exec: {handover.description} (session-manager-plugin; exit it to return)", style="bold")
+        code = hand_over(handover)
+    if code:
+        raise typer.Exit(code)
+
+
 @app.command()
 def sandbox(
     zone: Annotated[str, typer.Option(help="Public hosted zone to create in the sandbox.")] = "example.test",

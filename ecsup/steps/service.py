@@ -26,6 +26,8 @@ from .ecs import (
     seen_service,
 )
 
+EXEC_CHANGE = "ECS Exec (new deployment)"
+
 
 def network_configuration(ctx: Context) -> dict[str, Any]:
     return {
@@ -276,6 +278,11 @@ class ServiceStep(Step):
         want_capacity = _capacity_summary(capacity_strategy(ctx))
         if have_capacity != want_capacity:  # needs a new deployment (forceNewDeployment)
             changes.append(Change("capacity (new deployment)", have_capacity, want_capacity))
+        want_exec = ctx.config.service.exec
+        if bool(svc.get("enableExecuteCommand")) != want_exec:  # tasks started after it only: a new deployment
+            changes.append(
+                Change(EXEC_CHANGE, "on" if svc.get("enableExecuteCommand") else "off", "on" if want_exec else "off")
+            )
         have_lb, want_lb = self._load_balancer_view(ctx, svc)
         if have_lb != want_lb:
             changes.append(Change("load balancer", have_lb, want_lb))
@@ -363,6 +370,7 @@ class ServiceStep(Step):
                     deploymentController={"type": "ECS"},
                     propagateTags="SERVICE",
                     enableECSManagedTags=True,
+                    enableExecuteCommand=ctx.config.service.exec,
                     tags=ecs_tags(ctx, {DESIRED_TAG: str(count), IMAGE_TAG: ctx.config.service.image}),
                 ),
                 eventually_consistent,
@@ -386,6 +394,9 @@ class ServiceStep(Step):
             kwargs["healthCheckGracePeriodSeconds"] = GRACE_PERIOD
         if attrs & {"circuit breaker", "deployment strategy"}:
             kwargs["deploymentConfiguration"] = deployment_configuration(ctx)
+        if EXEC_CHANGE in attrs:  # ECS Exec applies to tasks started afterwards: a new deployment
+            kwargs["enableExecuteCommand"] = ctx.config.service.exec
+            kwargs["forceNewDeployment"] = True
         if "capacity (new deployment)" in attrs:  # ECS moves the tasks only with a new deployment
             kwargs["capacityProviderStrategy"] = capacity_strategy(ctx)
             kwargs["forceNewDeployment"] = True
