@@ -307,11 +307,11 @@ def follow(ctx: Context, task: dict[str, Any], td: dict[str, Any], command: list
         now = found[0]
         last["task"] = now
         status = str(now.get("lastStatus", ""))
+        if now.get("startedAt") or status in ("RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED"):
+            read_logs()  # before the new status: the lines come first
         if status != last["status"]:
             last["status"] = status
             ctx.ui.task_event(f"task {task_id}: {status} ({ctx.clock() - began:.0f}s)")
-        if now.get("startedAt") or status in ("RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED"):
-            read_logs()
         return status == "STOPPED", status
 
     try:
@@ -427,7 +427,7 @@ def before_rollout(ctx: Context, task_definition: str, placement: Placement) -> 
         )
         return None
     revision = task_definition.split("/")[-1]
-    ctx.ui.task_event(f"before rolling out {revision}: {shlex.join(command)}")
+    ctx.ui.task_event(f"[service.deploy] before: a one-off task of {revision}, before it is rolled out")
     td = describe_task_definition(ctx, task_definition)[0]
     timeout = float(ctx.config.service.deploy.before_timeout)
     try:

@@ -183,7 +183,7 @@ def before(command: list[str], extra: str = "") -> str:
     return config_text(f"\n[service.deploy]\nbefore = {json.dumps(command)}\n{extra}")
 
 
-def test_deploy_runs_before_first_and_a_failing_one_stops_the_release(stack, make_ctx):
+def test_deploy_runs_before_first_and_a_failing_one_stops_the_release(stack, make_ctx, clock):
     ui = Seen()
     failing = make_ctx(before(["sh", "-c", "echo applying 0002; echo relation exists; exit 3"]), ui=ui)
     live = service()["taskDefinition"]
@@ -198,6 +198,21 @@ def test_deploy_runs_before_first_and_a_failing_one_stops_the_release(stack, mak
     assert ("ecs", "UpdateService") not in stack.calls and service()["taskDefinition"] == live
     assert task["taskDefinitionArn"] != live  # the NEW revision ran it
     assert ui.lines == ["applying 0002", "relation exists"]
+    # Ctrl-C during the before task stops it, and nothing is rolled out
+    slow = make_ctx(before(["sh", "-c", "sleep 600"]))
+
+    def interrupted(seconds: float) -> None:
+        clock.sleep(seconds)
+        if clock.now > 60:
+            raise KeyboardInterrupt
+
+    slow.sleep = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        deploy.deploy(slow, IMAGE_2)
+    clock.sleep(10)
+    stopped = [t for t in tasks("ecsup-before") if t.get("stopCode") == "UserInitiated"]
+    assert len(stopped) == 1 and "Ctrl-C" in stopped[0]["stoppedReason"]
+    assert ("ecs", "UpdateService") not in stack.calls and service()["taskDefinition"] == live
     # a passing one: RunTask, then (and only then) UpdateService with the revision it ran
     stack.reset()
     result = deploy.deploy(make_ctx(before(["sh", "-c", "echo migrated; exit 0"])), IMAGE_2)
