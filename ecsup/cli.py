@@ -577,6 +577,7 @@ def sandbox(
 
 
 DEMO_SECOND_IMAGE = "public.ecr.aws/nginx/nginx:mainline"
+DEMO_RUN = "echo checking 1042 orders; sleep 1; echo 3 orders without a status; exit 3"  # the sandbox's convention
 
 
 @app.command()
@@ -584,7 +585,8 @@ def demo(
     zone: Annotated[str, typer.Option(help="Zone for the demo stack.")] = "example.test",
     keep: Annotated[bool, typer.Option(help="Stop after create and status (no destroy).")] = False,
 ) -> None:
-    """The whole life of a stack on the embedded local AWS: create, create again, status, destroy."""
+    """The whole life of a stack on the embedded local AWS: create (with its before migration), create
+    again, status, a one-off `run`, deploy (migration first), rollback, destroy."""
     import secrets as pysecrets
     import tempfile
     from pathlib import Path
@@ -624,8 +626,16 @@ def demo(
         step("ecsup create", lambda ctx, ui: run_create(ctx, ui))
         step("ecsup create   # again: converges, nothing to do", lambda ctx, ui: run_create(ctx, ui))
         step("ecsup status", lambda ctx, ui: status_report(out, collect(ctx)))
+
+        def one_off(ctx: Context, ui: ConsoleUI) -> None:
+            from .run import run as run_one_off
+
+            result = run_one_off(ctx, ["sh", "-c", DEMO_RUN])
+            ui.print(f"task {result.task_id} exited {result.exit_code}: `ecsup run` exits {result.status} too")
+
+        step(f"ecsup run -- sh -c '{DEMO_RUN}'   # a one-off task: its logs live, its exit code", one_off)
         step(
-            f"ecsup deploy --image {second}   # ECS blue/green: new tasks in green, traffic moved, bake",
+            f"ecsup deploy --image {second}   # the before migration first, then ECS blue/green, traffic moved, bake",
             lambda ctx, ui: run_release(ctx, ui, lambda: ship(ctx, second), False, "deployed"),
         )
         step(

@@ -307,11 +307,19 @@ def follow(ctx: Context, task: dict[str, Any], td: dict[str, Any], command: list
         now = found[0]
         last["task"] = now
         status = str(now.get("lastStatus", ""))
-        if now.get("startedAt") or status in ("RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED"):
-            read_logs()  # before the new status: the lines come first
-        if status != last["status"]:
-            last["status"] = status
-            ctx.ui.task_event(f"task {task_id}: {status} ({ctx.clock() - began:.0f}s)")
+        stopping = status in ("DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED")
+
+        def announce() -> None:
+            if status != last["status"]:
+                last["status"] = status
+                ctx.ui.task_event(f"task {task_id}: {status} ({ctx.clock() - began:.0f}s)")
+
+        if not stopping:
+            announce()
+        if now.get("startedAt") or status == "RUNNING" or stopping:
+            read_logs()  # in the order the container wrote them: after RUNNING, before STOPPED
+        if stopping:
+            announce()
         return status == "STOPPED", status
 
     try:
