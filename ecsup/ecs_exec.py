@@ -9,17 +9,24 @@ friends left to the plugin. Port forwarding is SSM StartSession with the documen
 AWS-StartPortForwardingSessionToRemoteHost on that same target, handed over the same way
 with the StartSession request as the parameters (awscli/customizations/sessionmanager.py).
 The plugin is AWS's own binary, not on PyPI: ecsup looks for it and never downloads it.
+
+The session's token stays out of the plugin's command line (where `ps` shows it) when the
+plugin can read it from the environment: like the AWS CLI's StartSessionCaller, a plugin newer
+than 1.2.497.0 (``session-manager-plugin --version``) is handed the name of the variable
+``AWS_SSM_START_SESSION_RESPONSE`` in place of the JSON, which the variable holds; an older one
+gets the JSON itself.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import shlex
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .context import Context
@@ -32,6 +39,8 @@ PLUGIN_DOCS = (
 FORWARD_DOCUMENT = "AWS-StartPortForwardingSessionToRemoteHost"
 DEFAULT_COMMAND = ["/bin/sh"]
 _FORWARD = re.compile(r"^(\d{1,5}):([A-Za-z0-9._-]+):(\d{1,5})$")
+SESSION_VARIABLE = "AWS_SSM_START_SESSION_RESPONSE"
+LAST_PLUGIN_WITHOUT_VARIABLE = (1, 2, 497, 0)
 
 
 class PluginMissing(EcsupError):
@@ -63,6 +72,21 @@ def find_plugin(which: Callable[[str], str | None] = shutil.which) -> str:
             f"{PLUGIN} is not on PATH: ecsup exec needs AWS's Session Manager plugin; install it ({PLUGIN_DOCS})"
         )
     return path
+
+
+def reads_session_from_environment(plugin: str) -> bool:
+    """Whether the plugin is newer than 1.2.497.0 (aws-cli, awscli/customizations/sessionmanager.py)."""
+    import subprocess
+
+    try:
+        out = subprocess.check_output([plugin, "--version"], text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    version = re.sub(r"\s+", "", out)
+    if not re.fullmatch(r"\d+(\.\d+){0,3}", version):
+        return False
+    parts = [int(p) for p in version.split(".")]
+    return tuple(parts + [0] * (4 - len(parts))) > LAST_PLUGIN_WITHOUT_VARIABLE
 
 
 def require_exec(ctx: Context) -> None:
@@ -117,17 +141,26 @@ def target(ctx: Context, task: dict[str, Any], container: dict[str, Any]) -> str
 
 @dataclass
 class Handover:
-    """What the plugin is run with (its argv); the CLI runs it."""
+    """What the plugin is run with (its argv, and environment variables to add); the CLI runs it."""
 
     argv: list[str]
     task_id: str
     description: str
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def _handover(plugin: str, by_env: bool, session: dict[str, Any], rest: list[str], task_id: str, what: str) -> Handover:
+    text = json.dumps(session)
+    if by_env:
+        return Handover([plugin, SESSION_VARIABLE, *rest], task_id, what, {SESSION_VARIABLE: text})
+    return Handover([plugin, text, *rest], task_id, what)
 
 
 def prepare(ctx: Context, task: str | None, command: list[str] | None, forward: Forward | None) -> Handover:
     """Check the config and the plugin (no AWS call before), pick the task, open the session."""
     require_exec(ctx)
     plugin = find_plugin()
+    by_env = reads_session_from_environment(plugin)
     chosen, container = pick_task(ctx, task)
     task_id = str(chosen["taskArn"]).split("/")[-1]
     where = target(ctx, chosen, container)
@@ -143,16 +176,8 @@ def prepare(ctx: Context, task: str | None, command: list[str] | None, forward: 
                 command=text,
                 interactive=True,
             )
-        argv = [
-            plugin,
-            json.dumps(resp["session"]),
-            ctx.region,
-            "StartSession",
-            profile,
-            json.dumps({"Target": where}),
-            str(ecs.meta.endpoint_url),
-        ]
-        return Handover(argv, task_id, f"{text} in task {task_id}")
+        rest = [ctx.region, "StartSession", profile, json.dumps({"Target": where}), str(ecs.meta.endpoint_url)]
+        return _handover(plugin, by_env, dict(resp["session"]), rest, task_id, f"{text} in task {task_id}")
     ssm = ctx.client("ssm")
     params = {
         "Target": where,
@@ -166,18 +191,9 @@ def prepare(ctx: Context, task: str | None, command: list[str] | None, forward: 
     with doing(f"start a port-forwarding session through task {task_id}"):
         resp = ssm.start_session(**params)
     session = {k: resp[k] for k in ("SessionId", "TokenValue", "StreamUrl") if k in resp}
-    argv = [
-        plugin,
-        json.dumps(session),
-        ctx.region,
-        "StartSession",
-        profile,
-        json.dumps(params),
-        str(ssm.meta.endpoint_url),
-    ]
-    return Handover(
-        argv, task_id, f"localhost:{forward.local} -> {forward.host}:{forward.remote} through task {task_id}"
-    )
+    rest = [ctx.region, "StartSession", profile, json.dumps(params), str(ssm.meta.endpoint_url)]
+    what = f"localhost:{forward.local} -> {forward.host}:{forward.remote} through task {task_id}"
+    return _handover(plugin, by_env, session, rest, task_id, what)
 
 
 def hand_over(handover: Handover) -> int:
@@ -192,7 +208,7 @@ def hand_over(handover: Handover) -> int:
         for s in ignored:
             with contextlib.suppress(ValueError):  # not the main thread: nothing to hand over
                 signal.signal(s, signal.SIG_IGN)
-        return subprocess.call(handover.argv)
+        return subprocess.call(handover.argv, env={**os.environ, **handover.env})
     finally:
         for s, handler in before.items():
             with contextlib.suppress(ValueError, TypeError):

@@ -22,8 +22,9 @@ EXEC_ON = config_text(replace={'health_check_path = "/health"': 'health_check_pa
 
 @pytest.fixture
 def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A stand-in session-manager-plugin on PATH: it writes its arguments to a file and exits
-    with $PLUGIN_EXIT."""
+    """A stand-in session-manager-plugin on PATH: `--version` prints $PLUGIN_VERSION (default a
+    plugin that reads the session from the environment); otherwise it writes its arguments and
+    AWS_SSM_START_SESSION_RESPONSE to a file and exits with $PLUGIN_EXIT."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
     out = tmp_path / "plugin-args.json"
@@ -31,7 +32,11 @@ def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     script.write_text(
         f"#!{sys.executable}\n"
         "import json, os, sys\n"
-        f"json.dump(sys.argv[1:], open({str(out)!r}, 'w'))\n"
+        "if sys.argv[1:] == ['--version']:\n"
+        "    print(os.environ.get('PLUGIN_VERSION', '1.2.707.0'))\n"
+        "    sys.exit(0)\n"
+        "env = os.environ.get('AWS_SSM_START_SESSION_RESPONSE')\n"
+        f"json.dump({{'argv': sys.argv[1:], 'env': env}}, open({str(out)!r}, 'w'))\n"
         "sys.exit(int(os.environ.get('PLUGIN_EXIT', '0')))\n"
     )
     script.chmod(0o755)
@@ -79,24 +84,34 @@ def test_exec_takes_a_new_deployment_then_hands_the_plugin_a_session(aws, make_c
     assert task["taskDefinitionArn"] == svc["taskDefinition"]
     task_id = task["taskArn"].split("/")[-1]
     runtime = next(c["runtimeId"] for c in task["containers"] if c["name"] == "web")
-    args = json.loads(plugin.read_text())
-    session = json.loads(args[0])
+    handed = json.loads(plugin.read_text())
+    args = handed["argv"]
+    # the session (and its token) in the environment, its variable's name in argv, as the AWS CLI does
+    assert args[0] == "AWS_SSM_START_SESSION_RESPONSE"
+    session = json.loads(handed["env"])
     assert set(session) == {"sessionId", "streamUrl", "tokenValue"}
+    assert session["tokenValue"] not in json.dumps(args)
     assert args[1:4] == ["eu-west-1", "StartSession", ""]
     assert json.loads(args[4]) == {"Target": f"ecs:web-dev_{task_id}_{runtime}"}
     assert args[5].startswith("https://ecs.eu-west-1.amazonaws.com")
     assert seen[-1]["command"] == "/bin/sh" and seen[-1]["interactive"] is True and seen[-1]["container"] == "web"
-    # a command in a given task; the plugin's exit code is ecsup's
+    # a command in a given task; the plugin's exit code is ecsup's; an old plugin gets the JSON itself
     monkeypatch.setenv("PLUGIN_EXIT", "3")
+    monkeypatch.setenv("PLUGIN_VERSION", "1.2.497.0")
     result = invoke("exec", "-c", path, "--task", task_id, "--", "ls", "-l", "/app")
     assert result.exit_code == 3, explain(result)
     assert seen[-1]["command"] == "ls -l /app" and seen[-1]["task"].endswith(task_id)
+    handed = json.loads(plugin.read_text())
+    assert handed["env"] is None and set(json.loads(handed["argv"][0])) == {"sessionId", "streamUrl", "tokenValue"}
     monkeypatch.setenv("PLUGIN_EXIT", "0")
+    monkeypatch.delenv("PLUGIN_VERSION")
     # a tunnel: SSM StartSession with the remote-host port-forwarding document, on the same target
     result = invoke("exec", "-c", path, "--forward", "5432:db.internal:5432")
     assert result.exit_code == 0, explain(result)
-    args = json.loads(plugin.read_text())
-    assert set(json.loads(args[0])) == {"SessionId", "TokenValue", "StreamUrl"}
+    handed = json.loads(plugin.read_text())
+    args = handed["argv"]
+    assert args[0] == "AWS_SSM_START_SESSION_RESPONSE"
+    assert set(json.loads(handed["env"])) == {"SessionId", "TokenValue", "StreamUrl"}
     assert json.loads(args[4]) == {
         "Target": f"ecs:web-dev_{task_id}_{runtime}",
         "DocumentName": "AWS-StartPortForwardingSessionToRemoteHost",
