@@ -42,6 +42,10 @@ What AWS reports, and where it is documented
   connected answers TargetNotConnected.
 * A service's running tasks are listed (ListTasks ``serviceName``, group ``service:<name>``,
   ``startedBy`` the deployment id) from the deployment emulation's revisions (deployments.py).
+* Worded here (no documented message found): an invalid ``startedBy`` or ``count``, a task
+  that ExecuteCommand or StopTask cannot find, a StopTask ``reason`` over 255 characters. Not
+  emulated: StopTask of a service's task (ecsup never does it; here it is refused), RunTask's
+  ``failures[]`` (capacity), and a stopped task's later disappearance from DescribeTasks.
 
 Sandbox convention: what a one-off task does
 --------------------------------------------
@@ -646,7 +650,7 @@ def execute_command(self: Any) -> Any:
         if task is not None:
             view = _one_off_view(task, include_tags=False)
         if view is None:
-            raise _invalid("The specified task was not found.")
+            raise _invalid("The task provided in the request was not found.")  # the AWS CLI's TASK_NOT_FOUND
         if view["lastStatus"] != "RUNNING" or not view.get("enableExecuteCommand"):
             raise _invalid(NOT_ENABLED)
         containers = view["containers"]
