@@ -159,6 +159,12 @@ def run_create(ctx: Context, ui: ConsoleUI, json_output: bool = False, force_unl
     return summary
 
 
+SkipBefore = Annotated[
+    bool,
+    typer.Option("--skip-before", help="Do not run the [service.deploy] before task before rolling out (loudly)."),
+]
+
+
 @app.command()
 def create(
     tctx: typer.Context,
@@ -168,6 +174,7 @@ def create(
     force_unlock: Annotated[bool, typer.Option(help="Break the stack's lock (only when its holder is gone).")] = False,
     certificate_timeout: Annotated[float, typer.Option(help="Seconds to wait for ACM validation.")] = 1800,
     service_timeout: Annotated[float, typer.Option(help="Seconds to wait for the service to be stable.")] = 1200,
+    skip_before: SkipBefore = False,
 ) -> None:
     """Create or converge the whole stack described by ecsup.toml (safe to re-run)."""
     from .context import Timeouts
@@ -175,6 +182,7 @@ def create(
     ctx, ui, err = _setup(
         tctx, config, json_output, quiet, timeouts=Timeouts(certificate=certificate_timeout, service=service_timeout)
     )
+    ctx.skip_before = skip_before
     with _handled(err, ctx.redact, "re-running `ecsup create` resumes where it stopped"):
         run_create(ctx, ui, json_output, force_unlock)
 
@@ -389,17 +397,20 @@ def deploy(
     no_wait: NoWait = False,
     json_output: JsonOption = False,
     timeout: ReleaseTimeout = 3600,
+    skip_before: SkipBefore = False,
 ) -> None:
     """Ship a new image with the service's ECS deployment (blue/green by default) and watch it.
 
     Registers a revision identical to the running one but for the image and updates the
     service with it; ECS moves tasks and traffic. Re-run without --image to attach to a
-    deployment in progress. Exit 9 when ECS rolled it back, 5 when --timeout ran out."""
+    deployment in progress. Exit 9 when ECS rolled it back, 5 when --timeout ran out,
+    10 when the [service.deploy] before task failed (nothing was rolled out)."""
     from .deploy import ATTACH_HINT
     from .deploy import deploy as run
     from .errors import OptionError
 
     ctx, ui, err = _setup(tctx, config, json_output)
+    ctx.skip_before = skip_before
     with _handled(err, ctx.redact, f"the deployment goes on in ECS: {ATTACH_HINT}"):
         if image is not None and (not image.strip() or any(c.isspace() for c in image)):
             raise OptionError(f"--image {image!r} is not an image reference", hint="e.g. --image ghcr.io/org/app:1.2.3")
@@ -424,6 +435,82 @@ def rollback(
     with _handled(err, ctx.redact, f"the rollback goes on in ECS: {ATTACH_HINT}"):
         ui.print(f"ecsup rollback {ctx.names.stack} in {ctx.region}", style="bold")
         run_release(ctx, ui, lambda: run(ctx, wait=not no_wait, timeout=timeout), json_output, "rolled back")
+
+
+@app.command("run")
+def run_command(
+    tctx: typer.Context,
+    command: Annotated[list[str] | None, typer.Argument(help="The command, after `--`.", show_default=False)] = None,
+    config: ConfigOption = "ecsup.toml",
+    image: Annotated[
+        str | None, typer.Option(help="Another image (a revision is registered for it, as deploy does).")
+    ] = None,
+    env: Annotated[
+        list[str] | None, typer.Option("--env", "-e", metavar="KEY=VALUE", help="Set a variable (repeatable).")
+    ] = None,
+    cpu: Annotated[int | None, typer.Option(help="Fargate cpu units for this task.")] = None,
+    memory: Annotated[int | None, typer.Option(help="Memory (MiB) for this task.")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds before the task is stopped (exit 125).")] = 3600,
+    detach: Annotated[bool, typer.Option("--detach", "-d", help="Start it, print the task id, return.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Run a one-off task of the service's revision, where its tasks run, and stream its logs.
+
+    ecsup run [OPTIONS] -- CMD...   Exit code: the container's (like docker run); 125 when
+    the task did not start or stopped without one; 130 on Ctrl-C (the task is stopped)."""
+    from .run import TaskNotRun
+    from .run import run as run_one_off
+
+    ctx, ui, err = _setup(tctx, config, json_output or detach)  # --detach: stdout is the task id alone
+    with _handled(err, ctx.redact, "the task was stopped (StopTask)" if not detach else ""):
+        result = run_one_off(ctx, list(command or []), image, env, cpu, memory, timeout, detach)
+        if detach:
+            if json_output:
+                typer.echo(json.dumps({"task_arn": result.task_arn, "task_id": result.task_id}, indent=2))
+            else:
+                typer.echo(result.task_id)
+            return
+        if json_output:
+            typer.echo(ctx.redact(json.dumps(result.as_dict(), indent=2, default=str)))
+        if result.status == 125:
+            what, hint = result.explanation()
+            raise TaskNotRun(what, hint, result)
+        ui.print(f"task {result.task_id} exited {result.exit_code}", style="bold" if result.status else "bold green")
+    if result.status:
+        raise typer.Exit(result.status)
+
+
+@app.command("exec")
+def exec_command(
+    tctx: typer.Context,
+    command: Annotated[list[str] | None, typer.Argument(help="The command, after `--` [default: /bin/sh].")] = None,
+    config: ConfigOption = "ecsup.toml",
+    task: Annotated[
+        str | None, typer.Option(help="The task id [default: a running task of the live revision].")
+    ] = None,
+    forward: Annotated[
+        str | None,
+        typer.Option(metavar="LOCAL:HOST:REMOTE", help="Forward localhost:LOCAL to HOST:REMOTE through the task."),
+    ] = None,
+) -> None:
+    """A shell (or a command) in a running task of the service, or a tunnel through it (ECS Exec).
+
+    Needs `exec = true` under [service] and AWS's session-manager-plugin on PATH (exit 11
+    without it); the exit code is the session's."""
+    from .ecs_exec import hand_over, parse_forward, prepare
+
+    ctx, ui, err = _setup(tctx, config)
+    with _handled(err, ctx.redact):
+        if forward is not None and command:
+            from .errors import OptionError
+
+            raise OptionError("--forward opens a tunnel, not a command: drop the command after `--`")
+        tunnel = parse_forward(forward) if forward is not None else None
+        handover = prepare(ctx, task, list(command or []), tunnel)
+        ui.print(f"ecsup exec: {handover.description} (session-manager-plugin; exit it to return)", style="bold")
+        code = hand_over(handover)
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command()
@@ -490,6 +577,7 @@ def sandbox(
 
 
 DEMO_SECOND_IMAGE = "public.ecr.aws/nginx/nginx:mainline"
+DEMO_RUN = "echo checking 1042 orders; sleep 1; echo 3 orders without a status; exit 3"  # the sandbox's convention
 
 
 @app.command()
@@ -497,7 +585,8 @@ def demo(
     zone: Annotated[str, typer.Option(help="Zone for the demo stack.")] = "example.test",
     keep: Annotated[bool, typer.Option(help="Stop after create and status (no destroy).")] = False,
 ) -> None:
-    """The whole life of a stack on the embedded local AWS: create, create again, status, destroy."""
+    """The whole life of a stack on the embedded local AWS: create (with its before migration), create
+    again, status, a one-off `run`, deploy (migration first), rollback, destroy."""
     import secrets as pysecrets
     import tempfile
     from pathlib import Path
@@ -537,8 +626,16 @@ def demo(
         step("ecsup create", lambda ctx, ui: run_create(ctx, ui))
         step("ecsup create   # again: converges, nothing to do", lambda ctx, ui: run_create(ctx, ui))
         step("ecsup status", lambda ctx, ui: status_report(out, collect(ctx)))
+
+        def one_off(ctx: Context, ui: ConsoleUI) -> None:
+            from .run import run as run_one_off
+
+            result = run_one_off(ctx, ["sh", "-c", DEMO_RUN])
+            ui.print(f"task {result.task_id} exited {result.exit_code}: `ecsup run` exits {result.status} too")
+
+        step(f"ecsup run -- sh -c '{DEMO_RUN}'   # a one-off task: its logs live, its exit code", one_off)
         step(
-            f"ecsup deploy --image {second}   # ECS blue/green: new tasks in green, traffic moved, bake",
+            f"ecsup deploy --image {second}   # the before migration first, then ECS blue/green, traffic moved, bake",
             lambda ctx, ui: run_release(ctx, ui, lambda: ship(ctx, second), False, "deployed"),
         )
         step(

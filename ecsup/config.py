@@ -91,6 +91,8 @@ class DeployConfig:
     step_minutes: int = 6
     canary_percent: float = 5.0  # canary
     canary_minutes: int = 10
+    before: tuple[str, ...] = ()  # a command run as a one-off task of the new revision before each rollout
+    before_timeout: int = 900  # seconds
 
     @property
     def api_strategy(self) -> str:
@@ -138,6 +140,7 @@ class ServiceConfig:
     on_demand_base: int = 1  # mixed: this many tasks always on demand
     on_demand_percent: int = 0  # mixed: of the tasks above the base, this share on demand, the rest Spot
     autoscaling: AutoscalingConfig | None = None
+    exec: bool = False  # ECS Exec: enableExecuteCommand, and the task role's ssmmessages permissions
 
     @property
     def capacity_provider_strategy(self) -> list[dict[str, Any]] | None:
@@ -206,6 +209,7 @@ _SCHEMA: dict[str, Any] = {
         "capacity": (str, "FARGATE"),
         "on_demand_base": (int, 1),
         "on_demand_percent": (int, 0),
+        "exec": (bool, False),
         "autoscaling": {
             "min": (int, None),
             "max": (int, None),
@@ -222,6 +226,8 @@ _SCHEMA: dict[str, Any] = {
             "step_minutes": (int, 6),
             "canary_percent": (float, 5.0),
             "canary_minutes": (int, 10),
+            "before": (list, []),
+            "before_timeout": (int, 900),
         },
     },
 }
@@ -548,6 +554,15 @@ def _validate_deploy(deploy: dict[str, Any], problems: list[tuple[str, str]]) ->
         value = deploy[key]
         if not low <= value <= high or abs(round(value * 10) - value * 10) > 1e-6:
             problems.append((f"service.deploy.{key}", f"{value} must be a multiple of 0.1 from {low} to {high}"))
+    before = deploy["before"]
+    if before and not all(isinstance(word, str) and word for word in before):
+        problems.append(
+            ("service.deploy.before", 'must be a list of non-empty strings, e.g. ["python", "manage.py", "migrate"]')
+        )
+    if not 1 <= deploy["before_timeout"] <= 86400:
+        problems.append(
+            ("service.deploy.before_timeout", f"{deploy['before_timeout']} must be between 1 and 86400 seconds")
+        )
     given = deploy[GIVEN]
     if strategy == "rolling" and "bake_minutes" in given:
         problems.append(("service.deploy.bake_minutes", 'has no effect with strategy = "rolling"'))
@@ -631,7 +646,10 @@ def parse(text: str, path: str = "ecsup.toml") -> Config:
                 step_minutes=svc["deploy"]["step_minutes"],
                 canary_percent=float(svc["deploy"]["canary_percent"]),
                 canary_minutes=svc["deploy"]["canary_minutes"],
+                before=tuple(str(w) for w in svc["deploy"]["before"]),
+                before_timeout=svc["deploy"]["before_timeout"],
             ),
+            exec=svc["exec"],
         ),
     )
 

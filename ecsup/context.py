@@ -136,6 +136,10 @@ class UI(Protocol):
 
     def deploy_progress(self, state: Any) -> None: ...  # a deploy.DeployState
 
+    def task_event(self, text: str) -> None: ...  # a one-off task's progress (run.py)
+
+    def task_log(self, task_id: str, message: str) -> None: ...  # a one-off task's log line
+
 
 class SilentUI:
     def wait_progress(self, what: str, state: str, elapsed: float, bound: float) -> None:
@@ -151,6 +155,12 @@ class SilentUI:
         return None
 
     def deploy_progress(self, state: Any) -> None:
+        pass
+
+    def task_event(self, text: str) -> None:
+        pass
+
+    def task_log(self, task_id: str, message: str) -> None:
         pass
 
 
@@ -201,6 +211,7 @@ class Context:
         self.notes = PerStep()
         self.mode = "apply"  # apply | plan | status | destroy
         self.lock_taken_over = False
+        self.skip_before = False  # deploy/create --skip-before: no [service.deploy] before task
         self._session: boto3.Session | None = None
         self._clients: dict[tuple[str, str], Any] = {}
         self._client_lock = threading.Lock()  # a boto3 Session is not thread-safe; its clients are

@@ -113,6 +113,9 @@ def deploy(ctx: Context, image: str | None, wait: bool = True, timeout: float = 
         )
     with lock.held(ctx, "deploy"):
         new_td = register_revision(ctx, current_td, tags, target)
+        from .run import before_rollout, placement_of
+
+        before_rollout(ctx, new_td, placement_of(svc))  # [service.deploy] before: BeforeFailed stops here
         arn = start(ctx, new_td, svc)
     result = DeployResult(arn, "PENDING", short(svc["taskDefinition"]), short(new_td), current, target)
     result.message = f"deploying {target} as {short(new_td)} ({arn or 'deployment not listed yet'})"

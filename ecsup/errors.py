@@ -23,6 +23,9 @@ EXIT_UNHEALTHY = 6
 EXIT_REFUSED = 7
 EXIT_LOCKED = 8
 EXIT_ROLLED_BACK = 9
+EXIT_BEFORE_FAILED = 10  # the [service.deploy] before task failed: the release was not started
+EXIT_NO_PLUGIN = 11  # `exec`: AWS's session-manager-plugin is not installed
+EXIT_TASK_NOT_RUN = 125  # `run`: the task did not start or stopped without an exit code (docker run's 125)
 EXIT_INTERRUPTED = 130
 
 

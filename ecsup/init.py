@@ -173,6 +173,10 @@ def render(opts: InitOptions) -> str:
         f"capacity = {s(_SVC.capacity)}",
         f"# on_demand_base = {_SVC.on_demand_base}",
         f"# on_demand_percent = {_SVC.on_demand_percent}",
+        "# ECS Exec for `ecsup exec` (a shell, or a tunnel to a host the tasks reach): turns on",
+        "# enableExecuteCommand and gives the task role the ssmmessages permissions it needs;",
+        "# changing it takes a new deployment of the tasks. Needs AWS's session-manager-plugin.",
+        f"exec = {'true' if _SVC.exec else 'false'}",
         "",
         '# Plain environment variables of the container: NAME = "value".',
         "[service.environment]",
@@ -219,6 +223,11 @@ def render(opts: InitOptions) -> str:
         f"# step_minutes = {DeployConfig().step_minutes}",
         f"# canary_percent = {DeployConfig().canary_percent:g}    # canary: 0.1 to 100",
         f"# canary_minutes = {DeployConfig().canary_minutes}",
+        "# A command run as a one-off task of the NEW revision before each rollout (`deploy`, and",
+        "# `create` when it rolls out a new revision, the first included); the release stops",
+        "# unless it exits 0. Migrations must be idempotent: a re-run runs it again.",
+        '# before = ["python", "manage.py", "migrate"]',
+        f"# before_timeout = {DeployConfig().before_timeout}    # seconds; then the task is stopped",
     ]
     lines += [
         "",

@@ -57,6 +57,11 @@ class Names:
         return "ecsup-secrets"
 
     @property
+    def exec_policy(self) -> str:
+        """The task role's inline policy for ECS Exec ([service] exec = true)."""
+        return "ecsup-exec"
+
+    @property
     def sg_alb(self) -> str:
         return f"{self.stack}-alb"
 

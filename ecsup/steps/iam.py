@@ -43,13 +43,14 @@ class RoleSpec:
     # ECS acts with it when it starts tasks (execution role) or moves traffic (infrastructure
     # role): a change to its permissions must settle first (the time is kept on the role)
     settles: bool = False
+    exec_policy: bool = False  # the task role: the inline ECS Exec policy when [service] exec = true
 
 
 def role_specs(ctx: Context) -> list[RoleSpec]:
     n = ctx.names
     specs = [
         RoleSpec(n.execution_role, "ECS task execution", "ecs-tasks.amazonaws.com", (EXECUTION_POLICY,), True, True),
-        RoleSpec(n.task_role, "application task role (no permissions)", "ecs-tasks.amazonaws.com"),
+        RoleSpec(n.task_role, "application task role (no permissions)", "ecs-tasks.amazonaws.com", exec_policy=True),
     ]
     if ctx.config.service.deploy.shifts_traffic:
         specs.append(
@@ -174,6 +175,8 @@ class IamStep(Step):
         changes = []
         if _norm(_doc(role.get("AssumeRolePolicyDocument"))) != _norm(trust(spec.principal)):
             changes.append(Change("trust policy", "other", spec.principal))
+        if spec.exec_policy:
+            return changes + exec_policy_changes(ctx, name)
         if not spec.managed and not spec.execution:
             return changes
         with doing(f"read policies of IAM role {name}"):
@@ -228,6 +231,8 @@ class IamStep(Step):
                 ]
                 if spec.execution:
                     initial.append(Change("inline policy", "absent", ""))
+                if spec.exec_policy and ctx.config.service.exec:
+                    initial.append(Change(EXEC_CHANGE, "absent", "ssmmessages"))
                 self._write(ctx, spec, initial)
                 return str(role["Arn"])
             role = waiting.retry(  # a run that died after CreateRole left it: it may not be readable yet
@@ -264,6 +269,8 @@ class IamStep(Step):
                     arn = policy.format(partition=ctx.partition)
                     if arn.endswith("/" + change.new):
                         calls.append(lambda arn=arn: iam.attach_role_policy(RoleName=name, PolicyArn=arn))
+            elif change.attribute == EXEC_CHANGE:
+                calls.append(partial(write_exec_policy, ctx, name))
             elif change.attribute == "inline policy":
                 want = inline_policy(ctx)
                 if want is None:
@@ -324,3 +331,53 @@ class IamStep(Step):
                     return "already gone"
                 raise
         return "deleted"
+
+
+# ECS Developer Guide, "Monitor Amazon ECS containers with ECS Exec" (IAM permissions required
+# for ECS Exec): the task role lets the SSM agent in the task open its channels.
+EXEC_CHANGE = "exec policy"
+EXEC_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "EcsExec",
+            "Effect": "Allow",
+            "Action": [
+                "ssmmessages:CreateControlChannel",
+                "ssmmessages:CreateDataChannel",
+                "ssmmessages:OpenControlChannel",
+                "ssmmessages:OpenDataChannel",
+            ],
+            "Resource": "*",
+        }
+    ],
+}
+
+
+def exec_policy_changes(ctx: Context, name: str) -> list[Change]:
+    """The task role's ECS Exec policy: present exactly when [service] exec = true."""
+    with doing(f"read policies of IAM role {name}"):
+        try:
+            have = _doc(
+                ctx.client("iam").get_role_policy(RoleName=name, PolicyName=ctx.names.exec_policy)["PolicyDocument"]
+            )
+        except Exception as exc:
+            if not is_code(exc, "NoSuchEntity"):
+                raise
+            have = None
+    want = EXEC_POLICY if ctx.config.service.exec else None
+    if (have is None) == (want is None) and (want is None or _norm(have) == _norm(want)):
+        return []
+    return [Change(EXEC_CHANGE, "absent" if have is None else "present", "ssmmessages" if want else "absent")]
+
+
+def write_exec_policy(ctx: Context, name: str) -> None:
+    iam = ctx.client("iam")
+    if ctx.config.service.exec:
+        iam.put_role_policy(RoleName=name, PolicyName=ctx.names.exec_policy, PolicyDocument=json.dumps(EXEC_POLICY))
+        return
+    try:
+        iam.delete_role_policy(RoleName=name, PolicyName=ctx.names.exec_policy)
+    except Exception as exc:
+        if not is_code(exc, "NoSuchEntity"):
+            raise

@@ -26,6 +26,8 @@ from .ecs import (
     seen_service,
 )
 
+EXEC_CHANGE = "ECS Exec (new deployment)"
+
 
 def network_configuration(ctx: Context) -> dict[str, Any]:
     return {
@@ -200,6 +202,15 @@ def permissions_settle(ctx: Context) -> None:
         waiting.settle(ctx, "IAM to apply the roles' new permissions", changed + ctx.timeouts.iam_settle)
 
 
+def _before_rollout(ctx: Context) -> None:
+    """[service.deploy] before, with the revision about to be rolled out, where the service's
+    tasks will run: a failure stops here, before CreateService / UpdateService (run.py)."""
+    from ..run import Placement, before_rollout
+
+    placement = Placement(network_configuration(ctx), capacity_strategy(ctx))
+    before_rollout(ctx, ctx.facts["task_definition_arn"], placement)
+
+
 def scaling_resource(ctx: Context) -> str:
     return resource_id(ctx)
 
@@ -296,6 +307,11 @@ class ServiceStep(Step):
             )
         elif have_capacity != want_capacity:  # needs a new deployment (forceNewDeployment)
             changes.append(Change("capacity (new deployment)", have_capacity, want_capacity))
+        want_exec = ctx.config.service.exec
+        if bool(svc.get("enableExecuteCommand")) != want_exec:  # tasks started after it only: a new deployment
+            changes.append(
+                Change(EXEC_CHANGE, "on" if svc.get("enableExecuteCommand") else "off", "on" if want_exec else "off")
+            )
         have_lb, want_lb = self._load_balancer_view(ctx, svc)
         if have_lb != want_lb:
             changes.append(Change("load balancer", have_lb, want_lb))
@@ -360,6 +376,7 @@ class ServiceStep(Step):
         if wait_inactive:
             self._wait_inactive(ctx)
         permissions_settle(ctx)
+        _before_rollout(ctx)
         count = ctx.config.service.desired_count
         # a capacity provider strategy, never the launch type: every later switch stays allowed
         placement: dict[str, Any] = {"capacityProviderStrategy": capacity_strategy(ctx)}
@@ -381,6 +398,7 @@ class ServiceStep(Step):
                     deploymentController={"type": "ECS"},
                     propagateTags="SERVICE",
                     enableECSManagedTags=True,
+                    enableExecuteCommand=ctx.config.service.exec,
                     tags=ecs_tags(ctx, {DESIRED_TAG: str(count), IMAGE_TAG: ctx.config.service.image}),
                 ),
                 eventually_consistent,
@@ -413,11 +431,16 @@ class ServiceStep(Step):
             kwargs["healthCheckGracePeriodSeconds"] = GRACE_PERIOD
         if attrs & {"circuit breaker", "deployment strategy"}:
             kwargs["deploymentConfiguration"] = deployment_configuration(ctx)
+        if EXEC_CHANGE in attrs:  # ECS Exec applies to tasks started afterwards: a new deployment
+            kwargs["enableExecuteCommand"] = ctx.config.service.exec
+            kwargs["forceNewDeployment"] = True
         if "capacity (new deployment)" in attrs:  # ECS moves the tasks only with a new deployment
             kwargs["capacityProviderStrategy"] = capacity_strategy(ctx)
             kwargs["forceNewDeployment"] = True
         if kwargs:
             permissions_settle(ctx)
+        if "taskDefinition" in kwargs:
+            _before_rollout(ctx)
         updated: dict[str, Any] = {}
         with doing(f"update service {ctx.names.service}"):
             if kwargs:

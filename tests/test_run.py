@@ -1,0 +1,272 @@
+"""`ecsup run` and the [service.deploy] before task (issue 17), on moto with ECS's one-off tasks
+emulated (ecsup/emulation/tasks.py): the task's command decides its exit code and log lines
+(`echo`, `sleep`, `exit N`), image words its failures (`unpullable`, `interrupted`). Waits run
+on the fake clock; each test builds one stack and runs several tasks on it (a stack costs ~2 s)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import SECRET_VALUE, Recorder, client, config_text, explain, invoke
+
+from ecsup import context as context_module
+from ecsup import deploy, engine
+from ecsup.context import SilentUI
+from ecsup.errors import EXIT_BEFORE_FAILED
+from ecsup.run import BeforeFailed
+
+IMAGE_2 = "public.ecr.aws/nginx/nginx:1.27"
+
+
+class Seen(SilentUI):
+    """A UI that records the one-off task's progress and log lines."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+        self.lines: list[str] = []
+
+    def task_event(self, text: str) -> None:
+        self.events.append(text)
+
+    def task_log(self, task_id: str, message: str) -> None:
+        self.lines.append(message)
+
+
+@pytest.fixture
+def stack(aws: Recorder, make_ctx: Any) -> Recorder:
+    engine.create(make_ctx())
+    aws.reset()
+    return aws
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "ecsup.toml"
+    path.write_text(config_text())
+    return path
+
+
+def tasks(started_by: str = "ecsup-run", status: str = "STOPPED") -> list[dict[str, Any]]:
+    ecs = client("ecs")
+    arns = ecs.list_tasks(cluster="web-dev", desiredStatus=status, startedBy=started_by)["taskArns"]
+    return list(ecs.describe_tasks(cluster="web-dev", tasks=arns, include=["TAGS"])["tasks"]) if arns else []
+
+
+def service() -> dict[str, Any]:
+    return dict(client("ecs").describe_services(cluster="web-dev", services=["web-dev"])["services"][0])
+
+
+# -- ecsup run --------------------------------------------------------------------------------------
+def test_run_passes_the_exit_code_through_and_streams_the_logs(stack, config_file):
+    """0, 3 and 42 are the container's exit codes; its log lines are printed as they come; the task
+    ran the service's revision where the service runs, tagged and started by ecsup."""
+    for code in (0, 3, 42):
+        result = invoke(
+            "run", "-c", str(config_file), "--", "sh", "-c", f"echo step one; sleep 30; echo code {code}; exit {code}"
+        )
+        assert result.exit_code == code, explain(result)
+        assert "step one" in result.stdout and f"code {code}" in result.stdout
+        assert f"exited {code}" in result.stdout
+    ran = tasks()
+    assert len(ran) == 3
+    svc = service()
+    task = ran[0]
+    assert task["taskDefinitionArn"] == svc["taskDefinition"]
+    assert task["group"] == "family:web-dev" and task["startedBy"] == "ecsup-run"
+    tags = {t["key"]: t["value"] for t in task["tags"]}
+    assert tags["ecsup:app"] == "web" and tags["ecsup:env"] == "dev" and tags["ecsup:one-off"] == "run"
+    assert task["launchType"] == "FARGATE"
+    override = task["overrides"]["containerOverrides"][0]
+    assert override["name"] == "web" and override["command"][:2] == ["sh", "-c"]
+    subnet = next(d["value"] for d in task["attachments"][0]["details"] if d["name"] == "subnetId")
+    assert subnet in svc["networkConfiguration"]["awsvpcConfiguration"]["subnets"]
+    # the logs are in the stack's log group, in the awslogs stream of the task
+    task_id = task["taskArn"].split("/")[-1]
+    events = client("logs").get_log_events(
+        logGroupName="/ecs/web-dev", logStreamName=f"ecs/web/{task_id}", startFromHead=True
+    )["events"]
+    assert [e["message"] for e in events] == ["step one", "code 0"]
+    # --env, --cpu/--memory and --json: the overrides AWS got, and the document
+    result = invoke(
+        "run",
+        "-c",
+        str(config_file),
+        "--env",
+        "MODE=seed",
+        "--cpu",
+        "1024",
+        "--memory",
+        "2048",
+        "--json",
+        "--",
+        "exit",
+        "0",
+    )
+    assert result.exit_code == 0, explain(result)
+    doc = json.loads(result.stdout)
+    assert doc["exit_code"] == 0 and doc["stop_code"] == "EssentialContainerExited"
+    assert doc["task_arn"].startswith("arn:aws:ecs:") and doc["timings"]["startedAt"] and doc["seconds"]["total"] > 0
+    task = next(t for t in tasks() if t["taskArn"] == doc["task_arn"])
+    assert task["cpu"] == "1024" and task["memory"] == "2048"
+    assert task["overrides"]["containerOverrides"][0]["environment"] == [{"name": "MODE", "value": "seed"}]
+    assert SECRET_VALUE not in result.output
+
+
+def test_run_explains_a_task_that_did_not_run_with_125(stack, config_file):
+    """A pull failure and a Spot interruption have no exit code: 125, the stop code, the reason and a
+    hint; --image runs a revision registered for that image, as deploy registers them."""
+    live = service()["taskDefinition"]
+    result = invoke(
+        "run", "-c", str(config_file), "--image", "public.ecr.aws/nope/unpullable:1", "--json", "--", "migrate"
+    )
+    assert result.exit_code == 125, explain(result)
+    doc = json.loads(result.stdout)
+    assert doc["exit_code"] is None and doc["stop_code"] == "TaskFailedToStart"
+    assert "CannotPullContainerError" in doc["stopped_reason"]
+    assert "TaskFailedToStart" in result.stderr and "image cannot be pulled" in result.stderr
+    td = client("ecs").describe_task_definition(taskDefinition=tasks()[0]["taskDefinitionArn"])["taskDefinition"]
+    assert td["containerDefinitions"][0]["image"] == "public.ecr.aws/nope/unpullable:1"
+    assert td["taskDefinitionArn"] != live and service()["taskDefinition"] == live  # the service is untouched
+    result = invoke("run", "-c", str(config_file), "--image", "public.ecr.aws/x/interrupted:1", "--", "sleep", "60")
+    assert result.exit_code == 125, explain(result)
+    assert "SpotInterruption" in result.stderr and "Traceback" not in result.output
+
+
+def test_ctrl_c_and_the_timeout_stop_the_task(stack, config_file, clock, monkeypatch):
+    def interrupted_later(seconds: float) -> None:
+        clock.sleep(seconds)
+        if clock.now > 60:  # the task runs by then
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(context_module.CLOCK, "sleep", interrupted_later)
+    result = invoke("run", "-c", str(config_file), "--", "sh", "-c", "echo working; sleep 600")
+    assert result.exit_code == 130, explain(result)
+    assert "stopped" in result.stderr
+    monkeypatch.setattr(context_module.CLOCK, "sleep", clock.sleep)
+    clock.sleep(10)
+    [task] = tasks()
+    assert task["stopCode"] == "UserInitiated" and "Ctrl-C" in task["stoppedReason"]
+    result = invoke("run", "-c", str(config_file), "--timeout", "100", "--", "sh", "-c", "sleep 600; exit 0")
+    assert result.exit_code == 125, explain(result)
+    assert "ran out of time" in result.stderr and "--timeout" in result.stderr
+    reasons = sorted(t["stoppedReason"] for t in tasks())
+    assert any("timeout (100 s)" in r for r in reasons)
+    # --detach: started, not followed
+    result = invoke("run", "-c", str(config_file), "--detach", "--", "sleep", "600")
+    assert result.exit_code == 0, explain(result)
+    assert [t["taskArn"].split("/")[-1] for t in tasks(status="RUNNING")] == [result.stdout.strip()]
+
+
+def test_bad_input_starts_no_task(aws, config_file):
+    cases = [
+        ((), 2, "no command"),
+        (("--env", "NOEQUALS", "--", "true"), 2, "--env"),
+        (("--env", "DB_PASSWORD=x", "--", "true"), 2, "secret"),
+        (("--cpu", "300", "--memory", "512", "--", "true"), 2, "--cpu 300"),
+        (("--cpu", "256", "--memory", "4096", "--", "true"), 2, "512, 1024, 2048"),
+        (("--image", "bad image", "--", "true"), 2, "--image"),
+        (("--", "true"), 6, "ecsup create"),  # no stack
+    ]
+    for args, code, said in cases:
+        result = invoke("run", "-c", str(config_file), *args)
+        assert result.exit_code == code, explain(result)
+        assert said in result.stderr and "Traceback" not in result.output
+        assert len(result.stderr.strip().splitlines()) <= 2  # the error and its hint
+    assert aws.mutating() == []
+
+
+# -- the before task ------------------------------------------------------------------------------
+def before(command: list[str], extra: str = "") -> str:
+    return config_text(f"\n[service.deploy]\nbefore = {json.dumps(command)}\n{extra}")
+
+
+def test_deploy_runs_before_first_and_a_failing_one_stops_the_release(stack, make_ctx, clock):
+    ui = Seen()
+    failing = make_ctx(before(["sh", "-c", "echo applying 0002; echo relation exists; exit 3"]), ui=ui)
+    live = service()["taskDefinition"]
+    stack.reset()
+    with pytest.raises(BeforeFailed) as caught:
+        deploy.deploy(failing, IMAGE_2)
+    assert caught.value.exit_code == EXIT_BEFORE_FAILED
+    message = caught.value.message
+    assert "exited 3" in message and "relation exists" in message and "was not rolled out" in message
+    [task] = tasks("ecsup-before")
+    assert task["taskArn"].split("/")[-1] in message
+    assert ("ecs", "UpdateService") not in stack.calls and service()["taskDefinition"] == live
+    assert task["taskDefinitionArn"] != live  # the NEW revision ran it
+    assert ui.lines == ["applying 0002", "relation exists"]
+    # Ctrl-C during the before task stops it, and nothing is rolled out
+    slow = make_ctx(before(["sh", "-c", "sleep 600"]))
+
+    def interrupted(seconds: float) -> None:
+        clock.sleep(seconds)
+        if clock.now > 60:
+            raise KeyboardInterrupt
+
+    slow.sleep = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        deploy.deploy(slow, IMAGE_2)
+    clock.sleep(10)
+    stopped = [t for t in tasks("ecsup-before") if t.get("stopCode") == "UserInitiated"]
+    assert len(stopped) == 1 and "Ctrl-C" in stopped[0]["stoppedReason"]
+    assert ("ecs", "UpdateService") not in stack.calls and service()["taskDefinition"] == live
+    # a passing one: RunTask, then (and only then) UpdateService with the revision it ran
+    stack.reset()
+    result = deploy.deploy(make_ctx(before(["sh", "-c", "echo migrated; exit 0"])), IMAGE_2)
+    assert result.status == "SUCCESSFUL"
+    calls = [c[1] for c in stack.calls]
+    assert calls.index("RunTask") < calls.index("UpdateService")
+    ran = [t for t in tasks("ecsup-before") if t["containers"][0].get("exitCode") == 0]
+    assert ran and ran[0]["taskDefinitionArn"] == service()["taskDefinition"]
+
+
+def test_skip_before_skips_it_loudly(stack, tmp_path):
+    path = tmp_path / "ecsup.toml"
+    path.write_text(before(["sh", "-c", "exit 1"]))
+    result = invoke("deploy", "-c", str(path), "--image", IMAGE_2, "--skip-before")
+    assert result.exit_code == 0, explain(result)
+    assert "--skip-before" in result.stdout and "NOT run" in result.stdout
+    assert ("ecs", "RunTask") not in stack.calls
+    result = invoke("deploy", "-c", str(path), "--image", "public.ecr.aws/nginx/nginx:1.28")
+    assert result.exit_code == EXIT_BEFORE_FAILED, explain(result)
+    assert "before task" in result.stderr and "exited 1" in result.stderr
+
+
+def test_first_create_runs_before_before_the_service_exists(aws, make_ctx):
+    with pytest.raises(BeforeFailed):
+        engine.create(make_ctx(before(["sh", "-c", "exit 2"])))
+    assert ("ecs", "CreateService") not in aws.calls
+    assert client("ecs").describe_services(cluster="web-dev", services=["web-dev"])["services"] == []
+    [task] = tasks("ecsup-before")
+    assert task["containers"][0]["exitCode"] == 2
+    aws.reset()
+    ui = Seen()
+    engine.create(make_ctx(before(["sh", "-c", "echo schema ready"]), ui=ui))
+    assert ui.lines == ["schema ready"]
+    assert service()["status"] == "ACTIVE"
+    calls = [c[1] for c in aws.calls]
+    assert calls.index("RunTask") < calls.index("CreateService")
+    # a create that rolls out no new revision runs no before task
+    aws.reset()
+    engine.create(make_ctx(before(["sh", "-c", "echo schema ready"])))
+    assert ("ecs", "RunTask") not in aws.calls
+
+
+def test_before_keys_are_validated():
+    from ecsup.config import parse
+    from ecsup.errors import ConfigError
+
+    cfg = parse(before(["python", "manage.py", "migrate"], "before_timeout = 60"))
+    assert cfg.service.deploy.before == ("python", "manage.py", "migrate")
+    assert cfg.service.deploy.before_timeout == 60
+    for bad, key in (
+        ('before = "migrate"', "service.deploy.before"),
+        ("before = [1]", "service.deploy.before"),
+        ("before_timeout = 0", "service.deploy.before_timeout"),
+    ):
+        with pytest.raises(ConfigError) as caught:
+            parse(config_text(f"\n[service.deploy]\n{bad}\n"))
+        assert caught.value.problems[0][0] == key
