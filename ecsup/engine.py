@@ -250,6 +250,7 @@ def destroy(
     running: dict[Future[str | None], Action] = {}
     with ThreadPoolExecutor(max_workers=DELETERS, thread_name_prefix="ecsup-destroy") as pool:
         while pending or running:
+            before = len(pending)
             for action in list(pending):
                 if action.kind != "delete" or action.run is None:
                     pending.remove(action)
@@ -271,6 +272,8 @@ def destroy(
                 elif all(ref in gone for ref in needs):
                     pending.remove(action)
                     running[pool.submit(run, action)] = action
+            if not running and pending and len(pending) < before:
+                continue  # left some this pass: what needs them may be listed before them, look again
             if not running:
                 if pending:  # waiting on each other: a bug in the plan's `after`
                     raise RuntimeError("destroy: circular dependencies: " + ", ".join(a.ref for a in pending))

@@ -37,11 +37,17 @@ class _Bound:
     def attempt(self) -> None:
         self.attempted = self.ctx.clock()
 
+    # Clock readings are floats: start + bound may never be reached exactly (28.1051 + 60 - 28.1051
+    # is 59.99999999999999, and a sleep of the 7e-15 left does not move 88.1051), so "at the
+    # bound" means within a microsecond of it -- else a wait retries for ever without sleeping.
+    EPSILON = 1e-6
+
     def stop(self, _state: RetryCallState) -> bool:
-        return self.attempted - self.start >= self.bound
+        return self.attempted - self.start >= self.bound - self.EPSILON
 
     def sleep(self, interval: float) -> float:
-        return max(0.0, min(interval, self.bound - self.elapsed()))
+        left = self.bound - self.elapsed()
+        return max(0.0, min(interval, left)) if left > self.EPSILON else 0.0
 
 
 def poll(

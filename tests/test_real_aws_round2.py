@@ -349,3 +349,28 @@ def test_a_rollback_that_arrives_after_ecs_rolled_back_does_nothing_more(stack, 
     result = deploy.rollback(make_ctx())
     assert "ended ROLLBACK_SUCCESSFUL" in result.message and revision() == "web-dev:1"
     assert ("ecs", "UpdateService") not in stack.calls
+
+
+# -- found this session: a bound a float clock never reaches exactly --------------------------------
+@pytest.mark.parametrize("start", [28.1051, 0.1 + 0.2, 1e9 + 0.3])
+def test_a_wait_ends_at_its_bound_whatever_float_the_clock_started_at(make_ctx, clock, start):
+    from ecsup import waiting
+    from ecsup.errors import WaitTimeout
+
+    clock.now = start
+    ctx = make_ctx()
+    calls: list[float] = []
+
+    def refused() -> None:
+        calls.append(clock.now)
+        assert len(calls) < 1000, "retried without end"  # not retryable: fails instead of hanging
+        raise RuntimeError("still settling")
+
+    with pytest.raises(WaitTimeout):
+        waiting.retry(ctx, "something", refused, lambda e: isinstance(e, RuntimeError), 60.0, cap=15.0)
+    assert len(calls) < 20 and calls[-1] - start == pytest.approx(60.0)
+    calls.clear()
+    clock.now = start
+    with pytest.raises(WaitTimeout):
+        waiting.poll(ctx, "something", lambda: (len(calls.append(0) or calls) > 2000, "not yet"), 60.0, cap=3.0)
+    assert len(calls) < 200
