@@ -92,6 +92,12 @@ def _handled(console_err: Any, redact: Callable[[str], str] = lambda s: s, resum
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
+def _given(tctx: typer.Context, name: str) -> bool:
+    """Whether the option was on the command line (not its default)."""
+    source = tctx.get_parameter_source(name)  # typer's own click: compare by name
+    return getattr(source, "name", "") == "COMMANDLINE"
+
+
 def _setup(
     tctx: typer.Context, config_path: str, json_output: bool = False, quiet: bool = False, **context_kwargs: Any
 ) -> tuple[Context, ConsoleUI, Any]:
@@ -104,7 +110,7 @@ def _setup(
     err = make_console(sys.stderr)
     out = make_console(sys.stderr if json_output else sys.stdout, quiet=quiet)
     with _handled(err):
-        cfg = load(config_path)
+        cfg = load(config_path, given=_given(tctx, "config"))
         if cfg.region and g.region and cfg.region != g.region:
             raise ConfigError(
                 [("region", f"ecsup.toml says {cfg.region!r} but --region says {g.region!r}")],
@@ -627,15 +633,28 @@ def logs(
     ] = None,
 ) -> None:
     """Print the service's container logs from CloudWatch, prefixed with the task id."""
-    from .logs import parse_since, tail
-    from .render import LogPrinter, make_console
+    from .logs import first_read_notice, parse_since, tail
+    from .render import LogPrinter, make_console, notice
 
     with _handled(make_console(sys.stderr)):
         seconds = parse_since(since)
     ctx, ui, err = _setup(tctx, config)
     with _handled(err, ctx.redact):
+
+        def after_first(emitted: int) -> None:  # on stderr: stdout carries only the events
+            said = first_read_notice(emitted, seconds, ctx.names.log_group, follow, filter_pattern)
+            if said:
+                notice(err, said)
+
         try:
-            tail(ctx, LogPrinter(ui.console, ctx.redact), since=seconds, pattern=filter_pattern, follow=follow)
+            tail(
+                ctx,
+                LogPrinter(ui.console, ctx.redact),
+                since=seconds,
+                pattern=filter_pattern,
+                follow=follow,
+                after_first=after_first,
+            )
         except KeyboardInterrupt:
             if not follow:
                 raise

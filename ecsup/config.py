@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, ConfigMissing
 from .names import ELB_NAME_LIMIT, Names
 
 # Fargate cpu -> valid memory (MiB); see STACK.md.
@@ -636,13 +636,19 @@ def parse(text: str, path: str = "ecsup.toml") -> Config:
     )
 
 
-def load(path: str | Path) -> Config:
+def load(path: str | Path, given: bool = False) -> Config:
+    """Read and validate the file; ``given``: its path came from --config (the hint then says so)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(
-            [(str(p), "not found")], hint="write one (see the README's configuration reference) or pass --config PATH"
+        import shlex
+
+        raise ConfigMissing(
+            f"{p} is missing: there is no configuration to read",
+            hint=f"write it with `ecsup init -c {shlex.quote(str(p))}`"
+            if given
+            else "write one here with `ecsup init`, or point to yours with --config PATH",
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([(str(p), f"cannot be read: {exc}")]) from None

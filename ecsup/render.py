@@ -277,6 +277,11 @@ def task_style(task: str) -> str:
     return PALETTE[zlib.crc32(task.encode("utf-8")) % len(PALETTE)]
 
 
+def notice(console: Console, text: str) -> None:
+    """A one-line remark beside the output (e.g. on stderr, next to the log events on stdout)."""
+    console.print(escape(text), style="dim", soft_wrap=True, highlight=False)
+
+
 class LogPrinter:
     """Prints LogLines on a rich Console: coloured task prefixes on a terminal, plain
     text (no escape codes) otherwise. Colour codes inside a message are kept on a

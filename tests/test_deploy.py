@@ -302,6 +302,9 @@ def test_cli_rolled_back_deployment_exits_9_with_the_reason(stack, config_file):
     assert result.exit_code == EXIT_ROLLED_BACK, result.output
     assert json.loads(result.stdout)["status"].startswith("ROLLBACK")
     assert "error:" in result.stderr and "Traceback" not in result.output
+    # the way on is another deploy (or a rollback), with the logs to look at: not `ecsup create`
+    assert "ecsup create" not in result.stderr, result.stderr
+    assert "`ecsup deploy --image" in result.stderr and "ecsup logs" in result.stderr, result.stderr
 
 
 def test_cli_ctrl_c_leaves_the_deployment_running_and_says_how_to_attach(stack, config_file, monkeypatch):

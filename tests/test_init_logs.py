@@ -457,6 +457,28 @@ def test_logs_since_excludes_older_events(log_group: Path) -> None:
     assert result.stdout.splitlines() == ["[01234567] an hour ago", "[01234567] just now"], explain(result)
 
 
+def test_logs_says_when_the_window_has_no_events(log_group: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    put(TASK_A, "an hour ago", at=now_ms() - 3600 * 1000)
+    result = invoke("logs", "-c", str(log_group))
+    assert result.exit_code == 0, explain(result)
+    assert result.stdout == ""  # stdout carries only events
+    assert "no events in /ecs/web-dev in the last 10m" in result.stderr, explain(result)
+
+    from ecsup import context as context_module
+
+    def ctrl_c(seconds: float) -> None:  # the user stops following at the first wait
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(context_module.CLOCK, "sleep", ctrl_c)
+    result = invoke("logs", "-c", str(log_group), "-f", "--filter", "ERROR")
+    assert result.exit_code == 0, explain(result)
+    assert "no events matching 'ERROR' in /ecs/web-dev in the last 10m; following" in result.stderr, explain(result)
+    put(TASK_A, "ERROR now")
+    result = invoke("logs", "-c", str(log_group), "-f")
+    assert result.stdout.splitlines() == ["[01234567] ERROR now"], explain(result)
+    assert "following /ecs/web-dev, Ctrl-C stops" in result.stderr, explain(result)
+
+
 def test_logs_missing_log_group_is_exit_6(aws: Any, tmp_path: Path) -> None:
     path = tmp_path / "ecsup.toml"
     path.write_text(BASE_CONFIG)
