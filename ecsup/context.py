@@ -313,6 +313,16 @@ class Context:
         self._secret_cache[variable] = value or None
         return value or None
 
+    def secret_source_of(self, variable: str) -> str | None:
+        """Where `create` would take a missing secret's value from, without asking for it (for a
+        plan): "ECSUP_SECRET_<VARIABLE>", "a prompt" on a terminal, or None (create would stop)."""
+        import os
+
+        given = self.secret_source(variable) if self.secret_source else os.environ.get(f"ECSUP_SECRET_{variable}")
+        if given:
+            return f"ECSUP_SECRET_{variable}"
+        return "a prompt" if getattr(self.ui, "interactive", False) else None
+
     def reset_observations(self) -> None:
         """Forget what a plan observed (to plan again, e.g. once the lock is held)."""
         self.facts.clear()

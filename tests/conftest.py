@@ -58,6 +58,8 @@ from ecsup.context import Context, Timeouts, is_mutating  # noqa: E402
 ZONE = "test.example.com"
 REGION = "eu-west-1"
 SECRET_VALUE = "pa55-Wr0rd-xyzzy-7781"
+# a CLI plan on an account without the parameter: the value create would store (else plan stops, as create)
+SECRET_GIVEN = {"ECSUP_SECRET_DB_PASSWORD": SECRET_VALUE}
 
 BASE_CONFIG = f'''
 app = "web"
