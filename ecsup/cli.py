@@ -39,6 +39,22 @@ class Globals:
     endpoint_url: str | None = None
 
 
+ConfigOption = Annotated[str, typer.Option("--config", "-c", metavar="PATH", help="Path of the configuration file.")]
+# The global AWS options are accepted after the command too (`ecsup plan --region eu-west-1`).
+ProfileOption = Annotated[
+    str | None, typer.Option("--profile", metavar="NAME", help="AWS profile (else AWS_PROFILE / the default chain).")
+]
+RegionOption = Annotated[
+    str | None, typer.Option("--region", metavar="REGION", help="AWS region, when ecsup.toml has none.")
+]
+EndpointOption = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint-url", metavar="URL", help="Send every AWS call to this endpoint (AWS_ENDPOINT_URL works too)."
+    ),
+]
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"ecsup {__version__}")
@@ -48,12 +64,9 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     ctx: typer.Context,
-    profile: Annotated[str | None, typer.Option(help="AWS profile (else AWS_PROFILE / the default chain).")] = None,
-    region: Annotated[str | None, typer.Option(help="AWS region, when ecsup.toml has none.")] = None,
-    endpoint_url: Annotated[
-        str | None,
-        typer.Option(help="Send every AWS call to this endpoint (AWS_ENDPOINT_URL works too)."),
-    ] = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
@@ -61,7 +74,28 @@ def main(
     ctx.obj = Globals(profile=profile, region=region, endpoint_url=endpoint_url)
 
 
-ConfigOption = Annotated[str, typer.Option("--config", "-c", help="Path of the configuration file.")]
+def _aws_options(tctx: typer.Context, profile: str | None, region: str | None, endpoint_url: str | None) -> None:
+    """Merge a command's --profile/--region/--endpoint-url into the ones given before it; the
+    same option given twice with two values is a usage error (exit 2), not a silent choice."""
+    from .errors import OptionError
+    from .render import make_console
+
+    g: Globals = tctx.obj or Globals()
+    with _handled(make_console(sys.stderr)):
+        for name, value in (("profile", profile), ("region", region), ("endpoint_url", endpoint_url)):
+            if value is None:
+                continue
+            before = getattr(g, name)
+            option = "--" + name.replace("_", "-")
+            if before is not None and before != value:
+                raise OptionError(
+                    f"{option} is given twice, as {before!r} and {value!r}",
+                    hint=f"give {option} once, before or after the command",
+                )
+            setattr(g, name, value)
+    tctx.obj = g
+
+
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
 
@@ -174,8 +208,12 @@ def create(
     force_unlock: Annotated[bool, typer.Option(help="Break the stack's lock (only when its holder is gone).")] = False,
     certificate_timeout: Annotated[float, typer.Option(help="Seconds to wait for ACM validation.")] = 1800,
     service_timeout: Annotated[float, typer.Option(help="Seconds to wait for the service to be stable.")] = 1200,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
 ) -> None:
     """Create or converge the whole stack described by ecsup.toml (safe to re-run)."""
+    _aws_options(tctx, profile, region, endpoint_url)
     from .context import Timeouts
 
     ctx, ui, err = _setup(
@@ -197,8 +235,12 @@ def plan(
             help="Exit 0 when there is nothing to do, 2 when there are changes, 1 on a configuration error.",
         ),
     ] = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
 ) -> None:
     """Show what `create` would do, without changing anything."""
+    _aws_options(tctx, profile, region, endpoint_url)
     try:
         changes = _plan(tctx, config, json_output)
     except typer.Exit as done:
@@ -248,10 +290,18 @@ def _plan(tctx: typer.Context, config: str, json_output: bool) -> bool:
 
 
 @app.command()
-def status(tctx: typer.Context, config: ConfigOption = "ecsup.toml", json_output: JsonOption = False) -> None:
+def status(
+    tctx: typer.Context,
+    config: ConfigOption = "ecsup.toml",
+    json_output: JsonOption = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
     """Show every resource of the stack: present, as configured, healthy (read-only).
 
     Exit code 0 when the stack is complete and healthy, 6 otherwise."""
+    _aws_options(tctx, profile, region, endpoint_url)
     from .errors import EXIT_UNHEALTHY
     from .render import status_report
     from .status import collect
@@ -324,8 +374,12 @@ def destroy(
     purge: Annotated[bool, typer.Option(help="Also delete the SSM parameters and the log group (data).")] = False,
     force_unlock: Annotated[bool, typer.Option(help="Break the stack's lock (only when its holder is gone).")] = False,
     json_output: JsonOption = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
 ) -> None:
     """Remove what ecsup created for this app/env, in reverse order; keep data unless --purge."""
+    _aws_options(tctx, profile, region, endpoint_url)
     from .errors import EXIT_FAILURE, Refused
 
     ctx, ui, err = _setup(tctx, config, json_output)
@@ -395,12 +449,16 @@ def deploy(
     no_wait: NoWait = False,
     json_output: JsonOption = False,
     timeout: ReleaseTimeout = 3600,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
 ) -> None:
     """Ship a new image with the service's ECS deployment (blue/green by default) and watch it.
 
     Registers a revision identical to the running one but for the image and updates the
     service with it; ECS moves tasks and traffic. Re-run without --image to attach to a
     deployment in progress. Exit 9 when ECS rolled it back, 5 when --timeout ran out."""
+    _aws_options(tctx, profile, region, endpoint_url)
     from .deploy import ATTACH_HINT
     from .deploy import deploy as run
     from .errors import OptionError
@@ -420,9 +478,13 @@ def rollback(
     no_wait: NoWait = False,
     json_output: JsonOption = False,
     timeout: ReleaseTimeout = 3600,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
 ) -> None:
     """Roll back: stop the deployment in progress (ECS rolls it back), or go back to the
     revision that ran before the last successful deployment."""
+    _aws_options(tctx, profile, region, endpoint_url)
     from .deploy import ATTACH_HINT
     from .deploy import rollback as run
 
@@ -583,8 +645,11 @@ def init(
         list[str] | None, typer.Option(metavar="NAME=value", help="Plain environment variable (repeatable).")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    profile: ProfileOption = None,
+    endpoint_url: EndpointOption = None,
 ) -> None:
     """Write a commented ecsup.toml (asks for what is missing when run on a terminal)."""
+    _aws_options(tctx, profile, None, endpoint_url)
     from .init import InitOptions, account_zones, parse_pairs, run_init
     from .render import make_console
 
@@ -631,8 +696,12 @@ def logs(
     filter_pattern: Annotated[
         str | None, typer.Option("--filter", help="CloudWatch Logs filter pattern, e.g. ERROR.")
     ] = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
 ) -> None:
     """Print the service's container logs from CloudWatch, prefixed with the task id."""
+    _aws_options(tctx, profile, region, endpoint_url)
     from .logs import first_read_notice, parse_since, tail
     from .render import LogPrinter, make_console, notice
 
@@ -676,9 +745,13 @@ def cost(
     offline: Annotated[
         bool, typer.Option("--offline", help="Use the price table shipped with ecsup: no AWS call, no credentials.")
     ] = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
 ) -> None:
     """Estimate the stack's monthly cost in USD, line by line (read-only; the AWS Price List
     API when reachable, else the dated price table shipped with ecsup)."""
+    _aws_options(tctx, profile, region, endpoint_url)
     from .cost import Usage, estimate
     from .prices import choose_prices
     from .render import cost_report
