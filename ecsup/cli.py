@@ -164,7 +164,7 @@ def run_create(ctx: Context, ui: ConsoleUI, json_output: bool = False, force_unl
     from .render import plan_summary
 
     start = time.monotonic()
-    ui.print(f"ecsup create {ctx.names.stack} in {ctx.region} -> {ctx.config.url}", style="bold")
+    ui.print(f"ecsup create {ctx.names.stack} in {ctx.region}{ctx.whereabouts()} -> {ctx.config.url}", style="bold")
 
     def show_plan(outcome: Outcome) -> None:  # the same plan `ecsup plan` prints, then its execution
         changes = outcome.changes()
@@ -205,9 +205,15 @@ def create(
     config: ConfigOption = "ecsup.toml",
     json_output: JsonOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and the result.")] = False,
-    force_unlock: Annotated[bool, typer.Option(help="Break the stack's lock (only when its holder is gone).")] = False,
-    certificate_timeout: Annotated[float, typer.Option(help="Seconds to wait for ACM validation.")] = 1800,
-    service_timeout: Annotated[float, typer.Option(help="Seconds to wait for the service to be stable.")] = 1200,
+    force_unlock: Annotated[
+        bool, typer.Option("--force-unlock", help="Break the stack's lock (only when its holder is gone).")
+    ] = False,
+    certificate_timeout: Annotated[
+        float, typer.Option(metavar="SECONDS", help="Seconds to wait for ACM validation.")
+    ] = 1800,
+    service_timeout: Annotated[
+        float, typer.Option(metavar="SECONDS", help="Seconds to wait for the service to be stable.")
+    ] = 1200,
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
@@ -262,6 +268,7 @@ def _plan(tctx: typer.Context, config: str, json_output: bool) -> bool:
     ctx, ui, err = _setup(tctx, config, json_output)
     ctx.mode = "plan"
     with _handled(err, ctx.redact):
+        ui.print(f"ecsup plan {ctx.names.stack} in {ctx.region}{ctx.whereabouts()}", style="bold")
         outcome = make_plan(ctx)
         changes = outcome.changes()
         money = cost_change(ctx, outcome) if changes else None
@@ -312,7 +319,7 @@ def status(
         if json_output:
             typer.echo(ctx.redact(json.dumps(report.as_dict(), indent=2, default=str)))
         else:
-            status_report(ui.console, report)
+            status_report(ui.console, report, ctx.whereabouts())
     if not report.healthy:
         raise typer.Exit(EXIT_UNHEALTHY)
 
@@ -326,7 +333,7 @@ def run_destroy(
 ) -> dict[str, Any]:
     from .engine import DestroyResult, destroy, destroy_locked, plan_destroy
 
-    ui.print(f"ecsup destroy {ctx.names.stack} in {ctx.region}", style="bold")
+    ui.print(f"ecsup destroy {ctx.names.stack} in {ctx.region}{ctx.whereabouts()}", style="bold")
     outcome = plan_destroy(ctx, purge)
     doomed = [a for a in outcome.actions if a.kind == "delete"]
     result = DestroyResult()
@@ -371,8 +378,12 @@ def destroy(
     tctx: typer.Context,
     config: ConfigOption = "ecsup.toml",
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-    purge: Annotated[bool, typer.Option(help="Also delete the SSM parameters and the log group (data).")] = False,
-    force_unlock: Annotated[bool, typer.Option(help="Break the stack's lock (only when its holder is gone).")] = False,
+    purge: Annotated[
+        bool, typer.Option("--purge", help="Also delete the SSM parameters and the log group (data).")
+    ] = False,
+    force_unlock: Annotated[
+        bool, typer.Option("--force-unlock", help="Break the stack's lock (only when its holder is gone).")
+    ] = False,
     json_output: JsonOption = False,
     profile: ProfileOption = None,
     region: RegionOption = None,
@@ -436,7 +447,10 @@ def run_release(
 
 
 ReleaseTimeout = Annotated[
-    float, typer.Option("--timeout", help="Seconds to watch before giving up (the deployment goes on in ECS).")
+    float,
+    typer.Option(
+        "--timeout", metavar="SECONDS", help="Seconds to watch before giving up (the deployment goes on in ECS)."
+    ),
 ]
 NoWait = Annotated[bool, typer.Option("--no-wait", help="Start it and return; `ecsup deploy` attaches later.")]
 
@@ -445,7 +459,9 @@ NoWait = Annotated[bool, typer.Option("--no-wait", help="Start it and return; `e
 def deploy(
     tctx: typer.Context,
     config: ConfigOption = "ecsup.toml",
-    image: Annotated[str | None, typer.Option(help="Image to ship [default: service.image from ecsup.toml].")] = None,
+    image: Annotated[
+        str | None, typer.Option(metavar="IMAGE", help="Image to ship [default: service.image from ecsup.toml].")
+    ] = None,
     no_wait: NoWait = False,
     json_output: JsonOption = False,
     timeout: ReleaseTimeout = 3600,
@@ -467,7 +483,7 @@ def deploy(
     with _handled(err, ctx.redact, f"the deployment goes on in ECS: {ATTACH_HINT}"):
         if image is not None and (not image.strip() or any(c.isspace() for c in image)):
             raise OptionError(f"--image {image!r} is not an image reference", hint="e.g. --image ghcr.io/org/app:1.2.3")
-        ui.print(f"ecsup deploy {ctx.names.stack} in {ctx.region}", style="bold")
+        ui.print(f"ecsup deploy {ctx.names.stack} in {ctx.region}{ctx.whereabouts()}", style="bold")
         run_release(ctx, ui, lambda: run(ctx, image, wait=not no_wait, timeout=timeout), json_output, "deployed")
 
 
@@ -490,38 +506,64 @@ def rollback(
 
     ctx, ui, err = _setup(tctx, config, json_output)
     with _handled(err, ctx.redact, f"the rollback goes on in ECS: {ATTACH_HINT}"):
-        ui.print(f"ecsup rollback {ctx.names.stack} in {ctx.region}", style="bold")
+        ui.print(f"ecsup rollback {ctx.names.stack} in {ctx.region}{ctx.whereabouts()}", style="bold")
         run_release(ctx, ui, lambda: run(ctx, wait=not no_wait, timeout=timeout), json_output, "rolled back")
+
+
+# The sandbox's own delays (emulation.SANDBOX, which needs moto: not imported for --help);
+# tests/test_first_use.py checks that they are the same.
+SANDBOX_DELAY_DEFAULTS = {
+    "certificate_validation": 1.0,
+    "load_balancer_provisioning": 1.0,
+    "service_start": 1.0,
+    "service_draining": 2.0,
+    "eni_release": 2.0,
+}
 
 
 @app.command()
 def sandbox(
-    zone: Annotated[str, typer.Option(help="Public hosted zone to create in the sandbox.")] = "example.test",
-    region: Annotated[str, typer.Option(help="Default region for the sandbox.")] = "eu-west-1",
-    port: Annotated[int, typer.Option(help="Loopback port (0: any free port).")] = 0,
+    zone: Annotated[
+        str, typer.Option(metavar="ZONE", help="Public hosted zone to create in the sandbox.")
+    ] = "example.test",
+    region: Annotated[str, typer.Option(metavar="REGION", help="Default region for the sandbox.")] = "eu-west-1",
+    port: Annotated[int, typer.Option(metavar="PORT", help="Loopback port (0: any free port).")] = 0,
     validation_delay: Annotated[
-        float | None,
-        typer.Option(help="Seconds ACM takes to issue a certificate once its validation records are in the zone."),
-    ] = None,
-    load_balancer_delay: Annotated[
-        float | None,
-        typer.Option(help="Seconds a new load balancer stays 'provisioning' (its targets cannot pass health checks)."),
-    ] = None,
-    service_delay: Annotated[
-        float | None,
-        typer.Option(help="Seconds a service's new tasks stay PENDING before they run."),
-    ] = None,
-    draining_delay: Annotated[
-        float | None,
-        typer.Option(help="Seconds a deleted service stays DRAINING."),
-    ] = None,
-    eni_delay: Annotated[
-        float | None,
+        float,
         typer.Option(
-            help="Seconds the network interfaces of a deleted load balancer or stopped tasks hold their security "
-            "groups (DependencyViolation)."
+            metavar="SECONDS",
+            help="Seconds ACM takes to issue a certificate once its validation records are in the zone.",
         ),
-    ] = None,
+    ] = SANDBOX_DELAY_DEFAULTS["certificate_validation"],
+    load_balancer_delay: Annotated[
+        float,
+        typer.Option(
+            metavar="SECONDS",
+            help="Seconds a new load balancer stays 'provisioning' (its targets cannot pass health checks).",
+        ),
+    ] = SANDBOX_DELAY_DEFAULTS["load_balancer_provisioning"],
+    service_delay: Annotated[
+        float,
+        typer.Option(
+            metavar="SECONDS",
+            help="Seconds a service's new tasks stay PENDING before they run.",
+        ),
+    ] = SANDBOX_DELAY_DEFAULTS["service_start"],
+    draining_delay: Annotated[
+        float,
+        typer.Option(
+            metavar="SECONDS",
+            help="Seconds a deleted service stays DRAINING.",
+        ),
+    ] = SANDBOX_DELAY_DEFAULTS["service_draining"],
+    eni_delay: Annotated[
+        float,
+        typer.Option(
+            metavar="SECONDS",
+            help="Seconds the network interfaces of a deleted load balancer or stopped tasks hold their security "
+            "groups (DependencyViolation).",
+        ),
+    ] = SANDBOX_DELAY_DEFAULTS["eni_release"],
 ) -> None:
     """Run the local AWS (moto) in the foreground for trying ecsup by hand.
 
@@ -562,8 +604,8 @@ DEMO_SECOND_IMAGE = "public.ecr.aws/nginx/nginx:mainline"
 
 @app.command()
 def demo(
-    zone: Annotated[str, typer.Option(help="Zone for the demo stack.")] = "example.test",
-    keep: Annotated[bool, typer.Option(help="Stop after create and status (no destroy).")] = False,
+    zone: Annotated[str, typer.Option(metavar="ZONE", help="Zone for the demo stack.")] = "example.test",
+    keep: Annotated[bool, typer.Option("--keep", help="Stop after create and status (no destroy).")] = False,
 ) -> None:
     """The whole life of a stack on the embedded local AWS: create, create again, status, destroy."""
     import secrets as pysecrets
@@ -622,20 +664,36 @@ def demo(
 def init(
     tctx: typer.Context,
     config: ConfigOption = "ecsup.toml",
-    app_name: Annotated[str | None, typer.Option("--app", help="Application name (asked on a terminal).")] = None,
-    env: Annotated[str | None, typer.Option("--env", help="Environment name, e.g. dev (asked on a terminal).")] = None,
-    zone: Annotated[str | None, typer.Option(help="Public Route53 hosted zone (chosen on a terminal).")] = None,
-    hostname: Annotated[str | None, typer.Option(help="Name served over HTTPS [default: www.<zone>].")] = None,
-    image: Annotated[str | None, typer.Option(help="Container image (asked on a terminal).")] = None,
-    region: Annotated[str | None, typer.Option(help="AWS region of the stack (else left to the environment).")] = None,
-    port: Annotated[int | None, typer.Option(help="Container port [default: 80].")] = None,
-    cpu: Annotated[int | None, typer.Option(help="Fargate cpu units [default: 256].")] = None,
-    memory: Annotated[int | None, typer.Option(help="Memory MiB [default: 512, or the least valid for --cpu].")] = None,
-    desired_count: Annotated[int | None, typer.Option(help="Number of tasks [default: 1].")] = None,
-    health_check_path: Annotated[str | None, typer.Option(help="Health check path [default: /].")] = None,
-    record: Annotated[str | None, typer.Option(help="DNS record: alias or cname [default: alias].")] = None,
+    app_name: Annotated[
+        str | None, typer.Option("--app", metavar="NAME", help="Application name (asked on a terminal).")
+    ] = None,
+    env: Annotated[
+        str | None, typer.Option("--env", metavar="NAME", help="Environment name, e.g. dev (asked on a terminal).")
+    ] = None,
+    zone: Annotated[
+        str | None, typer.Option(metavar="ZONE", help="Public Route53 hosted zone (chosen on a terminal).")
+    ] = None,
+    hostname: Annotated[
+        str | None, typer.Option(metavar="NAME", help="Name served over HTTPS [default: www.<zone>].")
+    ] = None,
+    image: Annotated[str | None, typer.Option(metavar="IMAGE", help="Container image (asked on a terminal).")] = None,
+    region: Annotated[
+        str | None, typer.Option(metavar="REGION", help="AWS region of the stack (else left to the environment).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(metavar="PORT", help="Container port [default: 80].")] = None,
+    cpu: Annotated[int | None, typer.Option(metavar="UNITS", help="Fargate cpu units [default: 256].")] = None,
+    memory: Annotated[
+        int | None, typer.Option(metavar="MIB", help="Memory MiB [default: 512, or the least valid for --cpu].")
+    ] = None,
+    desired_count: Annotated[int | None, typer.Option(metavar="N", help="Number of tasks [default: 1].")] = None,
+    health_check_path: Annotated[
+        str | None, typer.Option(metavar="PATH", help="Health check path [default: /].")
+    ] = None,
+    record: Annotated[
+        str | None, typer.Option(metavar="alias|cname", help="DNS record: alias or cname [default: alias].")
+    ] = None,
     cloudfront_certificate: Annotated[
-        bool, typer.Option(help="Also request the certificate in us-east-1 (CloudFront).")
+        bool, typer.Option("--cloudfront-certificate", help="Also request the certificate in us-east-1 (CloudFront).")
     ] = False,
     secret: Annotated[
         list[str] | None,
@@ -691,10 +749,10 @@ def init(
 def logs(
     tctx: typer.Context,
     config: ConfigOption = "ecsup.toml",
-    since: Annotated[str, typer.Option(help="How far back to start: 30s, 10m, 1h, 2d.")] = "10m",
+    since: Annotated[str, typer.Option(metavar="DURATION", help="How far back to start: 30s, 10m, 1h, 2d.")] = "10m",
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new events until Ctrl-C.")] = False,
     filter_pattern: Annotated[
-        str | None, typer.Option("--filter", help="CloudWatch Logs filter pattern, e.g. ERROR.")
+        str | None, typer.Option("--filter", metavar="PATTERN", help="CloudWatch Logs filter pattern, e.g. ERROR.")
     ] = None,
     profile: ProfileOption = None,
     region: RegionOption = None,
@@ -713,7 +771,7 @@ def logs(
         def after_first(emitted: int) -> None:  # on stderr: stdout carries only the events
             said = first_read_notice(emitted, seconds, ctx.names.log_group, follow, filter_pattern)
             if said:
-                notice(err, said)
+                notice(err, said + (f" ({ctx.endpoint})" if ctx.endpoint else ""))
 
         try:
             tail(
@@ -736,11 +794,11 @@ def cost(
     config: ConfigOption = "ecsup.toml",
     json_output: JsonOption = False,
     requests_per_month: Annotated[
-        int, typer.Option(min=0, help="Requests a month the load balancer serves (sets its LCUs).")
+        int, typer.Option(min=0, metavar="N", help="Requests a month the load balancer serves (sets its LCUs).")
     ] = 1_000_000,
-    log_gb_per_month: Annotated[float, typer.Option(min=0.0, help="GB of container logs a month.")] = 1.0,
+    log_gb_per_month: Annotated[float, typer.Option(min=0.0, metavar="GB", help="GB of container logs a month.")] = 1.0,
     deploys_per_month: Annotated[
-        int, typer.Option(min=0, help="Deployments a month (new and old tasks overlap in each).")
+        int, typer.Option(min=0, metavar="N", help="Deployments a month (new and old tasks overlap in each).")
     ] = 20,
     offline: Annotated[
         bool, typer.Option("--offline", help="Use the price table shipped with ecsup: no AWS call, no credentials.")
@@ -758,7 +816,9 @@ def cost(
 
     ctx, ui, err = _setup(tctx, config, json_output)
     with _handled(err, ctx.redact):
-        prices = choose_prices(ctx.region, offline=offline, client=lambda: ctx.client("pricing", "us-east-1"))
+        prices = choose_prices(
+            ctx.region, offline=offline, client=lambda: ctx.client("pricing", "us-east-1"), endpoint=ctx.endpoint
+        )
         usage = Usage(
             requests_per_month=requests_per_month,
             log_gb_per_month=log_gb_per_month,
@@ -769,6 +829,14 @@ def cost(
             typer.echo(json.dumps(result.as_dict(), indent=2))
         else:
             cost_report(ui.console, result)
+
+
+# `ecsup --help` lists the commands in the order a user meets them (init first); commands
+# added later keep their place after these.
+_ORDER = ["init", "plan", "create", "status", "cost", "logs", "deploy", "rollback", "destroy", "sandbox", "demo"]
+app.registered_commands.sort(
+    key=lambda c: _ORDER.index(c.callback.__name__) if c.callback and c.callback.__name__ in _ORDER else len(_ORDER)
+)
 
 
 def run() -> None:  # console-script entry point

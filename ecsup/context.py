@@ -287,6 +287,21 @@ class Context:
             self._account = parts[4]
 
     @property
+    def endpoint(self) -> str | None:
+        """The endpoint every AWS call goes to when it is not AWS's own (--endpoint-url, else
+        AWS_ENDPOINT_URL, which boto3 honours by itself), or None."""
+        import os
+
+        return self.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+
+    def whereabouts(self) -> str:
+        """Where the calls go, for a command's first line: " at <endpoint>" when it is not AWS,
+        else " in account <id>" (one sts:GetCallerIdentity, which later steps then reuse)."""
+        if self.endpoint:
+            return f" at {self.endpoint}"
+        return f" in account {self.account_id}"
+
+    @property
     def partition(self) -> str:
         region = self.region
         if region.startswith("cn-"):

@@ -287,18 +287,43 @@ def pick(answer: str, choices: Sequence[str]) -> str:
     return answer
 
 
+REGION_LABEL = "AWS region, e.g. eu-west-1 (empty: from the environment)"
+
+
+def answer_problem(name: str, value: str) -> str | None:
+    """Why one answer cannot go in the file (the message config.parse would give), or None:
+    each answer is checked as it is given, not after the last question."""
+    from .config import _REGION_RE, _check_domain, _check_name, _normalise_domain
+
+    problems: list[tuple[str, str]] = []
+    if name in ("app", "env"):
+        _check_name(value, name, problems)
+    elif name == "zone":
+        _check_domain(_normalise_domain(value), "dns.zone", problems)
+    elif name == "image" and any(c.isspace() for c in value):
+        problems.append(("service.image", "must be an image reference such as public.ecr.aws/nginx/nginx:stable"))
+    elif name == "region" and value and not _REGION_RE.fullmatch(value):
+        problems.append(("region", f"{value!r} is not an AWS region name (e.g. eu-west-1)"))
+    if not problems:
+        return None
+    key, message = problems[0]
+    return f"{key} ({KEY_OPTIONS[key]}): {message}"
+
+
 def complete(
     opts: InitOptions,
     interactive: bool,
     prompt: Prompt,
     choose: Choose,
     zones: Callable[[], list[str]],
+    warn: Callable[[str], None] = lambda line: None,
 ) -> InitOptions:
-    """Fill in the required values that are missing: asked on a terminal, an error otherwise."""
+    """Fill in the required values that are missing, and the region: asked on a terminal (each
+    answer checked as it is given, and asked again when it cannot be used), an error otherwise."""
     missing = opts.missing_required()
-    if not missing:
-        return opts
     if not interactive:
+        if not missing:
+            return opts
         flags = ", ".join(f"--{name}" for name in missing)
         raise OptionError(
             f"missing option{'s' if len(missing) > 1 else ''} {flags}: "
@@ -307,15 +332,27 @@ def complete(
     values: dict[str, Any] = {}
     found: list[str] | None = None
     for name in missing:
-        answer = ""
-        while not answer:
+        while True:
             if name == "zone":
                 found = zones() if found is None else found
                 answer = choose(_LABELS[name], found) if found else prompt(_LABELS[name])
             else:
                 answer = prompt(_LABELS[name])
             answer = answer.strip()
+            why = answer_problem(name, answer) if answer else None
+            if answer and why is None:
+                break
+            if why:
+                warn(why)
         values[name] = answer
+    if opts.region is None:
+        while True:
+            answer = prompt(REGION_LABEL).strip()
+            why = answer_problem("region", answer)
+            if why is None:
+                break
+            warn(why)
+        values["region"] = answer or None
     return replace(opts, **values)
 
 
@@ -361,6 +398,8 @@ def account_zones(profile: str | None = None, region: str | None = None, endpoin
 def terminal_prompt(label: str) -> str:
     import typer
 
+    if label == REGION_LABEL:  # the one question an empty answer is fine for
+        return str(typer.prompt(label, default="", show_default=False))
     return str(typer.prompt(label))
 
 
@@ -423,7 +462,7 @@ def run_init(
         raise OptionError(f"{path} exists already: pass --force to overwrite it (nothing was written)")
     while True:
         asked = opts.missing_required()
-        opts = complete(opts, interactive, prompt, choose, zones)
+        opts = complete(opts, interactive, prompt, choose, zones, warn)
         try:
             text, config = build(opts, path)
             break

@@ -225,10 +225,11 @@ STATE_STYLE = {
 }
 
 
-def status_report(console: Console, report: Any) -> None:
+def status_report(console: Console, report: Any, where: str = "") -> None:
+    """``where``: " at <endpoint>" or " in account <id>" (Context.whereabouts)."""
     from rich.table import Table
 
-    console.print(escape(f"{report.stack} ({report.region})  {report.url}"), style="bold")
+    console.print(escape(f"{report.stack} ({report.region}{where})  {report.url}"), style="bold")
     if not report.exists:
         console.print(
             escape(f"the stack {report.stack} does not exist in {report.region}: `ecsup create` builds it"),

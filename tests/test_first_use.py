@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import REGION, SECRET_GIVEN, Recorder, config_text, explain, invoke
@@ -52,3 +53,54 @@ def test_every_aws_command_lists_the_global_options(command: str) -> None:
     text = invoke(command, "--help").stdout
     for option in ("--profile NAME", "--region REGION", "--endpoint-url URL", "--config PATH"):
         assert option in text, f"{option} not in `ecsup {command} --help`:\n{text}"
+
+
+def test_cost_against_an_endpoint_without_the_price_list_api_uses_the_table_at_once(
+    aws: Recorder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "ecsup.toml"
+    path.write_text(config_text())
+    result = invoke("cost", "-c", str(path), "--endpoint-url", "http://127.0.0.1:9")  # nothing listens there
+    assert result.exit_code == 0, explain(result)
+    assert "note: http://127.0.0.1:9 has no AWS Price List API: prices from the shipped table" in result.stdout
+    assert "prices: table shipped with ecsup" in result.stdout and "Traceback" not in result.output
+    assert aws.calls == []  # no Price List call at all: quick, and nothing in the sandbox's log
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # the sandbox's exports
+    result = invoke("cost", "-c", str(path), "--json")
+    assert json.loads(result.stdout)["prices"]["note"].startswith("http://127.0.0.1:9 has no AWS Price List API")
+    assert aws.calls == []
+
+
+def test_the_first_line_says_which_account_or_which_endpoint(
+    aws: Recorder, tmp_path: Path, make_ctx: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "ecsup.toml"
+    path.write_text(config_text())
+    real = CliRunner().invoke(app, ["plan", "-c", str(path)], env=SECRET_GIVEN)
+    assert real.exit_code == 0, explain(real)
+    # moto's account: on AWS, the account the credentials belong to
+    assert real.stdout.splitlines()[0] == "ecsup plan web-dev in eu-west-1 in account 123456789012", explain(real)
+    status = invoke("status", "-c", str(path))
+    assert status.stdout.splitlines()[0].startswith("web-dev (eu-west-1 in account 123456789012)"), explain(status)
+    aws.reset()  # an endpoint that is not AWS is named, with no call to learn it
+    assert make_ctx(endpoint_url="http://127.0.0.1:4566").whereabouts() == " at http://127.0.0.1:4566"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")  # the sandbox's exports
+    assert make_ctx().whereabouts() == " at http://127.0.0.1:5000" and aws.calls == []
+
+
+def test_help_is_consistent() -> None:
+    import re
+
+    from ecsup import emulation
+    from ecsup.cli import SANDBOX_DELAY_DEFAULTS
+
+    top = invoke("--help").stdout
+    commands = re.findall(r"^  (\w+)  ", top.split("Commands:")[1], re.M)
+    assert commands[0] == "init" and commands[-2:] == ["sandbox", "demo"], commands
+    for command in commands:
+        text = invoke(command, "--help").stdout
+        assert not re.search(r"<(str|int|float)>", text), f"`ecsup {command} --help` has a type placeholder:\n{text}"
+        assert "/ --no-" not in text, f"`ecsup {command} --help` mixes boolean styles:\n{text}"
+    sandbox = invoke("sandbox", "--help").stdout
+    assert sandbox.count("SECONDS") == 5 and sandbox.count("[default: ") >= 8, sandbox
+    assert {k: getattr(emulation.SANDBOX, k) for k in SANDBOX_DELAY_DEFAULTS} == SANDBOX_DELAY_DEFAULTS
