@@ -437,7 +437,8 @@ def run_release(
     if json_output:
         typer.echo(ctx.redact(json.dumps(doc, indent=2)))
     else:
-        ui.print(result.message, style="bold")
+        if result.message != ui.announced:  # said already when it started
+            ui.print(result.message, style="bold")
         if result.status in ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL"):
             ui.print(
                 f"{what}: {result.revision_after} ({result.image_after}) runs, after {doc['seconds']:.0f}s",

@@ -111,6 +111,8 @@ class UI(Protocol):
 
     def deploy_progress(self, state: Any) -> None: ...  # a deploy.DeployState
 
+    def release_started(self, message: str) -> None: ...  # "deploying IMAGE as web-dev:2 (...)", before the watch
+
 
 class SilentUI:
     def wait_progress(self, what: str, state: str, elapsed: float, bound: float) -> None:
@@ -126,6 +128,9 @@ class SilentUI:
         return None
 
     def deploy_progress(self, state: Any) -> None:
+        pass
+
+    def release_started(self, message: str) -> None:
         pass
 
 

@@ -68,6 +68,7 @@ class ConsoleUI:
         self._last_plain: dict[str, tuple[str, float]] = {}
         self._live: Any = None  # the deploy view on a terminal
         self._last_deploy = ""
+        self.announced: str | None = None  # release_started's line
 
     def print(self, text: str = "", style: str | None = None) -> None:
         self._stop()
@@ -105,6 +106,12 @@ class ConsoleUI:
             self._live.stop()
             self._live = None
             self.console.print(escape(f"  {state.summary()}"))
+
+    def release_started(self, message: str) -> None:
+        """What a deploy or rollback does, said when it starts (not after the watch)."""
+        self._stop()
+        self.announced = message
+        self.console.print(escape(self.redact(message)), style="bold")
 
     def stop_live(self) -> None:
         if self._live is not None:
@@ -200,6 +207,8 @@ def deploy_view(state: Any) -> Any:
         grid.add_row("old tasks", f"{state.revision_before}: {state.old_running} running, {state.old_pending} pending")
     if state.bake_left is not None:
         grid.add_row("bake", f"{_minutes(state.bake_left)} left of {_minutes(state.bake_total or 0)}")
+    elif state.stage == "BAKE_TIME" and state.bake_total:  # an emulator's bake: shorter than it says
+        grid.add_row("bake", f"{_minutes(state.bake_total)}, shortened by this endpoint (no countdown)")
     return grid
 
 
