@@ -557,6 +557,10 @@ def sandbox(
             help="Seconds a deleted service stays DRAINING.",
         ),
     ] = SANDBOX_DELAY_DEFAULTS["service_draining"],
+    env_file: Annotated[
+        str | None,
+        typer.Option(metavar="PATH", help="Also write the exports to this file (for `. PATH` in another shell)."),
+    ] = None,
     eni_delay: Annotated[
         float,
         typer.Option(
@@ -570,6 +574,7 @@ def sandbox(
 
     It answers with AWS's delays, shortened: its banner lists them, the --*-delay options change them.
     """
+    import shlex
     import threading
 
     from .render import make_console
@@ -588,9 +593,11 @@ def sandbox(
         try:
             typer.echo(f"ecsup sandbox: local AWS on {box.endpoint_url} with public hosted zone {zone}")
             typer.echo(f"AWS's delays, shortened: {describe_delays(box.delays)} (see ecsup sandbox --help)")
-            typer.echo("In another shell:")
-            for key, value in box.environment().items():
-                typer.echo(f"  export {key}={value}")
+            typer.echo("In another shell (paste these lines" + (f", or `. {env_file}`):" if env_file else "):"))
+            exports = "".join(f"export {key}={shlex.quote(value)}\n" for key, value in box.environment().items())
+            typer.echo(exports, nl=False)
+            if env_file:
+                _write_env_file(env_file, exports)
             typer.echo(
                 "then `ecsup create` with an ecsup.toml whose dns.zone is "
                 f"{zone}. Ctrl-C stops the sandbox (its state is lost)."
@@ -598,6 +605,16 @@ def sandbox(
             threading.Event().wait()
         finally:
             box.stop()
+
+
+def _write_env_file(path: str, exports: str) -> None:
+    from .errors import OptionError
+
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(exports)
+    except OSError as exc:
+        raise OptionError(f"--env-file {path}: cannot write it ({exc.strerror or exc})") from None
 
 
 DEMO_SECOND_IMAGE = "public.ecr.aws/nginx/nginx:mainline"

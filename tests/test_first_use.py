@@ -104,3 +104,34 @@ def test_help_is_consistent() -> None:
     sandbox = invoke("sandbox", "--help").stdout
     assert sandbox.count("SECONDS") == 5 and sandbox.count("[default: ") >= 8, sandbox
     assert {k: getattr(emulation.SANDBOX, k) for k in SANDBOX_DELAY_DEFAULTS} == SANDBOX_DELAY_DEFAULTS
+
+
+def test_sandbox_exports_can_be_pasted_or_sourced(tmp_path: Path) -> None:
+    import subprocess
+    import time
+
+    env_file = tmp_path / "sandbox.env"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ecsup", "sandbox", "--env-file", str(env_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not env_file.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert env_file.exists(), proc.stderr.read() if proc.poll() is not None else "no env file"
+        sourced = subprocess.run(
+            ["bash", "-c", f". {env_file} && echo $AWS_ENDPOINT_URL $AWS_DEFAULT_REGION"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        assert sourced[0].startswith("http://127.0.0.1:") and sourced[1] == "eu-west-1"
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=30)
+    pasted = [line for line in out.splitlines() if line.startswith("export ")]
+    assert pasted == env_file.read_text().splitlines()  # what is printed is what the file holds
+    assert f"export AWS_ENDPOINT_URL={sourced[0]}" in pasted and "Traceback" not in err
