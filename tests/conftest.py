@@ -298,6 +298,16 @@ def issued_certificate(domain: str, sans: tuple[str, ...] = (), region: str = RE
     return arn
 
 
+def register_task_targets(group: str, count: int = 1, port: int = 8080) -> list[str]:
+    """Register ``count`` task IPs in a target group, as ECS does for a service's running tasks
+    (moto's ECS registers none; moto reports a registered ip target healthy)."""
+    elb = client("elbv2")
+    arn = elb.describe_target_groups(Names=[group])["TargetGroups"][0]["TargetGroupArn"]
+    ips = [f"10.0.9.{i + 1}" for i in range(count)]
+    elb.register_targets(TargetGroupArn=arn, Targets=[{"Id": ip, "Port": port} for ip in ips])
+    return ips
+
+
 # -- the CLI, in-process ----------------------------------------------------------------
 runner = CliRunner()
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Recorder, client, config_text
+from conftest import Recorder, client, config_text, register_task_targets
 from typer.testing import CliRunner
 
 from ecsup import deploy, engine
@@ -252,6 +252,7 @@ def test_create_converges_the_strategy_of_an_existing_service(stack, make_ctx):
 # -- status and destroy --------------------------------------------------------------------------
 def test_status_shows_the_live_group_the_running_image_and_a_deployment_in_progress(stack, make_ctx):
     deploy.deploy(make_ctx(), IMAGE_2)
+    register_task_targets("web-dev-green")  # as ECS does for the running tasks (moto's ECS does not)
     report = collect(make_ctx())
     assert report.service["live_target_group"] == "web-dev-green"
     assert report.service["image"] == IMAGE_2 and report.service["task_definition"] == "web-dev:2"
