@@ -192,8 +192,8 @@ class IamStep(Step):
         name = role["RoleName"]
         changes = []
         if _norm(_doc(role.get("AssumeRolePolicyDocument"))) != _norm(trust_policy(ctx, spec)):
-            want = spec.principal + (" from this account's ECS tasks only" if spec.confused_deputy else "")
-            changes.append(Change("trust policy", "other", want))
+            trusted = spec.principal + (" from this account's ECS tasks only" if spec.confused_deputy else "")
+            changes.append(Change("trust policy", "other", trusted))
         if not spec.managed and not spec.execution:
             return changes
         with doing(f"read policies of IAM role {name}"):
