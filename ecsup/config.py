@@ -138,6 +138,9 @@ class ServiceConfig:
     on_demand_base: int = 1  # mixed: this many tasks always on demand
     on_demand_percent: int = 0  # mixed: of the tasks above the base, this share on demand, the rest Spot
     autoscaling: AutoscalingConfig | None = None
+    readonly_root_filesystem: bool = False  # the container's root file system read-only
+    container_insights: bool = False  # the cluster's containerInsights setting ("enabled")
+    log_kms_key: str = ""  # a customer-managed KMS key for the log group (as secrets_kms_key for SSM)
 
     @property
     def capacity_provider_strategy(self) -> list[dict[str, Any]] | None:
@@ -152,6 +155,21 @@ class ServiceConfig:
         ]
 
 
+# The newest TLS policy AWS offers for ALB HTTPS listeners: a hybrid post-quantum one, TLS 1.3
+# and 1.2 with restricted ciphers, which AWS recommends and makes the console's default ("Security
+# policies for your Application Load Balancer", ELB User Guide:
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html;
+# the China partition's copy of the page lists it too). The API's own default is still the 2016 policy.
+DEFAULT_TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
+_TLS_POLICY_RE = re.compile(r"^ELBSecurityPolicy-[A-Za-z0-9-]{1,100}$")
+
+
+@dataclass(frozen=True)
+class LoadBalancerConfig:
+    tls_policy: str = DEFAULT_TLS_POLICY
+    deletion_protection: bool = False  # destroy turns it off first, after its confirmation
+
+
 @dataclass(frozen=True)
 class Config:
     app: str
@@ -159,6 +177,7 @@ class Config:
     dns: DnsConfig
     service: ServiceConfig
     network: NetworkConfig = field(default_factory=NetworkConfig)
+    load_balancer: LoadBalancerConfig = field(default_factory=LoadBalancerConfig)
     region: str = ""
     path: str = ""
 
@@ -185,6 +204,10 @@ _SCHEMA: dict[str, Any] = {
         "cloudfront_certificate": (bool, False),
         "certificate_arn": (str, ""),
     },
+    "load_balancer": {
+        "tls_policy": (str, DEFAULT_TLS_POLICY),
+        "deletion_protection": (bool, False),
+    },
     "network": {
         "vpc_id": (str, ""),
         "subnets": (list, []),
@@ -206,6 +229,9 @@ _SCHEMA: dict[str, Any] = {
         "capacity": (str, "FARGATE"),
         "on_demand_base": (int, 1),
         "on_demand_percent": (int, 0),
+        "readonly_root_filesystem": (bool, False),
+        "container_insights": (bool, False),
+        "log_kms_key": (str, ""),
         "autoscaling": {
             "min": (int, None),
             "max": (int, None),
@@ -435,6 +461,25 @@ def _validate(raw: dict[str, Any], problems: list[tuple[str, str]]) -> None:
                 "CloudWatch Logs; use one of " + ", ".join(map(str, LOG_RETENTION_DAYS)),
             )
         )
+    log_kms = svc["log_kms_key"]
+    if log_kms and not re.fullmatch(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}", log_kms):
+        # CloudWatch Logs takes a key ARN only (CreateLogGroup/AssociateKmsKey kmsKeyId), not an alias
+        problems.append(
+            (
+                "service.log_kms_key",
+                f"{log_kms!r} must be the ARN of a customer-managed KMS key (arn:aws:kms:<region>:<account>:key/<id>); "
+                "CloudWatch Logs takes no alias",
+            )
+        )
+    tls = raw["load_balancer"]["tls_policy"]
+    if not _TLS_POLICY_RE.fullmatch(tls):
+        problems.append(
+            (
+                "load_balancer.tls_policy",
+                f"{tls!r} is not an ELB security policy name (e.g. {DEFAULT_TLS_POLICY}; "
+                "`aws elbv2 describe-ssl-policies` lists them)",
+            )
+        )
     kms = svc["secrets_kms_key"]
     if kms and (
         kms == "alias/aws/ssm"
@@ -589,7 +634,7 @@ def parse(text: str, path: str = "ecsup.toml") -> Config:
     _validate(raw, problems)
     if problems:
         raise ConfigError(problems, hint=f"fix {path} and run the command again; nothing was changed")
-    dns, net, svc = raw["dns"], raw["network"], raw["service"]
+    dns, net, svc, lb = raw["dns"], raw["network"], raw["service"], raw["load_balancer"]
     return Config(
         app=raw["app"],
         env=raw["env"],
@@ -602,6 +647,7 @@ def parse(text: str, path: str = "ecsup.toml") -> Config:
             cloudfront_certificate=dns["cloudfront_certificate"],
             certificate_arn=dns["certificate_arn"],
         ),
+        load_balancer=LoadBalancerConfig(tls_policy=lb["tls_policy"], deletion_protection=lb["deletion_protection"]),
         network=NetworkConfig(
             vpc_id=net["vpc_id"],
             subnets=tuple(net["subnets"]),
@@ -624,6 +670,9 @@ def parse(text: str, path: str = "ecsup.toml") -> Config:
             on_demand_base=svc["on_demand_base"],
             on_demand_percent=svc["on_demand_percent"],
             autoscaling=_autoscaling(svc["autoscaling"]),
+            readonly_root_filesystem=svc["readonly_root_filesystem"],
+            container_insights=svc["container_insights"],
+            log_kms_key=svc["log_kms_key"],
             deploy=DeployConfig(
                 strategy=svc["deploy"]["strategy"],
                 bake_minutes=svc["deploy"]["bake_minutes"],
