@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .config import FARGATE_MEMORY, Config, DeployConfig, DnsConfig, ServiceConfig, parse
+from .config import DEFAULT_TLS_POLICY, FARGATE_MEMORY, Config, DeployConfig, DnsConfig, ServiceConfig, parse
 from .errors import ConfigError, EcsupError, OptionError
 
 # config defaults, so that the comments and the values written stay in step with config.py
@@ -173,6 +173,15 @@ def render(opts: InitOptions) -> str:
         f"capacity = {s(_SVC.capacity)}",
         f"# on_demand_base = {_SVC.on_demand_base}",
         f"# on_demand_percent = {_SVC.on_demand_percent}",
+        "# Hardening, each off unless set (ecsup plans, prices and removes what they add):",
+        "# the container's root file system read-only (the image must write only to volumes or /tmp",
+        "# mounts it declares; nginx's stock image, for one, does not start so);",
+        "# readonly_root_filesystem = true",
+        "# CloudWatch Container Insights on the cluster (billed as CloudWatch metrics and logs);",
+        "# container_insights = true",
+        "# a customer-managed KMS key (its ARN) for the log group; its key policy must allow",
+        "# logs.<region>.amazonaws.com (CloudWatch Logs refuses the key otherwise).",
+        '# log_kms_key = "arn:aws:kms:eu-west-1:123456789012:key/..."',
         "",
         '# Plain environment variables of the container: NAME = "value".',
         "[service.environment]",
@@ -221,6 +230,15 @@ def render(opts: InitOptions) -> str:
         f"# canary_minutes = {DeployConfig().canary_minutes}",
     ]
     lines += [
+        "",
+        "# The load balancer's HTTPS listener and protection.",
+        "# [load_balancer]",
+        "# # The TLS policy (default: AWS's recommended post-quantum TLS 1.3/1.2 policy);",
+        "# # `aws elbv2 describe-ssl-policies` lists the others.",
+        f"# tls_policy = {s(DEFAULT_TLS_POLICY)}",
+        "# # Refuse to delete the load balancer except through `ecsup destroy`, which turns this off",
+        "# # after its confirmation.",
+        "# deletion_protection = true",
         "",
         "# Network: the default VPC and its default subnets unless set here.",
         "# [network]",

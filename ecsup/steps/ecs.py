@@ -190,7 +190,7 @@ class ClusterStep(Step):
         if not insights_changes(ctx, cluster):
             return ""
         with doing(f"turn on Container Insights on cluster {ctx.names.cluster}"):
-            ctx.client("ecs").update_cluster_settings(
+            ctx.client("ecs").update_cluster(  # UpdateCluster takes the settings (as UpdateClusterSettings)
                 cluster=ctx.names.cluster, settings=[{"name": "containerInsights", "value": "enabled"}]
             )
         return ", Container Insights enabled"
