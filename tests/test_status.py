@@ -44,7 +44,7 @@ def test_full_stack_is_healthy_exit_0_and_read_only(aws, make_ctx, config_file):
         "listener",
         "target health",
         "service health",
-        "ELBSecurityPolicy-TLS13-1-2-2021-06",
+        "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09",
         "retention 30 days",
         "web-dev:1",
         "running 1/1",
