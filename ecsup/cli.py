@@ -39,6 +39,22 @@ class Globals:
     endpoint_url: str | None = None
 
 
+ConfigOption = Annotated[str, typer.Option("--config", "-c", metavar="PATH", help="Path of the configuration file.")]
+# The global AWS options are accepted after the command too (`ecsup plan --region eu-west-1`).
+ProfileOption = Annotated[
+    str | None, typer.Option("--profile", metavar="NAME", help="AWS profile (else AWS_PROFILE / the default chain).")
+]
+RegionOption = Annotated[
+    str | None, typer.Option("--region", metavar="REGION", help="AWS region, when ecsup.toml has none.")
+]
+EndpointOption = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint-url", metavar="URL", help="Send every AWS call to this endpoint (AWS_ENDPOINT_URL works too)."
+    ),
+]
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"ecsup {__version__}")
@@ -48,12 +64,9 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     ctx: typer.Context,
-    profile: Annotated[str | None, typer.Option(help="AWS profile (else AWS_PROFILE / the default chain).")] = None,
-    region: Annotated[str | None, typer.Option(help="AWS region, when ecsup.toml has none.")] = None,
-    endpoint_url: Annotated[
-        str | None,
-        typer.Option(help="Send every AWS call to this endpoint (AWS_ENDPOINT_URL works too)."),
-    ] = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
@@ -61,7 +74,28 @@ def main(
     ctx.obj = Globals(profile=profile, region=region, endpoint_url=endpoint_url)
 
 
-ConfigOption = Annotated[str, typer.Option("--config", "-c", help="Path of the configuration file.")]
+def _aws_options(tctx: typer.Context, profile: str | None, region: str | None, endpoint_url: str | None) -> None:
+    """Merge a command's --profile/--region/--endpoint-url into the ones given before it; the
+    same option given twice with two values is a usage error (exit 2), not a silent choice."""
+    from .errors import OptionError
+    from .render import make_console
+
+    g: Globals = tctx.obj or Globals()
+    with _handled(make_console(sys.stderr)):
+        for name, value in (("profile", profile), ("region", region), ("endpoint_url", endpoint_url)):
+            if value is None:
+                continue
+            before = getattr(g, name)
+            option = "--" + name.replace("_", "-")
+            if before is not None and before != value:
+                raise OptionError(
+                    f"{option} is given twice, as {before!r} and {value!r}",
+                    hint=f"give {option} once, before or after the command",
+                )
+            setattr(g, name, value)
+    tctx.obj = g
+
+
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
 
@@ -92,6 +126,12 @@ def _handled(console_err: Any, redact: Callable[[str], str] = lambda s: s, resum
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
+def _given(tctx: typer.Context, name: str) -> bool:
+    """Whether the option was on the command line (not its default)."""
+    source = tctx.get_parameter_source(name)  # typer's own click: compare by name
+    return getattr(source, "name", "") == "COMMANDLINE"
+
+
 def _setup(
     tctx: typer.Context, config_path: str, json_output: bool = False, quiet: bool = False, **context_kwargs: Any
 ) -> tuple[Context, ConsoleUI, Any]:
@@ -104,7 +144,7 @@ def _setup(
     err = make_console(sys.stderr)
     out = make_console(sys.stderr if json_output else sys.stdout, quiet=quiet)
     with _handled(err):
-        cfg = load(config_path)
+        cfg = load(config_path, given=_given(tctx, "config"))
         if cfg.region and g.region and cfg.region != g.region:
             raise ConfigError(
                 [("region", f"ecsup.toml says {cfg.region!r} but --region says {g.region!r}")],
@@ -124,7 +164,7 @@ def run_create(ctx: Context, ui: ConsoleUI, json_output: bool = False, force_unl
     from .render import plan_summary
 
     start = time.monotonic()
-    ui.print(f"ecsup create {ctx.names.stack} in {ctx.region} -> {ctx.config.url}", style="bold")
+    ui.print(f"ecsup create {ctx.names.stack} in {ctx.region}{ctx.whereabouts()} -> {ctx.config.url}", style="bold")
 
     def show_plan(outcome: Outcome) -> None:  # the same plan `ecsup plan` prints, then its execution
         changes = outcome.changes()
@@ -171,12 +211,22 @@ def create(
     config: ConfigOption = "ecsup.toml",
     json_output: JsonOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and the result.")] = False,
-    force_unlock: Annotated[bool, typer.Option(help="Break the stack's lock (only when its holder is gone).")] = False,
-    certificate_timeout: Annotated[float, typer.Option(help="Seconds to wait for ACM validation.")] = 1800,
-    service_timeout: Annotated[float, typer.Option(help="Seconds to wait for the service to be stable.")] = 1200,
+    force_unlock: Annotated[
+        bool, typer.Option("--force-unlock", help="Break the stack's lock (only when its holder is gone).")
+    ] = False,
+    certificate_timeout: Annotated[
+        float, typer.Option(metavar="SECONDS", help="Seconds to wait for ACM validation.")
+    ] = 1800,
+    service_timeout: Annotated[
+        float, typer.Option(metavar="SECONDS", help="Seconds to wait for the service to be stable.")
+    ] = 1200,
     skip_before: SkipBefore = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
 ) -> None:
     """Create or converge the whole stack described by ecsup.toml (safe to re-run)."""
+    _aws_options(tctx, profile, region, endpoint_url)
     from .context import Timeouts
 
     ctx, ui, err = _setup(
@@ -199,8 +249,12 @@ def plan(
             help="Exit 0 when there is nothing to do, 2 when there are changes, 1 on a configuration error.",
         ),
     ] = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
 ) -> None:
     """Show what `create` would do, without changing anything."""
+    _aws_options(tctx, profile, region, endpoint_url)
     try:
         changes = _plan(tctx, config, json_output)
     except typer.Exit as done:
@@ -222,6 +276,7 @@ def _plan(tctx: typer.Context, config: str, json_output: bool) -> bool:
     ctx, ui, err = _setup(tctx, config, json_output)
     ctx.mode = "plan"
     with _handled(err, ctx.redact):
+        ui.print(f"ecsup plan {ctx.names.stack} in {ctx.region}{ctx.whereabouts()}", style="bold")
         outcome = make_plan(ctx)
         changes = outcome.changes()
         money = cost_change(ctx, outcome) if changes else None
@@ -250,10 +305,18 @@ def _plan(tctx: typer.Context, config: str, json_output: bool) -> bool:
 
 
 @app.command()
-def status(tctx: typer.Context, config: ConfigOption = "ecsup.toml", json_output: JsonOption = False) -> None:
+def status(
+    tctx: typer.Context,
+    config: ConfigOption = "ecsup.toml",
+    json_output: JsonOption = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
     """Show every resource of the stack: present, as configured, healthy (read-only).
 
     Exit code 0 when the stack is complete and healthy, 6 otherwise."""
+    _aws_options(tctx, profile, region, endpoint_url)
     from .errors import EXIT_UNHEALTHY
     from .render import status_report
     from .status import collect
@@ -264,7 +327,7 @@ def status(tctx: typer.Context, config: ConfigOption = "ecsup.toml", json_output
         if json_output:
             typer.echo(ctx.redact(json.dumps(report.as_dict(), indent=2, default=str)))
         else:
-            status_report(ui.console, report)
+            status_report(ui.console, report, ctx.whereabouts())
     if not report.healthy:
         raise typer.Exit(EXIT_UNHEALTHY)
 
@@ -278,7 +341,7 @@ def run_destroy(
 ) -> dict[str, Any]:
     from .engine import DestroyResult, destroy, destroy_locked, plan_destroy
 
-    ui.print(f"ecsup destroy {ctx.names.stack} in {ctx.region}", style="bold")
+    ui.print(f"ecsup destroy {ctx.names.stack} in {ctx.region}{ctx.whereabouts()}", style="bold")
     outcome = plan_destroy(ctx, purge)
     doomed = [a for a in outcome.actions if a.kind == "delete"]
     result = DestroyResult()
@@ -323,11 +386,19 @@ def destroy(
     tctx: typer.Context,
     config: ConfigOption = "ecsup.toml",
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-    purge: Annotated[bool, typer.Option(help="Also delete the SSM parameters and the log group (data).")] = False,
-    force_unlock: Annotated[bool, typer.Option(help="Break the stack's lock (only when its holder is gone).")] = False,
+    purge: Annotated[
+        bool, typer.Option("--purge", help="Also delete the SSM parameters and the log group (data).")
+    ] = False,
+    force_unlock: Annotated[
+        bool, typer.Option("--force-unlock", help="Break the stack's lock (only when its holder is gone).")
+    ] = False,
     json_output: JsonOption = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
 ) -> None:
     """Remove what ecsup created for this app/env, in reverse order; keep data unless --purge."""
+    _aws_options(tctx, profile, region, endpoint_url)
     from .errors import EXIT_FAILURE, Refused
 
     ctx, ui, err = _setup(tctx, config, json_output)
@@ -374,7 +445,8 @@ def run_release(
     if json_output:
         typer.echo(ctx.redact(json.dumps(doc, indent=2)))
     else:
-        ui.print(result.message, style="bold")
+        if result.message != ui.announced:  # said already when it started
+            ui.print(result.message, style="bold")
         if result.status in ("SUCCESSFUL", "ROLLBACK_SUCCESSFUL"):
             ui.print(
                 f"{what}: {result.revision_after} ({result.image_after}) runs, after {doc['seconds']:.0f}s",
@@ -384,7 +456,10 @@ def run_release(
 
 
 ReleaseTimeout = Annotated[
-    float, typer.Option("--timeout", help="Seconds to watch before giving up (the deployment goes on in ECS).")
+    float,
+    typer.Option(
+        "--timeout", metavar="SECONDS", help="Seconds to watch before giving up (the deployment goes on in ECS)."
+    ),
 ]
 NoWait = Annotated[bool, typer.Option("--no-wait", help="Start it and return; `ecsup deploy` attaches later.")]
 
@@ -393,11 +468,16 @@ NoWait = Annotated[bool, typer.Option("--no-wait", help="Start it and return; `e
 def deploy(
     tctx: typer.Context,
     config: ConfigOption = "ecsup.toml",
-    image: Annotated[str | None, typer.Option(help="Image to ship [default: service.image from ecsup.toml].")] = None,
+    image: Annotated[
+        str | None, typer.Option(metavar="IMAGE", help="Image to ship [default: service.image from ecsup.toml].")
+    ] = None,
     no_wait: NoWait = False,
     json_output: JsonOption = False,
     timeout: ReleaseTimeout = 3600,
     skip_before: SkipBefore = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
 ) -> None:
     """Ship a new image with the service's ECS deployment (blue/green by default) and watch it.
 
@@ -405,6 +485,7 @@ def deploy(
     service with it; ECS moves tasks and traffic. Re-run without --image to attach to a
     deployment in progress. Exit 9 when ECS rolled it back, 5 when --timeout ran out,
     10 when the [service.deploy] before task failed (nothing was rolled out)."""
+    _aws_options(tctx, profile, region, endpoint_url)
     from .deploy import ATTACH_HINT
     from .deploy import deploy as run
     from .errors import OptionError
@@ -414,7 +495,7 @@ def deploy(
     with _handled(err, ctx.redact, f"the deployment goes on in ECS: {ATTACH_HINT}"):
         if image is not None and (not image.strip() or any(c.isspace() for c in image)):
             raise OptionError(f"--image {image!r} is not an image reference", hint="e.g. --image ghcr.io/org/app:1.2.3")
-        ui.print(f"ecsup deploy {ctx.names.stack} in {ctx.region}", style="bold")
+        ui.print(f"ecsup deploy {ctx.names.stack} in {ctx.region}{ctx.whereabouts()}", style="bold")
         run_release(ctx, ui, lambda: run(ctx, image, wait=not no_wait, timeout=timeout), json_output, "deployed")
 
 
@@ -425,15 +506,19 @@ def rollback(
     no_wait: NoWait = False,
     json_output: JsonOption = False,
     timeout: ReleaseTimeout = 3600,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
 ) -> None:
     """Roll back: stop the deployment in progress (ECS rolls it back), or go back to the
     revision that ran before the last successful deployment."""
+    _aws_options(tctx, profile, region, endpoint_url)
     from .deploy import ATTACH_HINT
     from .deploy import rollback as run
 
     ctx, ui, err = _setup(tctx, config, json_output)
     with _handled(err, ctx.redact, f"the rollback goes on in ECS: {ATTACH_HINT}"):
-        ui.print(f"ecsup rollback {ctx.names.stack} in {ctx.region}", style="bold")
+        ui.print(f"ecsup rollback {ctx.names.stack} in {ctx.region}{ctx.whereabouts()}", style="bold")
         run_release(ctx, ui, lambda: run(ctx, wait=not no_wait, timeout=timeout), json_output, "rolled back")
 
 
@@ -453,6 +538,9 @@ def run_command(
     timeout: Annotated[float, typer.Option(help="Seconds before the task is stopped (exit 125).")] = 3600,
     detach: Annotated[bool, typer.Option("--detach", "-d", help="Start it, print the task id, return.")] = False,
     json_output: JsonOption = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
 ) -> None:
     """Run a one-off task of the service's revision, where its tasks run, and stream its logs.
 
@@ -461,6 +549,7 @@ def run_command(
     from .run import TaskNotRun
     from .run import run as run_one_off
 
+    _aws_options(tctx, profile, region, endpoint_url)
     ctx, ui, err = _setup(tctx, config, json_output or detach)  # --detach: stdout is the task id alone
     with _handled(err, ctx.redact, "the task was stopped (StopTask)" if not detach else ""):
         result = run_one_off(ctx, list(command or []), image, env, cpu, memory, timeout, detach)
@@ -492,6 +581,9 @@ def exec_command(
         str | None,
         typer.Option(metavar="LOCAL:HOST:REMOTE", help="Forward localhost:LOCAL to HOST:REMOTE through the task."),
     ] = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
 ) -> None:
     """A shell (or a command) in a running task of the service, or a tunnel through it (ECS Exec).
 
@@ -499,6 +591,7 @@ def exec_command(
     without it); the exit code is the session's."""
     from .ecs_exec import hand_over, parse_forward, prepare
 
+    _aws_options(tctx, profile, region, endpoint_url)
     ctx, ui, err = _setup(tctx, config)
     with _handled(err, ctx.redact):
         if forward is not None and command:
@@ -513,39 +606,70 @@ def exec_command(
         raise typer.Exit(code)
 
 
+# The sandbox's own delays (emulation.SANDBOX, which needs moto: not imported for --help);
+# tests/test_first_use.py checks that they are the same.
+SANDBOX_DELAY_DEFAULTS = {
+    "certificate_validation": 1.0,
+    "load_balancer_provisioning": 1.0,
+    "service_start": 1.0,
+    "service_draining": 2.0,
+    "eni_release": 2.0,
+}
+
+
 @app.command()
 def sandbox(
-    zone: Annotated[str, typer.Option(help="Public hosted zone to create in the sandbox.")] = "example.test",
-    region: Annotated[str, typer.Option(help="Default region for the sandbox.")] = "eu-west-1",
-    port: Annotated[int, typer.Option(help="Loopback port (0: any free port).")] = 0,
+    zone: Annotated[
+        str, typer.Option(metavar="ZONE", help="Public hosted zone to create in the sandbox.")
+    ] = "example.test",
+    region: Annotated[str, typer.Option(metavar="REGION", help="Default region for the sandbox.")] = "eu-west-1",
+    port: Annotated[int, typer.Option(metavar="PORT", help="Loopback port (0: any free port).")] = 0,
     validation_delay: Annotated[
-        float | None,
-        typer.Option(help="Seconds ACM takes to issue a certificate once its validation records are in the zone."),
-    ] = None,
+        float,
+        typer.Option(
+            metavar="SECONDS",
+            help="Seconds ACM takes to issue a certificate once its validation records are in the zone.",
+        ),
+    ] = SANDBOX_DELAY_DEFAULTS["certificate_validation"],
     load_balancer_delay: Annotated[
-        float | None,
-        typer.Option(help="Seconds a new load balancer stays 'provisioning' (its targets cannot pass health checks)."),
-    ] = None,
+        float,
+        typer.Option(
+            metavar="SECONDS",
+            help="Seconds a new load balancer stays 'provisioning' (its targets cannot pass health checks).",
+        ),
+    ] = SANDBOX_DELAY_DEFAULTS["load_balancer_provisioning"],
     service_delay: Annotated[
-        float | None,
-        typer.Option(help="Seconds a service's new tasks stay PENDING before they run."),
-    ] = None,
+        float,
+        typer.Option(
+            metavar="SECONDS",
+            help="Seconds a service's new tasks stay PENDING before they run.",
+        ),
+    ] = SANDBOX_DELAY_DEFAULTS["service_start"],
     draining_delay: Annotated[
-        float | None,
-        typer.Option(help="Seconds a deleted service stays DRAINING."),
+        float,
+        typer.Option(
+            metavar="SECONDS",
+            help="Seconds a deleted service stays DRAINING.",
+        ),
+    ] = SANDBOX_DELAY_DEFAULTS["service_draining"],
+    env_file: Annotated[
+        str | None,
+        typer.Option(metavar="PATH", help="Also write the exports to this file (for `. PATH` in another shell)."),
     ] = None,
     eni_delay: Annotated[
-        float | None,
+        float,
         typer.Option(
+            metavar="SECONDS",
             help="Seconds the network interfaces of a deleted load balancer or stopped tasks hold their security "
-            "groups (DependencyViolation)."
+            "groups (DependencyViolation).",
         ),
-    ] = None,
+    ] = SANDBOX_DELAY_DEFAULTS["eni_release"],
 ) -> None:
     """Run the local AWS (moto) in the foreground for trying ecsup by hand.
 
     It answers with AWS's delays, shortened: its banner lists them, the --*-delay options change them.
     """
+    import shlex
     import threading
 
     from .render import make_console
@@ -564,9 +688,11 @@ def sandbox(
         try:
             typer.echo(f"ecsup sandbox: local AWS on {box.endpoint_url} with public hosted zone {zone}")
             typer.echo(f"AWS's delays, shortened: {describe_delays(box.delays)} (see ecsup sandbox --help)")
-            typer.echo("In another shell:")
-            for key, value in box.environment().items():
-                typer.echo(f"  export {key}={value}")
+            typer.echo("In another shell (paste these lines" + (f", or `. {env_file}`):" if env_file else "):"))
+            exports = "".join(f"export {key}={shlex.quote(value)}\n" for key, value in box.environment().items())
+            typer.echo(exports, nl=False)
+            if env_file:
+                _write_env_file(env_file, exports)
             typer.echo(
                 "then `ecsup create` with an ecsup.toml whose dns.zone is "
                 f"{zone}. Ctrl-C stops the sandbox (its state is lost)."
@@ -576,14 +702,24 @@ def sandbox(
             box.stop()
 
 
+def _write_env_file(path: str, exports: str) -> None:
+    from .errors import OptionError
+
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(exports)
+    except OSError as exc:
+        raise OptionError(f"--env-file {path}: cannot write it ({exc.strerror or exc})") from None
+
+
 DEMO_SECOND_IMAGE = "public.ecr.aws/nginx/nginx:mainline"
 DEMO_RUN = "echo checking 1042 orders; sleep 1; echo 3 orders without a status; exit 3"  # the sandbox's convention
 
 
 @app.command()
 def demo(
-    zone: Annotated[str, typer.Option(help="Zone for the demo stack.")] = "example.test",
-    keep: Annotated[bool, typer.Option(help="Stop after create and status (no destroy).")] = False,
+    zone: Annotated[str, typer.Option(metavar="ZONE", help="Zone for the demo stack.")] = "example.test",
+    keep: Annotated[bool, typer.Option("--keep", help="Stop after create and status (no destroy).")] = False,
 ) -> None:
     """The whole life of a stack on the embedded local AWS: create (with its before migration), create
     again, status, a one-off `run`, deploy (migration first), rollback, destroy."""
@@ -651,20 +787,36 @@ def demo(
 def init(
     tctx: typer.Context,
     config: ConfigOption = "ecsup.toml",
-    app_name: Annotated[str | None, typer.Option("--app", help="Application name (asked on a terminal).")] = None,
-    env: Annotated[str | None, typer.Option("--env", help="Environment name, e.g. dev (asked on a terminal).")] = None,
-    zone: Annotated[str | None, typer.Option(help="Public Route53 hosted zone (chosen on a terminal).")] = None,
-    hostname: Annotated[str | None, typer.Option(help="Name served over HTTPS [default: www.<zone>].")] = None,
-    image: Annotated[str | None, typer.Option(help="Container image (asked on a terminal).")] = None,
-    region: Annotated[str | None, typer.Option(help="AWS region of the stack (else left to the environment).")] = None,
-    port: Annotated[int | None, typer.Option(help="Container port [default: 80].")] = None,
-    cpu: Annotated[int | None, typer.Option(help="Fargate cpu units [default: 256].")] = None,
-    memory: Annotated[int | None, typer.Option(help="Memory MiB [default: 512, or the least valid for --cpu].")] = None,
-    desired_count: Annotated[int | None, typer.Option(help="Number of tasks [default: 1].")] = None,
-    health_check_path: Annotated[str | None, typer.Option(help="Health check path [default: /].")] = None,
-    record: Annotated[str | None, typer.Option(help="DNS record: alias or cname [default: alias].")] = None,
+    app_name: Annotated[
+        str | None, typer.Option("--app", metavar="NAME", help="Application name (asked on a terminal).")
+    ] = None,
+    env: Annotated[
+        str | None, typer.Option("--env", metavar="NAME", help="Environment name, e.g. dev (asked on a terminal).")
+    ] = None,
+    zone: Annotated[
+        str | None, typer.Option(metavar="ZONE", help="Public Route53 hosted zone (chosen on a terminal).")
+    ] = None,
+    hostname: Annotated[
+        str | None, typer.Option(metavar="NAME", help="Name served over HTTPS [default: www.<zone>].")
+    ] = None,
+    image: Annotated[str | None, typer.Option(metavar="IMAGE", help="Container image (asked on a terminal).")] = None,
+    region: Annotated[
+        str | None, typer.Option(metavar="REGION", help="AWS region of the stack (else left to the environment).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(metavar="PORT", help="Container port [default: 80].")] = None,
+    cpu: Annotated[int | None, typer.Option(metavar="UNITS", help="Fargate cpu units [default: 256].")] = None,
+    memory: Annotated[
+        int | None, typer.Option(metavar="MIB", help="Memory MiB [default: 512, or the least valid for --cpu].")
+    ] = None,
+    desired_count: Annotated[int | None, typer.Option(metavar="N", help="Number of tasks [default: 1].")] = None,
+    health_check_path: Annotated[
+        str | None, typer.Option(metavar="PATH", help="Health check path [default: /].")
+    ] = None,
+    record: Annotated[
+        str | None, typer.Option(metavar="alias|cname", help="DNS record: alias or cname [default: alias].")
+    ] = None,
     cloudfront_certificate: Annotated[
-        bool, typer.Option(help="Also request the certificate in us-east-1 (CloudFront).")
+        bool, typer.Option("--cloudfront-certificate", help="Also request the certificate in us-east-1 (CloudFront).")
     ] = False,
     secret: Annotated[
         list[str] | None,
@@ -674,8 +826,11 @@ def init(
         list[str] | None, typer.Option(metavar="NAME=value", help="Plain environment variable (repeatable).")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    profile: ProfileOption = None,
+    endpoint_url: EndpointOption = None,
 ) -> None:
     """Write a commented ecsup.toml (asks for what is missing when run on a terminal)."""
+    _aws_options(tctx, profile, None, endpoint_url)
     from .init import InitOptions, account_zones, parse_pairs, run_init
     from .render import make_console
 
@@ -717,22 +872,39 @@ def init(
 def logs(
     tctx: typer.Context,
     config: ConfigOption = "ecsup.toml",
-    since: Annotated[str, typer.Option(help="How far back to start: 30s, 10m, 1h, 2d.")] = "10m",
+    since: Annotated[str, typer.Option(metavar="DURATION", help="How far back to start: 30s, 10m, 1h, 2d.")] = "10m",
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new events until Ctrl-C.")] = False,
     filter_pattern: Annotated[
-        str | None, typer.Option("--filter", help="CloudWatch Logs filter pattern, e.g. ERROR.")
+        str | None, typer.Option("--filter", metavar="PATTERN", help="CloudWatch Logs filter pattern, e.g. ERROR.")
     ] = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
 ) -> None:
     """Print the service's container logs from CloudWatch, prefixed with the task id."""
-    from .logs import parse_since, tail
-    from .render import LogPrinter, make_console
+    _aws_options(tctx, profile, region, endpoint_url)
+    from .logs import first_read_notice, parse_since, tail
+    from .render import LogPrinter, make_console, notice
 
     with _handled(make_console(sys.stderr)):
         seconds = parse_since(since)
     ctx, ui, err = _setup(tctx, config)
     with _handled(err, ctx.redact):
+
+        def after_first(emitted: int) -> None:  # on stderr: stdout carries only the events
+            said = first_read_notice(emitted, seconds, ctx.names.log_group, follow, filter_pattern)
+            if said:
+                notice(err, said + (f" ({ctx.endpoint})" if ctx.endpoint else ""))
+
         try:
-            tail(ctx, LogPrinter(ui.console, ctx.redact), since=seconds, pattern=filter_pattern, follow=follow)
+            tail(
+                ctx,
+                LogPrinter(ui.console, ctx.redact),
+                since=seconds,
+                pattern=filter_pattern,
+                follow=follow,
+                after_first=after_first,
+            )
         except KeyboardInterrupt:
             if not follow:
                 raise
@@ -745,25 +917,31 @@ def cost(
     config: ConfigOption = "ecsup.toml",
     json_output: JsonOption = False,
     requests_per_month: Annotated[
-        int, typer.Option(min=0, help="Requests a month the load balancer serves (sets its LCUs).")
+        int, typer.Option(min=0, metavar="N", help="Requests a month the load balancer serves (sets its LCUs).")
     ] = 1_000_000,
-    log_gb_per_month: Annotated[float, typer.Option(min=0.0, help="GB of container logs a month.")] = 1.0,
+    log_gb_per_month: Annotated[float, typer.Option(min=0.0, metavar="GB", help="GB of container logs a month.")] = 1.0,
     deploys_per_month: Annotated[
-        int, typer.Option(min=0, help="Deployments a month (new and old tasks overlap in each).")
+        int, typer.Option(min=0, metavar="N", help="Deployments a month (new and old tasks overlap in each).")
     ] = 20,
     offline: Annotated[
         bool, typer.Option("--offline", help="Use the price table shipped with ecsup: no AWS call, no credentials.")
     ] = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
 ) -> None:
     """Estimate the stack's monthly cost in USD, line by line (read-only; the AWS Price List
     API when reachable, else the dated price table shipped with ecsup)."""
+    _aws_options(tctx, profile, region, endpoint_url)
     from .cost import Usage, estimate
     from .prices import choose_prices
     from .render import cost_report
 
     ctx, ui, err = _setup(tctx, config, json_output)
     with _handled(err, ctx.redact):
-        prices = choose_prices(ctx.region, offline=offline, client=lambda: ctx.client("pricing", "us-east-1"))
+        prices = choose_prices(
+            ctx.region, offline=offline, client=lambda: ctx.client("pricing", "us-east-1"), endpoint=ctx.endpoint
+        )
         usage = Usage(
             requests_per_month=requests_per_month,
             log_gb_per_month=log_gb_per_month,
@@ -774,6 +952,14 @@ def cost(
             typer.echo(json.dumps(result.as_dict(), indent=2))
         else:
             cost_report(ui.console, result)
+
+
+# `ecsup --help` lists the commands in the order a user meets them (init first); commands
+# added later keep their place after these.
+_ORDER = ["init", "plan", "create", "status", "cost", "logs", "deploy", "rollback", "destroy", "sandbox", "demo"]
+app.registered_commands.sort(
+    key=lambda c: _ORDER.index(c.callback.__name__) if c.callback and c.callback.__name__ in _ORDER else len(_ORDER)
+)
 
 
 def run() -> None:  # console-script entry point

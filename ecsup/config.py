@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, ConfigMissing
 from .names import ELB_NAME_LIMIT, Names
 
 # Fargate cpu -> valid memory (MiB); see STACK.md.
@@ -141,6 +141,9 @@ class ServiceConfig:
     on_demand_percent: int = 0  # mixed: of the tasks above the base, this share on demand, the rest Spot
     autoscaling: AutoscalingConfig | None = None
     exec: bool = False  # ECS Exec: enableExecuteCommand, and the task role's ssmmessages permissions
+    readonly_root_filesystem: bool = False  # the container's root file system read-only
+    container_insights: bool = False  # the cluster's containerInsights setting ("enabled")
+    log_kms_key: str = ""  # a customer-managed KMS key for the log group (as secrets_kms_key for SSM)
 
     @property
     def capacity_provider_strategy(self) -> list[dict[str, Any]] | None:
@@ -155,6 +158,21 @@ class ServiceConfig:
         ]
 
 
+# The newest TLS policy AWS offers for ALB HTTPS listeners: a hybrid post-quantum one, TLS 1.3
+# and 1.2 with restricted ciphers, which AWS recommends and makes the console's default ("Security
+# policies for your Application Load Balancer", ELB User Guide:
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html;
+# the China partition's copy of the page lists it too). The API's own default is still the 2016 policy.
+DEFAULT_TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
+_TLS_POLICY_RE = re.compile(r"^ELBSecurityPolicy-[A-Za-z0-9-]{1,100}$")
+
+
+@dataclass(frozen=True)
+class LoadBalancerConfig:
+    tls_policy: str = DEFAULT_TLS_POLICY
+    deletion_protection: bool = False  # destroy turns it off first, after its confirmation
+
+
 @dataclass(frozen=True)
 class Config:
     app: str
@@ -162,6 +180,7 @@ class Config:
     dns: DnsConfig
     service: ServiceConfig
     network: NetworkConfig = field(default_factory=NetworkConfig)
+    load_balancer: LoadBalancerConfig = field(default_factory=LoadBalancerConfig)
     region: str = ""
     path: str = ""
 
@@ -188,6 +207,10 @@ _SCHEMA: dict[str, Any] = {
         "cloudfront_certificate": (bool, False),
         "certificate_arn": (str, ""),
     },
+    "load_balancer": {
+        "tls_policy": (str, DEFAULT_TLS_POLICY),
+        "deletion_protection": (bool, False),
+    },
     "network": {
         "vpc_id": (str, ""),
         "subnets": (list, []),
@@ -210,6 +233,9 @@ _SCHEMA: dict[str, Any] = {
         "on_demand_base": (int, 1),
         "on_demand_percent": (int, 0),
         "exec": (bool, False),
+        "readonly_root_filesystem": (bool, False),
+        "container_insights": (bool, False),
+        "log_kms_key": (str, ""),
         "autoscaling": {
             "min": (int, None),
             "max": (int, None),
@@ -441,6 +467,25 @@ def _validate(raw: dict[str, Any], problems: list[tuple[str, str]]) -> None:
                 "CloudWatch Logs; use one of " + ", ".join(map(str, LOG_RETENTION_DAYS)),
             )
         )
+    log_kms = svc["log_kms_key"]
+    if log_kms and not re.fullmatch(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]{36}", log_kms):
+        # CloudWatch Logs takes a key ARN only (CreateLogGroup/AssociateKmsKey kmsKeyId), not an alias
+        problems.append(
+            (
+                "service.log_kms_key",
+                f"{log_kms!r} must be the ARN of a customer-managed KMS key (arn:aws:kms:<region>:<account>:key/<id>); "
+                "CloudWatch Logs takes no alias",
+            )
+        )
+    tls = raw["load_balancer"]["tls_policy"]
+    if not _TLS_POLICY_RE.fullmatch(tls):
+        problems.append(
+            (
+                "load_balancer.tls_policy",
+                f"{tls!r} is not an ELB security policy name (e.g. {DEFAULT_TLS_POLICY}; "
+                "`aws elbv2 describe-ssl-policies` lists them)",
+            )
+        )
     kms = svc["secrets_kms_key"]
     if kms and (
         kms == "alias/aws/ssm"
@@ -604,7 +649,7 @@ def parse(text: str, path: str = "ecsup.toml") -> Config:
     _validate(raw, problems)
     if problems:
         raise ConfigError(problems, hint=f"fix {path} and run the command again; nothing was changed")
-    dns, net, svc = raw["dns"], raw["network"], raw["service"]
+    dns, net, svc, lb = raw["dns"], raw["network"], raw["service"], raw["load_balancer"]
     return Config(
         app=raw["app"],
         env=raw["env"],
@@ -617,6 +662,7 @@ def parse(text: str, path: str = "ecsup.toml") -> Config:
             cloudfront_certificate=dns["cloudfront_certificate"],
             certificate_arn=dns["certificate_arn"],
         ),
+        load_balancer=LoadBalancerConfig(tls_policy=lb["tls_policy"], deletion_protection=lb["deletion_protection"]),
         network=NetworkConfig(
             vpc_id=net["vpc_id"],
             subnets=tuple(net["subnets"]),
@@ -639,6 +685,9 @@ def parse(text: str, path: str = "ecsup.toml") -> Config:
             on_demand_base=svc["on_demand_base"],
             on_demand_percent=svc["on_demand_percent"],
             autoscaling=_autoscaling(svc["autoscaling"]),
+            readonly_root_filesystem=svc["readonly_root_filesystem"],
+            container_insights=svc["container_insights"],
+            log_kms_key=svc["log_kms_key"],
             deploy=DeployConfig(
                 strategy=svc["deploy"]["strategy"],
                 bake_minutes=svc["deploy"]["bake_minutes"],
@@ -654,13 +703,19 @@ def parse(text: str, path: str = "ecsup.toml") -> Config:
     )
 
 
-def load(path: str | Path) -> Config:
+def load(path: str | Path, given: bool = False) -> Config:
+    """Read and validate the file; ``given``: its path came from --config (the hint then says so)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(
-            [(str(p), "not found")], hint="write one (see the README's configuration reference) or pass --config PATH"
+        import shlex
+
+        raise ConfigMissing(
+            f"{p} is missing: there is no configuration to read",
+            hint=f"write it with `ecsup init -c {shlex.quote(str(p))}`"
+            if given
+            else "write one here with `ecsup init`, or point to yours with --config PATH",
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([(str(p), f"cannot be read: {exc}")]) from None

@@ -140,6 +140,8 @@ class UI(Protocol):
 
     def task_log(self, task_id: str, message: str) -> None: ...  # a one-off task's log line
 
+    def release_started(self, message: str) -> None: ...  # "deploying IMAGE as web-dev:2 (...)", before the watch
+
 
 class SilentUI:
     def wait_progress(self, what: str, state: str, elapsed: float, bound: float) -> None:
@@ -161,6 +163,9 @@ class SilentUI:
         pass
 
     def task_log(self, task_id: str, message: str) -> None:
+        pass
+
+    def release_started(self, message: str) -> None:
         pass
 
 
@@ -323,6 +328,21 @@ class Context:
             self._account = parts[4]
 
     @property
+    def endpoint(self) -> str | None:
+        """The endpoint every AWS call goes to when it is not AWS's own (--endpoint-url, else
+        AWS_ENDPOINT_URL, which boto3 honours by itself), or None."""
+        import os
+
+        return self.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+
+    def whereabouts(self) -> str:
+        """Where the calls go, for a command's first line: " at <endpoint>" when it is not AWS,
+        else " in account <id>" (one sts:GetCallerIdentity, which later steps then reuse)."""
+        if self.endpoint:
+            return f" at {self.endpoint}"
+        return f" in account {self.account_id}"
+
+    @property
     def partition(self) -> str:
         region = self.region
         if region.startswith("cn-"):
@@ -348,6 +368,16 @@ class Context:
             self.secret_values.add(value)
         self._secret_cache[variable] = value or None
         return value or None
+
+    def secret_source_of(self, variable: str) -> str | None:
+        """Where `create` would take a missing secret's value from, without asking for it (for a
+        plan): "ECSUP_SECRET_<VARIABLE>", "a prompt" on a terminal, or None (create would stop)."""
+        import os
+
+        given = self.secret_source(variable) if self.secret_source else os.environ.get(f"ECSUP_SECRET_{variable}")
+        if given:
+            return f"ECSUP_SECRET_{variable}"
+        return "a prompt" if getattr(self.ui, "interactive", False) else None
 
     def reset_observations(self) -> None:
         """Forget what a plan observed (to plan again, e.g. once the lock is held)."""

@@ -419,6 +419,36 @@ def secrets_line(config: Config) -> LineItem:
     )
 
 
+# Container Insights (ECS, standard): billed as CloudWatch custom metrics and performance log
+# events. ECS publishes 8 cluster-level and 11 service-level metrics (ECS Developer Guide,
+# "Amazon ECS Container Insights metrics"); $0.30 per metric-month for the first 10,000
+# (CloudWatch pricing, us-east-1; other regions within a few percent). The performance log events
+# (about 1 KB per task a minute) are billed at the log ingestion price.
+INSIGHTS_METRICS = 8 + 11
+INSIGHTS_METRIC_MONTH = 0.30
+INSIGHTS_GB_PER_TASK_MONTH = 1024 * 60 * HOURS_PER_MONTH / 1e9
+
+
+def insights_line(config: Config, prices: Prices) -> LineItem | None:
+    if not config.service.container_insights:
+        return None
+    low, high = task_counts(config)
+    metrics = INSIGHTS_METRICS * INSIGHTS_METRIC_MONTH
+
+    def usd(count: int) -> float:
+        return metrics + count * INSIGHTS_GB_PER_TASK_MONTH * prices.logs_ingest_gb
+
+    return LineItem(
+        "Container Insights",
+        f"{INSIGHTS_METRICS} metrics + performance logs of {_counted(low, high, 'task')}",
+        f"{_rate(INSIGHTS_METRIC_MONTH)}/metric-month",
+        usd(low),
+        usd(high),
+        "[service] container_insights; approximate: CloudWatch custom metrics (us-east-1 price) and about "
+        "1 KB of performance log events per task a minute",
+    )
+
+
 # -- deployments ---------------------------------------------------------------------------------
 def overlap_minutes(deploy: DeployConfig) -> float:
     """Minutes during which a deployment runs the new tasks beside the old ones."""
@@ -523,6 +553,9 @@ def estimate(config: Config, usage: Usage, prices: Prices) -> Estimate:
         secrets_line(config),
         deploy_line(config, usage, prices),
     ]
+    insights = insights_line(config, prices)
+    if insights is not None:
+        lines.append(insights)
     return Estimate(
         region=prices.region,
         stack=config.names.stack,

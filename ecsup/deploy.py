@@ -97,6 +97,7 @@ def deploy(ctx: Context, image: str | None, wait: bool = True, timeout: float = 
         result.message = f"attached to the deployment in progress ({in_progress})"
         if not wait:
             return result
+        ctx.ui.release_started(result.message)
         watched = watch(ctx, in_progress, timeout)
         watched.image_before, watched.image_after, watched.message = current, target_image, result.message
         return watched
@@ -121,6 +122,7 @@ def deploy(ctx: Context, image: str | None, wait: bool = True, timeout: float = 
     result.message = f"deploying {target} as {short(new_td)} ({arn or 'deployment not listed yet'})"
     if not wait or arn is None:
         return result
+    ctx.ui.release_started(result.message)
     watched = watch(ctx, arn, timeout)
     watched.image_before, watched.image_after, watched.message = current, target, result.message
     return watched
@@ -180,6 +182,7 @@ def rollback(ctx: Context, wait: bool = True, timeout: float = 3600.0) -> Deploy
             in_progress, "ROLLBACK_REQUESTED", short(svc["taskDefinition"]), "", image_of(ctx, current_td), ""
         )
         if wait:
+            ctx.ui.release_started(f"rolling back the deployment in progress ({in_progress})")
             result = watch(ctx, in_progress, timeout, purpose="rollback")
         back = describe_task_definition(ctx, service(ctx)["taskDefinition"])[0]
         result.revision_after, result.image_after = short(back["taskDefinitionArn"]), image_of(ctx, back)
@@ -204,9 +207,11 @@ def rollback(ctx: Context, wait: bool = True, timeout: float = 3600.0) -> Deploy
         image_of(ctx, current_td),
         image_of(ctx, before_td),
     )
+    message = f"back to {short(previous)} ({result.image_after})"
     if wait and arn is not None:
+        ctx.ui.release_started(message)
         watched = watch(ctx, arn, timeout)
         watched.image_before, watched.image_after = result.image_before, result.image_after
         result = watched
-    result.message = (f"{ended_first}; " if ended_first else "") + f"back to {short(previous)} ({result.image_after})"
+    result.message = (f"{ended_first}; " if ended_first else "") + message
     return result

@@ -137,7 +137,24 @@ def service_failure(ctx: Context, service: dict[str, Any] | None) -> str:
     return "; ".join(parts) or "AWS reported no events and no stopped tasks"
 
 
-def failure_hint(diagnosis: str) -> str:
+CREATE_AGAIN = "fix the cause above, then re-run `ecsup create`: it resumes where it stopped"
+# after a deployment ECS rolled back, the service runs the revision before: the way on is another deploy
+DEPLOY_AGAIN = (
+    "the service runs the revision before; look at `ecsup logs --since 30m` and `ecsup status`, fix the image "
+    "or its configuration, then `ecsup deploy --image ...` again (or `ecsup rollback` to go further back)"
+)
+
+
+def failure_hint(diagnosis: str, then: str = CREATE_AGAIN) -> str:
+    """What to do about a service whose tasks do not become healthy; ``then``: the way on (a
+    deploy's is not a create's)."""
+    cause = _likely_cause(diagnosis)
+    if cause is None:
+        return then
+    return cause if then == CREATE_AGAIN else f"{cause}; {then}"
+
+
+def _likely_cause(diagnosis: str) -> str | None:
     if "ResourceInitializationError" in diagnosis:
         return (
             "the tasks could not start: check that the secrets exist and the execution role may read them "
@@ -147,7 +164,7 @@ def failure_hint(diagnosis: str) -> str:
         return "the image could not be pulled: check service.image and the subnets' route to the registry"
     if "health check" in diagnosis.lower():
         return "tasks fail the load balancer health check: check service.health_check_path and container_port"
-    return "fix the cause above, then re-run `ecsup create`: it resumes where it stopped"
+    return None
 
 
 # -- reading ------------------------------------------------------------------------------
@@ -294,7 +311,9 @@ def watch(ctx: Context, arn: str, timeout: float, purpose: str = "deploy") -> De
         bake_left = None
         if stage == "BAKE_TIME" and bake_total is not None:
             since = bake_seen.setdefault("at", ctx.clock())
-            bake_left = max(0.0, bake_total * 60.0 - (ctx.clock() - since))
+            # an endpoint that is not AWS (the sandbox) shortens the bake: a countdown in real
+            # minutes would be wrong, so there is none
+            bake_left = None if ctx.endpoint else max(0.0, bake_total * 60.0 - (ctx.clock() - since))
         state = DeployState(
             arn=arn,
             status=str(dep.get("status", "")),
@@ -355,7 +374,7 @@ def watch(ctx: Context, arn: str, timeout: float, purpose: str = "deploy") -> De
         f"the deployment of {state.revision_after or 'the new revision'} ended {state.status}"
         + (f": {result.rollback_reason}" if result.rollback_reason else "")
         + f"; {diagnosis}",
-        hint=failure_hint(diagnosis),
+        hint=failure_hint(diagnosis, DEPLOY_AGAIN),
         result=result,
     )
 

@@ -50,6 +50,12 @@ class ConfigError(EcsupError):
         self.lines = lines
 
 
+class ConfigMissing(EcsupError):
+    """The configuration file does not exist: nothing was changed."""
+
+    exit_code = EXIT_CONFIG
+
+
 class OptionError(EcsupError):
     """A command-line option is missing or malformed: nothing was changed."""
 

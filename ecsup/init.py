@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .config import FARGATE_MEMORY, Config, DeployConfig, DnsConfig, ServiceConfig, parse
+from .config import DEFAULT_TLS_POLICY, FARGATE_MEMORY, Config, DeployConfig, DnsConfig, ServiceConfig, parse
 from .errors import ConfigError, EcsupError, OptionError
 
 # config defaults, so that the comments and the values written stay in step with config.py
@@ -177,6 +177,15 @@ def render(opts: InitOptions) -> str:
         "# enableExecuteCommand and gives the task role the ssmmessages permissions it needs;",
         "# changing it takes a new deployment of the tasks. Needs AWS's session-manager-plugin.",
         f"exec = {'true' if _SVC.exec else 'false'}",
+        "# Hardening, each off unless set (ecsup plans, prices and removes what they add):",
+        "# the container's root file system read-only (the image must write only to volumes or /tmp",
+        "# mounts it declares; nginx's stock image, for one, does not start so);",
+        "# readonly_root_filesystem = true",
+        "# CloudWatch Container Insights on the cluster (billed as CloudWatch metrics and logs);",
+        "# container_insights = true",
+        "# a customer-managed KMS key (its ARN) for the log group; its key policy must allow",
+        "# logs.<region>.amazonaws.com (CloudWatch Logs refuses the key otherwise).",
+        '# log_kms_key = "arn:aws:kms:eu-west-1:123456789012:key/..."',
         "",
         '# Plain environment variables of the container: NAME = "value".',
         "[service.environment]",
@@ -230,6 +239,15 @@ def render(opts: InitOptions) -> str:
         f"# before_timeout = {DeployConfig().before_timeout}    # seconds; then the task is stopped",
     ]
     lines += [
+        "",
+        "# The load balancer's HTTPS listener and protection.",
+        "# [load_balancer]",
+        "# # The TLS policy (default: AWS's recommended post-quantum TLS 1.3/1.2 policy);",
+        "# # `aws elbv2 describe-ssl-policies` lists the others.",
+        f"# tls_policy = {s(DEFAULT_TLS_POLICY)}",
+        "# # Refuse to delete the load balancer except through `ecsup destroy`, which turns this off",
+        "# # after its confirmation.",
+        "# deletion_protection = true",
         "",
         "# Network: the default VPC and its default subnets unless set here.",
         "# [network]",
@@ -296,18 +314,43 @@ def pick(answer: str, choices: Sequence[str]) -> str:
     return answer
 
 
+REGION_LABEL = "AWS region, e.g. eu-west-1 (empty: from the environment)"
+
+
+def answer_problem(name: str, value: str) -> str | None:
+    """Why one answer cannot go in the file (the message config.parse would give), or None:
+    each answer is checked as it is given, not after the last question."""
+    from .config import _REGION_RE, _check_domain, _check_name, _normalise_domain
+
+    problems: list[tuple[str, str]] = []
+    if name in ("app", "env"):
+        _check_name(value, name, problems)
+    elif name == "zone":
+        _check_domain(_normalise_domain(value), "dns.zone", problems)
+    elif name == "image" and any(c.isspace() for c in value):
+        problems.append(("service.image", "must be an image reference such as public.ecr.aws/nginx/nginx:stable"))
+    elif name == "region" and value and not _REGION_RE.fullmatch(value):
+        problems.append(("region", f"{value!r} is not an AWS region name (e.g. eu-west-1)"))
+    if not problems:
+        return None
+    key, message = problems[0]
+    return f"{key} ({KEY_OPTIONS[key]}): {message}"
+
+
 def complete(
     opts: InitOptions,
     interactive: bool,
     prompt: Prompt,
     choose: Choose,
     zones: Callable[[], list[str]],
+    warn: Callable[[str], None] = lambda line: None,
 ) -> InitOptions:
-    """Fill in the required values that are missing: asked on a terminal, an error otherwise."""
+    """Fill in the required values that are missing, and the region: asked on a terminal (each
+    answer checked as it is given, and asked again when it cannot be used), an error otherwise."""
     missing = opts.missing_required()
-    if not missing:
-        return opts
     if not interactive:
+        if not missing:
+            return opts
         flags = ", ".join(f"--{name}" for name in missing)
         raise OptionError(
             f"missing option{'s' if len(missing) > 1 else ''} {flags}: "
@@ -316,15 +359,27 @@ def complete(
     values: dict[str, Any] = {}
     found: list[str] | None = None
     for name in missing:
-        answer = ""
-        while not answer:
+        while True:
             if name == "zone":
                 found = zones() if found is None else found
                 answer = choose(_LABELS[name], found) if found else prompt(_LABELS[name])
             else:
                 answer = prompt(_LABELS[name])
             answer = answer.strip()
+            why = answer_problem(name, answer) if answer else None
+            if answer and why is None:
+                break
+            if why:
+                warn(why)
         values[name] = answer
+    if opts.region is None:
+        while True:
+            answer = prompt(REGION_LABEL).strip()
+            why = answer_problem("region", answer)
+            if why is None:
+                break
+            warn(why)
+        values["region"] = answer or None
     return replace(opts, **values)
 
 
@@ -370,6 +425,8 @@ def account_zones(profile: str | None = None, region: str | None = None, endpoin
 def terminal_prompt(label: str) -> str:
     import typer
 
+    if label == REGION_LABEL:  # the one question an empty answer is fine for
+        return str(typer.prompt(label, default="", show_default=False))
     return str(typer.prompt(label))
 
 
@@ -432,7 +489,7 @@ def run_init(
         raise OptionError(f"{path} exists already: pass --force to overwrite it (nothing was written)")
     while True:
         asked = opts.missing_required()
-        opts = complete(opts, interactive, prompt, choose, zones)
+        opts = complete(opts, interactive, prompt, choose, zones, warn)
         try:
             text, config = build(opts, path)
             break

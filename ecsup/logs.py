@@ -40,6 +40,23 @@ class LogLine:
     message: str
 
 
+def describe_window(since: float) -> str:
+    """600 -> "10m": the --since window as the user would write it."""
+    for unit, size in sorted(_UNITS.items(), key=lambda item: -item[1]):
+        if since >= size and since % size == 0:
+            return f"{int(since // size)}{unit}"
+    return f"{since:g}s"
+
+
+def first_read_notice(emitted: int, since: float, group: str, follow: bool, pattern: str | None) -> str | None:
+    """What to say after the first read: nothing when it printed events and is not following."""
+    matching = f" matching {pattern!r}" if pattern else ""
+    if emitted == 0:
+        said = f"no events{matching} in {group} in the last {describe_window(since)}"
+        return said + ("; following, Ctrl-C stops" if follow else " (--since widens the window, -f follows)")
+    return f"following {group}{matching}, Ctrl-C stops" if follow else None
+
+
 def task_of(stream: str) -> str:
     """``ecs/<container>/<task-id>`` -> ``<task-id>`` (any other stream name as it is)."""
     return stream.rsplit("/", 1)[-1]
@@ -85,10 +102,12 @@ def tail(
     interval: float = POLL_INTERVAL,
     now: Callable[[], float] = time.time,
     page_size: int | None = None,
+    after_first: Callable[[int], None] | None = None,
 ) -> int:
     """Emit the log group's events of the last ``since`` seconds; when following, poll
     every ``interval`` seconds (ctx.sleep) for new ones, each emitted exactly once, until
-    interrupted or ``max_polls`` reads were made. Returns how many lines were emitted."""
+    interrupted or ``max_polls`` reads were made. Returns how many lines were emitted.
+    ``after_first`` hears how many lines the first read emitted (to say "none" or "following")."""
     start_ms = int((now() - since) * 1000)
     seen: dict[str, int] = {}  # eventId -> timestamp, for the events still inside the look-back window
     newest = start_ms
@@ -103,6 +122,8 @@ def tail(
             newest = max(newest, line.timestamp)
             emit(line)
             emitted += 1
+        if polls == 1 and after_first is not None:
+            after_first(emitted)
         if not follow or (max_polls is not None and polls >= max_polls):
             return emitted
         # next read: from a little before the newest event (events arrive late and

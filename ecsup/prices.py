@@ -417,12 +417,18 @@ def choose_prices(
     client: Callable[[], Any] | None = None,
     directory: Path | None = None,
     now: Callable[[], float] = time.time,
+    endpoint: str | None = None,
 ) -> Prices:
     """The Price List API's prices (from the cache when under a day old), else the shipped
-    table's with a note saying why; --offline (or no client) goes straight to the table.
-    UnknownRegion when neither has the region."""
+    table's with a note saying why; --offline (or no client) goes straight to the table, and so
+    does an ``endpoint`` that is not AWS (the sandbox, a local emulator: no Price List API there,
+    and asking costs retries and leaves errors in its log). UnknownRegion when neither has the region."""
     if offline or client is None:
         return shipped_prices(region)
+    if endpoint:
+        return replace(
+            shipped_prices(region), note=f"{endpoint} has no AWS Price List API: prices from the shipped table"
+        )
     where = directory if directory is not None else cache_dir()
     cached = read_cache(region, where, now)
     if cached is not None:

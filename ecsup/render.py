@@ -68,6 +68,7 @@ class ConsoleUI:
         self._last_plain: dict[str, tuple[str, float]] = {}
         self._live: Any = None  # the deploy view on a terminal
         self._last_deploy = ""
+        self.announced: str | None = None  # release_started's line
 
     def print(self, text: str = "", style: str | None = None) -> None:
         self._stop()
@@ -116,6 +117,12 @@ class ConsoleUI:
         self.stop_live()
         self._stop()
         LogPrinter(self.console, self.redact)(_TaskLine(task_id, message))
+
+    def release_started(self, message: str) -> None:
+        """What a deploy or rollback does, said when it starts (not after the watch)."""
+        self._stop()
+        self.announced = message
+        self.console.print(escape(self.redact(message)), style="bold")
 
     def stop_live(self) -> None:
         if self._live is not None:
@@ -211,6 +218,8 @@ def deploy_view(state: Any) -> Any:
         grid.add_row("old tasks", f"{state.revision_before}: {state.old_running} running, {state.old_pending} pending")
     if state.bake_left is not None:
         grid.add_row("bake", f"{_minutes(state.bake_left)} left of {_minutes(state.bake_total or 0)}")
+    elif state.stage == "BAKE_TIME" and state.bake_total:  # an emulator's bake: shorter than it says
+        grid.add_row("bake", f"{_minutes(state.bake_total)}, shortened by this endpoint (no countdown)")
     return grid
 
 
@@ -236,10 +245,11 @@ STATE_STYLE = {
 }
 
 
-def status_report(console: Console, report: Any) -> None:
+def status_report(console: Console, report: Any, where: str = "") -> None:
+    """``where``: " at <endpoint>" or " in account <id>" (Context.whereabouts)."""
     from rich.table import Table
 
-    console.print(escape(f"{report.stack} ({report.region})  {report.url}"), style="bold")
+    console.print(escape(f"{report.stack} ({report.region}{where})  {report.url}"), style="bold")
     if not report.exists:
         console.print(
             escape(f"the stack {report.stack} does not exist in {report.region}: `ecsup create` builds it"),
@@ -291,6 +301,11 @@ def task_style(task: str) -> str:
 class _TaskLine:
     def __init__(self, task: str, message: str) -> None:
         self.task, self.message = task, message
+
+
+def notice(console: Console, text: str) -> None:
+    """A one-line remark beside the output (e.g. on stderr, next to the log events on stdout)."""
+    console.print(escape(text), style="dim", soft_wrap=True, highlight=False)
 
 
 class LogPrinter:

@@ -21,6 +21,19 @@ class SandboxUnavailable(EcsupError):
     pass
 
 
+def require_moto() -> None:
+    """The sandbox and the emulation need moto's server (the ``sandbox`` extra): say how to get
+    it, before anything imports it (a plain ``pip install .`` has no moto)."""
+    try:
+        import moto.server  # noqa: F401
+    except ImportError as exc:
+        raise SandboxUnavailable(
+            f"the sandbox needs moto's server, which is not installed (no module named {exc.name!r})",
+            hint="pip install 'ecsup[sandbox]' (or, in a clone, pip install '.[sandbox]'; scripts/demo does this "
+            "for you)",
+        ) from None
+
+
 def _isolate_environment() -> None:
     """Make sure nothing in this process can reach real AWS or the metadata service."""
     for var in (
@@ -77,6 +90,7 @@ def sandbox_delays(
     (Delays.task_start): one figure for "tasks take this long to start"."""
     from dataclasses import replace
 
+    require_moto()
     from . import emulation
 
     changes = {
@@ -119,14 +133,10 @@ class Sandbox:
     _iam_settle: str | None = field(default=None, repr=False)
 
     def start(self) -> Sandbox:
-        try:
-            from moto import settings
-            from moto.server import ThreadedMotoServer
-        except ImportError as exc:
-            raise SandboxUnavailable(
-                f"the sandbox needs moto's server, which is not installed ({exc.name})",
-                hint="pip install 'ecsup[sandbox]' (scripts/demo does this for you)",
-            ) from None
+        require_moto()
+        from moto import settings
+        from moto.server import ThreadedMotoServer
+
         _isolate_environment()
         _services_report_running()
         from . import emulation

@@ -148,23 +148,46 @@ def _certificate_validation(ctx: Context, report: Report) -> None:
 
 
 def _target_health(ctx: Context, report: Report) -> None:
+    """What the load balancer reports for each group (DescribeTargetHealth: every state and its
+    reason). The live group of a service that runs tasks must have targets: without any, the
+    load balancer has nowhere to send requests (503), whatever the service's own counts say."""
+    from .steps.service import find_service
+
+    svc = ctx.facts.get("service") or (find_service(ctx) if ctx.facts.get("cluster_arn") else None) or {}
+    running, desired = int(svc.get("runningCount") or 0), int(svc.get("desiredCount") or 0)
+    live = ctx.facts.get("live_target_group") or ctx.names.tg_blue
     for fact, name in (("tg_blue", ctx.names.tg_blue), ("tg_green", ctx.names.tg_green)):
         arn = ctx.facts.get(fact)
         if not arn:
             continue
         with doing(f"read target health of {name}"):
             targets = ctx.client("elbv2").describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
-        counts: dict[str, int] = {}
-        reasons = set()
-        for t in targets:
-            state = t.get("TargetHealth", {}).get("State", "unknown")
-            counts[state] = counts.get(state, 0) + 1
-            if state == "unhealthy" and t["TargetHealth"].get("Description"):
-                reasons.add(t["TargetHealth"]["Description"])
-        detail = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no targets registered"
-        if reasons:
-            detail += " (" + "; ".join(sorted(reasons)) + ")"
-        report.rows.append(Row(FAILING if counts.get("unhealthy") else OK, "target health", name, detail))
+        report.rows.append(target_health_row(name, targets, is_live=name == live, running=running, desired=desired))
+
+
+def target_health_row(name: str, targets: list[dict[str, Any]], is_live: bool, running: int, desired: int) -> Row:
+    """One group's row: its targets by state, with the reasons ELB gives (Target.Timeout,
+    Target.ResponseCodeMismatch, ...), and whether that is healthy for the group's role."""
+    counts: dict[str, int] = {}
+    reasons = set()
+    for t in targets:
+        health = t.get("TargetHealth", {})
+        state = health.get("State", "unknown")
+        counts[state] = counts.get(state, 0) + 1
+        if state != "healthy" and (health.get("Reason") or health.get("Description")):
+            reasons.add(": ".join(x for x in (health.get("Reason"), health.get("Description")) if x))
+    role = "live" if is_live else "idle"
+    detail = f"{role}: " + (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no targets registered")
+    if reasons:
+        detail += " (" + "; ".join(sorted(reasons)) + ")"
+    if counts.get("unhealthy") or (is_live and running and (counts.get("unused") or counts.get("unavailable"))):
+        return Row(FAILING, "target health", name, detail)
+    if is_live and desired and not counts.get("healthy"):
+        if not targets and running:
+            detail += f" while the service runs {running} task(s): the load balancer has nowhere to send requests"
+            return Row(FAILING, "target health", name, detail)
+        return Row(PENDING, "target health", name, detail)  # tasks starting, or registering (initial)
+    return Row(OK, "target health", name, detail)
 
 
 def _service(ctx: Context, report: Report) -> None:

@@ -58,6 +58,8 @@ from ecsup.context import Context, Timeouts, is_mutating  # noqa: E402
 ZONE = "test.example.com"
 REGION = "eu-west-1"
 SECRET_VALUE = "pa55-Wr0rd-xyzzy-7781"
+# a CLI plan on an account without the parameter: the value create would store (else plan stops, as create)
+SECRET_GIVEN = {"ECSUP_SECRET_DB_PASSWORD": SECRET_VALUE}
 
 BASE_CONFIG = f'''
 app = "web"
@@ -294,6 +296,16 @@ def issued_certificate(domain: str, sans: tuple[str, ...] = (), region: str = RE
     )
     assert acm.describe_certificate(CertificateArn=arn)["Certificate"]["Status"] == "ISSUED"
     return arn
+
+
+def register_task_targets(group: str, count: int = 1, port: int = 8080) -> list[str]:
+    """Register ``count`` task IPs in a target group, as ECS does for a service's running tasks
+    (moto's ECS registers none; moto reports a registered ip target healthy)."""
+    elb = client("elbv2")
+    arn = elb.describe_target_groups(Names=[group])["TargetGroups"][0]["TargetGroupArn"]
+    ips = [f"10.0.9.{i + 1}" for i in range(count)]
+    elb.register_targets(TargetGroupArn=arn, Targets=[{"Id": ip, "Port": port} for ip in ips])
+    return ips
 
 
 # -- the CLI, in-process ----------------------------------------------------------------

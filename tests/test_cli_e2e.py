@@ -140,6 +140,9 @@ def test_create_status_destroy_through_the_cli(sandbox: dict[str, str], tmp_path
     assert summary["url"] == f"https://{ZONE}/"
     assert set(summary["counts"]) <= {"noop"}
 
+    # ECS registers the running task in the live group (the sandbox's moto registers none yet)
+    blue = elb.describe_target_groups(Names=["shop-prod-blue"])["TargetGroups"][0]
+    elb.register_targets(TargetGroupArn=blue["TargetGroupArn"], Targets=[{"Id": "10.0.9.1", "Port": blue["Port"]}])
     status = _cli("status", "--json", env=env, cwd=tmp_path)
     report = json.loads(status.stdout)
     assert report["healthy"] is True and report["exists"] is True

@@ -5,12 +5,14 @@ leaves to ECS and deploys what is theirs. Waits run on the fake clock."""
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Recorder, client, config_text
+from conftest import Recorder, client, config_text, register_task_targets
 from typer.testing import CliRunner
 
 from ecsup import deploy, engine
@@ -256,6 +258,7 @@ def test_create_converges_the_strategy_of_an_existing_service(stack, make_ctx):
 # -- status and destroy --------------------------------------------------------------------------
 def test_status_shows_the_live_group_the_running_image_and_a_deployment_in_progress(stack, make_ctx):
     deploy.deploy(make_ctx(), IMAGE_2)
+    register_task_targets("web-dev-green")  # as ECS does for the running tasks (moto's ECS does not)
     report = collect(make_ctx())
     assert report.service["live_target_group"] == "web-dev-blue"
     assert report.service["image"] == IMAGE_2 and report.service["task_definition"] == "web-dev:2"
@@ -303,11 +306,40 @@ def test_cli_deploy_plain_lines_and_json(stack, config_file):
     assert doc["deployment_arn"].startswith("arn:aws:ecs:")
 
 
+def test_cli_deploy_and_rollback_say_what_they_do_before_the_watch(stack, config_file):
+    def first(lines: list[str], text: str) -> int:
+        return next(i for i, line in enumerate(lines) if text in line)
+
+    lines = run("deploy", "-c", str(config_file), "--image", IMAGE_2).stdout.splitlines()
+    started = first(lines, f"deploying {IMAGE_2} as web-dev:2")
+    assert started < first(lines, "traffic") < first(lines, "deployed: web-dev:2"), lines
+    assert sum("deploying " in line for line in lines) == 1, lines  # said once, not again at the end
+    lines = run("rollback", "-c", str(config_file)).stdout.splitlines()
+    assert first(lines, "back to web-dev:1") < first(lines, "traffic") < first(lines, "rolled back: web-dev:1"), lines
+
+
+def test_an_emulators_shortened_bake_is_not_counted_down_in_real_minutes(stack, make_ctx, monkeypatch):
+    from ecsup.context import Context
+    from ecsup.render import deploy_view, make_console
+
+    monkeypatch.setattr(Context, "endpoint", property(lambda self: "http://127.0.0.1:4566"))
+    ui = States()
+    assert deploy.deploy(make_ctx(ui=ui), IMAGE_2).status == "SUCCESSFUL"
+    baking = [s for s in ui.states if s.stage == "BAKE_TIME"]
+    assert baking and all(s.bake_left is None and s.bake_total == 300 for s in baking)
+    console = make_console(io.StringIO())
+    console.print(deploy_view(baking[0]))
+    assert re.search(r"bake +5m00s, shortened by this endpoint \(no countdown\)", console.file.getvalue())
+
+
 def test_cli_rolled_back_deployment_exits_9_with_the_reason(stack, config_file):
     result = run("deploy", "-c", str(config_file), "--image", BROKEN, "--json")
     assert result.exit_code == EXIT_ROLLED_BACK, result.output
     assert json.loads(result.stdout)["status"].startswith("ROLLBACK")
     assert "error:" in result.stderr and "Traceback" not in result.output
+    # the way on is another deploy (or a rollback), with the logs to look at: not `ecsup create`
+    assert "ecsup create" not in result.stderr, result.stderr
+    assert "`ecsup deploy --image" in result.stderr and "ecsup logs" in result.stderr, result.stderr
 
 
 def test_cli_ctrl_c_leaves_the_deployment_running_and_says_how_to_attach(stack, config_file, monkeypatch):

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Recorder, client, config_text
+from conftest import SECRET_GIVEN, Recorder, client, config_text
 from moto import settings
 from typer.testing import CliRunner
 
@@ -82,7 +82,7 @@ def test_the_service_starts_while_acm_validates_and_is_never_reachable_over_plai
 def test_the_plan_shows_the_staging_step(aws, make_ctx, tmp_path):
     path = tmp_path / "ecsup.toml"
     path.write_text(config_text())
-    out = CliRunner().invoke(app, ["plan", "-c", str(path)]).stdout
+    out = CliRunner().invoke(app, ["plan", "-c", str(path)], env=SECRET_GIVEN).stdout
     staging = out.index(f"listener web-dev staging HTTP:{STAGING_PORT}")
     assert staging < out.index("ECS service web-dev") < out.index("listener web-dev HTTPS:443")
 
@@ -133,11 +133,11 @@ def test_planning_reads_at_once_and_gives_the_same_plan_as_one_step_at_a_time(aw
             in_flight["now"] -= 1
 
     aws.injectors.append(slow)
-    concurrent = [CliRunner().invoke(app, ["plan", "-c", str(path)]).stdout for _ in range(3)]
+    concurrent = [CliRunner().invoke(app, ["plan", "-c", str(path)], env=SECRET_GIVEN).stdout for _ in range(3)]
     assert in_flight["most"] >= 4  # independent reads overlapped
     monkeypatch.setattr(engine, "OBSERVERS", 1)  # one step at a time
     in_flight["most"] = 0
-    sequential = CliRunner().invoke(app, ["plan", "-c", str(path)]).stdout
+    sequential = CliRunner().invoke(app, ["plan", "-c", str(path)], env=SECRET_GIVEN).stdout
     assert in_flight["most"] <= 3  # (the steps' own reads of independent regions/roles still overlap)
     assert concurrent == [sequential] * 3  # deterministic: the same plan, notes and order
     assert "cpu" in sequential and "monthly cost" in sequential

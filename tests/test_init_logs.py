@@ -121,7 +121,7 @@ def test_init_minimal_options_write_a_loadable_commented_file(tmp_path: Path) ->
             ),
         ),
         (
-            ["--record", "cname", "--hostname", f"API.{ZONE}.", "--no-cloudfront-certificate"],
+            ["--record", "cname", "--hostname", f"API.{ZONE}."],
             lambda c: c.dns.record == "cname" and c.dns.hostname == f"api.{ZONE}" and not c.dns.cloudfront_certificate,
         ),
         # --cpu alone: the smallest memory valid for it
@@ -296,6 +296,8 @@ def test_interactive_init_without_zone_choices_just_asks(tmp_path: Path) -> None
 
     def prompt(label: str) -> str:
         asked.append(label)
+        if label.startswith("AWS region"):
+            return "eu-north-1"
         return "example.org" if "zone" in label else "x"
 
     def choose(label: str, choices: list[str]) -> str:
@@ -304,42 +306,51 @@ def test_interactive_init_without_zone_choices_just_asks(tmp_path: Path) -> None
     cfg = run_init(
         InitOptions(app="web", env="dev"), str(path), False, True, prompt=prompt, choose=choose, zones=lambda: []
     )
-    assert cfg.dns.zone == "example.org" and cfg.service.image == "x"
-    assert [label.split()[0] for label in asked] == ["Public", "Container"]
+    assert cfg.dns.zone == "example.org" and cfg.service.image == "x" and cfg.region == "eu-north-1"
+    assert [label.split()[0] for label in asked] == ["Public", "Container", "AWS"]
 
 
 def test_interactive_init_asks_again_for_an_invalid_answer(tmp_path: Path) -> None:
     path = tmp_path / "ecsup.toml"
-    answers = iter(["My App", "my-app"])
+    # checked as given: My_App is refused before the next question, eu-west is asked again
+    answers = iter(["My App", "my-app", "nginx", "eu-west", ""])
+    asked: list[str] = []
     warned: list[str] = []
+
+    def prompt(label: str) -> str:
+        asked.append(label.split()[0])
+        return next(answers)
+
     cfg = run_init(
-        InitOptions(env="dev", zone="example.org", image="nginx"),
+        InitOptions(env="dev", zone="example.org"),
         str(path),
         False,
         True,
-        prompt=lambda label: next(answers),
+        prompt=prompt,
         choose=lambda label, choices: "",
         zones=lambda: [],
         warn=warned.append,
     )
-    assert cfg.app == "my-app" and load(path).app == "my-app"
-    assert len(warned) == 1 and warned[0].startswith("app (--app): 'My App'")
+    assert cfg.app == "my-app" and load(path).app == "my-app" and cfg.region == ""  # left to the environment
+    assert asked == ["Application", "Application", "Container", "AWS", "AWS"]
+    assert len(warned) == 2 and warned[0].startswith("app (--app): 'My App'")
+    assert warned[1] == "region (--region): 'eu-west' is not an AWS region name (e.g. eu-west-1)"
 
 
 def test_interactive_init_does_not_ask_again_for_a_bad_option(tmp_path: Path) -> None:
     path = tmp_path / "ecsup.toml"
     with pytest.raises(ConfigError) as exc:
         run_init(
-            InitOptions(env="dev", zone="example.org", image="nginx", memory=3),
+            InitOptions(env="dev", zone="example.org", image="nginx", memory=3, region=REGION),
             str(path),
             False,
             True,
-            prompt=lambda label: "Bad App",
+            prompt=lambda label, answers=iter(["Bad App", "good-app"]): next(answers),
             choose=lambda label, choices: "",
             zones=lambda: [],
             warn=lambda line: None,
         )
-    assert {key for key, _ in exc.value.problems} == {"app (--app)", "service.memory (--memory)"}
+    assert {key for key, _ in exc.value.problems} == {"service.memory (--memory)"}
     assert not path.exists()
 
 
@@ -455,6 +466,28 @@ def test_logs_since_excludes_older_events(log_group: Path) -> None:
     assert result.stdout.splitlines() == ["[01234567] just now"], explain(result)
     result = invoke("logs", "-c", str(log_group), "--since", "2h")
     assert result.stdout.splitlines() == ["[01234567] an hour ago", "[01234567] just now"], explain(result)
+
+
+def test_logs_says_when_the_window_has_no_events(log_group: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    put(TASK_A, "an hour ago", at=now_ms() - 3600 * 1000)
+    result = invoke("logs", "-c", str(log_group))
+    assert result.exit_code == 0, explain(result)
+    assert result.stdout == ""  # stdout carries only events
+    assert "no events in /ecs/web-dev in the last 10m" in result.stderr, explain(result)
+
+    from ecsup import context as context_module
+
+    def ctrl_c(seconds: float) -> None:  # the user stops following at the first wait
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(context_module.CLOCK, "sleep", ctrl_c)
+    result = invoke("logs", "-c", str(log_group), "-f", "--filter", "ERROR")
+    assert result.exit_code == 0, explain(result)
+    assert "no events matching 'ERROR' in /ecs/web-dev in the last 10m; following" in result.stderr, explain(result)
+    put(TASK_A, "ERROR now")
+    result = invoke("logs", "-c", str(log_group), "-f")
+    assert result.stdout.splitlines() == ["[01234567] ERROR now"], explain(result)
+    assert "following /ecs/web-dev, Ctrl-C stops" in result.stderr, explain(result)
 
 
 def test_logs_missing_log_group_is_exit_6(aws: Any, tmp_path: Path) -> None:

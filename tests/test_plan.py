@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ZONE, change_records, client, config_text
+from conftest import SECRET_GIVEN, ZONE, change_records, client, config_text
 from test_create import _alb_arn, _listener, _revoke_alb_443, _tg_arn, assert_full_stack
 from typer.testing import CliRunner
 
@@ -30,8 +30,8 @@ def forbid_writes(service: str, operation: str, params: dict[str, Any]) -> Any:
     return None
 
 
-def run_plan(path: Path, *extra: str) -> Any:
-    return CliRunner().invoke(app, ["plan", "-c", str(path), "--detailed-exitcode", *extra])
+def run_plan(path: Path, *extra: str, env: dict[str, str] | None = SECRET_GIVEN) -> Any:
+    return CliRunner().invoke(app, ["plan", "-c", str(path), "--detailed-exitcode", *extra], env=env)
 
 
 def planned(path: Path) -> tuple[int, set[tuple[str, str, str]], list[dict[str, Any]]]:
@@ -51,6 +51,7 @@ def test_plan_on_an_empty_account_is_read_only_and_lists_everything(aws, tmp_pat
     assert "+ create    load balancer web-dev" in human.stdout
     assert "+ create    service-linked role AWSServiceRoleForECS" in human.stdout  # a fresh account has none
     assert "+ create    IAM role web-dev-infrastructure" in human.stdout  # for ECS blue/green
+    assert "+ create    secret /web/dev/DB_PASSWORD" in human.stdout and "from ECSUP_SECRET_DB_PASSWORD" in human.stdout
     assert f"+ create    listener web-dev staging HTTP:{STAGING_PORT}" in human.stdout  # the service starts early
     assert "Plan: 20 to create" in human.stdout, human.stdout
     code, changes, actions = planned(path)
@@ -250,3 +251,19 @@ def test_detailed_exitcode_reports_a_config_error_as_1_not_as_changes(aws, tmp_p
     assert "service.memory" in result.stderr
     plain = CliRunner().invoke(app, ["plan", "-c", str(path)])
     assert plain.exit_code == 2
+
+
+def test_plan_reports_a_secret_create_could_not_store_as_create_does(aws, tmp_path):
+    path = tmp_path / "ecsup.toml"
+    path.write_text(config_text())
+    aws.injectors.append(forbid_writes)
+    said = "service.secrets.DB_PASSWORD: SSM parameter /web/dev/DB_PASSWORD does not exist and no value was given"
+    plan = run_plan(path, env={})
+    assert plan.exit_code == 1, plan.output  # --detailed-exitcode: an error, not "changes"
+    assert said in plan.stderr and "ECSUP_SECRET_DB_PASSWORD" in plan.stderr, plan.output
+    plain = CliRunner().invoke(app, ["plan", "-c", str(path)])
+    assert plain.exit_code == 2 and said in plain.stderr, plain.output
+    aws.injectors.clear()
+    create = CliRunner().invoke(app, ["create", "-c", str(path)])
+    assert create.exit_code == 2 and said in create.stderr, create.output
+    assert aws.mutating() == [] and "Traceback" not in plan.output + create.output

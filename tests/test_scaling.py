@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from conftest import Recorder, client, config_text
+from conftest import SECRET_GIVEN, Recorder, client, config_text
 from typer.testing import CliRunner
 
 from ecsup import engine
@@ -221,15 +221,20 @@ def test_plan_shows_the_monthly_cost_before_and_after(aws, make_ctx, tmp_path):
     engine.create(make_ctx())
     path = tmp_path / "ecsup.toml"
     path.write_text(config_text(replace={"desired_count = 1": "desired_count = 2"}))
-    result = CliRunner().invoke(app, ["plan", "-c", str(path), "--json"])
+    result = CliRunner().invoke(app, ["plan", "-c", str(path), "--json"], env=SECRET_GIVEN)
     assert result.exit_code == 0, result.output
     money = json.loads(result.stdout)["monthly_cost"]
     assert money["after"] == pytest.approx(2 * money["before"], abs=0.01)  # twice the tasks, twice the cost
-    human = CliRunner().invoke(app, ["plan", "-c", str(path)])
+    human = CliRunner().invoke(app, ["plan", "-c", str(path)], env=SECRET_GIVEN)
     assert f"${money['before']:,.2f} -> ${money['after']:,.2f}" in human.stdout
 
     path.write_text(config_text())  # nothing billed changes: no line
-    assert json.loads(CliRunner().invoke(app, ["plan", "-c", str(path), "--json"]).stdout)["monthly_cost"] is None
+    assert (
+        json.loads(CliRunner().invoke(app, ["plan", "-c", str(path), "--json"], env=SECRET_GIVEN).stdout)[
+            "monthly_cost"
+        ]
+        is None
+    )
 
 
 def test_a_service_on_the_fargate_launch_type_cannot_move_to_spot_in_place(aws, make_ctx, clock, tmp_path):

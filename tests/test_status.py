@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SECRET_VALUE, aws_error, client, config_text
+from conftest import SECRET_VALUE, aws_error, client, config_text, register_task_targets
 from moto import settings
 from typer.testing import CliRunner
 
@@ -34,6 +34,7 @@ def rows(result: Any) -> dict[tuple[str, str], dict[str, str]]:
 
 def test_full_stack_is_healthy_exit_0_and_read_only(aws, make_ctx, config_file):
     engine.create(make_ctx())
+    register_task_targets("web-dev-blue")  # as ECS does for the running task (moto's ECS does not)
     aws.reset()
     human = status(config_file)
     assert human.exit_code == 0, human.output
@@ -43,7 +44,7 @@ def test_full_stack_is_healthy_exit_0_and_read_only(aws, make_ctx, config_file):
         "listener",
         "target health",
         "service health",
-        "ELBSecurityPolicy-TLS13-1-2-2021-06",
+        "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09",
         "retention 30 days",
         "web-dev:1",
         "running 1/1",
@@ -169,3 +170,36 @@ def test_access_denied_is_one_clear_line(aws, config_file):
     assert result.exit_code == 3
     assert "AccessDeniedException" in result.stderr and "DescribeClusters" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_target_health_is_what_the_load_balancer_reports_for_the_live_group(aws, make_ctx, config_file):
+    engine.create(make_ctx())  # the service runs 1/1 (moto), and nothing registered its task
+    elb = client("elbv2")
+    for arn in (tg["TargetGroupArn"] for tg in elb.describe_target_groups()["TargetGroups"]):
+        for target in elb.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]:
+            elb.deregister_targets(TargetGroupArn=arn, Targets=[target["Target"]])  # none, whoever registered
+    none = status(config_file, "--json")
+    assert none.exit_code == EXIT_UNHEALTHY, none.output
+    live = rows(none)[("target health", "web-dev-blue")]
+    assert live["state"] == "FAILING", live
+    assert "live: no targets registered while the service runs 1 task(s)" in live["detail"]
+    idle = rows(none)[("target health", "web-dev-green")]
+    assert (idle["state"], idle["detail"]) == ("OK", "idle: no targets registered")  # the idle group may be empty
+
+    register_task_targets("web-dev-blue", 2)
+    registered = status(config_file)
+    assert registered.exit_code == 0, registered.output
+    assert "live: 2 healthy" in registered.stdout and "no targets" not in registered.stdout.split("web-dev-green")[0]
+
+
+def test_target_health_shows_the_reason_elb_gives(aws, make_ctx):
+    from ecsup.status import FAILING, OK, PENDING, target_health_row
+
+    unhealthy = {"State": "unhealthy", "Reason": "Target.ResponseCodeMismatch", "Description": "Health checks failed"}
+    row = target_health_row("web-dev-blue", [{"TargetHealth": unhealthy}], is_live=True, running=1, desired=1)
+    assert row.state == FAILING
+    assert row.detail == "live: 1 unhealthy (Target.ResponseCodeMismatch: Health checks failed)"
+    initial = {"State": "initial", "Reason": "Elb.RegistrationInProgress"}
+    assert target_health_row("g", [{"TargetHealth": initial}], True, 1, 1).state == PENDING  # registering
+    assert target_health_row("g", [], True, 0, 1).state == PENDING  # tasks still starting
+    assert target_health_row("g", [{"TargetHealth": {"State": "draining"}}], False, 1, 1).state == OK

@@ -450,7 +450,8 @@ def test_missing_config_file(aws: Recorder, tmp_path: Path) -> None:
 
     result = invoke("create", "-c", str(path))
 
-    assert_refused(result, aws, str(path), "not found", "--config")
+    assert_missing(result, aws, f"{path} is missing", f"ecsup init -c {path}")
+    assert "--config" not in result.stderr  # it was given: no advice to give it
     assert aws.calls == []
 
 
@@ -459,7 +460,17 @@ def test_default_config_file_missing(aws: Recorder, tmp_path: Path, monkeypatch:
 
     result = invoke("create")
 
-    assert_refused(result, aws, "ecsup.toml", "not found")
+    assert_missing(result, aws, "ecsup.toml is missing", "`ecsup init`", "--config PATH")
+
+
+def assert_missing(result: Result, aws: Recorder, *expect: str) -> None:
+    why = explain(result)
+    assert isinstance(result.exception, SystemExit), why
+    assert result.exit_code == EXIT_CONFIG, why
+    assert "Traceback" not in result.output and "invalid configuration" not in result.stderr, why
+    for text in expect:
+        assert text in result.stderr, f"{text!r} not on stderr\n{why}"
+    assert aws.calls == [], why
 
 
 def test_unreadable_config_file(aws: Recorder, tmp_path: Path) -> None:

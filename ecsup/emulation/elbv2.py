@@ -166,6 +166,19 @@ def deleted_load_balancer_releases_slowly(em: Emulation, resp: Any, proceed: Cal
     return result
 
 
+def deletion_protection_refuses_delete(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """DeleteLoadBalancer with deletion_protection.enabled = true: OperationNotPermitted ("If
+    deletion protection is enabled, you must disable it before you can delete the load balancer",
+    ELB User Guide, "Deletion protection"); moto deletes it anyway."""
+    lb = _elbv2(resp.current_account, resp.region).load_balancers.get(resp._get_param("LoadBalancerArn"))
+    if lb is not None and str(lb.attrs.get("deletion_protection.enabled", "false")).lower() == "true":
+        raise AwsFault(
+            "OperationNotPermitted",
+            f"Load balancer '{lb.arn}' cannot be deleted because deletion protection is enabled",
+        )
+    return proceed()
+
+
 def install(around: Callable[..., None]) -> None:
     from moto.elbv2.models import FakeLoadBalancer
     from moto.elbv2.responses import ELBV2Response as ELB
@@ -179,5 +192,6 @@ def install(around: Callable[..., None]) -> None:
     around(ELB, "modify_rule", rule_order_is_not_promised)
     around(ELB, "describe_rules", rules_listed_in_no_promised_order)
     around(ELB, "delete_listener", deleted_listener_releases_its_certificate)
+    around(ELB, "delete_load_balancer", deletion_protection_refuses_delete)
     around(ELB, "delete_load_balancer", deleted_load_balancer_releases_slowly)
     around(FakeLoadBalancer, "activate", load_balancer_provisions_for_a_while)

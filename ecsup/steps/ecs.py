@@ -45,7 +45,7 @@ def ecs_tags(ctx: Context, extra: dict[str, str] | None = None) -> list[dict[str
 # -- cluster ------------------------------------------------------------------------
 def find_cluster(ctx: Context) -> dict[str, Any] | None:
     with doing(f"look up cluster {ctx.names.cluster}"):
-        resp = ctx.client("ecs").describe_clusters(clusters=[ctx.names.cluster], include=["TAGS"])
+        resp = ctx.client("ecs").describe_clusters(clusters=[ctx.names.cluster], include=["TAGS", "SETTINGS"])
     active = [c for c in resp.get("clusters", []) if c.get("status") in ("ACTIVE", "PROVISIONING")]
     return active[0] if active else None
 
@@ -105,6 +105,21 @@ def needs_providers(ctx: Context) -> bool:
     return True
 
 
+def insights_changes(ctx: Context, cluster: dict[str, Any]) -> list[Change]:
+    """[service] container_insights = true: the cluster's containerInsights setting "enabled" (or
+    "enhanced", which includes it). false leaves the setting to the account's default."""
+    if not ctx.config.service.container_insights:
+        return []
+    have = {s.get("name"): s.get("value") for s in cluster.get("settings") or []}.get("containerInsights")
+    if have in ("enabled", "enhanced"):
+        return []
+    return [Change("Container Insights", str(have or "disabled"), "enabled")]
+
+
+def insights_detail(ctx: Context) -> str:
+    return ", Container Insights enabled" if ctx.config.service.container_insights else ""
+
+
 class ClusterStep(Step):
     title = "cluster"
 
@@ -136,11 +151,25 @@ class ClusterStep(Step):
                         "ECS cluster",
                         name,
                         "",
-                        [Change("capacity providers", ", ".join(sorted(have)) or "-", ", ".join(FARGATE_PROVIDERS))],
-                        run=lambda: self._providers(ctx, have),
+                        [
+                            Change("capacity providers", ", ".join(sorted(have)) or "-", ", ".join(FARGATE_PROVIDERS)),
+                            *insights_changes(ctx, cluster),
+                        ],
+                        run=lambda: self._providers(ctx, have) + self._insights(ctx, cluster),
                     )
                 ]
-            return [Action("noop", "ECS cluster", name, cluster["status"])]
+            if insights_changes(ctx, cluster):
+                return [
+                    Action(
+                        "update",
+                        "ECS cluster",
+                        name,
+                        "",
+                        insights_changes(ctx, cluster),
+                        run=lambda: self._insights(ctx, cluster),
+                    )
+                ]
+            return [Action("noop", "ECS cluster", name, cluster["status"] + insights_detail(ctx))]
         return []
 
     def _create(self, ctx: Context) -> str:
@@ -148,6 +177,8 @@ class ClusterStep(Step):
         kwargs: dict[str, Any] = {"clusterName": ctx.names.cluster, "tags": ecs_tags(ctx)}
         if needs_providers(ctx):  # the service's capacity provider strategy needs them on the cluster
             kwargs["capacityProviders"] = list(FARGATE_PROVIDERS)
+        if ctx.config.service.container_insights:
+            kwargs["settings"] = [{"name": "containerInsights", "value": "enabled"}]
         with doing(f"create cluster {ctx.names.cluster}"):
             # A service-linked role created a moment ago may not be assumable yet (a brand-new
             # account fails CreateCluster with capacity providers at first): retried, bounded.
@@ -160,6 +191,15 @@ class ClusterStep(Step):
             )
         ctx.facts["cluster_arn"] = cluster["clusterArn"]
         return str(cluster["clusterArn"])
+
+    def _insights(self, ctx: Context, cluster: dict[str, Any]) -> str:
+        if not insights_changes(ctx, cluster):
+            return ""
+        with doing(f"turn on Container Insights on cluster {ctx.names.cluster}"):
+            ctx.client("ecs").update_cluster(  # UpdateCluster takes the settings (as UpdateClusterSettings)
+                cluster=ctx.names.cluster, settings=[{"name": "containerInsights", "value": "enabled"}]
+            )
+        return ", Container Insights enabled"
 
     def _providers(self, ctx: Context, have: set[str]) -> str:
         ecs = ctx.client("ecs")
@@ -255,9 +295,18 @@ def container_definition(ctx: Context) -> dict[str, Any]:
                 "awslogs-group": ctx.names.log_group,
                 "awslogs-region": ctx.region,
                 "awslogs-stream-prefix": "ecs",
+                # Written explicitly, whatever the account's default (ECS account setting
+                # defaultLogDriverMode): a CloudWatch Logs outage must never block the application's
+                # writes to stdout/stderr. Lines are buffered in memory up to max-buffer-size and dropped
+                # beyond it (ECS Developer Guide, "Send Amazon ECS logs to CloudWatch": mode, max-buffer-size).
+                "mode": "non-blocking",
+                "max-buffer-size": AWSLOGS_BUFFER,
             },
         },
-    }
+    } | ({"readonlyRootFilesystem": True} if svc.readonly_root_filesystem else {})
+
+
+AWSLOGS_BUFFER = "25m"
 
 
 def task_definition(ctx: Context) -> dict[str, Any]:
@@ -292,6 +341,7 @@ def _effective(td: dict[str, Any]) -> dict[str, Any]:
                 "environment": sorted((e["name"], e.get("value", "")) for e in c.get("environment", [])),
                 "secrets": sorted((s["name"], s["valueFrom"]) for s in c.get("secrets", [])),
                 "logConfiguration": c.get("logConfiguration"),
+                "readonlyRootFilesystem": bool(c.get("readonlyRootFilesystem", False)),
             }
         )
     return {

@@ -28,6 +28,28 @@ def trust(service: str) -> dict[str, Any]:
 
 
 TRUST = trust("ecs-tasks.amazonaws.com")
+
+
+def trust_policy(ctx: Context, spec: RoleSpec) -> dict[str, Any]:
+    """The role's trust policy; for the task role with the confused-deputy conditions the ECS
+    Developer Guide gives for it ("Amazon ECS task IAM role": ArnLike aws:SourceArn
+    arn:<partition>:ecs:<region>:<account>:* and StringEquals aws:SourceAccount; see also
+    github.com/awsdocs/amazon-ecs-developer-guide/issues/208 -- a task's ARN is the source,
+    so no narrower cluster pattern is possible).
+    Not on the execution role nor on the infrastructure role: the pages AWS gives for them
+    ("Amazon ECS task execution IAM role", "Amazon ECS infrastructure IAM role") show the bare
+    service principal only, and a condition on a key the service does not send makes every
+    AssumeRole fail (tasks would not start, deployments could not move traffic)."""
+    doc = trust(spec.principal)
+    if spec.confused_deputy:
+        account, region = ctx.account_id, ctx.region
+        doc["Statement"][0]["Condition"] = {
+            "ArnLike": {"aws:SourceArn": f"arn:{ctx.partition}:ecs:{region}:{account}:*"},
+            "StringEquals": {"aws:SourceAccount": account},
+        }
+    return doc
+
+
 EXECUTION_POLICY = "arn:{partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 # ECS Developer Guide, "Amazon ECS infrastructure IAM role for load balancers" (blue/green, linear, canary)
 INFRASTRUCTURE_POLICY = "arn:{partition}:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"
@@ -44,13 +66,20 @@ class RoleSpec:
     # role): a change to its permissions must settle first (the time is kept on the role)
     settles: bool = False
     exec_policy: bool = False  # the task role: the inline ECS Exec policy when [service] exec = true
+    confused_deputy: bool = False  # aws:SourceArn / aws:SourceAccount in the trust policy (trust_policy)
 
 
 def role_specs(ctx: Context) -> list[RoleSpec]:
     n = ctx.names
     specs = [
         RoleSpec(n.execution_role, "ECS task execution", "ecs-tasks.amazonaws.com", (EXECUTION_POLICY,), True, True),
-        RoleSpec(n.task_role, "application task role (no permissions)", "ecs-tasks.amazonaws.com", exec_policy=True),
+        RoleSpec(
+            n.task_role,
+            "application task role (no permissions)",
+            "ecs-tasks.amazonaws.com",
+            exec_policy=True,
+            confused_deputy=True,
+        ),
     ]
     if ctx.config.service.deploy.shifts_traffic:
         specs.append(
@@ -173,8 +202,9 @@ class IamStep(Step):
         iam = ctx.client("iam")
         name = role["RoleName"]
         changes = []
-        if _norm(_doc(role.get("AssumeRolePolicyDocument"))) != _norm(trust(spec.principal)):
-            changes.append(Change("trust policy", "other", spec.principal))
+        if _norm(_doc(role.get("AssumeRolePolicyDocument"))) != _norm(trust_policy(ctx, spec)):
+            trusted = spec.principal + (" from this account's ECS tasks only" if spec.confused_deputy else "")
+            changes.append(Change("trust policy", "other", trusted))
         if spec.exec_policy:
             return changes + exec_policy_changes(ctx, name)
         if not spec.managed and not spec.execution:
@@ -217,7 +247,7 @@ class IamStep(Step):
                 try:
                     role = iam.create_role(
                         RoleName=name,
-                        AssumeRolePolicyDocument=json.dumps(trust(spec.principal)),
+                        AssumeRolePolicyDocument=json.dumps(trust_policy(ctx, spec)),
                         Description=f"ecsup {ctx.names.stack} {spec.description}"[:1000],
                         Tags=ctx.names.tag_list(),
                     )["Role"]
@@ -250,8 +280,8 @@ class IamStep(Step):
                 )
             if spec.execution:
                 learn_permission_change(ctx, role)
-            if _norm(_doc(role.get("AssumeRolePolicyDocument"))) != _norm(trust(spec.principal)):
-                iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust(spec.principal)))
+            if _norm(_doc(role.get("AssumeRolePolicyDocument"))) != _norm(trust_policy(ctx, spec)):
+                iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust_policy(ctx, spec)))
             self._write(ctx, spec, self._changes(ctx, role, spec))
         return str(role["Arn"])
 

@@ -9,6 +9,7 @@ from functools import partial
 from typing import Any
 
 from .. import waiting
+from ..config import DEFAULT_TLS_POLICY
 from ..context import Context
 from ..errors import doing, is_code
 from ..names import tag_dict
@@ -16,7 +17,7 @@ from ..plan import KNOWN_AFTER_APPLY, Action, Change
 from . import Step, both, check_owner, foreign, listeners_ref, resolve, service_ref
 from .certificate import wait_issued
 
-TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+TLS_POLICY = DEFAULT_TLS_POLICY  # [load_balancer] tls_policy changes it (config.py says why this one)
 # Starting the service while ACM validates: ECS accepts a target group only once a listener
 # rule of the load balancer forwards to it, and the HTTPS listener needs the issued
 # certificate. So create first makes the listener that will become HTTPS:443 as plain HTTP on
@@ -44,6 +45,18 @@ def early_start(ctx: Context) -> bool:
 
 
 ALB_ATTRIBUTES = {"routing.http.drop_invalid_header_fields.enabled": "true"}
+
+
+def alb_attributes(ctx: Context) -> dict[str, str]:
+    """The attributes ecsup sets: ALB_ATTRIBUTES, and deletion protection as configured."""
+    protect = "true" if ctx.config.load_balancer.deletion_protection else "false"
+    return ALB_ATTRIBUTES | {"deletion_protection.enabled": protect}
+
+
+def tls_policy(ctx: Context) -> str:
+    return ctx.config.load_balancer.tls_policy
+
+
 TG_ATTRIBUTES = {"deregistration_delay.timeout_seconds": "30"}
 CERTIFICATE_SETTLING = ("UnsupportedCertificate", "CertificateNotFound")
 
@@ -158,7 +171,7 @@ class LoadBalancerStep(Step):
                 a["Key"]: a["Value"]
                 for a in ctx.client("elbv2").describe_load_balancer_attributes(LoadBalancerArn=arn)["Attributes"]
             }
-        changes = _diff(ALB_ATTRIBUTES, attrs)
+        changes = _diff(alb_attributes(ctx), attrs)
         have_subnets = sorted(az["SubnetId"] for az in lb.get("AvailabilityZones", []))
         if have_subnets != ctx.facts["alb_subnets"]:
             changes.append(Change("subnets", ",".join(have_subnets), ",".join(ctx.facts["alb_subnets"])))
@@ -195,13 +208,13 @@ class LoadBalancerStep(Step):
                 Tags=ctx.names.tag_list(),
             )["LoadBalancers"][0]
         ctx.facts.update(alb_arn=lb["LoadBalancerArn"], alb_dns=lb["DNSName"], alb_zone=lb["CanonicalHostedZoneId"])
-        self._converge_lb(ctx, _diff(ALB_ATTRIBUTES, {}))
+        self._converge_lb(ctx, _diff(alb_attributes(ctx), {}))
         return str(lb["DNSName"])
 
     def _converge_lb(self, ctx: Context, changes: list[Change]) -> str:
         elb = ctx.client("elbv2")
         arn = ctx.facts["alb_arn"]
-        attrs = [{"Key": c.attribute, "Value": c.new} for c in changes if c.attribute in ALB_ATTRIBUTES]
+        attrs = [{"Key": c.attribute, "Value": c.new} for c in changes if c.attribute in alb_attributes(ctx)]
         with doing(f"configure load balancer {ctx.names.alb}"):
             if attrs:
                 elb.modify_load_balancer_attributes(LoadBalancerArn=arn, Attributes=attrs)
@@ -293,7 +306,8 @@ class LoadBalancerStep(Step):
                         "delete",
                         "load balancer",
                         n.alb,
-                        lb["DNSName"],
+                        lb["DNSName"]
+                        + (", deletion protection off first" if ctx.config.load_balancer.deletion_protection else ""),
                         run=lambda: self._delete_lb(ctx, arn),
                         after=(service_ref(ctx), listeners_ref(ctx)),
                     )
@@ -342,7 +356,12 @@ class LoadBalancerStep(Step):
             try:
                 elb.delete_load_balancer(LoadBalancerArn=arn)
             except Exception as exc:
-                if not is_code(exc, "LoadBalancerNotFound"):
+                if is_code(exc, "OperationNotPermitted"):  # deletion protection: destroy was confirmed
+                    elb.modify_load_balancer_attributes(
+                        LoadBalancerArn=arn, Attributes=[{"Key": "deletion_protection.enabled", "Value": "false"}]
+                    )
+                    elb.delete_load_balancer(LoadBalancerArn=arn)
+                elif not is_code(exc, "LoadBalancerNotFound"):
                     raise
 
             def gone() -> tuple[bool, str]:
@@ -394,7 +413,7 @@ class HttpsStep(Step):
                 "create",
                 "listener",
                 f"{n.alb} HTTPS:443",
-                f"the staging listener, once the certificate is issued: {TLS_POLICY}",
+                f"the staging listener, once the certificate is issued: {tls_policy(ctx)}",
                 run=lambda: self._promote(ctx),
             )
         ]
@@ -577,7 +596,7 @@ class ListenersStep(Step):
                     "create",
                     "listener",
                     f"{n.alb} HTTPS:443",
-                    f"{TLS_POLICY}, forward {n.tg_blue}=100 {n.tg_green}=0",
+                    f"{tls_policy(ctx)}, forward {n.tg_blue}=100 {n.tg_green}=0",
                     run=lambda: self._create(ctx, 443),
                 )
             )
@@ -585,8 +604,8 @@ class ListenersStep(Step):
             changes = []
             if https.get("Protocol") != "HTTPS":
                 changes.append(Change("protocol", str(https.get("Protocol")), "HTTPS"))
-            if https.get("SslPolicy") != TLS_POLICY:
-                changes.append(Change("TLS policy", str(https.get("SslPolicy")), TLS_POLICY))
+            if https.get("SslPolicy") != tls_policy(ctx):
+                changes.append(Change("TLS policy", str(https.get("SslPolicy")), tls_policy(ctx)))
             have_cert = (https.get("Certificates") or [{}])[0].get("CertificateArn", "-")
             want_cert = ctx.facts.get("cert_arn", KNOWN_AFTER_APPLY)
             if have_cert != want_cert:
@@ -634,7 +653,7 @@ class ListenersStep(Step):
                     )
                 )
             else:
-                actions.append(Action("noop", "listener", f"{n.alb} HTTPS:443", f"{TLS_POLICY}, {have}"))
+                actions.append(Action("noop", "listener", f"{n.alb} HTTPS:443", f"{tls_policy(ctx)}, {have}"))
         http = listeners.get(80)
         if http is None:
             actions.append(
@@ -689,7 +708,7 @@ class ListenersStep(Step):
             settings: dict[str, Any] = {
                 "Protocol": "HTTPS",
                 "Port": 443,
-                "SslPolicy": TLS_POLICY,
+                "SslPolicy": tls_policy(ctx),
                 "Certificates": [{"CertificateArn": ctx.facts["cert_arn"]}],
             }
             if not keep_action:  # leave ECS's weights alone unless the action itself is wrong

@@ -38,23 +38,34 @@ class LogsStep(Step):
         if not check_owner(ctx, "log group", name, group_tags(ctx, group)):
             return []
         have = group.get("retentionInDays")
+        changes = []
         if have != days:
-            return [
-                Action(
-                    "update",
-                    "log group",
-                    name,
-                    "",
-                    [Change("retention (days)", str(have or "never expire"), str(days))],
-                    run=lambda: self._retention(ctx),
-                )
-            ]
-        return [Action("noop", "log group", name, f"retention {days} days")]
+            changes.append(Change("retention (days)", str(have or "never expire"), str(days)))
+        key, have_key = ctx.config.service.log_kms_key, group.get("kmsKeyId") or ""
+        if key != have_key:
+            changes.append(Change("KMS key", have_key or "none (CloudWatch's own)", key or "none (CloudWatch's own)"))
+        if changes:
+            return [Action("update", "log group", name, "", changes, run=lambda: self._converge(ctx, have_key))]
+        return [Action("noop", "log group", name, f"retention {days} days" + (f", KMS key {key}" if key else ""))]
+
+    def _converge(self, ctx: Context, have_key: str) -> str:
+        done = self._retention(ctx)
+        key, logs = ctx.config.service.log_kms_key, ctx.client("logs")
+        if key != have_key:
+            # AssociateKmsKey: the key's policy must allow logs.<region>.amazonaws.com (README)
+            with doing(f"set the KMS key of log group {ctx.names.log_group}"):
+                if key:
+                    logs.associate_kms_key(logGroupName=ctx.names.log_group, kmsKeyId=key)
+                else:
+                    logs.disassociate_kms_key(logGroupName=ctx.names.log_group)
+            done += f", KMS key {key or 'none'}"
+        return done
 
     def _create(self, ctx: Context) -> str:
         with doing(f"create log group {ctx.names.log_group}"):
             try:
-                ctx.client("logs").create_log_group(logGroupName=ctx.names.log_group, tags=ctx.names.tags())
+                kwargs = {"kmsKeyId": ctx.config.service.log_kms_key} if ctx.config.service.log_kms_key else {}
+                ctx.client("logs").create_log_group(logGroupName=ctx.names.log_group, tags=ctx.names.tags(), **kwargs)
             except Exception as exc:
                 if not is_code(exc, "ResourceAlreadyExistsException"):
                     raise

@@ -85,6 +85,15 @@ def parameter_key_arn(ctx: Context, var: str, name: str, key_id: str) -> str:
     return cache[key_id]
 
 
+def _no_value(var: str, name: str) -> tuple[str, str]:
+    """A missing parameter with no value to create it from: plan and create say it alike."""
+    return (
+        f"service.secrets.{var}",
+        f"SSM parameter {name} does not exist and no value was given: "
+        f"export ECSUP_SECRET_{var} (or run on a terminal to be prompted)",
+    )
+
+
 class SecretsStep(Step):
     title = "secrets"
     needs = ("CertificateStep",)  # the account id, learned from the certificate ARN (no sts call)
@@ -112,19 +121,20 @@ class SecretsStep(Step):
                     detail += " (not a SecureString: consider re-creating it as one)"
                 actions.append(Action("noop", "secret", name, detail))
                 continue
+            if ctx.mode == "plan":  # what create would do, without asking for the value
+                source = ctx.secret_source_of(var)
+                if source is None:
+                    unavailable.append(_no_value(var, name))
+                else:
+                    actions.append(Action("create", "secret", name, f"SecureString from {source}"))
+                continue
             if ctx.mode != "apply":
                 env = f"ECSUP_SECRET_{var}"
                 actions.append(Action("create", "secret", name, f"SecureString from {env} or a prompt"))
                 continue
             value = ctx.secret_value(var, name)
             if value is None:
-                unavailable.append(
-                    (
-                        f"service.secrets.{var}",
-                        f"SSM parameter {name} does not exist and no value was given: "
-                        f"export ECSUP_SECRET_{var} (or run on a terminal to be prompted)",
-                    )
-                )
+                unavailable.append(_no_value(var, name))
                 continue
             actions.append(Action("create", "secret", name, "SecureString", run=partial(self._put, ctx, name, value)))
         if unavailable:
