@@ -525,17 +525,22 @@ def rollback(
 @app.command("run")
 def run_command(
     tctx: typer.Context,
-    command: Annotated[list[str] | None, typer.Argument(help="The command, after `--`.", show_default=False)] = None,
+    command: Annotated[
+        list[str] | None, typer.Argument(metavar="CMD...", help="The command, after `--`.", show_default=False)
+    ] = None,
     config: ConfigOption = "ecsup.toml",
     image: Annotated[
-        str | None, typer.Option(help="Another image (a revision is registered for it, as deploy does).")
+        str | None,
+        typer.Option(metavar="IMAGE", help="Another image (a revision is registered for it, as deploy does)."),
     ] = None,
     env: Annotated[
         list[str] | None, typer.Option("--env", "-e", metavar="KEY=VALUE", help="Set a variable (repeatable).")
     ] = None,
-    cpu: Annotated[int | None, typer.Option(help="Fargate cpu units for this task.")] = None,
-    memory: Annotated[int | None, typer.Option(help="Memory (MiB) for this task.")] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds before the task is stopped (exit 125).")] = 3600,
+    cpu: Annotated[int | None, typer.Option(metavar="UNITS", help="Fargate cpu units for this task.")] = None,
+    memory: Annotated[int | None, typer.Option(metavar="MIB", help="Memory (MiB) for this task.")] = None,
+    timeout: Annotated[
+        float, typer.Option(metavar="SECONDS", help="Seconds before the task is stopped (exit 125).")
+    ] = 3600,
     detach: Annotated[bool, typer.Option("--detach", "-d", help="Start it, print the task id, return.")] = False,
     json_output: JsonOption = False,
     profile: ProfileOption = None,
@@ -572,10 +577,12 @@ def run_command(
 @app.command("exec")
 def exec_command(
     tctx: typer.Context,
-    command: Annotated[list[str] | None, typer.Argument(help="The command, after `--` [default: /bin/sh].")] = None,
+    command: Annotated[
+        list[str] | None, typer.Argument(metavar="CMD...", help="The command, after `--` [default: /bin/sh].")
+    ] = None,
     config: ConfigOption = "ecsup.toml",
     task: Annotated[
-        str | None, typer.Option(help="The task id [default: a running task of the live revision].")
+        str | None, typer.Option(metavar="ID", help="The task id [default: a running task of the live revision].")
     ] = None,
     forward: Annotated[
         str | None,
@@ -956,9 +963,16 @@ def cost(
 
 # `ecsup --help` lists the commands in the order a user meets them (init first); commands
 # added later keep their place after these.
-_ORDER = ["init", "plan", "create", "status", "cost", "logs", "deploy", "rollback", "destroy", "sandbox", "demo"]
+_ORDER = ["init", "plan", "create", "status", "cost", "logs", "deploy", "rollback", "run", "exec"]
+_ORDER += ["destroy", "sandbox", "demo"]
+
+
+def _command_name(command: Any) -> str:
+    return str(command.name or (command.callback.__name__ if command.callback else ""))
+
+
 app.registered_commands.sort(
-    key=lambda c: _ORDER.index(c.callback.__name__) if c.callback and c.callback.__name__ in _ORDER else len(_ORDER)
+    key=lambda c: _ORDER.index(_command_name(c)) if _command_name(c) in _ORDER else len(_ORDER)
 )
 
 

@@ -193,7 +193,9 @@ def test_the_certificate_is_waited_for_only_by_the_https_listener(aws, make_ctx)
         ("ssm", "PutParameter"),
     ]:
         assert calls.index(needed_before) < first_listener
-    assert calls.index(("acm", "RequestCertificate")) < calls.index(("ec2", "CreateSecurityGroup"))
+    # the two longest waits start first: the load balancer (provisioning), then the certificate
+    assert calls.index(("elbv2", "CreateLoadBalancer")) < calls.index(("acm", "RequestCertificate"))
+    assert calls.index(("acm", "RequestCertificate")) < calls.index(("iam", "CreateRole"))
 
 
 @pytest.mark.parametrize(

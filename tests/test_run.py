@@ -78,7 +78,7 @@ def test_run_passes_the_exit_code_through_and_streams_the_logs(stack, config_fil
     assert task["group"] == "family:web-dev" and task["startedBy"] == "ecsup-run"
     tags = {t["key"]: t["value"] for t in task["tags"]}
     assert tags["ecsup:app"] == "web" and tags["ecsup:env"] == "dev" and tags["ecsup:one-off"] == "run"
-    assert task["launchType"] == "FARGATE"
+    assert task["capacityProviderName"] == "FARGATE"  # the service's capacity provider strategy
     override = task["overrides"]["containerOverrides"][0]
     assert override["name"] == "web" and override["command"][:2] == ["sh", "-c"]
     subnet = next(d["value"] for d in task["attachments"][0]["details"] if d["name"] == "subnetId")

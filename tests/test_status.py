@@ -173,23 +173,23 @@ def test_access_denied_is_one_clear_line(aws, config_file):
 
 
 def test_target_health_is_what_the_load_balancer_reports_for_the_live_group(aws, make_ctx, config_file):
-    engine.create(make_ctx())  # the service runs 1/1 (moto), and nothing registered its task
+    engine.create(make_ctx())  # the first deployment made green live, its task its target
     elb = client("elbv2")
     for arn in (tg["TargetGroupArn"] for tg in elb.describe_target_groups()["TargetGroups"]):
         for target in elb.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]:
             elb.deregister_targets(TargetGroupArn=arn, Targets=[target["Target"]])  # none, whoever registered
     none = status(config_file, "--json")
     assert none.exit_code == EXIT_UNHEALTHY, none.output
-    live = rows(none)[("target health", "web-dev-blue")]
+    live = rows(none)[("target health", "web-dev-green")]
     assert live["state"] == "FAILING", live
     assert "live: no targets registered while the service runs 1 task(s)" in live["detail"]
-    idle = rows(none)[("target health", "web-dev-green")]
+    idle = rows(none)[("target health", "web-dev-blue")]
     assert (idle["state"], idle["detail"]) == ("OK", "idle: no targets registered")  # the idle group may be empty
 
-    register_task_targets("web-dev-blue", 2)
+    register_task_targets("web-dev-green", 2)
     registered = status(config_file)
     assert registered.exit_code == 0, registered.output
-    assert "live: 2 healthy" in registered.stdout and "no targets" not in registered.stdout.split("web-dev-green")[0]
+    assert "live: 2 healthy" in registered.stdout and "no targets" not in registered.stdout.split("web-dev-blue")[0]
 
 
 def test_target_health_shows_the_reason_elb_gives(aws, make_ctx):

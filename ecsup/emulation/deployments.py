@@ -914,7 +914,8 @@ def _scale_up(dep: Deployment, t: float) -> None:
         _stage(dep, t, "SCALE_UP")
     target = dep.target
     target.requested, target.pending, target.running = dep.desired, dep.desired, 0
-    _started(dep, t, target, dep.desired)
+    # a first deployment's tasks that will never run (moto's MOTO_ECS_SERVICE_RUNNING): no event
+    _started(dep, t, target, min(dep.will_run, dep.desired) if dep.initial else dep.desired)
     _sync(dep, t)
     if target.healthy:  # running and healthy: no sooner than its load balancer is active
         healthy_from = _load_balancer_active_at(dep)
