@@ -341,7 +341,7 @@ def chains(delays: Any, t_listener: float = 0.0, t_poll: float = 0.0) -> tuple[f
 def create_limit(m: Measured, delays: Any) -> dict[str, Any] | None:
     """The physical limit of create under the modelled delays (see the module's docstring):
 
-        limit = max(R + V + U + T_listener, max(P, max(I, L) + S) + T_poll)
+        limit = max(R + V + U + T_listener, max(P, max(I, L) + 2Q + S) + 6Q + T_poll)
 
     and the moments, from the start of create, that show where the rest of ``m.wall`` went.
     None when the create made no HTTPS listener or never described the service."""
@@ -381,7 +381,7 @@ def create_limit(m: Measured, delays: Any) -> dict[str, Any] | None:
         "issue_formula_s": round(issue, 3),
         "listener_call_s": round(t_listener, 3),
         "last_poll_s": round(t_poll, 3),
-        "delays": {"R": r, "V": v, "U": u, "P": p, "S": s_, "I": i, "L": link},
+        "delays": {"R": r, "V": v, "U": u, "P": p, "S": s_, "I": i, "L": link, "Q": delays.task_start / 10},
         "timeline": {
             "certificate requested": at(requested),
             "first Route53 change (the validation records)": at(records_written),
@@ -824,7 +824,8 @@ def report_chains(data: dict[str, Any], p: Callable[..., None]) -> None:
     variants = data["variants"]
     p("Create's physical limit: the least time any create could take under the modelled delays, its two")
     p("chains of waits from the moment it starts, each followed by the call that can only come at its end:")
-    p("  limit = max(R + V + U + T_listener, max(P, max(I, L) + S) + T_poll)")
+    p("  limit = max(R + V + U + T_listener, max(P, max(I, L) + 2Q + S) + 6Q + T_poll)")
+    p("  (Q: a stage of the service's first deployment, ECS's blue/green lifecycle: 2 before its tasks, 6 after)")
     p("  certificate: ACM publishes the validation records (R), issues V after they are in the zone, ELB")
     p("    accepts the certificate U later; then the call that makes the HTTPS listener (T_listener, measured:")
     p("    the CreateListener, or the ModifyListener turning a listener HTTPS, that succeeded).")
@@ -844,7 +845,8 @@ def report_chains(data: dict[str, Any], p: Callable[..., None]) -> None:
         wall = variants[v]["results"]["create"]["wall_s"]
         p(
             f"  {v}: max({d['R']:g} + {d['V']:g} + {d['U']:g} + {found['listener_call_s']:.3f},"
-            f" max({d['P']:g}, max({d['I']:g}, {d['L']:g}) + {d['S']:g}) + {found['last_poll_s']:.3f})"
+            f" max({d['P']:g}, max({d['I']:g}, {d['L']:g}) + 2 x {d['Q']:g} + {d['S']:g}) + 6 x {d['Q']:g}"
+            f" + {found['last_poll_s']:.3f})"
             f" = max({found['certificate_chain_s']:.2f}, {found['service_chain_s']:.2f}) = {found['limit_s']:.2f} s;"
             f" wall {wall:.2f} s, excess {found['excess_s']:+.2f} s (issue's formula: {found['issue_formula_s']:.2f} s)"
         )
@@ -1113,11 +1115,15 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
 
     def default_config(zone: str, region: str) -> str:
-        """demo_config() without cloudfront_certificate (i.e. its default, false)."""
+        """demo_config() without cloudfront_certificate and without the [service.deploy] before
+        migration (their defaults: the plain stack; the demo variant has both)."""
+        import re
+
         demo = demo_config(zone, region)
         text = demo.replace("cloudfront_certificate = true\n", "")
-        if text == demo:
-            raise RuntimeError("demo_config() changed: cannot derive the config without cloudfront_certificate")
+        text = re.sub(r"\n\[service\.deploy\]\n(#[^\n]*\n)*before = [^\n]*\n", "\n", text)
+        if text == demo or "before =" in text:
+            raise RuntimeError("demo_config() changed: cannot derive the plain config from it")
         return text
 
     if args.real_scale_only:  # the subprocess that runs the projection

@@ -144,29 +144,21 @@ class ClusterStep(Step):
         if check_owner(ctx, "ECS cluster", name, _tags(cluster.get("tags"))):
             ctx.facts["cluster_arn"] = cluster["clusterArn"]
             have = set(cluster.get("capacityProviders") or [])
-            if needs_providers(ctx) and not FARGATE_PROVIDERS.issubset(have):
+            providers = needs_providers(ctx) and not FARGATE_PROVIDERS.issubset(have)
+            changes = insights_changes(ctx, cluster)
+            if providers:
+                changes.insert(
+                    0, Change("capacity providers", ", ".join(sorted(have)) or "-", ", ".join(FARGATE_PROVIDERS))
+                )
+            if changes:
                 return [
                     Action(
                         "update",
                         "ECS cluster",
                         name,
                         "",
-                        [
-                            Change("capacity providers", ", ".join(sorted(have)) or "-", ", ".join(FARGATE_PROVIDERS)),
-                            *insights_changes(ctx, cluster),
-                        ],
-                        run=lambda: self._providers(ctx, have) + self._insights(ctx, cluster),
-                    )
-                ]
-            if insights_changes(ctx, cluster):
-                return [
-                    Action(
-                        "update",
-                        "ECS cluster",
-                        name,
-                        "",
-                        insights_changes(ctx, cluster),
-                        run=lambda: self._insights(ctx, cluster),
+                        changes,
+                        run=lambda: (self._providers(ctx, have) if providers else "") + self._insights(ctx, cluster),
                     )
                 ]
             return [Action("noop", "ECS cluster", name, cluster["status"] + insights_detail(ctx))]
