@@ -555,15 +555,21 @@ def _find(em: Emulation, ecs: Any, cluster: str, ref: str) -> tuple[OneOff | Non
     return None, None
 
 
+def _cluster_of(em: Emulation, resp: Any) -> tuple[Any, str]:
+    """The region's ECS backend, advanced to now, and the request's cluster, which must exist."""
+    ecs = _ecs(resp.current_account, resp.region)
+    advance(em, ecs)
+    cluster = (resp._get_param("cluster") or "default").split("/")[-1]
+    if cluster not in ecs.clusters:
+        raise AwsFault("ClusterNotFoundException", "Cluster not found.")
+    return ecs, cluster
+
+
 def describe_tasks(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
     from moto.core.responses import ActionResult
 
     with _LOCK:
-        ecs = _ecs(resp.current_account, resp.region)
-        advance(em, ecs)
-        cluster = (resp._get_param("cluster") or "default").split("/")[-1]
-        if cluster not in ecs.clusters:
-            raise AwsFault("ClusterNotFoundException", "Cluster not found.")
+        ecs, cluster = _cluster_of(em, resp)
         refs = list(resp._get_param("tasks") or [])
         if len(refs) > 100:
             raise _invalid("tasks can have at most 100 items.")
@@ -584,11 +590,7 @@ def list_tasks(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
     from moto.core.responses import ActionResult
 
     with _LOCK:
-        ecs = _ecs(resp.current_account, resp.region)
-        advance(em, ecs)
-        cluster = (resp._get_param("cluster") or "default").split("/")[-1]
-        if cluster not in ecs.clusters:
-            raise AwsFault("ClusterNotFoundException", "Cluster not found.")
+        ecs, cluster = _cluster_of(em, resp)
         desired = resp._get_param("desiredStatus") or "RUNNING"
         family, started_by = resp._get_param("family"), resp._get_param("startedBy")
         service = resp._get_param("serviceName")
@@ -610,11 +612,7 @@ def stop_task(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
     from moto.core.responses import ActionResult
 
     with _LOCK:
-        ecs = _ecs(resp.current_account, resp.region)
-        advance(em, ecs)
-        cluster = (resp._get_param("cluster") or "default").split("/")[-1]
-        if cluster not in ecs.clusters:
-            raise AwsFault("ClusterNotFoundException", "Cluster not found.")
+        ecs, cluster = _cluster_of(em, resp)
         reason = str(resp._get_param("reason") or "")
         if len(reason) > 255:
             raise _invalid("reason must be at most 255 characters.")
