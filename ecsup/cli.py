@@ -144,6 +144,9 @@ def _setup(
     err = make_console(sys.stderr)
     out = make_console(sys.stderr if json_output else sys.stdout, quiet=quiet)
     with _handled(err):
+        from .context import iam_settle_from_environment
+
+        iam_settle_from_environment()  # a bad ECSUP_IAM_SETTLE: one line, exit 2, before anything
         cfg = load(config_path, given=_given(tctx, "config"))
         if cfg.region and g.region and cfg.region != g.region:
             raise ConfigError(
@@ -228,10 +231,11 @@ def create(
     """Create or converge the whole stack described by ecsup.toml (safe to re-run)."""
     _aws_options(tctx, profile, region, endpoint_url)
     from .context import Timeouts
+    from .render import make_console
 
-    ctx, ui, err = _setup(
-        tctx, config, json_output, quiet, timeouts=Timeouts(certificate=certificate_timeout, service=service_timeout)
-    )
+    with _handled(make_console(sys.stderr)):
+        timeouts = Timeouts(certificate=certificate_timeout, service=service_timeout)  # reads ECSUP_IAM_SETTLE
+    ctx, ui, err = _setup(tctx, config, json_output, quiet, timeouts=timeouts)
     ctx.skip_before = skip_before
     with _handled(err, ctx.redact, "re-running `ecsup create` resumes where it stopped"):
         run_create(ctx, ui, json_output, force_unlock)

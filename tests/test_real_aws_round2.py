@@ -374,3 +374,21 @@ def test_a_wait_ends_at_its_bound_whatever_float_the_clock_started_at(make_ctx, 
     with pytest.raises(WaitTimeout):
         waiting.poll(ctx, "something", lambda: (len(calls.append(0) or calls) > 2000, "not yet"), 60.0, cap=3.0)
     assert len(calls) < 200
+
+
+def test_a_bad_ecsup_iam_settle_is_one_line_and_exit_2(aws, tmp_path, monkeypatch):
+    from conftest import explain, invoke
+
+    path = tmp_path / "ecsup.toml"
+    path.write_text(config_text())
+    monkeypatch.setenv("ECSUP_IAM_SETTLE", "soon")
+    for command in ("create", "plan"):
+        aws.reset()
+        result = invoke(command, "-c", str(path))
+        assert result.exit_code == 2, explain(result)
+        assert "ECSUP_IAM_SETTLE: 'soon' must be a number of seconds from 0 to 300" in result.stderr
+        assert "Traceback" not in result.output + result.stderr and aws.mutating() == []
+    monkeypatch.setenv("ECSUP_IAM_SETTLE", "1.5")
+    from ecsup.context import Timeouts
+
+    assert Timeouts().iam_settle == 1.5
