@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -123,14 +124,20 @@ class Recorder:
     calls: list[tuple[str, str]] = field(default_factory=list)
     injectors: list[Callable[[str, str, dict[str, Any]], Any]] = field(default_factory=list)
     lock_calls: list[int] = field(default_factory=list)  # indexes in calls of the stack lock's SSM calls
-    _api_params: dict[str, Any] = field(default_factory=dict)
+    # the API parameters of the call being made, per thread: planning makes calls from several
+    # threads at once, and one call's parameters must not reach another's injectors
+    _local: Any = field(default_factory=threading.local)
+
+    @property
+    def _api_params(self) -> dict[str, Any]:
+        return dict(getattr(self._local, "params", {}))
 
     def hook(self, session: Any) -> None:
         session.events.register("before-parameter-build", self._params)
         session.events.register("before-call", self._before_call)
 
     def _params(self, params: dict[str, Any], **kwargs: Any) -> None:
-        self._api_params = dict(params)
+        self._local.params = dict(params)
 
     def _before_call(self, model: Any, params: dict[str, Any], **kwargs: Any) -> Any:
         service = model.service_model.service_name
