@@ -25,22 +25,28 @@ def test_the_task_role_trusts_only_this_accounts_ecs_tasks_and_an_old_stack_conv
         "ArnLike": {"aws:SourceArn": "arn:aws:ecs:eu-west-1:123456789012:*"},
         "StringEquals": {"aws:SourceAccount": "123456789012"},
     }
-    # the execution and infrastructure roles keep the bare principal (see iam.trust_policy)
-    assert "Condition" not in trust_of("web-dev-execution")["Statement"][0]
+    # the execution role: aws:SourceAccount only; the infrastructure role: bare (see iam.trust_policy)
+    execution = trust_of("web-dev-execution")["Statement"][0]
+    assert execution["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
+    assert execution["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
     assert "Condition" not in trust_of("web-dev-infrastructure")["Statement"][0]
 
-    # a stack made by an earlier ecsup: the task role trusts every ecs-tasks caller
-    client("iam").update_assume_role_policy(
-        RoleName="web-dev-task", PolicyDocument=json.dumps(trust("ecs-tasks.amazonaws.com"))
-    )
+    # a stack made by an earlier ecsup: the task and execution roles trust every ecs-tasks caller
+    for role in ("web-dev-task", "web-dev-execution"):
+        bare = json.dumps(trust("ecs-tasks.amazonaws.com"))
+        client("iam").update_assume_role_policy(RoleName=role, PolicyDocument=bare)
     ctx = make_ctx()
     ctx.mode = "plan"
     planned = [a for a in engine.make_plan(ctx).changes() if a.resource == "IAM role"]
-    assert [(a.name, [c.attribute for c in a.changes]) for a in planned] == [("web-dev-task", ["trust policy"])]
+    assert sorted((a.name, [c.attribute for c in a.changes]) for a in planned) == [
+        ("web-dev-execution", ["trust policy"]),
+        ("web-dev-task", ["trust policy"]),
+    ]
     aws.reset()
     engine.create(make_ctx())
-    assert ("iam", "UpdateAssumeRolePolicy") in aws.mutating()
+    assert aws.mutating().count(("iam", "UpdateAssumeRolePolicy")) == 2
     assert "Condition" in trust_of("web-dev-task")["Statement"][0]
+    assert trust_of("web-dev-execution")["Statement"][0]["Condition"] == execution["Condition"]
     again = make_ctx()
     again.mode = "plan"
     assert engine.make_plan(again).changes() == []

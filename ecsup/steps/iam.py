@@ -31,22 +31,32 @@ TRUST = trust("ecs-tasks.amazonaws.com")
 
 
 def trust_policy(ctx: Context, spec: RoleSpec) -> dict[str, Any]:
-    """The role's trust policy; for the task role with the confused-deputy conditions the ECS
-    Developer Guide gives for it ("Amazon ECS task IAM role": ArnLike aws:SourceArn
-    arn:<partition>:ecs:<region>:<account>:* and StringEquals aws:SourceAccount; see also
-    github.com/awsdocs/amazon-ecs-developer-guide/issues/208 -- a task's ARN is the source,
-    so no narrower cluster pattern is possible).
-    Not on the execution role nor on the infrastructure role: the pages AWS gives for them
-    ("Amazon ECS task execution IAM role", "Amazon ECS infrastructure IAM role") show the bare
-    service principal only, and a condition on a key the service does not send makes every
-    AssumeRole fail (tasks would not start, deployments could not move traffic)."""
+    """The role's trust policy, with the confused-deputy conditions AWS gives for its principal.
+
+    - Task role: ArnLike aws:SourceArn arn:<partition>:ecs:<region>:<account>:* and StringEquals
+      aws:SourceAccount, as the ECS Developer Guide's "Amazon ECS task IAM role" page gives them
+      (see also github.com/awsdocs/amazon-ecs-developer-guide/issues/208: a task's ARN is the
+      source, so no narrower cluster pattern is possible).
+    - Execution role: StringEquals aws:SourceAccount only. AWS's own Fargate sample trusts
+      ecs-tasks.amazonaws.com for its task execution role with exactly that condition
+      (aws/agent-toolkit-for-aws, processing-s3-uploads-with-step-functions: ecs-trust-policy.json
+      used by references/iam-roles.md for `sfn-ecs-execution-role`), and AWS's CloudFormation
+      Guard rules accept it on an execution role. No AWS page documents aws:SourceArn for the
+      agent's pull/log credentials, so that key is left out: a condition on a key ECS does not
+      send would make every task fail to start.
+    - Infrastructure role: the bare principal. AWS's page ("Amazon ECS infrastructure IAM role
+      for load balancers") shows no condition, no AWS source shows ecs.amazonaws.com sending
+      aws:SourceAccount or aws:SourceArn when it assumes the role to move listener weights, and a
+      condition it does not satisfy would fail every traffic shift (and so every release)."""
     doc = trust(spec.principal)
-    if spec.confused_deputy:
-        account, region = ctx.account_id, ctx.region
-        doc["Statement"][0]["Condition"] = {
-            "ArnLike": {"aws:SourceArn": f"arn:{ctx.partition}:ecs:{region}:{account}:*"},
-            "StringEquals": {"aws:SourceAccount": account},
-        }
+    account, region = ctx.account_id, ctx.region
+    condition: dict[str, Any] = {}
+    if "arn" in spec.confused_deputy:
+        condition["ArnLike"] = {"aws:SourceArn": f"arn:{ctx.partition}:ecs:{region}:{account}:*"}
+    if "account" in spec.confused_deputy:
+        condition["StringEquals"] = {"aws:SourceAccount": account}
+    if condition:
+        doc["Statement"][0]["Condition"] = condition
     return doc
 
 
@@ -66,19 +76,29 @@ class RoleSpec:
     # role): a change to its permissions must settle first (the time is kept on the role)
     settles: bool = False
     exec_policy: bool = False  # the task role: the inline ECS Exec policy when [service] exec = true
-    confused_deputy: bool = False  # aws:SourceArn / aws:SourceAccount in the trust policy (trust_policy)
+    # the trust policy's confused-deputy conditions: "arn" (aws:SourceArn), "account"
+    # (aws:SourceAccount); which ones each principal gets, and why, is in trust_policy
+    confused_deputy: tuple[str, ...] = ()
 
 
 def role_specs(ctx: Context) -> list[RoleSpec]:
     n = ctx.names
     specs = [
-        RoleSpec(n.execution_role, "ECS task execution", "ecs-tasks.amazonaws.com", (EXECUTION_POLICY,), True, True),
+        RoleSpec(
+            n.execution_role,
+            "ECS task execution",
+            "ecs-tasks.amazonaws.com",
+            (EXECUTION_POLICY,),
+            execution=True,
+            settles=True,
+            confused_deputy=("account",),
+        ),
         RoleSpec(
             n.task_role,
             "application task role (no permissions)",
             "ecs-tasks.amazonaws.com",
             exec_policy=True,
-            confused_deputy=True,
+            confused_deputy=("arn", "account"),
         ),
     ]
     if ctx.config.service.deploy.shifts_traffic:
@@ -203,7 +223,7 @@ class IamStep(Step):
         name = role["RoleName"]
         changes = []
         if _norm(_doc(role.get("AssumeRolePolicyDocument"))) != _norm(trust_policy(ctx, spec)):
-            trusted = spec.principal + (" from this account's ECS tasks only" if spec.confused_deputy else "")
+            trusted = spec.principal + (" from this account only" if spec.confused_deputy else "")
             changes.append(Change("trust policy", "other", trusted))
         if spec.exec_policy:
             return changes + exec_policy_changes(ctx, name)
