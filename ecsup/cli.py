@@ -373,10 +373,9 @@ def run_destroy(
             "finishes the job",
             style="yellow",
         )
-    if any(a.kind == "keep" and a.resource in ("secret", "log group") for a in kept):
-        ui.print(
-            "kept the secrets and the log group (they hold data): `ecsup destroy --purge` removes them", style="cyan"
-        )
+    data = ("secret", "log group", "access log bucket")
+    if any(a.kind == "keep" and a.resource in data for a in kept):
+        ui.print("kept the secrets and the logs (they hold data): `ecsup destroy --purge` removes them", style="cyan")
     return {
         "deleted": [a.as_dict() for a in deleted],
         "kept": [a.as_dict() | ({"result": a.result} if a.result else {}) for a in kept],
@@ -391,7 +390,8 @@ def destroy(
     config: ConfigOption = "ecsup.toml",
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     purge: Annotated[
-        bool, typer.Option("--purge", help="Also delete the SSM parameters and the log group (data).")
+        bool,
+        typer.Option("--purge", help="Also delete the SSM parameters, the log group and the access log bucket (data)."),
     ] = False,
     force_unlock: Annotated[
         bool, typer.Option("--force-unlock", help="Break the stack's lock (only when its holder is gone).")

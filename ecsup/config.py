@@ -171,6 +171,7 @@ _TLS_POLICY_RE = re.compile(r"^ELBSecurityPolicy-[A-Za-z0-9-]{1,100}$")
 class LoadBalancerConfig:
     tls_policy: str = DEFAULT_TLS_POLICY
     deletion_protection: bool = False  # destroy turns it off first, after its confirmation
+    access_logs: bool = False  # an S3 bucket ecsup owns (steps/accesslogs.py); kept by destroy unless --purge
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,7 @@ _SCHEMA: dict[str, Any] = {
     "load_balancer": {
         "tls_policy": (str, DEFAULT_TLS_POLICY),
         "deletion_protection": (bool, False),
+        "access_logs": (bool, False),
     },
     "network": {
         "vpc_id": (str, ""),
@@ -662,7 +664,9 @@ def parse(text: str, path: str = "ecsup.toml") -> Config:
             cloudfront_certificate=dns["cloudfront_certificate"],
             certificate_arn=dns["certificate_arn"],
         ),
-        load_balancer=LoadBalancerConfig(tls_policy=lb["tls_policy"], deletion_protection=lb["deletion_protection"]),
+        load_balancer=LoadBalancerConfig(
+            tls_policy=lb["tls_policy"], deletion_protection=lb["deletion_protection"], access_logs=lb["access_logs"]
+        ),
         network=NetworkConfig(
             vpc_id=net["vpc_id"],
             subnets=tuple(net["subnets"]),

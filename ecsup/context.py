@@ -273,6 +273,8 @@ class Context:
                 user_agent_extra=f"ecsup/{__version__}",
                 connect_timeout=10,
                 read_timeout=60,
+                # an endpoint (the sandbox, a local AWS) serves buckets by path, not by host name
+                s3={"addressing_style": "path"} if self.endpoint and service == "s3" else None,
             )
             session: Any = self.session
             client = session.client(service, region_name=region, endpoint_url=self.endpoint_url, config=cfg)

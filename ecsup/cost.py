@@ -449,6 +449,35 @@ def insights_line(config: Config, prices: Prices) -> LineItem | None:
     )
 
 
+# ALB access logs ([load_balancer] access_logs): ELB delivers free; S3 bills what is stored and the
+# PUTs. An entry is about 500 bytes, gzip-compressed about 5:1 (ELB User Guide, "Access log
+# entries"); each load balancer node writes a file every 5 minutes (one node per zone). Prices:
+# S3 Standard, us-east-1 (other regions within about 10%): $0.023 per GB-month, $0.005 per 1,000 PUTs.
+ACCESS_LOG_KB_PER_REQUEST = 0.1
+S3_GB_MONTH = 0.023
+S3_PUT_PER_1000 = 0.005
+ACCESS_LOG_FILES_PER_NODE_MONTH = 12 * 24 * DAYS_PER_MONTH
+
+
+def access_logs_line(config: Config, usage: Usage, prices: Prices) -> LineItem | None:
+    if not config.load_balancer.access_logs:
+        return None
+    days = config.service.log_retention_days
+    stored = usage.requests_per_month * ACCESS_LOG_KB_PER_REQUEST / 1e6 * days / DAYS_PER_MONTH
+    zones, _why = alb_zones(config, prices.region)
+    puts = zones * ACCESS_LOG_FILES_PER_NODE_MONTH
+    monthly = stored * S3_GB_MONTH + puts / 1000 * S3_PUT_PER_1000
+    return LineItem(
+        "ALB access logs (S3)",
+        f"{_num(stored)} GB kept ({days}-day lifecycle) + {_num(puts)} PUTs",
+        f"{_rate(S3_GB_MONTH)}/GB-month",
+        monthly,
+        monthly,
+        "[load_balancer] access_logs; approximate: about 0.1 KB per request compressed "
+        "(--requests-per-month changes it), a file every 5 min per zone, S3 Standard us-east-1 prices",
+    )
+
+
 # -- deployments ---------------------------------------------------------------------------------
 def overlap_minutes(deploy: DeployConfig) -> float:
     """Minutes during which a deployment runs the new tasks beside the old ones."""
@@ -553,9 +582,9 @@ def estimate(config: Config, usage: Usage, prices: Prices) -> Estimate:
         secrets_line(config),
         deploy_line(config, usage, prices),
     ]
-    insights = insights_line(config, prices)
-    if insights is not None:
-        lines.append(insights)
+    for optional in (insights_line(config, prices), access_logs_line(config, usage, prices)):
+        if optional is not None:
+            lines.append(optional)
     return Estimate(
         region=prices.region,
         stack=config.names.stack,

@@ -17,6 +17,7 @@ from .context import Context
 from .errors import OwnershipConflict
 from .plan import Action
 from .steps import Step
+from .steps.accesslogs import AccessLogsStep
 from .steps.autoscaling import AutoscalingStep
 from .steps.certificate import CertificateStep
 from .steps.dns import DnsStep
@@ -53,6 +54,8 @@ def pipeline() -> list[Step]:
         ServiceStep(),
         HttpsStep(),
         AutoscalingStep(),
+        # last: nothing waits for the load balancer's access logs
+        AccessLogsStep(),
     ]
 
 

@@ -179,6 +179,50 @@ def deletion_protection_refuses_delete(em: Emulation, resp: Any, proceed: Callab
     return proceed()
 
 
+def access_logs_need_a_bucket_elb_can_write(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """ModifyLoadBalancerAttributes turning access_logs.s3.enabled on: AWS writes a test file and
+    refuses with "InvalidConfigurationRequest: Access Denied for bucket: <name>. Please check
+    S3bucket permission" when the bucket is missing, its policy does not let the region's ELB
+    writer (its account, or logdelivery.elasticloadbalancing.amazonaws.com) put objects under
+    <prefix>/AWSLogs/<account>/, or it is KMS-encrypted (aws/aws-cdk#5758,
+    terraform-aws-modules/terraform-aws-alb#61, ELB User Guide's bucket requirements); moto
+    stores any value."""
+    import json
+
+    from moto.s3.models import s3_backends
+
+    attrs = {a["Key"]: a["Value"] for a in _params(resp).get("Attributes") or []}
+    if str(attrs.get("access_logs.s3.enabled", "")).lower() == "true":
+        from ..steps.accesslogs import ELB_LOG_ACCOUNTS, LOG_DELIVERY
+
+        name = attrs.get("access_logs.s3.bucket", "")
+        prefix = attrs.get("access_logs.s3.prefix", "")
+        account = resp.current_account
+        bucket = s3_backends[account]["aws"].buckets.get(name)
+        writer = ELB_LOG_ACCOUNTS.get(resp.region)
+        principal = {"AWS": f"arn:aws:iam::{writer}:root"} if writer else {"Service": LOG_DELIVERY}
+        key = f"arn:aws:s3:::{name}/{prefix + '/' if prefix else ''}AWSLogs/{account}/"
+        allowed = False
+        if bucket is not None and bucket.policy:
+            for statement in json.loads(bucket.policy.decode()).get("Statement", []):
+                actions = statement.get("Action")
+                actions = actions if isinstance(actions, list) else [actions]
+                resources = statement.get("Resource")
+                resources = resources if isinstance(resources, list) else [resources]
+                allowed = allowed or (
+                    statement.get("Effect") == "Allow"
+                    and statement.get("Principal") == principal
+                    and bool({"s3:PutObject", "s3:*"} & set(actions))
+                    and any(key.startswith(str(r).removesuffix("*")) for r in resources)
+                )
+        kms = bucket is not None and "aws:kms" in json.dumps(bucket.encryption or {})
+        if bucket is None or not allowed or kms or bucket.region_name != resp.region:
+            raise AwsFault(
+                "InvalidConfigurationRequest", f"Access Denied for bucket: {name}. Please check S3bucket permission"
+            )
+    return proceed()
+
+
 def install(around: Callable[..., None]) -> None:
     from moto.elbv2.models import FakeLoadBalancer
     from moto.elbv2.responses import ELBV2Response as ELB
@@ -193,5 +237,6 @@ def install(around: Callable[..., None]) -> None:
     around(ELB, "describe_rules", rules_listed_in_no_promised_order)
     around(ELB, "delete_listener", deleted_listener_releases_its_certificate)
     around(ELB, "delete_load_balancer", deletion_protection_refuses_delete)
+    around(ELB, "modify_load_balancer_attributes", access_logs_need_a_bucket_elb_can_write)
     around(ELB, "delete_load_balancer", deleted_load_balancer_releases_slowly)
     around(FakeLoadBalancer, "activate", load_balancer_provisions_for_a_while)
