@@ -179,13 +179,10 @@ class AccessLogsStep(Step):
                 return default
             raise
 
-    def _lb_attributes(self, ctx: Context) -> dict[str, str]:
-        arn = ctx.facts.get("alb_arn")
-        if not arn:
-            return {}
-        with doing(f"read attributes of load balancer {ctx.names.alb}"):
-            attrs = ctx.client("elbv2").describe_load_balancer_attributes(LoadBalancerArn=arn)["Attributes"]
-        return {a["Key"]: a["Value"] for a in attrs}
+    @staticmethod
+    def _lb_attributes(ctx: Context) -> dict[str, str]:
+        """The load balancer's attributes as LoadBalancerStep read them ({} before it exists)."""
+        return dict(ctx.facts.get("alb_attributes", {}))
 
     def _owned(self, ctx: Context, name: str, bucket: dict[str, Any]) -> bool:
         """The bucket carries this stack's tags -- or none at all and holds nothing: ecsup made it
@@ -216,6 +213,10 @@ class AccessLogsStep(Step):
     def plan(self, ctx: Context) -> list[Action]:
         on = ctx.config.load_balancer.access_logs
         name = bucket_name(ctx)
+        attrs = self._lb_attributes(ctx)
+        logging = attrs.get("access_logs.s3.enabled", "false") == "true"
+        if not on and not logging:
+            return []  # nothing to do, and no read: a bucket kept from earlier is destroy --purge's
         bucket = self._bucket(ctx, name)
         actions: list[Action] = []
         if bucket is not None and not self._owned(ctx, name, bucket):
@@ -248,7 +249,6 @@ class AccessLogsStep(Step):
                     "noop", "access log bucket", name, "access logs off; kept: holds logs (destroy --purge deletes it)"
                 )
             )
-        attrs = self._lb_attributes(ctx)
         want = wanted_attributes(name, on)
         if attrs or on:  # a load balancer to set, or one still to be created
             differ = [Change(k, attrs.get(k, "false" if k.endswith("enabled") else ""), v) for k, v in want.items()]

@@ -171,6 +171,7 @@ class LoadBalancerStep(Step):
                 a["Key"]: a["Value"]
                 for a in ctx.client("elbv2").describe_load_balancer_attributes(LoadBalancerArn=arn)["Attributes"]
             }
+        ctx.facts["alb_attributes"] = attrs  # the access logs' step reads them too (accesslogs.py)
         changes = _diff(alb_attributes(ctx), attrs)
         have_subnets = sorted(az["SubnetId"] for az in lb.get("AvailabilityZones", []))
         if have_subnets != ctx.facts["alb_subnets"]:
