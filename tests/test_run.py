@@ -270,3 +270,31 @@ def test_before_keys_are_validated():
         with pytest.raises(ConfigError) as caught:
             parse(config_text(f"\n[service.deploy]\n{bad}\n"))
         assert caught.value.problems[0][0] == key
+
+
+def test_destroy_stops_a_detached_one_off_task_before_deleting_the_cluster(stack, config_file, make_ctx, monkeypatch):
+    from test_destroy import destroy
+
+    from ecsup.engine import plan_destroy
+    from ecsup.steps.ecs import ClusterStep
+
+    result = invoke("run", "-c", str(config_file), "--detach", "--", "sh", "-c", "sleep 86400")
+    assert result.exit_code == 0, explain(result)
+    task_id = result.stdout.strip()
+    ctx = make_ctx()
+    ctx.mode = "plan"
+    planned = [(a.kind, a.resource, a.name) for a in plan_destroy(ctx).actions]
+    assert ("delete", "one-off task", task_id) in planned
+
+    # without the stop, AWS (as emulated) refuses to delete the cluster under the active task
+    with monkeypatch.context() as m:
+        m.setattr(ClusterStep, "_one_off_stops", lambda self, ctx: [])
+        outcome = destroy(make_ctx())
+    assert [(f["resource"], "ClusterContainsTasksException" in f["error"]) for f in outcome["failed"]] == [
+        ("ECS cluster", True)
+    ], outcome
+    outcome = destroy(make_ctx())
+    assert outcome["failed"] == [], outcome
+    [task] = tasks(status="STOPPED")
+    assert task["stoppedReason"] == "ecsup destroy"
+    assert client("ecs").describe_clusters(clusters=["web-dev"])["clusters"][0]["status"] == "INACTIVE"

@@ -737,6 +737,19 @@ def log_reads_advance(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> A
     return proceed()
 
 
+def cluster_with_active_tasks_cannot_be_deleted(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """DeleteCluster while a task of the cluster is not STOPPED: ClusterContainsTasksException
+    ("You can't delete a cluster that has active tasks.", ECS API reference, DeleteCluster);
+    moto deletes the cluster under its one-off tasks."""
+    with _LOCK:
+        ecs = _ecs(resp.current_account, resp.region)
+        advance(em, ecs)
+        cluster = (resp._get_param("cluster") or "default").split("/")[-1]
+        if any(t.cluster == cluster and t.status != "STOPPED" for t in _tasks(ecs).values()):
+            raise AwsFault("ClusterContainsTasksException", "The Cluster cannot be deleted while Tasks are active.")
+    return proceed()
+
+
 def install(around: Callable[..., None]) -> None:
     from moto.ecs.responses import EC2ContainerServiceResponse as ECS
     from moto.logs.responses import LogsResponse as LOGS
@@ -748,6 +761,7 @@ def install(around: Callable[..., None]) -> None:
     around(ECS, "describe_tasks", describe_tasks)
     around(ECS, "list_tasks", list_tasks)
     around(ECS, "stop_task", stop_task)
+    around(ECS, "delete_cluster", cluster_with_active_tasks_cannot_be_deleted)
     around(ECS, "create_service", record_exec)
     around(ECS, "update_service", record_exec)
     for read in ("get_log_events", "filter_log_events"):

@@ -214,11 +214,50 @@ class ClusterStep(Step):
             return []
         if not ctx.names.owns(_tags(cluster.get("tags"))):
             return [foreign(ctx, "ECS cluster", ctx.names.cluster)]
+        stops = self._one_off_stops(ctx)
         return [
+            *stops,
             Action(
-                "delete", "ECS cluster", ctx.names.cluster, "", run=lambda: self._delete(ctx), after=(service_ref(ctx),)
-            )
+                "delete",
+                "ECS cluster",
+                ctx.names.cluster,
+                "",
+                run=lambda: self._delete(ctx),
+                after=(service_ref(ctx), *(a.ref for a in stops)),
+            ),
         ]
+
+    def _one_off_stops(self, ctx: Context) -> list[Action]:
+        """The one-off tasks `ecsup run` (--detach, or a run whose caller went away) and the
+        `before` migration left running: DeleteCluster refuses while any task is active
+        (ClusterContainsTasksException), and such a task may run for hours, so destroy stops them."""
+        from ..run import STARTED_BY
+
+        ecs = ctx.client("ecs")
+        actions = []
+        for started_by in STARTED_BY.values():
+            with doing(f"list the one-off tasks of cluster {ctx.names.cluster}"):
+                pages = ecs.get_paginator("list_tasks").paginate(
+                    cluster=ctx.names.cluster, startedBy=started_by, desiredStatus="RUNNING"
+                )
+                arns = [arn for page in pages for arn in page.get("taskArns", [])]
+            for arn in arns:
+                task_id = arn.split("/")[-1]
+                actions.append(
+                    Action(
+                        "delete",
+                        "one-off task",
+                        task_id,
+                        f"still running (startedBy {started_by}): stopped",
+                        run=partial(self._stop_task, ctx, arn),
+                    )
+                )
+        return actions
+
+    def _stop_task(self, ctx: Context, arn: str) -> str:
+        with doing(f"stop one-off task {arn.split('/')[-1]}"):
+            ctx.client("ecs").stop_task(cluster=ctx.names.cluster, task=arn, reason="ecsup destroy")
+        return "stopped"
 
     def _delete(self, ctx: Context) -> str:
         ecs = ctx.client("ecs")
