@@ -133,6 +133,11 @@ def test_run_explains_a_task_that_did_not_run_with_125(stack, config_file):
     result = invoke("run", "-c", str(config_file), "--image", "public.ecr.aws/x/interrupted:1", "--", "sleep", "60")
     assert result.exit_code == 125, explain(result)
     assert "SpotInterruption" in result.stderr and "Traceback" not in result.output
+    # no capacity: RunTask starts nothing and says why in failures[] (not an error)
+    result = invoke("run", "-c", str(config_file), "--image", "public.ecr.aws/x/nocapacity:1", "--", "migrate")
+    assert result.exit_code == 125, explain(result)
+    assert "ECS started no task: Capacity is unavailable at this time" in result.stderr
+    assert "run it again in a moment" in result.stderr and "Traceback" not in result.output
 
 
 def test_ctrl_c_and_the_timeout_stop_the_task(stack, config_file, clock, monkeypatch):

@@ -44,8 +44,8 @@ What AWS reports, and where it is documented
   ``startedBy`` the deployment id) from the deployment emulation's revisions (deployments.py).
 * Worded here (no documented message found): an invalid ``startedBy`` or ``count``, a task
   that ExecuteCommand or StopTask cannot find, a StopTask ``reason`` over 255 characters. Not
-  emulated: StopTask of a service's task (ecsup never does it; here it is refused), RunTask's
-  ``failures[]`` (capacity), and a stopped task's later disappearance from DescribeTasks.
+  emulated: StopTask of a service's task (ecsup never does it; here it is refused) and a stopped
+  task's later disappearance from DescribeTasks.
 
 Sandbox convention: what a one-off task does
 --------------------------------------------
@@ -60,7 +60,9 @@ script (``sh -c SCRIPT`` / ``bash -c SCRIPT``, else the words joined), in segmen
 
 The image decides failures outside the container: an image reference containing **unpullable**
 cannot be pulled (CannotPullContainerError, TaskFailedToStart: no exit code), one containing
-**interrupted** is interrupted by Fargate Spot while it runs (SpotInterruption: no exit code).
+**interrupted** is interrupted by Fargate Spot while it runs (SpotInterruption: no exit code),
+and one containing **nocapacity** is not started at all: RunTask lists it in ``failures[]``
+with Fargate's "Capacity is unavailable at this time. ..." reason.
 A task takes ``Delays.task_start`` to start (a third PROVISIONING, the rest PENDING), runs at
 least a second, and takes a tenth of ``Delays.task_start`` to deprovision.
 """
@@ -84,6 +86,13 @@ from . import AwsFault, Emulation, _ecs, _state
 
 UNPULLABLE_WORD = "unpullable"
 INTERRUPTED_WORD = "interrupted"
+# Fargate's answer when a zone has no capacity for the task: RunTask succeeds with the task in
+# failures[], reason as below and no ARN (gchq/sleeper#904 logs "Failure: ARN null Reason Capac...";
+# the wording: sil-org/ecs-deploy#277). Sandbox convention: an image naming NO_CAPACITY
+NO_CAPACITY = "nocapacity"
+CAPACITY_UNAVAILABLE = (
+    "Capacity is unavailable at this time. Please try again later or in a different availability zone"
+)
 EXIT_SIGTERM = 143  # 128 + SIGTERM: what a container stopped by StopTask reports
 NOT_ENABLED = (
     "The execute command failed because execute command was not enabled when the task was run or the execute "
@@ -488,7 +497,8 @@ def run_task(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
             provider = str(max(strategy, key=lambda i: (i.get("base", 0), i.get("weight", 0)))["capacityProvider"])
             launch_type = None
         exec_enabled = bool(resp._get_param("enableExecuteCommand"))
-        out = []
+        out: list[dict[str, Any]] = []
+        failures: list[dict[str, str]] = []
         for _ in range(count):
             task_id = uuid.uuid4().hex
             arn = f"arn:aws:ecs:{region}:{account}:task/{cluster_name}/{task_id}"
@@ -513,6 +523,9 @@ def run_task(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
                         prefix = opts.get("awslogs-stream-prefix")
                         stream = f"{prefix}/{name}/{task_id}" if prefix else task_id
                         essential_log = (str(opts["awslogs-group"]), stream)
+            if NO_CAPACITY in image:  # RunTask answers 200 with the task in failures[], not an error
+                failures.append({"reason": CAPACITY_UNAVAILABLE})
+                continue
             task = OneOff(
                 arn=arn,
                 id=task_id,
@@ -541,7 +554,7 @@ def run_task(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
             )
             _tasks(ecs)[arn] = task
             out.append(_one_off_view(task, include_tags=True))
-        return ActionResult({"tasks": out, "failures": []})
+        return ActionResult({"tasks": out, "failures": failures})
 
 
 def _find(em: Emulation, ecs: Any, cluster: str, ref: str) -> tuple[OneOff | None, dict[str, Any] | None]:
