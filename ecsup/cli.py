@@ -466,6 +466,16 @@ ReleaseTimeout = Annotated[
     ),
 ]
 NoWait = Annotated[bool, typer.Option("--no-wait", help="Start it and return; `ecsup deploy` attaches later.")]
+WaitUntil = Annotated[
+    str,
+    typer.Option(
+        "--wait-until",
+        metavar="STAGE",
+        help="Return once the deployment is started, once production traffic is on the new revision and the "
+        "probe passed (production), or once ECS reports it SUCCESSFUL (complete). ECS keeps watching the alarms "
+        "through the bake either way.",
+    ),
+]
 
 
 @app.command()
@@ -476,6 +486,7 @@ def deploy(
         str | None, typer.Option(metavar="IMAGE", help="Image to ship [default: service.image from ecsup.toml].")
     ] = None,
     no_wait: NoWait = False,
+    wait_until: WaitUntil = "complete",
     json_output: JsonOption = False,
     timeout: ReleaseTimeout = 3600,
     skip_before: SkipBefore = False,
@@ -487,9 +498,11 @@ def deploy(
 
     Registers a revision identical to the running one but for the image and updates the
     service with it; ECS moves tasks and traffic. Re-run without --image to attach to a
-    deployment in progress. Exit 9 when ECS rolled it back, 5 when --timeout ran out,
-    10 when the [service.deploy] before task failed (nothing was rolled out)."""
+    deployment in progress. Exit 9 when ECS rolled it back (an alarm, the circuit breaker, or a
+    failed probe of the new version), 5 when --timeout ran out, 10 when the [service.deploy]
+    before task failed (nothing was rolled out)."""
     _aws_options(tctx, profile, region, endpoint_url)
+    from .config import WAIT_UNTIL
     from .deploy import ATTACH_HINT
     from .deploy import deploy as run
     from .errors import OptionError
@@ -499,8 +512,18 @@ def deploy(
     with _handled(err, ctx.redact, f"the deployment goes on in ECS: {ATTACH_HINT}"):
         if image is not None and (not image.strip() or any(c.isspace() for c in image)):
             raise OptionError(f"--image {image!r} is not an image reference", hint="e.g. --image ghcr.io/org/app:1.2.3")
+        if wait_until not in WAIT_UNTIL:
+            raise OptionError(
+                f"--wait-until {wait_until!r} is not a stage", hint="use one of: " + ", ".join(WAIT_UNTIL)
+            )
         ui.print(f"ecsup deploy {ctx.names.stack} in {ctx.region}{ctx.whereabouts()}", style="bold")
-        run_release(ctx, ui, lambda: run(ctx, image, wait=not no_wait, timeout=timeout), json_output, "deployed")
+        run_release(
+            ctx,
+            ui,
+            lambda: run(ctx, image, wait=not no_wait, timeout=timeout, wait_until=wait_until),
+            json_output,
+            "deployed",
+        )
 
 
 @app.command()
