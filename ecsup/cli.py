@@ -747,6 +747,7 @@ def _write_env_file(path: str, exports: str) -> None:
 
 
 DEMO_SECOND_IMAGE = "public.ecr.aws/nginx/nginx:mainline"
+DEMO_THIRD_IMAGE = "public.ecr.aws/nginx/nginx:mainline-alpine"
 DEMO_RUN = "echo checking 1042 orders; sleep 1; echo 3 orders without a status; exit 3"  # the sandbox's convention
 
 
@@ -756,7 +757,8 @@ def demo(
     keep: Annotated[bool, typer.Option("--keep", help="Stop after create and status (no destroy).")] = False,
 ) -> None:
     """The whole life of a stack on the embedded local AWS: create (with its before migration), create
-    again, status, a one-off `run`, deploy (migration first), rollback, destroy."""
+    again, status, a one-off `run`, deploy (migration first), rollback, a deploy that ECS rolls back
+    when its alarm goes into ALARM during the bake, destroy."""
     import secrets as pysecrets
     import tempfile
     from pathlib import Path
@@ -812,9 +814,42 @@ def demo(
             "ecsup rollback   # back to the revision before, the same way",
             lambda ctx, ui: run_release(ctx, ui, lambda: back(ctx), False, "rolled back"),
         )
+        step(
+            f"ecsup deploy --image {DEMO_THIRD_IMAGE}   # its 5xx alarm goes into ALARM during the bake",
+            _demo_alarm_rollback,
+        )
         if not keep:
             step("ecsup destroy --yes", lambda ctx, ui: run_destroy(ctx, ui, purge=False))
             step("ecsup destroy --yes   # again: nothing left", lambda ctx, ui: run_destroy(ctx, ui, purge=False))
+
+
+def _demo_alarm_rollback(ctx: Context, ui: ConsoleUI) -> None:
+    """A deploy whose 5xx alarm goes into ALARM during the bake (set by hand, as CloudWatch would
+    on real traffic): ECS rolls it back by itself, and `ecsup deploy` exits 9 naming the alarm."""
+    from .deploy import RolledBack
+    from .deploy import deploy as ship
+
+    alarm = ctx.names.alarm("5xx")
+    shown = ui.deploy_progress
+    fired: list[bool] = []
+
+    def progress(state: Any) -> None:
+        shown(state)
+        if state.stage == "BAKE_TIME" and not fired:
+            fired.append(True)
+            ui.release_note(f"(demo) aws cloudwatch set-alarm-state --alarm-name {alarm} --state-value ALARM")
+            ctx.client("cloudwatch").set_alarm_state(
+                AlarmName=alarm,
+                StateValue="ALARM",
+                StateReason="Threshold Crossed: 1 datapoint [12.5] was greater than the threshold (5.0) (demo)",
+            )
+
+    ui.deploy_progress = progress  # type: ignore[method-assign]
+    try:
+        run_release(ctx, ui, lambda: ship(ctx, DEMO_THIRD_IMAGE), False, "deployed")
+    except RolledBack as exc:
+        ui.print(f"error: {exc.message}", style="bold red")
+        ui.print(f"`ecsup deploy` exits {exc.exit_code}: ECS rolled the release back by itself", style="bold")
 
 
 @app.command()

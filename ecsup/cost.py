@@ -449,6 +449,36 @@ def insights_line(config: Config, prices: Prices) -> LineItem | None:
     )
 
 
+# CloudWatch alarms: $0.10 per metric a month for a standard-resolution alarm, and a metric-math
+# alarm pays for each metric in it (STACK.md, "Deployment alarms"; aws.amazon.com/cloudwatch/pricing/,
+# us-east-1; other regions within a few percent). The first 10 alarm metrics of an account are in the
+# free tier, not counted here (an account has other alarms).
+ALARM_METRIC_MONTH = 0.10
+
+
+def alarms_line(config: Config) -> LineItem | None:
+    from .steps.alarms import METRICS_PER_ALARM, kinds
+
+    cfg = config.service.deploy.alarms
+    made = kinds(cfg)
+    if not made and not cfg.names:
+        return None
+    metrics = sum(METRICS_PER_ALARM[k] for k in made)
+    usd_month = metrics * ALARM_METRIC_MONTH
+    names = ", ".join(f"{k} ({METRICS_PER_ALARM[k]} metrics)" for k in made) or "none of ecsup's"
+    note = "[service.deploy.alarms]; metric math over both target groups, each metric billed"
+    if cfg.names:
+        note += f"; your {len(cfg.names)} alarm(s) in names are yours and not counted"
+    return LineItem(
+        "CloudWatch deployment alarms",
+        f"{len(made)} alarm(s): {names}",
+        f"{_rate(ALARM_METRIC_MONTH)}/metric-month",
+        usd_month,
+        usd_month,
+        note,
+    )
+
+
 # -- deployments ---------------------------------------------------------------------------------
 def overlap_minutes(deploy: DeployConfig) -> float:
     """Minutes during which a deployment runs the new tasks beside the old ones."""
@@ -556,6 +586,9 @@ def estimate(config: Config, usage: Usage, prices: Prices) -> Estimate:
     insights = insights_line(config, prices)
     if insights is not None:
         lines.append(insights)
+    alarms = alarms_line(config)
+    if alarms is not None:
+        lines.append(alarms)
     return Estimate(
         region=prices.region,
         stack=config.names.stack,

@@ -85,9 +85,7 @@ def _follow(ctx: Context, arn: str, timeout: float, wait_until: str) -> DeployRe
     start = ctx.clock()
     watched = watch(ctx, arn, timeout, until=lambda state: state.production_moved)
     checked = probe(ctx)
-    if checked.skipped and ctx.config.service.deploy.verify.enabled:
-        ctx.ui.release_note(checked.summary())
-    elif not checked.skipped:
+    if (checked.skipped and ctx.config.service.deploy.verify.enabled) or not checked.skipped:
         ctx.ui.release_note(checked.summary())
     watched.probe = checked.as_dict()
     if checked.failed is not None:

@@ -306,10 +306,18 @@ def production_weights(ctx: Context, svc: dict[str, Any]) -> dict[str, float]:
 
 # -- watching -------------------------------------------------------------------------------
 def alarm_states(ctx: Context, names: list[str]) -> dict[str, dict[str, Any]]:
-    """name -> DescribeAlarms' MetricAlarm (state, reason) of those that exist."""
-    from .steps.alarms import describe
-
-    return describe(ctx, names) if names else {}
+    """name -> DescribeAlarms' MetricAlarm (state, reason, definition) of those of ``names`` that
+    exist: the deployment alarms ECS watches (steps/alarms.py makes ecsup's)."""
+    found: dict[str, dict[str, Any]] = {}
+    cw = ctx.client("cloudwatch")
+    for i in range(0, len(names), 100):  # AlarmNames: at most 100 (CloudWatch API reference)
+        with doing("look up the deployment alarms"):
+            pages = cw.get_paginator("describe_alarms").paginate(
+                AlarmNames=names[i : i + 100], AlarmTypes=["MetricAlarm"]
+            )
+            for page in pages:
+                found.update({a["AlarmName"]: a for a in page.get("MetricAlarms", [])})
+    return found
 
 
 def watch(

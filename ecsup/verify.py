@@ -122,7 +122,9 @@ def probe(ctx: Context) -> ProbeResult:
             f"{url} cannot be reached with {emulated}; set service.deploy.verify.url to probe another address"
         )
         return result
-    opener = urllib.request.build_opener(_NoRedirect(), urllib.request.HTTPSHandler(context=ssl.create_default_context()))
+    opener = urllib.request.build_opener(
+        _NoRedirect(), urllib.request.HTTPSHandler(context=ssl.create_default_context())
+    )
     interval = cfg.seconds / cfg.requests if cfg.requests > 1 else 0.0
     start = ctx.clock()
     for i in range(cfg.requests):

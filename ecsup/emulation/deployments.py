@@ -1229,7 +1229,7 @@ def _alarm_fired(dep: Deployment) -> tuple[float, list[str]] | None:
     if not watched:
         return None
     entries = entered_alarm(dep.account, dep.region)
-    times = {n: min((t for t in entries.get(n, []) if t >= dep.created), default=None) for n in watched}
+    times = {n: min((t for t in entries.get(n, []) if t > dep.created), default=None) for n in watched}
     first = min((t for t in times.values() if t is not None), default=None)
     if first is None:
         return None

@@ -39,6 +39,7 @@ from typing import Any
 
 from ..config import AlarmsConfig
 from ..context import Context
+from ..deployments import alarm_states as describe
 from ..errors import ConfigError, doing, is_code
 from ..names import tag_dict
 from ..plan import KNOWN_AFTER_APPLY, Action, Change
@@ -46,6 +47,16 @@ from . import Step, check_owner, foreign, service_ref
 
 NAMESPACE = "AWS/ApplicationELB"
 KINDS = ("5xx", "latency")
+# The metrics each alarm evaluates (its MetricStats; expressions are free): what CloudWatch bills,
+# $0.10 per metric-month for a standard-resolution alarm (STACK.md; cost.py).
+METRICS_PER_ALARM = {"5xx": 5, "latency": 2}
+
+
+def kinds(cfg: AlarmsConfig) -> list[str]:
+    """The alarms ecsup makes with this configuration."""
+    if not cfg.enabled:
+        return []
+    return [k for k, on in (("5xx", cfg.error_rate_percent > 0), ("latency", cfg.latency_p95_ms > 0)) if on]
 
 
 def _suffix(arn: str, marker: str) -> str:
@@ -55,15 +66,7 @@ def _suffix(arn: str, marker: str) -> str:
 
 def our_names(ctx: Context) -> dict[str, str]:
     """kind -> name of each alarm ecsup makes with this configuration."""
-    cfg = ctx.config.service.deploy.alarms
-    if not cfg.enabled:
-        return {}
-    out = {}
-    if cfg.error_rate_percent > 0:
-        out["5xx"] = ctx.names.alarm("5xx")
-    if cfg.latency_p95_ms > 0:
-        out["latency"] = ctx.names.alarm("latency")
-    return out
+    return {k: ctx.names.alarm(k) for k in kinds(ctx.config.service.deploy.alarms)}
 
 
 def watched_names(ctx: Context) -> list[str]:
@@ -137,9 +140,7 @@ def wanted(ctx: Context) -> dict[str, dict[str, Any]]:
             **common,
         }
     if "latency" in names:
-        metrics = [
-            _stat(f"p{key}", "TargetResponseTime", dims, "p95", period) for key, dims in groups.items()
-        ]
+        metrics = [_stat(f"p{key}", "TargetResponseTime", dims, "p95", period) for key, dims in groups.items()]
         metrics.append(
             {
                 "Id": "latency",
@@ -156,11 +157,6 @@ def wanted(ctx: Context) -> dict[str, dict[str, Any]]:
             **common,
         }
     return out
-
-
-def metric_count(ctx: Context) -> int:
-    """How many metrics ecsup's alarms evaluate: what CloudWatch bills (cost.py)."""
-    return sum(sum(1 for m in body["Metrics"] if "MetricStat" in m) for body in wanted(ctx).values())
 
 
 def _canonical(body: dict[str, Any]) -> str:
@@ -203,18 +199,6 @@ def _summary(name: str, body: dict[str, Any]) -> str:
     )
 
 
-def describe(ctx: Context, names: list[str]) -> dict[str, dict[str, Any]]:
-    """name -> DescribeAlarms' MetricAlarm, for those of ``names`` that exist."""
-    found: dict[str, dict[str, Any]] = {}
-    cw = ctx.client("cloudwatch")
-    for i in range(0, len(names), 100):  # AlarmNames: at most 100
-        chunk = names[i : i + 100]
-        with doing("look up the deployment alarms"):
-            for page in cw.get_paginator("describe_alarms").paginate(AlarmNames=chunk, AlarmTypes=["MetricAlarm"]):
-                found.update({a["AlarmName"]: a for a in page.get("MetricAlarms", [])})
-    return found
-
-
 def _tags(ctx: Context, arn: str) -> dict[str, str]:
     with doing(f"read the tags of alarm {arn.split(':')[-1]}"):
         return tag_dict(ctx.client("cloudwatch").list_tags_for_resource(ResourceARN=arn).get("Tags"))
@@ -239,7 +223,8 @@ class AlarmsStep(Step):
                 [
                     (
                         "service.deploy.alarms.names",
-                        f"no CloudWatch alarm {n!r} in {ctx.region} (ECS refuses to watch an alarm that does not exist)",
+                        f"no CloudWatch alarm {n!r} in {ctx.region} (ECS refuses to watch an alarm that "
+                        "does not exist)",
                     )
                     for n in missing
                 ],
@@ -269,7 +254,9 @@ class AlarmsStep(Step):
                     Action("create", "CloudWatch alarm", name, _summary(name, body), run=partial(self._put, ctx, name))
                 )
                 continue
-            states.append({"name": name, "ours": True, "state": have.get("StateValue"), "reason": have.get("StateReason", "")})
+            states.append(
+                {"name": name, "ours": True, "state": have.get("StateValue"), "reason": have.get("StateReason", "")}
+            )
             if _canonical(have) == _canonical(body):
                 actions.append(Action("noop", "CloudWatch alarm", name, _state_line(have)))
             else:
@@ -279,7 +266,11 @@ class AlarmsStep(Step):
                         "CloudWatch alarm",
                         name,
                         "",
-                        [Change("alarm", _summary(name, have) if have.get("Metrics") else "other", _summary(name, body))],
+                        [
+                            Change(
+                                "alarm", _summary(name, have) if have.get("Metrics") else "other", _summary(name, body)
+                            )
+                        ],
                         run=partial(self._put, ctx, name),
                     )
                 )
