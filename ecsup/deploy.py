@@ -35,6 +35,7 @@ from .deployments import (
     watch,
 )
 from .errors import EcsupError, doing, is_code
+from .verify import ProbeResult
 
 __all__ = [
     "ATTACH_HINT",
@@ -85,45 +86,51 @@ def _follow(ctx: Context, arn: str, timeout: float, wait_until: str) -> DeployRe
     start = ctx.clock()
     watched = watch(ctx, arn, timeout, until=lambda state: state.production_moved)
     checked = probe(ctx)
-    if (checked.skipped and ctx.config.service.deploy.verify.enabled) or not checked.skipped:
+    if ctx.config.service.deploy.verify.enabled:  # one line a probe (disabled: nothing to say)
         ctx.ui.release_note(checked.summary())
     watched.probe = checked.as_dict()
     if checked.failed is not None:
-        _roll_back_after_probe(ctx, arn, watched, checked.summary(), max(1.0, timeout - (ctx.clock() - start)))
+        _roll_back_after_probe(ctx, arn, watched, checked, timeout - (ctx.clock() - start), start)
     if watched.status == "SUCCESSFUL":
         watched.stage = "complete"
         return watched
     if wait_until == "production":
         watched.stage = "production"
         return watched
-    done = watch(ctx, arn, max(1.0, timeout - (ctx.clock() - start)))
-    done.probe, done.seconds = watched.probe, round(ctx.clock() - start, 1)
+    done = watch(ctx, arn, max(1.0, timeout - (ctx.clock() - start)), since=start)
+    done.probe = watched.probe
     return done
 
 
-def _roll_back_after_probe(ctx: Context, arn: str, watched: DeployResult, failure: str, timeout: float) -> None:
+def _roll_back_after_probe(
+    ctx: Context, arn: str, watched: DeployResult, checked: ProbeResult, timeout: float, since: float
+) -> None:
     """The probe failed: ask ECS to roll the deployment back while the old tasks still bake
-    (StopServiceDeployment, ROLLBACK); one that has ended already is rolled back by deploying the
-    revision before. Always raises RolledBack (exit 9)."""
-    ended = watched.status == "SUCCESSFUL"
-    if not ended:
+    (StopServiceDeployment, ROLLBACK); one that has ended SUCCESSFUL already (a rolling one, a bake
+    of 0) is rolled back by deploying the revision before. Always raises RolledBack (exit 9)."""
+    status = watched.status
+    if status != "SUCCESSFUL":
         try:
             with doing(f"roll back deployment {arn}"):
                 ctx.client("ecs").stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
         except Exception as exc:
             if not is_code(exc, "ConflictException"):  # it ended meanwhile (API reference)
                 raise
-            ended = True
-    if ended:
-        back = rollback(ctx, wait=True, timeout=timeout)
-        status = f"rolled back by a new deployment to {back.revision_after} ({back.status})"
+            status = str(describe_deployment(ctx, arn).get("status", ""))
+    if status == "SUCCESSFUL":
+        back = rollback(ctx, wait=True, timeout=max(1.0, timeout))
+        what = f"rolled back by a new deployment to {back.revision_after} ({back.status})"
+    elif status in ("ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED", "STOPPED"):  # ECS ended it itself meanwhile
+        back, what = watched, f"ECS had ended it {status} already"
+        back.status = status
     else:
-        back = watch(ctx, arn, timeout, purpose="rollback")
-        status = f"ECS rolled it back ({back.status})"
-    watched.status = back.status if not ended else "ROLLED_BACK"
-    watched.rollback_reason = failure
+        back = watch(ctx, arn, max(1.0, timeout), purpose="rollback", since=since)
+        what = f"ECS rolled it back ({back.status})"
+    bad = checked.failed
+    watched.status, watched.rollback_reason = back.status, checked.summary()
     raise RolledBack(
-        f"the new revision {watched.revision_after or ''} {failure}; {status}",
+        f"the probe of the new revision {watched.revision_after} failed: "
+        f"{bad.describe() if bad else '?'} ({checked.url}); {what}",
         hint="the service runs the revision before; fix the release (`ecsup logs --since 30m`), then "
         "`ecsup deploy --image ...` again",
         result=watched,

@@ -326,14 +326,16 @@ def watch(
     timeout: float,
     purpose: str = "deploy",
     until: Callable[[DeployState], bool] | None = None,
+    since: float | None = None,
 ) -> DeployResult:
     """Follow a deployment to its end (or, with ``until``, until a look satisfies it: the result
     then has the status of that moment), handing each change to ``ctx.ui.deploy_progress``.
     Returns the result when it ended SUCCESSFUL (for a rollback: ROLLBACK_SUCCESSFUL);
     raises RolledBack when ECS rolled it back (naming the alarm that made it, if one did),
-    WaitTimeout when ``timeout`` ran out."""
+    WaitTimeout when ``timeout`` ran out. ``since``: when the watch of this deployment began (a watch
+    resumed after the probe keeps counting from there)."""
     ecs = ctx.client("ecs")
-    start = ctx.clock()
+    start = ctx.clock() if since is None else since
     revisions: dict[str, str] = {}
     seen_events: set[str] = set()
     first_look = True

@@ -376,3 +376,14 @@ def test_init_writes_the_alarm_and_probe_keys_with_comments(tmp_path):
     assert "rolls the deployment back" in text and "# url = " in text
     cfg = load(path)
     assert cfg.service.deploy.alarms == AlarmsConfig() and cfg.service.deploy.verify == VerifyConfig()
+
+
+def test_a_failing_probe_of_a_rolling_deployment_rolls_it_back_too(aws, make_ctx, site):
+    rolling = config_text(f'\n[service.deploy]\nstrategy = "rolling"\n\n[service.deploy.verify]\nurl = "{site["url"]}"\n')
+    engine.create(make_ctx(rolling))
+    site["status"] = 503
+    with pytest.raises(deploy.RolledBack) as err:
+        deploy.deploy(make_ctx(rolling), IMAGE_2)
+    assert err.value.exit_code == 9 and "HTTP 503" in err.value.message
+    running = client("ecs").describe_task_definition(taskDefinition=service()["taskDefinition"])["taskDefinition"]
+    assert running["containerDefinitions"][0]["image"] == "public.ecr.aws/nginx/nginx:stable"  # the one before
