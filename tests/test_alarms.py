@@ -379,7 +379,7 @@ def test_init_writes_the_alarm_and_probe_keys_with_comments(tmp_path):
 
 
 def test_a_failing_probe_of_a_rolling_deployment_rolls_it_back_too(aws, make_ctx, site):
-    rolling = config_text(f'\n[service.deploy]\nstrategy = "rolling"\n\n[service.deploy.verify]\nurl = "{site["url"]}"\n')
+    rolling = verify(site["url"]) + '\n[service.deploy]\nstrategy = "rolling"\n'
     engine.create(make_ctx(rolling))
     site["status"] = 503
     with pytest.raises(deploy.RolledBack) as err:
