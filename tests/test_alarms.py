@@ -87,7 +87,9 @@ def test_an_alarm_in_alarm_during_the_bake_makes_ecs_roll_back_and_deploy_exit_9
         "alarmNames": ["ecsup-web-dev-5xx"],
         "triggeredAlarmNames": ["ecsup-web-dev-5xx"],
     }
-    assert any(s.alarms.get("ecsup-web-dev-5xx") == "OK" for s in ui.states)  # the live view showed it
+    # the live view showed it: not evaluated yet (a new alarm), then ALARM
+    assert [s.alarms.get("ecsup-web-dev-5xx") for s in ui.states][:1] == ["INSUFFICIENT_DATA"]
+    assert ui.states[-1].alarms == {"ecsup-web-dev-5xx": "ALARM"}
 
 
 # -- the probe ------------------------------------------------------------------------------------
@@ -333,7 +335,8 @@ def test_status_shows_the_alarms_states_and_an_alarm_in_alarm_makes_it_unhealthy
 
     code, found = rows()
     assert code == 0, found
-    assert found["ecsup-web-dev-5xx"]["state"] == "OK" and found["ecsup-web-dev-5xx"]["detail"].startswith("OK")
+    assert found["ecsup-web-dev-5xx"]["state"] == "OK"  # not in ALARM: healthy
+    assert found["ecsup-web-dev-5xx"]["detail"] == "INSUFFICIENT_DATA: Unchecked: Initial alarm creation"
     assert found["my-queue-depth"]["state"] == "OK" and "yours" in found["my-queue-depth"]["detail"]
 
     client("cloudwatch").set_alarm_state(AlarmName="my-queue-depth", StateValue="ALARM", StateReason="queue deep")

@@ -3,7 +3,8 @@
 moto keeps an alarm's state (SetAlarmState changes it; moto evaluates no metrics), but not when,
 on the emulation's clock, it went into ALARM: a deployment is advanced lazily (when its APIs are
 called), so it must know whether an alarm fired before or after each of its steps. Every entry
-into ALARM is recorded here with the emulation's time.
+into ALARM is recorded here with the emulation's time. A new alarm starts INSUFFICIENT_DATA, as
+on AWS (moto says OK).
 """
 
 from __future__ import annotations
@@ -42,7 +43,22 @@ def records_entries_into_alarm(em: Emulation, resp: Any, proceed: Callable[[], A
     return result
 
 
+def a_new_alarm_has_insufficient_data(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """PutMetricAlarm: a new alarm starts INSUFFICIENT_DATA, "Unchecked: Initial alarm creation",
+    until CloudWatch first evaluates it (CloudWatch User Guide, "Alarm states"; moto keeps the
+    reason but says OK). An update keeps the state it had."""
+    account, region = resp.current_account, resp.region
+    name = resp._get_param("AlarmName")
+    existed = alarm(account, region, name) is not None
+    result = proceed()
+    made = alarm(account, region, name)
+    if made is not None and not existed:
+        made.state_value = "INSUFFICIENT_DATA"
+    return result
+
+
 def install(around: Callable[..., None]) -> None:
     from moto.cloudwatch.responses import CloudWatchResponse as CW
 
     around(CW, "set_alarm_state", records_entries_into_alarm, always=True)
+    around(CW, "put_metric_alarm", a_new_alarm_has_insufficient_data)
