@@ -390,3 +390,24 @@ def test_a_failing_probe_of_a_rolling_deployment_rolls_it_back_too(aws, make_ctx
     assert err.value.exit_code == 9 and "HTTP 503" in err.value.message
     running = client("ecs").describe_task_definition(taskDefinition=service()["taskDefinition"])["taskDefinition"]
     assert running["containerDefinitions"][0]["image"] == "public.ecr.aws/nginx/nginx:stable"  # the one before
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "why"),
+    [
+        ("alarms", "names = [" + ", ".join(f'"a{i}"' for i in range(10)) + "]", "at most 10 alarms"),
+        ("alarms", 'names = ["ecsup-web-dev-5xx"]', "ecsup's own"),
+        ("alarms", "period_seconds = 30", "multiple of 60"),
+        ("alarms", "error_rate_percent = 120", "from 0 (off) to 100"),
+        ("verify", 'url = "ftp://x"', "http:// or https://"),
+        ("verify", "requests = 0", "from 1 to 1000"),
+    ],
+)
+def test_bad_alarm_and_probe_keys_are_config_errors_naming_the_key(section, key, why):
+    from ecsup.config import parse
+    from ecsup.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        parse(config_text(f"\n[service.deploy.{section}]\n{key}\n"))
+    assert f"service.deploy.{section}.{key.split(' ')[0]}" in str(err.value) and why in str(err.value)
+    assert err.value.exit_code == 2
