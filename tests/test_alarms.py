@@ -411,3 +411,28 @@ def test_bad_alarm_and_probe_keys_are_config_errors_naming_the_key(section, key,
         parse(config_text(f"\n[service.deploy.{section}]\n{key}\n"))
     assert f"service.deploy.{section}.{key.split(' ')[0]}" in str(err.value) and why in str(err.value)
     assert err.value.exit_code == 2
+
+
+def test_deploy_on_the_command_line_exits_9_naming_the_alarm_and_its_reason(stack, clock, tmp_path, monkeypatch):
+    """The alarm goes into ALARM a minute into the (5-minute) bake, as CloudWatch would: the
+    CLI's watch sees ECS roll back and exits 9 naming it."""
+    from conftest import invoke
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ecsup.toml").write_text(config_text())
+    start = clock.now
+
+    def alarm_in_the_bake(service: str, operation: str, params: dict[str, Any]) -> None:
+        if operation == "DescribeServiceDeployments" and clock.now - start > 120 and not alarm_in_the_bake.fired:
+            alarm_in_the_bake.fired = True  # type: ignore[attr-defined]
+            client("cloudwatch").set_alarm_state(
+                AlarmName="ecsup-web-dev-5xx", StateValue="ALARM", StateReason="Threshold Crossed: 2 datapoints"
+            )
+
+    alarm_in_the_bake.fired = False  # type: ignore[attr-defined]
+    stack.injectors.append(alarm_in_the_bake)
+    result = invoke("deploy", "--image", IMAGE_2)
+    assert alarm_in_the_bake.fired  # type: ignore[attr-defined]
+    assert result.exit_code == 9, result.output
+    assert "alarm ecsup-web-dev-5xx went into ALARM (Threshold Crossed: 2 datapoints)" in result.output
+    assert "ROLLBACK_SUCCESSFUL" in result.output
