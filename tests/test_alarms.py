@@ -436,3 +436,17 @@ def test_deploy_on_the_command_line_exits_9_naming_the_alarm_and_its_reason(stac
     assert result.exit_code == 9, result.output
     assert "alarm ecsup-web-dev-5xx went into ALARM (Threshold Crossed: 2 datapoints)" in result.output
     assert "ROLLBACK_SUCCESSFUL" in result.output
+
+
+def test_a_same_named_alarm_that_is_not_ecsups_is_a_conflict_and_destroy_leaves_it(aws, make_ctx):
+    from ecsup.errors import OwnershipConflict
+
+    user_alarm("ecsup-web-dev-5xx")  # someone else's, without ecsup's tags
+    with pytest.raises(OwnershipConflict) as err:
+        engine.create(make_ctx())
+    assert err.value.exit_code == 4 and "CloudWatch alarm 'ecsup-web-dev-5xx'" in err.value.message
+    assert aws.mutating() == []
+    outcome = engine.plan_destroy(make_ctx())
+    assert [(a.kind, a.name) for a in outcome.actions if a.resource == "CloudWatch alarm"] == [
+        ("skip", "ecsup-web-dev-5xx")
+    ]
