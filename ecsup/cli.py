@@ -466,6 +466,16 @@ ReleaseTimeout = Annotated[
     ),
 ]
 NoWait = Annotated[bool, typer.Option("--no-wait", help="Start it and return; `ecsup deploy` attaches later.")]
+WaitUntil = Annotated[
+    str,
+    typer.Option(
+        "--wait-until",
+        metavar="STAGE",
+        help="Return once the deployment is started, once production traffic is on the new revision and the "
+        "probe passed (production), or once ECS reports it SUCCESSFUL (complete). ECS keeps watching the alarms "
+        "through the bake either way.",
+    ),
+]
 
 
 @app.command()
@@ -476,6 +486,7 @@ def deploy(
         str | None, typer.Option(metavar="IMAGE", help="Image to ship [default: service.image from ecsup.toml].")
     ] = None,
     no_wait: NoWait = False,
+    wait_until: WaitUntil = "complete",
     json_output: JsonOption = False,
     timeout: ReleaseTimeout = 3600,
     skip_before: SkipBefore = False,
@@ -487,9 +498,11 @@ def deploy(
 
     Registers a revision identical to the running one but for the image and updates the
     service with it; ECS moves tasks and traffic. Re-run without --image to attach to a
-    deployment in progress. Exit 9 when ECS rolled it back, 5 when --timeout ran out,
-    10 when the [service.deploy] before task failed (nothing was rolled out)."""
+    deployment in progress. Exit 9 when ECS rolled it back (an alarm, the circuit breaker, or a
+    failed probe of the new version), 5 when --timeout ran out, 10 when the [service.deploy]
+    before task failed (nothing was rolled out)."""
     _aws_options(tctx, profile, region, endpoint_url)
+    from .config import WAIT_UNTIL
     from .deploy import ATTACH_HINT
     from .deploy import deploy as run
     from .errors import OptionError
@@ -499,8 +512,18 @@ def deploy(
     with _handled(err, ctx.redact, f"the deployment goes on in ECS: {ATTACH_HINT}"):
         if image is not None and (not image.strip() or any(c.isspace() for c in image)):
             raise OptionError(f"--image {image!r} is not an image reference", hint="e.g. --image ghcr.io/org/app:1.2.3")
+        if wait_until not in WAIT_UNTIL:
+            raise OptionError(
+                f"--wait-until {wait_until!r} is not a stage", hint="use one of: " + ", ".join(WAIT_UNTIL)
+            )
         ui.print(f"ecsup deploy {ctx.names.stack} in {ctx.region}{ctx.whereabouts()}", style="bold")
-        run_release(ctx, ui, lambda: run(ctx, image, wait=not no_wait, timeout=timeout), json_output, "deployed")
+        run_release(
+            ctx,
+            ui,
+            lambda: run(ctx, image, wait=not no_wait, timeout=timeout, wait_until=wait_until),
+            json_output,
+            "deployed",
+        )
 
 
 @app.command()
@@ -724,6 +747,7 @@ def _write_env_file(path: str, exports: str) -> None:
 
 
 DEMO_SECOND_IMAGE = "public.ecr.aws/nginx/nginx:mainline"
+DEMO_THIRD_IMAGE = "public.ecr.aws/nginx/nginx:mainline-alpine"
 DEMO_RUN = "echo checking 1042 orders; sleep 1; echo 3 orders without a status; exit 3"  # the sandbox's convention
 
 
@@ -733,7 +757,8 @@ def demo(
     keep: Annotated[bool, typer.Option("--keep", help="Stop after create and status (no destroy).")] = False,
 ) -> None:
     """The whole life of a stack on the embedded local AWS: create (with its before migration), create
-    again, status, a one-off `run`, deploy (migration first), rollback, destroy."""
+    again, status, a one-off `run`, deploy (migration first), rollback, a deploy that ECS rolls back
+    when its alarm goes into ALARM during the bake, destroy."""
     import secrets as pysecrets
     import tempfile
     from pathlib import Path
@@ -789,9 +814,42 @@ def demo(
             "ecsup rollback   # back to the revision before, the same way",
             lambda ctx, ui: run_release(ctx, ui, lambda: back(ctx), False, "rolled back"),
         )
+        step(
+            f"ecsup deploy --image {DEMO_THIRD_IMAGE}   # its 5xx alarm goes into ALARM during the bake",
+            _demo_alarm_rollback,
+        )
         if not keep:
             step("ecsup destroy --yes", lambda ctx, ui: run_destroy(ctx, ui, purge=False))
             step("ecsup destroy --yes   # again: nothing left", lambda ctx, ui: run_destroy(ctx, ui, purge=False))
+
+
+def _demo_alarm_rollback(ctx: Context, ui: ConsoleUI) -> None:
+    """A deploy whose 5xx alarm goes into ALARM during the bake (set by hand, as CloudWatch would
+    on real traffic): ECS rolls it back by itself, and `ecsup deploy` exits 9 naming the alarm."""
+    from .deploy import RolledBack
+    from .deploy import deploy as ship
+
+    alarm = ctx.names.alarm("5xx")
+    shown = ui.deploy_progress
+    fired: list[bool] = []
+
+    def progress(state: Any) -> None:
+        shown(state)
+        if state.stage == "BAKE_TIME" and not fired:
+            fired.append(True)
+            ui.release_note(f"(demo) aws cloudwatch set-alarm-state --alarm-name {alarm} --state-value ALARM")
+            ctx.client("cloudwatch").set_alarm_state(
+                AlarmName=alarm,
+                StateValue="ALARM",
+                StateReason="Threshold Crossed: 1 datapoint [12.5] was greater than the threshold (5.0) (demo)",
+            )
+
+    ui.deploy_progress = progress  # type: ignore[method-assign]
+    try:
+        run_release(ctx, ui, lambda: ship(ctx, DEMO_THIRD_IMAGE), False, "deployed")
+    except RolledBack as exc:
+        ui.print(f"error: {exc.message}", style="bold red")
+        ui.print(f"`ecsup deploy` exits {exc.exit_code}: ECS rolled the release back by itself", style="bold")
 
 
 @app.command()

@@ -80,6 +80,36 @@ class NetworkConfig:
 STRATEGIES = ("blue_green", "linear", "canary", "rolling")
 
 
+# The most alarms one service's deploymentConfiguration.alarms names (ecsup's and the user's); see
+# emulation/deployments.py MAX_DEPLOYMENT_ALARMS for what it rests on.
+MAX_DEPLOYMENT_ALARMS = 10
+ALARM_NAME_LIMIT = 255  # CloudWatch PutMetricAlarm: AlarmName, 1-255 characters
+WAIT_UNTIL = ("started", "production", "complete")
+
+
+@dataclass(frozen=True)
+class AlarmsConfig:
+    """[service.deploy.alarms]: CloudWatch alarms ECS watches during every deployment and its
+    bake, rolling back on ALARM (deploymentConfiguration.alarms; steps/alarms.py)."""
+
+    enabled: bool = True
+    error_rate_percent: float = 5.0  # 0 = no error-rate alarm
+    latency_p95_ms: int = 0  # 0 = no latency alarm
+    period_seconds: int = 60
+    evaluation_periods: int = 2
+    names: tuple[str, ...] = ()  # the user's own alarms, watched too (never changed by ecsup)
+
+
+@dataclass(frozen=True)
+class VerifyConfig:
+    """[service.deploy.verify]: a probe of the new version once production traffic is on it."""
+
+    enabled: bool = True
+    url: str = ""  # default https://<hostname><health_check_path>
+    requests: int = 10
+    seconds: int = 30
+
+
 @dataclass(frozen=True)
 class DeployConfig:
     """How ECS replaces the tasks (deploymentConfiguration): its own blue/green, linear or canary
@@ -93,6 +123,8 @@ class DeployConfig:
     canary_minutes: int = 10
     before: tuple[str, ...] = ()  # a command run as a one-off task of the new revision before each rollout
     before_timeout: int = 900  # seconds
+    alarms: AlarmsConfig = field(default_factory=AlarmsConfig)
+    verify: VerifyConfig = field(default_factory=VerifyConfig)
 
     @property
     def api_strategy(self) -> str:
@@ -256,6 +288,20 @@ _SCHEMA: dict[str, Any] = {
             "canary_minutes": (int, 10),
             "before": (list, []),
             "before_timeout": (int, 900),
+            "alarms": {
+                "enabled": (bool, True),
+                "error_rate_percent": (float, 5.0),
+                "latency_p95_ms": (int, 0),
+                "period_seconds": (int, 60),
+                "evaluation_periods": (int, 2),
+                "names": (list, []),
+            },
+            "verify": {
+                "enabled": (bool, True),
+                "url": (str, ""),
+                "requests": (int, 10),
+                "seconds": (int, 30),
+            },
         },
     },
 }
@@ -610,12 +656,55 @@ def _validate_deploy(deploy: dict[str, Any], problems: list[tuple[str, str]]) ->
         problems.append(
             ("service.deploy.before_timeout", f"{deploy['before_timeout']} must be between 1 and 86400 seconds")
         )
+    _validate_alarms(deploy["alarms"], problems)
+    _validate_verify(deploy["verify"], problems)
     given = deploy[GIVEN]
     if strategy == "rolling" and "bake_minutes" in given:
         problems.append(("service.deploy.bake_minutes", 'has no effect with strategy = "rolling"'))
     for key, needs in _ONLY_WITH.items():
         if key in given and strategy in STRATEGIES and strategy != needs:
             problems.append((f"service.deploy.{key}", f'is used only with strategy = "{needs}" (it is {strategy!r})'))
+
+
+def _validate_alarms(alarms: dict[str, Any], problems: list[tuple[str, str]]) -> None:
+    key = "service.deploy.alarms"
+    if not 0 <= alarms["error_rate_percent"] <= 100:
+        problems.append((f"{key}.error_rate_percent", f"{alarms['error_rate_percent']} must be from 0 (off) to 100"))
+    if not 0 <= alarms["latency_p95_ms"] <= 3_600_000:
+        problems.append((f"{key}.latency_p95_ms", f"{alarms['latency_p95_ms']} must be from 0 (off) to 3600000"))
+    # CloudWatch: a period of 10, 30 or a multiple of 60 seconds (PutMetricAlarm, Period); ELB
+    # publishes its metrics every 60 seconds, so less than that would evaluate missing data
+    if alarms["period_seconds"] < 60 or alarms["period_seconds"] % 60 or alarms["period_seconds"] > 86400:
+        problems.append((f"{key}.period_seconds", f"{alarms['period_seconds']} must be a multiple of 60 up to 86400"))
+    if not 1 <= alarms["evaluation_periods"] <= 100:
+        problems.append((f"{key}.evaluation_periods", f"{alarms['evaluation_periods']} must be from 1 to 100"))
+    names = alarms["names"]
+    if not all(isinstance(n, str) and 1 <= len(n) <= ALARM_NAME_LIMIT for n in names):
+        problems.append((f"{key}.names", f"must be a list of CloudWatch alarm names (1-{ALARM_NAME_LIMIT} characters)"))
+    elif len(set(names)) != len(names):
+        problems.append((f"{key}.names", "names an alarm twice"))
+    elif any(str(n).startswith("ecsup-") for n in names):
+        problems.append((f"{key}.names", "alarms named ecsup-... are ecsup's own: name your alarms otherwise"))
+    ours = (alarms["error_rate_percent"] > 0) + (alarms["latency_p95_ms"] > 0) if alarms["enabled"] else 0
+    if ours + len(names) > MAX_DEPLOYMENT_ALARMS:
+        problems.append(
+            (
+                f"{key}.names",
+                f"ECS watches at most {MAX_DEPLOYMENT_ALARMS} alarms a service; with ecsup's {ours} that leaves "
+                f"{MAX_DEPLOYMENT_ALARMS - ours} names (got {len(names)})",
+            )
+        )
+
+
+def _validate_verify(verify: dict[str, Any], problems: list[tuple[str, str]]) -> None:
+    key = "service.deploy.verify"
+    url = verify["url"]
+    if url and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
+        problems.append((f"{key}.url", f"{url!r} must be an http:// or https:// URL"))
+    if not 1 <= verify["requests"] <= 1000:
+        problems.append((f"{key}.requests", f"{verify['requests']} must be from 1 to 1000"))
+    if not 0 <= verify["seconds"] <= 3600:
+        problems.append((f"{key}.seconds", f"{verify['seconds']} must be from 0 to 3600"))
 
 
 def _autoscaling(raw: dict[str, Any]) -> AutoscalingConfig | None:
@@ -701,6 +790,15 @@ def parse(text: str, path: str = "ecsup.toml") -> Config:
                 canary_minutes=svc["deploy"]["canary_minutes"],
                 before=tuple(str(w) for w in svc["deploy"]["before"]),
                 before_timeout=svc["deploy"]["before_timeout"],
+                alarms=AlarmsConfig(
+                    enabled=svc["deploy"]["alarms"]["enabled"],
+                    error_rate_percent=float(svc["deploy"]["alarms"]["error_rate_percent"]),
+                    latency_p95_ms=svc["deploy"]["alarms"]["latency_p95_ms"],
+                    period_seconds=svc["deploy"]["alarms"]["period_seconds"],
+                    evaluation_periods=svc["deploy"]["alarms"]["evaluation_periods"],
+                    names=tuple(str(n) for n in svc["deploy"]["alarms"]["names"]),
+                ),
+                verify=VerifyConfig(**{k: v for k, v in svc["deploy"]["verify"].items() if k != GIVEN}),
             ),
             exec=svc["exec"],
         ),

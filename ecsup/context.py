@@ -142,6 +142,8 @@ class UI(Protocol):
 
     def release_started(self, message: str) -> None: ...  # "deploying IMAGE as web-dev:2 (...)", before the watch
 
+    def release_note(self, text: str) -> None: ...  # one line during a release (the probe's summary)
+
 
 class SilentUI:
     def wait_progress(self, what: str, state: str, elapsed: float, bound: float) -> None:
@@ -166,6 +168,9 @@ class SilentUI:
         pass
 
     def release_started(self, message: str) -> None:
+        pass
+
+    def release_note(self, text: str) -> None:
         pass
 
 

@@ -478,6 +478,36 @@ def access_logs_line(config: Config, usage: Usage, prices: Prices) -> LineItem |
     )
 
 
+# CloudWatch alarms: $0.10 per metric a month for a standard-resolution alarm, and a metric-math
+# alarm pays for each metric in it (STACK.md, "Deployment alarms"; aws.amazon.com/cloudwatch/pricing/,
+# us-east-1; other regions within a few percent). The first 10 alarm metrics of an account are in the
+# free tier, not counted here (an account has other alarms).
+ALARM_METRIC_MONTH = 0.10
+
+
+def alarms_line(config: Config) -> LineItem | None:
+    from .steps.alarms import METRICS_PER_ALARM, kinds
+
+    cfg = config.service.deploy.alarms
+    made = kinds(cfg)
+    if not made and not cfg.names:
+        return None
+    metrics = sum(METRICS_PER_ALARM[k] for k in made)
+    usd_month = metrics * ALARM_METRIC_MONTH
+    names = ", ".join(f"{k} ({METRICS_PER_ALARM[k]} metrics)" for k in made) or "none of ecsup's"
+    note = "[service.deploy.alarms]; metric math over both target groups, each metric billed"
+    if cfg.names:
+        note += f"; your {len(cfg.names)} alarm(s) in names are yours and not counted"
+    return LineItem(
+        "CloudWatch deployment alarms",
+        f"{len(made)} alarm(s): {names}",
+        f"{_rate(ALARM_METRIC_MONTH)}/metric-month",
+        usd_month,
+        usd_month,
+        note,
+    )
+
+
 # -- deployments ---------------------------------------------------------------------------------
 def overlap_minutes(deploy: DeployConfig) -> float:
     """Minutes during which a deployment runs the new tasks beside the old ones."""
@@ -582,7 +612,11 @@ def estimate(config: Config, usage: Usage, prices: Prices) -> Estimate:
         secrets_line(config),
         deploy_line(config, usage, prices),
     ]
-    for optional in (insights_line(config, prices), access_logs_line(config, usage, prices)):
+    for optional in (
+        insights_line(config, prices),
+        access_logs_line(config, usage, prices),
+        alarms_line(config),
+    ):
         if optional is not None:
             lines.append(optional)
     return Estimate(

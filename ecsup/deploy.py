@@ -35,6 +35,7 @@ from .deployments import (
     watch,
 )
 from .errors import EcsupError, doing, is_code
+from .verify import ProbeResult
 
 __all__ = [
     "ATTACH_HINT",
@@ -70,8 +71,81 @@ def register_revision(ctx: Context, td: dict[str, Any], tags: list[dict[str, str
     return str(new["taskDefinitionArn"])
 
 
-def deploy(ctx: Context, image: str | None, wait: bool = True, timeout: float = 3600.0) -> DeployResult:
-    """Ship ``image`` (default: the config's), or attach to the deployment in progress."""
+EARLY_RETURN = (
+    "ECS keeps watching the deployment and its alarms for the rest of the bake, and rolls it back on ALARM "
+    "with nothing of ours running; `ecsup deploy` (without --image) attaches to it again"
+)
+
+
+def _follow(ctx: Context, arn: str, timeout: float, wait_until: str) -> DeployResult:
+    """Watch a deployment until production traffic is all on the new revision, probe it
+    (verify.py: a failing answer rolls it back), then watch it to its end -- or return there,
+    with ``wait_until="production"``."""
+    from .verify import probe
+
+    start = ctx.clock()
+    watched = watch(ctx, arn, timeout, until=lambda state: state.production_moved)
+    checked = probe(ctx)
+    if ctx.config.service.deploy.verify.enabled:  # one line a probe (disabled: nothing to say)
+        ctx.ui.release_note(checked.summary())
+    watched.probe = checked.as_dict()
+    if checked.failed is not None:
+        _roll_back_after_probe(ctx, arn, watched, checked, timeout - (ctx.clock() - start), start)
+    if watched.status == "SUCCESSFUL":
+        watched.stage = "complete"
+        return watched
+    if wait_until == "production":
+        watched.stage = "production"
+        return watched
+    done = watch(ctx, arn, max(1.0, timeout - (ctx.clock() - start)), since=start)
+    done.probe = watched.probe
+    return done
+
+
+def _roll_back_after_probe(
+    ctx: Context, arn: str, watched: DeployResult, checked: ProbeResult, timeout: float, since: float
+) -> None:
+    """The probe failed: ask ECS to roll the deployment back while the old tasks still bake
+    (StopServiceDeployment, ROLLBACK); one that has ended SUCCESSFUL already (a rolling one, a bake
+    of 0) is rolled back by deploying the revision before. Always raises RolledBack (exit 9)."""
+    status = watched.status
+    if status != "SUCCESSFUL":
+        try:
+            with doing(f"roll back deployment {arn}"):
+                ctx.client("ecs").stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+        except Exception as exc:
+            if not is_code(exc, "ConflictException"):  # it ended meanwhile (API reference)
+                raise
+            status = str(describe_deployment(ctx, arn).get("status", ""))
+    if status == "SUCCESSFUL":
+        back = rollback(ctx, wait=True, timeout=max(1.0, timeout))
+        what = f"rolled back by a new deployment to {back.revision_after} ({back.status})"
+    elif status in ("ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED", "STOPPED"):  # ECS ended it itself meanwhile
+        back, what = watched, f"ECS had ended it {status} already"
+        back.status = status
+    else:
+        back = watch(ctx, arn, max(1.0, timeout), purpose="rollback", since=since)
+        what = f"ECS rolled it back ({back.status})"
+    bad = checked.failed
+    watched.status, watched.rollback_reason = back.status, checked.summary()
+    raise RolledBack(
+        f"the probe of the new revision {watched.revision_after} failed: "
+        f"{bad.describe() if bad else '?'} ({checked.url}); {what}",
+        hint="the service runs the revision before; fix the release (`ecsup logs --since 30m`), then "
+        "`ecsup deploy --image ...` again",
+        result=watched,
+    )
+
+
+def deploy(
+    ctx: Context, image: str | None, wait: bool = True, timeout: float = 3600.0, wait_until: str = "complete"
+) -> DeployResult:
+    """Ship ``image`` (default: the config's), or attach to the deployment in progress.
+    ``wait_until``: return once the deployment is accepted (``started``; ``wait=False`` too), once
+    production traffic is all on the new revision and the probe passed (``production``), or once
+    ECS reports it SUCCESSFUL (``complete``)."""
+    if not wait:
+        wait_until = "started"
     from . import lock
 
     svc = service(ctx)
@@ -95,12 +169,12 @@ def deploy(ctx: Context, image: str | None, wait: bool = True, timeout: float = 
             in_progress, str(dep.get("status")), "", short(cache.get(target_arn)), current, target_image
         )
         result.message = f"attached to the deployment in progress ({in_progress})"
-        if not wait:
-            return result
+        if wait_until == "started":
+            return _early(result, "started")
         ctx.ui.release_started(result.message)
-        watched = watch(ctx, in_progress, timeout)
+        watched = _follow(ctx, in_progress, timeout, wait_until)
         watched.image_before, watched.image_after, watched.message = current, target_image, result.message
-        return watched
+        return _early(watched, watched.stage) if watched.stage != "complete" else watched
     target = image or ctx.config.service.image
     if target == current:
         return DeployResult(
@@ -120,12 +194,24 @@ def deploy(ctx: Context, image: str | None, wait: bool = True, timeout: float = 
         arn = start(ctx, new_td, svc)
     result = DeployResult(arn, "PENDING", short(svc["taskDefinition"]), short(new_td), current, target)
     result.message = f"deploying {target} as {short(new_td)} ({arn or 'deployment not listed yet'})"
-    if not wait or arn is None:
-        return result
+    if wait_until == "started" or arn is None:
+        return _early(result, "started")
     ctx.ui.release_started(result.message)
-    watched = watch(ctx, arn, timeout)
+    watched = _follow(ctx, arn, timeout, wait_until)
     watched.image_before, watched.image_after, watched.message = current, target, result.message
-    return watched
+    return _early(watched, watched.stage) if watched.stage != "complete" else watched
+
+
+def _early(result: DeployResult, stage: str) -> DeployResult:
+    """A deploy that returns before the deployment ended: what goes on without us."""
+    result.stage = stage
+    reached = (
+        "the deployment is accepted"
+        if stage == "started"
+        else "production traffic is on the new revision" + (" and the probe passed" if result.probe else "")
+    )
+    result.message += f"; {reached}. {EARLY_RETURN}"
+    return result
 
 
 # -- rollback -------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ service fails (its events and stopped tasks)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,6 +28,9 @@ from .names import tag_dict
 # ECS API reference, ServiceDeployment.status
 ONGOING = ["PENDING", "IN_PROGRESS", "STOP_REQUESTED", "ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS"]
 ENDED = {"SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"}
+# ServiceDeployment.lifecycleStage values once production traffic is all on the new revision
+# (botocore's ecs model: ... PRODUCTION_TRAFFIC_SHIFT, POST_PRODUCTION_TRAFFIC_SHIFT, BAKE_TIME, CLEAN_UP)
+PRODUCTION_MOVED = ("POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME", "CLEAN_UP")
 ATTACH_HINT = "`ecsup deploy` (without --image) attaches to it again; `ecsup rollback` rolls it back"
 
 
@@ -68,6 +72,21 @@ class DeployState:
     bake_total: float | None = None
     events: list[str] = field(default_factory=list)  # new since the last look
     elapsed: float = 0.0
+    alarms: dict[str, str] = field(default_factory=dict)  # the alarms ECS watches -> their state (OK, ALARM, ...)
+
+    @property
+    def production_moved(self) -> bool:
+        """Production traffic is all on the new revision: blue/green after its shift, linear and
+        canary after their last step (ECS API reference, ServiceDeployment.lifecycleStage: the
+        stages after PRODUCTION_TRAFFIC_SHIFT); a rolling deployment once the new tasks all run
+        and the old ones are gone; any deployment that ended SUCCESSFUL."""
+        if self.status == "SUCCESSFUL":
+            return True
+        if self.status not in ("PENDING", "IN_PROGRESS"):
+            return False
+        if self.stage:
+            return self.stage in PRODUCTION_MOVED
+        return self.desired > 0 and self.new_running >= self.desired and self.old_running == 0
 
     @property
     def ended(self) -> bool:
@@ -87,6 +106,8 @@ class DeployState:
                 f"old {self.revision_before}: {self.old_running} running"
                 + (f", {self.old_pending} pending" if self.old_pending else "")
             )
+        if self.alarms:
+            parts.append("alarms " + ", ".join(f"{n} {s}" for n, s in sorted(self.alarms.items())))
         return "; ".join(parts)
 
 
@@ -101,6 +122,11 @@ class DeployResult:
     seconds: float = 0.0
     rollback_reason: str | None = None
     message: str = ""
+    # how far `deploy` waited (--wait-until): started, production (traffic moved, probe passed),
+    # complete (ECS reported it SUCCESSFUL)
+    stage: str = "complete"
+    triggered_alarms: list[str] = field(default_factory=list)  # the alarms that made ECS roll back
+    probe: dict[str, Any] | None = None  # verify.ProbeResult.as_dict()
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -279,12 +305,37 @@ def production_weights(ctx: Context, svc: dict[str, Any]) -> dict[str, float]:
 
 
 # -- watching -------------------------------------------------------------------------------
-def watch(ctx: Context, arn: str, timeout: float, purpose: str = "deploy") -> DeployResult:
-    """Follow a deployment to its end, handing each change to ``ctx.ui.deploy_progress``.
+def alarm_states(ctx: Context, names: list[str]) -> dict[str, dict[str, Any]]:
+    """name -> DescribeAlarms' MetricAlarm (state, reason, definition) of those of ``names`` that
+    exist: the deployment alarms ECS watches (steps/alarms.py makes ecsup's)."""
+    found: dict[str, dict[str, Any]] = {}
+    cw = ctx.client("cloudwatch")
+    for i in range(0, len(names), 100):  # AlarmNames: at most 100 (CloudWatch API reference)
+        with doing("look up the deployment alarms"):
+            pages = cw.get_paginator("describe_alarms").paginate(
+                AlarmNames=names[i : i + 100], AlarmTypes=["MetricAlarm"]
+            )
+            for page in pages:
+                found.update({a["AlarmName"]: a for a in page.get("MetricAlarms", [])})
+    return found
+
+
+def watch(
+    ctx: Context,
+    arn: str,
+    timeout: float,
+    purpose: str = "deploy",
+    until: Callable[[DeployState], bool] | None = None,
+    since: float | None = None,
+) -> DeployResult:
+    """Follow a deployment to its end (or, with ``until``, until a look satisfies it: the result
+    then has the status of that moment), handing each change to ``ctx.ui.deploy_progress``.
     Returns the result when it ended SUCCESSFUL (for a rollback: ROLLBACK_SUCCESSFUL);
-    raises RolledBack when ECS rolled it back, WaitTimeout when ``timeout`` ran out."""
+    raises RolledBack when ECS rolled it back (naming the alarm that made it, if one did),
+    WaitTimeout when ``timeout`` ran out. ``since``: when the watch of this deployment began (a watch
+    resumed after the probe keeps counting from there)."""
     ecs = ctx.client("ecs")
-    start = ctx.clock()
+    start = ctx.clock() if since is None else since
     revisions: dict[str, str] = {}
     seen_events: set[str] = set()
     first_look = True
@@ -307,6 +358,8 @@ def watch(ctx: Context, arn: str, timeout: float, purpose: str = "deploy") -> De
                     events.append(str(event["message"]))
         first_look = False
         stage = str(dep.get("lifecycleStage", ""))
+        watched = list((dep.get("alarms") or {}).get("alarmNames") or [])
+        alarms = {n: str(a.get("StateValue")) for n, a in alarm_states(ctx, watched).items()}
         bake_total = (dep.get("deploymentConfiguration") or {}).get("bakeTimeInMinutes")
         bake_left = None
         if stage == "BAKE_TIME" and bake_total is not None:
@@ -331,10 +384,11 @@ def watch(ctx: Context, arn: str, timeout: float, purpose: str = "deploy") -> De
             bake_total=None if bake_total is None else bake_total * 60.0,
             events=events,
             elapsed=ctx.clock() - start,
+            alarms=alarms,
         )
         last.update(state=state, deployment=dep, service=svc)
         ctx.ui.deploy_progress(state)
-        return state.ended, state.status
+        return state.ended or (until is not None and until(state)), state.status
 
     def timed_out(status: str) -> WaitTimeout:
         return WaitTimeout(
@@ -369,6 +423,22 @@ def watch(ctx: Context, arn: str, timeout: float, purpose: str = "deploy") -> De
     wanted = "ROLLBACK_SUCCESSFUL" if purpose == "rollback" else "SUCCESSFUL"
     if state.status == wanted or (purpose == "rollback" and state.status == "SUCCESSFUL"):
         return result
+    if not state.ended:  # ``until`` was satisfied
+        return result
+    triggered = list((dep.get("alarms") or {}).get("triggeredAlarmNames") or [])
+    if triggered:
+        result.triggered_alarms = triggered
+        found = alarm_states(ctx, triggered)
+        why = "; ".join(
+            f"alarm {n} went into ALARM" + (f" ({found[n].get('StateReason')})" if found.get(n) else "")
+            for n in triggered
+        )
+        raise RolledBack(
+            f"ECS rolled the deployment of {state.revision_after or 'the new revision'} back ({state.status}): {why}",
+            hint="the service runs the revision before; look at the alarm's metrics, `ecsup logs --since 30m` and "
+            "`ecsup status`, fix the release, then `ecsup deploy --image ...` again",
+            result=result,
+        )
     diagnosis = service_failure(ctx, last.get("service"))
     raise RolledBack(
         f"the deployment of {state.revision_after or 'the new revision'} ended {state.status}"

@@ -18,6 +18,7 @@ from .errors import OwnershipConflict
 from .plan import Action
 from .steps import Step
 from .steps.accesslogs import AccessLogsStep
+from .steps.alarms import AlarmsStep
 from .steps.autoscaling import AutoscalingStep
 from .steps.certificate import CertificateStep
 from .steps.dns import DnsStep
@@ -51,6 +52,8 @@ def pipeline() -> list[Step]:
         ClusterStep(),
         TaskDefinitionStep(),
         ListenersStep(),
+        # before the service, which names them: they need the load balancer and groups' ARNs
+        AlarmsStep(),
         ServiceStep(),
         HttpsStep(),
         AutoscalingStep(),

@@ -15,7 +15,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .config import DEFAULT_TLS_POLICY, FARGATE_MEMORY, Config, DeployConfig, DnsConfig, ServiceConfig, parse
+from .config import (
+    DEFAULT_TLS_POLICY,
+    FARGATE_MEMORY,
+    AlarmsConfig,
+    Config,
+    DeployConfig,
+    DnsConfig,
+    ServiceConfig,
+    VerifyConfig,
+    parse,
+)
 from .errors import ConfigError, EcsupError, OptionError
 
 # config defaults, so that the comments and the values written stay in step with config.py
@@ -237,6 +247,28 @@ def render(opts: InitOptions) -> str:
         "# unless it exits 0. Migrations must be idempotent: a re-run runs it again.",
         '# before = ["python", "manage.py", "migrate"]',
         f"# before_timeout = {DeployConfig().before_timeout}    # seconds; then the task is stopped",
+        "",
+        "[service.deploy.alarms]",
+        "# CloudWatch alarms ECS itself watches during every deployment and its bake: on ALARM it",
+        "# rolls the deployment back, even if nothing of ours is running any more. ecsup makes",
+        "# ecsup-<app>-<env>-5xx (5xx answers of the targets and the load balancer per request, over",
+        "# both target groups) and, with latency_p95_ms, ecsup-<app>-<env>-latency; `enabled = false`",
+        "# turns ecsup's alarms off (the ones in names are still watched).",
+        f"enabled = {str(AlarmsConfig().enabled).lower()}",
+        f"error_rate_percent = {AlarmsConfig().error_rate_percent:g}    # 0 = no error-rate alarm",
+        f"latency_p95_ms = {AlarmsConfig().latency_p95_ms}    # 0 = off; p95 target response time",
+        f"period_seconds = {AlarmsConfig().period_seconds}    # a multiple of 60",
+        f"evaluation_periods = {AlarmsConfig().evaluation_periods}    # consecutive periods over the threshold",
+        "# Alarms of your own, watched as well; they must exist, and ecsup never changes them.",
+        "names = []",
+        "",
+        "[service.deploy.verify]",
+        "# Once production traffic is all on the new revision, `deploy` GETs url `requests` times",
+        "# over `seconds`; any answer outside 200-399 (or no answer) makes ECS roll it back (exit 9).",
+        f"enabled = {str(VerifyConfig().enabled).lower()}",
+        '# url = "https://www.example.com/health"    # default https://<hostname><health_check_path>',
+        f"requests = {VerifyConfig().requests}",
+        f"seconds = {VerifyConfig().seconds}",
     ]
     lines += [
         "",

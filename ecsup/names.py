@@ -73,6 +73,10 @@ class Names:
     def log_group(self) -> str:
         return f"/ecs/{self.stack}"
 
+    def alarm(self, what: str) -> str:
+        """ecsup's deployment alarms: ecsup-<app>-<env>-<what> (5xx, latency)."""
+        return f"ecsup-{self.stack}-{what}"
+
     def elb_names(self) -> dict[str, str]:
         """Names limited to 32 characters by Elastic Load Balancing."""
         return {"load balancer": self.alb, "blue target group": self.tg_blue, "green target group": self.tg_green}

@@ -124,6 +124,11 @@ class ConsoleUI:
         self.announced = message
         self.console.print(escape(self.redact(message)), style="bold")
 
+    def release_note(self, text: str) -> None:
+        """One line during a release (the probe's summary), above the live view."""
+        self._stop()
+        self.console.print(escape(f"  {self.redact(text)}"), style="cyan")
+
     def stop_live(self) -> None:
         if self._live is not None:
             self._live.stop()
@@ -216,6 +221,10 @@ def deploy_view(state: Any) -> Any:
     )
     if state.revision_before:
         grid.add_row("old tasks", f"{state.revision_before}: {state.old_running} running, {state.old_pending} pending")
+    for name, alarm_state in sorted(getattr(state, "alarms", {}).items()):
+        grid.add_row(
+            f"  alarm {escape(name)}", f"[{'bold red' if alarm_state == 'ALARM' else 'green'}]{alarm_state}[/]"
+        )
     if state.bake_left is not None:
         grid.add_row("bake", f"{_minutes(state.bake_left)} left of {_minutes(state.bake_total or 0)}")
     elif state.stage == "BAKE_TIME" and state.bake_total:  # an emulator's bake: shorter than it says

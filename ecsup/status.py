@@ -85,7 +85,14 @@ def collect(ctx: Context) -> Report:
         row = _row(action)
         if action.resource == "certificate" and action.kind == "noop" and "ISSUED" not in action.detail:
             row.state = PENDING if "PENDING" in action.detail else FAILING
+        if action.resource == "CloudWatch alarm" and action.kind == "noop" and action.detail.startswith("ALARM"):
+            row.state = FAILING  # ECS fails and rolls back any deployment while it is
         report.rows.append(row)
+    for alarm in ctx.facts.get("alarm_states") or []:  # the user's alarms ECS watches (never ecsup's to change)
+        if not alarm["ours"]:
+            state = FAILING if alarm["state"] == "ALARM" else OK
+            detail = f"{alarm['state']}: {alarm['reason']} (yours, watched by ECS during deployments)"
+            report.rows.append(Row(state, "CloudWatch alarm", alarm["name"], detail))
     for conflict in ctx.conflicts:
         report.rows.append(Row(FOREIGN, "conflict", "", conflict))
     # the health reads are independent: at once, each into its own report, merged in this order

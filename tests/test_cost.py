@@ -60,6 +60,7 @@ LINE_NAMES = [
     "ACM certificates",
     "SSM parameters and KMS key",
     "Deployment overlap (blue/green)",
+    "CloudWatch deployment alarms",
 ]
 
 

@@ -59,6 +59,7 @@ def test_create_converges_after_a_crash_before_every_mutating_call(monkeypatch, 
         total = len(recorder.mutating())
         operations = [op for _, op in recorder.mutating()]
     assert total >= 20, operations
+    assert "PutMetricAlarm" in operations  # the deployment alarm is a crash point too
 
     crashed_at = []
     for n in range(1, total + 1):

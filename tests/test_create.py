@@ -160,6 +160,18 @@ def assert_full_stack(port: int = 8080, host: str = f"www.{ZONE}") -> None:
     ] == ["AmazonECSInfrastructureRolePolicyForLoadBalancers"]
     net = svc["networkConfiguration"]["awsvpcConfiguration"]
     assert net["securityGroups"] == [groups["web-dev-tasks"]["GroupId"]] and net["assignPublicIp"] == "ENABLED"
+    # the deployment alarm: one, ecsup's, on this stack's groups, and the service watches it with rollback
+    cw = client("cloudwatch")
+    [alarm] = cw.describe_alarms()["MetricAlarms"]
+    assert alarm["AlarmName"] == "ecsup-web-dev-5xx"
+    assert tagdict(cw.list_tags_for_resource(ResourceARN=alarm["AlarmArn"])["Tags"]) == TAGS
+    dims = {d["Value"] for m in alarm["Metrics"] if "MetricStat" in m for d in m["MetricStat"]["Metric"]["Dimensions"]}
+    assert {f"targetgroup/{t['TargetGroupArn'].split('targetgroup/')[1]}" for t in tgs.values()} <= dims
+    assert svc["deploymentConfiguration"]["alarms"] == {
+        "alarmNames": ["ecsup-web-dev-5xx"],
+        "enable": True,
+        "rollback": True,
+    }
 
 
 def test_create_builds_the_whole_stack(aws, make_ctx):

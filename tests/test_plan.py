@@ -53,7 +53,8 @@ def test_plan_on_an_empty_account_is_read_only_and_lists_everything(aws, tmp_pat
     assert "+ create    IAM role web-dev-infrastructure" in human.stdout  # for ECS blue/green
     assert "+ create    secret /web/dev/DB_PASSWORD" in human.stdout and "from ECSUP_SECRET_DB_PASSWORD" in human.stdout
     assert f"+ create    listener web-dev staging HTTP:{STAGING_PORT}" in human.stdout  # the service starts early
-    assert "Plan: 20 to create" in human.stdout, human.stdout
+    assert "+ create    CloudWatch alarm ecsup-web-dev-5xx" in human.stdout  # the deployment alarm
+    assert "Plan: 21 to create" in human.stdout, human.stdout
     code, changes, actions = planned(path)
     assert code == 2 and ("ECS service", "web-dev", "create") in changes
     assert any(a["detail"] == "(known after apply)" for a in actions)

@@ -197,6 +197,7 @@ LEFT_BY_THE_SERVICE = {
     ("security group", "web-dev-tasks"),
     ("certificate", CERT),  # the listener uses it
     ("validation records", CERT),  # the certificate needs them to renew
+    ("CloudWatch alarm", "ecsup-web-dev-5xx"),  # the service still names it in its deployment alarms
 }
 NEVER_TRIED = [
     ("ecs", "DeleteCluster"),
@@ -209,6 +210,7 @@ NEVER_TRIED = [
     ("elbv2", "DeleteLoadBalancer"),
     ("ec2", "DeleteSecurityGroup"),
     ("acm", "DeleteCertificate"),
+    ("cloudwatch", "DeleteAlarms"),
 ]
 
 
@@ -221,6 +223,8 @@ def assert_left_standing() -> None:
     assert len(certificates()) == 1
     name, value = validation_cname()
     assert cname_values(name) == [value]
+    alarms = client("cloudwatch").describe_alarms()["MetricAlarms"]
+    assert [a["AlarmName"] for a in alarms] == ["ecsup-web-dev-5xx"]  # the service still names it
 
 
 def test_destroy_after_a_failed_service_deletion_leaves_what_depends_on_it(aws, make_ctx, clock, tmp_path):
@@ -251,7 +255,7 @@ def test_destroy_after_a_failed_service_deletion_leaves_what_depends_on_it(aws, 
     assert "failed    ECS service web-dev" in cli.output
     for resource, name in LEFT_BY_THE_SERVICE:
         assert f"left      {resource} {name}" in cli.output, (resource, name)
-    assert "left 13 that needed it gone" in cli.output
+    assert "left 14 that needed it gone" in cli.output
     left = "left      ECS cluster web-dev: needs ECS service web-dev deleted first, which could not be deleted"
     assert left in cli.output
     for call in NEVER_TRIED:

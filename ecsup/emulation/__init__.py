@@ -267,7 +267,20 @@ def _norm(name: str) -> str:
 
 
 # -- installation ------------------------------------------------------------------------------
-SERVICES = ("ec2", "elbv2", "acm", "iam", "ecs", "deployments", "autoscaling", "route53", "logs", "tasks", "s3")
+SERVICES = (
+    "ec2",
+    "elbv2",
+    "acm",
+    "iam",
+    "ecs",
+    "cloudwatch",
+    "deployments",
+    "autoscaling",
+    "route53",
+    "logs",
+    "tasks",
+    "s3",
+)
 
 
 def install() -> None:

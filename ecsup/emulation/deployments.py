@@ -111,6 +111,23 @@ What happens, and where AWS documents it
   serving production traffic, a rule forwarding to an unexpected group, a target group in
   neither rule, a role that ecs.amazonaws.com may not assume.
 
+Deployment alarms (``deploymentConfiguration.alarms``)
+------------------------------------------------------
+ECS Developer Guide, "How CloudWatch alarms detect Amazon ECS deployment failures": with
+``enable``, ECS watches the named alarms during the deployment and its bake, and sets the
+deployment failed when one goes into ALARM; with ``rollback`` it returns to the last completed
+deployment. Here: an alarm that *enters* ALARM (SetAlarmState; emulation/cloudwatch.py records
+when) after the deployment was created and before it ends fails it at that moment -- one that
+was in ALARM already when the deployment started is not a change and is ignored, as AWS ignores
+it (aws/copilot-cli#4512: "the rollback setting is ignored if the alarms are already in alarm
+state"). The deployment then goes ROLLBACK_IN_PROGRESS -> ROLLBACK_SUCCESSFUL (STOPPED without
+``rollback``; ROLLBACK_FAILED on a service's first deployment), with ``alarms {status:
+TRIGGERED, alarmNames, triggeredAlarmNames}`` (API reference, ServiceDeploymentAlarms: status
+TRIGGERED | MONITORING | MONITORING_COMPLETE | DISABLED) and a statusReason naming the alarms
+(worded here: AWS's wording is not documented). CreateService/UpdateService refuse alarm names
+that do not exist in CloudWatch in the service's region, and more than
+``MAX_DEPLOYMENT_ALARMS`` names (InvalidParameterException, worded here).
+
 Sandbox convention: unhealthy images
 ------------------------------------
 Nothing runs in the emulation, so a task's health is decided by its image: **a container
@@ -155,6 +172,12 @@ SUPERSEDED = "Service deployment stopped because a newer service deployment was 
 DELETED = "Service deployment stopped because the service was deleted."
 NETWORK = "Service deployment rolled back because of invalid networking configuration. "
 UNHEALTHY_WORD = "unhealthy"
+# The API reference (DeploymentAlarms.alarmNames) documents no maximum and I found no published
+# quota for it; 10 is an assumption, the number CodeDeploy's AlarmConfiguration long accepted,
+# kept in step with config.MAX_DEPLOYMENT_ALARMS so that ecsup refuses what this refuses.
+MAX_DEPLOYMENT_ALARMS = 10
+ALARM_ROLLBACK = "Service deployment rolled back because the CloudWatch alarm(s) {} went into ALARM."
+ALARM_STOPPED = "Service deployment failed because the CloudWatch alarm(s) {} went into ALARM."
 ALL_TASKS = 2**31  # Deployment.will_run: every task it is asked for, whatever the desired count becomes
 
 _LOCK = threading.RLock()  # the sandbox's server answers requests on several threads
@@ -215,6 +238,7 @@ class Deployment:
     frozen: tuple[dict[str, Any], list[dict[str, Any]]] | None = None
     delays: Any = None
     will_run: int = ALL_TASKS  # the initial deployment: how many of its tasks will ever run (moto's count)
+    triggered: list[str] = field(default_factory=list)  # the alarms that failed it
 
     # -- time ------------------------------------------------------------------------------
     def wall(self, t: float) -> datetime:
@@ -328,6 +352,7 @@ def with_defaults(config: dict[str, Any]) -> dict[str, Any]:
     out.setdefault("minimumHealthyPercent", 100)
     out.setdefault("deploymentCircuitBreaker", {"enable": False, "rollback": False})
     out.setdefault("strategy", "ROLLING")
+    out.setdefault("alarms", {"alarmNames": [], "enable": False, "rollback": False})
     if out["strategy"] == "LINEAR":
         linear = dict(out.get("linearConfiguration") or {})
         linear.setdefault("stepPercent", 10.0)
@@ -398,6 +423,19 @@ def validate(account: str, region: str, config: dict[str, Any], lbs: list[dict[s
     for lb in lbs:
         if lb.get("advancedConfiguration") is not None:
             _validate_advanced(account, region, lb)
+
+
+def validate_alarms(account: str, region: str, config: dict[str, Any]) -> None:
+    """deploymentConfiguration.alarms: names that exist in CloudWatch, at most MAX_DEPLOYMENT_ALARMS."""
+    from .cloudwatch import alarm
+
+    alarms = config.get("alarms") or {}
+    names = list(alarms.get("alarmNames") or [])
+    if len(names) > MAX_DEPLOYMENT_ALARMS:
+        raise _invalid(f"alarms.alarmNames can have at most {MAX_DEPLOYMENT_ALARMS} alarms; got {len(names)}.")
+    unknown = [n for n in names if alarm(account, region, n) is None]
+    if unknown:
+        raise _invalid(f"The following CloudWatch alarms do not exist: {', '.join(unknown)}.")
 
 
 def _validate_advanced(account: str, region: str, lb: dict[str, Any]) -> None:
@@ -1164,9 +1202,58 @@ def advance(em: Emulation, ecs: Any) -> None:
                 dep.failing_since = dep.failing_since if dep.failing_since is not None else now
                 dep.target.healthy = False
                 _trip(dep, now)
+            fired = _alarm_fired(dep)
             while dep.steps and dep.steps[0][0] <= now:
+                if fired is not None and fired[0] <= dep.steps[0][0] and dep.status in ("PENDING", "IN_PROGRESS"):
+                    break  # the alarm came first
                 at, step = dep.steps.pop(0)
                 step(at)
+            if fired is not None and fired[0] <= now and dep.status in ("PENDING", "IN_PROGRESS"):
+                _alarm_failed(dep, max(fired[0], dep.created), fired[1])
+                while dep.steps and dep.steps[0][0] <= now:  # the rollback's own steps
+                    at, step = dep.steps.pop(0)
+                    step(at)
+
+
+def _watched(dep: Deployment) -> list[str]:
+    alarms = dep.config.get("alarms") or {}
+    return list(alarms.get("alarmNames") or []) if alarms.get("enable") else []
+
+
+def _alarm_fired(dep: Deployment) -> tuple[float, list[str]] | None:
+    """When the first of the deployment's alarms went into ALARM after it was created (and which
+    did then), or None."""
+    from .cloudwatch import entered_alarm
+
+    watched = _watched(dep)
+    if not watched:
+        return None
+    entries = entered_alarm(dep.account, dep.region)
+    times = {n: min((t for t in entries.get(n, []) if t > dep.created), default=None) for n in watched}
+    first = min((t for t in times.values() if t is not None), default=None)
+    if first is None:
+        return None
+    return first, [n for n, t in times.items() if t == first]
+
+
+def _alarm_failed(dep: Deployment, t: float, names: list[str]) -> None:
+    """An alarm went into ALARM: the deployment fails; with rollback, ECS rolls it back."""
+    dep.cancel()
+    dep.triggered = list(names)
+    legacy = dep.target.legacy
+    listed = ", ".join(names)
+    legacy.update(rolloutState="FAILED", rolloutStateReason=f"ECS deployment detected triggered alarms: {listed}.")
+    _event(
+        dep.service,
+        dep.wall(t),
+        f"(service {dep.service.name}) (deployment {legacy.get('id')}) deployment failed: alarm detected.",
+    )
+    dep.target.pending = 0
+    if (dep.config.get("alarms") or {}).get("rollback"):
+        _begin_rollback(dep, t, ALARM_ROLLBACK.format(listed), requested=False)
+    else:
+        _sync(dep, t)
+        _finish(dep, t, "STOPPED", ALARM_STOPPED.format(listed), stopped=True)
 
 
 # -- the API's shapes ---------------------------------------------------------------------------
@@ -1201,6 +1288,22 @@ def _breaker_shape(dep: Deployment, now: float) -> dict[str, Any]:
     return {"status": status, "failureCount": min(dep.failures(now), dep.threshold), "threshold": dep.threshold}
 
 
+def _alarms_shape(dep: Deployment) -> dict[str, Any]:
+    watched = _watched(dep)
+    if not watched:
+        return {"status": "DISABLED"}
+    if dep.triggered:
+        status = "TRIGGERED"
+    elif dep.status in TERMINAL:
+        status = "MONITORING_COMPLETE"
+    else:
+        status = "MONITORING"
+    out: dict[str, Any] = {"status": status, "alarmNames": watched}
+    if dep.triggered:
+        out["triggeredAlarmNames"] = list(dep.triggered)
+    return out
+
+
 def describe(dep: Deployment, now: float) -> dict[str, Any]:
     if dep.frozen is not None:
         target, sources = dep.frozen
@@ -1223,6 +1326,7 @@ def describe(dep: Deployment, now: float) -> dict[str, Any]:
         "deploymentConfiguration": dep.config,
         "rollback": dep.rollback,
         "deploymentCircuitBreaker": _breaker_shape(dep, now),
+        "alarms": _alarms_shape(dep),
     }
     return {k: v for k, v in out.items() if v is not None}
 
@@ -1254,6 +1358,7 @@ def create_service(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
         config = dict(params.get("deploymentConfiguration") or {})
         controller = (params.get("deploymentController") or {}).get("type", "ECS")
         validate(account, region, config, list(params.get("loadBalancers") or []), controller)
+        validate_alarms(account, region, config)
         result = proceed()
         svc = result.result["service"]
         svc.deployment_configuration = with_defaults(config)
@@ -1293,6 +1398,8 @@ def update_service(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
         controller = (svc.deployment_controller or {}).get("type", "ECS")
         if params.get("deploymentConfiguration") is not None or lbs is not None:
             validate(account, region, config, list(lbs if lbs is not None else svc.load_balancers or []), controller)
+        if (params.get("deploymentConfiguration") or {}).get("alarms") is not None:
+            validate_alarms(account, region, config)
         before = {
             "taskDefinition": svc.task_definition,
             "loadBalancers": [dict(lb) for lb in svc.load_balancers or []],

@@ -82,6 +82,7 @@ def deployment_configuration(ctx: Context) -> dict[str, Any]:
     }
     if deploy.shifts_traffic:
         config["bakeTimeInMinutes"] = deploy.bake_minutes
+    config["alarms"] = deployment_alarms(ctx)
     if deploy.strategy == "linear":
         config["linearConfiguration"] = {
             "stepPercent": deploy.step_percent,
@@ -93,6 +94,23 @@ def deployment_configuration(ctx: Context) -> dict[str, Any]:
             "canaryBakeTimeInMinutes": deploy.canary_minutes,
         }
     return config
+
+
+def deployment_alarms(ctx: Context) -> dict[str, Any]:
+    """deploymentConfiguration.alarms: every alarm of steps/alarms.py (ecsup's and the user's),
+    watched by ECS with rollback, for every strategy; none: switched off (an UpdateService that
+    leaves ``alarms`` out keeps the ones set before)."""
+    from .alarms import watched_names
+
+    names = watched_names(ctx)
+    return {"alarmNames": names, "enable": bool(names), "rollback": bool(names)}
+
+
+def _alarms_summary(config: dict[str, Any]) -> str:
+    alarms = config.get("alarms") or {}
+    if not alarms.get("enable") or not alarms.get("alarmNames"):
+        return "off"
+    return ", ".join(sorted(alarms["alarmNames"])) + (" (rollback)" if alarms.get("rollback") else " (no rollback)")
 
 
 def first_deployment_configuration(ctx: Context) -> dict[str, Any]:
@@ -327,6 +345,9 @@ class ServiceStep(Step):
             have, want = _strategy_summary(deployment), _strategy_summary(deployment_configuration(ctx))
             if have != want:
                 changes.append(Change("deployment strategy", have, want))
+            have, want = _alarms_summary(deployment), _alarms_summary(deployment_configuration(ctx))
+            if have != want:  # UpdateService with deploymentConfiguration alone starts no deployment
+                changes.append(Change("deployment alarms", have, want))
         return changes
 
     def _load_balancer_view(self, ctx: Context, svc: dict[str, Any]) -> tuple[str, str]:
@@ -429,7 +450,7 @@ class ServiceStep(Step):
             kwargs["loadBalancers"] = load_balancers(ctx)
         if "health check grace period" in attrs:
             kwargs["healthCheckGracePeriodSeconds"] = GRACE_PERIOD
-        if attrs & {"circuit breaker", "deployment strategy"}:
+        if attrs & {"circuit breaker", "deployment strategy", "deployment alarms"}:
             kwargs["deploymentConfiguration"] = deployment_configuration(ctx)
         if EXEC_CHANGE in attrs:  # ECS Exec applies to tasks started afterwards: a new deployment
             kwargs["enableExecuteCommand"] = ctx.config.service.exec

@@ -1,0 +1,318 @@
+"""Deployment alarms: the CloudWatch alarms ECS watches during every deployment and its bake
+([service.deploy.alarms]). ECS, not ecsup, acts on them: the service names them in
+``deploymentConfiguration.alarms`` with ``enable`` and ``rollback`` (steps/service.py reads the
+names from here), and ECS fails and rolls back a deployment whose alarm goes into ALARM, with
+no process of ours running (STACK.md, "Deployment alarms"; ECS Developer Guide, "How CloudWatch
+alarms detect Amazon ECS deployment failures").
+
+ecsup's alarms (``ecsup-<app>-<env>-5xx``, ``-latency``) are tagged ``ecsup:app``/``ecsup:env``;
+the alarms named in ``names`` are the user's: they must exist (a configuration error before any
+change otherwise), and ecsup never changes or deletes them.
+
+What they measure: the production traffic whichever of the two target groups is live. Blue/green
+moves production from one group to the other on every deploy, so each alarm reads both groups
+and combines them with metric math.
+
+* ``5xx``: (the targets' 5xx of both groups + the load balancer's own 5xx) / (both groups'
+  requests) x 100. HTTPCode_Target_5XX_Count and RequestCount are published per target group
+  (dimensions LoadBalancer + TargetGroup), so a load balancer shared with other stacks (issue 19)
+  does not mix their traffic into this figure; HTTPCode_ELB_5XX_Count exists only per load
+  balancer (ELB User Guide, "CloudWatch metrics for your Application Load Balancer"), and is
+  included because a 502/504 the load balancer answers for a target that crashed or hung is the
+  release's failure too -- on a shared load balancer it would count the other stacks' as well.
+  Counts are published only when non-zero: each is FILLed with 0, the ratio is guarded against
+  0 / 0 (IF(requests > 0, ...)), and with no data at all (no traffic) the alarm treats missing
+  data as not breaching.
+* ``latency`` (only when ``latency_p95_ms`` > 0): the larger of the two groups' p95
+  TargetResponseTime, MAX([FILL(pb,0), FILL(pg,0)]). A percentile of two groups' requests
+  together cannot be computed from their percentiles; the larger one is an upper bound that
+  is exact whenever one group serves all production (after a blue/green shift, and during the
+  bake), and errs towards rolling back while a linear or canary split runs. An idle group
+  reports no points (FILL 0), so it never raises the figure.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+from typing import Any
+
+from ..config import AlarmsConfig
+from ..context import Context
+from ..deployments import alarm_states as describe
+from ..errors import ConfigError, doing, is_code
+from ..names import tag_dict
+from ..plan import KNOWN_AFTER_APPLY, Action, Change
+from . import Step, check_owner, foreign, service_ref
+
+NAMESPACE = "AWS/ApplicationELB"
+KINDS = ("5xx", "latency")
+# The metrics each alarm evaluates (its MetricStats; expressions are free): what CloudWatch bills,
+# $0.10 per metric-month for a standard-resolution alarm (STACK.md; cost.py).
+METRICS_PER_ALARM = {"5xx": 5, "latency": 2}
+
+
+def kinds(cfg: AlarmsConfig) -> list[str]:
+    """The alarms ecsup makes with this configuration."""
+    if not cfg.enabled:
+        return []
+    return [k for k, on in (("5xx", cfg.error_rate_percent > 0), ("latency", cfg.latency_p95_ms > 0)) if on]
+
+
+def _suffix(arn: str, marker: str) -> str:
+    """The part of an ELB ARN CloudWatch uses as a dimension (app/<lb>/<id>, targetgroup/<tg>/<id>)."""
+    return arn.split(":")[-1].split(marker, 1)[-1] if marker in arn else arn
+
+
+def our_names(ctx: Context) -> dict[str, str]:
+    """kind -> name of each alarm ecsup makes with this configuration."""
+    return {k: ctx.names.alarm(k) for k in kinds(ctx.config.service.deploy.alarms)}
+
+
+def watched_names(ctx: Context) -> list[str]:
+    """Every alarm the service's deployments are watched by: ecsup's and the user's."""
+    return sorted(our_names(ctx).values()) + sorted(ctx.config.service.deploy.alarms.names)
+
+
+def _stat(key: str, metric: str, dims: list[dict[str, str]], stat: str, period: int) -> dict[str, Any]:
+    return {
+        "Id": key,
+        "MetricStat": {
+            "Metric": {"Namespace": NAMESPACE, "MetricName": metric, "Dimensions": dims},
+            "Period": period,
+            "Stat": stat,
+        },
+        "ReturnData": False,
+    }
+
+
+def _dimensions(ctx: Context) -> tuple[list[dict[str, str]], dict[str, list[dict[str, str]]]]:
+    lb_arn = ctx.facts.get("alb_arn") or KNOWN_AFTER_APPLY
+    lb = {"Name": "LoadBalancer", "Value": _suffix(lb_arn, "loadbalancer/")}
+    groups = {}
+    for key, fact in (("b", "tg_blue"), ("g", "tg_green")):
+        arn = ctx.facts.get(fact) or KNOWN_AFTER_APPLY
+        groups[key] = [lb, {"Name": "TargetGroup", "Value": "targetgroup/" + _suffix(arn, "targetgroup/")}]
+    return [lb], groups
+
+
+def wanted(ctx: Context) -> dict[str, dict[str, Any]]:
+    """name -> PutMetricAlarm's arguments (without tags), for each alarm ecsup makes."""
+    cfg: AlarmsConfig = ctx.config.service.deploy.alarms
+    names = our_names(ctx)
+    lb, groups = _dimensions(ctx)
+    period = cfg.period_seconds
+    common = {
+        "EvaluationPeriods": cfg.evaluation_periods,
+        "DatapointsToAlarm": cfg.evaluation_periods,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "TreatMissingData": "notBreaching",  # no traffic: no data, not a failure
+        "ActionsEnabled": False,  # ECS reads the state; nothing is notified
+    }
+    out: dict[str, dict[str, Any]] = {}
+    if "5xx" in names:
+        metrics = []
+        for key, dims in groups.items():
+            metrics.append(_stat(f"t5{key}", "HTTPCode_Target_5XX_Count", dims, "Sum", period))
+            metrics.append(_stat(f"rq{key}", "RequestCount", dims, "Sum", period))
+        metrics.append(_stat("e5", "HTTPCode_ELB_5XX_Count", lb, "Sum", period))
+        metrics.append(
+            {
+                "Id": "requests",
+                "Expression": "FILL(rqb,0) + FILL(rqg,0)",
+                "Label": "requests (blue + green)",
+                "ReturnData": False,
+            }
+        )
+        metrics.append(
+            {
+                "Id": "rate",
+                "Expression": "IF(requests > 0, 100 * (FILL(t5b,0) + FILL(t5g,0) + FILL(e5,0)) / requests, 0)",
+                "Label": "5xx per 100 requests (targets and load balancer)",
+                "ReturnData": True,
+            }
+        )
+        out[names["5xx"]] = {
+            "AlarmDescription": f"ecsup: 5xx answers per request of {ctx.names.stack} over "
+            f"{cfg.error_rate_percent:g}%; ECS rolls back a deployment while this is in ALARM",
+            "Metrics": metrics,
+            "Threshold": float(cfg.error_rate_percent),
+            **common,
+        }
+    if "latency" in names:
+        metrics = [_stat(f"p{key}", "TargetResponseTime", dims, "p95", period) for key, dims in groups.items()]
+        metrics.append(
+            {
+                "Id": "latency",
+                "Expression": "MAX([FILL(pb,0), FILL(pg,0)])",
+                "Label": "p95 target response time, seconds (the larger of blue and green)",
+                "ReturnData": True,
+            }
+        )
+        out[names["latency"]] = {
+            "AlarmDescription": f"ecsup: p95 response time of {ctx.names.stack} over {cfg.latency_p95_ms} ms; "
+            "ECS rolls back a deployment while this is in ALARM",
+            "Metrics": metrics,
+            "Threshold": cfg.latency_p95_ms / 1000.0,  # TargetResponseTime is in seconds
+            **common,
+        }
+    return out
+
+
+def _canonical(body: dict[str, Any]) -> str:
+    keys = (
+        "Metrics",
+        "Threshold",
+        "EvaluationPeriods",
+        "DatapointsToAlarm",
+        "ComparisonOperator",
+        "TreatMissingData",
+    )
+    out: dict[str, Any] = {}
+    for key in keys:
+        value = body.get(key)
+        if key == "Threshold" and value is not None:
+            value = float(value)
+        if key == "Metrics":
+            value = sorted(
+                (
+                    json.dumps(
+                        dict(
+                            {"ReturnData": True},
+                            **{k: v for k, v in m.items() if k in ("Id", "Expression", "MetricStat", "ReturnData")},
+                        ),
+                        sort_keys=True,
+                    )
+                    for m in value or []
+                ),
+            )
+        out[key] = value
+    return json.dumps(out, sort_keys=True)
+
+
+def _summary(name: str, body: dict[str, Any]) -> str:
+    period = next((m["MetricStat"]["Period"] for m in body["Metrics"] if "MetricStat" in m), 60)
+    what = "5xx %" if name.endswith("-5xx") else "p95 seconds"
+    return (
+        f"{what} > {body['Threshold']:g} for {body['EvaluationPeriods']} x {period}s, "
+        f"{sum(1 for m in body['Metrics'] if 'MetricStat' in m)} metrics"
+    )
+
+
+def _tags(ctx: Context, arn: str) -> dict[str, str]:
+    with doing(f"read the tags of alarm {arn.split(':')[-1]}"):
+        return tag_dict(ctx.client("cloudwatch").list_tags_for_resource(ResourceARN=arn).get("Tags"))
+
+
+def _state_line(alarm: dict[str, Any]) -> str:
+    return f"{alarm.get('StateValue')}: {alarm.get('StateReason', '')}"
+
+
+class AlarmsStep(Step):
+    title = "deployment alarms"
+    needs = ("LoadBalancerStep",)
+
+    def plan(self, ctx: Context) -> list[Action]:
+        cfg = ctx.config.service.deploy.alarms
+        want = wanted(ctx)
+        every_ours = [ctx.names.alarm(k) for k in KINDS]
+        found = describe(ctx, every_ours + list(cfg.names))
+        missing = [n for n in cfg.names if n not in found]
+        if missing:
+            raise ConfigError(
+                [
+                    (
+                        "service.deploy.alarms.names",
+                        f"no CloudWatch alarm {n!r} in {ctx.region} (ECS refuses to watch an alarm that "
+                        "does not exist)",
+                    )
+                    for n in missing
+                ],
+                hint="create the alarm first, or remove its name; nothing was changed",
+            )
+        actions: list[Action] = []
+        states: list[dict[str, Any]] = []
+        for name in every_ours:
+            have = found.get(name)
+            if have is not None and not check_owner(ctx, "CloudWatch alarm", name, _tags(ctx, have["AlarmArn"])):
+                continue
+            body = want.get(name)
+            if body is None:
+                if have is not None:
+                    actions.append(
+                        Action(
+                            "delete",
+                            "CloudWatch alarm",
+                            name,
+                            "no longer configured",
+                            run=partial(self._delete, ctx, name),
+                        )
+                    )
+                continue
+            if have is None:
+                actions.append(
+                    Action("create", "CloudWatch alarm", name, _summary(name, body), run=partial(self._put, ctx, name))
+                )
+                continue
+            states.append(
+                {"name": name, "ours": True, "state": have.get("StateValue"), "reason": have.get("StateReason", "")}
+            )
+            if _canonical(have) == _canonical(body):
+                actions.append(Action("noop", "CloudWatch alarm", name, _state_line(have)))
+            else:
+                actions.append(
+                    Action(
+                        "update",
+                        "CloudWatch alarm",
+                        name,
+                        "",
+                        [
+                            Change(
+                                "alarm", _summary(name, have) if have.get("Metrics") else "other", _summary(name, body)
+                            )
+                        ],
+                        run=partial(self._put, ctx, name),
+                    )
+                )
+        for name in cfg.names:
+            alarm = found[name]
+            states.append(
+                {"name": name, "ours": False, "state": alarm.get("StateValue"), "reason": alarm.get("StateReason", "")}
+            )
+        ctx.facts["alarm_states"] = states
+        return actions
+
+    def _put(self, ctx: Context, name: str) -> str:
+        body = wanted(ctx)[name]  # read now: the load balancer and groups exist by now
+        with doing(f"put CloudWatch alarm {name}"):
+            ctx.client("cloudwatch").put_metric_alarm(AlarmName=name, Tags=ctx.names.tag_list(), **body)
+        return _summary(name, body)
+
+    def _delete(self, ctx: Context, name: str) -> str:
+        with doing(f"delete CloudWatch alarm {name}"):
+            try:
+                ctx.client("cloudwatch").delete_alarms(AlarmNames=[name])
+            except Exception as exc:
+                if is_code(exc, "ResourceNotFound"):
+                    return "already gone"
+                raise
+        return "deleted"
+
+    def plan_destroy(self, ctx: Context) -> list[Action]:
+        """ecsup's alarms (never the ones in ``names``), once the service that names them is gone."""
+        actions: list[Action] = []
+        for name, alarm in describe(ctx, [ctx.names.alarm(k) for k in KINDS]).items():
+            if not ctx.names.owns(_tags(ctx, alarm["AlarmArn"])):
+                actions.append(foreign(ctx, "CloudWatch alarm", name))
+                continue
+            actions.append(
+                Action(
+                    "delete",
+                    "CloudWatch alarm",
+                    name,
+                    _state_line(alarm),
+                    run=partial(self._delete, ctx, name),
+                    after=(service_ref(ctx),),
+                )
+            )
+        return actions
