@@ -27,6 +27,7 @@ from .steps.logs import LogsStep
 from .steps.network import SecurityGroupsStep
 from .steps.secrets import SecretsStep
 from .steps.service import ServiceStep
+from .steps.shared import SharedLoadBalancerStep, SharedRuleStep
 from .steps.zone import ZoneStep
 
 
@@ -36,6 +37,8 @@ def pipeline() -> list[Step]:
     validates, and the HTTPS listener (HttpsStep) is what waits for the certificate."""
     return [
         ZoneStep(),
+        # [load_balancer] shared: the shared part, under its own lock (nothing without the key)
+        SharedLoadBalancerStep(),
         # the load balancer first: it provisions for minutes on AWS (longer than ACM validates),
         # and the service's first deployment ends no sooner than it is active
         SecurityGroupsStep(),
@@ -50,6 +53,7 @@ def pipeline() -> list[Step]:
         ClusterStep(),
         TaskDefinitionStep(),
         ListenersStep(),
+        SharedRuleStep(),  # on a shared load balancer: the stack's certificate and host rule
         ServiceStep(),
         HttpsStep(),
         AutoscalingStep(),
