@@ -109,3 +109,71 @@ def test_two_stacks_share_one_load_balancer_with_a_rule_each(two, make_ctx):
     # re-run: nothing to change for either
     assert changes(make_ctx, web()) == []
     assert changes(make_ctx, api()) == []
+
+
+def test_each_stack_deploys_and_rolls_back_moving_only_its_own_rule(two, make_ctx):
+    before = rules()
+    api_rule = before[f"api.{ZONE}"]
+
+    result = deploy.deploy(make_ctx(web()), IMAGE_2)
+
+    assert result.status == "SUCCESSFUL"
+    after = rules()
+    assert weights(after[f"www.{ZONE}"]) == {"web-dev-blue": 100, "web-dev-green": 0}  # web moved to blue
+    assert after[f"api.{ZONE}"]["Actions"] == api_rule["Actions"]  # api's rule untouched
+    assert {h: r["Priority"] for h, r in after.items()} == {h: r["Priority"] for h, r in before.items()}
+
+    deploy.deploy(make_ctx(api()), IMAGE_2)
+    after = rules()
+    assert weights(after[f"api.{ZONE}"]) == {"api-dev-blue": 100, "api-dev-green": 0}
+    assert weights(after[f"www.{ZONE}"]) == {"web-dev-blue": 100, "web-dev-green": 0}
+
+    deploy.rollback(make_ctx(web()))
+    after = rules()
+    assert weights(after[f"www.{ZONE}"]) == {"web-dev-blue": 0, "web-dev-green": 100}
+    assert weights(after[f"api.{ZONE}"]) == {"api-dev-blue": 100, "api-dev-green": 0}
+    # neither stack's infrastructure takes ECS's weights back
+    assert changes(make_ctx, web()) == [] and changes(make_ctx, api()) == []
+
+
+@pytest.mark.parametrize("first", ["web", "api"])
+def test_destroy_in_either_order_leaves_nothing_after_the_last(two, make_ctx, first):
+    configs = {"web": web(), "api": api()}
+    second = "api" if first == "web" else "web"
+    host = {"web": f"www.{ZONE}", "api": f"api.{ZONE}"}
+
+    result = destroy(make_ctx, configs[first])
+
+    assert not result.failed and not result.left
+    assert all_load_balancers() == ["edge"]  # the other stack still uses it
+    assert sorted(rules()) == [host[second]]
+    groups = [g["TargetGroupName"] for g in client("elbv2").describe_target_groups()["TargetGroups"]]
+    assert sorted(groups) == [f"{second}-dev-blue", f"{second}-dev-green"]
+    # the certificate that stays serves the remaining host; the one that left is gone from ACM
+    certs = client("elbv2").describe_listener_certificates(ListenerArn=https_listener()["ListenerArn"])["Certificates"]
+    assert certs and all(c["CertificateArn"] for c in certs)
+    tagged = {
+        c["CertificateArn"]: {
+            t["Key"]: t["Value"]
+            for t in client("acm").list_tags_for_certificate(CertificateArn=c["CertificateArn"])["Tags"]
+        }
+        for c in client("acm").list_certificates()["CertificateSummaryList"]
+    }
+    assert sorted(t.get("ecsup:app") for t in tagged.values()) == [second]
+    assert {c["CertificateArn"] for c in certs} <= set(tagged)
+    # the remaining stack is still as it should be
+    assert changes(make_ctx, configs[second]) == []
+
+    result = destroy(make_ctx, configs[second])
+
+    assert not result.failed and not result.left
+    assert all_load_balancers() == []
+    assert client("elbv2").describe_target_groups()["TargetGroups"] == []
+    names = [g["GroupName"] for g in client("ec2").describe_security_groups()["SecurityGroups"]]
+    assert not [n for n in names if n.startswith("ecsup-shared") or n.endswith("-tasks")]
+    assert client("acm").list_certificates()["CertificateSummaryList"] == []
+    ssm = [p["Name"] for p in client("ssm").describe_parameters()["Parameters"]]
+    assert not [p for p in ssm if p.startswith("/ecsup/shared-lb/edge/lock")]
+    # a second destroy changes nothing
+    ctx = make_ctx(configs[second])
+    assert [a for a in engine.plan_destroy(ctx).actions if a.mutates] == []
