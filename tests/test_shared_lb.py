@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import ZONE, Recorder, client, config_text
+from conftest import ZONE, Recorder, client, config_text, issued_certificate
 
 from ecsup import deploy, engine
 from ecsup.errors import ConfigError
@@ -177,3 +177,129 @@ def test_destroy_in_either_order_leaves_nothing_after_the_last(two, make_ctx, fi
     # a second destroy changes nothing
     ctx = make_ctx(configs[second])
     assert [a for a in engine.plan_destroy(ctx).actions if a.mutates] == []
+
+
+def test_two_creates_on_a_new_shared_name_at_once_make_one_load_balancer_and_two_rules(aws, make_ctx, monkeypatch):
+    """Both plan before either changes anything (a barrier at each run's first write, its stack
+    lock): both plan to create "edge"; under the shared lock one creates it, the other finds it."""
+    import threading
+
+    from ecsup.steps import shared
+
+    monkeypatch.setattr(shared, "LOCK_WAIT", 1e9)  # the fake clock runs while the other thread works
+    barrier = threading.Barrier(2, timeout=60)
+    waited: set[str] = set()
+
+    def both_planned(service: str, operation: str, params: dict[str, Any]) -> Any:
+        name = str(params.get("Name", ""))
+        if operation == "PutParameter" and name.endswith("-dev/lock") and name not in waited:
+            waited.add(name)
+            barrier.wait()
+        return None
+
+    aws.injectors = [both_planned]
+    errors: list[BaseException] = []
+    plans: dict[str, list[str]] = {}
+
+    def run(text: str, key: str) -> None:
+        try:
+            engine.create(make_ctx(text), on_plan=lambda o: plans.setdefault(key, [a.detail for a in o.actions]))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(t, k)) for t, k in ((web(), "web"), (api(), "api"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    aws.injectors = []
+
+    assert errors == []
+    assert waited == {"/ecsup/web-dev/lock", "/ecsup/api-dev/lock"}
+    assert all(any(d.startswith("shared, created") for d in p) for p in plans.values())  # both planned to create it
+    assert all_load_balancers() == ["edge"]
+    found = rules()
+    assert sorted(found) == [f"api.{ZONE}", f"www.{ZONE}"]
+    assert len({r["Priority"] for r in found.values()}) == 2
+    groups = client("ec2").describe_security_groups(Filters=[{"Name": "group-name", "Values": ["ecsup-shared-edge"]}])
+    assert len(groups["SecurityGroups"]) == 1
+    assert changes(make_ctx, web()) == [] and changes(make_ctx, api()) == []
+
+
+def test_joining_is_refused_before_any_change(aws, make_ctx):
+    engine.create(make_ctx(web()))
+    aws.reset()
+    # a hostname another stack on the load balancer serves
+    taken = config_text(SHARED, replace={'app = "web"': 'app = "api"'})
+    with pytest.raises(ConfigError, match=f"www.{ZONE} is already served by web-dev on shared load balancer edge"):
+        engine.create(make_ctx(taken))
+    assert aws.mutating() == []
+    # the rules quota: 100 rules on the load balancer already
+    elb = client("elbv2")
+    https = https_listener()["ListenerArn"]
+    for i in range(99):
+        elb.create_rule(
+            ListenerArn=https,
+            Priority=1000 + i,
+            Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": [f"h{i}.example.org"]}}],
+            Actions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "503"}}],
+        )
+    with pytest.raises(Exception, match="TooManyRules"):  # the strict layer refuses the 101st, as AWS
+        elb.create_rule(
+            ListenerArn=https,
+            Priority=5000,
+            Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": ["x.example.org"]}}],
+            Actions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "503"}}],
+        )
+    aws.reset()
+    with pytest.raises(ConfigError, match="edge has 100 rules: AWS's default quota is 100 rules per load balancer"):
+        engine.create(make_ctx(api()))
+    assert aws.mutating() == []
+
+
+def test_the_certificates_quota_is_checked_before_any_change(aws, make_ctx, clock, strict_aws):
+    engine.create(make_ctx(web()))
+    elb = client("elbv2")
+    https = https_listener()["ListenerArn"]
+    certs = [issued_certificate(f"s{i}.{ZONE}") for i in range(26)]
+    clock.sleep(strict_aws.delays.certificate_usable + 1)  # ELB takes a certificate a moment after ISSUED
+    for cert in certs[:25]:  # 25 SNI certificates besides web's default: AWS's default quota
+        elb.add_listener_certificates(ListenerArn=https, Certificates=[{"CertificateArn": cert}])
+    with pytest.raises(Exception, match="TooManyCertificates"):  # the strict layer refuses a 26th, as AWS
+        elb.add_listener_certificates(ListenerArn=https, Certificates=[{"CertificateArn": certs[25]}])
+    # a stack whose hostname no certificate on the listener covers would need a 26th
+    client("route53").create_hosted_zone(Name="other.test", CallerReference="other")
+    elsewhere = api().replace(f'zone = "{ZONE}"', 'zone = "other.test"').replace(f"api.{ZONE}", "api.other.test")
+    aws.reset()
+    with pytest.raises(ConfigError, match="edge HTTPS:443 has 25 certificates besides its default"):
+        engine.create(make_ctx(elsewhere))
+    assert aws.mutating() == []
+    # one the listener's certificates cover needs none: web's (*.zone) covers api's hostname
+    ctx = make_ctx(api())
+    ctx.mode = "plan"
+    plan = engine.make_plan(ctx)
+    [attachment] = [a for a in plan.actions if a.resource == "listener certificate"]
+    assert attachment.kind == "noop" and attachment.detail.startswith("covered by")
+    assert aws.mutating() == []
+
+
+def test_shared_name_must_be_a_load_balancer_name(make_ctx):
+    for bad in ("-edge", "edge-", "internal-edge", "a" * 33, "ed_ge", ""):
+        with pytest.raises(ConfigError, match="load_balancer.shared"):
+            make_ctx(config_text(f'\n[load_balancer]\nshared = "{bad}"\n'))
+
+
+def test_a_same_named_load_balancer_not_shared_is_refused(aws, make_ctx):
+    engine.create(make_ctx(config_text(replace={'app = "web"': 'app = "edge"', 'env = "dev"': 'env = "x"'})))
+    # the own load balancer of stack edge-x is named "edge-x"; make one named "edge" by hand
+    elb = client("elbv2")
+    lb = elb.describe_load_balancers(Names=["edge-x"])["LoadBalancers"][0]
+    elb.create_load_balancer(
+        Name="edge", Subnets=[az["SubnetId"] for az in lb["AvailabilityZones"]], Scheme="internet-facing"
+    )
+    aws.reset()
+    from ecsup.errors import OwnershipConflict
+
+    with pytest.raises(OwnershipConflict, match="load balancer 'edge' exists but is not ecsup's shared load balancer"):
+        engine.create(make_ctx(web()))
+    assert aws.mutating() == []

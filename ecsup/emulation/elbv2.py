@@ -110,6 +110,19 @@ def listener_certificate_must_be_usable(em: Emulation, resp: Any, proceed: Calla
     """CreateListener/ModifyListener with an ACM certificate: refused while it is not ISSUED,
     and for a moment right after (see Delays.certificate_usable)."""
     params = _params(resp)
+    _usable(em, params)
+    before: list[str] = []
+    if resp._get_param("ListenerArn"):  # ModifyListener: the certificate it had may be released
+        for lb in _elbv2(resp.current_account, resp.region).load_balancers.values():
+            if resp._get_param("ListenerArn") in lb.listeners:
+                before = _listener_certificates(lb.listeners[resp._get_param("ListenerArn")])
+    result = proceed()
+    after = {i.get("CertificateArn") for i in params.get("Certificates") or []}
+    _release_certificates(em, resp.current_account, [c for c in before if c not in after and after])
+    return result
+
+
+def _usable(em: Emulation, params: dict[str, Any]) -> None:
     for item in params.get("Certificates") or []:
         arn = item.get("CertificateArn") or ""
         if ":acm:" not in arn:
@@ -125,15 +138,6 @@ def listener_certificate_must_be_usable(em: Emulation, resp: Any, proceed: Calla
                 f"The certificate '{arn}' must have a fully-qualified domain name, a supported signature, "
                 "and a supported key size.",
             )
-    before: list[str] = []
-    if resp._get_param("ListenerArn"):  # ModifyListener: the certificate it had may be released
-        for lb in _elbv2(resp.current_account, resp.region).load_balancers.values():
-            if resp._get_param("ListenerArn") in lb.listeners:
-                before = _listener_certificates(lb.listeners[resp._get_param("ListenerArn")])
-    result = proceed()
-    after = {i.get("CertificateArn") for i in params.get("Certificates") or []}
-    _release_certificates(em, resp.current_account, [c for c in before if c not in after and after])
-    return result
 
 
 def deleted_listener_releases_its_certificate(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
@@ -221,6 +225,7 @@ def certificates_quota_excludes_the_default(em: Emulation, resp: Any, proceed: C
     (24 SNI certificates at most) and adds a certificate already there again, which AWS does not
     ("If the certificate in already in the certificate list, the call is successful but the
     certificate is not added again", ELB API reference, AddListenerCertificates)."""
+    _usable(em, _params(resp))  # as CreateListener: an ACM certificate that exists and is ISSUED
     listener = _listener(resp)
     certs = list(getattr(listener, "certificates", None) or []) if listener is not None else []
     adding = [c.get("CertificateArn") for c in _params(resp).get("Certificates") or []]
@@ -250,7 +255,7 @@ def rules_quota_per_load_balancer(em: Emulation, resp: Any, proceed: Callable[[]
     arn = resp._get_param("ListenerArn")
     for lb in _elbv2(resp.current_account, resp.region).load_balancers.values():
         if arn in lb.listeners:
-            count = sum(len(li.rules) for li in lb.listeners.values())
+            count = sum(len(li._non_default_rules) for li in lb.listeners.values())
             if count >= RULES_AND_CERTIFICATES["rules"]:
                 raise AwsFault("TooManyRules", "You've reached the limit on the number of rules per load balancer")
     return proceed()
