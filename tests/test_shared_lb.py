@@ -285,7 +285,7 @@ def test_the_certificates_quota_is_checked_before_any_change(aws, make_ctx, cloc
 
 def test_shared_name_must_be_a_load_balancer_name(make_ctx):
     for bad in ("-edge", "edge-", "internal-edge", "a" * 33, "ed_ge", ""):
-        with pytest.raises(ConfigError, match="load_balancer.shared"):
+        with pytest.raises(ConfigError, match=r"load_balancer\.shared"):
             make_ctx(config_text(f'\n[load_balancer]\nshared = "{bad}"\n'))
 
 

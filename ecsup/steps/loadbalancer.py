@@ -151,11 +151,12 @@ def refuse_move(ctx: Context, lb: dict[str, Any] | None, tgs: dict[str, dict[str
                     (
                         "load_balancer.shared",
                         f"target group {tg['TargetGroupName']} is on load balancer "
-                        f"{', '.join(elsewhere)}, not {want}: moving a stack between its own load balancer and a shared "
-                        "one is not supported yet",
+                        f"{', '.join(elsewhere)}, not {want}: moving a stack between its own load balancer and "
+                        "a shared one is not supported yet",
                     )
                 ],
-                hint=f'set load_balancer.shared = "{elsewhere[0]}" back (destroy works from there); nothing was changed',
+                hint=f'set load_balancer.shared = "{elsewhere[0]}" back (destroy works from there); '
+                "nothing was changed",
             )
 
 

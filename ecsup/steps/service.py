@@ -344,6 +344,8 @@ class ServiceStep(Step):
         https = ctx.facts.get("https_listener_arn", "")
         infra = ctx.facts.get("infrastructure_role_arn", KNOWN_AFTER_APPLY)
 
+        rule_label = f"of {ctx.names.rule}" if ctx.names.shared else "of HTTPS:443"
+
         def view(lbs: list[dict[str, Any]]) -> str:
             out = []
             for lb in lbs:
@@ -358,7 +360,7 @@ class ServiceStep(Step):
                 out.append(
                     f"{'+'.join(groups)} {lb.get('containerName')}:{lb.get('containerPort')}"
                     + (
-                        f", production rule {('of ' + ctx.names.rule if ctx.names.shared else 'of HTTPS:443') if on_https else rule or '-'}, role {adv.get('roleArn')}"
+                        f", production rule {rule_label if on_https else rule or '-'}, role {adv.get('roleArn')}"
                         if adv
                         else ""
                     )

@@ -356,7 +356,7 @@ class SharedLoadBalancerStep(Step):
         n = ctx.names
         elb, ec2 = ctx.client("elbv2"), ctx.client("ec2")
         with shared_lock(ctx, "destroy"):
-            lb, tags = find_shared(ctx)
+            lb, _ = find_shared(ctx)
             if lb is None:
                 return "already gone"
             listeners = shared_listeners(ctx, lb["LoadBalancerArn"])
@@ -426,7 +426,7 @@ class SharedRuleStep(Step):
         others = [r for r in rules if r not in mine]
         taken = [r for r in others if host in rule_hosts(r)]
         if taken:
-            NOT_ECSUPS = "a rule not ecsup's"  # noqa: N806
+            NOT_ECSUPS = "a rule not ecsup's"
             raise ConfigError(
                 [
                     (
@@ -554,7 +554,8 @@ class SharedRuleStep(Step):
                         f"AWS's default quota is {CERTIFICATES_LIMIT} per load balancer",
                     )
                 ],
-                hint="use another shared load balancer, or a hostname an attached certificate covers; nothing was changed",
+                hint="use another shared load balancer, or a hostname an attached certificate covers; "
+                "nothing was changed",
             )
         return Action("create", "listener certificate", name, f"{cert} (SNI)", run=lambda: self._attach(ctx))
 
@@ -746,7 +747,7 @@ class SharedRuleStep(Step):
                 for summary in page["CertificateSummaryList"]:
                     arn = summary["CertificateArn"]
                     found = tag_dict(acm.list_tags_for_certificate(CertificateArn=arn).get("Tags"))
-                    if found.get(TAG_APP) == tags[TAG_APP] and found.get(TAG_ENV) == tags.get(TAG_ENV):
-                        if any(covers(nm, host) for nm in certificate_names(ctx, arn)):
-                            return str(arn)
+                    ours = found.get(TAG_APP) == tags[TAG_APP] and found.get(TAG_ENV) == tags.get(TAG_ENV)
+                    if ours and any(covers(nm, host) for nm in certificate_names(ctx, arn)):
+                        return str(arn)
         return None
