@@ -163,7 +163,7 @@ def _setup(
 def run_create(ctx: Context, ui: ConsoleUI, json_output: bool = False, force_unlock: bool = False) -> dict[str, Any]:
     import time
 
-    from .engine import Outcome, cost_change, cost_line, create, result_summary
+    from .engine import Outcome, cost_change, cost_line, create, result_summary, sharing_line
     from .render import plan_summary
 
     start = time.monotonic()
@@ -177,6 +177,9 @@ def run_create(ctx: Context, ui: ConsoleUI, json_output: bool = False, force_unl
         money = cost_change(ctx, outcome) if changes else None
         if money:
             ui.print(cost_line(money), style="cyan")
+        saving = sharing_line(ctx, outcome)
+        if saving:
+            ui.print(saving, style="cyan")
         if changes:
             ui.print("Applying:", style="bold")
 
@@ -274,7 +277,7 @@ EXIT_CONFIG_CODE = 2
 
 def _plan(tctx: typer.Context, config: str, json_output: bool) -> bool:
     """Print the plan; True when it has changes."""
-    from .engine import cost_change, cost_line, make_plan
+    from .engine import cost_change, cost_line, make_plan, sharing_line
     from .render import plan_summary
 
     ctx, ui, err = _setup(tctx, config, json_output)
@@ -284,6 +287,7 @@ def _plan(tctx: typer.Context, config: str, json_output: bool) -> bool:
         outcome = make_plan(ctx)
         changes = outcome.changes()
         money = cost_change(ctx, outcome) if changes else None
+        saving = sharing_line(ctx, outcome)
         if json_output:
             typer.echo(
                 json.dumps(
@@ -293,6 +297,7 @@ def _plan(tctx: typer.Context, config: str, json_output: bool) -> bool:
                         "actions": [a.as_dict() for a in outcome.actions],
                         "notes": outcome.notes,
                         "monthly_cost": money,
+                        "shared_load_balancer": saving,
                     },
                     indent=2,
                 )
@@ -305,6 +310,8 @@ def _plan(tctx: typer.Context, config: str, json_output: bool) -> bool:
             ui.print(f"Plan: {plan_summary(outcome.actions)}", style="bold")
             if money:
                 ui.print(cost_line(money), style="cyan")
+            if saving:
+                ui.print(saving, style="cyan")
     return bool(changes)
 
 
@@ -958,7 +965,12 @@ def cost(
             log_gb_per_month=log_gb_per_month,
             deploys_per_month=deploys_per_month,
         )
-        result = estimate(ctx.config, usage, prices)
+        sharing = None
+        if ctx.config.load_balancer.shared:  # its hours and addresses are split among its stacks
+            from .steps.shared import sharing as count_sharing
+
+            sharing = count_sharing(ctx, offline)
+        result = estimate(ctx.config, usage, prices, sharing)
         if json_output:
             typer.echo(json.dumps(result.as_dict(), indent=2))
         else:

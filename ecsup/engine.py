@@ -341,6 +341,28 @@ def cost_change(ctx: Context, outcome: Outcome) -> dict[str, Any] | None:
     }
 
 
+def sharing_line(ctx: Context, outcome: Outcome) -> str | None:
+    """[load_balancer] shared, when the plan joins: this stack's share of the shared load
+    balancer's hours and addresses a month against an own load balancer's (shipped prices)."""
+    from .cost import sharing_saves
+    from .prices import UnknownRegion, shipped_prices
+
+    joining = any(a.resource == "listener rule" and a.kind == "create" for a in outcome.actions)
+    if not ctx.names.shared or not joining:
+        return None
+    try:
+        prices = shipped_prices(ctx.region)
+    except UnknownRegion:
+        return None
+    stacks = len(ctx.facts.get("shared_others", [])) + 1
+    share, own = sharing_saves(ctx.config, prices, stacks)
+    return (
+        f"shared load balancer {ctx.names.shared} ({stacks} stack{'s' if stacks != 1 else ''} with this one): "
+        f"this stack's share of its hours and addresses ${share:,.2f} a month, an own load balancer's "
+        f"${own:,.2f}: joining saves ${own - share:,.2f}  [{prices.source_line}]"
+    )
+
+
 def cost_line(change: dict[str, Any]) -> str:
     before = "nothing" if change["before"] is None else f"${change['before']:,.2f}"
     return f"monthly cost ({change['what']}): {before} -> ${change['after']:,.2f}  [{change['prices']}]"

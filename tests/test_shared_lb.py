@@ -4,6 +4,7 @@ their own rule, and leaving in either order (the shared part goes with the last)
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -303,3 +304,57 @@ def test_a_same_named_load_balancer_not_shared_is_refused(aws, make_ctx):
     with pytest.raises(OwnershipConflict, match="load balancer 'edge' exists but is not ecsup's shared load balancer"):
         engine.create(make_ctx(web()))
     assert aws.mutating() == []
+
+
+def test_status_cost_and_plan_show_the_sharing(two, make_ctx, tmp_path):
+    from conftest import explain, invoke
+
+    from ecsup.status import collect
+
+    report = collect(make_ctx(web()))
+    assert report.healthy, [r for r in report.rows if r.state != "OK"]
+    found = rules()
+    web_cert = client("elbv2").describe_listener_certificates(ListenerArn=https_listener()["ListenerArn"])
+    default = next(c["CertificateArn"] for c in web_cert["Certificates"] if c["IsDefault"])
+    assert report.shared == {
+        "name": "edge",
+        "rule_priority": found[f"www.{ZONE}"]["Priority"],
+        "certificate": default,
+        "other_stacks": ["api-dev"],
+    }
+    rows = {(r.resource, r.name): r.detail for r in report.rows}
+    assert rows[("load balancer", "edge")] == "shared, found: 2 stacks on it (with api-dev)"
+    assert rows[("listener rule", "edge web-dev")].startswith(f"priority {found[f'www.{ZONE}']['Priority']}, host www.")
+    # api's hostname is covered by web's certificate (*.zone), already on the listener
+    assert collect(make_ctx(api())).shared["certificate"] == default
+
+    # cost: the load balancer's hours and its addresses split between the two stacks
+    path = tmp_path / "ecsup.toml"
+    path.write_text(web())
+    own = tmp_path / "own.toml"
+    own.write_text(config_text())
+    shared_doc = json.loads(invoke("cost", "--json", "-c", str(path)).stdout)
+    own_result = invoke("cost", "--json", "-c", str(own))
+    assert own_result.exit_code == 0, explain(own_result)
+    own_doc = json.loads(own_result.stdout)
+    items = {i["item"]: i for i in shared_doc["items"]}
+    own_items = {i["item"]: i for i in own_doc["items"]}
+    assert items["Load balancer hours"]["monthly"] == pytest.approx(
+        own_items["Load balancer hours"]["monthly"] / 2, abs=0.01
+    )
+    assert "2 stacks on it (with api-dev)" in items["Load balancer hours"]["note"]
+    assert "/ 2 stacks" in items["Public IPv4 addresses"]["quantity"]
+    assert items["Public IPv4 addresses"]["monthly"] < own_items["Public IPv4 addresses"]["monthly"]
+
+    # plan of a third stack (a preview environment): what joining saves
+    preview = tmp_path / "preview.toml"
+    preview.write_text(
+        config_text(
+            SHARED, replace={'env = "dev"': 'env = "pr7"', f'hostname = "www.{ZONE}"': f'hostname = "pr7.{ZONE}"'}
+        )
+    )
+    result = invoke("plan", "-c", str(preview))
+    assert result.exit_code in (0, 1), explain(result)
+    assert "shared load balancer edge (3 stacks with this one)" in result.stdout
+    assert "joining saves $" in result.stdout
+    assert "(shared, found: 2 stacks on it (api-dev, web-dev); this stack joins)" in result.stdout

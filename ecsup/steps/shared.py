@@ -23,6 +23,7 @@ from typing import Any
 
 from .. import lock, waiting
 from ..context import Context
+from ..cost import Sharing
 from ..errors import ConfigError, doing, is_code
 from ..names import TAG_APP, TAG_ENV, tag_dict
 from ..plan import KNOWN_AFTER_APPLY, Action, Change
@@ -161,6 +162,21 @@ def free_priority(rules: list[dict[str, Any]]) -> int:
     return next(p for p in range(1, PRIORITY_MAX + 1) if p not in used)
 
 
+def sharing(ctx: Context, offline: bool = False) -> Sharing:
+    """For `ecsup cost`: how many stacks share the load balancer (this one counted whether or not
+    it is on it yet). Offline, nothing can be read: this stack alone is assumed, and said."""
+    name = ctx.names.shared
+    if offline:
+        return Sharing(name, 1, known=False)
+    lb, tags = find_shared(ctx)
+    if lb is None or not ctx.names.owns_shared(tags):
+        return Sharing(name, 1)
+    https = shared_listeners(ctx, lb["LoadBalancerArn"]).get(443)
+    rules = listener_rules(ctx, https["ListenerArn"]) if https else []
+    others = tuple(s for s in stacks_on(rules) if s != ctx.names.stack)
+    return Sharing(name, len(others) + 1, others)
+
+
 def host_condition(ctx: Context) -> list[dict[str, Any]]:
     return [{"Field": "host-header", "HostHeaderConfig": {"Values": [ctx.config.dns.hostname]}}]
 
@@ -210,10 +226,13 @@ class SharedLoadBalancerStep(Step):
         ctx.facts["shared_rules"] = rules
         others = [s for s in stacks_on(rules) if s != n.stack]
         ctx.facts["shared_others"] = others
-        count = len(others) + 1
-        detail = f"shared, found: {count} stack{'s' if count != 1 else ''} on it" + (
-            f" (with {', '.join(others)})" if others else ""
-        )
+        on_it = any(n.owns(r.get("Tags") or {}) for r in rules)
+        count = len(others) + on_it
+        detail = f"shared, found: {count} stack{'s' if count != 1 else ''} on it"
+        if on_it:
+            detail += f" (with {', '.join(others)})" if others else " (this one alone)"
+        else:
+            detail += (f" ({', '.join(others)})" if others else "") + "; this stack joins"
         changes = []
         if group is None or lb.get("SecurityGroups") != [group["GroupId"]]:
             ctx.notes.append(
