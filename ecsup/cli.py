@@ -385,7 +385,7 @@ def run_destroy(
             "kept the secrets and the log group (they hold data): `ecsup destroy --purge` removes them", style="cyan"
         )
     return {
-        "deleted": [a.as_dict() for a in deleted],
+        "deleted": [a.as_dict() | ({"result": a.result} if a.result else {}) for a in deleted],
         "kept": [a.as_dict() | ({"result": a.result} if a.result else {}) for a in kept],
         "failed": [dict(a.as_dict(), error=msg) for a, msg in result.failed],
         "left": [dict(a.as_dict(), reason=why) for a, why in result.left],
@@ -760,13 +760,16 @@ def demo(
         out.print(path.read_text(), markup=False, highlight=False)
         secret = pysecrets.token_urlsafe(16)  # stands for ECSUP_SECRET_DB_PASSWORD; never printed
 
-        def step(title: str, body: Callable[[Context, ConsoleUI], object]) -> None:
-            ctx = Context(
-                load(path),
+        def new_ctx(where: Path) -> Context:
+            return Context(
+                load(where),
                 endpoint_url=box.endpoint_url,
                 credentials=dict(DUMMY_CREDENTIALS),
                 secret_source=lambda var: secret,
             )
+
+        def step(title: str, body: Callable[[Context, ConsoleUI], object], where: Path = path) -> None:
+            ctx = new_ctx(where)
             ui = ConsoleUI(out, redact=ctx.redact, interactive=False)
             ctx.ui = ui
             out.print(f"[bold]$ {title}[/]")
@@ -799,6 +802,81 @@ def demo(
         if not keep:
             step("ecsup destroy --yes", lambda ctx, ui: run_destroy(ctx, ui, purge=False))
             step("ecsup destroy --yes   # again: nothing left", lambda ctx, ui: run_destroy(ctx, ui, purge=False))
+            _demo_shared(out, Path(tmp), zone, box.region, step, new_ctx)
+
+
+def _demo_shared(
+    out: Any, tmp: Any, zone: str, region: str, step: Callable[..., None], new_ctx: Callable[[Any], Context]
+) -> None:
+    """Two small apps on one shared load balancer: each its own host rule and releases, the load
+    balancer's cost split between them, the shared part gone with the last one."""
+    from .cost import Usage, estimate
+    from .prices import shipped_prices
+    from .sandbox import shared_demo_config
+    from .steps.shared import sharing
+
+    paths = {}
+    for app_name in ("shop", "blog"):
+        paths[app_name] = tmp / f"{app_name}.toml"
+        paths[app_name].write_text(shared_demo_config(app_name, zone, region))
+    out.print("[bold]Two apps on one load balancer[/] - shop.toml (blog.toml: the same with blog):")
+    out.print(paths["shop"].read_text(), markup=False, highlight=False)
+
+    def cost(ctx: Context, ui: Any) -> None:
+        result = estimate(ctx.config, Usage(), shipped_prices(ctx.region), sharing(ctx))
+        for line in result.lines:
+            if line.name in ("Load balancer hours", "Public IPv4 addresses"):
+                ui.print(f"  {line.name}: {line.quantity} = {line.monthly_text} a month")
+        ui.print(f"  {ctx.names.stack} in all: {result.total_text} a month ({sharing(ctx).note()})")
+
+    def quietly(c: Context, run: Callable[[Context, Any], object]) -> tuple[object, str]:
+        import io
+
+        from .render import ConsoleUI, make_console
+
+        buffer = io.StringIO()
+        quiet = ConsoleUI(make_console(buffer), redact=c.redact, interactive=False)
+        c.ui = quiet
+        return run(c, quiet), buffer.getvalue()
+
+    def at_once(run: Callable[[Context, Any], object], lines: Callable[[str], bool]) -> Callable[..., None]:
+        """Both stacks' runs at once, each shown by its lines about the shared load balancer."""
+
+        def body(ctx: Context, ui: Any) -> None:
+            from functools import partial
+
+            ctxs = {"shop": ctx, "blog": new_ctx(paths["blog"])}
+            done = ctx.in_parallel({name: partial(quietly, c, run) for name, c in ctxs.items()}, len(ctxs))
+            for name, (result, error) in done.items():
+                if error is not None:
+                    raise error
+                assert result is not None
+                ui.print(f"  {name}-dev:", style="bold")
+                for line in result[1].splitlines():
+                    if lines(line):
+                        ui.print("  " + line.strip())
+
+        return body
+
+    def about_edge(line: str) -> bool:
+        return (" edge " in line or "edge:" in line) and ("created" in line or "shared load balancer" in line)
+
+    def gone(line: str) -> bool:
+        return "load balancer edge" in line or "listener rule edge" in line or line.startswith("deleted ")
+
+    step(
+        'ecsup create -c shop.toml & ecsup create -c blog.toml   # both join "edge" at once: one creates it',
+        at_once(lambda c, u: run_create(c, u), about_edge),
+        paths["shop"],
+    )
+    step("ecsup cost -c shop.toml   # half the load balancer each", cost, paths["shop"])
+    step("ecsup cost -c blog.toml", cost, paths["blog"])
+
+    step(
+        "ecsup destroy --yes -c shop.toml & ecsup destroy --yes -c blog.toml   # both leave at once",
+        at_once(lambda c, u: run_destroy(c, u, purge=False), gone),
+        paths["shop"],
+    )
 
 
 @app.command()

@@ -356,6 +356,12 @@ def sharing_line(ctx: Context, outcome: Outcome) -> str | None:
         return None
     stacks = len(ctx.facts.get("shared_others", [])) + 1
     share, own = sharing_saves(ctx.config, prices, stacks)
+    if stacks == 1:
+        return (
+            f"shared load balancer {ctx.names.shared}: this stack is the first on it, its hours and addresses "
+            f"(${own:,.2f} a month, as an own load balancer's) are split equally once others join  "
+            f"[{prices.source_line}]"
+        )
     return (
         f"shared load balancer {ctx.names.shared} ({stacks} stack{'s' if stacks != 1 else ''} with this one): "
         f"this stack's share of its hours and addresses ${share:,.2f} a month, an own load balancer's "
