@@ -358,3 +358,111 @@ def test_status_cost_and_plan_show_the_sharing(two, make_ctx, tmp_path):
     assert "shared load balancer edge (3 stacks with this one)" in result.stdout
     assert "joining saves $" in result.stdout
     assert "(shared, found: 2 stacks on it (api-dev, web-dev); this stack joins)" in result.stdout
+
+
+def test_two_destroys_at_once_leave_nothing(two, make_ctx, monkeypatch):
+    """Both plan their leave before either deletes (a barrier at each run's stack lock): the last
+    one out is decided under the shared lock, so the shared part goes, whichever that is."""
+    import threading
+
+    from ecsup.steps import shared
+
+    monkeypatch.setattr(shared, "LOCK_WAIT", 1e9)
+    barrier = threading.Barrier(2, timeout=60)
+    waited: set[str] = set()
+
+    def both_planned(service: str, operation: str, params: dict[str, Any]) -> Any:
+        name = str(params.get("Name", ""))
+        if operation == "PutParameter" and name.endswith("-dev/lock") and name not in waited:
+            waited.add(name)
+            barrier.wait()
+        return None
+
+    two.injectors = [both_planned]
+    results: dict[str, Any] = {}
+
+    def run(text: str, key: str) -> None:
+        try:
+            results[key] = destroy(make_ctx, text)
+        except BaseException as exc:  # surfaced below
+            results[key] = exc
+
+    threads = [threading.Thread(target=run, args=(t, k)) for t, k in ((web(), "web"), (api(), "api"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    two.injectors = []
+
+    assert waited == {"/ecsup/web-dev/lock", "/ecsup/api-dev/lock"}
+    for result in results.values():
+        assert isinstance(result, engine.DestroyResult) and not result.failed and not result.left, result
+    assert all_load_balancers() == []
+    assert client("elbv2").describe_target_groups()["TargetGroups"] == []
+    assert client("acm").list_certificates()["CertificateSummaryList"] == []
+    names = [g["GroupName"] for g in client("ec2").describe_security_groups()["SecurityGroups"]]
+    assert "ecsup-shared-edge" not in names
+
+
+def test_a_rule_ecsup_does_not_own_keeps_the_shared_part(two, make_ctx):
+    elb = client("elbv2")
+    elb.create_rule(
+        ListenerArn=https_listener()["ListenerArn"],
+        Priority=700,
+        Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": ["legacy.example.org"]}}],
+        Actions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "503"}}],
+    )
+    destroy(make_ctx, web())
+    result = destroy(make_ctx, api())
+
+    assert not result.failed and not result.left
+    assert all_load_balancers() == ["edge"]  # kept, and said why
+    ctx = make_ctx(api())
+    [kept] = [a for a in engine.plan_destroy(ctx).actions if a.resource == "load balancer"]
+    assert kept.kind == "keep" and "a rule not ecsup's, priority 700" in kept.detail
+    assert [r["Conditions"][0]["HostHeaderConfig"]["Values"] for r in rules().values()] == [["legacy.example.org"]]
+
+
+def test_drift_of_the_stack_rule_is_repaired_and_of_the_shared_part_reported(two, make_ctx):
+    elb = client("elbv2")
+    rule = rules()[f"www.{ZONE}"]
+    # someone points web's rule at another host, and changes the shared listener's TLS policy
+    elb.modify_rule(
+        RuleArn=rule["RuleArn"],
+        Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": [f"old.{ZONE}"]}}],
+    )
+    elb.modify_listener(ListenerArn=https_listener()["ListenerArn"], SslPolicy="ELBSecurityPolicy-TLS13-1-2-2021-06")
+    ctx = make_ctx(web())
+    ctx.mode = "plan"
+    plan = engine.make_plan(ctx)
+    [update] = plan.changes()
+    assert (update.resource, update.name) == ("listener rule", "edge web-dev")
+    assert [str(c) for c in update.changes] == [f"host: old.{ZONE} -> www.{ZONE}"]
+    assert any("TLS policy ELBSecurityPolicy-TLS13-1-2-2021-06" in n and "not changed" in n for n in plan.notes)
+
+    engine.create(make_ctx(web()))
+
+    after = rules()[f"www.{ZONE}"]
+    assert after["RuleArn"] == rule["RuleArn"] and after["Priority"] == rule["Priority"]
+    assert weights(after) == {"web-dev-blue": 0, "web-dev-green": 100}  # ECS's weights kept
+    assert https_listener()["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"  # not web's alone to repair
+    assert changes(make_ctx, web()) == []
+
+
+def test_the_cli_refuses_a_served_hostname_with_one_line_and_exit_2(two, tmp_path):
+    from conftest import explain, invoke
+
+    path = tmp_path / "ecsup.toml"
+    path.write_text(config_text(SHARED, replace={'app = "web"': 'app = "shop"'}))
+    two.reset()
+    result = invoke("create", "-c", str(path))
+    assert result.exit_code == 2, explain(result)
+    assert "Traceback" not in result.stderr
+    first = result.stderr.splitlines()[0]
+    assert f"www.{ZONE} is already served by web-dev on shared load balancer edge" in first
+    assert two.mutating() == []
+
+
+def test_deletion_protection_is_refused_with_shared(make_ctx):
+    with pytest.raises(ConfigError, match=r"load_balancer\.deletion_protection"):
+        make_ctx(config_text(SHARED + "deletion_protection = true\n"))
