@@ -466,3 +466,21 @@ def test_the_cli_refuses_a_served_hostname_with_one_line_and_exit_2(two, tmp_pat
 def test_deletion_protection_is_refused_with_shared(make_ctx):
     with pytest.raises(ConfigError, match=r"load_balancer\.deletion_protection"):
         make_ctx(config_text(SHARED + "deletion_protection = true\n"))
+
+
+def test_moving_between_own_and_shared_is_refused_before_any_change(aws, make_ctx):
+    engine.create(make_ctx(config_text()))  # web-dev on its own load balancer
+    aws.reset()
+    with pytest.raises(ConfigError, match="web-dev has its own load balancer web-dev: moving a stack onto a shared"):
+        engine.create(make_ctx(web()))
+    assert aws.mutating() == [] and all_load_balancers() == ["web-dev"]
+
+    engine.create(make_ctx(api()))  # api-dev on edge
+    aws.reset()
+    own = config_text(replace={'app = "web"': 'app = "api"', f'hostname = "www.{ZONE}"': f'hostname = "api.{ZONE}"'})
+    with pytest.raises(ConfigError, match=r"target group api-dev-(blue|green) is on load balancer edge, not api-dev"):
+        engine.create(make_ctx(own))
+    with pytest.raises(ConfigError, match="is on load balancer edge") as refused:
+        engine.plan_destroy(make_ctx(own))
+    assert refused.value.hint is not None and 'set load_balancer.shared = "edge" back' in refused.value.hint
+    assert aws.mutating() == []

@@ -139,8 +139,8 @@ def refuse_move(ctx: Context, lb: dict[str, Any] | None, tgs: dict[str, dict[str
                     "shared load balancer is not supported yet",
                 )
             ],
-            hint="remove load_balancer.shared to keep the own one, or destroy the stack and create it again on "
-            "the shared one; nothing was changed",
+            hint="remove load_balancer.shared to keep the own one (destroy works from there); to move, destroy the "
+            "stack that way, then create it with the key; nothing was changed",
         )
     want = n.alb
     for tg in tgs.values():
