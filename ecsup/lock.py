@@ -209,6 +209,25 @@ def held(
     stack = key == stack_key(ctx)
     if stack:
         ctx.lock_taken_over = force_unlock
+    # In this process, a holder whose run is not in _HOLDING is a dead run's (a thread of ours that
+    # crashed): so this run is in it from before its lock exists until after it is released.
+    _HOLDING.add((key.parameter, ctx.run_id))
+    try:
+        _acquire(ctx, me, key, force_unlock, wait, stack)
+    except BaseException:
+        _HOLDING.discard((key.parameter, ctx.run_id))
+        raise
+    _MY_RUNS.add(ctx.run_id)
+    try:
+        yield
+    finally:
+        try:
+            _release(ctx, key)
+        finally:
+            _HOLDING.discard((key.parameter, ctx.run_id))
+
+
+def _acquire(ctx: Context, me: dict[str, Any], key: LockKey, force_unlock: bool, wait: float, stack: bool) -> None:
     if force_unlock:
         _delete(ctx, key)
     if wait > 0:
@@ -221,7 +240,10 @@ def held(
             if holder is None:
                 return False, "released"
             if _stale(holder, key):
-                _take_over(ctx, me, key, holder)
+                try:
+                    _take_over(ctx, me, key, holder)
+                except LockHeld:
+                    return False, "taken by another run just now"
                 return True, "taken over"
             return False, f"held by `ecsup {holder.get('command', '?')}` of {holder.get('stack', '?')}"
 
@@ -249,25 +271,19 @@ def held(
         _take_over(ctx, me, key, holder)
         if stack:
             ctx.lock_taken_over = True
-    _MY_RUNS.add(ctx.run_id)
-    _HOLDING.add((key.parameter, ctx.run_id))
+
+
+def _release(ctx: Context, key: LockKey) -> None:
     try:
-        yield
-    finally:
-        _HOLDING.discard((key.parameter, ctx.run_id))
-        try:
-            current = read(ctx, key)
-            if current is not None and current.get("run") == ctx.run_id:
-                with doing(f"record the new generation of {key.label}"):
-                    ctx.client("ssm").put_parameter(
-                        Name=key.generation, Value=ctx.run_id, Type="String", Overwrite=True
-                    )
-                _delete(ctx, key)
-        except EcsupError as exc:  # never hide the run's own outcome behind the release
-            ctx.notes.append(
-                f"could not release the lock {key.parameter}: {exc.message} "
-                "(the next run on this machine takes it over)"
-            )
+        current = read(ctx, key)
+        if current is not None and current.get("run") == ctx.run_id:
+            with doing(f"record the new generation of {key.label}"):
+                ctx.client("ssm").put_parameter(Name=key.generation, Value=ctx.run_id, Type="String", Overwrite=True)
+            _delete(ctx, key)
+    except EcsupError as exc:  # never hide the run's own outcome behind the release
+        ctx.notes.append(
+            f"could not release the lock {key.parameter}: {exc.message} (the next run on this machine takes it over)"
+        )
 
 
 def _take_over(ctx: Context, me: dict[str, Any], key: LockKey, holder: dict[str, Any] | None) -> None:

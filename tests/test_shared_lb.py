@@ -57,6 +57,18 @@ def rules() -> dict[str, dict[str, Any]]:
     return out
 
 
+def aliases() -> dict[str, str]:
+    """The zone's alias A records: name -> target DNS name (no trailing dots)."""
+    from conftest import zone_id
+
+    found = client("route53").list_resource_record_sets(HostedZoneId=zone_id())["ResourceRecordSets"]
+    return {
+        r["Name"].rstrip("."): r["AliasTarget"]["DNSName"].rstrip(".").lower()
+        for r in found
+        if r["Type"] == "A" and "AliasTarget" in r
+    }
+
+
 def weights(rule: dict[str, Any]) -> dict[str, int]:
     groups = rule["Actions"][0]["ForwardConfig"]["TargetGroups"]
     return {g["TargetGroupArn"].split("/")[-2]: g["Weight"] for g in groups}
@@ -107,6 +119,7 @@ def test_two_stacks_share_one_load_balancer_with_a_rule_each(two, make_ctx):
     sg = client("ec2").describe_security_groups(GroupNames=["api-dev-tasks"])["SecurityGroups"][0]
     assert [p["UserIdGroupPairs"][0]["GroupId"] for p in sg["IpPermissions"]] == lb["SecurityGroups"]
     # both hostnames alias the shared load balancer
+    assert aliases() == {f"www.{ZONE}": lb["DNSName"].lower(), f"api.{ZONE}": lb["DNSName"].lower()}
     # re-run: nothing to change for either
     assert changes(make_ctx, web()) == []
     assert changes(make_ctx, api()) == []
@@ -147,6 +160,7 @@ def test_destroy_in_either_order_leaves_nothing_after_the_last(two, make_ctx, fi
 
     assert not result.failed and not result.left
     assert all_load_balancers() == ["edge"]  # the other stack still uses it
+    assert list(aliases()) == [host[second]]  # the leaving stack's record is gone, the other's stays
     assert sorted(rules()) == [host[second]]
     groups = [g["TargetGroupName"] for g in client("elbv2").describe_target_groups()["TargetGroups"]]
     assert sorted(groups) == [f"{second}-dev-blue", f"{second}-dev-green"]
@@ -484,3 +498,20 @@ def test_moving_between_own_and_shared_is_refused_before_any_change(aws, make_ct
         engine.plan_destroy(make_ctx(own))
     assert refused.value.hint is not None and 'set load_balancer.shared = "edge" back' in refused.value.hint
     assert aws.mutating() == []
+
+
+def test_a_priority_taken_behind_ecsup_s_back_is_passed_over(aws, make_ctx):
+    """Someone who does not take ecsup's lock (the console) creates a rule between ecsup's read
+    and its CreateRule: AWS answers PriorityInUse, ecsup takes the next free priority."""
+    from conftest import fail_first
+
+    engine.create(make_ctx(web()))
+    taken = fail_first("elbv2", "CreateRule", "PriorityInUse", 2, "The specified priority is in use.")
+    aws.injectors = [taken]
+    engine.create(make_ctx(api()))
+    aws.injectors = []
+
+    assert taken.remaining["n"] == 0  # type: ignore[attr-defined]
+    found = rules()
+    assert found[f"www.{ZONE}"]["Priority"] == "1" and found[f"api.{ZONE}"]["Priority"] == "4"
+    assert changes(make_ctx, api()) == []

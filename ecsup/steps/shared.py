@@ -24,7 +24,7 @@ from typing import Any
 from .. import lock, waiting
 from ..context import Context
 from ..cost import Sharing
-from ..errors import ConfigError, doing, is_code
+from ..errors import AwsError, ConfigError, doing, is_code
 from ..names import TAG_APP, TAG_ENV, tag_dict
 from ..plan import KNOWN_AFTER_APPLY, Action, Change
 from . import Step, listeners_ref, service_ref
@@ -37,6 +37,7 @@ from .network import ALB_RULES, _permissions, _rules, resolve_network
 RULES_LIMIT = 100
 CERTIFICATES_LIMIT = 25
 PRIORITY_MAX = 50000  # CreateRule Priority: 1-50000
+PRIORITY_ATTEMPTS = 5
 NOT_FOUND_BODY = "No service at this host name."
 NOT_FOUND = [
     {
@@ -654,13 +655,29 @@ class SharedRuleStep(Step):
                 return f"priority {mine[0]['Priority']}"
             priority = free_priority(rules)
             with doing(f"create the rule of {n.stack} on {n.shared} HTTPS:443"):
-                rule = elb.create_rule(
-                    ListenerArn=https["ListenerArn"],
-                    Priority=priority,
-                    Conditions=host_condition(ctx),
-                    Actions=_forward(ctx),
-                    Tags=n.tag_list(),
-                )["Rules"][0]
+                tried: set[int] = set()
+                for _ in range(PRIORITY_ATTEMPTS):
+                    try:
+                        rule = elb.create_rule(
+                            ListenerArn=https["ListenerArn"],
+                            Priority=priority,
+                            Conditions=host_condition(ctx),
+                            Actions=_forward(ctx),
+                            Tags=n.tag_list(),
+                        )["Rules"][0]
+                        break
+                    except Exception as exc:
+                        # PriorityInUse: someone who does not take ecsup's lock (the console, another
+                        # tool) took it since the rules were read: the next free one after it
+                        if not is_code(exc, "PriorityInUse"):
+                            raise
+                        tried.add(priority)
+                        taken = [{"Priority": str(p)} for p in tried]
+                        priority = free_priority([*listener_rules(ctx, https["ListenerArn"]), *taken])
+                else:
+                    raise AwsError(
+                        f"{n.shared} HTTPS:443: every rule priority ecsup tried was taken meanwhile", "PriorityInUse"
+                    )
         self._learn_rule(ctx, rule)
         return f"priority {priority}"
 
