@@ -163,7 +163,7 @@ def _setup(
 def run_create(ctx: Context, ui: ConsoleUI, json_output: bool = False, force_unlock: bool = False) -> dict[str, Any]:
     import time
 
-    from .engine import Outcome, cost_change, cost_line, create, result_summary
+    from .engine import Outcome, cost_change, cost_line, create, result_summary, sharing_line
     from .render import plan_summary
 
     start = time.monotonic()
@@ -177,6 +177,9 @@ def run_create(ctx: Context, ui: ConsoleUI, json_output: bool = False, force_unl
         money = cost_change(ctx, outcome) if changes else None
         if money:
             ui.print(cost_line(money), style="cyan")
+        saving = sharing_line(ctx, outcome)
+        if saving:
+            ui.print(saving, style="cyan")
         if changes:
             ui.print("Applying:", style="bold")
 
@@ -274,7 +277,7 @@ EXIT_CONFIG_CODE = 2
 
 def _plan(tctx: typer.Context, config: str, json_output: bool) -> bool:
     """Print the plan; True when it has changes."""
-    from .engine import cost_change, cost_line, make_plan
+    from .engine import cost_change, cost_line, make_plan, sharing_line
     from .render import plan_summary
 
     ctx, ui, err = _setup(tctx, config, json_output)
@@ -284,6 +287,7 @@ def _plan(tctx: typer.Context, config: str, json_output: bool) -> bool:
         outcome = make_plan(ctx)
         changes = outcome.changes()
         money = cost_change(ctx, outcome) if changes else None
+        saving = sharing_line(ctx, outcome)
         if json_output:
             typer.echo(
                 json.dumps(
@@ -293,6 +297,7 @@ def _plan(tctx: typer.Context, config: str, json_output: bool) -> bool:
                         "actions": [a.as_dict() for a in outcome.actions],
                         "notes": outcome.notes,
                         "monthly_cost": money,
+                        "shared_load_balancer": saving,
                     },
                     indent=2,
                 )
@@ -305,6 +310,8 @@ def _plan(tctx: typer.Context, config: str, json_output: bool) -> bool:
             ui.print(f"Plan: {plan_summary(outcome.actions)}", style="bold")
             if money:
                 ui.print(cost_line(money), style="cyan")
+            if saving:
+                ui.print(saving, style="cyan")
     return bool(changes)
 
 
@@ -377,7 +384,7 @@ def run_destroy(
     if any(a.kind == "keep" and a.resource in data for a in kept):
         ui.print("kept the secrets and the logs (they hold data): `ecsup destroy --purge` removes them", style="cyan")
     return {
-        "deleted": [a.as_dict() for a in deleted],
+        "deleted": [a.as_dict() | ({"result": a.result} if a.result else {}) for a in deleted],
         "kept": [a.as_dict() | ({"result": a.result} if a.result else {}) for a in kept],
         "failed": [dict(a.as_dict(), error=msg) for a, msg in result.failed],
         "left": [dict(a.as_dict(), reason=why) for a, why in result.left],
@@ -778,13 +785,16 @@ def demo(
         out.print(path.read_text(), markup=False, highlight=False)
         secret = pysecrets.token_urlsafe(16)  # stands for ECSUP_SECRET_DB_PASSWORD; never printed
 
-        def step(title: str, body: Callable[[Context, ConsoleUI], object]) -> None:
-            ctx = Context(
-                load(path),
+        def new_ctx(where: Path) -> Context:
+            return Context(
+                load(where),
                 endpoint_url=box.endpoint_url,
                 credentials=dict(DUMMY_CREDENTIALS),
                 secret_source=lambda var: secret,
             )
+
+        def step(title: str, body: Callable[[Context, ConsoleUI], object], where: Path = path) -> None:
+            ctx = new_ctx(where)
             ui = ConsoleUI(out, redact=ctx.redact, interactive=False)
             ctx.ui = ui
             out.print(f"[bold]$ {title}[/]")
@@ -821,6 +831,81 @@ def demo(
         if not keep:
             step("ecsup destroy --yes", lambda ctx, ui: run_destroy(ctx, ui, purge=False))
             step("ecsup destroy --yes   # again: nothing left", lambda ctx, ui: run_destroy(ctx, ui, purge=False))
+            _demo_shared(out, Path(tmp), zone, box.region, step, new_ctx)
+
+
+def _demo_shared(
+    out: Any, tmp: Any, zone: str, region: str, step: Callable[..., None], new_ctx: Callable[[Any], Context]
+) -> None:
+    """Two small apps on one shared load balancer: each its own host rule and releases, the load
+    balancer's cost split between them, the shared part gone with the last one."""
+    from .cost import Usage, estimate
+    from .prices import shipped_prices
+    from .sandbox import shared_demo_config
+    from .steps.shared import sharing
+
+    paths = {}
+    for app_name in ("shop", "blog"):
+        paths[app_name] = tmp / f"{app_name}.toml"
+        paths[app_name].write_text(shared_demo_config(app_name, zone, region))
+    out.print("[bold]Two apps on one load balancer[/] - shop.toml (blog.toml: the same with blog):")
+    out.print(paths["shop"].read_text(), markup=False, highlight=False)
+
+    def cost(ctx: Context, ui: Any) -> None:
+        result = estimate(ctx.config, Usage(), shipped_prices(ctx.region), sharing(ctx))
+        for line in result.lines:
+            if line.name in ("Load balancer hours", "Public IPv4 addresses"):
+                ui.print(f"  {line.name}: {line.quantity} = {line.monthly_text} a month")
+        ui.print(f"  {ctx.names.stack} in all: {result.total_text} a month ({sharing(ctx).note()})")
+
+    def quietly(c: Context, run: Callable[[Context, Any], object]) -> tuple[object, str]:
+        import io
+
+        from .render import ConsoleUI, make_console
+
+        buffer = io.StringIO()
+        quiet = ConsoleUI(make_console(buffer), redact=c.redact, interactive=False)
+        c.ui = quiet
+        return run(c, quiet), buffer.getvalue()
+
+    def at_once(run: Callable[[Context, Any], object], lines: Callable[[str], bool]) -> Callable[..., None]:
+        """Both stacks' runs at once, each shown by its lines about the shared load balancer."""
+
+        def body(ctx: Context, ui: Any) -> None:
+            from functools import partial
+
+            ctxs = {"shop": ctx, "blog": new_ctx(paths["blog"])}
+            done = ctx.in_parallel({name: partial(quietly, c, run) for name, c in ctxs.items()}, len(ctxs))
+            for name, (result, error) in done.items():
+                if error is not None:
+                    raise error
+                assert result is not None
+                ui.print(f"  {name}-dev:", style="bold")
+                for line in result[1].splitlines():
+                    if lines(line):
+                        ui.print("  " + line.strip())
+
+        return body
+
+    def about_edge(line: str) -> bool:
+        return (" edge " in line or "edge:" in line) and ("created" in line or "shared load balancer" in line)
+
+    def gone(line: str) -> bool:
+        return "load balancer edge" in line or "listener rule edge" in line or line.startswith("deleted ")
+
+    step(
+        'ecsup create -c shop.toml & ecsup create -c blog.toml   # both join "edge" at once: one creates it',
+        at_once(lambda c, u: run_create(c, u), about_edge),
+        paths["shop"],
+    )
+    step("ecsup cost -c shop.toml   # half the load balancer each", cost, paths["shop"])
+    step("ecsup cost -c blog.toml", cost, paths["blog"])
+
+    step(
+        "ecsup destroy --yes -c shop.toml & ecsup destroy --yes -c blog.toml   # both leave at once",
+        at_once(lambda c, u: run_destroy(c, u, purge=False), gone),
+        paths["shop"],
+    )
 
 
 def _demo_alarm_rollback(ctx: Context, ui: ConsoleUI) -> None:
@@ -1016,7 +1101,12 @@ def cost(
             log_gb_per_month=log_gb_per_month,
             deploys_per_month=deploys_per_month,
         )
-        result = estimate(ctx.config, usage, prices)
+        sharing = None
+        if ctx.config.load_balancer.shared:  # its hours and addresses are split among its stacks
+            from .steps.shared import sharing as count_sharing
+
+            sharing = count_sharing(ctx, offline)
+        result = estimate(ctx.config, usage, prices, sharing)
         if json_output:
             typer.echo(json.dumps(result.as_dict(), indent=2))
         else:

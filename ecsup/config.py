@@ -204,6 +204,7 @@ class LoadBalancerConfig:
     tls_policy: str = DEFAULT_TLS_POLICY
     deletion_protection: bool = False  # destroy turns it off first, after its confirmation
     access_logs: bool = False  # an S3 bucket ecsup owns (steps/accesslogs.py); kept by destroy unless --purge
+    shared: str = ""  # join the shared load balancer of this name ("" = the stack's own ALB)
 
 
 @dataclass(frozen=True)
@@ -219,7 +220,7 @@ class Config:
 
     @property
     def names(self) -> Names:
-        return Names(self.app, self.env)
+        return Names(self.app, self.env, self.load_balancer.shared)
 
     @property
     def url(self) -> str:
@@ -244,6 +245,7 @@ _SCHEMA: dict[str, Any] = {
         "tls_policy": (str, DEFAULT_TLS_POLICY),
         "deletion_protection": (bool, False),
         "access_logs": (bool, False),
+        "shared": (str, ""),
     },
     "network": {
         "vpc_id": (str, ""),
@@ -534,6 +536,7 @@ def _validate(raw: dict[str, Any], problems: list[tuple[str, str]]) -> None:
                 "`aws elbv2 describe-ssl-policies` lists them)",
             )
         )
+    _validate_shared(raw["load_balancer"], problems)
     kms = svc["secrets_kms_key"]
     if kms and (
         kms == "alias/aws/ssm"
@@ -581,6 +584,42 @@ def _validate(raw: dict[str, Any], problems: list[tuple[str, str]]) -> None:
     _validate_deploy(svc["deploy"], problems)
     _validate_capacity(svc, problems)
     _validate_autoscaling(svc, problems)
+
+
+# ELB API reference, CreateLoadBalancer Name: "must be unique per region per account, can have a
+# maximum of 32 characters, must contain only alphanumeric characters or hyphens, must not begin or
+# end with a hyphen, and must not begin with 'internal-'".
+_ALB_NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$")
+
+
+def _validate_shared(lb: dict[str, Any], problems: list[tuple[str, str]]) -> None:
+    shared = lb["shared"]
+    if "shared" not in lb.get(GIVEN, ()):
+        return
+    if not _ALB_NAME_RE.fullmatch(shared) or shared.lower().startswith("internal-"):
+        problems.append(
+            (
+                "load_balancer.shared",
+                f"{shared!r} is not a valid load balancer name: 1-32 letters, digits and hyphens, not starting or "
+                "ending with a hyphen, not starting with 'internal-'",
+            )
+        )
+    if lb["deletion_protection"]:
+        problems.append(
+            (
+                "load_balancer.deletion_protection",
+                "is for a stack's own load balancer; a shared one is deleted only by the last stack that leaves it "
+                "(remove the key, or remove load_balancer.shared)",
+            )
+        )
+    if lb["access_logs"]:
+        problems.append(
+            (
+                "load_balancer.access_logs",
+                "is for a stack's own load balancer; a shared one's logs would be every stack's (remove the key, "
+                "or remove load_balancer.shared)",
+            )
+        )
 
 
 def _validate_capacity(svc: dict[str, Any], problems: list[tuple[str, str]]) -> None:
@@ -754,7 +793,10 @@ def parse(text: str, path: str = "ecsup.toml") -> Config:
             certificate_arn=dns["certificate_arn"],
         ),
         load_balancer=LoadBalancerConfig(
-            tls_policy=lb["tls_policy"], deletion_protection=lb["deletion_protection"], access_logs=lb["access_logs"]
+            tls_policy=lb["tls_policy"],
+            deletion_protection=lb["deletion_protection"],
+            access_logs=lb["access_logs"],
+            shared=lb["shared"],
         ),
         network=NetworkConfig(
             vpc_id=net["vpc_id"],

@@ -280,14 +280,37 @@ def lcu_per_hour(usage: Usage) -> tuple[float, str]:
     return dimensions[name], name
 
 
-def load_balancer_lines(usage: Usage, prices: Prices) -> list[LineItem]:
+@dataclass(frozen=True)
+class Sharing:
+    """[load_balancer] shared: the stacks on the shared load balancer (this one included), among
+    which its hours and its addresses are split equally."""
+
+    name: str
+    stacks: int
+    others: tuple[str, ...] = ()
+    known: bool = True  # False: the count could not be read (offline): this stack alone assumed
+
+    @property
+    def share(self) -> str:
+        return f"1/{self.stacks}" if self.stacks > 1 else "all"
+
+    def note(self) -> str:
+        who = f" (with {', '.join(self.others)})" if self.others else ""
+        if not self.known:
+            return f"shared load balancer {self.name}: the stacks on it could not be counted, this one alone assumed"
+        plural = "s" if self.stacks != 1 else ""
+        return f"shared load balancer {self.name}, {self.stacks} stack{plural} on it{who}: this stack's {self.share}"
+
+
+def load_balancer_lines(usage: Usage, prices: Prices, sharing: Sharing | None = None) -> list[LineItem]:
+    split = sharing.stacks if sharing else 1
     hours = LineItem(
         "Load balancer hours",
-        f"1 ALB x {_num(HOURS_PER_MONTH)} h",
+        f"1 ALB x {_num(HOURS_PER_MONTH)} h" + (f" / {split} stacks" if split > 1 else ""),
         f"{_rate(prices.alb_hour)}/h",
-        HOURS_PER_MONTH * prices.alb_hour,
-        HOURS_PER_MONTH * prices.alb_hour,
-        "billed whether or not traffic comes",
+        HOURS_PER_MONTH * prices.alb_hour / split,
+        HOURS_PER_MONTH * prices.alb_hour / split,
+        "billed whether or not traffic comes" + (f"; {sharing.note()}" if sharing else ""),
     )
     lcu, dimension = lcu_per_hour(usage)
     lcu_hours = lcu * HOURS_PER_MONTH
@@ -316,17 +339,22 @@ def alb_zones(config: Config, region: str) -> tuple[int, str]:
     return ASSUMED_ZONES, f"the default subnets: {ASSUMED_ZONES} zones assumed for {region}"
 
 
-def public_ipv4_line(config: Config, prices: Prices) -> LineItem:
+def public_ipv4_line(config: Config, prices: Prices, sharing: Sharing | None = None) -> LineItem:
     zones, why = alb_zones(config, prices.region)
     low, high = task_counts(config)
     public = config.network.assign_public_ip
     task_low, task_high = (low, high) if public else (0, 0)
-    addresses_low, addresses_high = zones + task_low, zones + task_high
+    split = sharing.stacks if sharing else 1
+    alb = zones / split  # the shared load balancer's addresses: this stack's share
+    addresses_low, addresses_high = alb + task_low, alb + task_high
+    alb_text = f"{zones} for the ALB" + (f" / {split} stacks" if split > 1 else "")
+    if split > 1:
+        why += f"; {sharing.note() if sharing else ''}"
     if public:
-        parts = f"{zones} for the ALB + {_counted(task_low, task_high, 'task')}"
+        parts = f"{alb_text} + {_counted(task_low, task_high, 'task')}"
         note = f"the ALB has one per availability zone, {zones} ({why}); each task one (network.assign_public_ip)"
     else:
-        parts = f"{zones} for the ALB"
+        parts = alb_text
         note = (
             f"the ALB has one per availability zone, {zones} ({why}); tasks have none "
             "(assign_public_ip = false: a NAT gateway or VPC endpoints, not counted, carry their traffic)"
@@ -486,15 +514,16 @@ ALARM_METRIC_MONTH = 0.10
 
 
 def alarms_line(config: Config) -> LineItem | None:
-    from .steps.alarms import METRICS_PER_ALARM, kinds
+    from .steps.alarms import kinds, metrics_per_alarm
 
+    per_alarm = metrics_per_alarm(config)
     cfg = config.service.deploy.alarms
     made = kinds(cfg)
     if not made and not cfg.names:
         return None
-    metrics = sum(METRICS_PER_ALARM[k] for k in made)
+    metrics = sum(per_alarm[k] for k in made)
     usd_month = metrics * ALARM_METRIC_MONTH
-    names = ", ".join(f"{k} ({METRICS_PER_ALARM[k]} metrics)" for k in made) or "none of ecsup's"
+    names = ", ".join(f"{k} ({per_alarm[k]} metrics)" for k in made) or "none of ecsup's"
     note = "[service.deploy.alarms]; metric math over both target groups, each metric billed"
     if cfg.names:
         note += f"; your {len(cfg.names)} alarm(s) in names are yours and not counted"
@@ -600,12 +629,13 @@ def assumptions(config: Config, usage: Usage, prices: Prices) -> list[str]:
     return out
 
 
-def estimate(config: Config, usage: Usage, prices: Prices) -> Estimate:
-    """The stack's monthly cost, one line per thing AWS bills (and the free ones, at 0.00)."""
+def estimate(config: Config, usage: Usage, prices: Prices, sharing: Sharing | None = None) -> Estimate:
+    """The stack's monthly cost, one line per thing AWS bills (and the free ones, at 0.00). On a
+    shared load balancer, its hours and addresses are split equally among its stacks (``sharing``)."""
     lines = [
         compute_line(config, prices),
-        *load_balancer_lines(usage, prices),
-        public_ipv4_line(config, prices),
+        *load_balancer_lines(usage, prices, sharing),
+        public_ipv4_line(config, prices, sharing),
         *logs_lines(config, usage, prices),
         route53_line(config, prices),
         certificate_line(config),
@@ -627,6 +657,14 @@ def estimate(config: Config, usage: Usage, prices: Prices) -> Estimate:
         prices=prices,
         usage=usage,
     )
+
+
+def sharing_saves(config: Config, prices: Prices, stacks: int) -> tuple[float, float]:
+    """(this stack's share of the shared load balancer's hours and addresses a month, what an own
+    load balancer's would cost): what joining saves."""
+    zones, _ = alb_zones(config, prices.region)
+    own = HOURS_PER_MONTH * (prices.alb_hour + zones * prices.public_ipv4_hour)
+    return own / max(1, stacks), own
 
 
 # -- plan and create: the monthly compute cost before -> after -----------------------------

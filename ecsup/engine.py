@@ -29,6 +29,7 @@ from .steps.logs import LogsStep
 from .steps.network import SecurityGroupsStep
 from .steps.secrets import SecretsStep
 from .steps.service import ServiceStep
+from .steps.shared import SharedLoadBalancerStep, SharedRuleStep
 from .steps.zone import ZoneStep
 
 
@@ -38,6 +39,8 @@ def pipeline() -> list[Step]:
     validates, and the HTTPS listener (HttpsStep) is what waits for the certificate."""
     return [
         ZoneStep(),
+        # [load_balancer] shared: the shared part, under its own lock (nothing without the key)
+        SharedLoadBalancerStep(),
         # the load balancer first: it provisions for minutes on AWS (longer than ACM validates),
         # and the service's first deployment ends no sooner than it is active
         SecurityGroupsStep(),
@@ -52,6 +55,7 @@ def pipeline() -> list[Step]:
         ClusterStep(),
         TaskDefinitionStep(),
         ListenersStep(),
+        SharedRuleStep(),  # on a shared load balancer: the stack's certificate and host rule
         # before the service, which names them: they need the load balancer and groups' ARNs
         AlarmsStep(),
         ServiceStep(),
@@ -341,6 +345,34 @@ def cost_change(ctx: Context, outcome: Outcome) -> dict[str, Any] | None:
         "what": "Fargate compute, USD a month",
         "prices": prices.source_line,
     }
+
+
+def sharing_line(ctx: Context, outcome: Outcome) -> str | None:
+    """[load_balancer] shared, when the plan joins: this stack's share of the shared load
+    balancer's hours and addresses a month against an own load balancer's (shipped prices)."""
+    from .cost import sharing_saves
+    from .prices import UnknownRegion, shipped_prices
+
+    joining = any(a.resource == "listener rule" and a.kind == "create" for a in outcome.actions)
+    if not ctx.names.shared or not joining:
+        return None
+    try:
+        prices = shipped_prices(ctx.region)
+    except UnknownRegion:
+        return None
+    stacks = len(ctx.facts.get("shared_others", [])) + 1
+    share, own = sharing_saves(ctx.config, prices, stacks)
+    if stacks == 1:
+        return (
+            f"shared load balancer {ctx.names.shared}: this stack is the first on it, its hours and addresses "
+            f"(${own:,.2f} a month, as an own load balancer's) are split equally once others join  "
+            f"[{prices.source_line}]"
+        )
+    return (
+        f"shared load balancer {ctx.names.shared} ({stacks} stack{'s' if stacks != 1 else ''} with this one): "
+        f"this stack's share of its hours and addresses ${share:,.2f} a month, an own load balancer's "
+        f"${own:,.2f}: joining saves ${own - share:,.2f}  [{prices.source_line}]"
+    )
 
 
 def cost_line(change: dict[str, Any]) -> str:

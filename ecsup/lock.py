@@ -31,6 +31,7 @@ class LockHeld(EcsupError):
 
 
 _MY_RUNS: set[str] = set()  # runs of this very process (an aborted one leaves its lock behind)
+_HOLDING: set[tuple[str, str]] = set()  # (lock parameter, run) held right now by a thread of this process
 
 
 def _boot_id() -> str | None:
@@ -60,12 +61,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _stale(holder: dict[str, Any]) -> bool:
+def _stale(holder: dict[str, Any], key: LockKey | None = None) -> bool:
     """Only what can be proved: an earlier run of this process, or a process of this very
     machine (same host name and boot id) that is gone. Containers sharing a host name have
     their own pid namespace: with another boot id, or our own pid, nothing is proved."""
-    if holder.get("run") in _MY_RUNS:
-        return True
+    if holder.get("run") in _MY_RUNS:  # unless another thread of this process holds it right now
+        return key is None or (key.parameter, holder.get("run")) not in _HOLDING
     if holder.get("host") != socket.gethostname():
         return False
     boot = _boot_id()
@@ -80,6 +81,37 @@ def _stale(holder: dict[str, Any]) -> bool:
     if not _alive(pid):
         return True
     return bool(holder.get("started")) and _started(pid) not in (None, holder["started"])  # pid reused
+
+
+@dataclass(frozen=True)
+class LockKey:
+    """Whose lock: a stack's (its app/env) or a shared load balancer's (its own name), each an
+    SSM parameter of its own, tagged with its owner's tags."""
+
+    parameter: str
+    generation: str
+    label: str
+    tags: tuple[tuple[str, str], ...]
+
+    def tag_list(self) -> list[dict[str, str]]:
+        return [{"Key": k, "Value": v} for k, v in self.tags]
+
+
+def stack_key(ctx: Context) -> LockKey:
+    n = ctx.names
+    return LockKey(n.lock_parameter, n.generation_parameter, n.stack, tuple(n.tags().items()))
+
+
+def shared_key(ctx: Context) -> LockKey:
+    """The shared load balancer's own lock: changes to the shared part (its creation and
+    deletion, rule priorities, the listener's certificates) are made only under it."""
+    n = ctx.names
+    return LockKey(
+        n.shared_lock_parameter,
+        n.shared_generation_parameter,
+        f"shared load balancer {n.shared}",
+        tuple(n.shared_tags().items()),
+    )
 
 
 @dataclass(frozen=True)
@@ -112,10 +144,11 @@ def plan_still_valid(ctx: Context, before: Snapshot) -> bool:
     return not before.locked and not ctx.lock_taken_over and generation(ctx) == before.generation
 
 
-def read(ctx: Context) -> dict[str, Any] | None:
-    with doing(f"read lock {ctx.names.lock_parameter}"):
+def read(ctx: Context, key: LockKey | None = None) -> dict[str, Any] | None:
+    key = key or stack_key(ctx)
+    with doing(f"read lock {key.parameter}"):
         try:
-            value = ctx.client("ssm").get_parameter(Name=ctx.names.lock_parameter)["Parameter"]["Value"]
+            value = ctx.client("ssm").get_parameter(Name=key.parameter)["Parameter"]["Value"]
         except Exception as exc:
             if is_code(exc, "ParameterNotFound"):
                 return None
@@ -127,16 +160,16 @@ def read(ctx: Context) -> dict[str, Any] | None:
     return holder if isinstance(holder, dict) else {"raw": value}
 
 
-def _put(ctx: Context, me: dict[str, Any]) -> bool:
-    with doing(f"take lock {ctx.names.lock_parameter}"):
+def _put(ctx: Context, me: dict[str, Any], key: LockKey) -> bool:
+    with doing(f"take lock {key.parameter}"):
         try:
             ctx.client("ssm").put_parameter(
-                Name=ctx.names.lock_parameter,
+                Name=key.parameter,
                 Value=json.dumps(me),
                 Type="String",
                 Overwrite=False,
-                Tags=ctx.names.tag_list(),
-                Description=f"ecsup lock for {ctx.names.stack}",
+                Tags=key.tag_list(),
+                Description=f"ecsup lock for {key.label}",
             )
         except Exception as exc:
             if is_code(exc, "ParameterAlreadyExists"):
@@ -145,19 +178,24 @@ def _put(ctx: Context, me: dict[str, Any]) -> bool:
     return True
 
 
-def _delete(ctx: Context) -> None:
-    with doing(f"release lock {ctx.names.lock_parameter}"):
+def _delete(ctx: Context, key: LockKey) -> None:
+    with doing(f"release lock {key.parameter}"):
         try:
-            ctx.client("ssm").delete_parameter(Name=ctx.names.lock_parameter)
+            ctx.client("ssm").delete_parameter(Name=key.parameter)
         except Exception as exc:
             if not is_code(exc, "ParameterNotFound"):
                 raise
 
 
 @contextmanager
-def held(ctx: Context, command: str, force_unlock: bool = False) -> Iterator[None]:
-    """Hold the stack's lock for the block. Sets ctx.lock_taken_over when a dead holder's lock
-    was taken (its run may have changed the stack after this run's plan began)."""
+def held(
+    ctx: Context, command: str, force_unlock: bool = False, key: LockKey | None = None, wait: float = 0.0
+) -> Iterator[None]:
+    """Hold the stack's lock (or ``key``'s) for the block. Sets ctx.lock_taken_over when a dead
+    holder's stack lock was taken (its run may have changed the stack after this run's plan
+    began). With ``wait``, a live holder is waited for (bounded) rather than refused: the shared
+    load balancer's lock is held for seconds, by runs of other stacks."""
+    key = key or stack_key(ctx)
     me = {
         "host": socket.gethostname(),
         "pid": os.getpid(),
@@ -165,49 +203,103 @@ def held(ctx: Context, command: str, force_unlock: bool = False) -> Iterator[Non
         "started": _started(os.getpid()),
         "command": command,
         "run": ctx.run_id,
+        "stack": ctx.names.stack,
         "since": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
-    ctx.lock_taken_over = force_unlock
-    if force_unlock:
-        _delete(ctx)
-    if not _put(ctx, me):
-        holder = read(ctx)
-        if holder is not None and not _stale(holder):
-            raise LockHeld(
-                f"{ctx.names.stack} is locked by `ecsup {holder.get('command', '?')}` on {holder.get('host', '?')} "
-                f"(pid {holder.get('pid', '?')}) since {holder.get('since', '?')}",
-                hint="wait for that run to finish; if it is gone for good, re-run with --force-unlock",
-            )
-        again = read(ctx)  # another run may have taken it over a moment ago: only remove the dead one's
-        if again is not None and again.get("run") != (holder or {}).get("run"):
-            raise LockHeld(
-                f"{ctx.names.stack} was locked by another run just now",
-                hint="wait for that run to finish; if it is gone for good, re-run with --force-unlock",
-            )
-        _delete(ctx)
-        ctx.lock_taken_over = True
-        if not _put(ctx, me):
-            raise LockHeld(
-                f"{ctx.names.stack} was locked by another run just now",
-                hint="wait for that run to finish; if it is gone for good, re-run with --force-unlock",
-            )
+    stack = key == stack_key(ctx)
+    if stack:
+        ctx.lock_taken_over = force_unlock
+    # In this process, a holder whose run is not in _HOLDING is a dead run's (a thread of ours that
+    # crashed): so this run is in it from before its lock exists until after it is released.
+    _HOLDING.add((key.parameter, ctx.run_id))
+    try:
+        _acquire(ctx, me, key, force_unlock, wait, stack)
+    except BaseException:
+        _HOLDING.discard((key.parameter, ctx.run_id))
+        raise
     _MY_RUNS.add(ctx.run_id)
     try:
         yield
     finally:
         try:
-            current = read(ctx)
-            if current is not None and current.get("run") == ctx.run_id:
-                with doing("record the stack's new generation"):
-                    ctx.client("ssm").put_parameter(
-                        Name=ctx.names.generation_parameter, Value=ctx.run_id, Type="String", Overwrite=True
-                    )
-                _delete(ctx)
-        except EcsupError as exc:  # never hide the run's own outcome behind the release
-            ctx.notes.append(
-                f"could not release the lock {ctx.names.lock_parameter}: {exc.message} "
-                "(the next run on this machine takes it over)"
+            _release(ctx, key)
+        finally:
+            _HOLDING.discard((key.parameter, ctx.run_id))
+
+
+def _acquire(ctx: Context, me: dict[str, Any], key: LockKey, force_unlock: bool, wait: float, stack: bool) -> None:
+    if force_unlock:
+        _delete(ctx, key)
+    if wait > 0:
+        from . import waiting
+
+        def free() -> tuple[bool, str]:
+            if _put(ctx, me, key):
+                return True, "taken"
+            holder = read(ctx, key)
+            if holder is None:
+                return False, "released"
+            if _stale(holder, key):
+                try:
+                    _take_over(ctx, me, key, holder)
+                except LockHeld:
+                    return False, "taken by another run just now"
+                return True, "taken over"
+            return False, f"held by `ecsup {holder.get('command', '?')}` of {holder.get('stack', '?')}"
+
+        waiting.poll(
+            ctx,
+            f"the lock of {key.label}",
+            free,
+            wait,
+            on_timeout=lambda state: LockHeld(
+                f"{key.label} stays locked ({state})",
+                hint="wait for that run to finish; if it is gone for good, remove the SSM parameter "
+                f"{key.parameter} and run the command again",
+            ),
+            first=0.5,
+            cap=2.0,
+        )
+    elif not _put(ctx, me, key):
+        holder = read(ctx, key)
+        if holder is not None and not _stale(holder, key):
+            raise LockHeld(
+                f"{key.label} is locked by `ecsup {holder.get('command', '?')}` on {holder.get('host', '?')} "
+                f"(pid {holder.get('pid', '?')}) since {holder.get('since', '?')}",
+                hint="wait for that run to finish; if it is gone for good, re-run with --force-unlock",
             )
+        _take_over(ctx, me, key, holder)
+        if stack:
+            ctx.lock_taken_over = True
+
+
+def _release(ctx: Context, key: LockKey) -> None:
+    try:
+        current = read(ctx, key)
+        if current is not None and current.get("run") == ctx.run_id:
+            with doing(f"record the new generation of {key.label}"):
+                ctx.client("ssm").put_parameter(Name=key.generation, Value=ctx.run_id, Type="String", Overwrite=True)
+            _delete(ctx, key)
+    except EcsupError as exc:  # never hide the run's own outcome behind the release
+        ctx.notes.append(
+            f"could not release the lock {key.parameter}: {exc.message} (the next run on this machine takes it over)"
+        )
+
+
+def _take_over(ctx: Context, me: dict[str, Any], key: LockKey, holder: dict[str, Any] | None) -> None:
+    """Replace a dead holder's lock (only the dead one's: another run may have just taken it)."""
+    again = read(ctx, key)
+    if again is not None and again.get("run") != (holder or {}).get("run"):
+        raise LockHeld(
+            f"{key.label} was locked by another run just now",
+            hint="wait for that run to finish; if it is gone for good, re-run with --force-unlock",
+        )
+    _delete(ctx, key)
+    if not _put(ctx, me, key):
+        raise LockHeld(
+            f"{key.label} was locked by another run just now",
+            hint="wait for that run to finish; if it is gone for good, re-run with --force-unlock",
+        )
 
 
 def forget(ctx: Context) -> None:

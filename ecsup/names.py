@@ -11,6 +11,9 @@ from dataclasses import dataclass
 TAG_APP = "ecsup:app"
 TAG_ENV = "ecsup:env"
 TAG_MANAGED = "ManagedBy"
+# The second owner: the shared part of a shared load balancer (ALB, its security group, its
+# listeners) carries this tag, with the shared name as value, and no ecsup:app/ecsup:env.
+TAG_SHARED = "ecsup:shared-lb"
 MANAGED_VALUE = "ecsup"
 
 ELB_NAME_LIMIT = 32
@@ -20,12 +23,27 @@ ELB_NAME_LIMIT = 32
 class Names:
     app: str
     env: str
+    shared: str = ""  # [load_balancer] shared: the shared load balancer's name ("" = the stack's own)
 
     @property
     def stack(self) -> str:
         return f"{self.app}-{self.env}"
 
-    cluster = service = family = alb = stack
+    cluster = service = family = stack
+
+    @property
+    def alb(self) -> str:
+        """The stack's own load balancer, or the shared one it joins."""
+        return self.shared or self.stack
+
+    @property
+    def own_alb(self) -> str:
+        return self.stack
+
+    @property
+    def rule(self) -> str:
+        """How plan, status and destroy name the stack's rule on a shared load balancer."""
+        return f"{self.shared} {self.stack}"
 
     @property
     def container(self) -> str:
@@ -63,6 +81,10 @@ class Names:
 
     @property
     def sg_alb(self) -> str:
+        return f"ecsup-shared-{self.shared}" if self.shared else f"{self.stack}-alb"
+
+    @property
+    def own_sg_alb(self) -> str:
         return f"{self.stack}-alb"
 
     @property
@@ -90,6 +112,14 @@ class Names:
         """Rewritten by every run that changed the stack, when it releases the lock."""
         return f"/ecsup/{self.stack}/generation"
 
+    @property
+    def shared_lock_parameter(self) -> str:
+        return f"/ecsup/shared-lb/{self.shared}/lock"
+
+    @property
+    def shared_generation_parameter(self) -> str:
+        return f"/ecsup/shared-lb/{self.shared}/generation"
+
     def owner_marker(self) -> str:
         """Value of the TXT record that marks a DNS record as this stack's."""
         return f'"heritage=ecsup,ecsup:app={self.app},ecsup:env={self.env}"'
@@ -107,6 +137,16 @@ class Names:
 
     def owns(self, tags: Mapping[str, str]) -> bool:
         return all(tags.get(k) == v for k, v in self.tags().items())
+
+    def shared_tags(self) -> dict[str, str]:
+        """The shared part's owner: the shared load balancer itself, no single stack."""
+        return {TAG_SHARED: self.shared, TAG_MANAGED: MANAGED_VALUE}
+
+    def shared_tag_list(self) -> list[dict[str, str]]:
+        return [{"Key": k, "Value": v} for k, v in self.shared_tags().items()]
+
+    def owns_shared(self, tags: Mapping[str, str]) -> bool:
+        return bool(self.shared) and all(tags.get(k) == v for k, v in self.shared_tags().items())
 
 
 def tag_dict(tags: Iterable[Mapping[str, str]] | None, key: str = "Key", value: str = "Value") -> dict[str, str]:

@@ -226,6 +226,26 @@ def iam_settle(delays: Any) -> float:
     return round(IAM_SETTLE * delays.iam_permissions / emulation.STRICT.iam_permissions, 2)
 
 
+def shared_demo_config(app: str, zone: str, region: str) -> str:
+    """A small stack on the demo's shared load balancer "edge" (ecsup demo's last part)."""
+    return f'''# written by `ecsup demo`: {app} on the shared load balancer "edge"
+app = "{app}"
+env = "dev"
+region = "{region}"
+
+[dns]
+zone = "{zone}"
+hostname = "{app}.{zone}"
+
+[load_balancer]
+shared = "edge"
+
+[service]
+image = "public.ecr.aws/nginx/nginx:stable"
+desired_count = 1
+'''
+
+
 def demo_config(zone: str, region: str) -> str:
     return f'''# written by `ecsup demo` for the local sandbox
 app = "demo"

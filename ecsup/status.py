@@ -40,6 +40,7 @@ class Report:
     events: list[str] = field(default_factory=list)
     stopped_reasons: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    shared: dict[str, Any] = field(default_factory=dict)  # [load_balancer] shared: the stack's place on it
 
     @property
     def exists(self) -> bool:
@@ -61,6 +62,7 @@ class Report:
             "events": self.events,
             "stopped_reasons": self.stopped_reasons,
             "notes": self.notes,
+            **({"shared_load_balancer": self.shared} if self.shared else {}),
         }
 
 
@@ -95,6 +97,13 @@ def collect(ctx: Context) -> Report:
             report.rows.append(Row(state, "CloudWatch alarm", alarm["name"], detail))
     for conflict in ctx.conflicts:
         report.rows.append(Row(FOREIGN, "conflict", "", conflict))
+    if ctx.names.shared:
+        report.shared = {
+            "name": ctx.names.shared,
+            "rule_priority": ctx.facts.get("rule_priority"),
+            "certificate": ctx.facts.get("listener_certificate"),
+            "other_stacks": list(ctx.facts.get("shared_others", [])),
+        }
     # the health reads are independent: at once, each into its own report, merged in this order
     parts = {
         fn: Report(report.stack, report.url, report.region)

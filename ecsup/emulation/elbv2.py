@@ -110,6 +110,19 @@ def listener_certificate_must_be_usable(em: Emulation, resp: Any, proceed: Calla
     """CreateListener/ModifyListener with an ACM certificate: refused while it is not ISSUED,
     and for a moment right after (see Delays.certificate_usable)."""
     params = _params(resp)
+    _usable(em, params)
+    before: list[str] = []
+    if resp._get_param("ListenerArn"):  # ModifyListener: the certificate it had may be released
+        for lb in _elbv2(resp.current_account, resp.region).load_balancers.values():
+            if resp._get_param("ListenerArn") in lb.listeners:
+                before = _listener_certificates(lb.listeners[resp._get_param("ListenerArn")])
+    result = proceed()
+    after = {i.get("CertificateArn") for i in params.get("Certificates") or []}
+    _release_certificates(em, resp.current_account, [c for c in before if c not in after and after])
+    return result
+
+
+def _usable(em: Emulation, params: dict[str, Any]) -> None:
     for item in params.get("Certificates") or []:
         arn = item.get("CertificateArn") or ""
         if ":acm:" not in arn:
@@ -125,15 +138,6 @@ def listener_certificate_must_be_usable(em: Emulation, resp: Any, proceed: Calla
                 f"The certificate '{arn}' must have a fully-qualified domain name, a supported signature, "
                 "and a supported key size.",
             )
-    before: list[str] = []
-    if resp._get_param("ListenerArn"):  # ModifyListener: the certificate it had may be released
-        for lb in _elbv2(resp.current_account, resp.region).load_balancers.values():
-            if resp._get_param("ListenerArn") in lb.listeners:
-                before = _listener_certificates(lb.listeners[resp._get_param("ListenerArn")])
-    result = proceed()
-    after = {i.get("CertificateArn") for i in params.get("Certificates") or []}
-    _release_certificates(em, resp.current_account, [c for c in before if c not in after and after])
-    return result
 
 
 def deleted_listener_releases_its_certificate(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
@@ -223,6 +227,84 @@ def access_logs_need_a_bucket_elb_can_write(em: Emulation, resp: Any, proceed: C
     return proceed()
 
 
+# -- a listener shared by several stacks --------------------------------------------------------
+def _listener(resp: Any) -> Any:
+    arn = resp._get_param("ListenerArn")
+    for lb in _elbv2(resp.current_account, resp.region).load_balancers.values():
+        if arn in lb.listeners:
+            return lb.listeners[arn]
+    return None
+
+
+def modify_listener_replaces_only_the_default_certificate(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """ModifyListener's Certificates is "the default certificate for the listener" (exactly one;
+    ELB API reference, ModifyListener): the SNI certificates added with AddListenerCertificates
+    stay. moto replaces the whole list with the one given."""
+    listener = _listener(resp)
+    before = list(getattr(listener, "certificates", None) or []) if listener is not None else []
+    result = proceed()
+    given = [c.get("CertificateArn") for c in _params(resp).get("Certificates") or []]
+    if listener is not None and given and before:
+        listener.certificates = [given[0], *[c for c in before[1:] if c != given[0]]]
+    return result
+
+
+def default_certificate_cannot_be_removed(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """RemoveListenerCertificates: "You can't remove the default certificate for a listener. To
+    replace the default certificate, call ModifyListener." (ELB API reference; error
+    OperationNotPermitted). moto removes it. A removed certificate is released (for ACM's InUseBy)."""
+    listener = _listener(resp)
+    certs = list(getattr(listener, "certificates", None) or []) if listener is not None else []
+    removing = [c.get("CertificateArn") for c in _params(resp).get("Certificates") or []]
+    if certs and certs[0] in removing:
+        raise AwsFault("OperationNotPermitted", "The default certificate of a listener cannot be removed")
+    result = proceed()
+    _release_certificates(em, resp.current_account, [c for c in removing if c in certs])
+    return result
+
+
+def certificates_quota_excludes_the_default(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """AddListenerCertificates: 25 certificates per load balancer, the default one not counted
+    ("Quotas for your Application Load Balancers", ELB User Guide); moto counts the default
+    (24 SNI certificates at most) and adds a certificate already there again, which AWS does not
+    ("If the certificate in already in the certificate list, the call is successful but the
+    certificate is not added again", ELB API reference, AddListenerCertificates)."""
+    _usable(em, _params(resp))  # as CreateListener: an ACM certificate that exists and is ISSUED
+    listener = _listener(resp)
+    certs = list(getattr(listener, "certificates", None) or []) if listener is not None else []
+    adding = [c.get("CertificateArn") for c in _params(resp).get("Certificates") or []]
+    new = [c for c in dict.fromkeys(adding) if c not in certs]
+    if len(certs) - 1 + len(new) > RULES_AND_CERTIFICATES["certificates"]:
+        raise AwsFault(
+            "TooManyCertificates", "You've reached the limit on the number of certificates per load balancer"
+        )
+    if listener is not None:
+        listener.certificates = [*certs, *new]
+    return _added(resp, listener)
+
+
+def _added(resp: Any, listener: Any) -> Any:
+    from moto.core.responses import ActionResult
+
+    return ActionResult({"Certificates": [{"CertificateArn": c} for c in listener.certificates[1:]]})
+
+
+RULES_AND_CERTIFICATES = {"rules": 100, "certificates": 25}  # default quotas per load balancer
+
+
+def rules_quota_per_load_balancer(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """CreateRule: 100 rules per load balancer, default rules not counted (ELB User Guide, "Quotas
+    for your Application Load Balancers"); AWS answers TooManyRules ("You've reached the limit on
+    the number of rules per load balancer", ELB API reference, CreateRule). moto has no limit."""
+    arn = resp._get_param("ListenerArn")
+    for lb in _elbv2(resp.current_account, resp.region).load_balancers.values():
+        if arn in lb.listeners:
+            count = sum(len(li._non_default_rules) for li in lb.listeners.values())
+            if count >= RULES_AND_CERTIFICATES["rules"]:
+                raise AwsFault("TooManyRules", "You've reached the limit on the number of rules per load balancer")
+    return proceed()
+
+
 def install(around: Callable[..., None]) -> None:
     from moto.elbv2.models import FakeLoadBalancer
     from moto.elbv2.responses import ELBV2Response as ELB
@@ -232,6 +314,10 @@ def install(around: Callable[..., None]) -> None:
     around(ELB, "create_listener", listener_order_is_not_promised)
     around(ELB, "modify_listener", listener_certificate_must_be_usable)
     around(ELB, "modify_listener", listener_order_is_not_promised)
+    around(ELB, "modify_listener", modify_listener_replaces_only_the_default_certificate)
+    around(ELB, "remove_listener_certificates", default_certificate_cannot_be_removed)
+    around(ELB, "add_listener_certificates", certificates_quota_excludes_the_default)
+    around(ELB, "create_rule", rules_quota_per_load_balancer)
     around(ELB, "create_rule", rule_order_is_not_promised)
     around(ELB, "modify_rule", rule_order_is_not_promised)
     around(ELB, "describe_rules", rules_listed_in_no_promised_order)

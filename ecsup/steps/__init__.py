@@ -69,6 +69,10 @@ def service_ref(ctx: Context) -> str:
 
 
 def listeners_ref(ctx: Context) -> str:
+    """What forwards to the stack's target groups: its listeners, or on a shared load balancer
+    its rule (steps/shared.py)."""
+    if ctx.names.shared:
+        return f"listener rule {ctx.names.rule}"
     return f"listeners {ctx.names.alb}"
 
 

@@ -19,7 +19,8 @@ and combines them with metric math.
   does not mix their traffic into this figure; HTTPCode_ELB_5XX_Count exists only per load
   balancer (ELB User Guide, "CloudWatch metrics for your Application Load Balancer"), and is
   included because a 502/504 the load balancer answers for a target that crashed or hung is the
-  release's failure too -- on a shared load balancer it would count the other stacks' as well.
+  release's failure too -- but not on a shared load balancer ([load_balancer] shared), where it
+  would count the other stacks' as well.
   Counts are published only when non-zero: each is FILLed with 0, the ratio is guarded against
   0 / 0 (IF(requests > 0, ...)), and with no data at all (no traffic) the alarm treats missing
   data as not breaching.
@@ -37,7 +38,7 @@ import json
 from functools import partial
 from typing import Any
 
-from ..config import AlarmsConfig
+from ..config import AlarmsConfig, Config
 from ..context import Context
 from ..deployments import alarm_states as describe
 from ..errors import ConfigError, doing, is_code
@@ -50,6 +51,12 @@ KINDS = ("5xx", "latency")
 # The metrics each alarm evaluates (its MetricStats; expressions are free): what CloudWatch bills,
 # $0.10 per metric-month for a standard-resolution alarm (STACK.md; cost.py).
 METRICS_PER_ALARM = {"5xx": 5, "latency": 2}
+
+
+def metrics_per_alarm(config: Config) -> dict[str, int]:
+    """METRICS_PER_ALARM for this stack: on a shared load balancer the 5xx alarm leaves out the
+    load balancer's own 5xx count (it would count every stack's), so it evaluates one metric less."""
+    return METRICS_PER_ALARM | ({"5xx": 4} if config.load_balancer.shared else {})
 
 
 def kinds(cfg: AlarmsConfig) -> list[str]:
@@ -115,7 +122,9 @@ def wanted(ctx: Context) -> dict[str, dict[str, Any]]:
         for key, dims in groups.items():
             metrics.append(_stat(f"t5{key}", "HTTPCode_Target_5XX_Count", dims, "Sum", period))
             metrics.append(_stat(f"rq{key}", "RequestCount", dims, "Sum", period))
-        metrics.append(_stat("e5", "HTTPCode_ELB_5XX_Count", lb, "Sum", period))
+        own_lb = not ctx.config.load_balancer.shared
+        if own_lb:  # per load balancer only: on a shared one it would count the other stacks' 5xx
+            metrics.append(_stat("e5", "HTTPCode_ELB_5XX_Count", lb, "Sum", period))
         metrics.append(
             {
                 "Id": "requests",
@@ -127,8 +136,10 @@ def wanted(ctx: Context) -> dict[str, dict[str, Any]]:
         metrics.append(
             {
                 "Id": "rate",
-                "Expression": "IF(requests > 0, 100 * (FILL(t5b,0) + FILL(t5g,0) + FILL(e5,0)) / requests, 0)",
-                "Label": "5xx per 100 requests (targets and load balancer)",
+                "Expression": "IF(requests > 0, 100 * (FILL(t5b,0) + FILL(t5g,0)"
+                + (" + FILL(e5,0)" if own_lb else "")
+                + ") / requests, 0)",
+                "Label": "5xx per 100 requests (targets" + (" and load balancer)" if own_lb else ")"),
                 "ReturnData": True,
             }
         )

@@ -14,7 +14,7 @@ from ..context import Context
 from ..errors import AwsError, ConfigError, EcsupError, WaitTimeout, doing, is_code
 from ..names import tag_dict
 from ..plan import KNOWN_AFTER_APPLY, Action
-from . import Step, listeners_ref
+from . import Step, listeners_ref, load_balancer_ref
 from .zone import change_records, fqdn, records_at
 
 CLOUDFRONT_REGION = "us-east-1"
@@ -427,6 +427,8 @@ class CertificateStep(Step):
         for region in sorted({ctx.region, CLOUDFRONT_REGION}):
             for cert in owned_certificates(ctx, region):
                 arn = cert["CertificateArn"]
+                if region == ctx.region:  # SharedRuleStep takes it off a shared listener
+                    ctx.facts.setdefault("owned_cert_arns", []).append(arn)
                 label = f"{cert['DomainName']} ({region})"
                 actions.append(
                     Action(
@@ -436,7 +438,16 @@ class CertificateStep(Step):
                         arn,
                         run=partial(delete_certificate, ctx, arn, region),
                         # the stack's listener uses the regional one; the us-east-1 copy is independent
-                        after=(listeners_ref(ctx),) if region == ctx.region else (),
+                        after=(
+                            (listeners_ref(ctx),)
+                            + (
+                                (f"listener certificate {ctx.names.rule}", load_balancer_ref(ctx))
+                                if ctx.names.shared
+                                else ()
+                            )
+                            if region == ctx.region
+                            else ()
+                        ),
                     )
                 )
                 records = validation_records(cert) or []

@@ -93,7 +93,12 @@ def _points_at_our_alb(ctx: Context, record: dict[str, Any]) -> bool:
 
 class DnsStep(Step):
     title = "DNS record"
-    needs = ("ZoneStep", "CertificateStep", "LoadBalancerStep")  # the zone, its records read, the ALB
+    needs = (
+        "ZoneStep",
+        "CertificateStep",
+        "LoadBalancerStep",
+        "SharedLoadBalancerStep",
+    )  # the zone, its records read, the ALB
 
     def plan(self, ctx: Context) -> list[Action]:
         host = ctx.config.dns.hostname

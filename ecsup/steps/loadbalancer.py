@@ -11,7 +11,7 @@ from typing import Any
 from .. import waiting
 from ..config import DEFAULT_TLS_POLICY
 from ..context import Context
-from ..errors import doing, is_code
+from ..errors import ConfigError, doing, is_code
 from ..names import tag_dict
 from ..plan import KNOWN_AFTER_APPLY, Action, Change
 from . import Step, both, check_owner, foreign, listeners_ref, resolve, service_ref
@@ -87,9 +87,10 @@ def elb_tags(ctx: Context, arns: list[str]) -> dict[str, dict[str, str]]:
 
 
 def find_load_balancer(ctx: Context) -> dict[str, Any] | None:
-    with doing(f"look up load balancer {ctx.names.alb}"):
+    """The stack's own load balancer (a shared one: steps/shared.py)."""
+    with doing(f"look up load balancer {ctx.names.own_alb}"):
         try:
-            lbs = ctx.client("elbv2").describe_load_balancers(Names=[ctx.names.alb])["LoadBalancers"]
+            lbs = ctx.client("elbv2").describe_load_balancers(Names=[ctx.names.own_alb])["LoadBalancers"]
         except Exception as exc:
             if is_code(exc, "LoadBalancerNotFound"):
                 return None
@@ -119,6 +120,46 @@ def find_target_groups(ctx: Context) -> dict[str, dict[str, Any]]:
     return found
 
 
+def lb_name(arn: str) -> str:
+    """arn:...:loadbalancer/app/<name>/<id> -> <name>."""
+    parts = arn.split("/")
+    return parts[-2] if len(parts) >= 3 else arn
+
+
+def refuse_move(ctx: Context, lb: dict[str, Any] | None, tgs: dict[str, dict[str, Any]], tags: dict[str, Any]) -> None:
+    """Moving a stack between its own load balancer and a shared one is not done in place (yet):
+    refuse it before any change, rather than leave a load balancer or a rule behind."""
+    n = ctx.names
+    if n.shared and lb is not None and n.owns(tags.get(lb["LoadBalancerArn"], {})):
+        raise ConfigError(
+            [
+                (
+                    "load_balancer.shared",
+                    f"{n.stack} has its own load balancer {n.own_alb}: moving a stack onto a "
+                    "shared load balancer is not supported yet",
+                )
+            ],
+            hint="remove load_balancer.shared to keep the own one (destroy works from there); to move, destroy the "
+            "stack that way, then create it with the key; nothing was changed",
+        )
+    want = n.alb
+    for tg in tgs.values():
+        elsewhere = sorted({lb_name(a) for a in tg.get("LoadBalancerArns", [])} - {want})
+        if elsewhere and n.owns(tags.get(tg["TargetGroupArn"], {})):
+            raise ConfigError(
+                [
+                    (
+                        "load_balancer.shared",
+                        f"target group {tg['TargetGroupName']} is on load balancer "
+                        f"{', '.join(elsewhere)}, not {want}: moving a stack between its own load balancer and "
+                        "a shared one is not supported yet",
+                    )
+                ],
+                hint=f'set load_balancer.shared = "{elsewhere[0]}" back (destroy works from there); '
+                "nothing was changed",
+            )
+
+
 class LoadBalancerStep(Step):
     """ALB and target groups (no listeners: see ListenersStep)."""
 
@@ -130,9 +171,12 @@ class LoadBalancerStep(Step):
         elb = ctx.client("elbv2")
         lb, tgs = both(ctx, partial(find_load_balancer, ctx), partial(find_target_groups, ctx))
         tags = elb_tags(ctx, [x["LoadBalancerArn"] for x in [lb] if x] + [g["TargetGroupArn"] for g in tgs.values()])
+        refuse_move(ctx, lb, tgs, tags)
         actions: list[Action | Callable[[], Action]] = []  # the callables read attributes: at once, below
         # -- load balancer
-        if lb is None:
+        if n.shared:
+            pass  # the shared part is steps/shared.py's
+        elif lb is None:
             actions.append(
                 Action(
                     "create", "load balancer", n.alb, "internet-facing, application", run=lambda: self._create_lb(ctx)
@@ -286,9 +330,10 @@ class LoadBalancerStep(Step):
         lb = find_load_balancer(ctx)
         tgs = find_target_groups(ctx)
         tags = elb_tags(ctx, [x["LoadBalancerArn"] for x in [lb] if x] + [g["TargetGroupArn"] for g in tgs.values()])
+        refuse_move(ctx, lb, tgs, tags)
         first: list[Action] = []
         last: list[Action] = []
-        if lb is not None:
+        if lb is not None and not n.shared:
             arn = lb["LoadBalancerArn"]
             if ctx.names.owns(tags.get(arn, {})):
                 ctx.facts.update(alb_arn=arn, alb_dns=lb["DNSName"], alb_zone=lb["CanonicalHostedZoneId"])
@@ -557,6 +602,8 @@ class ListenersStep(Step):
 
     def plan(self, ctx: Context) -> list[Action]:
         n = ctx.names
+        if n.shared:  # HTTPS:443 and HTTP:80 are the shared load balancer's (steps/shared.py)
+            return []
         listeners: dict[int, dict[str, Any]] = {}
         if ctx.facts.get("alb_arn"):
             with doing(f"read the listeners of {n.alb}"):

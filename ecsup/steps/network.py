@@ -317,6 +317,7 @@ ALB_RULES: set[Rule] = {("tcp", port, port, src) for port in (80, 443) for src i
 
 class SecurityGroupsStep(Step):
     title = "security groups"
+    needs = ("SharedLoadBalancerStep",)  # on a shared load balancer: its group, the tasks' source
 
     def _groups(self, ctx: Context) -> dict[str, dict[str, Any]]:
         n = ctx.names
@@ -330,11 +331,12 @@ class SecurityGroupsStep(Step):
         return {g["GroupName"]: g for g in groups}
 
     def plan(self, ctx: Context) -> list[Action]:
-        resolve_network(ctx)
+        if not (ctx.names.shared and ctx.facts.get("alb_subnets")):  # SharedLoadBalancerStep resolved it
+            resolve_network(ctx)
         n = ctx.names
         groups = self._groups(ctx)
         actions = []
-        alb = groups.get(n.sg_alb)
+        alb = None if n.shared else groups.get(n.sg_alb)  # a shared one is steps/shared.py's
         tasks = groups.get(n.sg_tasks)
         if alb and check_owner(ctx, "security group", n.sg_alb, tag_dict(alb.get("Tags"))):
             ctx.facts["sg_alb"] = alb["GroupId"]
@@ -342,7 +344,7 @@ class SecurityGroupsStep(Step):
             ctx.facts["sg_tasks"] = tasks["GroupId"]
         port = ctx.config.service.container_port
         for name, group, fact, desc in (
-            (n.sg_alb, alb, "sg_alb", "load balancer: HTTP/HTTPS from anywhere"),
+            *([] if n.shared else [(n.sg_alb, alb, "sg_alb", "load balancer: HTTP/HTTPS from anywhere")]),
             (n.sg_tasks, tasks, "sg_tasks", f"tasks: port {port} from the load balancer"),
         ):
             if group is None:
@@ -456,7 +458,7 @@ class SecurityGroupsStep(Step):
         groups = self._groups(ctx)
         actions = []
         # tasks' group first: it references the ALB's
-        for name in (ctx.names.sg_tasks, ctx.names.sg_alb):
+        for name in (ctx.names.sg_tasks, *([] if ctx.names.shared else [ctx.names.sg_alb])):
             group = groups.get(name)
             if group is None:
                 continue

@@ -239,7 +239,14 @@ def scaling_policies(ctx: Context) -> list[str]:
 
 class ServiceStep(Step):
     title = "service"
-    needs = ("TaskDefinitionStep", "ListenersStep", "LoadBalancerStep", "SecurityGroupsStep", "IamStep")
+    needs = (
+        "TaskDefinitionStep",
+        "ListenersStep",
+        "SharedRuleStep",
+        "LoadBalancerStep",
+        "SecurityGroupsStep",
+        "IamStep",
+    )
 
     def plan(self, ctx: Context) -> list[Action]:
         svc_cfg = ctx.config.service
@@ -358,6 +365,8 @@ class ServiceStep(Step):
         https = ctx.facts.get("https_listener_arn", "")
         infra = ctx.facts.get("infrastructure_role_arn", KNOWN_AFTER_APPLY)
 
+        rule_label = f"of {ctx.names.rule}" if ctx.names.shared else "of HTTPS:443"
+
         def view(lbs: list[dict[str, Any]]) -> str:
             out = []
             for lb in lbs:
@@ -367,10 +376,12 @@ class ServiceStep(Step):
                 )
                 rule = str(adv.get("productionListenerRule") or "")
                 on_https = bool(https) and rule.startswith(https.replace(":listener/", ":listener-rule/") + "/")
+                if ctx.names.shared:  # its own host rule on the shared listener
+                    on_https = bool(rule) and rule == ctx.facts.get("production_rule_arn")
                 out.append(
                     f"{'+'.join(groups)} {lb.get('containerName')}:{lb.get('containerPort')}"
                     + (
-                        f", production rule {'of HTTPS:443' if on_https else rule or '-'}, role {adv.get('roleArn')}"
+                        f", production rule {rule_label if on_https else rule or '-'}, role {adv.get('roleArn')}"
                         if adv
                         else ""
                     )
@@ -385,9 +396,13 @@ class ServiceStep(Step):
         if ctx.config.service.deploy.shifts_traffic:
             want["advancedConfiguration"] = {
                 "alternateTargetGroupArn": green if want["targetGroupArn"] == blue else blue,
-                "productionListenerRule": (https.replace(":listener/", ":listener-rule/") + "/default")
-                if https
-                else "",
+                "productionListenerRule": (
+                    ctx.facts.get("production_rule_arn", KNOWN_AFTER_APPLY)
+                    if ctx.names.shared
+                    else (https.replace(":listener/", ":listener-rule/") + "/default")
+                    if https
+                    else ""
+                ),
                 "roleArn": infra,
             }
         return view(svc.get("loadBalancers", [])), view([want])

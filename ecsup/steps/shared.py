@@ -1,0 +1,789 @@
+"""A load balancer shared by several stacks ([load_balancer] shared = "<name>").
+
+Two owners, kept apart by their tags (names.py):
+
+- the shared part -- the ALB named <name>, its security group ``ecsup-shared-<name>``, HTTP:80
+  (301 to HTTPS) and HTTPS:443 (the configured TLS policy, default action 404 for hosts no stack
+  serves) -- is tagged ``ecsup:shared-lb=<name>``: it belongs to the shared load balancer, not to a
+  stack. It is created by the first stack that needs it and deleted by the last one out;
+- a stack owns (``ecsup:app``/``ecsup:env``) only its rule on HTTPS:443 (host header -> forward to
+  its blue/green groups: ECS's ``productionListenerRule``), its target groups, its tasks' group
+  and the attachment of its certificate to the listener (SNI).
+
+Every change to the shared part -- its creation and deletion, a rule's priority, the listener's
+certificate list -- is made under the shared load balancer's own lock (lock.shared_key), after
+reading again what is there: two stacks joining or leaving at once see each other's changes, and
+the last stack out is decided under it. A rule's priority, once chosen, never changes.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from .. import lock, waiting
+from ..context import Context
+from ..cost import Sharing
+from ..errors import AwsError, ConfigError, doing, is_code
+from ..names import TAG_APP, TAG_ENV, tag_dict
+from ..plan import KNOWN_AFTER_APPLY, Action, Change
+from . import Step, listeners_ref, service_ref
+from .certificate import covers, wait_issued
+from .loadbalancer import REDIRECT, _forward, _forward_groups, elb_tags, forward_weights, repaired_weights, tls_policy
+from .network import ALB_RULES, _permissions, _rules, resolve_network
+
+# ALB quotas ("Quotas for your Application Load Balancers", ELB User Guide): 100 rules per load
+# balancer (default rules not counted), 25 certificates per load balancer (the default not counted).
+RULES_LIMIT = 100
+CERTIFICATES_LIMIT = 25
+PRIORITY_MAX = 50000  # CreateRule Priority: 1-50000
+PRIORITY_ATTEMPTS = 5
+NOT_FOUND_BODY = "No service at this host name."
+NOT_FOUND = [
+    {
+        "Type": "fixed-response",
+        "FixedResponseConfig": {"StatusCode": "404", "ContentType": "text/plain", "MessageBody": NOT_FOUND_BODY},
+    }
+]
+LOCK_WAIT = 300.0  # another stack's join or leave holds the shared lock for seconds
+
+
+def shared_lock(ctx: Context, command: str) -> Any:
+    return lock.held(ctx, command, key=lock.shared_key(ctx), wait=LOCK_WAIT)
+
+
+# -- reading the shared part -------------------------------------------------------------------
+def find_shared(ctx: Context) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    name = ctx.names.shared
+    with doing(f"look up shared load balancer {name}"):
+        try:
+            lbs = ctx.client("elbv2").describe_load_balancers(Names=[name])["LoadBalancers"]
+        except Exception as exc:
+            if is_code(exc, "LoadBalancerNotFound"):
+                return None, {}
+            raise
+    if not lbs:
+        return None, {}
+    return lbs[0], elb_tags(ctx, [lbs[0]["LoadBalancerArn"]]).get(lbs[0]["LoadBalancerArn"], {})
+
+
+def find_shared_group(ctx: Context) -> dict[str, Any] | None:
+    with doing(f"look up security group {ctx.names.sg_alb}"):
+        groups = ctx.client("ec2").describe_security_groups(
+            Filters=[
+                {"Name": "vpc-id", "Values": [ctx.facts["vpc_id"]]},
+                {"Name": "group-name", "Values": [ctx.names.sg_alb]},
+            ]
+        )["SecurityGroups"]
+    return groups[0] if groups else None
+
+
+def shared_listeners(ctx: Context, alb_arn: str) -> dict[int, dict[str, Any]]:
+    found: dict[int, dict[str, Any]] = {}
+    with doing(f"read the listeners of {ctx.names.shared}"):
+        try:
+            for page in ctx.client("elbv2").get_paginator("describe_listeners").paginate(LoadBalancerArn=alb_arn):
+                for listener in page["Listeners"]:
+                    found[listener["Port"]] = listener
+        except Exception as exc:
+            if not is_code(exc, "LoadBalancerNotFound", "ListenerNotFound"):
+                raise
+    return found
+
+
+def listener_rules(ctx: Context, listener_arn: str) -> list[dict[str, Any]]:
+    """The listener's non-default rules, each with its tags under "Tags" (a dict)."""
+    elb = ctx.client("elbv2")
+    rules: list[dict[str, Any]] = []
+    with doing(f"read the rules of listener {listener_arn}"):
+        try:
+            for page in elb.get_paginator("describe_rules").paginate(ListenerArn=listener_arn):
+                rules += [r for r in page["Rules"] if not r.get("IsDefault")]
+        except Exception as exc:
+            if not is_code(exc, "ListenerNotFound"):
+                raise
+        arns = [r["RuleArn"] for r in rules]
+        tags: dict[str, dict[str, str]] = {}
+        for i in range(0, len(arns), 20):  # DescribeTags: at most 20 resources a call
+            tags |= elb_tags(ctx, arns[i : i + 20])
+    for r in rules:
+        r["Tags"] = tags.get(r["RuleArn"], {})
+    return rules
+
+
+def rule_hosts(rule: dict[str, Any]) -> list[str]:
+    hosts: list[str] = []
+    for cond in rule.get("Conditions", []):
+        if cond.get("Field") == "host-header":
+            hosts += (cond.get("HostHeaderConfig") or {}).get("Values") or cond.get("Values") or []
+    return [h.lower() for h in hosts]
+
+
+def rule_owner(rule: dict[str, Any]) -> str:
+    """The stack a rule belongs to ("app-env"), or "" for a rule that is not ecsup's."""
+    tags = rule.get("Tags") or {}
+    return f"{tags[TAG_APP]}-{tags[TAG_ENV]}" if tags.get(TAG_APP) and tags.get(TAG_ENV) else ""
+
+
+def stacks_on(rules: list[dict[str, Any]]) -> list[str]:
+    return sorted({rule_owner(r) or f"(a rule not ecsup's, priority {r.get('Priority')})" for r in rules})
+
+
+def listener_certificates(ctx: Context, listener_arn: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    with doing(f"read the certificates of listener {listener_arn}"):
+        for page in (
+            ctx.client("elbv2").get_paginator("describe_listener_certificates").paginate(ListenerArn=listener_arn)
+        ):
+            out += page["Certificates"]
+    return out
+
+
+def certificate_names(ctx: Context, arn: str) -> list[str]:
+    with doing(f"describe certificate {arn}"):
+        try:
+            cert = ctx.client("acm").describe_certificate(CertificateArn=arn)["Certificate"]
+        except Exception as exc:
+            if is_code(exc, "ResourceNotFoundException"):
+                return []
+            raise
+    return [n.lower() for n in [cert.get("DomainName", ""), *cert.get("SubjectAlternativeNames", [])] if n]
+
+
+def covering(ctx: Context, certs: list[str], host: str) -> str | None:
+    """The first of ``certs`` whose names cover ``host`` (the listener picks it by SNI)."""
+    for arn in certs:
+        if any(covers(n, host.lower()) for n in certificate_names(ctx, arn)):
+            return arn
+    return None
+
+
+def free_priority(rules: list[dict[str, Any]]) -> int:
+    used = {int(r["Priority"]) for r in rules if str(r.get("Priority", "")).isdigit()}
+    return next(p for p in range(1, PRIORITY_MAX + 1) if p not in used)
+
+
+def sharing(ctx: Context, offline: bool = False) -> Sharing:
+    """For `ecsup cost`: how many stacks share the load balancer (this one counted whether or not
+    it is on it yet). Offline, nothing can be read: this stack alone is assumed, and said."""
+    name = ctx.names.shared
+    if offline:
+        return Sharing(name, 1, known=False)
+    lb, tags = find_shared(ctx)
+    if lb is None or not ctx.names.owns_shared(tags):
+        return Sharing(name, 1)
+    https = shared_listeners(ctx, lb["LoadBalancerArn"]).get(443)
+    rules = listener_rules(ctx, https["ListenerArn"]) if https else []
+    others = tuple(s for s in stacks_on(rules) if s != ctx.names.stack)
+    return Sharing(name, len(others) + 1, others)
+
+
+def host_condition(ctx: Context) -> list[dict[str, Any]]:
+    return [{"Field": "host-header", "HostHeaderConfig": {"Values": [ctx.config.dns.hostname]}}]
+
+
+# -- the shared part ---------------------------------------------------------------------------
+class SharedLoadBalancerStep(Step):
+    """The shared part: found by its name and tags, created (under its lock) by the first stack
+    that needs it; HTTPS:443 is made by SharedRuleStep, which has the certificate."""
+
+    title = "shared load balancer"
+
+    def plan(self, ctx: Context) -> list[Action]:
+        n = ctx.names
+        if not n.shared:
+            return []
+        resolve_network(ctx)
+        lb, tags = find_shared(ctx)
+        group = find_shared_group(ctx)
+        if group is not None and not n.owns_shared(tag_dict(group.get("Tags"))):
+            ctx.conflicts.append(
+                f"security group {n.sg_alb!r} exists but is not ecsup's shared load balancer {n.shared!r}'s "
+                f"(tag ecsup:shared-lb={n.shared})"
+            )
+            return []
+        if group is not None:
+            ctx.facts["sg_alb"] = group["GroupId"]
+        if lb is None:
+            return [
+                Action(
+                    "create",
+                    "load balancer",
+                    n.shared,
+                    "shared, created: internet-facing, its security group, HTTP:80 -> HTTPS; 1 stack on it (this one)",
+                    run=lambda: self._ensure(ctx),
+                )
+            ]
+        if not n.owns_shared(tags):
+            ctx.conflicts.append(
+                f"load balancer {n.shared!r} exists but is not ecsup's shared load balancer (it lacks the tag "
+                f"ecsup:shared-lb={n.shared}): ecsup will not put a stack on it"
+            )
+            return []
+        self._learn(ctx, lb)
+        https = shared_listeners(ctx, lb["LoadBalancerArn"])
+        ctx.facts["shared_listeners"] = https
+        rules = listener_rules(ctx, https[443]["ListenerArn"]) if 443 in https else []
+        ctx.facts["shared_rules"] = rules
+        others = [s for s in stacks_on(rules) if s != n.stack]
+        ctx.facts["shared_others"] = others
+        on_it = any(n.owns(r.get("Tags") or {}) for r in rules)
+        count = len(others) + on_it
+        detail = f"shared, found: {count} stack{'s' if count != 1 else ''} on it"
+        if on_it:
+            detail += f" (with {', '.join(others)})" if others else " (this one alone)"
+        else:
+            detail += (f" ({', '.join(others)})" if others else "") + "; this stack joins"
+        changes = []
+        if group is None or lb.get("SecurityGroups") != [group["GroupId"]]:
+            ctx.notes.append(
+                f"shared load balancer {n.shared}: its security groups are {lb.get('SecurityGroups')}, not "
+                f"[{n.sg_alb}]: not changed (the shared part is not this stack's alone)"
+            )
+        if lb.get("Scheme") != "internet-facing":
+            ctx.notes.append(f"shared load balancer {n.shared} is {lb.get('Scheme')}, not internet-facing: not changed")
+        if 80 not in https:
+            changes.append(Change("HTTP:80", "-", "redirect to HTTPS"))
+        if group is not None and ALB_RULES - _rules(group):
+            changes.append(Change("security group ingress", "-", "80/443 from anywhere"))
+        if changes:
+            return [Action("update", "load balancer", n.shared, detail, changes, run=lambda: self._ensure(ctx))]
+        return [Action("noop", "load balancer", n.shared, detail)]
+
+    def _learn(self, ctx: Context, lb: dict[str, Any]) -> None:
+        ctx.learn_account(lb["LoadBalancerArn"])
+        ctx.facts.update(alb_arn=lb["LoadBalancerArn"], alb_dns=lb["DNSName"], alb_zone=lb["CanonicalHostedZoneId"])
+
+    def _ensure(self, ctx: Context) -> str:
+        """Under the shared lock, read again and make what is missing: security group, load
+        balancer, HTTP:80. A same-named resource that appeared meanwhile and is not the shared
+        load balancer's is refused, not adopted."""
+        n = ctx.names
+        ec2, elb = ctx.client("ec2"), ctx.client("elbv2")
+        made = []
+        with shared_lock(ctx, "create"):
+            group = find_shared_group(ctx)
+            if group is None:
+                with doing(f"create security group {n.sg_alb}"):
+                    gid = ec2.create_security_group(
+                        GroupName=n.sg_alb,
+                        Description=f"ecsup shared load balancer {n.shared}: HTTP/HTTPS from anywhere",
+                        VpcId=ctx.facts["vpc_id"],
+                        TagSpecifications=[
+                            {
+                                "ResourceType": "security-group",
+                                "Tags": [*n.shared_tag_list(), {"Key": "Name", "Value": n.sg_alb}],
+                            }
+                        ],
+                    )["GroupId"]
+                group = {"GroupId": gid, "IpPermissions": []}
+                made.append("security group")
+            elif not n.owns_shared(tag_dict(group.get("Tags"))):
+                raise ConfigError([("load_balancer.shared", f"security group {n.sg_alb} is not ecsup's")])
+            ctx.facts["sg_alb"] = group["GroupId"]
+            missing = ALB_RULES - _rules(group)
+            if missing:
+                with doing(f"set the ingress rules of {group['GroupId']}"):
+                    waiting.retry(
+                        ctx,
+                        f"security group {group['GroupId']} to be visible",
+                        lambda: ec2.authorize_security_group_ingress(
+                            GroupId=group["GroupId"], IpPermissions=_permissions(missing)
+                        ),
+                        lambda e: is_code(e, "InvalidGroup.NotFound"),
+                        ctx.timeouts.propagation,
+                    )
+            lb, tags = find_shared(ctx)
+            if lb is None:
+                with doing(f"create shared load balancer {n.shared}"):
+                    lb = elb.create_load_balancer(
+                        Name=n.shared,
+                        Subnets=ctx.facts["alb_subnets"],
+                        SecurityGroups=[group["GroupId"]],
+                        Scheme="internet-facing",
+                        Type="application",
+                        IpAddressType="ipv4",
+                        Tags=n.shared_tag_list(),
+                    )["LoadBalancers"][0]
+                    elb.modify_load_balancer_attributes(
+                        LoadBalancerArn=lb["LoadBalancerArn"],
+                        Attributes=[{"Key": "routing.http.drop_invalid_header_fields.enabled", "Value": "true"}],
+                    )
+                made.append("load balancer")
+            elif not n.owns_shared(tags):
+                raise ConfigError(
+                    [
+                        (
+                            "load_balancer.shared",
+                            f"load balancer {n.shared} exists but is not ecsup's shared load balancer",
+                        )
+                    ]
+                )
+            self._learn(ctx, lb)
+            if 80 not in shared_listeners(ctx, lb["LoadBalancerArn"]):
+                with doing(f"create listener 80 on {n.shared}"):
+                    elb.create_listener(
+                        LoadBalancerArn=lb["LoadBalancerArn"],
+                        Protocol="HTTP",
+                        Port=80,
+                        DefaultActions=REDIRECT,
+                        Tags=n.shared_tag_list(),
+                    )
+                made.append("HTTP:80")
+        return ("created " + ", ".join(made)) if made else "found (made by another stack meanwhile)"
+
+    # -- leaving ---------------------------------------------------------------------------
+    def plan_destroy(self, ctx: Context) -> list[Action]:
+        n = ctx.names
+        if not n.shared:
+            return []
+        try:
+            resolve_network(ctx)
+        except ConfigError:
+            return []
+        lb, tags = find_shared(ctx)
+        if lb is None or not n.owns_shared(tags):
+            return []
+        self._learn(ctx, lb)
+        listeners = shared_listeners(ctx, lb["LoadBalancerArn"])
+        ctx.facts["shared_listeners"] = listeners
+        rules = [r for li in listeners.values() for r in listener_rules(ctx, li["ListenerArn"])]
+        ctx.facts["shared_rules"] = rules
+        mine = [r for r in rules if n.owns(r.get("Tags") or {})]
+        others = [s for s in stacks_on([r for r in rules if r not in mine])]
+        if others and not mine:
+            return [Action("keep", "load balancer", n.shared, f"shared: other rules remain ({', '.join(others)})")]
+        return [
+            Action(
+                "delete",
+                "load balancer",
+                n.shared,
+                "shared: only if no other rule remains on its listeners (decided under its lock)"
+                + (f"; now: {', '.join(others)}" if others else "; this is the last stack on it"),
+                run=lambda: self._leave_last(ctx),
+                after=(
+                    service_ref(ctx),
+                    listeners_ref(ctx),
+                    f"listener certificate {n.rule}",
+                    f"security group {n.sg_tasks}",
+                ),
+            )
+        ]
+
+    def _leave_last(self, ctx: Context) -> str:
+        """Under the shared lock: delete the shared part only when no rule remains on any of its
+        listeners; otherwise keep it and say why (KEPT)."""
+        n = ctx.names
+        elb, ec2 = ctx.client("elbv2"), ctx.client("ec2")
+        with shared_lock(ctx, "destroy"):
+            lb, _ = find_shared(ctx)
+            if lb is None:
+                return "already gone"
+            listeners = shared_listeners(ctx, lb["LoadBalancerArn"])
+            rules = [r for li in listeners.values() for r in listener_rules(ctx, li["ListenerArn"])]
+            if rules:
+                return f"kept: other rules remain on its listeners ({', '.join(stacks_on(rules))})"
+            with doing(f"delete shared load balancer {n.shared}"):
+                for li in listeners.values():
+                    try:
+                        elb.delete_listener(ListenerArn=li["ListenerArn"])
+                    except Exception as exc:
+                        if not is_code(exc, "ListenerNotFound"):
+                            raise
+                try:
+                    elb.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
+                except Exception as exc:
+                    if not is_code(exc, "LoadBalancerNotFound"):
+                        raise
+
+                def gone() -> tuple[bool, str]:
+                    found, _ = find_shared(ctx)
+                    return found is None, "deleted" if found is None else found["State"]["Code"]
+
+                waiting.poll(ctx, f"load balancer {n.shared} to be deleted", gone, ctx.timeouts.load_balancer)
+            group = find_shared_group(ctx)
+            if group is not None and n.owns_shared(tag_dict(group.get("Tags"))):
+
+                def attempt() -> None:
+                    try:
+                        ec2.delete_security_group(GroupId=group["GroupId"])
+                    except Exception as exc:
+                        if not is_code(exc, "InvalidGroup.NotFound"):
+                            raise
+
+                with doing(f"delete security group {group['GroupId']}"):
+                    waiting.retry(
+                        ctx,
+                        f"network interfaces to release security group {group['GroupId']}",
+                        attempt,
+                        lambda e: is_code(e, "DependencyViolation"),
+                        ctx.timeouts.release,
+                        first=1.0,
+                        cap=15.0,
+                    )
+        return "deleted (the last stack left it): listeners, load balancer, security group"
+
+
+# -- the stack's part on it --------------------------------------------------------------------
+class SharedRuleStep(Step):
+    """HTTPS:443 of the shared load balancer (made by the first stack, with its certificate as
+    the default), this stack's certificate on it (SNI) unless one there covers the hostname, and
+    this stack's host rule forwarding to its blue/green groups -- ECS's production rule."""
+
+    title = "listener rule"
+    needs = ("SharedLoadBalancerStep", "LoadBalancerStep", "CertificateStep")
+
+    def plan(self, ctx: Context) -> list[Action]:
+        n = ctx.names
+        if not n.shared:
+            return []
+        if ctx.facts.get("alb_arn") is None:  # the shared load balancer is made by this run
+            return self._plan_new(ctx)
+        host = ctx.config.dns.hostname.lower()
+        https = ctx.facts.get("shared_listeners", {}).get(443)
+        rules: list[dict[str, Any]] = ctx.facts.get("shared_rules", [])
+        mine = [r for r in rules if n.owns(r.get("Tags") or {})]
+        others = [r for r in rules if r not in mine]
+        taken = [r for r in others if host in rule_hosts(r)]
+        if taken:
+            NOT_ECSUPS = "a rule not ecsup's"
+            raise ConfigError(
+                [
+                    (
+                        "dns.hostname",
+                        f"{host} is already served by {rule_owner(taken[0]) or NOT_ECSUPS} on "
+                        f"shared load balancer {n.shared} (priority {taken[0].get('Priority')})",
+                    )
+                ],
+                hint="pick another hostname or another shared load balancer; nothing was changed",
+            )
+        if not mine and len(rules) >= RULES_LIMIT:
+            raise ConfigError(
+                [
+                    (
+                        "load_balancer.shared",
+                        f"{n.shared} has {len(rules)} rules: AWS's default quota is {RULES_LIMIT} "
+                        "rules per load balancer",
+                    )
+                ],
+                hint="use another shared load balancer (or ask AWS for a higher quota); nothing was changed",
+            )
+        actions: list[Action] = []
+        if https is None:
+            return self._plan_new(ctx)
+        ctx.facts["https_listener_arn"] = https["ListenerArn"]
+        # the listener itself is the shared load balancer's: drift is reported, not repaired
+        if https.get("SslPolicy") != tls_policy(ctx):
+            ctx.notes.append(
+                f"shared load balancer {n.shared} HTTPS:443 has TLS policy {https.get('SslPolicy')}, not "
+                f"{tls_policy(ctx)}: not changed (the shared part is not this stack's alone)"
+            )
+        actions.append(self._plan_certificate(ctx, https))
+        if not mine:
+            actions.append(
+                Action(
+                    "create",
+                    "listener rule",
+                    n.rule,
+                    f"host {host} -> forward {n.tg_blue}=100 {n.tg_green}=0, priority chosen under the shared lock",
+                    run=lambda: self._create_rule(ctx),
+                )
+            )
+            return actions
+        rule = mine[0]
+        self._learn_rule(ctx, rule)
+        changes = []
+        if rule_hosts(rule) != [host]:
+            changes.append(Change("host", ",".join(rule_hosts(rule)), host))
+        have = _forward_groups(rule.get("Actions", []))
+        want = (
+            f"forward {', '.join(sorted([n.tg_blue, n.tg_green]))}"
+            if ctx.facts.get("tg_blue") and ctx.facts.get("tg_green")
+            else KNOWN_AFTER_APPLY
+        )
+        repair = have != want and want != KNOWN_AFTER_APPLY
+        if repair:
+            weights, why = repaired_weights(ctx, rule.get("Actions", []))
+            ctx.facts["production_weights"] = weights
+            changes.append(Change("action", have, f"{want} ({why})"))
+        if changes:
+            actions.append(
+                Action(
+                    "update",
+                    "listener rule",
+                    n.rule,
+                    f"priority {rule.get('Priority')}",
+                    changes,
+                    run=partial(self._modify_rule, ctx, rule["RuleArn"], repair),
+                )
+            )
+        else:
+            actions.append(
+                Action("noop", "listener rule", n.rule, f"priority {rule.get('Priority')}, host {host}, {have}")
+            )
+        return actions
+
+    def _plan_new(self, ctx: Context) -> list[Action]:
+        n = ctx.names
+        return [
+            Action(
+                "create",
+                "listener",
+                f"{n.shared} HTTPS:443",
+                f"shared, {tls_policy(ctx)}, this stack's certificate as the default, 404 for unknown hosts",
+                run=lambda: self._ensure_https(ctx),
+            ),
+            Action(
+                "create",
+                "listener rule",
+                n.rule,
+                f"host {ctx.config.dns.hostname} -> forward {n.tg_blue}=100 {n.tg_green}=0, "
+                "priority chosen under the shared lock",
+                run=lambda: self._create_rule(ctx),
+            ),
+        ]
+
+    def _learn_rule(self, ctx: Context, rule: dict[str, Any]) -> None:
+        ctx.facts["production_rule_arn"] = rule["RuleArn"]
+        ctx.facts["rule_priority"] = rule.get("Priority")
+        weights = forward_weights(rule.get("Actions", []))
+        if weights:
+            live = max(weights, key=lambda arn: weights[arn])
+            ctx.facts["live_target_group_arn"] = live
+            ctx.facts["live_target_group"] = live.split("/")[-2]
+
+    def _plan_certificate(self, ctx: Context, https: dict[str, Any]) -> Action:
+        n = ctx.names
+        cert = ctx.facts.get("cert_arn", KNOWN_AFTER_APPLY)
+        certs = [c["CertificateArn"] for c in listener_certificates(ctx, https["ListenerArn"])]
+        ctx.facts["listener_certificates"] = certs
+        name = f"{n.shared} HTTPS:443 {ctx.config.dns.hostname}"
+        if cert in certs:
+            ctx.facts["listener_certificate"] = cert
+            return Action("noop", "listener certificate", name, f"{cert} on the listener")
+        other = covering(ctx, certs, ctx.config.dns.hostname)
+        if other is not None:
+            ctx.facts["listener_certificate"] = other
+            return Action("noop", "listener certificate", name, f"covered by {other}, already on the listener")
+        if len(certs) - 1 >= CERTIFICATES_LIMIT:
+            raise ConfigError(
+                [
+                    (
+                        "load_balancer.shared",
+                        f"{n.shared} HTTPS:443 has {len(certs) - 1} certificates besides its default: "
+                        f"AWS's default quota is {CERTIFICATES_LIMIT} per load balancer",
+                    )
+                ],
+                hint="use another shared load balancer, or a hostname an attached certificate covers; "
+                "nothing was changed",
+            )
+        return Action("create", "listener certificate", name, f"{cert} (SNI)", run=lambda: self._attach(ctx))
+
+    # -- apply -------------------------------------------------------------------------------
+    def _https(self, ctx: Context) -> dict[str, Any] | None:
+        return shared_listeners(ctx, ctx.facts["alb_arn"]).get(443)
+
+    def _ensure_https(self, ctx: Context) -> str:
+        wait_issued(ctx)  # before the lock: ACM can take minutes
+        elb = ctx.client("elbv2")
+        with shared_lock(ctx, "create"):
+            https = self._https(ctx)
+            if https is not None:
+                ctx.facts["https_listener_arn"] = https["ListenerArn"]
+                self._attach_locked(ctx, https)
+                return "found (made by another stack meanwhile)"
+            with doing(f"create listener 443 on {ctx.names.shared}"):
+                https = waiting.retry(
+                    ctx,
+                    "the new certificate to reach the load balancer",
+                    lambda: elb.create_listener(
+                        LoadBalancerArn=ctx.facts["alb_arn"],
+                        Protocol="HTTPS",
+                        Port=443,
+                        SslPolicy=tls_policy(ctx),
+                        Certificates=[{"CertificateArn": ctx.facts["cert_arn"]}],
+                        DefaultActions=NOT_FOUND,
+                        Tags=ctx.names.shared_tag_list(),
+                    )["Listeners"][0],
+                    lambda e: is_code(e, "UnsupportedCertificate", "CertificateNotFound"),
+                    ctx.timeouts.propagation,
+                )
+            ctx.facts["https_listener_arn"] = https["ListenerArn"]
+        return str(https["ListenerArn"])
+
+    def _attach(self, ctx: Context) -> str:
+        wait_issued(ctx)
+        with shared_lock(ctx, "create"):
+            https = self._https(ctx)
+            if https is None:
+                raise ConfigError([("load_balancer.shared", f"{ctx.names.shared} has no HTTPS:443 listener any more")])
+            return self._attach_locked(ctx, https)
+
+    def _attach_locked(self, ctx: Context, https: dict[str, Any]) -> str:
+        certs = [c["CertificateArn"] for c in listener_certificates(ctx, https["ListenerArn"])]
+        cert = ctx.facts["cert_arn"]
+        if cert in certs:
+            return "on the listener"
+        other = covering(ctx, certs, ctx.config.dns.hostname)
+        if other is not None:
+            return f"covered by {other}"
+        elb = ctx.client("elbv2")
+        with doing(f"add certificate {cert} to {ctx.names.shared} HTTPS:443"):
+            waiting.retry(
+                ctx,
+                "the new certificate to reach the load balancer",
+                lambda: elb.add_listener_certificates(
+                    ListenerArn=https["ListenerArn"], Certificates=[{"CertificateArn": cert}]
+                ),
+                lambda e: is_code(e, "UnsupportedCertificate", "CertificateNotFound"),
+                ctx.timeouts.propagation,
+            )
+        return "added (SNI)"
+
+    def _create_rule(self, ctx: Context) -> str:
+        n = ctx.names
+        elb = ctx.client("elbv2")
+        with shared_lock(ctx, "create"):
+            https = self._https(ctx)
+            if https is None:
+                raise ConfigError([("load_balancer.shared", f"{n.shared} has no HTTPS:443 listener any more")])
+            ctx.facts["https_listener_arn"] = https["ListenerArn"]
+            rules = listener_rules(ctx, https["ListenerArn"])
+            mine = [r for r in rules if n.owns(r.get("Tags") or {})]
+            if mine:  # made by an earlier run that stopped before it could say so
+                self._learn_rule(ctx, mine[0])
+                return f"priority {mine[0]['Priority']}"
+            priority = free_priority(rules)
+            with doing(f"create the rule of {n.stack} on {n.shared} HTTPS:443"):
+                tried: set[int] = set()
+                for _ in range(PRIORITY_ATTEMPTS):
+                    try:
+                        rule = elb.create_rule(
+                            ListenerArn=https["ListenerArn"],
+                            Priority=priority,
+                            Conditions=host_condition(ctx),
+                            Actions=_forward(ctx),
+                            Tags=n.tag_list(),
+                        )["Rules"][0]
+                        break
+                    except Exception as exc:
+                        # PriorityInUse: someone who does not take ecsup's lock (the console, another
+                        # tool) took it since the rules were read: the next free one after it
+                        if not is_code(exc, "PriorityInUse"):
+                            raise
+                        tried.add(priority)
+                        taken = [{"Priority": str(p)} for p in tried]
+                        priority = free_priority([*listener_rules(ctx, https["ListenerArn"]), *taken])
+                else:
+                    raise AwsError(
+                        f"{n.shared} HTTPS:443: every rule priority ecsup tried was taken meanwhile", "PriorityInUse"
+                    )
+        self._learn_rule(ctx, rule)
+        return f"priority {priority}"
+
+    def _modify_rule(self, ctx: Context, arn: str, repair: bool) -> str:
+        kwargs: dict[str, Any] = {"RuleArn": arn, "Conditions": host_condition(ctx)}
+        if repair:
+            kwargs["Actions"] = _forward(ctx)
+        with doing(f"update the rule of {ctx.names.stack} on {ctx.names.shared}"):
+            ctx.client("elbv2").modify_rule(**kwargs)
+        return "updated"
+
+    # -- leaving -----------------------------------------------------------------------------
+    def plan_destroy(self, ctx: Context) -> list[Action]:
+        n = ctx.names
+        if not n.shared or "shared_listeners" not in ctx.facts:
+            return []
+        actions: list[Action] = []
+        mine = [r for r in ctx.facts.get("shared_rules", []) if n.owns(r.get("Tags") or {})]
+        for rule in mine:
+            actions.append(
+                Action(
+                    "delete",
+                    "listener rule",
+                    n.rule,
+                    f"priority {rule.get('Priority')}",
+                    run=partial(self._delete_rule, ctx, rule["RuleArn"]),
+                    after=(service_ref(ctx),),
+                )
+            )
+        https = ctx.facts["shared_listeners"].get(443)
+        ours = set(ctx.facts.get("owned_cert_arns", [])) | ({ctx.config.dns.certificate_arn} - {""})
+        if https is not None and ours:
+            certs = [c["CertificateArn"] for c in listener_certificates(ctx, https["ListenerArn"])]
+            for cert in sorted(ours & set(certs)):
+                actions.append(
+                    Action(
+                        "delete",
+                        "listener certificate",
+                        n.rule,
+                        f"{cert} from {n.shared} HTTPS:443 (another stack's certificate takes over where needed)",
+                        run=partial(self._detach, ctx, cert),
+                        after=(listeners_ref(ctx),),
+                    )
+                )
+        return actions
+
+    def _delete_rule(self, ctx: Context, arn: str) -> str:
+        with doing(f"delete the rule of {ctx.names.stack} on {ctx.names.shared}"):
+            try:
+                ctx.client("elbv2").delete_rule(RuleArn=arn)
+            except Exception as exc:
+                if not is_code(exc, "RuleNotFound"):
+                    raise
+        return "deleted"
+
+    def _detach(self, ctx: Context, cert: str) -> str:
+        """Under the shared lock: take this stack's certificate off the listener. Hosts of the
+        stacks that remain and that only it covered get their own stack's certificate first; when
+        it is the listener's default, another one on the listener becomes the default."""
+        n = ctx.names
+        elb = ctx.client("elbv2")
+        with shared_lock(ctx, "destroy"):
+            lb, _ = find_shared(ctx)
+            https = shared_listeners(ctx, lb["LoadBalancerArn"]).get(443) if lb else None
+            if https is None:
+                return "already gone"
+            arn = https["ListenerArn"]
+            listed = listener_certificates(ctx, arn)
+            if cert not in [c["CertificateArn"] for c in listed]:
+                return "already removed"
+            rules = [r for r in listener_rules(ctx, arn) if not n.owns(r.get("Tags") or {})]
+            if not rules:  # the last stack out: the listener goes with the shared part
+                return "kept: the listener goes with the shared load balancer (no other rule on it)"
+            rest = [c["CertificateArn"] for c in listed if c["CertificateArn"] != cert]
+            for rule in rules:
+                for host in rule_hosts(rule):
+                    if covering(ctx, rest, host) is None:
+                        theirs = self._stack_certificate(ctx, rule, host)
+                        if theirs is None:
+                            return (
+                                f"kept: it is the only certificate for {host} ({rule_owner(rule) or 'not ecsup'}'s), "
+                                "which has none of its own on the listener"
+                            )
+                        elb.add_listener_certificates(ListenerArn=arn, Certificates=[{"CertificateArn": theirs}])
+                        rest.append(theirs)
+            default = next((c["CertificateArn"] for c in listed if c.get("IsDefault")), None)
+            if default == cert and not rest:
+                return "kept: it is the listener's default certificate and no other certificate is on the listener"
+            with doing(f"remove certificate {cert} from {n.shared} HTTPS:443"):
+                if default == cert:
+                    elb.modify_listener(ListenerArn=arn, Certificates=[{"CertificateArn": rest[0]}])
+                elb.remove_listener_certificates(ListenerArn=arn, Certificates=[{"CertificateArn": cert}])
+        return "removed"
+
+    def _stack_certificate(self, ctx: Context, rule: dict[str, Any], host: str) -> str | None:
+        """An ISSUED certificate of the stack that owns ``rule`` (by its ecsup tags) covering ``host``."""
+        tags = rule.get("Tags") or {}
+        if not tags.get(TAG_APP):
+            return None
+        acm = ctx.client("acm")
+        with doing(f"look up the certificate of {rule_owner(rule)}"):
+            for page in acm.get_paginator("list_certificates").paginate(CertificateStatuses=["ISSUED"]):
+                for summary in page["CertificateSummaryList"]:
+                    arn = summary["CertificateArn"]
+                    found = tag_dict(acm.list_tags_for_certificate(CertificateArn=arn).get("Tags"))
+                    ours = found.get(TAG_APP) == tags[TAG_APP] and found.get(TAG_ENV) == tags.get(TAG_ENV)
+                    if ours and any(covers(nm, host) for nm in certificate_names(ctx, arn)):
+                        return str(arn)
+        return None
