@@ -773,12 +773,12 @@ def demo(
     from .config import load
     from .context import Context
     from .render import ConsoleUI, make_console, status_report
-    from .sandbox import DUMMY_CREDENTIALS, Sandbox, demo_config
+    from .sandbox import DUMMY_CREDENTIALS, Sandbox, demo_config, demo_delays
     from .status import collect
 
     err = make_console(sys.stderr)
     out = make_console(sys.stdout)
-    with _handled(err), Sandbox(zone=zone) as box, tempfile.TemporaryDirectory() as tmp:
+    with _handled(err), Sandbox(zone=zone, delays=demo_delays()) as box, tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "ecsup.toml"
         path.write_text(demo_config(zone, box.region))
         out.print(f"[bold]ecsup demo[/] - local AWS at {box.endpoint_url}, public zone {zone}, ecsup.toml:")
