@@ -447,7 +447,8 @@ def run_release(
     except RolledBack as exc:
         ui.stop_live()
         if json_output and exc.result is not None:
-            typer.echo(json.dumps(exc.result.as_dict() | {"seconds": round(time.monotonic() - start, 1)}, indent=2))
+            doc = exc.result.as_dict() | {"seconds": round(time.monotonic() - start, 1)}
+            typer.echo(ctx.redact(json.dumps(doc, indent=2)))
         raise
     except BaseException:
         ui.stop_live()

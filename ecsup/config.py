@@ -581,7 +581,7 @@ def _validate(raw: dict[str, Any], problems: list[tuple[str, str]]) -> None:
     params = [p for p in svc["secrets"].values() if isinstance(p, str)]
     if len(set(params)) != len(params):
         problems.append(("service.secrets", "two variables use the same SSM parameter"))
-    _validate_deploy(svc["deploy"], problems)
+    _validate_deploy(svc["deploy"], problems, str(raw["dns"]["hostname"] or ""))
     _validate_capacity(svc, problems)
     _validate_autoscaling(svc, problems)
 
@@ -675,7 +675,7 @@ _ONLY_WITH = {
 }
 
 
-def _validate_deploy(deploy: dict[str, Any], problems: list[tuple[str, str]]) -> None:
+def _validate_deploy(deploy: dict[str, Any], problems: list[tuple[str, str]], hostname: str = "") -> None:
     strategy = deploy["strategy"]
     if strategy not in STRATEGIES:
         problems.append(("service.deploy.strategy", f"{strategy!r} must be one of " + ", ".join(STRATEGIES)))
@@ -696,7 +696,7 @@ def _validate_deploy(deploy: dict[str, Any], problems: list[tuple[str, str]]) ->
             ("service.deploy.before_timeout", f"{deploy['before_timeout']} must be between 1 and 86400 seconds")
         )
     _validate_alarms(deploy["alarms"], problems)
-    _validate_verify(deploy["verify"], problems)
+    _validate_verify(deploy["verify"], problems, hostname)
     given = deploy[GIVEN]
     if strategy == "rolling" and "bake_minutes" in given:
         problems.append(("service.deploy.bake_minutes", 'has no effect with strategy = "rolling"'))
@@ -717,6 +717,21 @@ def _validate_alarms(alarms: dict[str, Any], problems: list[tuple[str, str]]) ->
         problems.append((f"{key}.period_seconds", f"{alarms['period_seconds']} must be a multiple of 60 up to 86400"))
     if not 1 <= alarms["evaluation_periods"] <= 100:
         problems.append((f"{key}.evaluation_periods", f"{alarms['evaluation_periods']} must be from 1 to 100"))
+    else:
+        # PutMetricAlarm: "Period * EvaluationPeriods" may not exceed one day for periods under an
+        # hour, seven days otherwise (CloudWatch API reference, PutMetricAlarm, EvaluationPeriods)
+        span, limit = (
+            alarms["period_seconds"] * alarms["evaluation_periods"],
+            (86400 if alarms["period_seconds"] < 3600 else 7 * 86400),
+        )
+        if span > limit:
+            problems.append(
+                (
+                    f"{key}.evaluation_periods",
+                    f"{alarms['evaluation_periods']} periods of {alarms['period_seconds']} s span {span} s; "
+                    f"CloudWatch allows {limit} s: fewer or shorter periods",
+                )
+            )
     names = alarms["names"]
     if not all(isinstance(n, str) and 1 <= len(n) <= ALARM_NAME_LIMIT for n in names):
         problems.append((f"{key}.names", f"must be a list of CloudWatch alarm names (1-{ALARM_NAME_LIMIT} characters)"))
@@ -735,11 +750,25 @@ def _validate_alarms(alarms: dict[str, Any], problems: list[tuple[str, str]]) ->
         )
 
 
-def _validate_verify(verify: dict[str, Any], problems: list[tuple[str, str]]) -> None:
+def _validate_verify(verify: dict[str, Any], problems: list[tuple[str, str]], hostname: str = "") -> None:
+    from urllib.parse import urlsplit
+
     key = "service.deploy.verify"
     url = verify["url"]
     if url and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
         problems.append((f"{key}.url", f"{url!r} must be an http:// or https:// URL"))
+    elif url:
+        parts = urlsplit(url)
+        try:
+            parts.port  # noqa: B018 -- raises ValueError for a port that is not a number from 0 to 65535
+        except ValueError:
+            problems.append((f"{key}.url", "has a port that is not a number from 1 to 65535"))
+        if parts.username is not None or parts.password is not None:
+            problems.append((f"{key}.url", "must not carry a user or password (it is printed with the probe's result)"))
+        if parts.scheme == "http" and hostname and (parts.hostname or "").lower() == hostname.lower():
+            # the load balancer answers http://<hostname> itself (301 to https): the probe would pass
+            # without reaching the new tasks
+            problems.append((f"{key}.url", f"must be https:// for {hostname}: http:// only gets the redirect to it"))
     if not 1 <= verify["requests"] <= 1000:
         problems.append((f"{key}.requests", f"{verify['requests']} must be from 1 to 1000"))
     if not 0 <= verify["seconds"] <= 3600:

@@ -126,6 +126,9 @@ def _roll_back_after_probe(
     else:
         back = watch(ctx, arn, max(1.0, timeout), purpose="rollback", since=since)
         what = f"ECS rolled it back ({back.status})"
+        if back.status == "SUCCESSFUL":  # the stop was refused and the bad revision completed
+            back = rollback(ctx, wait=True, timeout=max(1.0, timeout))
+            what = f"it completed before ECS could stop it; rolled back by a new deployment to {back.revision_after}"
     bad = checked.failed
     watched.status, watched.rollback_reason = back.status, checked.summary()
     raise RolledBack(
@@ -208,7 +211,8 @@ def _early(result: DeployResult, stage: str) -> DeployResult:
     reached = (
         "the deployment is accepted"
         if stage == "started"
-        else "production traffic is on the new revision" + (" and the probe passed" if result.probe else "")
+        else "production traffic is on the new revision"
+        + (" and the probe passed" if result.probe and not result.probe.get("skipped") else "")
     )
     result.message += f"; {reached}. {EARLY_RETURN}"
     return result

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,7 +32,8 @@ class LockHeld(EcsupError):
 
 
 _MY_RUNS: set[str] = set()  # runs of this very process (an aborted one leaves its lock behind)
-_HOLDING: set[tuple[str, str]] = set()  # (lock parameter, run) held right now by a thread of this process
+# (lock parameter, run) -> how many threads of this process hold it (or are taking it) right now
+_HOLDING: Counter[tuple[str, str]] = Counter()
 
 
 def _boot_id() -> str | None:
@@ -66,7 +68,7 @@ def _stale(holder: dict[str, Any], key: LockKey | None = None) -> bool:
     machine (same host name and boot id) that is gone. Containers sharing a host name have
     their own pid namespace: with another boot id, or our own pid, nothing is proved."""
     if holder.get("run") in _MY_RUNS:  # unless another thread of this process holds it right now
-        return key is None or (key.parameter, holder.get("run")) not in _HOLDING
+        return key is None or _HOLDING[(key.parameter, str(holder.get("run")))] <= 0
     if holder.get("host") != socket.gethostname():
         return False
     boot = _boot_id()
@@ -211,11 +213,11 @@ def held(
         ctx.lock_taken_over = force_unlock
     # In this process, a holder whose run is not in _HOLDING is a dead run's (a thread of ours that
     # crashed): so this run is in it from before its lock exists until after it is released.
-    _HOLDING.add((key.parameter, ctx.run_id))
+    _HOLDING[(key.parameter, ctx.run_id)] += 1
     try:
         _acquire(ctx, me, key, force_unlock, wait, stack)
     except BaseException:
-        _HOLDING.discard((key.parameter, ctx.run_id))
+        _HOLDING[(key.parameter, ctx.run_id)] -= 1
         raise
     _MY_RUNS.add(ctx.run_id)
     try:
@@ -224,7 +226,7 @@ def held(
         try:
             _release(ctx, key)
         finally:
-            _HOLDING.discard((key.parameter, ctx.run_id))
+            _HOLDING[(key.parameter, ctx.run_id)] -= 1
 
 
 def _acquire(ctx: Context, me: dict[str, Any], key: LockKey, force_unlock: bool, wait: float, stack: bool) -> None:
@@ -287,19 +289,42 @@ def _release(ctx: Context, key: LockKey) -> None:
 
 
 def _take_over(ctx: Context, me: dict[str, Any], key: LockKey, holder: dict[str, Any] | None) -> None:
-    """Replace a dead holder's lock (only the dead one's: another run may have just taken it)."""
+    """Replace a dead holder's lock (only the dead one's: another run may have just taken it).
+
+    Read, delete and put are three calls: two runs that both judged the same holder dead could
+    each delete and put, the second deleting the first one's live lock. So the take-over itself is
+    claimed first with a create-only parameter named after the dead run: one run gets it."""
+    busy = LockHeld(
+        f"{key.label} was locked by another run just now",
+        hint="wait for that run to finish; if it is gone for good, re-run with --force-unlock",
+    )
     again = read(ctx, key)
     if again is not None and again.get("run") != (holder or {}).get("run"):
-        raise LockHeld(
-            f"{key.label} was locked by another run just now",
-            hint="wait for that run to finish; if it is gone for good, re-run with --force-unlock",
-        )
-    _delete(ctx, key)
-    if not _put(ctx, me, key):
-        raise LockHeld(
-            f"{key.label} was locked by another run just now",
-            hint="wait for that run to finish; if it is gone for good, re-run with --force-unlock",
-        )
+        raise busy
+    claim = f"{key.parameter}-takeover-{(holder or {}).get('run') or 'none'}"
+    with doing(f"claim the take-over of {key.parameter}"):
+        try:
+            ctx.client("ssm").put_parameter(
+                Name=claim, Value=ctx.run_id, Type="String", Overwrite=False, Tags=key.tag_list()
+            )
+        except Exception as exc:
+            if is_code(exc, "ParameterAlreadyExists"):
+                raise busy from None
+            raise
+    try:
+        again = read(ctx, key)  # still the dead run's, now that the take-over is ours alone?
+        if again is not None and again.get("run") != (holder or {}).get("run"):
+            raise busy
+        _delete(ctx, key)
+        if not _put(ctx, me, key):
+            raise busy
+    finally:
+        with doing(f"remove the take-over claim {claim}"):
+            try:
+                ctx.client("ssm").delete_parameter(Name=claim)
+            except Exception as exc:
+                if not is_code(exc, "ParameterNotFound"):
+                    raise
 
 
 def forget(ctx: Context) -> None:

@@ -9,6 +9,7 @@ clock and sleep, so tests wait on their fake clock, never in real time.
 
 from __future__ import annotations
 
+import http.client
 import ssl
 import sys
 import urllib.error
@@ -74,6 +75,11 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None  # the 3xx itself is the answer
 
 
+def shown(url: str) -> str:
+    """The URL as printed: without a query string, which may carry a token."""
+    return url.split("?", 1)[0] + ("?..." if "?" in url else "")
+
+
 def probe_url(ctx: Context) -> str:
     cfg = ctx.config.service.deploy.verify
     return cfg.url or f"https://{ctx.config.dns.hostname}{ctx.config.service.health_check_path}"
@@ -92,7 +98,8 @@ def _request(opener: urllib.request.OpenerDirector, url: str) -> tuple[int | Non
     except urllib.error.HTTPError as exc:  # 4xx/5xx, and 3xx (not followed)
         body = exc.read(2048) if exc.fp is not None else b""
         return int(exc.code), "", _first_line(body)
-    except (urllib.error.URLError, ssl.SSLError, TimeoutError, OSError) as exc:
+    except (urllib.error.URLError, ssl.SSLError, TimeoutError, OSError, http.client.HTTPException, ValueError) as exc:
+        # no HTTP answer: TLS, connection, timeout, or something that is not HTTP (BadStatusLine)
         reason = getattr(exc, "reason", exc)
         return None, f"no answer ({type(reason).__name__}: {reason})", ""
 
@@ -112,14 +119,14 @@ def probe(ctx: Context) -> ProbeResult:
     """Run the probe (or say why it is skipped); stops at the first failing answer."""
     cfg = ctx.config.service.deploy.verify
     url = probe_url(ctx)
-    result = ProbeResult(url)
+    result = ProbeResult(shown(url))
     if not cfg.enabled:
         result.skipped = "[service.deploy.verify] enabled = false"
         return result
     emulated = _emulated(ctx)
     if emulated and not cfg.url:
         result.skipped = (
-            f"{url} cannot be reached with {emulated}; set service.deploy.verify.url to probe another address"
+            f"{shown(url)} cannot be reached with {emulated}; set service.deploy.verify.url to probe another address"
         )
         return result
     opener = urllib.request.build_opener(

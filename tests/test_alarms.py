@@ -156,6 +156,42 @@ def test_a_probe_answered_500_rolls_the_release_back(stack, make_ctx, site, cloc
     assert len(ui.notes) == 1 and "failed" in ui.notes[0]  # one line for the probe
 
 
+def test_a_probe_whose_rollback_ecs_refuses_still_ends_on_the_revision_before(stack, make_ctx, site):
+    """StopServiceDeployment refused (ConflictException) while the deployment still runs: it goes on
+    to SUCCESSFUL, and ecsup then rolls it back by deploying the revision before."""
+    from conftest import fail_first
+
+    site["status"] = 503
+    stack.injectors.append(fail_first("ecs", "StopServiceDeployment", "ConflictException", 1))
+    with pytest.raises(deploy.RolledBack) as err:
+        deploy.deploy(make_ctx(verify(site["url"])), IMAGE_2)
+    assert "completed before ECS could stop it; rolled back by a new deployment" in err.value.message
+    assert service()["taskDefinition"].endswith(":1")  # the revision before runs again
+
+
+def test_an_answer_that_is_not_http_is_a_failing_answer_not_a_traceback(stack, make_ctx):
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+
+    def garbage() -> None:
+        for _ in range(2):
+            conn, _addr = listener.accept()
+            conn.recv(1024)
+            conn.sendall(b"SSH-2.0-OpenSSH\r\n\r\n")
+            conn.close()
+
+    threading.Thread(target=garbage, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/health"
+    with pytest.raises(deploy.RolledBack) as err:
+        deploy.deploy(make_ctx(verify(url)), IMAGE_2)
+    assert "no answer (BadStatusLine" in err.value.message
+    listener.close()
+
+
 def test_a_passing_probe_spreads_its_requests_on_the_clock_and_the_deploy_completes(stack, make_ctx, site, clock):
     ui = Notes()
     result = deploy.deploy(make_ctx(verify(site["url"], requests=4, seconds=30), ui=ui), IMAGE_2)
@@ -401,6 +437,10 @@ def test_a_failing_probe_of_a_rolling_deployment_rolls_it_back_too(aws, make_ctx
         ("alarms", "error_rate_percent = 120", "from 0 (off) to 100"),
         ("verify", 'url = "ftp://x"', "http:// or https://"),
         ("verify", "requests = 0", "from 1 to 1000"),
+        ("alarms", "evaluation_periods = 30\nperiod_seconds = 3540", "CloudWatch allows 86400 s"),
+        ("verify", 'url = "https://user:pw@shop.test/health"', "must not carry a user or password"),
+        ("verify", 'url = "https://shop.test:https/health"', "port"),
+        ("verify", 'url = "http://www.test.example.com/health"', "must be https://"),
     ],
 )
 def test_bad_alarm_and_probe_keys_are_config_errors_naming_the_key(section, key, why):

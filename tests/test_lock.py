@@ -121,3 +121,23 @@ def test_an_uncontended_create_plans_once(aws, make_ctx):
     aws.reset()
     engine.create(make_ctx())
     assert aws.calls.count(("route53", "ListHostedZonesByName")) == 1
+
+
+def test_a_take_over_is_claimed_by_one_run_only(aws, make_ctx):
+    """Two runs that judge the same holder dead must not both take its lock: the take-over is
+    claimed with a create-only parameter, and a run finding the claim taken backs off."""
+    from ecsup.lock import LockHeld, _take_over, read, stack_key
+
+    hold(socket.gethostname(), dead_pid())
+    ctx = make_ctx()
+    key = stack_key(ctx)
+    holder = read(ctx, key)
+    client("ssm").put_parameter(Name=f"{LOCK}-takeover-other", Type="String", Value="another-run")
+    with pytest.raises(LockHeld, match="locked by another run just now"):
+        _take_over(ctx, {"run": "me", "command": "create"}, key, holder)
+    assert read(ctx, key) == holder  # the dead run's lock is untouched: the claimant replaces it
+    client("ssm").delete_parameter(Name=f"{LOCK}-takeover-other")
+    _take_over(ctx, {"run": "me", "command": "create"}, key, holder)
+    assert (read(ctx, key) or {}).get("run") == "me"
+    names = [p["Name"] for p in client("ssm").describe_parameters()["Parameters"]]
+    assert f"{LOCK}-takeover-other" not in names  # the claim goes once the lock is taken
