@@ -490,3 +490,37 @@ def test_a_same_named_alarm_that_is_not_ecsups_is_a_conflict_and_destroy_leaves_
     assert [(a.kind, a.name) for a in outcome.actions if a.resource == "CloudWatch alarm"] == [
         ("skip", "ecsup-web-dev-5xx")
     ]
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (lambda m: m.__setitem__(0, {**m[0], "Id": "Rate"}), "must start with a lowercase letter"),
+        (lambda m: m.__setitem__(0, {**m[0], "ReturnData": True}), "Exactly one element"),
+        (lambda m: m.__setitem__(-1, {**m[-1], "Expression": "FILL(nope,0)"}), "Unrecognized metric 'nope'"),
+    ],
+)
+def test_cloudwatch_refuses_metric_math_alarms_aws_refuses(aws, change, why):
+    """The strict layer checks what moto does not, so that ecsup's own alarms are proved valid
+    by every test that creates them (test_create_makes_the_alarms...)."""
+    import copy
+
+    metrics = [
+        {
+            "Id": "rq",
+            "MetricStat": {
+                "Metric": {"Namespace": "AWS/ApplicationELB", "MetricName": "RequestCount"},
+                "Period": 60,
+                "Stat": "Sum",
+            },
+            "ReturnData": False,
+        },
+        {"Id": "rate", "Expression": "FILL(rq,0)", "ReturnData": True},
+    ]
+    cw = client("cloudwatch")
+    args = {"AlarmName": "x", "EvaluationPeriods": 2, "Threshold": 1.0, "ComparisonOperator": "GreaterThanThreshold"}
+    cw.put_metric_alarm(**args, Metrics=copy.deepcopy(metrics))  # valid
+    broken = copy.deepcopy(metrics)
+    change(broken)
+    with pytest.raises(cw.exceptions.ClientError, match=why):
+        cw.put_metric_alarm(**args, Metrics=broken)
