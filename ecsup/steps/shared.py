@@ -24,7 +24,7 @@ from typing import Any
 from .. import lock, waiting
 from ..context import Context
 from ..cost import Sharing
-from ..errors import AwsError, ConfigError, doing, is_code
+from ..errors import AwsError, ConfigError, EcsupError, doing, is_code
 from ..names import TAG_APP, TAG_ENV, tag_dict
 from ..plan import KNOWN_AFTER_APPLY, Action, Change
 from . import Step, listeners_ref, service_ref
@@ -616,7 +616,7 @@ class SharedRuleStep(Step):
         with shared_lock(ctx, "create"):
             https = self._https(ctx)
             if https is None:
-                raise ConfigError([("load_balancer.shared", f"{ctx.names.shared} has no HTTPS:443 listener any more")])
+                raise _gone_meanwhile(ctx)
             return self._attach_locked(ctx, https)
 
     def _attach_locked(self, ctx: Context, https: dict[str, Any]) -> str:
@@ -646,7 +646,7 @@ class SharedRuleStep(Step):
         with shared_lock(ctx, "create"):
             https = self._https(ctx)
             if https is None:
-                raise ConfigError([("load_balancer.shared", f"{n.shared} has no HTTPS:443 listener any more")])
+                raise _gone_meanwhile(ctx)
             ctx.facts["https_listener_arn"] = https["ListenerArn"]
             rules = listener_rules(ctx, https["ListenerArn"])
             mine = [r for r in rules if n.owns(r.get("Tags") or {})]
@@ -787,3 +787,14 @@ class SharedRuleStep(Step):
                     if ours and any(covers(nm, host) for nm in certificate_names(ctx, arn)):
                         return str(arn)
         return None
+
+
+def _gone_meanwhile(ctx: Context) -> EcsupError:
+    """The shared load balancer this run planned to join lost its HTTPS listener: the last other
+    stack left it meanwhile (its leave, under the shared lock, deletes the shared part). What this
+    run made so far is its own; running create again makes the shared part anew."""
+    return EcsupError(
+        f"shared load balancer {ctx.names.shared} has no HTTPS:443 listener any more: the last other stack "
+        "left it while this run was joining",
+        hint="run `ecsup create` again: it creates the shared load balancer anew and joins it",
+    )
