@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from conftest import ZONE, Recorder
 from moto import mock_aws, settings
-from test_crash import Crash, _fresh_account
+from test_crash import Crash, _crash_before, _fresh_account
 from test_shared_lb import all_load_balancers, api, rules, web
 
 from ecsup import context as context_module
@@ -68,21 +68,6 @@ class Points:
         return sorted(self.points + ([self.last_group] if self.last_group else []))
 
 
-def _crash_at(n: int) -> Any:
-    seen = {"n": 0}
-
-    def inject(service: str, operation: str, params: dict[str, Any]) -> Any:
-        if seen["n"] >= n:
-            raise Crash("dead process")
-        if is_mutating(operation):
-            seen["n"] += 1
-            if seen["n"] == n:
-                raise Crash(f"crash before mutating call #{n}: {service}.{operation}")
-        return None
-
-    return inject
-
-
 def _destroy(make_ctx: Any, text: str) -> engine.DestroyResult:
     ctx = make_ctx(text)
     outcome = engine.plan_destroy(ctx)
@@ -117,7 +102,7 @@ def test_joining_converges_after_a_crash_at_each_of_its_calls(recorder, make_ctx
     for n, op in points:
         with mock_aws():
             _fresh_account()
-            recorder.injectors = [_crash_at(n)]
+            recorder.injectors = [_crash_before(n, [])]
             with pytest.raises(Crash):
                 engine.create(make_ctx(web()))
             recorder.injectors = []
@@ -151,7 +136,7 @@ def test_leaving_converges_after_a_crash_at_each_of_its_calls(recorder, make_ctx
         with mock_aws():
             _fresh_account()
             setup()
-            recorder.injectors = [_crash_at(n)]
+            recorder.injectors = [_crash_before(n, [])]
             with pytest.raises(Crash):
                 _destroy(make_ctx, text)
             recorder.injectors = []
