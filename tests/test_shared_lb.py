@@ -5,6 +5,7 @@ their own rule, and leaving in either order (the shared part goes with the last)
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -208,14 +209,13 @@ def test_destroy_in_either_order_leaves_nothing_after_the_last(two, make_ctx, fi
     assert [a for a in engine.plan_destroy(ctx).actions if a.mutates] == []
 
 
-def test_two_creates_on_a_new_shared_name_at_once_make_one_load_balancer_and_two_rules(aws, make_ctx, monkeypatch):
-    """Both plan before either changes anything (a barrier at each run's first write, its stack
-    lock): both plan to create "edge"; under the shared lock one creates it, the other finds it."""
-    import threading
-
+def both_planned_first(monkeypatch: Any) -> Any:
+    """An injector holding each of two runs at its first write (taking its stack lock) until the
+    other has planned too; the shared lock is then waited for without end (the fake clock runs
+    while the other thread works)."""
     from ecsup.steps import shared
 
-    monkeypatch.setattr(shared, "LOCK_WAIT", 1e9)  # the fake clock runs while the other thread works
+    monkeypatch.setattr(shared, "LOCK_WAIT", 1e9)
     barrier = threading.Barrier(2, timeout=60)
     waited: set[str] = set()
 
@@ -226,7 +226,15 @@ def test_two_creates_on_a_new_shared_name_at_once_make_one_load_balancer_and_two
             barrier.wait()
         return None
 
-    aws.injectors = [both_planned]
+    both_planned.waited = waited  # type: ignore[attr-defined]  # the stack locks that waited
+    return both_planned
+
+
+def test_two_creates_on_a_new_shared_name_at_once_make_one_load_balancer_and_two_rules(aws, make_ctx, monkeypatch):
+    """Both plan before either changes anything (a barrier at each run's first write, its stack
+    lock): both plan to create "edge"; under the shared lock one creates it, the other finds it."""
+    hold = both_planned_first(monkeypatch)
+    aws.injectors = [hold]
     errors: list[BaseException] = []
     plans: dict[str, list[str]] = {}
 
@@ -244,7 +252,7 @@ def test_two_creates_on_a_new_shared_name_at_once_make_one_load_balancer_and_two
     aws.injectors = []
 
     assert errors == []
-    assert waited == {"/ecsup/web-dev/lock", "/ecsup/api-dev/lock"}
+    assert hold.waited == {"/ecsup/web-dev/lock", "/ecsup/api-dev/lock"}
     assert all(any(d.startswith("shared, created") for d in p) for p in plans.values())  # both planned to create it
     assert all_load_balancers() == ["edge"]
     found = rules()
@@ -391,22 +399,8 @@ def test_status_cost_and_plan_show_the_sharing(two, make_ctx, tmp_path):
 def test_two_destroys_at_once_leave_nothing(two, make_ctx, monkeypatch):
     """Both plan their leave before either deletes (a barrier at each run's stack lock): the last
     one out is decided under the shared lock, so the shared part goes, whichever that is."""
-    import threading
-
-    from ecsup.steps import shared
-
-    monkeypatch.setattr(shared, "LOCK_WAIT", 1e9)
-    barrier = threading.Barrier(2, timeout=60)
-    waited: set[str] = set()
-
-    def both_planned(service: str, operation: str, params: dict[str, Any]) -> Any:
-        name = str(params.get("Name", ""))
-        if operation == "PutParameter" and name.endswith("-dev/lock") and name not in waited:
-            waited.add(name)
-            barrier.wait()
-        return None
-
-    two.injectors = [both_planned]
+    hold = both_planned_first(monkeypatch)
+    two.injectors = [hold]
     results: dict[str, Any] = {}
 
     def run(text: str, key: str) -> None:
@@ -422,7 +416,7 @@ def test_two_destroys_at_once_leave_nothing(two, make_ctx, monkeypatch):
         t.join(120)
     two.injectors = []
 
-    assert waited == {"/ecsup/web-dev/lock", "/ecsup/api-dev/lock"}
+    assert hold.waited == {"/ecsup/web-dev/lock", "/ecsup/api-dev/lock"}
     for result in results.values():
         assert isinstance(result, engine.DestroyResult) and not result.failed and not result.left, result
     assert all_load_balancers() == []
