@@ -525,3 +525,26 @@ def test_a_priority_taken_behind_ecsup_s_back_is_passed_over(aws, make_ctx):
     found = rules()
     assert found[f"www.{ZONE}"]["Priority"] == "1" and found[f"api.{ZONE}"]["Priority"] == "4"
     assert changes(make_ctx, api()) == []
+
+
+def test_a_wildcard_rule_evaluated_first_would_take_the_hostname_and_is_refused(two, make_ctx):
+    """A host condition may be a pattern (`*`, `?`): another rule whose pattern matches the
+    hostname and comes first (lower priority number) would get the stack's requests."""
+    elb = client("elbv2")
+    preview = config_text(
+        SHARED, replace={'env = "dev"': 'env = "pr7"', f'hostname = "www.{ZONE}"': f'hostname = "pr7.{ZONE}"'}
+    )
+    catch_all = elb.create_rule(
+        ListenerArn=https_listener()["ListenerArn"],
+        Priority=900,  # after the rule the preview stack would get (3): it does not take its requests
+        Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": [f"*.{ZONE}"]}}],
+        Actions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "503"}}],
+    )["Rules"][0]
+    ctx = make_ctx(preview)
+    ctx.mode = "plan"
+    assert any(a.resource == "listener rule" and a.kind == "create" for a in engine.make_plan(ctx).actions)
+    elb.set_rule_priorities(RulePriorities=[{"RuleArn": catch_all["RuleArn"], "Priority": 3}])
+    ctx = make_ctx(preview)
+    ctx.mode = "plan"
+    with pytest.raises(ConfigError, match=rf"dns.hostname: pr7.{ZONE} is already served by a rule not ecsup's"):
+        engine.make_plan(ctx)

@@ -119,6 +119,20 @@ def rule_hosts(rule: dict[str, Any]) -> list[str]:
     return [h.lower() for h in hosts]
 
 
+def _captures(rule: dict[str, Any], host: str, priority: int) -> bool:
+    """Whether another rule's wildcard host (`*` any characters, `?` one; ELB User Guide,
+    "Host conditions") matches this stack's hostname and is evaluated before this stack's rule
+    (a lower priority number): the stack's requests would go to that rule, never to its own."""
+    from fnmatch import fnmatchcase
+
+    try:
+        theirs = int(rule.get("Priority", ""))
+    except ValueError:  # the default rule
+        return False
+    wild = [h for h in rule_hosts(rule) if "*" in h or "?" in h]
+    return theirs < priority and any(fnmatchcase(host, pattern) for pattern in wild)
+
+
 def rule_owner(rule: dict[str, Any]) -> str:
     """The stack a rule belongs to ("app-env"), or "" for a rule that is not ecsup's."""
     tags = rule.get("Tags") or {}
@@ -444,7 +458,9 @@ class SharedRuleStep(Step):
         rules: list[dict[str, Any]] = ctx.facts.get("shared_rules", [])
         mine = [r for r in rules if n.owns(r.get("Tags") or {})]
         others = [r for r in rules if r not in mine]
-        taken = [r for r in others if host in rule_hosts(r)]
+        ours = int(mine[0]["Priority"]) if mine and str(mine[0].get("Priority", "")).isdigit() else None
+        ours = ours if ours is not None else free_priority(rules)
+        taken = [r for r in others if host in rule_hosts(r) or _captures(r, host, ours)]
         if taken:
             NOT_ECSUPS = "a rule not ecsup's"
             raise ConfigError(
