@@ -548,3 +548,20 @@ def test_a_wildcard_rule_evaluated_first_would_take_the_hostname_and_is_refused(
     ctx.mode = "plan"
     with pytest.raises(ConfigError, match=rf"dns.hostname: pr7.{ZONE} is already served by a rule not ecsup's"):
         engine.make_plan(ctx)
+
+
+def test_the_target_groups_quota_is_checked_before_any_change(two, make_ctx, monkeypatch):
+    """Each stack adds two target groups to the load balancer: AWS's default quota is 100 per
+    load balancer (here lowered to 5, with the two stacks' 4 attached already)."""
+    from ecsup.steps import shared
+
+    assert shared.attached_target_groups(make_ctx(web()), shared_lb()["LoadBalancerArn"]) == 4
+    monkeypatch.setattr(shared, "TARGET_GROUPS_LIMIT", 5)
+    preview = config_text(
+        SHARED, replace={'env = "dev"': 'env = "pr7"', f'hostname = "www.{ZONE}"': f'hostname = "pr7.{ZONE}"'}
+    )
+    ctx = make_ctx(preview)
+    ctx.mode = "plan"
+    with pytest.raises(ConfigError, match="has 4 target groups: this stack's 2 would pass AWS's default quota of 5"):
+        engine.make_plan(ctx)
+    assert changes(make_ctx, web()) == []  # a stack already on it is not refused

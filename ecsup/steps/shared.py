@@ -35,6 +35,9 @@ from .network import ALB_RULES, _permissions, _rules, resolve_network
 # ALB quotas ("Quotas for your Application Load Balancers", ELB User Guide): 100 rules per load
 # balancer (default rules not counted), 25 certificates per load balancer (the default not counted).
 RULES_LIMIT = 100
+# "Target groups per Application Load Balancer: 100" (ELB User Guide, "Quotas for your Application
+# Load Balancers"): with two groups a stack, this binds before the rules quota (50 stacks).
+TARGET_GROUPS_LIMIT = 100
 CERTIFICATES_LIMIT = 25
 PRIORITY_MAX = 50000  # CreateRule Priority: 1-50000
 PRIORITY_ATTEMPTS = 5
@@ -117,6 +120,17 @@ def rule_hosts(rule: dict[str, Any]) -> list[str]:
         if cond.get("Field") == "host-header":
             hosts += (cond.get("HostHeaderConfig") or {}).get("Values") or cond.get("Values") or []
     return [h.lower() for h in hosts]
+
+
+def attached_target_groups(ctx: Context, alb_arn: str) -> int:
+    with doing(f"list the target groups of {ctx.names.shared}"):
+        pages = ctx.client("elbv2").get_paginator("describe_target_groups").paginate(LoadBalancerArn=alb_arn)
+        try:
+            return sum(len(page.get("TargetGroups", [])) for page in pages)
+        except Exception as exc:
+            if is_code(exc, "TargetGroupNotFound"):  # none attached yet (moto answers so; AWS: an empty list)
+                return 0
+            raise
 
 
 def _captures(rule: dict[str, Any], host: str, priority: int) -> bool:
@@ -484,6 +498,8 @@ class SharedRuleStep(Step):
                 ],
                 hint="use another shared load balancer (or ask AWS for a higher quota); nothing was changed",
             )
+        if not mine:
+            self._check_target_groups(ctx)
         actions: list[Action] = []
         if https is None:
             return self._plan_new(ctx)
@@ -594,6 +610,21 @@ class SharedRuleStep(Step):
                 "nothing was changed",
             )
         return Action("create", "listener certificate", name, f"{cert} (SNI)", run=lambda: self._attach(ctx))
+
+    def _check_target_groups(self, ctx: Context) -> None:
+        """Joining adds the stack's two target groups to the load balancer's."""
+        count = attached_target_groups(ctx, ctx.facts["alb_arn"])
+        if count + 2 > TARGET_GROUPS_LIMIT:
+            raise ConfigError(
+                [
+                    (
+                        "load_balancer.shared",
+                        f"{ctx.names.shared} has {count} target groups: this stack's 2 would pass AWS's default "
+                        f"quota of {TARGET_GROUPS_LIMIT} per load balancer",
+                    )
+                ],
+                hint="use another shared load balancer (or ask AWS for a higher quota); nothing was changed",
+            )
 
     # -- apply -------------------------------------------------------------------------------
     def _https(self, ctx: Context) -> dict[str, Any] | None:
