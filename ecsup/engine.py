@@ -26,6 +26,7 @@ from .steps.ecs import ClusterStep, TaskDefinitionStep
 from .steps.iam import IamStep
 from .steps.loadbalancer import HttpsStep, ListenersStep, LoadBalancerStep
 from .steps.logs import LogsStep
+from .steps.move import MoveStep, detect
 from .steps.network import SecurityGroupsStep
 from .steps.secrets import SecretsStep
 from .steps.service import ServiceStep
@@ -61,6 +62,9 @@ def pipeline() -> list[Step]:
         ServiceStep(),
         HttpsStep(),
         AutoscalingStep(),
+        # a stack moving between load balancers: the record (if the service's deployment did not
+        # move it) and the side it left, once the service serves from the new one
+        MoveStep(),
         # last: nothing waits for the load balancer's access logs
         AccessLogsStep(),
     ]
@@ -155,6 +159,7 @@ def observe(ctx: Context, steps: list[Step], method: str) -> list[Planned]:
 
 def make_plan(ctx: Context) -> Outcome:
     """Observe every step (read calls only) and return what create would do."""
+    detect(ctx)  # which target groups; a move between load balancers (steps/move.py)
     outcome = Outcome(planned=observe(ctx, pipeline(), "plan"))
     if ctx.mode != "status":  # status reports conflicts as rows instead
         _raise_conflicts(ctx)
@@ -207,6 +212,7 @@ def plan_destroy(ctx: Context, purge: bool = False) -> Outcome:
     the result is in destroy order (the reverse)."""
     ctx.mode = "destroy"
     ctx.facts["purge"] = purge
+    detect(ctx)
     outcome = Outcome(planned=observe(ctx, pipeline(), "plan_destroy"))
     outcome.planned.reverse()
     outcome.notes = list(ctx.notes)

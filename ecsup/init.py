@@ -285,6 +285,7 @@ def render(opts: InitOptions) -> str:
         "# access_logs = true",
         "# # Share one load balancer (and its cost) with other stacks: each gets its own host rule,",
         "# # certificate and releases on it; the first creates it, the last one destroyed deletes it.",
+        "# # Setting, removing or changing it on an existing stack moves it (see `ecsup plan`).",
         '# shared = "edge"',
         "",
         "# Network: the default VPC and its default subnets unless set here.",

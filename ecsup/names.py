@@ -6,7 +6,7 @@ No other module builds a resource name by hand.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 TAG_APP = "ecsup:app"
 TAG_ENV = "ecsup:env"
@@ -24,6 +24,10 @@ class Names:
     app: str
     env: str
     shared: str = ""  # [load_balancer] shared: the shared load balancer's name ("" = the stack's own)
+    # Which of the stack's two pairs of target groups it uses (steps/move.py): an ALB target
+    # group belongs to one load balancer at a time, so moving a stack between its own load
+    # balancer and a shared one builds the other pair on the new one while the old one serves.
+    pair: int = 1
 
     @property
     def stack(self) -> str:
@@ -51,11 +55,24 @@ class Names:
 
     @property
     def tg_blue(self) -> str:
-        return f"{self.stack}-blue"
+        return f"{self.stack}-blue" if self.pair == 1 else f"{self.stack}-blu2"
 
     @property
     def tg_green(self) -> str:
-        return f"{self.stack}-green"
+        # pair 2's names are shorter than pair 1's: the 32-character check of pair 1 covers both
+        return f"{self.stack}-green" if self.pair == 1 else f"{self.stack}-grn2"
+
+    @property
+    def other_pair(self) -> int:
+        return 2 if self.pair == 1 else 1
+
+    def pair_of(self, target_group: str) -> int | None:
+        """Which pair a target group name (or ARN) of this stack belongs to; None: not one of them."""
+        name = target_group.split("/")[-2] if target_group.startswith("arn:") else target_group
+        for pair in (1, 2):
+            if name in (replace(self, pair=pair).tg_blue, replace(self, pair=pair).tg_green):
+                return pair
+        return None
 
     @property
     def execution_role(self) -> str:

@@ -492,22 +492,221 @@ def test_deletion_protection_and_access_logs_are_refused_with_shared(make_ctx):
         make_ctx(config_text(SHARED + "access_logs = true\n"))
 
 
-def test_moving_between_own_and_shared_is_refused_before_any_change(aws, make_ctx):
-    engine.create(make_ctx(config_text()))  # web-dev on its own load balancer
-    aws.reset()
-    with pytest.raises(ConfigError, match="web-dev has its own load balancer web-dev: moving a stack onto a shared"):
-        engine.create(make_ctx(web()))
-    assert aws.mutating() == [] and all_load_balancers() == ["web-dev"]
+def _target_groups() -> list[str]:
+    return sorted(g["TargetGroupName"] for g in client("elbv2").describe_target_groups()["TargetGroups"])
 
+
+def _healthy(name: str) -> int:
+    elb = client("elbv2")
+    arn = elb.describe_target_groups(Names=[name])["TargetGroups"][0]["TargetGroupArn"]
+    found = elb.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+    return sum(1 for t in found if t["TargetHealth"]["State"] == "healthy")
+
+
+def _service(app: str = "web") -> dict[str, Any]:
+    svc = client("ecs").describe_services(cluster=f"{app}-dev", services=[f"{app}-dev"], include=["TAGS"])
+    return svc["services"][0]
+
+
+def _tasks_admit() -> list[str]:
+    sg = client("ec2").describe_security_groups(GroupNames=["web-dev-tasks"])["SecurityGroups"][0]
+    return sorted(pair["GroupId"] for p in sg["IpPermissions"] for pair in p["UserIdGroupPairs"])
+
+
+def _group_id(name: str) -> str:
+    return str(client("ec2").describe_security_groups(GroupNames=[name])["SecurityGroups"][0]["GroupId"])
+
+
+class _WhenRecordMoves:
+    """At the moment ecsup changes the www record: what serves behind the old and new load balancers."""
+
+    def __init__(self, new_groups: tuple[str, str], old_live: str) -> None:
+        self.new_groups, self.old_live = new_groups, old_live
+        self.seen: list[dict[str, Any]] = []
+
+    def __call__(self, service: str, operation: str, params: dict[str, Any]) -> None:
+        if operation != "ChangeResourceRecordSets" or f"www.{ZONE}" not in json.dumps(params, default=str):
+            return
+        if not any(c["ResourceRecordSet"]["Type"] == "A" for c in params["ChangeBatch"]["Changes"]):
+            return
+        self.seen.append(
+            {
+                "new": {g: _healthy(g) for g in self.new_groups},
+                "old": _healthy(self.old_live),
+                "load balancers": all_load_balancers(),
+            }
+        )
+
+
+def test_a_stack_moves_from_its_own_load_balancer_to_a_shared_one_and_back(aws, make_ctx):
+    """The issue's "planned change": the new rule serves before the record moves, the old load
+    balancer serves until then and is deleted only after; the other stack on the shared load
+    balancer is never touched; each direction ends on a re-run that changes nothing."""
+    engine.create(make_ctx(config_text()))  # web-dev on its own load balancer
     engine.create(make_ctx(api()))  # api-dev on edge
-    aws.reset()
-    own = config_text(replace={'app = "web"': 'app = "api"', f'hostname = "www.{ZONE}"': f'hostname = "api.{ZONE}"'})
-    with pytest.raises(ConfigError, match=r"target group api-dev-(blue|green) is on load balancer edge, not api-dev"):
-        engine.create(make_ctx(own))
-    with pytest.raises(ConfigError, match="is on load balancer edge") as refused:
-        engine.plan_destroy(make_ctx(own))
-    assert refused.value.hint is not None and 'set load_balancer.shared = "edge" back' in refused.value.hint
-    assert aws.mutating() == []
+    api_rule = rules()[f"api.{ZONE}"]
+    own_group = _group_id("web-dev-alb")
+
+    ctx = make_ctx(web())
+    ctx.mode = "plan"
+    plan = engine.make_plan(ctx)
+    planned = {(a.kind, a.resource, a.name) for a in plan.changes()}
+    assert {
+        ("create", "target group", "web-dev-blu2"),
+        ("create", "target group", "web-dev-grn2"),
+        ("create", "listener rule", "edge web-dev"),
+        ("update", "ECS service", "web-dev"),
+        ("update", "DNS record", f"www.{ZONE}"),
+        ("delete", "listeners", "web-dev"),
+        ("delete", "target group", "web-dev-blue"),
+        ("delete", "target group", "web-dev-green"),
+        ("delete", "load balancer", "web-dev"),
+        ("update", "security group", "web-dev-tasks"),
+        ("delete", "security group", "web-dev-alb"),
+    } <= planned, planned
+    kinds = [(a.resource, a.name) for a in plan.changes()]
+    assert kinds.index(("ECS service", "web-dev")) < kinds.index(("DNS record", f"www.{ZONE}"))
+    assert kinds.index(("DNS record", f"www.{ZONE}")) < kinds.index(("load balancer", "web-dev"))
+    assert any(
+        "moves from its own load balancer web-dev to shared load balancer edge: without interruption" in n
+        for n in plan.notes
+    ), plan.notes
+    assert all_load_balancers() == ["edge", "web-dev"]  # planning changed nothing
+
+    # -- own -> shared
+    when = _WhenRecordMoves(("web-dev-blu2", "web-dev-grn2"), "web-dev-green")
+    aws.injectors = [when]
+    engine.create(make_ctx(web()))
+    aws.injectors = []
+    [moment] = when.seen  # the record moved once, while both load balancers served
+    assert moment["new"]["web-dev-grn2"] >= 1 and moment["old"] >= 1, moment
+    assert moment["load balancers"] == ["edge", "web-dev"], moment
+
+    assert all_load_balancers() == ["edge"]
+    assert _target_groups() == ["api-dev-blue", "api-dev-green", "web-dev-blu2", "web-dev-grn2"]
+    found = rules()
+    assert weights(found[f"www.{ZONE}"]) == {"web-dev-blu2": 0, "web-dev-grn2": 100}
+    svc = _service()
+    adv = svc["loadBalancers"][0]["advancedConfiguration"]
+    assert adv["productionListenerRule"] == found[f"www.{ZONE}"]["RuleArn"]
+    assert svc["deploymentConfiguration"]["bakeTimeInMinutes"] == 5  # the move's bake was set back
+    assert "ecsup:moving-from" not in {t["key"] for t in svc.get("tags", [])}
+    assert aliases()[f"www.{ZONE}"] == shared_lb()["DNSName"].lower()
+    assert _tasks_admit() == shared_lb()["SecurityGroups"]  # the own load balancer's access is gone
+    assert not client("ec2").describe_security_groups(Filters=[{"Name": "group-id", "Values": [own_group]}])[
+        "SecurityGroups"
+    ]
+    assert found[f"api.{ZONE}"] == api_rule  # the other stack's rule: priority, host, weights, ARN
+    assert changes(make_ctx, web()) == []
+
+    # -- shared -> own (api-dev stays on edge, which stays)
+    when = _WhenRecordMoves(("web-dev-blue", "web-dev-green"), "web-dev-grn2")
+    aws.injectors = [when]
+    engine.create(make_ctx(config_text()))
+    aws.injectors = []
+    [moment] = when.seen
+    assert moment["new"]["web-dev-green"] >= 1 and moment["old"] >= 1, moment
+
+    assert all_load_balancers() == ["edge", "web-dev"]
+    assert _target_groups() == ["api-dev-blue", "api-dev-green", "web-dev-blue", "web-dev-green"]
+    assert sorted(rules()) == [f"api.{ZONE}"] and rules()[f"api.{ZONE}"] == api_rule
+    own = next(
+        lb for lb in client("elbv2").describe_load_balancers()["LoadBalancers"] if lb["LoadBalancerName"] == "web-dev"
+    )
+    assert aliases()[f"www.{ZONE}"] == own["DNSName"].lower()
+    assert _tasks_admit() == [_group_id("web-dev-alb")]
+    own_https = [li for li in client("elbv2").describe_listeners(LoadBalancerArn=own["LoadBalancerArn"])["Listeners"]]
+    [web_cert] = [li["Certificates"][0]["CertificateArn"] for li in own_https if li["Port"] == 443]
+    certs = client("elbv2").describe_listener_certificates(ListenerArn=https_listener()["ListenerArn"])["Certificates"]
+    assert web_cert not in [c["CertificateArn"] for c in certs]  # its certificate left the shared listener too
+    assert changes(make_ctx, config_text()) == []
+
+
+class _DiesAt:
+    """Kill the run right before its first call matching ``what`` (every later call fails too)."""
+
+    def __init__(self, operation: str, text: str = "") -> None:
+        self.operation, self.text, self.dead = operation, text, False
+
+    def __call__(self, service: str, operation: str, params: dict[str, Any]) -> None:
+        from test_crash import Crash
+
+        if self.dead:
+            raise Crash("dead process")
+        if operation == self.operation and self.text in json.dumps(params, default=str):
+            self.dead = True
+            raise Crash(f"killed before {operation}")
+
+
+def _moved_and_stopped(aws: Any, make_ctx: Any, operation: str, text: str = "") -> None:
+    """web-dev on its own load balancer, api-dev on edge; web-dev's move onto edge dies before ``operation``."""
+    from test_crash import Crash
+
+    engine.create(make_ctx(config_text()))
+    engine.create(make_ctx(api()))
+    aws.injectors = [_DiesAt(operation, text)]
+    with pytest.raises(Crash):
+        engine.create(make_ctx(web()))
+    aws.injectors = []
+
+
+@pytest.mark.parametrize(
+    "operation,text",
+    [
+        ("UpdateService", ""),  # the new pair and rule made, the service not moved yet
+        ("ChangeResourceRecordSets", "www"),  # the service moving: its deployment under way
+        ("DeleteLoadBalancer", ""),  # the record moved, the old side half gone
+    ],
+)
+def test_a_move_that_died_is_finished_by_the_next_create(aws, make_ctx, clock, operation, text):
+    _moved_and_stopped(aws, make_ctx, operation, text)
+    clock.sleep(600)  # a later run: the deployment the dead one started has ended meanwhile
+    api_rule = rules()[f"api.{ZONE}"]
+    engine.create(make_ctx(web()))
+    assert all_load_balancers() == ["edge"]
+    assert _target_groups() == ["api-dev-blue", "api-dev-green", "web-dev-blu2", "web-dev-grn2"]
+    assert aliases()[f"www.{ZONE}"] == shared_lb()["DNSName"].lower()
+    assert "ecsup:moving-from" not in {t["key"] for t in _service().get("tags", [])}
+    assert _tasks_admit() == shared_lb()["SecurityGroups"]
+    assert rules()[f"api.{ZONE}"] == api_rule
+    assert changes(make_ctx, web()) == []
+
+
+def test_destroy_during_a_move_removes_both_sides_and_the_other_stack_stays(aws, make_ctx, clock):
+    _moved_and_stopped(aws, make_ctx, "ChangeResourceRecordSets", "www")
+    clock.sleep(600)
+    result = destroy(make_ctx, web())
+    assert not result.failed and not result.left
+    assert all_load_balancers() == ["edge"]
+    assert _target_groups() == ["api-dev-blue", "api-dev-green"]
+    assert sorted(rules()) == [f"api.{ZONE}"]
+    assert sorted(aliases()) == [f"api.{ZONE}"]  # the record pointed at the old load balancer still: gone too
+    names = {g["GroupName"] for g in client("ec2").describe_security_groups()["SecurityGroups"]}
+    assert not {"web-dev-alb", "web-dev-tasks"} & names
+
+
+def test_the_last_stack_moving_off_a_shared_load_balancer_takes_it_down(aws, make_ctx):
+    engine.create(make_ctx(web()))
+    assert all_load_balancers() == ["edge"]
+    engine.create(make_ctx(config_text()))
+    assert all_load_balancers() == ["web-dev"]
+    names = {g["GroupName"] for g in client("ec2").describe_security_groups()["SecurityGroups"]}
+    assert "ecsup-shared-edge" not in names
+    assert _target_groups() == ["web-dev-blu2", "web-dev-grn2"]  # the first pair went with edge
+    assert changes(make_ctx, config_text()) == []
+
+
+def test_a_rolling_stack_s_move_says_it_may_interrupt_traffic(aws, make_ctx):
+    rolling = '\n[service.deploy]\nstrategy = "rolling"\n'
+    engine.create(make_ctx(config_text(rolling)))
+    ctx = make_ctx(config_text(SHARED + rolling))
+    ctx.mode = "plan"
+    notes = engine.make_plan(ctx).notes
+    assert any("TRAFFIC MAY BE INTERRUPTED for up to about 60 s" in n for n in notes), notes
+    engine.create(make_ctx(config_text(SHARED + rolling)))
+    assert all_load_balancers() == ["edge"]
+    assert aliases()[f"www.{ZONE}"] == shared_lb()["DNSName"].lower()
+    assert _target_groups() == ["web-dev-blu2"] or _target_groups() == ["web-dev-blu2", "web-dev-grn2"]
 
 
 def test_a_priority_taken_behind_ecsup_s_back_is_passed_over(aws, make_ctx):

@@ -1133,6 +1133,9 @@ def _rolling_back(dep: Deployment, t: float, reason: str) -> None:
     _shift(dep, dep.test_rule, 0.0)
     if svc.status == "ACTIVE":
         svc.task_definition = live.task_definition
+        # a service revision carries its load balancers (ECS API reference, ServiceRevision): the
+        # rollback puts the revision before back whole, so a move's rollback ends on the old ones
+        svc.load_balancers = [dict(lb) for lb in live.body.get("loadBalancers") or []] or svc.load_balancers
     live.legacy["status"] = "PRIMARY"
     live.legacy.update(
         rolloutState="IN_PROGRESS", rolloutStateReason=f"ECS deployment {live.legacy.get('id')} in progress."

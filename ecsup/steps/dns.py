@@ -55,18 +55,24 @@ def _is_marked(ctx: Context) -> bool:
     return False
 
 
-def _desired(ctx: Context) -> dict[str, Any]:
+# Resolvers keep the answer this long: the CNAME's TTL, and the TTL Route53 gives an alias to a
+# load balancer ("Route 53 uses the TTL of the alias target": 60 s for ELB -- Route53 Developer
+# Guide, "Choosing between alias and non-alias records"). A move (steps/move.py) keeps the old load
+# balancer serving well beyond it.
+RECORD_TTL = 60
+
+
+def _desired(ctx: Context, target: tuple[str, str] | None = None) -> dict[str, Any]:
+    """The record for the load balancer (DNS name, hosted zone id) ``target``, by default this
+    run's (ctx.facts)."""
+    dns, zone = target or (ctx.facts["alb_dns"], ctx.facts["alb_zone"])
     host = fqdn(ctx.config.dns.hostname)
     if ctx.config.dns.record == "cname":
-        return {"Name": host, "Type": "CNAME", "TTL": 60, "ResourceRecords": [{"Value": ctx.facts["alb_dns"]}]}
+        return {"Name": host, "Type": "CNAME", "TTL": RECORD_TTL, "ResourceRecords": [{"Value": dns}]}
     return {
         "Name": host,
         "Type": "A",
-        "AliasTarget": {
-            "HostedZoneId": ctx.facts["alb_zone"],
-            "DNSName": ctx.facts["alb_dns"],
-            "EvaluateTargetHealth": True,
-        },
+        "AliasTarget": {"HostedZoneId": zone, "DNSName": dns, "EvaluateTargetHealth": True},
     }
 
 
@@ -75,6 +81,10 @@ def _want_target(ctx: Context) -> str:
     if not dns:
         return KNOWN_AFTER_APPLY
     return f"alias {_norm_dns(dns)}" if ctx.config.dns.record == "alias" else f"CNAME {_norm_dns(dns)}"
+
+
+def desired_dns(record: dict[str, Any]) -> str:
+    return str((record.get("AliasTarget") or {}).get("DNSName") or record["ResourceRecords"][0]["Value"])
 
 
 def _marker(ctx: Context) -> dict[str, Any]:
@@ -86,9 +96,28 @@ def _marker(ctx: Context) -> dict[str, Any]:
     }
 
 
-def _points_at_our_alb(ctx: Context, record: dict[str, Any]) -> bool:
-    dns = _norm_dns(ctx.facts.get("alb_dns") or "")
+def _points_at(record: dict[str, Any], dns_name: str) -> bool:
+    dns = _norm_dns(dns_name or "")
     return bool(dns) and _target(record).split(" ", 1)[1] == dns
+
+
+def _points_at_our_alb(ctx: Context, record: dict[str, Any]) -> bool:
+    """At this run's load balancer or, while the stack moves (steps/move.py), the one it leaves."""
+    move = ctx.facts.get("move")
+    return _points_at(record, ctx.facts.get("alb_dns") or "") or (
+        move is not None and _points_at(record, move.source_dns)
+    )
+
+
+def point_record(ctx: Context, target: tuple[str, str] | None = None) -> str:
+    """Point the hostname at the load balancer ``target`` (DNS name, zone id; default this run's),
+    read afresh; nothing when it already does. Returns what it did."""
+    current = _current(ctx)
+    dns = (target or (ctx.facts["alb_dns"], ""))[0]
+    if current is not None and _points_at(current, dns):
+        return f"already {_target(current)}"
+    DnsStep()._apply(ctx, current, target)
+    return f"{_target(current) if current else '-'} -> {_norm_dns(dns)}"
 
 
 class DnsStep(Step):
@@ -128,11 +157,15 @@ class DnsStep(Step):
             return []
         if have == want and marked:
             return [Action("noop", "DNS record", host, have)]
+        move = ctx.facts.get("move")
+        if move is not None and have != want:
+            # the record moves once the new load balancer serves the stack: MoveStep / the service's move
+            return [Action("noop", "DNS record", host, f"{have}; moves to {ctx.names.alb} once it serves (below)")]
         changes = [Change("target", have, want)] if have != want else [Change("owner marker", "-", "TXT")]
         return [Action("update", "DNS record", host, "", changes, run=lambda: self._apply(ctx, current))]
 
-    def _apply(self, ctx: Context, current: dict[str, Any] | None) -> str:
-        desired = _desired(ctx)
+    def _apply(self, ctx: Context, current: dict[str, Any] | None, target: tuple[str, str] | None = None) -> str:
+        desired = _desired(ctx, target)
         changes: list[dict[str, Any]] = []
         if current is None:
             changes.append({"Action": "CREATE", "ResourceRecordSet": desired})  # fails if someone raced us
@@ -147,7 +180,7 @@ class DnsStep(Step):
         waiting.retry(
             ctx,
             f"Route53 to see load balancer {ctx.names.alb}",
-            lambda: change_records(ctx, changes, f"{ctx.config.dns.hostname} -> {ctx.names.alb}"),
+            lambda: change_records(ctx, changes, f"{ctx.config.dns.hostname} -> {_norm_dns(desired_dns(desired))}"),
             alias_target_not_visible,
             ctx.timeouts.propagation,
         )

@@ -11,7 +11,7 @@ from typing import Any
 from .. import waiting
 from ..config import DEFAULT_TLS_POLICY
 from ..context import Context
-from ..errors import ConfigError, doing, is_code
+from ..errors import doing, is_code
 from ..names import tag_dict
 from ..plan import KNOWN_AFTER_APPLY, Action, Change
 from . import Step, both, check_owner, foreign, listeners_ref, resolve, service_ref
@@ -120,44 +120,25 @@ def find_target_groups(ctx: Context) -> dict[str, dict[str, Any]]:
     return found
 
 
+def own_load_balancer(ctx: Context) -> dict[str, Any] | None:
+    """The stack's own load balancer; on a shared one, none is read (one its stack left behind
+    while moving onto the shared one is steps/move.py's)."""
+    return None if ctx.names.shared else find_load_balancer(ctx)
+
+
+def seen_target_groups(ctx: Context) -> dict[str, dict[str, Any]]:
+    """The stack's target groups (of ``ctx.names.pair``), as move.detect read them before the
+    plan, or read now."""
+    seen = ctx.facts.get("target_groups_seen")
+    if seen is not None and seen[0] == ctx.names.pair:
+        return dict(seen[1])
+    return find_target_groups(ctx)
+
+
 def lb_name(arn: str) -> str:
     """arn:...:loadbalancer/app/<name>/<id> -> <name>."""
     parts = arn.split("/")
     return parts[-2] if len(parts) >= 3 else arn
-
-
-def refuse_move(ctx: Context, lb: dict[str, Any] | None, tgs: dict[str, dict[str, Any]], tags: dict[str, Any]) -> None:
-    """Moving a stack between its own load balancer and a shared one is not done in place (yet):
-    refuse it before any change, rather than leave a load balancer or a rule behind."""
-    n = ctx.names
-    if n.shared and lb is not None and n.owns(tags.get(lb["LoadBalancerArn"], {})):
-        raise ConfigError(
-            [
-                (
-                    "load_balancer.shared",
-                    f"{n.stack} has its own load balancer {n.own_alb}: moving a stack onto a "
-                    "shared load balancer is not supported yet",
-                )
-            ],
-            hint="remove load_balancer.shared to keep the own one (destroy works from there); to move, destroy the "
-            "stack that way, then create it with the key; nothing was changed",
-        )
-    want = n.alb
-    for tg in tgs.values():
-        elsewhere = sorted({lb_name(a) for a in tg.get("LoadBalancerArns", [])} - {want})
-        if elsewhere and n.owns(tags.get(tg["TargetGroupArn"], {})):
-            raise ConfigError(
-                [
-                    (
-                        "load_balancer.shared",
-                        f"target group {tg['TargetGroupName']} is on load balancer "
-                        f"{', '.join(elsewhere)}, not {want}: moving a stack between its own load balancer and "
-                        "a shared one is not supported yet",
-                    )
-                ],
-                hint=f'set load_balancer.shared = "{elsewhere[0]}" back (destroy works from there); '
-                "nothing was changed",
-            )
 
 
 class LoadBalancerStep(Step):
@@ -169,13 +150,12 @@ class LoadBalancerStep(Step):
     def plan(self, ctx: Context) -> list[Action]:
         n = ctx.names
         elb = ctx.client("elbv2")
-        lb, tgs = both(ctx, partial(find_load_balancer, ctx), partial(find_target_groups, ctx))
+        lb, tgs = both(ctx, partial(own_load_balancer, ctx), partial(seen_target_groups, ctx))
         tags = elb_tags(ctx, [x["LoadBalancerArn"] for x in [lb] if x] + [g["TargetGroupArn"] for g in tgs.values()])
-        refuse_move(ctx, lb, tgs, tags)
         actions: list[Action | Callable[[], Action]] = []  # the callables read attributes: at once, below
         # -- load balancer
         if n.shared:
-            pass  # the shared part is steps/shared.py's
+            pass  # the shared part is steps/shared.py's (an own one left by a move: steps/move.py's)
         elif lb is None:
             actions.append(
                 Action(
@@ -327,10 +307,8 @@ class LoadBalancerStep(Step):
     def plan_destroy(self, ctx: Context) -> list[Action]:
         """Listeners, then target groups, then the load balancer (STACK.md order)."""
         n = ctx.names
-        lb = find_load_balancer(ctx)
-        tgs = find_target_groups(ctx)
+        lb, tgs = both(ctx, partial(own_load_balancer, ctx), partial(seen_target_groups, ctx))
         tags = elb_tags(ctx, [x["LoadBalancerArn"] for x in [lb] if x] + [g["TargetGroupArn"] for g in tgs.values()])
-        refuse_move(ctx, lb, tgs, tags)
         first: list[Action] = []
         last: list[Action] = []
         if lb is not None and not n.shared:

@@ -361,7 +361,7 @@ class SecurityGroupsStep(Step):
             missing = want - have
             extra = self._stale(ctx, fact, have) - want
             others = have - want - extra
-            if others:
+            if others and not (fact == "sg_tasks" and ctx.facts.get("move")):  # a move's old source: move.py's
                 ctx.notes.append(f"security group {name} also has rules ecsup did not add (left alone): {_fmt(others)}")
             if not missing and not extra:
                 actions.append(Action("noop", "security group", name, f"{group['GroupId']}: {_fmt(want)}"))

@@ -25,6 +25,8 @@ from .ecs import (
     find_service,
     seen_service,
 )
+from .move import MOVE_TAG, follow, moving
+from .move import deployment_configuration as move_configuration
 
 EXEC_CHANGE = "ECS Exec (new deployment)"
 
@@ -371,8 +373,10 @@ class ServiceStep(Step):
             out = []
             for lb in lbs:
                 adv = lb.get("advancedConfiguration") or {}
-                groups = sorted(
-                    names.get(a, a) for a in (lb.get("targetGroupArn"), adv.get("alternateTargetGroupArn")) if a
+                groups = sorted(  # by name: another pair's ARNs too (a move, steps/move.py)
+                    names.get(a, a.split("/")[-2] if a.startswith("arn:") else a)
+                    for a in (lb.get("targetGroupArn"), adv.get("alternateTargetGroupArn"))
+                    if a
                 )
                 rule = str(adv.get("productionListenerRule") or "")
                 on_https = bool(https) and rule.startswith(https.replace(":listener/", ":listener-rule/") + "/")
@@ -467,6 +471,9 @@ class ServiceStep(Step):
             kwargs["healthCheckGracePeriodSeconds"] = GRACE_PERIOD
         if attrs & {"circuit breaker", "deployment strategy", "deployment alarms"}:
             kwargs["deploymentConfiguration"] = deployment_configuration(ctx)
+        move = moving(ctx) if "loadBalancers" in kwargs else None
+        if move is not None:  # the move's own deployment (steps/move.py); the strategy is set back after it
+            kwargs["deploymentConfiguration"] = move_configuration(ctx, deployment_configuration(ctx))
         if EXEC_CHANGE in attrs:  # ECS Exec applies to tasks started afterwards: a new deployment
             kwargs["enableExecuteCommand"] = ctx.config.service.exec
             kwargs["forceNewDeployment"] = True
@@ -479,6 +486,8 @@ class ServiceStep(Step):
             _before_rollout(ctx)
         updated: dict[str, Any] = {}
         with doing(f"update service {ctx.names.service}"):
+            if move is not None:  # before the change: a run that stops after it finishes the move
+                ecs.tag_resource(resourceArn=svc["serviceArn"], tags=[{"key": MOVE_TAG, "value": move.source}])
             if kwargs:
                 updated = waiting.retry(
                     ctx,
@@ -499,6 +508,16 @@ class ServiceStep(Step):
         if kwargs.keys() & {"taskDefinition", "networkConfiguration", "loadBalancers", "forceNewDeployment"}:
             # a new deployment, with the service's strategy: watched like `ecsup deploy` watches it
             arn = deploy.started_deployment(ctx, updated.get("service") or {}, kwargs.get("taskDefinition"))
+            if arn is not None and move is not None:
+                moved = follow(ctx, arn)
+                if kwargs["deploymentConfiguration"] != deployment_configuration(ctx):
+                    with doing(f"set the deployment strategy of service {ctx.names.service}"):
+                        ecs.update_service(
+                            cluster=ctx.names.cluster,
+                            service=ctx.names.service,
+                            deploymentConfiguration=deployment_configuration(ctx),
+                        )
+                return moved
             if arn is not None:
                 return deploy.watch(ctx, arn, ctx.timeouts.service).summary()
         return wait_stable(ctx)

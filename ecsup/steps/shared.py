@@ -366,7 +366,8 @@ class SharedLoadBalancerStep(Step):
         if not n.shared:
             return []
         try:
-            resolve_network(ctx)
+            if not ctx.facts.get("vpc_id"):  # known already when a move leaves it (steps/move.py)
+                resolve_network(ctx)
         except ConfigError:
             return []
         lb, tags = find_shared(ctx)

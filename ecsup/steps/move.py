@@ -1,0 +1,357 @@
+"""Moving a stack between its own load balancer and a shared one -- or back, or between two
+shared ones -- as a planned change of `create` ([load_balancer] shared set, removed or changed).
+
+An ALB target group belongs to one load balancer at a time ("TargetGroupAssociationLimit": ELB
+API reference), so the stack has two pairs of target groups (names.py, ``Names.pair``): the move
+builds the other pair on the new load balancer (with the stack's rule or listeners there) while
+the old pair keeps serving on the old one. Then, in this order:
+
+1. the service's load balancers change (UpdateService), which ECS makes a deployment: "When you
+   add, update, or remove a load balancer configuration, Amazon ECS starts new tasks with the
+   updated Elastic Load Balancing configuration, and then stops the old tasks when the new tasks
+   are running" (ECS API reference, UpdateService ``loadBalancers``). The old tasks keep serving
+   the old load balancer until the deployment's clean-up; for blue/green, linear and canary the
+   move's deployment bakes at least MOVE_BAKE_MINUTES, so that lasts beyond DNS caches;
+2. once production traffic is on the new revision behind the new load balancer, the DNS record
+   moves to it (the new rule serves before the record moves);
+3. once the deployment is over, the old side goes: the old pair, the old listeners and load
+   balancer (its own) or the stack's rule and certificate there (a shared one, which goes too
+   when the stack was the last on it), and the old load balancer's security group's access to
+   the tasks.
+
+The service carries the tag MOVE_TAG (the load balancer it leaves) from just before its
+UpdateService until the old side is gone: a run that stopped in between finds it and finishes
+the move; `destroy` removes both sides whatever the point reached.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import Any
+
+from ..context import Context
+from ..errors import doing, is_code
+from ..names import TAG_SHARED, Names
+from ..plan import Action
+from . import Step, both
+from .dns import RECORD_TTL, _current, _points_at, point_record
+
+MOVE_TAG = "ecsup:moving-from"
+# The move's deployment bakes at least this long: the old load balancer keeps its tasks while the
+# DNS change reaches Route53's servers (about a minute, "PENDING" to "INSYNC") and resolvers forget
+# the old answer (RECORD_TTL).
+MOVE_BAKE_MINUTES = 3
+
+
+@dataclass(frozen=True)
+class Move:
+    source: str  # the load balancer the stack leaves (its own, or a shared one's name)
+    old: Names  # the stack's names there: its shared name ("" for its own) and its pair
+    finishing: bool  # the service moved already (a run stopped before the clean-up)
+    service: bool  # a service whose traffic moves
+    source_dns: str = ""  # the old load balancer's DNS name ("" once gone)
+    source_zone: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"shared load balancer {self.source}" if self.old.shared else f"its own load balancer {self.source}"
+
+
+def moving(ctx: Context) -> Move | None:
+    move = ctx.facts.get("move")
+    return move if isinstance(move, Move) else None
+
+
+# -- finding a move ----------------------------------------------------------------------------
+def _service(ctx: Context) -> dict[str, Any] | None:
+    """DescribeServices once for the whole plan (ecs.seen_service reads it from here)."""
+    with doing(f"look up service {ctx.names.service}"):
+        try:
+            resp = ctx.client("ecs").describe_services(
+                cluster=ctx.names.cluster, services=[ctx.names.service], include=["TAGS"]
+            )
+        except Exception as exc:
+            if is_code(exc, "ClusterNotFoundException"):
+                return None
+            raise
+    services = resp.get("services", [])
+    return services[0] if services and services[0].get("status") in ("ACTIVE", "DRAINING") else None
+
+
+def detect(ctx: Context) -> None:
+    """Before a plan: which pair of target groups the stack uses, and whether it is moving.
+
+    The pair is the one the service's load balancers name (pair 1 without a service). When its
+    target groups are on a load balancer other than the one the config names, the stack moves:
+    the other pair is built on the new one (ctx.names becomes that pair) and ctx.facts["move"]
+    says where from. A service tagged MOVE_TAG whose groups are where the config wants them has
+    moved but not cleaned up: the move is finishing."""
+    from .ecs import _tags
+    from .loadbalancer import find_target_groups
+
+    ctx.names = replace(ctx.config.names, pair=1)
+    svc, tgs = both(ctx, partial(_service, ctx), partial(find_target_groups, ctx))
+    ctx.facts["service_seen"] = svc
+    pair = 1
+    if svc is not None and svc.get("status") == "ACTIVE":
+        for lb in svc.get("loadBalancers") or []:
+            found = ctx.names.pair_of(str(lb.get("targetGroupArn") or ""))
+            if found is not None:
+                pair = found
+                break
+    if pair != 1:
+        ctx.names = replace(ctx.names, pair=pair)
+        tgs = find_target_groups(ctx)
+    n = ctx.names
+    ctx.facts["target_groups_seen"] = (n.pair, tgs)
+    elsewhere = sorted(
+        {(arn.split("/")[-2], arn) for tg in tgs.values() for arn in tg.get("LoadBalancerArns", [])}
+        - {(n.alb, arn) for tg in tgs.values() for arn in tg.get("LoadBalancerArns", [])}
+    )
+    tags = _tags(svc.get("tags")) if svc else {}
+    active = svc is not None and svc.get("status") == "ACTIVE"
+    if elsewhere:
+        source, source_arn = elsewhere[0]
+        old = _source_names(ctx, tgs, source, source_arn)
+        if old is None:
+            return
+        lb = _describe(ctx, source_arn=source_arn)
+        ctx.names = replace(n, pair=n.other_pair)
+        del ctx.facts["target_groups_seen"]  # the new pair's are LoadBalancerStep's to read
+        ctx.facts["move"] = Move(
+            source,
+            old,
+            finishing=False,
+            service=active,
+            source_dns=str((lb or {}).get("DNSName", "")),
+            source_zone=str((lb or {}).get("CanonicalHostedZoneId", "")),
+        )
+    elif tags.get(MOVE_TAG) and tags[MOVE_TAG] != n.alb and active:
+        source = tags[MOVE_TAG]
+        lb = _describe(ctx, name=source)
+        ctx.facts["move"] = Move(
+            source,
+            replace(n, shared="" if source == n.own_alb else source, pair=n.other_pair),
+            finishing=True,
+            service=True,
+            source_dns=str((lb or {}).get("DNSName", "")),
+            source_zone=str((lb or {}).get("CanonicalHostedZoneId", "")),
+        )
+
+
+def _source_names(ctx: Context, tgs: dict[str, dict[str, Any]], source: str, source_arn: str) -> Names | None:
+    """The stack's names on the load balancer its groups are on: its own (shared ""), or an ecsup
+    shared load balancer's; None (and a conflict) for anything else, or groups not ecsup's."""
+    from .loadbalancer import elb_tags
+
+    n = ctx.names
+    found = elb_tags(ctx, [source_arn, *(tg["TargetGroupArn"] for tg in tgs.values())])
+    if not all(n.owns(found.get(tg["TargetGroupArn"], {})) for tg in tgs.values()):
+        return None  # LoadBalancerStep reports the groups that are not this stack's
+    lb_tags = found.get(source_arn, {})
+    if source == n.own_alb and n.owns(lb_tags):
+        return replace(n, shared="")
+    if lb_tags.get(TAG_SHARED) == source:
+        return replace(n, shared=source)
+    ctx.conflicts.append(
+        f"target groups {', '.join(sorted(tgs))} are on load balancer {source}, which is neither this stack's own "
+        "nor an ecsup shared load balancer: ecsup will not move the stack off it"
+    )
+    return None
+
+
+def _describe(ctx: Context, name: str = "", source_arn: str = "") -> dict[str, Any] | None:
+    with doing(f"look up load balancer {name or source_arn.split('/')[-2]}"):
+        try:
+            kwargs: dict[str, Any] = {"Names": [name]} if name else {"LoadBalancerArns": [source_arn]}
+            lbs = ctx.client("elbv2").describe_load_balancers(**kwargs)["LoadBalancers"]
+        except Exception as exc:
+            if is_code(exc, "LoadBalancerNotFound"):
+                return None
+            raise
+    return lbs[0] if lbs else None
+
+
+# -- the move's deployment ---------------------------------------------------------------------
+def deployment_configuration(ctx: Context, config: dict[str, Any]) -> dict[str, Any]:
+    """The move's deployment: all at once, baking at least MOVE_BAKE_MINUTES (linear or canary
+    steps would only delay it: no client reaches the new load balancer before the record moves)."""
+    if not ctx.config.service.deploy.shifts_traffic:
+        return config
+    config = {k: v for k, v in config.items() if k not in ("linearConfiguration", "canaryConfiguration")}
+    return dict(
+        config,
+        strategy="BLUE_GREEN",
+        bakeTimeInMinutes=max(int(config.get("bakeTimeInMinutes") or 0), MOVE_BAKE_MINUTES),
+    )
+
+
+def follow(ctx: Context, arn: str) -> str:
+    """Watch the move's deployment; point the record at the new load balancer once production
+    traffic is on the new tasks there (rolling: once they all run, before the old ones stop);
+    watch it to its end. If ECS rolls it back after the record moved, the record goes back to
+    the old load balancer, where the old tasks serve again."""
+    from .. import deployments as deploy
+
+    move = moving(ctx)
+    assert move is not None
+    start = ctx.clock()
+    rolling = not ctx.config.service.deploy.shifts_traffic
+
+    def serving(state: deploy.DeployState) -> bool:
+        if rolling:
+            return state.desired > 0 and state.new_running >= state.desired
+        return state.production_moved
+
+    result = deploy.watch(ctx, arn, ctx.timeouts.service, until=serving)
+    moved = point_record(ctx)
+    ctx.ui.event(f"DNS {ctx.config.dns.hostname}: {moved} (production traffic is on {ctx.names.alb})")
+    if result.status != "SUCCESSFUL":
+        try:
+            result = deploy.watch(ctx, arn, ctx.timeouts.service, since=start)
+        except deploy.RolledBack:
+            if move.source_dns:
+                back = point_record(ctx, (move.source_dns, move.source_zone))
+                ctx.ui.event(f"DNS {ctx.config.dns.hostname}: {back} (ECS rolled the move back)")
+            raise
+    return f"moved to {ctx.names.alb}: {result.summary()}; DNS {moved}"
+
+
+# -- finishing: the old side ---------------------------------------------------------------------
+def old_view(ctx: Context, move: Move) -> Context:
+    """The stack as it is on the load balancer it leaves: its names there, and only the facts
+    that do not depend on the load balancer (network, zone, the stack's certificate)."""
+    old = copy.copy(ctx)
+    old.names = move.old
+    old.facts = {k: ctx.facts[k] for k in ("vpc_id", "subnets", "alb_subnets", "zone_id") if k in ctx.facts}
+    certs = list(ctx.facts.get("owned_cert_arns", []))
+    if ctx.facts.get("cert_arn") and ctx.facts["cert_arn"] not in certs:
+        certs.append(ctx.facts["cert_arn"])
+    old.facts["owned_cert_arns"] = certs  # the stack's certificate comes off a shared listener it leaves
+    return old
+
+
+def _revoke(ctx: Context, old_group: str) -> str:
+    from .network import _permissions
+
+    port = ctx.config.service.container_port
+    with doing(f"remove the ingress from {old_group} to the tasks' security group"):
+        try:
+            ctx.client("ec2").revoke_security_group_ingress(
+                GroupId=ctx.facts["sg_tasks"], IpPermissions=_permissions({("tcp", port, port, old_group)})
+            )
+        except Exception as exc:
+            if not is_code(exc, "InvalidPermission.NotFound"):
+                raise
+    return "removed"
+
+
+def old_side(ctx: Context, move: Move, destroying: bool) -> list[Action]:
+    """What goes once the stack has left (or is destroyed): in the order it can go."""
+    from .loadbalancer import LoadBalancerStep
+    from .network import SecurityGroupsStep, _rules
+    from .shared import SharedLoadBalancerStep, SharedRuleStep, find_shared_group
+
+    old = old_view(ctx, move)
+    actions: list[Action] = []
+    group: dict[str, Any] | None
+    if move.old.shared:
+        leave = SharedLoadBalancerStep().plan_destroy(old)  # reads the shared part (facts for the rule's)
+        actions += SharedRuleStep().plan_destroy(old)
+        actions += LoadBalancerStep().plan_destroy(old)  # the old pair
+        group = find_shared_group(old) if old.facts.get("vpc_id") else None
+        tail = leave
+    else:
+        actions += LoadBalancerStep().plan_destroy(old)  # listeners, the old pair, the load balancer
+        groups = SecurityGroupsStep()._groups(old) if old.facts.get("vpc_id") else {}
+        group = groups.get(move.old.sg_alb)
+        tail = [a for a in SecurityGroupsStep().plan_destroy(old) if a.name == move.old.sg_alb]
+    tasks = ctx.facts.get("sg_tasks")
+    if not destroying and group is not None and tasks:
+        port = ctx.config.service.container_port
+        with doing(f"read security group {tasks}"):
+            found = ctx.client("ec2").describe_security_groups(GroupIds=[tasks])["SecurityGroups"]
+        if found and ("tcp", port, port, group["GroupId"]) in _rules(found[0]):
+            actions.append(
+                Action(
+                    "update",
+                    "security group",
+                    ctx.names.sg_tasks,
+                    f"ingress from {move.old.sg_alb} ({group['GroupId']}) removed",
+                    run=partial(_revoke, ctx, group["GroupId"]),
+                )
+            )
+    return actions + tail
+
+
+def _untag(ctx: Context) -> str:
+    svc = ctx.facts.get("service_seen") or {}
+    arn = svc.get("serviceArn") or (
+        f"arn:aws:ecs:{ctx.region}:{ctx.account_id}:service/{ctx.names.cluster}/{ctx.names.service}"
+    )
+    with doing(f"untag service {ctx.names.service}"):
+        ctx.client("ecs").untag_resource(resourceArn=arn, tagKeys=[MOVE_TAG])
+    return "the move is done"
+
+
+def interruption(ctx: Context, move: Move) -> str:
+    """What the plan says of the traffic while the stack moves."""
+    host = ctx.config.dns.hostname
+    if ctx.names.shared:
+        head = f"{ctx.names.stack} moves from {move.label} to shared load balancer {ctx.names.shared}"
+    else:
+        head = f"{ctx.names.stack} moves from {move.label} to its own load balancer {ctx.names.alb}"
+    if move.finishing:
+        return f"{head}: the service moved already; the record follows and the old side goes"
+    if not move.service:
+        return f"{head}: no service serves yet, so no traffic is interrupted"
+    if not ctx.config.service.deploy.shifts_traffic:
+        return (
+            f"{head}: TRAFFIC MAY BE INTERRUPTED for up to about {RECORD_TTL} s: a rolling deployment stops the old "
+            f"tasks as soon as the new ones run, while resolvers that looked up {host} in the last {RECORD_TTL} s "
+            f"still send clients to {move.source} (use a blue/green strategy for a move without interruption)"
+        )
+    return (
+        f"{head}: without interruption: a deployment starts the tasks behind the new rule; {host} moves once "
+        f"production traffic is on them there, and {move.source} keeps its tasks for the {MOVE_BAKE_MINUTES}+ "
+        f"minute bake after that (DNS answers live {RECORD_TTL} s), then is removed"
+    )
+
+
+class MoveStep(Step):
+    """The end of a move: the record (when the service's deployment did not move it), the old
+    side, and the service's MOVE_TAG."""
+
+    title = "move"
+    needs = ("ServiceStep", "DnsStep", "SecurityGroupsStep", "LoadBalancerStep", "CertificateStep")
+
+    def plan(self, ctx: Context) -> list[Action]:
+        move = moving(ctx)
+        if move is None:
+            return []
+        ctx.notes.append(interruption(ctx, move))
+        actions = []
+        current = _current(ctx)
+        if current is None or not _points_at(current, ctx.facts.get("alb_dns") or ""):
+            when = "once the new load balancer serves" + (" (during the service's deployment)" if move.service else "")
+            actions.append(
+                Action(
+                    "update",
+                    "DNS record",
+                    ctx.config.dns.hostname,
+                    f"to {ctx.names.alb}, {when}",
+                    run=lambda: point_record(ctx),
+                )
+            )
+        actions += old_side(ctx, move, destroying=False)
+        if move.service:
+            actions.append(
+                Action("update", "ECS service", ctx.names.service, f"tag {MOVE_TAG} removed", run=lambda: _untag(ctx))
+            )
+        return actions
+
+    def plan_destroy(self, ctx: Context) -> list[Action]:
+        move = moving(ctx)
+        return [] if move is None else old_side(ctx, move, destroying=True)
