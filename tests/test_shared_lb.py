@@ -271,10 +271,22 @@ def test_joining_is_refused_before_any_change(aws, make_ctx):
     with pytest.raises(ConfigError, match=f"www.{ZONE} is already served by web-dev on shared load balancer edge"):
         engine.create(make_ctx(taken))
     assert aws.mutating() == []
-    # the rules quota: 100 rules on the load balancer already
+    # the rules quota: 100 rules on the load balancer already, one of them on HTTP:80 (the quota is
+    # per load balancer, every listener's rules counted)
     elb = client("elbv2")
     https = https_listener()["ListenerArn"]
-    for i in range(99):
+    http = next(
+        li["ListenerArn"]
+        for li in elb.describe_listeners(LoadBalancerArn=shared_lb()["LoadBalancerArn"])["Listeners"]
+        if li["Port"] == 80
+    )
+    elb.create_rule(
+        ListenerArn=http,
+        Priority=1,
+        Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/.well-known/*"]}}],
+        Actions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
+    )
+    for i in range(98):
         elb.create_rule(
             ListenerArn=https,
             Priority=1000 + i,

@@ -133,6 +133,20 @@ def attached_target_groups(ctx: Context, alb_arn: str) -> int:
             raise
 
 
+def _rules_elsewhere(ctx: Context) -> int:
+    """The non-default rules on the shared load balancer's listeners other than HTTPS:443 (someone's
+    on HTTP:80, say): the quota is per load balancer. Read only when a stack joins."""
+    count = 0
+    elb = ctx.client("elbv2")
+    for port, listener in ctx.facts.get("shared_listeners", {}).items():
+        if port == 443:
+            continue
+        with doing(f"read the rules of {ctx.names.shared} port {port}"):
+            for page in elb.get_paginator("describe_rules").paginate(ListenerArn=listener["ListenerArn"]):
+                count += sum(1 for r in page["Rules"] if not r.get("IsDefault"))
+    return count
+
+
 def _captures(rule: dict[str, Any], host: str, priority: int) -> bool:
     """Whether another rule's wildcard host (`*` any characters, `?` one; ELB User Guide,
     "Host conditions") matches this stack's hostname and is evaluated before this stack's rule
@@ -488,13 +502,14 @@ class SharedRuleStep(Step):
                 ],
                 hint="pick another hostname or another shared load balancer; nothing was changed",
             )
-        if not mine and len(rules) >= RULES_LIMIT:
+        count = 0 if mine else len(rules) + _rules_elsewhere(ctx)
+        if not mine and count >= RULES_LIMIT:
             raise ConfigError(
                 [
                     (
                         "load_balancer.shared",
-                        f"{n.shared} has {len(rules)} rules: AWS's default quota is {RULES_LIMIT} "
-                        "rules per load balancer",
+                        f"{n.shared} has {count} rules: AWS's default quota is {RULES_LIMIT} "
+                        "rules per load balancer (its listeners' default rules not counted)",
                     )
                 ],
                 hint="use another shared load balancer (or ask AWS for a higher quota); nothing was changed",
