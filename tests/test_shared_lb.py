@@ -721,6 +721,49 @@ def test_a_rolling_stack_s_move_says_it_may_interrupt_traffic(aws, make_ctx):
     assert _target_groups() == ["web-dev-blu2"] or _target_groups() == ["web-dev-blu2", "web-dev-grn2"]
 
 
+def test_a_stack_joining_while_the_last_one_leaves_keeps_the_load_balancer(aws, make_ctx, monkeypatch):
+    """api-dev joins edge while web-dev, the only stack on it, leaves: the leave runs entirely
+    between api-dev's security groups (its tasks now admit edge's group) and its rule. The last
+    one out keeps the shared part for the stack joining, which ends serving on it."""
+    from ecsup.steps import shared
+
+    monkeypatch.setattr(shared, "LOCK_WAIT", 1e9)
+    engine.create(make_ctx(web()))
+    at_groups, left = threading.Event(), threading.Event()
+
+    def pause(service: str, operation: str, params: dict[str, Any]) -> None:
+        if operation == "CreateTargetGroup" and str(params.get("Name", "")).startswith("api-dev") and not left.is_set():
+            at_groups.set()
+            assert left.wait(60)
+
+    aws.injectors = [pause]
+    errors: list[BaseException] = []
+
+    def join() -> None:
+        try:
+            engine.create(make_ctx(api()))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    joiner = threading.Thread(target=join)
+    joiner.start()
+    assert at_groups.wait(60)
+    try:
+        result = destroy(make_ctx, web())
+    finally:
+        left.set()
+    joiner.join(120)
+    aws.injectors = []
+    assert not errors, errors
+    assert not result.failed and not result.left
+    left_of_web = engine.plan_destroy(make_ctx(web())).changes()
+    assert left_of_web == [], left_of_web  # nothing of web-dev left
+    assert all_load_balancers() == ["edge"]
+    assert sorted(rules()) == [f"api.{ZONE}"]
+    assert aliases() == {f"api.{ZONE}": shared_lb()["DNSName"].lower()}
+    assert changes(make_ctx, api()) == []
+
+
 def test_a_priority_taken_behind_ecsup_s_back_is_passed_over(aws, make_ctx):
     """Someone who does not take ecsup's lock (the console) creates a rule between ecsup's read
     and its CreateRule: AWS answers PriorityInUse, ecsup takes the next free priority."""

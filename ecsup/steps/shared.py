@@ -81,6 +81,15 @@ def find_shared_group(ctx: Context) -> dict[str, Any] | None:
     return groups[0] if groups else None
 
 
+def admitting(ctx: Context, group_id: str) -> list[str]:
+    """The names of the security groups whose ingress rules name ``group_id`` as their source."""
+    with doing(f"look up the security groups that admit {group_id}"):
+        found = ctx.client("ec2").describe_security_groups(
+            Filters=[{"Name": "ip-permission.group-id", "Values": [group_id]}]
+        )["SecurityGroups"]
+    return sorted(g["GroupName"] for g in found if g["GroupId"] != group_id)
+
+
 def shared_listeners(ctx: Context, alb_arn: str) -> dict[int, dict[str, Any]]:
     found: dict[int, dict[str, Any]] = {}
     with doing(f"read the listeners of {ctx.names.shared}"):
@@ -426,6 +435,26 @@ class SharedLoadBalancerStep(Step):
             rules = [r for li in listeners.values() for r in listener_rules(ctx, li["ListenerArn"])]
             if rules:
                 return f"kept: other rules remain on its listeners ({', '.join(stacks_on(rules))})"
+            group = find_shared_group(ctx)
+            joining = admitting(ctx, group["GroupId"]) if group is not None else []
+            if joining:
+                # a stack joining right now: its tasks' group admits the shared one (SecurityGroupsStep)
+                # before its rule exists (SharedRuleStep, under this lock): deleting the load balancer
+                # would strand it, and its group's reference would keep the shared group forever. Its
+                # HTTPS listener (no rule on it) goes: it carries this stack's certificate, which is
+                # being deleted; the joining stack makes it again with its own (_https_or_new).
+                https = listeners.get(443)
+                if https is not None:
+                    with doing(f"delete listener 443 of {n.shared}"):
+                        try:
+                            elb.delete_listener(ListenerArn=https["ListenerArn"])
+                        except Exception as exc:
+                            if not is_code(exc, "ListenerNotFound"):
+                                raise
+                return (
+                    f"kept for a stack joining (security group {', '.join(joining)} admits its group); "
+                    "its HTTPS listener goes with this stack's certificate, the joining stack makes it again"
+                )
             with doing(f"delete shared load balancer {n.shared}"):
                 for li in listeners.values():
                     try:
@@ -444,7 +473,6 @@ class SharedLoadBalancerStep(Step):
                     return found is None, "deleted" if found is None else found["State"]["Code"]
 
                 waiting.poll(ctx, f"load balancer {n.shared} to be deleted", gone, ctx.timeouts.load_balancer)
-            group = find_shared_group(ctx)
             if group is not None and n.owns_shared(tag_dict(group.get("Tags"))):
 
                 def attempt() -> None:
@@ -648,39 +676,53 @@ class SharedRuleStep(Step):
 
     def _ensure_https(self, ctx: Context) -> str:
         wait_issued(ctx)  # before the lock: ACM can take minutes
-        elb = ctx.client("elbv2")
         with shared_lock(ctx, "create"):
             https = self._https(ctx)
             if https is not None:
                 ctx.facts["https_listener_arn"] = https["ListenerArn"]
                 self._attach_locked(ctx, https)
                 return "found (made by another stack meanwhile)"
-            with doing(f"create listener 443 on {ctx.names.shared}"):
-                https = waiting.retry(
-                    ctx,
-                    "the new certificate to reach the load balancer",
-                    lambda: elb.create_listener(
-                        LoadBalancerArn=ctx.facts["alb_arn"],
-                        Protocol="HTTPS",
-                        Port=443,
-                        SslPolicy=tls_policy(ctx),
-                        Certificates=[{"CertificateArn": ctx.facts["cert_arn"]}],
-                        DefaultActions=NOT_FOUND,
-                        Tags=ctx.names.shared_tag_list(),
-                    )["Listeners"][0],
-                    lambda e: is_code(e, "UnsupportedCertificate", "CertificateNotFound"),
-                    ctx.timeouts.propagation,
-                )
-            ctx.facts["https_listener_arn"] = https["ListenerArn"]
+            https = self._new_https(ctx)
         return str(https["ListenerArn"])
+
+    def _https_or_new(self, ctx: Context) -> dict[str, Any]:
+        """Under the shared lock: HTTPS:443, made again with this stack's certificate when the last
+        other stack left while this one was joining (it keeps the load balancer for a stack joining
+        and deletes the listener, which carried its certificate: SharedLoadBalancerStep._leave_last)."""
+        https = self._https(ctx)
+        if https is not None:
+            return https
+        lb, _ = find_shared(ctx)
+        if lb is None:
+            raise _gone_meanwhile(ctx)
+        wait_issued(ctx)
+        return self._new_https(ctx)
+
+    def _new_https(self, ctx: Context) -> dict[str, Any]:
+        elb = ctx.client("elbv2")
+        with doing(f"create listener 443 on {ctx.names.shared}"):
+            https: dict[str, Any] = waiting.retry(
+                ctx,
+                "the new certificate to reach the load balancer",
+                lambda: elb.create_listener(
+                    LoadBalancerArn=ctx.facts["alb_arn"],
+                    Protocol="HTTPS",
+                    Port=443,
+                    SslPolicy=tls_policy(ctx),
+                    Certificates=[{"CertificateArn": ctx.facts["cert_arn"]}],
+                    DefaultActions=NOT_FOUND,
+                    Tags=ctx.names.shared_tag_list(),
+                )["Listeners"][0],
+                lambda e: is_code(e, "UnsupportedCertificate", "CertificateNotFound"),
+                ctx.timeouts.propagation,
+            )
+        ctx.facts["https_listener_arn"] = https["ListenerArn"]
+        return https
 
     def _attach(self, ctx: Context) -> str:
         wait_issued(ctx)
         with shared_lock(ctx, "create"):
-            https = self._https(ctx)
-            if https is None:
-                raise _gone_meanwhile(ctx)
-            return self._attach_locked(ctx, https)
+            return self._attach_locked(ctx, self._https_or_new(ctx))
 
     def _attach_locked(self, ctx: Context, https: dict[str, Any]) -> str:
         certs = [c["CertificateArn"] for c in listener_certificates(ctx, https["ListenerArn"])]
@@ -707,9 +749,7 @@ class SharedRuleStep(Step):
         n = ctx.names
         elb = ctx.client("elbv2")
         with shared_lock(ctx, "create"):
-            https = self._https(ctx)
-            if https is None:
-                raise _gone_meanwhile(ctx)
+            https = self._https_or_new(ctx)
             ctx.facts["https_listener_arn"] = https["ListenerArn"]
             rules = listener_rules(ctx, https["ListenerArn"])
             mine = [r for r in rules if n.owns(r.get("Tags") or {})]
