@@ -180,12 +180,19 @@ def run_create(ctx: Context, ui: ConsoleUI, json_output: bool = False, force_unl
         saving = sharing_line(ctx, outcome)
         if saving:
             ui.print(saving, style="cyan")
-        if changes:
+        if changes:  # what the plan says (e.g. how a move between load balancers affects traffic) first
+            for note in outcome.notes:
+                ui.print(f"note: {note}", style="yellow")
+                shown.append(note)
             ui.print("Applying:", style="bold")
 
+    shown: list[str] = []
     outcome = create(ctx, report=ui.action_done, on_plan=show_plan, force_unlock=force_unlock)
     outcome.notes = list(ctx.notes)  # including any from applying (e.g. the lock's release)
     for note in outcome.notes:
+        if note in shown:
+            shown.remove(note)
+            continue
         ui.print(f"note: {note}", style="yellow")
     summary = result_summary(ctx, outcome)
     counts = summary["counts"]
@@ -766,10 +773,12 @@ def demo(
 ) -> None:
     """The whole life of a stack on the embedded local AWS: create (with its before migration), create
     again, status, a one-off `run`, deploy (migration first), rollback, a deploy that ECS rolls back
-    when its alarm goes into ALARM during the bake, destroy."""
+    when its alarm goes into ALARM during the bake, a move onto a shared load balancer, destroy."""
     import secrets as pysecrets
     import tempfile
     from pathlib import Path
+
+    from rich.markup import escape
 
     from .config import load
     from .context import Context
@@ -798,7 +807,7 @@ def demo(
             ctx = new_ctx(where)
             ui = ConsoleUI(out, redact=ctx.redact, interactive=False)
             ctx.ui = ui
-            out.print(f"[bold]$ {title}[/]")
+            out.print(f"[bold]$ {escape(title)}[/]")
             body(ctx, ui)
             out.print(f"[dim]({len(ctx.calls)} AWS calls, {len(ctx.mutating_calls())} of them mutating)[/]\n")
 
@@ -830,6 +839,12 @@ def demo(
             _demo_alarm_rollback,
         )
         if not keep:
+            path.write_text(demo_config(zone, box.region) + '\n[load_balancer]\nshared = "edge"\n')
+            step(
+                'ecsup create   # with [load_balancer] shared = "edge" added: the stack moves onto a shared '
+                "load balancer, DNS follows once the new rule serves, then its own load balancer goes",
+                lambda ctx, ui: run_create(ctx, ui),
+            )
             step("ecsup destroy --yes", lambda ctx, ui: run_destroy(ctx, ui, purge=False))
             step("ecsup destroy --yes   # again: nothing left", lambda ctx, ui: run_destroy(ctx, ui, purge=False))
             _demo_shared(out, Path(tmp), zone, box.region, step, new_ctx)

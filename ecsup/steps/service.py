@@ -72,6 +72,12 @@ def load_balancers(ctx: Context) -> list[dict[str, Any]]:
     return [lb]
 
 
+def _rule_of(arn: str) -> str:
+    """A production rule named by its load balancer (arn:...:listener-rule/app/<lb>/<id>/...)."""
+    parts = arn.split(":listener-rule/app/")
+    return f"on {parts[1].split('/')[0]}" if len(parts) == 2 else arn or "-"
+
+
 def deployment_configuration(ctx: Context) -> dict[str, Any]:
     """ECS API reference, DeploymentConfiguration: the circuit breaker with rollback always;
     the strategy and its bake times from [service.deploy]."""
@@ -362,7 +368,8 @@ class ServiceStep(Step):
     def _load_balancer_view(self, ctx: Context, svc: dict[str, Any]) -> tuple[str, str]:
         """The service's load balancer settings as (have, want), ignoring which of blue and green
         is live: under blue/green that is ECS's to decide (it moves production between them)."""
-        blue, green = ctx.facts.get("tg_blue", KNOWN_AFTER_APPLY), ctx.facts.get("tg_green", KNOWN_AFTER_APPLY)
+        # groups still to be made (a move's) are shown by name
+        blue, green = ctx.facts.get("tg_blue", ctx.names.tg_blue), ctx.facts.get("tg_green", ctx.names.tg_green)
         names = {blue: ctx.names.tg_blue, green: ctx.names.tg_green}
         https = ctx.facts.get("https_listener_arn", "")
         infra = ctx.facts.get("infrastructure_role_arn", KNOWN_AFTER_APPLY)
@@ -385,7 +392,7 @@ class ServiceStep(Step):
                 out.append(
                     f"{'+'.join(groups)} {lb.get('containerName')}:{lb.get('containerPort')}"
                     + (
-                        f", production rule {rule_label if on_https else rule or '-'}, role {adv.get('roleArn')}"
+                        f", production rule {rule_label if on_https else _rule_of(rule)}, role {adv.get('roleArn')}"
                         if adv
                         else ""
                     )
