@@ -714,8 +714,13 @@ def test_a_rolling_stack_s_move_says_it_may_interrupt_traffic(aws, make_ctx):
     ctx = make_ctx(config_text(SHARED + rolling))
     ctx.mode = "plan"
     notes = engine.make_plan(ctx).notes
-    assert any("TRAFFIC MAY BE INTERRUPTED for up to about 60 s" in n for n in notes), notes
+    assert any("TRAFFIC MAY BE INTERRUPTED for up to about 2 minutes" in n for n in notes), notes
+    when = _WhenRecordMoves(("web-dev-blu2", "web-dev-grn2"), "web-dev-blue")
+    aws.injectors = [when]
     engine.create(make_ctx(config_text(SHARED + rolling)))
+    aws.injectors = []
+    [moment] = when.seen  # the record moved once the new tasks were healthy behind the new rule
+    assert moment["new"]["web-dev-blu2"] >= 1, moment
     assert all_load_balancers() == ["edge"]
     assert aliases()[f"www.{ZONE}"] == shared_lb()["DNSName"].lower()
     assert _target_groups() == ["web-dev-blu2"] or _target_groups() == ["web-dev-blu2", "web-dev-grn2"]

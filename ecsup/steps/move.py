@@ -32,10 +32,10 @@ from functools import partial
 from typing import Any
 
 from ..context import Context
-from ..errors import doing, is_code
+from ..errors import ConfigError, doing, is_code
 from ..names import TAG_SHARED, Names
 from ..plan import Action
-from . import Step, both
+from . import Step
 from .dns import RECORD_TTL, _current, _points_at, point_record
 
 MOVE_TAG = "ecsup:moving-from"
@@ -80,10 +80,23 @@ def _service(ctx: Context) -> dict[str, Any] | None:
     return services[0] if services and services[0].get("status") in ("ACTIVE", "DRAINING") else None
 
 
+def _groups_by_arn(ctx: Context, arns: list[str]) -> dict[str, dict[str, Any]] | None:
+    """The target groups the service names, in one call; None when one of them is gone."""
+    with doing("look up the service's target groups"):
+        try:
+            found = ctx.client("elbv2").describe_target_groups(TargetGroupArns=arns)["TargetGroups"]
+        except Exception as exc:
+            if is_code(exc, "TargetGroupNotFound"):
+                return None
+            raise
+    return {g["TargetGroupName"]: g for g in found}
+
+
 def detect(ctx: Context) -> None:
     """Before a plan: which pair of target groups the stack uses, and whether it is moving.
 
-    The pair is the one the service's load balancers name (pair 1 without a service). When its
+    The pair is the one the service's load balancers name; without a service, pair 1, or pair 2
+    when only that one exists (a stack that moved once, its service deleted). When the pair's
     target groups are on a load balancer other than the one the config names, the stack moves:
     the other pair is built on the new one (ctx.names becomes that pair) and ctx.facts["move"]
     says where from. A service tagged MOVE_TAG whose groups are where the config wants them has
@@ -92,18 +105,29 @@ def detect(ctx: Context) -> None:
     from .loadbalancer import find_target_groups
 
     ctx.names = replace(ctx.config.names, pair=1)
-    svc, tgs = both(ctx, partial(_service, ctx), partial(find_target_groups, ctx))
+    svc = _service(ctx)
     ctx.facts["service_seen"] = svc
-    pair = 1
-    if svc is not None and svc.get("status") == "ACTIVE":
-        for lb in svc.get("loadBalancers") or []:
-            found = ctx.names.pair_of(str(lb.get("targetGroupArn") or ""))
-            if found is not None:
-                pair = found
-                break
-    if pair != 1:
+    active = svc is not None and svc.get("status") == "ACTIVE"
+    tgs: dict[str, dict[str, Any]] | None = None
+    for lb in (svc or {}).get("loadBalancers") or [] if active else []:
+        arns = [
+            str(lb.get("targetGroupArn") or ""),
+            str((lb.get("advancedConfiguration") or {}).get("alternateTargetGroupArn") or ""),
+        ]
+        pair = ctx.names.pair_of(arns[0]) if arns[0] else None
+        if pair is None:
+            continue
         ctx.names = replace(ctx.names, pair=pair)
+        if all(arns):  # both groups named (blue/green): read them by ARN, one call
+            tgs = _groups_by_arn(ctx, arns)
+        break
+    if tgs is None:
         tgs = find_target_groups(ctx)
+        if not active and not tgs:
+            ctx.names = replace(ctx.names, pair=2)
+            tgs = find_target_groups(ctx)
+            if not tgs:
+                ctx.names = replace(ctx.names, pair=1)
     n = ctx.names
     ctx.facts["target_groups_seen"] = (n.pair, tgs)
     elsewhere = sorted(
@@ -111,9 +135,22 @@ def detect(ctx: Context) -> None:
         - {(n.alb, arn) for tg in tgs.values() for arn in tg.get("LoadBalancerArns", [])}
     )
     tags = _tags(svc.get("tags")) if svc else {}
-    active = svc is not None and svc.get("status") == "ACTIVE"
+    earlier = tags.get(MOVE_TAG, "")
     if elsewhere:
         source, source_arn = elsewhere[0]
+        if active and earlier and earlier not in (source, n.alb):
+            # the other pair is still on the load balancer an unfinished move left: it cannot go to a third
+            back = f'load_balancer.shared = "{source}"' if source != n.own_alb else "no load_balancer.shared"
+            raise ConfigError(
+                [
+                    (
+                        "load_balancer.shared",
+                        f"{n.stack}'s move from {earlier} to {source} is not finished: it cannot move to "
+                        f"{n.alb} before",
+                    )
+                ],
+                hint=f"run `ecsup create` with {back} to finish it, then change the key; nothing was changed",
+            )
         old = _source_names(ctx, tgs, source, source_arn)
         if old is None:
             return
@@ -128,12 +165,11 @@ def detect(ctx: Context) -> None:
             source_dns=str((lb or {}).get("DNSName", "")),
             source_zone=str((lb or {}).get("CanonicalHostedZoneId", "")),
         )
-    elif tags.get(MOVE_TAG) and tags[MOVE_TAG] != n.alb and active:
-        source = tags[MOVE_TAG]
-        lb = _describe(ctx, name=source)
+    elif earlier and earlier != n.alb and active:
+        lb = _describe(ctx, name=earlier)
         ctx.facts["move"] = Move(
-            source,
-            replace(n, shared="" if source == n.own_alb else source, pair=n.other_pair),
+            earlier,
+            replace(n, shared="" if earlier == n.own_alb else earlier, pair=n.other_pair),
             finishing=True,
             service=True,
             source_dns=str((lb or {}).get("DNSName", "")),
@@ -188,11 +224,28 @@ def deployment_configuration(ctx: Context, config: dict[str, Any]) -> dict[str, 
     )
 
 
+def serving(ctx: Context) -> tuple[bool, str]:
+    """Whether the new load balancer serves the stack: its production rule forwards to a group
+    with as many healthy targets as the service wants."""
+    from .loadbalancer import forward_weights, serving_targets
+    from .service import production_rule
+
+    with doing(f"read the production rule of {ctx.names.stack} on {ctx.names.alb}"):
+        found = ctx.client("elbv2").describe_rules(RuleArns=[production_rule(ctx)])["Rules"]
+    weights = forward_weights(found[0].get("Actions", [])) if found else {}
+    if not weights:
+        return False, "no forward"
+    live = max(weights, key=lambda arn: weights[arn])
+    healthy = serving_targets(ctx, live)
+    wanted = max(1, ctx.config.service.desired_count)
+    return healthy >= wanted, f"{healthy}/{wanted} healthy in {live.split('/')[-2]}"
+
+
 def follow(ctx: Context, arn: str) -> str:
     """Watch the move's deployment; point the record at the new load balancer once production
-    traffic is on the new tasks there (rolling: once they all run, before the old ones stop);
-    watch it to its end. If ECS rolls it back after the record moved, the record goes back to
-    the old load balancer, where the old tasks serve again."""
+    traffic is on the new tasks there (rolling: once they are healthy in the new group, before
+    the old ones stop); watch it to its end. If ECS rolls it back after the record moved, the
+    record goes back to the old load balancer, where the old tasks serve again."""
     from .. import deployments as deploy
 
     move = moving(ctx)
@@ -200,12 +253,12 @@ def follow(ctx: Context, arn: str) -> str:
     start = ctx.clock()
     rolling = not ctx.config.service.deploy.shifts_traffic
 
-    def serving(state: deploy.DeployState) -> bool:
-        if rolling:
-            return state.desired > 0 and state.new_running >= state.desired
-        return state.production_moved
+    def ready(state: deploy.DeployState) -> bool:
+        if state.ended:
+            return True
+        return (rolling or state.production_moved) and serving(ctx)[0]
 
-    result = deploy.watch(ctx, arn, ctx.timeouts.service, until=serving)
+    result = deploy.watch(ctx, arn, ctx.timeouts.service, until=ready)
     moved = point_record(ctx)
     ctx.ui.event(f"DNS {ctx.config.dns.hostname}: {moved} (production traffic is on {ctx.names.alb})")
     if result.status != "SUCCESSFUL":
@@ -217,6 +270,30 @@ def follow(ctx: Context, arn: str) -> str:
                 ctx.ui.event(f"DNS {ctx.config.dns.hostname}: {back} (ECS rolled the move back)")
             raise
     return f"moved to {ctx.names.alb}: {result.summary()}; DNS {moved}"
+
+
+def when_serving(ctx: Context) -> str:
+    """The move's deployment was not found (ECS lists it late): wait until the new load balancer
+    serves, point the record at it, then wait for the service to be stable."""
+    from .. import waiting
+    from .service import wait_stable
+
+    waiting.poll(ctx, f"{ctx.names.alb} to serve {ctx.names.stack}", lambda: serving(ctx), ctx.timeouts.service)
+    moved = point_record(ctx)
+    return f"moved to {ctx.names.alb}: {wait_stable(ctx)}; DNS {moved}"
+
+
+def finish_traffic(ctx: Context) -> str:
+    """MoveStep's record: when the service's deployment did not move it (a run stopped during it,
+    or a stack without a service), follow the deployment still under way, or point it now."""
+    from .. import deployments as deploy
+
+    move = moving(ctx)
+    if move is not None and move.service:
+        arn = deploy.ongoing(ctx)
+        if arn is not None:
+            return follow(ctx, arn)
+    return point_record(ctx)
 
 
 # -- finishing: the old side ---------------------------------------------------------------------
@@ -304,14 +381,18 @@ def interruption(ctx: Context, move: Move) -> str:
     else:
         head = f"{ctx.names.stack} moves from {move.label} to its own load balancer {ctx.names.alb}"
     if move.finishing:
-        return f"{head}: the service moved already; the record follows and the old side goes"
+        return (
+            f"{head}: the service moved already; {host} follows once production traffic is on the new load "
+            "balancer (a deployment still under way is followed), then the old side goes"
+        )
     if not move.service:
         return f"{head}: no service serves yet, so no traffic is interrupted"
     if not ctx.config.service.deploy.shifts_traffic:
         return (
-            f"{head}: TRAFFIC MAY BE INTERRUPTED for up to about {RECORD_TTL} s: a rolling deployment stops the old "
-            f"tasks as soon as the new ones run, while resolvers that looked up {host} in the last {RECORD_TTL} s "
-            f"still send clients to {move.source} (use a blue/green strategy for a move without interruption)"
+            f"{head}: TRAFFIC MAY BE INTERRUPTED for up to about 2 minutes: a rolling deployment stops the old "
+            f"tasks as soon as the new ones are healthy, while the record's change reaches Route53's servers and "
+            f"resolvers that looked up {host} in the last {RECORD_TTL} s still send clients to {move.source} (a "
+            "blue/green, linear or canary strategy moves without interruption)"
         )
     return (
         f"{head}: without interruption: a deployment starts the tasks behind the new rule; {host} moves once "
@@ -342,14 +423,14 @@ class MoveStep(Step):
                     "DNS record",
                     ctx.config.dns.hostname,
                     f"to {ctx.names.alb}, {when}",
-                    run=lambda: point_record(ctx),
+                    run=lambda: finish_traffic(ctx),
                 )
             )
         actions += old_side(ctx, move, destroying=False)
-        if move.service:
-            actions.append(
-                Action("update", "ECS service", ctx.names.service, f"tag {MOVE_TAG} removed", run=lambda: _untag(ctx))
-            )
+        # the service has the tag from its UpdateService, or from its CreateService (no service before)
+        actions.append(
+            Action("update", "ECS service", ctx.names.service, f"tag {MOVE_TAG} removed", run=lambda: _untag(ctx))
+        )
         return actions
 
     def plan_destroy(self, ctx: Context) -> list[Action]:

@@ -25,7 +25,7 @@ from .ecs import (
     find_service,
     seen_service,
 )
-from .move import MOVE_TAG, follow, moving
+from .move import MOVE_TAG, follow, moving, when_serving
 from .move import deployment_configuration as move_configuration
 
 EXEC_CHANGE = "ECS Exec (new deployment)"
@@ -425,6 +425,8 @@ class ServiceStep(Step):
         permissions_settle(ctx)
         _before_rollout(ctx)
         count = ctx.config.service.desired_count
+        move = moving(ctx)  # a stack moving without a service: the next run finishes what this one leaves
+        moved_from = {MOVE_TAG: move.source} if move is not None else {}
         # a capacity provider strategy, never the launch type: every later switch stays allowed
         placement: dict[str, Any] = {"capacityProviderStrategy": capacity_strategy(ctx)}
         with doing(f"create service {ctx.names.service}"):
@@ -446,7 +448,7 @@ class ServiceStep(Step):
                     propagateTags="SERVICE",
                     enableECSManagedTags=True,
                     enableExecuteCommand=ctx.config.service.exec,
-                    tags=ecs_tags(ctx, {DESIRED_TAG: str(count), IMAGE_TAG: ctx.config.service.image}),
+                    tags=ecs_tags(ctx, {DESIRED_TAG: str(count), IMAGE_TAG: ctx.config.service.image} | moved_from),
                 ),
                 eventually_consistent,
                 ctx.timeouts.propagation,
@@ -515,8 +517,8 @@ class ServiceStep(Step):
         if kwargs.keys() & {"taskDefinition", "networkConfiguration", "loadBalancers", "forceNewDeployment"}:
             # a new deployment, with the service's strategy: watched like `ecsup deploy` watches it
             arn = deploy.started_deployment(ctx, updated.get("service") or {}, kwargs.get("taskDefinition"))
-            if arn is not None and move is not None:
-                moved = follow(ctx, arn)
+            if move is not None:
+                moved = follow(ctx, arn) if arn is not None else when_serving(ctx)
                 if kwargs["deploymentConfiguration"] != deployment_configuration(ctx):
                     with doing(f"set the deployment strategy of service {ctx.names.service}"):
                         ecs.update_service(
@@ -527,6 +529,9 @@ class ServiceStep(Step):
                 return moved
             if arn is not None:
                 return deploy.watch(ctx, arn, ctx.timeouts.service).summary()
+        finishing = moving(ctx)
+        if finishing is not None and finishing.finishing:
+            return "updated (the move's deployment, if still under way, is followed below)"
         return wait_stable(ctx)
 
     def _wait_inactive(self, ctx: Context) -> None:

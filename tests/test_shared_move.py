@@ -1,0 +1,132 @@
+"""Moving a stack between load balancers (issue 19), where it can go wrong: a run stopped during
+the move's deployment and run again at once, ECS listing the deployment late, a destroy stopped
+on a stack that moved, a stack without a service, and what a no-op plan costs after a move."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from conftest import ZONE, client, config_text
+from test_shared_lb import (
+    _DiesAt,
+    _healthy,
+    _moved_and_stopped,
+    all_load_balancers,
+    api,
+    changes,
+    web,
+)
+
+from ecsup import engine
+
+
+def _deployments() -> list[dict[str, Any]]:
+    ecs = client("ecs")
+    briefs = ecs.list_service_deployments(cluster="web-dev", service="web-dev")["serviceDeployments"]
+    return [{"status": b.get("status"), "arn": b["serviceDeploymentArn"]} for b in briefs]
+
+
+class _Watch:
+    def __init__(self) -> None:
+        self.seen: list[dict[str, Any]] = []
+
+    def __call__(self, service: str, operation: str, params: dict[str, Any]) -> None:
+        text = json.dumps(params, default=str)
+        if operation == "ChangeResourceRecordSets" and f"www.{ZONE}" in text and '"Type": "A"' in text:
+            self.seen.append(
+                {
+                    "what": "record",
+                    "new": {g: _healthy(g) for g in ("web-dev-blu2", "web-dev-grn2")},
+                    "deployments": _deployments(),
+                }
+            )
+        if operation in ("DeleteLoadBalancer", "DeleteListener", "DeleteTargetGroup"):
+            self.seen.append({"what": operation, "deployments": _deployments(), "params": text[:160]})
+
+
+def test_a_create_run_at_once_after_one_stopped_during_the_move_follows_its_deployment(aws, make_ctx, clock):
+    """The first run dies watching the move's deployment; the user runs create again at once: the
+    record moves only once the new rule serves, nothing of the old side goes while it is under way."""
+    _moved_and_stopped(aws, make_ctx, "DescribeServiceDeployments")
+    w = _Watch()
+    aws.injectors = [w]
+    engine.create(make_ctx(web()))
+    aws.injectors = []
+    first = w.seen[0]
+    assert first["what"] == "record"
+    assert sum(first["new"].values()) >= 1, first  # the record must not move to a rule whose groups have no targets
+    assert all(
+        d["status"] not in ("PENDING", "IN_PROGRESS") for s in w.seen if s["what"] != "record" for d in s["deployments"]
+    ), w.seen
+
+
+def test_a_no_op_plan_after_a_move_reads_no_more_than_before(aws, make_ctx):
+    engine.create(make_ctx(config_text()))
+    aws.reset()
+    assert changes(make_ctx, config_text()) == []
+    before = [c for c in aws.calls if c[1] in ("DescribeTargetGroups", "DescribeServices")]
+    engine.create(make_ctx(web()))  # move onto edge: pair 2
+    aws.reset()
+    assert changes(make_ctx, web()) == []
+    after = [c for c in aws.calls if c[1] in ("DescribeTargetGroups", "DescribeServices")]
+    assert len(after) <= len(before)
+
+
+def test_a_destroy_stopped_after_the_service_went_leaves_no_second_pair_behind(aws, make_ctx, clock):
+    from test_crash import Crash
+    from test_shared_lb import _target_groups, destroy
+
+    engine.create(make_ctx(config_text()))
+    engine.create(make_ctx(web()))  # moved onto edge: pair 2 (the last stack on it)
+    assert _target_groups() == ["web-dev-blu2", "web-dev-grn2"]
+    aws.injectors = [_DiesAt("DeleteTargetGroup")]
+    with pytest.raises(Crash):
+        destroy(make_ctx, web())
+    aws.injectors = []
+    result = destroy(make_ctx, web())
+    assert not result.failed and not result.left
+    assert _target_groups() == [] and all_load_balancers() == []
+
+
+def test_a_move_whose_deployment_ecs_lists_late_moves_the_record_while_the_old_side_serves(aws, make_ctx, clock):
+    """started_deployment() gives up after 60 s: create waits for a stable service, then moves the record."""
+    from test_faults import ok
+
+    engine.create(make_ctx(config_text()))
+    engine.create(make_ctx(api()))
+    updated = {"yes": False}
+    seen: list[Any] = []
+
+    def hide(service: str, operation: str, params: dict[str, Any]) -> Any:
+        if operation == "UpdateService" and "loadBalancers" in params:
+            updated["yes"] = True
+        if operation == "ListServiceDeployments" and updated["yes"] and not seen:
+            return ok({"serviceDeployments": []})
+        if operation == "ChangeResourceRecordSets" and f"www.{ZONE}" in json.dumps(params, default=str):
+            seen.append({"old_green": _healthy("web-dev-green"), "deployments": [d["status"] for d in _deployments()]})
+        return None
+
+    aws.injectors = [hide]
+    engine.create(make_ctx(web()))
+    aws.injectors = []
+    assert seen and seen[0]["old_green"] >= 1, seen  # the old load balancer still had its tasks when the record moved
+
+
+def test_a_stack_without_a_service_stopped_mid_move_leaves_no_load_balancer_behind(aws, make_ctx, clock):
+    from test_crash import Crash
+    from test_shared_lb import destroy
+
+    engine.create(make_ctx(config_text()))
+    client("ecs").delete_service(cluster="web-dev", service="web-dev", force=True)
+    clock.sleep(900)
+    aws.injectors = [_DiesAt("DeleteLoadBalancer")]
+    with pytest.raises(Crash):
+        engine.create(make_ctx(web()))
+    aws.injectors = []
+    clock.sleep(900)
+    engine.create(make_ctx(web()))
+    assert all_load_balancers() == ["edge"]  # the re-run finished the move: its own load balancer is gone
+    destroy(make_ctx, web())
+    assert all_load_balancers() == []
