@@ -130,3 +130,17 @@ def test_a_stack_without_a_service_stopped_mid_move_leaves_no_load_balancer_behi
     assert all_load_balancers() == ["edge"]  # the re-run finished the move: its own load balancer is gone
     destroy(make_ctx, web())
     assert all_load_balancers() == []
+
+
+def test_a_move_to_a_third_load_balancer_before_the_first_is_finished_is_refused(aws, make_ctx):
+    from ecsup.errors import ConfigError
+
+    _moved_and_stopped(aws, make_ctx, "DescribeServiceDeployments")  # web-dev's service is on edge now
+    elsewhere = config_text('\n[load_balancer]\nshared = "edge2"\n')
+    aws.reset()
+    with pytest.raises(ConfigError, match="web-dev's move from web-dev to edge is not finished") as refused:
+        engine.create(make_ctx(elsewhere))
+    assert refused.value.hint is not None and 'shared = "edge"' in refused.value.hint
+    assert aws.mutating() == []
+    engine.create(make_ctx(web()))  # finished as the hint says
+    assert all_load_balancers() == ["edge"]
