@@ -144,3 +144,21 @@ def test_a_move_to_a_third_load_balancer_before_the_first_is_finished_is_refused
     assert aws.mutating() == []
     engine.create(make_ctx(web()))  # finished as the hint says
     assert all_load_balancers() == ["edge"]
+
+
+def test_the_strict_layer_refuses_a_target_group_on_a_second_load_balancer(aws, make_ctx):
+    """What makes a move need a second pair: AWS answers TargetGroupAssociationLimit (moto accepts)."""
+    engine.create(make_ctx(web()))
+    elb = client("elbv2")
+    blue = elb.describe_target_groups(Names=["web-dev-blue"])["TargetGroups"][0]["TargetGroupArn"]
+    other = config_text(replace={'app = "web"': 'app = "zzz"', 'hostname = "www.': 'hostname = "zzz.'})
+    engine.create(make_ctx(other))
+    lb = elb.describe_load_balancers(Names=["zzz-dev"])["LoadBalancers"][0]["LoadBalancerArn"]
+    [https] = [li for li in elb.describe_listeners(LoadBalancerArn=lb)["Listeners"] if li["Port"] == 443]
+    with pytest.raises(Exception, match="TargetGroupAssociationLimit"):
+        elb.create_rule(
+            ListenerArn=https["ListenerArn"],
+            Priority=5,
+            Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/x"]}}],
+            Actions=[{"Type": "forward", "TargetGroupArn": blue}],
+        )

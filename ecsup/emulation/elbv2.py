@@ -305,6 +305,46 @@ def rules_quota_per_load_balancer(em: Emulation, resp: Any, proceed: Callable[[]
     return proceed()
 
 
+def _forwarded(actions: Any) -> list[str]:
+    out: list[str] = []
+    for action in actions or []:
+        if not isinstance(action, dict):
+            continue
+        if action.get("TargetGroupArn"):
+            out.append(str(action["TargetGroupArn"]))
+        for group in (action.get("ForwardConfig") or {}).get("TargetGroups") or []:
+            if isinstance(group, dict) and group.get("TargetGroupArn"):
+                out.append(str(group["TargetGroupArn"]))
+    return out
+
+
+def target_group_belongs_to_one_load_balancer(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """CreateListener/ModifyListener/CreateRule/ModifyRule forwarding to a target group another
+    load balancer forwards to: AWS refuses it, "TargetGroupAssociationLimit: The following target
+    groups cannot be associated with more than one load balancer: <arn>" (an ALB target group
+    belongs to one load balancer at a time; terraform-provider-aws#22005). moto accepts it."""
+    params = _params(resp)
+    elb = _elbv2(resp.current_account, resp.region)
+    lb_arn = params.get("LoadBalancerArn")
+    listener, rule = params.get("ListenerArn"), params.get("RuleArn")
+    for lb in elb.load_balancers.values():
+        for li in lb.listeners.values():
+            if li.arn == listener or (rule and any(r.arn == rule for r in li.rules.values())):
+                lb_arn = lb.arn
+    groups = _forwarded(params.get("DefaultActions")) + _forwarded(params.get("Actions"))
+    taken = [
+        arn
+        for arn in groups
+        if arn in elb.target_groups and any(a != lb_arn for a in elb.target_groups[arn].load_balancer_arns)
+    ]
+    if lb_arn and taken:
+        raise AwsFault(
+            "TargetGroupAssociationLimit",
+            "The following target groups cannot be associated with more than one load balancer: " + ", ".join(taken),
+        )
+    return proceed()
+
+
 def install(around: Callable[..., None]) -> None:
     from moto.elbv2.models import FakeLoadBalancer
     from moto.elbv2.responses import ELBV2Response as ELB
@@ -317,6 +357,8 @@ def install(around: Callable[..., None]) -> None:
     around(ELB, "modify_listener", modify_listener_replaces_only_the_default_certificate)
     around(ELB, "remove_listener_certificates", default_certificate_cannot_be_removed)
     around(ELB, "add_listener_certificates", certificates_quota_excludes_the_default)
+    for operation in ("create_listener", "modify_listener", "create_rule", "modify_rule"):
+        around(ELB, operation, target_group_belongs_to_one_load_balancer)
     around(ELB, "create_rule", rules_quota_per_load_balancer)
     around(ELB, "create_rule", rule_order_is_not_promised)
     around(ELB, "modify_rule", rule_order_is_not_promised)
