@@ -167,7 +167,7 @@ def _target_health(ctx: Context, report: Report) -> None:
     """What the load balancer reports for each group (DescribeTargetHealth: every state and its
     reason). The live group of a service that runs tasks must have targets: without any, the
     load balancer has nowhere to send requests (503), whatever the service's own counts say."""
-    from .steps.service import find_service
+    from .steps.ecs import find_service
 
     svc = ctx.facts.get("service") or (find_service(ctx) if ctx.facts.get("cluster_arn") else None) or {}
     running, desired = int(svc.get("runningCount") or 0), int(svc.get("desiredCount") or 0)
@@ -208,7 +208,7 @@ def target_health_row(name: str, targets: list[dict[str, Any]], is_live: bool, r
 
 def _service(ctx: Context, report: Report) -> None:
     from .deployments import stopped_reasons
-    from .steps.service import find_service
+    from .steps.ecs import find_service
 
     if not ctx.facts.get("cluster_arn"):
         return

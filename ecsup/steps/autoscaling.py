@@ -379,9 +379,9 @@ class AutoscalingStep(Step):
     # -- destroy ------------------------------------------------------------------------
     def plan_destroy(self, ctx: Context) -> list[Action]:
         """Before the service goes: ecsup's policies, then the target (if no one else's policy is on it)."""
-        from .ecs import find_service
+        from .ecs import seen_service
 
-        svc = find_service(ctx)
+        svc = seen_service(ctx)
         if (
             svc is None
             or _tags(svc.get("tags")).get(MARKER_TAG) != "true"

@@ -35,7 +35,7 @@ from ..context import Context
 from ..errors import ConfigError, doing, is_code
 from ..names import TAG_SHARED, Names
 from ..plan import Action
-from . import Step
+from . import Step, both
 from .dns import RECORD_TTL, _current, _points_at, point_record
 
 MOVE_TAG = "ecsup:moving-from"
@@ -92,6 +92,18 @@ def _groups_by_arn(ctx: Context, arns: list[str]) -> dict[str, dict[str, Any]] |
     return {g["TargetGroupName"]: g for g in found}
 
 
+def _first_pair(ctx: Context) -> dict[str, dict[str, Any]] | None:
+    """Pair 1 by name, one call; None when one of them is missing (looked at one by one later)."""
+    with doing("look up target groups"):
+        try:
+            groups = ctx.client("elbv2").describe_target_groups(Names=[ctx.names.tg_blue, ctx.names.tg_green])
+        except Exception as exc:
+            if is_code(exc, "TargetGroupNotFound"):
+                return None
+            raise
+    return {g["TargetGroupName"]: g for g in groups["TargetGroups"]}
+
+
 def detect(ctx: Context) -> None:
     """Before a plan: which pair of target groups the stack uses, and whether it is moving.
 
@@ -105,7 +117,8 @@ def detect(ctx: Context) -> None:
     from .loadbalancer import find_target_groups
 
     ctx.names = replace(ctx.config.names, pair=1)
-    svc = _service(ctx)
+    # at once: the service, and the first pair by name in one call (most stacks never moved)
+    svc, first = both(ctx, partial(_service, ctx), partial(_first_pair, ctx))
     ctx.facts["service_seen"] = svc
     active = svc is not None and svc.get("status") == "ACTIVE"
     tgs: dict[str, dict[str, Any]] | None = None
@@ -118,9 +131,13 @@ def detect(ctx: Context) -> None:
         if pair is None:
             continue
         ctx.names = replace(ctx.names, pair=pair)
-        if all(arns):  # both groups named (blue/green): read them by ARN, one call
+        if pair == 1 and first is not None:
+            tgs = first
+        elif all(arns):  # both groups named (blue/green): read them by ARN, one call
             tgs = _groups_by_arn(ctx, arns)
         break
+    if tgs is None and ctx.names.pair == 1 and first is not None:
+        tgs = first
     if tgs is None:
         tgs = find_target_groups(ctx)
         if not active and not tgs:

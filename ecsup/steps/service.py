@@ -22,7 +22,6 @@ from .ecs import (
     _tags,
     ecs_tags,
     eventually_consistent,
-    find_service,
     seen_service,
 )
 from .move import MOVE_TAG, follow, moving, when_serving
@@ -546,7 +545,7 @@ class ServiceStep(Step):
         waiting.poll(ctx, f"service {ctx.names.service} to finish draining", check, ctx.timeouts.service)
 
     def plan_destroy(self, ctx: Context) -> list[Action]:
-        svc = find_service(ctx)
+        svc = seen_service(ctx)  # as move.detect read it, before the plan
         if svc is None:
             return []
         if not ctx.names.owns(_tags(svc.get("tags"))):
