@@ -52,6 +52,45 @@ def _only_the_managed_policies_ecsup_uses() -> None:
 
 
 _only_the_managed_policies_ecsup_uses()
+
+
+def _one_client_class_per_service() -> None:
+    """Every Context makes its own boto3 session and clients (as a real run does, once); the
+    suite makes thousands. botocore builds a client's class anew each time, one method (with
+    its docstring's operation model) per API operation: ~10 ms for EC2's ~700. The class
+    depends only on the service's model, the same for the whole run: build it once."""
+    from botocore.client import ClientCreator
+
+    build = ClientCreator._create_client_class
+    classes: dict[tuple[str, str], Any] = {}
+    lock = threading.Lock()
+
+    def cached(self: Any, service_name: str, service_model: Any) -> Any:
+        key = (service_name, service_model.api_version)
+        with lock:
+            if key not in classes:
+                classes[key] = build(self, service_name, service_model)
+            return classes[key]
+
+    ClientCreator._create_client_class = cached  # type: ignore[method-assign]
+
+
+def _one_certificate_key() -> None:
+    """moto's ACM makes a fresh 2048-bit RSA key for each certificate requested (~0.15 s of
+    CPU); the tests never look at the key: one key for the run."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    generate = rsa.generate_private_key
+
+    @functools.cache
+    def one_key(public_exponent: int, key_size: int, backend: Any = None) -> Any:
+        return generate(public_exponent=public_exponent, key_size=key_size)
+
+    rsa.generate_private_key = one_key  # type: ignore[assignment]
+
+
+_one_client_class_per_service()
+_one_certificate_key()
 from ecsup.cli import app  # noqa: E402
 from ecsup.config import Config, parse  # noqa: E402
 from ecsup.context import Context, Timeouts, is_mutating  # noqa: E402
@@ -211,9 +250,7 @@ def aws(recorder: Recorder) -> Iterator[Recorder]:
     old_wait = settings.ACM_VALIDATION_WAIT
     settings.ACM_VALIDATION_WAIT = 0
     with mock_aws():
-        import boto3
-
-        boto3.client("route53").create_hosted_zone(Name=ZONE, CallerReference="tests")
+        client("route53").create_hosted_zone(Name=ZONE, CallerReference="tests")
         yield recorder
     settings.ACM_VALIDATION_WAIT = old_wait
 
@@ -263,8 +300,10 @@ def _session(region: str) -> Any:
     return boto3.Session(botocore_session=core, region_name=region)
 
 
+@functools.cache
 def client(service: str, region: str = REGION) -> Any:
-    """A plain boto3 client for reading AWS back (moto intercepts it while a mock is active)."""
+    """A plain boto3 client for reading AWS back (moto intercepts it while a mock is active,
+    whichever mock made it: one client per service and region for the whole run)."""
     return _session(region).client(service)
 
 

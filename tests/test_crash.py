@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import ZONE, Recorder
+from conftest import ZONE, Recorder, client
 from moto import mock_aws, settings
 from test_create import assert_full_stack
 
@@ -22,9 +22,7 @@ class Crash(BaseException):
 
 
 def _fresh_account() -> None:
-    import boto3
-
-    boto3.client("route53").create_hosted_zone(Name=ZONE, CallerReference="tests")
+    client("route53").create_hosted_zone(Name=ZONE, CallerReference="tests")
 
 
 def _crash_before(n: int, crashed_at: list[str]) -> Any:
@@ -84,7 +82,5 @@ def test_create_converges_after_a_crash_before_every_mutating_call(monkeypatch, 
 
 
 def _lock_released() -> bool:
-    import boto3
-
-    names = [p["Name"] for p in boto3.client("ssm").describe_parameters()["Parameters"]]
+    names = [p["Name"] for p in client("ssm").describe_parameters()["Parameters"]]
     return "/ecsup/web-dev/lock" not in names
