@@ -19,7 +19,7 @@ import socket
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -214,12 +214,14 @@ def held(
     # In this process, a holder whose run is not in _HOLDING is a dead run's (a thread of ours that
     # crashed): so this run is in it from before its lock exists until after it is released.
     _HOLDING[(key.parameter, ctx.run_id)] += 1
+    # ours from the start: a run of this process aborted while taking the lock over may leave a
+    # take-over claim behind, which a later run must be able to tell is a dead run's
+    _MY_RUNS.add(ctx.run_id)
     try:
         _acquire(ctx, me, key, force_unlock, wait, stack)
     except BaseException:
         _HOLDING[(key.parameter, ctx.run_id)] -= 1
         raise
-    _MY_RUNS.add(ctx.run_id)
     try:
         yield
     finally:
@@ -301,16 +303,21 @@ def _take_over(ctx: Context, me: dict[str, Any], key: LockKey, holder: dict[str,
     again = read(ctx, key)
     if again is not None and again.get("run") != (holder or {}).get("run"):
         raise busy
-    claim = f"{key.parameter}-takeover-{(holder or {}).get('run') or 'none'}"
-    with doing(f"claim the take-over of {key.parameter}"):
-        try:
-            ctx.client("ssm").put_parameter(
-                Name=claim, Value=ctx.run_id, Type="String", Overwrite=False, Tags=key.tag_list()
-            )
-        except Exception as exc:
-            if is_code(exc, "ParameterAlreadyExists"):
-                raise busy from None
-            raise
+    claim = replace(key, parameter=f"{key.parameter}-takeover-{(holder or {}).get('run') or 'none'}")
+    # The claim says who made it (as a lock does): a run that died between claiming and removing
+    # its claim would otherwise block every later take-over of this holder for good (and leave
+    # the parameter behind). A dead claimant's claim is itself taken over, the same way.
+    _HOLDING[(claim.parameter, ctx.run_id)] += 1
+    try:
+        with doing(f"claim the take-over of {key.parameter}"):
+            if not _put(ctx, me, claim):
+                claimant = read(ctx, claim)
+                if claimant is None or not _stale(claimant, claim):
+                    raise busy
+                _take_over(ctx, me, claim, claimant)
+    except BaseException:
+        _HOLDING[(claim.parameter, ctx.run_id)] -= 1
+        raise
     try:
         again = read(ctx, key)  # still the dead run's, now that the take-over is ours alone?
         if again is not None and again.get("run") != (holder or {}).get("run"):
@@ -319,12 +326,11 @@ def _take_over(ctx: Context, me: dict[str, Any], key: LockKey, holder: dict[str,
         if not _put(ctx, me, key):
             raise busy
     finally:
-        with doing(f"remove the take-over claim {claim}"):
-            try:
-                ctx.client("ssm").delete_parameter(Name=claim)
-            except Exception as exc:
-                if not is_code(exc, "ParameterNotFound"):
-                    raise
+        try:
+            with doing(f"remove the take-over claim {claim.parameter}"):
+                _delete(ctx, claim)
+        finally:
+            _HOLDING[(claim.parameter, ctx.run_id)] -= 1
 
 
 def forget(ctx: Context) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import client, config_text
+from test_create import assert_full_stack
 from typer.testing import CliRunner
 
 from ecsup import engine
@@ -121,6 +122,20 @@ def test_an_uncontended_create_plans_once(aws, make_ctx):
     aws.reset()
     engine.create(make_ctx())
     assert aws.calls.count(("route53", "ListHostedZonesByName")) == 1
+
+
+def test_a_take_over_claim_left_by_a_dead_run_does_not_block_the_lock_for_good(aws, make_ctx):
+    """A run killed between claiming a take-over and removing its claim: the next run takes the
+    dead claimant's claim over in turn, then the lock, and leaves neither parameter behind."""
+    hold(socket.gethostname(), dead_pid())
+    claim = {"host": socket.gethostname(), "pid": dead_pid(), "command": "destroy", "run": "killed"}
+    client("ssm").put_parameter(Name=f"{LOCK}-takeover-other", Type="String", Value=json.dumps(claim))
+
+    engine.create(make_ctx())
+
+    assert_full_stack()
+    names = [p["Name"] for p in client("ssm").describe_parameters()["Parameters"]]
+    assert not [n for n in names if n.startswith(LOCK)], names
 
 
 def test_a_take_over_is_claimed_by_one_run_only(aws, make_ctx):
