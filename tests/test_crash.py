@@ -12,7 +12,6 @@ from conftest import ZONE, Recorder, client
 from moto import mock_aws, settings
 from test_create import assert_full_stack
 
-from ecsup import context as context_module
 from ecsup import engine
 from ecsup.context import is_mutating
 
@@ -43,13 +42,13 @@ def _crash_before(n: int, crashed_at: list[str]) -> Any:
     return inject
 
 
-def test_create_converges_after_a_crash_before_every_mutating_call(monkeypatch, make_ctx, strict_aws):
+def test_create_converges_after_a_crash_before_every_mutating_call(make_ctx, strict_aws, shared_clients):
     """With every strict AWS behaviour on (the re-run starts at once: the dead run's role is not
     readable yet, its permission change has not applied yet, ...)."""
     assert strict_aws.strict
     settings.ACM_VALIDATION_WAIT = 0
     recorder = Recorder()
-    monkeypatch.setattr(context_module, "SESSION_HOOKS", [recorder.hook])
+    shared_clients(recorder)
 
     with mock_aws():  # how many mutating calls does a full create make?
         _fresh_account()
