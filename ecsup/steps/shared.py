@@ -394,7 +394,23 @@ class SharedLoadBalancerStep(Step):
         except ConfigError:
             return []
         lb, tags = find_shared(ctx)
-        if lb is None or not n.owns_shared(tags):
+        if lb is None:
+            # a destroy interrupted after deleting the load balancer but before its security group
+            # (retried while the load balancer's interfaces are released): finish what it began
+            group = find_shared_group(ctx)
+            if group is None or not n.owns_shared(tag_dict(group.get("Tags"))):
+                return []
+            return [
+                Action(
+                    "delete",
+                    "security group",
+                    n.sg_alb,
+                    f"shared load balancer {n.shared}'s: the load balancer is gone (an interrupted destroy)",
+                    run=lambda: self._leave_last(ctx),
+                    after=(f"security group {n.sg_tasks}",),
+                )
+            ]
+        if not n.owns_shared(tags):
             return []
         self._learn(ctx, lb)
         listeners = shared_listeners(ctx, lb["LoadBalancerArn"])
@@ -426,11 +442,15 @@ class SharedLoadBalancerStep(Step):
         """Under the shared lock: delete the shared part only when no rule remains on any of its
         listeners; otherwise keep it and say why (KEPT)."""
         n = ctx.names
-        elb, ec2 = ctx.client("elbv2"), ctx.client("ec2")
+        elb = ctx.client("elbv2")
         with shared_lock(ctx, "destroy"):
             lb, _ = find_shared(ctx)
-            if lb is None:
-                return "already gone"
+            if lb is None:  # deleted by another run, or by one interrupted before its security group
+                group = find_shared_group(ctx)
+                if group is None or not n.owns_shared(tag_dict(group.get("Tags"))) or admitting(ctx, group["GroupId"]):
+                    return "already gone"
+                self._delete_group(ctx, group)
+                return "deleted its security group (the load balancer was already gone)"
             listeners = shared_listeners(ctx, lb["LoadBalancerArn"])
             rules = [r for li in listeners.values() for r in listener_rules(ctx, li["ListenerArn"])]
             if rules:
@@ -474,25 +494,31 @@ class SharedLoadBalancerStep(Step):
 
                 waiting.poll(ctx, f"load balancer {n.shared} to be deleted", gone, ctx.timeouts.load_balancer)
             if group is not None and n.owns_shared(tag_dict(group.get("Tags"))):
-
-                def attempt() -> None:
-                    try:
-                        ec2.delete_security_group(GroupId=group["GroupId"])
-                    except Exception as exc:
-                        if not is_code(exc, "InvalidGroup.NotFound"):
-                            raise
-
-                with doing(f"delete security group {group['GroupId']}"):
-                    waiting.retry(
-                        ctx,
-                        f"network interfaces to release security group {group['GroupId']}",
-                        attempt,
-                        lambda e: is_code(e, "DependencyViolation"),
-                        ctx.timeouts.release,
-                        first=1.0,
-                        cap=15.0,
-                    )
+                self._delete_group(ctx, group)
         return "deleted (the last stack left it): listeners, load balancer, security group"
+
+    def _delete_group(self, ctx: Context, group: dict[str, Any]) -> None:
+        """The shared load balancer's security group, once the load balancer is gone: retried while
+        its network interfaces are released."""
+        ec2 = ctx.client("ec2")
+
+        def attempt() -> None:
+            try:
+                ec2.delete_security_group(GroupId=group["GroupId"])
+            except Exception as exc:
+                if not is_code(exc, "InvalidGroup.NotFound"):
+                    raise
+
+        with doing(f"delete security group {group['GroupId']}"):
+            waiting.retry(
+                ctx,
+                f"network interfaces to release security group {group['GroupId']}",
+                attempt,
+                lambda e: is_code(e, "DependencyViolation"),
+                ctx.timeouts.release,
+                first=1.0,
+                cap=15.0,
+            )
 
 
 # -- the stack's part on it --------------------------------------------------------------------
