@@ -293,9 +293,9 @@ def _release(ctx: Context, key: LockKey) -> None:
 def _take_over(ctx: Context, me: dict[str, Any], key: LockKey, holder: dict[str, Any] | None) -> None:
     """Replace a dead holder's lock (only the dead one's: another run may have just taken it).
 
-    Read, delete and put are three calls: two runs that both judged the same holder dead could
-    each delete and put, the second deleting the first one's live lock. So the take-over itself is
-    claimed first with a create-only parameter named after the dead run: one run gets it."""
+    Read and overwrite are two calls: two runs that both judged the same holder dead could each
+    overwrite, the second replacing the first one's live lock. So the take-over itself is claimed
+    first with a create-only parameter named after the dead run: one run gets it."""
     busy = LockHeld(
         f"{key.label} was locked by another run just now",
         hint="wait for that run to finish; if it is gone for good, re-run with --force-unlock",
@@ -322,15 +322,27 @@ def _take_over(ctx: Context, me: dict[str, Any], key: LockKey, holder: dict[str,
         again = read(ctx, key)  # still the dead run's, now that the take-over is ours alone?
         if again is not None and again.get("run") != (holder or {}).get("run"):
             raise busy
-        _delete(ctx, key)
-        if not _put(ctx, me, key):
-            raise busy
+        if again is None:
+            if not _put(ctx, me, key):
+                raise busy
+        else:
+            # replaced in one call, never deleted first: a run dying in between would leave no lock
+            # and its claim for good. The lock names its claim: if this run dies before removing
+            # it, whoever takes this lock over next removes it.
+            with doing(f"take lock {key.parameter} over"):
+                ctx.client("ssm").put_parameter(
+                    Name=key.parameter, Value=json.dumps(dict(me, claim=claim.parameter)), Type="String", Overwrite=True
+                )
     finally:
         try:
             with doing(f"remove the take-over claim {claim.parameter}"):
                 _delete(ctx, claim)
         finally:
             _HOLDING[(claim.parameter, ctx.run_id)] -= 1
+    left = (holder or {}).get("claim")  # the dead holder's own take-over claim, if it died before removing it
+    if isinstance(left, str) and left.startswith(f"{key.parameter}-takeover-"):
+        with doing(f"remove the take-over claim {left}"):
+            _delete(ctx, replace(key, parameter=left))
 
 
 def forget(ctx: Context) -> None:

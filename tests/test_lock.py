@@ -126,8 +126,11 @@ def test_an_uncontended_create_plans_once(aws, make_ctx):
 
 def test_a_take_over_claim_left_by_a_dead_run_does_not_block_the_lock_for_good(aws, make_ctx):
     """A run killed between claiming a take-over and removing its claim: the next run takes the
-    dead claimant's claim over in turn, then the lock, and leaves neither parameter behind."""
-    hold(socket.gethostname(), dead_pid())
+    dead claimant's claim over in turn, then the lock, and leaves neither parameter behind; nor
+    the claim that the dead holder itself (which had taken the lock over) had left."""
+    dead = {"host": socket.gethostname(), "pid": dead_pid(), "command": "create", "run": "other"}
+    client("ssm").put_parameter(Name=LOCK, Type="String", Value=json.dumps(dict(dead, claim=f"{LOCK}-takeover-older")))
+    client("ssm").put_parameter(Name=f"{LOCK}-takeover-older", Type="String", Value=json.dumps(dead))
     claim = {"host": socket.gethostname(), "pid": dead_pid(), "command": "destroy", "run": "killed"}
     client("ssm").put_parameter(Name=f"{LOCK}-takeover-other", Type="String", Value=json.dumps(claim))
 
