@@ -303,7 +303,13 @@ def _session(region: str) -> Any:
 @functools.cache
 def client(service: str, region: str = REGION) -> Any:
     """A plain boto3 client for reading AWS back (moto intercepts it while a mock is active,
-    whichever mock made it: one client per service and region for the whole run)."""
+    whichever mock made it: one client per service and region for the whole run). A test that
+    registers handlers on a client (or stubs it) takes a fresh_client()."""
+    return fresh_client(service, region)
+
+
+def fresh_client(service: str, region: str = REGION) -> Any:
+    """A boto3 client of the test's own."""
     return _session(region).client(service)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BASE_CONFIG, Recorder, aws_error, client, config_text, explain, invoke
+from conftest import BASE_CONFIG, Recorder, aws_error, config_text, explain, fresh_client, invoke
 
 from ecsup import cost as cost_module
 from ecsup import prices as prices_module
@@ -499,7 +499,7 @@ class FakePriceList:
         return pricing
 
     def client(self) -> Any:
-        return self.attach(client("pricing", "us-east-1"))
+        return self.attach(fresh_client("pricing", "us-east-1"))
 
 
 def test_fetch_prices_reads_each_price_from_its_usage_type() -> None:
@@ -540,7 +540,7 @@ def test_parse_price_item_and_usage_types_without_a_region_prefix() -> None:
 def test_fetch_prices_with_stubber_pages_through_next_token() -> None:
     from botocore.stub import Stubber
 
-    pricing = client("pricing", "us-east-1")
+    pricing = fresh_client("pricing", "us-east-1")
     region_filter = {"Type": "TERM_MATCH", "Field": "regionCode", "Value": REGION}
     ecs_filters = [region_filter, {"Type": "CONTAINS", "Field": "usagetype", "Value": "Fargate"}]
     with Stubber(pricing) as stub:
