@@ -243,3 +243,34 @@ def test_joining_and_leaving_converge_after_a_crash_before_every_mutating_call(r
             assert crashed[k] == names[k][shard::SHARDS], op.name
         else:  # a destroy deletes concurrently: which call is the n-th varies
             assert len(crashed[k]) == len(range(1 + shard, counts[k] + 1, SHARDS)), op.name
+
+
+def test_a_last_destroy_killed_after_deleting_the_load_balancer_deletes_its_security_group_on_rerun(recorder, make_ctx):
+    """The window the crash points above reach only when the calls fall that way: the load
+    balancer deleted, its security group not yet (retried while its interfaces are released)."""
+    with mock_aws():
+        _fresh_account()
+        engine.create(make_ctx(web()))
+        [shared] = client("ec2").describe_security_groups(GroupNames=["ecsup-shared-edge"])["SecurityGroups"]
+
+        dead: list[bool] = []
+
+        def killed(service: str, operation: str, params: dict[str, Any]) -> None:
+            if dead or (operation == "DeleteSecurityGroup" and params.get("GroupId") == shared["GroupId"]):
+                dead.append(True)  # from then on every call fails: the process is gone
+                raise Crash("killed while the load balancer's interfaces are released")
+
+        recorder.injectors = [killed]
+        with pytest.raises(Crash):
+            _destroy(make_ctx, web())
+        recorder.injectors = []
+        assert all_load_balancers() == []  # the load balancer is gone, its group is not
+        assert client("ec2").describe_security_groups(GroupIds=[shared["GroupId"]])["SecurityGroups"]
+
+        result = _destroy(make_ctx, web())
+
+        assert not result.failed and not result.left, result
+        names = [g["GroupName"] for g in client("ec2").describe_security_groups()["SecurityGroups"]]
+        assert names == ["default"], names
+        parameters = {p["Name"] for p in client("ssm").describe_parameters()["Parameters"]}
+        assert parameters <= {"/web/dev/DB_PASSWORD", "/ecsup/shared-lb/edge/generation"}, parameters
