@@ -209,6 +209,7 @@ def test_joining_and_leaving_converge_after_a_crash_before_every_mutating_call(r
     assert {"DeleteRule", "DeleteListener", "DeleteLoadBalancer", "DeleteTargetGroup"} <= set(names[3]), names[3]
 
     crashed: list[list[str]] = [[] for _ in operations]
+    ran_out = [0 for _ in operations]
     for n in range(1 + shard, max(counts) + 1, SHARDS):
         with mock_aws():
             _fresh_account()
@@ -221,8 +222,18 @@ def test_joining_and_leaving_converge_after_a_crash_before_every_mutating_call(r
                 where = f"by a crash before call #{n} of {op.name}"
                 attempted: list[tuple[str, str]] = []  # the mutating calls tried: the n-th crashed
                 recorder.injectors = [_spy(attempted), _crash_before(n, crashed[k])]
-                with pytest.raises(Crash):
+                try:
                     op.run()
+                except Crash:
+                    pass
+                else:
+                    # a destroy's count of calls varies by a few (how many times the shared group's
+                    # deletion is retried while interfaces are released depends on how its concurrent
+                    # deletions interleave): this time it made fewer than n, and so finished
+                    assert op.destroys and len(attempted) < n, f"no crash before call #{n} of {op.name}"
+                    recorder.injectors = []
+                    ran_out[k] += 1
+                    continue
                 recorder.injectors = []
                 if op.other and before:
                     _assert_undisturbed(op.other, dict(before), where)
@@ -242,7 +253,8 @@ def test_joining_and_leaving_converge_after_a_crash_before_every_mutating_call(r
         if k < 2:  # a create's calls come in one order
             assert crashed[k] == names[k][shard::SHARDS], op.name
         else:  # a destroy deletes concurrently: which call is the n-th varies
-            assert len(crashed[k]) == len(range(1 + shard, counts[k] + 1, SHARDS)), op.name
+            assert len(crashed[k]) + ran_out[k] == len(range(1 + shard, counts[k] + 1, SHARDS)), op.name
+            assert ran_out[k] <= 2, (op.name, ran_out[k])  # by a few retries, not by whole deletions
 
 
 def test_a_last_destroy_killed_after_deleting_the_load_balancer_deletes_its_security_group_on_rerun(recorder, make_ctx):
