@@ -62,7 +62,10 @@ def test_a_create_run_at_once_after_one_stopped_during_the_move_follows_its_depl
     ), w.seen
 
 
-def test_a_no_op_plan_after_a_move_reads_no_more_than_before(aws, make_ctx):
+def test_a_no_op_plan_after_a_move_reads_one_target_group_call_more_at_most(aws, make_ctx):
+    """The plan reads the service and the first pair by name at once (most stacks never moved): a
+    stack on its second pair pays that one call, then reads its pair by the ARNs the service
+    names -- not the first pair one by one and then the second (three more calls)."""
     engine.create(make_ctx(config_text()))
     aws.reset()
     assert changes(make_ctx, config_text()) == []
@@ -71,7 +74,7 @@ def test_a_no_op_plan_after_a_move_reads_no_more_than_before(aws, make_ctx):
     aws.reset()
     assert changes(make_ctx, web()) == []
     after = [c for c in aws.calls if c[1] in ("DescribeTargetGroups", "DescribeServices")]
-    assert len(after) <= len(before)
+    assert len(after) <= len(before) + 1, (before, after)
 
 
 def test_a_destroy_stopped_after_the_service_went_leaves_no_second_pair_behind(aws, make_ctx, clock):
