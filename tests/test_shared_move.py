@@ -4,18 +4,22 @@ on a stack that moved, a stack without a service, and what a no-op plan costs af
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
 import pytest
-from conftest import ZONE, client, config_text
+from conftest import ZONE, Recorder, client, config_text
 from test_shared_lb import (
     _DiesAt,
     _healthy,
     _moved_and_stopped,
+    _target_groups,
+    aliases,
     all_load_balancers,
     api,
     changes,
+    shared_lb,
     web,
 )
 
@@ -165,3 +169,77 @@ def test_the_strict_layer_refuses_a_target_group_on_a_second_load_balancer(aws, 
             Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/x"]}}],
             Actions=[{"Type": "forward", "TargetGroupArn": blue}],
         )
+
+
+class _KillInTheMove:
+    """Kill the run before the k-th mutating call from the service's MOVE_TAG on (then every call
+    fails). A call retried with the same parameters (DeleteSecurityGroup while the old load
+    balancer's interfaces are released) is one crash point: a crash before any retry is the same."""
+
+    def __init__(self, k: int, crashed_at: list[str]) -> None:
+        self.k, self.crashed_at, self.n, self.on, self.dead = k, crashed_at, 0, False, False
+        self.last: tuple[str, str] | None = None
+
+    def __call__(self, service: str, operation: str, params: dict[str, Any]) -> None:
+        from test_crash import Crash
+
+        from ecsup.context import is_mutating
+
+        if self.dead:
+            raise Crash("dead process")
+        if operation == "TagResource" and "ecsup:moving-from" in json.dumps(params, default=str):
+            self.on = True
+        call = (operation, json.dumps(params, sort_keys=True, default=str))
+        if self.on and is_mutating(operation) and call != self.last:  # a retry of the same call: one point
+            self.last = call
+            self.n += 1
+            if self.n == self.k:
+                self.dead = True
+                self.crashed_at.append(operation)
+                raise Crash(f"killed before {operation}")
+
+
+def test_a_move_stopped_before_any_call_from_the_service_s_change_on_is_finished_by_the_next_create(
+    make_ctx, strict_aws, shared_clients
+):
+    """Own load balancer -> edge, killed right before each mutating call from the service's tag
+    (MOVE_TAG, just before its UpdateService) to the end of the run: the deployment, the record,
+    the old side's deletions, the tag's removal, the lock's release. The next create (run at once:
+    the move's deployment may still be under way) ends where a whole move ends; the one after it
+    changes nothing."""
+    from moto import mock_aws, settings
+    from test_crash import Crash, _fresh_account
+
+    assert strict_aws.strict
+    settings.ACM_VALIDATION_WAIT = 0
+    recorder = Recorder()
+    shared_clients(recorder)
+    crashed_at: list[str] = []
+    k = 0
+    while True:
+        k += 1
+        kill = _KillInTheMove(k, crashed_at)
+        with mock_aws():
+            _fresh_account()
+            engine.create(make_ctx(config_text()))
+            recorder.injectors = [kill]
+            with contextlib.suppress(Crash):
+                engine.create(make_ctx(web()))
+            recorder.injectors = []
+            if not kill.dead:  # the whole move ran: every call of it was a crash point
+                break
+            engine.create(make_ctx(web()))  # at once
+            where = f"after a crash before the move's call #{k} ({crashed_at[-1]})"
+            assert all_load_balancers() == ["edge"], where
+            assert _target_groups() == ["web-dev-blu2", "web-dev-grn2"], where
+            assert aliases()[f"www.{ZONE}"] == shared_lb()["DNSName"].lower(), where
+            svc = client("ecs").describe_services(cluster="web-dev", services=["web-dev"], include=["TAGS"])
+            assert "ecsup:moving-from" not in {t["key"] for t in svc["services"][0].get("tags", [])}, where
+            sg = client("ec2").describe_security_groups(GroupNames=["web-dev-tasks"])["SecurityGroups"][0]
+            assert [p["GroupId"] for q in sg["IpPermissions"] for p in q["UserIdGroupPairs"]] == shared_lb()[
+                "SecurityGroups"
+            ], where
+            recorder.reset()
+            engine.create(make_ctx(web()))
+            assert recorder.writes() == [], where
+    assert {"UpdateService", "ChangeResourceRecordSets", "DeleteLoadBalancer", "UntagResource"} <= set(crashed_at)
