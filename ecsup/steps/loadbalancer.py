@@ -98,16 +98,23 @@ def find_load_balancer(ctx: Context) -> dict[str, Any] | None:
     return lbs[0] if lbs else None
 
 
-def find_target_groups(ctx: Context) -> dict[str, dict[str, Any]]:
+def find_target_groups(ctx: Context, one_by_one: bool = True, batch_failed: bool = False) -> dict[str, dict[str, Any]]:
+    """The stack's pair (ctx.names.pair), read in one call; when one of them is missing (which
+    fails the call), one by one -- unless ``one_by_one`` is False: then none is reported.
+    ``batch_failed``: the one call was made already and failed."""
     elb = ctx.client("elbv2")
     names = [ctx.names.tg_blue, ctx.names.tg_green]
-    found: dict[str, dict[str, Any]] = {}
+    groups: list[dict[str, Any]] | None = None
     with doing("look up target groups"):
-        try:
-            groups = elb.describe_target_groups(Names=names)["TargetGroups"]
-        except Exception as exc:  # one missing fails the batch: look one by one
-            if not is_code(exc, "TargetGroupNotFound"):
-                raise
+        if not batch_failed:
+            try:
+                groups = list(elb.describe_target_groups(Names=names)["TargetGroups"])
+            except Exception as exc:  # one missing fails the batch
+                if not is_code(exc, "TargetGroupNotFound"):
+                    raise
+        if groups is None:
+            if not one_by_one:
+                return {}
             groups = []
             for name in names:
                 try:
@@ -115,9 +122,7 @@ def find_target_groups(ctx: Context) -> dict[str, dict[str, Any]]:
                 except Exception as inner:
                     if not is_code(inner, "TargetGroupNotFound"):
                         raise
-    for g in groups:
-        found[g["TargetGroupName"]] = g
-    return found
+    return {g["TargetGroupName"]: g for g in groups}
 
 
 def own_load_balancer(ctx: Context) -> dict[str, Any] | None:

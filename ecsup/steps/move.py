@@ -139,10 +139,12 @@ def detect(ctx: Context) -> None:
     if tgs is None and ctx.names.pair == 1 and first is not None:
         tgs = first
     if tgs is None:
-        tgs = find_target_groups(ctx)
+        tgs = find_target_groups(ctx, batch_failed=first is None and ctx.names.pair == 1)
         if not active and not tgs:
+            # a stack that moved once whose service is gone (a destroy stopped after it): its second
+            # pair -- one by one only for destroy, which must find a pair half deleted
             ctx.names = replace(ctx.names, pair=2)
-            tgs = find_target_groups(ctx)
+            tgs = find_target_groups(ctx, one_by_one=ctx.mode == "destroy")
             if not tgs:
                 ctx.names = replace(ctx.names, pair=1)
     n = ctx.names
