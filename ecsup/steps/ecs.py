@@ -286,8 +286,10 @@ class ClusterStep(Step):
 IMAGE_TAG = "ecsup:image"  # on the service: the config's image as `create` last applied it
 
 
-def find_service(ctx: Context) -> dict[str, Any] | None:
-    if not ctx.facts.get("cluster_arn") and ctx.mode != "destroy":
+def find_service(ctx: Context, unseen_cluster: bool = False) -> dict[str, Any] | None:
+    """The service if ACTIVE or DRAINING. Not looked up while planning a create whose cluster was
+    not found, unless ``unseen_cluster`` (move.detect reads it before the cluster is looked up)."""
+    if not ctx.facts.get("cluster_arn") and ctx.mode != "destroy" and not unseen_cluster:
         return None
     with doing(f"look up service {ctx.names.service}"):
         try:

@@ -67,17 +67,9 @@ def moving(ctx: Context) -> Move | None:
 # -- finding a move ----------------------------------------------------------------------------
 def _service(ctx: Context) -> dict[str, Any] | None:
     """DescribeServices once for the whole plan (ecs.seen_service reads it from here)."""
-    with doing(f"look up service {ctx.names.service}"):
-        try:
-            resp = ctx.client("ecs").describe_services(
-                cluster=ctx.names.cluster, services=[ctx.names.service], include=["TAGS"]
-            )
-        except Exception as exc:
-            if is_code(exc, "ClusterNotFoundException"):
-                return None
-            raise
-    services = resp.get("services", [])
-    return services[0] if services and services[0].get("status") in ("ACTIVE", "DRAINING") else None
+    from .ecs import find_service
+
+    return find_service(ctx, unseen_cluster=True)
 
 
 def _groups_by_arn(ctx: Context, arns: list[str]) -> dict[str, dict[str, Any]] | None:
