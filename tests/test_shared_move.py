@@ -243,3 +243,13 @@ def test_a_move_stopped_before_any_call_from_the_service_s_change_on_is_finished
             engine.create(make_ctx(web()))
             assert recorder.writes() == [], where
     assert {"UpdateService", "ChangeResourceRecordSets", "DeleteLoadBalancer", "UntagResource"} <= set(crashed_at)
+
+
+def test_a_move_says_it_turns_the_old_load_balancer_s_deletion_protection_off(aws, make_ctx):
+    engine.create(make_ctx(config_text("\n[load_balancer]\ndeletion_protection = true\n")))
+    ctx = make_ctx(web())  # shared, so the key is gone from the config (the two are refused together)
+    ctx.mode = "plan"
+    [doomed] = [a for a in engine.make_plan(ctx).changes() if a.ref == "load balancer web-dev"]
+    assert doomed.kind == "delete" and "its deletion protection is on: turned off first" in doomed.detail
+    engine.create(make_ctx(web()))
+    assert all_load_balancers() == ["edge"]

@@ -353,6 +353,7 @@ def old_side(ctx: Context, move: Move, destroying: bool) -> list[Action]:
         tail = leave
     else:
         actions += LoadBalancerStep().plan_destroy(old)  # listeners, the old pair, the load balancer
+        _say_deletion_protection(old, actions)
         groups = SecurityGroupsStep()._groups(old) if old.facts.get("vpc_id") else {}
         group = groups.get(move.old.sg_alb)
         tail = [a for a in SecurityGroupsStep().plan_destroy(old) if a.name == move.old.sg_alb]
@@ -372,6 +373,19 @@ def old_side(ctx: Context, move: Move, destroying: bool) -> list[Action]:
                 )
             )
     return actions + tail
+
+
+def _say_deletion_protection(old: Context, actions: list[Action]) -> None:
+    """The old own load balancer's deletion protection is turned off to delete it (as destroy
+    does): the plan says so when it is on (ecsup's own key cannot be, with `shared`)."""
+    arn = old.facts.get("alb_arn")
+    doomed = [a for a in actions if a.kind == "delete" and a.resource == "load balancer"]
+    if not arn or not doomed:
+        return
+    with doing(f"read the attributes of load balancer {old.names.alb}"):
+        attrs = old.client("elbv2").describe_load_balancer_attributes(LoadBalancerArn=arn)["Attributes"]
+    if any(a["Key"] == "deletion_protection.enabled" and a["Value"] == "true" for a in attrs):
+        doomed[0].detail += ", its deletion protection is on: turned off first"
 
 
 def _untag(ctx: Context) -> str:
