@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-# Documented in the README ("Exit codes"); keep both in step.
+# Documented in docs/exit-codes.md; keep both in step.
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_CONFIG = 2

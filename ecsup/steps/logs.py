@@ -52,7 +52,7 @@ class LogsStep(Step):
         done = self._retention(ctx)
         key, logs = ctx.config.service.log_kms_key, ctx.client("logs")
         if key != have_key:
-            # AssociateKmsKey: the key's policy must allow logs.<region>.amazonaws.com (README)
+            # AssociateKmsKey: the key's policy must allow logs.<region>.amazonaws.com (docs/configuration.md)
             with doing(f"set the KMS key of log group {ctx.names.log_group}"):
                 if key:
                     logs.associate_kms_key(logGroupName=ctx.names.log_group, kmsKeyId=key)
