@@ -169,3 +169,16 @@ def test_the_readme_is_one_screen_and_links_to_pages_that_exist() -> None:
     for page in DOCS:
         for target in re.findall(r"\]\(([^)#:]+\.md)\)", page.read_text(encoding="utf-8")):
             assert (page.parent / target).exists(), f"docs/{page.name} links to {target}"
+
+
+def test_the_sandbox_exports_in_the_docs_are_the_ones_it_prints() -> None:
+    from ecsup.sandbox import Sandbox, iam_settle
+
+    text = (ROOT / "docs" / "getting-started.md").read_text(encoding="utf-8")
+    block = text.split("prints the exports", 1)[1].split("```", 2)[1]
+    documented = dict(re.findall(r"^export (\w+)=(\S+)", block, re.M))
+    printed = Sandbox(endpoint_url="http://127.0.0.1:41235").environment()
+    assert set(documented) == set(printed)
+    from ecsup import emulation
+
+    assert documented["ECSUP_IAM_SETTLE"] == f"{iam_settle(emulation.SANDBOX):g}"
