@@ -175,7 +175,7 @@ def test_the_sandbox_exports_in_the_docs_are_the_ones_it_prints() -> None:
     from ecsup.sandbox import Sandbox, iam_settle
 
     text = (ROOT / "docs" / "getting-started.md").read_text(encoding="utf-8")
-    block = text.split("prints the exports", 1)[1].split("```", 2)[1]
+    block = text.split("It prints the exports", 1)[1].split("```", 2)[1]
     documented = dict(re.findall(r"^export (\w+)=(\S+)", block, re.M))
     printed = Sandbox(endpoint_url="http://127.0.0.1:41235").environment()
     assert set(documented) == set(printed)
