@@ -157,7 +157,7 @@ def request(ctx: Context, region: str) -> str:
     with doing(f"request certificate for {domain} in {region}"):
         arn = acm.request_certificate(
             DomainName=domain,
-            # an empty list is refused (the API's SubjectAlternativeNames has at least 1 member)
+            # an empty list is refused: botocore's ACM model gives SubjectAlternativeNames min 1
             **({"SubjectAlternativeNames": sans} if sans else {}),
             ValidationMethod="DNS",
             # Per run: a botocore retry of this very call is idempotent, while a request made

@@ -1,8 +1,10 @@
 """[dns] external = true: the domain's DNS is at another provider (no Route53 zone in the account).
 
 ecsup makes no Route53 call for such a stack. What it would write in a zone, the user creates at
-their provider, and ecsup says exactly what: the certificate's validation CNAME(s) (ACM issues the
-certificate once public DNS answers them, and renews it through them) and the hostname's record
+their provider, and ecsup says exactly what: the certificate's validation CNAME(s) ("Add this record
+to your DNS configuration to prove that you own or control the domain" -- ACM API reference,
+DnsValidationChallenge; and "when a certificate comes up for renewal, ACM uses the same method" --
+ACM User Guide, "Renew ACM public certificates": the record stays) and the hostname's record
 to the load balancer -- a CNAME, or at the apex of the domain (where a CNAME cannot sit, RFC 1034
 3.6.2) the provider's ALIAS / ANAME / CNAME flattening. `status` checks public DNS through the
 system resolver (not Route53); `destroy` says which records can go.
