@@ -266,3 +266,27 @@ def test_a_create_stopped_by_the_certificate_timeout_resumes(aws, stack_file, cl
     [site] = json.loads(third.stdout)["dns_provider_records"]  # the site's record: validation was done
     assert (site["type"], site["name"], site["value"]) == ("CNAME", f"{HOST}.", load_balancer_dns().lower())
     assert site["why"].startswith("the site")
+
+
+def test_plan_of_an_external_stack_reads_no_route53(aws, stack_file):
+    result = invoke("plan", "-c", str(stack_file))
+    assert result.exit_code == 0, explain(result)
+    assert f"certificate {HOST} ({REGION})" in result.stdout
+    assert "its validation CNAME is yours to create at your DNS provider" in result.stdout
+    assert f"DNS record {HOST}" in result.stdout and "not written by ecsup" in result.stdout
+    assert route53_calls(aws) == [] and aws.mutating() == []
+
+
+def test_a_stack_moving_between_load_balancers_cannot_turn_external(aws, make_ctx, tmp_path, monkeypatch, plain_output):
+    from ecsup import engine
+
+    engine.create(make_ctx(config_text('\n[load_balancer]\nshared = "edge"\n')))  # on a shared load balancer
+    for key, value in SECRET_GIVEN.items():
+        monkeypatch.setenv(key, value)
+    path = tmp_path / "ecsup.toml"  # back to its own load balancer (a move), with its DNS elsewhere
+    path.write_text(config_text(replace={DNS: f'external = true\nhostname = "www.{ZONE}"'}))
+    aws.reset()
+    result = invoke("create", "-c", str(path))
+    assert result.exit_code == EXIT_CONFIG, explain(result)
+    assert result.stderr.startswith("error: invalid configuration: dns.external: web-dev is moving between load")
+    assert aws.mutating() == []
