@@ -390,12 +390,31 @@ def run_destroy(
     data = ("secret", "log group", "access log bucket")
     if any(a.kind == "keep" and a.resource in data for a in kept):
         ui.print("kept the secrets and the logs (they hold data): `ecsup destroy --purge` removes them", style="cyan")
+    provider = _provider_leftovers(ctx, ui, doomed, result)
     return {
+        **({"dns_provider_records": provider} if provider else {}),
         "deleted": [a.as_dict() | ({"result": a.result} if a.result else {}) for a in deleted],
         "kept": [a.as_dict() | ({"result": a.result} if a.result else {}) for a in kept],
         "failed": [dict(a.as_dict(), error=msg) for a, msg in result.failed],
         "left": [dict(a.as_dict(), reason=why) for a, why in result.left],
     }
+
+
+def _provider_leftovers(ctx: Context, ui: ConsoleUI, doomed: list[Any], result: Any) -> list[dict[str, Any]]:
+    """[dns] external: the records the user can now remove at their DNS provider (ecsup wrote none)."""
+    from .steps import external
+
+    if not external.is_external(ctx) or not doomed or result.failed or result.left:
+        return []
+    found = external.leftovers(
+        ctx, ctx.facts.get("provider_leftover_validation", []), ctx.facts.get("provider_leftover_alb")
+    )
+    if found:
+        ui.provider_records(
+            f"{ctx.config.dns.hostname}: the stack is gone; at your DNS provider you can now remove these records:",
+            [r["line"] for r in found],
+        )
+    return [{k: v for k, v in r.items() if k != "line"} for r in found]
 
 
 @app.command()

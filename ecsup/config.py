@@ -67,6 +67,9 @@ class DnsConfig:
     record: str = "alias"
     cloudfront_certificate: bool = False
     certificate_arn: str = ""
+    # the domain's DNS is at another provider (no Route53 zone): ecsup prints the records the user
+    # creates there and never calls Route53 (steps/external.py)
+    external: bool = False
 
 
 @dataclass(frozen=True)
@@ -235,11 +238,12 @@ _SCHEMA: dict[str, Any] = {
     "env": (str, REQUIRED),
     "region": (str, ""),
     "dns": {
-        "zone": (str, REQUIRED),
+        "zone": (str, ""),  # required unless dns.external (_validate_external_dns)
         "hostname": (str, REQUIRED),
         "record": (str, "alias"),
         "cloudfront_certificate": (bool, False),
         "certificate_arn": (str, ""),
+        "external": (bool, False),
     },
     "load_balancer": {
         "tls_policy": (str, DEFAULT_TLS_POLICY),
@@ -426,6 +430,7 @@ def _validate(raw: dict[str, Any], problems: list[tuple[str, str]]) -> None:
             )
 
     dns = raw["dns"]
+    _validate_external_dns(raw, problems)
     zone = _normalise_domain(dns["zone"]) if dns["zone"] else None
     host = _normalise_domain(dns["hostname"]) if dns["hostname"] else None
     zone_ok = zone is not None and _check_domain(zone, "dns.zone", problems)
@@ -789,6 +794,55 @@ def _autoscaling(raw: dict[str, Any]) -> AutoscalingConfig | None:
     )
 
 
+def _validate_external_dns(raw: dict[str, Any], problems: list[tuple[str, str]]) -> None:
+    """[dns] external = true: the domain's DNS is at another provider. Without it a zone is
+    required; with it a zone is refused, as is what needs ecsup to write DNS records: dns.record
+    (the user's provider decides the record) and load_balancer.shared (a stack moves between load
+    balancers by repointing its record in Route53 the moment ECS shifts production traffic -- a
+    record at another provider would still point at the load balancer being removed)."""
+    dns = raw["dns"]
+    if not dns["external"]:
+        if not dns["zone"] and "dns.zone" not in {key for key, _ in problems}:
+            problems.append(
+                ("dns.zone", "is required (or dns.external = true when the domain's DNS is not in Route53)")
+            )
+        return
+    if dns["zone"]:
+        problems.append(
+            (
+                "dns.zone",
+                "cannot be combined with dns.external = true: remove dns.zone (DNS at another provider), "
+                "or dns.external (DNS in this Route53 zone)",
+            )
+        )
+    if "record" in dns[GIVEN]:
+        problems.append(
+            (
+                "dns.record",
+                "does not apply with dns.external = true (ecsup writes no DNS record; `ecsup create` prints the "
+                "one to create at your DNS provider): remove it",
+            )
+        )
+    host = _normalise_domain(dns["hostname"]) if dns["hostname"] else ""
+    if not dns["certificate_arn"] and len(host) > ACM_FIRST_NAME_LIMIT:
+        problems.append(
+            (
+                "dns.hostname",
+                f"{host!r} is {len(host)} characters; ACM limits a certificate's first name (with dns.external, "
+                f"the hostname) to {ACM_FIRST_NAME_LIMIT}: use a shorter hostname, or bring a certificate with "
+                "dns.certificate_arn",
+            )
+        )
+    if raw["load_balancer"]["shared"]:
+        problems.append(
+            (
+                "load_balancer.shared",
+                "cannot be combined with dns.external = true: joining or leaving a shared load balancer moves the "
+                "hostname's record the moment traffic moves, which ecsup can do only in Route53: remove one of them",
+            )
+        )
+
+
 def _env_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -820,6 +874,7 @@ def parse(text: str, path: str = "ecsup.toml") -> Config:
             record=dns["record"],
             cloudfront_certificate=dns["cloudfront_certificate"],
             certificate_arn=dns["certificate_arn"],
+            external=dns["external"],
         ),
         load_balancer=LoadBalancerConfig(
             tls_policy=lb["tls_policy"],

@@ -144,6 +144,8 @@ class UI(Protocol):
 
     def release_note(self, text: str) -> None: ...  # one line during a release (the probe's summary)
 
+    def provider_records(self, heading: str, lines: list[str]) -> None: ...  # dns.external: records to create
+
 
 class SilentUI:
     def wait_progress(self, what: str, state: str, elapsed: float, bound: float) -> None:
@@ -168,6 +170,9 @@ class SilentUI:
         pass
 
     def release_started(self, message: str) -> None:
+        pass
+
+    def provider_records(self, heading: str, lines: list[str]) -> None:
         pass
 
     def release_note(self, text: str) -> None:

@@ -400,6 +400,15 @@ def logs_lines(config: Config, usage: Usage, prices: Prices) -> list[LineItem]:
 
 # -- DNS, certificates, secrets ------------------------------------------------------------------
 def route53_line(config: Config, prices: Prices) -> LineItem:
+    if config.dns.external:
+        return LineItem(
+            "DNS (at your provider)",
+            "no Route 53 zone",
+            "-",
+            0.0,
+            0.0,
+            "dns.external: the domain's DNS is at another provider, which bills it (not AWS)",
+        )
     if config.dns.record == "alias":
         queries = "queries to the alias A record ecsup writes are free"
     else:

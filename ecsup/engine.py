@@ -406,4 +406,15 @@ def result_summary(ctx: Context, outcome: Outcome) -> dict[str, Any]:
         },
         "actions": [a.as_dict() | {"result": a.result} for a in outcome.actions],
         "notes": outcome.notes,
+        **_provider_records(ctx),
     }
+
+
+def _provider_records(ctx: Context) -> dict[str, Any]:
+    """[dns] external: the records the user creates at their DNS provider (those this run printed,
+    else the site's record: the certificate's validation record was created before)."""
+    from .steps import external
+
+    if not external.is_external(ctx):
+        return {}
+    return {"dns_provider_records": ctx.facts.get("provider_records") or [external.site_record(ctx).as_dict()]}

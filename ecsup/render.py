@@ -129,6 +129,14 @@ class ConsoleUI:
         self._stop()
         self.console.print(escape(f"  {self.redact(text)}"), style="cyan")
 
+    def provider_records(self, heading: str, lines: list[str]) -> None:
+        """[dns] external: the records the user creates at their DNS provider, as a block."""
+        self.stop_live()
+        self._stop()
+        self.console.print(escape(self.redact(heading)), style="bold yellow")
+        for line in lines:
+            self.console.print(escape(f"    {self.redact(line)}"), style="yellow")
+
     def stop_live(self) -> None:
         if self._live is not None:
             self._live.stop()
@@ -251,6 +259,7 @@ STATE_STYLE = {
     "FAILING": "bold red",
     "PENDING": "cyan",
     "FOREIGN": "magenta",
+    "SKIPPED": "dim",
 }
 
 
@@ -287,7 +296,7 @@ def status_report(console: Console, report: Any, where: str = "") -> None:
             console.print(escape(f"  {reason}"))
     for note in report.notes:
         console.print(escape(f"note: {note}"), style="yellow")
-    bad = [r for r in report.rows if r.state != "OK"]
+    bad = [r for r in report.rows if r.state not in ("OK", "SKIPPED")]
     if report.exists and not bad:
         console.print("healthy: every resource is present, as configured, and the service is stable", style="green")
     elif report.exists:

@@ -50,6 +50,11 @@ class Delays:
     # Counted from when the records are first present (not from the request): PENDING_VALIDATION
     # until then, ISSUED after. 0 in the tests, where records written means issued.
     certificate_validation: float = 0.0
+    # A certificate for names that no hosted zone of the account holds ([dns] external: DNS at another
+    # provider): the emulation cannot see that provider, so it takes the validation records as created
+    # there this long after ACM published them (the user's time to add them; ACM then validates after
+    # certificate_validation as usual). On the tests' fake clock it costs nothing.
+    external_dns_records: float = 60.0
     # ELB answers UnsupportedCertificate for a certificate ACM has just issued: "The certificate
     # '...' must have a fully-qualified domain name, a supported signature, and a supported key
     # size." -- terraform-provider-aws#41789 (ModifyListener), DataBiosphere/azul#8321 (CreateListener).
@@ -105,6 +110,7 @@ STRICT = Delays()  # the test suite: on its fake clock these cost no real time
 SANDBOX = Delays(  # the sandbox: on the real clock, short enough to watch (scripts/demo: about a minute)
     validation_records=0.5,
     certificate_validation=1.0,
+    external_dns_records=2.0,
     certificate_usable=0.5,
     iam_read=0.5,
     iam_permissions=1.0,

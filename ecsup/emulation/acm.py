@@ -34,6 +34,15 @@ def certificate_state(em: Emulation, cert: Any) -> tuple[str, float | None]:
             cert._ecsup_pending_seen = em.now()  # moto flips later: issued no earlier than this
         return status, None
     requested = getattr(cert, "_ecsup_requested", None)
+    if requested is not None and _outside_every_zone(cert):
+        # DNS at a provider the emulation cannot see: the records are taken as created there once
+        # published and given the user's time (Delays.external_dns_records)
+        created = float(requested) + em.delays.validation_records + em.delays.external_dns_records
+        at = max(created + em.delays.certificate_validation, float(getattr(cert, "_ecsup_pending_seen", None) or 0))
+        if em.now() < at:
+            return "PENDING_VALIDATION", None
+        cert._ecsup_issued_at = at
+        return status, at
     if not _validation_records_exist(cert):
         cert._ecsup_records_seen = None  # removed before ACM saw them: it starts again when they are back
         return "PENDING_VALIDATION", None
@@ -81,6 +90,16 @@ def _validation_records_exist(cert: Any) -> bool:
         for value in rrset.records or []
     }
     return wanted <= have
+
+
+def _outside_every_zone(cert: Any) -> bool:
+    """No name of the certificate lies in a hosted zone of the account: its DNS is elsewhere."""
+    account = cert.arn.split(":")[4]
+    zones = [_norm(zone.name) for zone in _route53(account).zones.values()]
+    names = {_norm(o["DomainName"]) for o in _original_describe(cert)["Certificate"].get("DomainValidationOptions", [])}
+    return bool(names) and not any(
+        name.removeprefix("*.") == zone or name.endswith("." + zone) for name in names for zone in zones
+    )
 
 
 _original_describe: Callable[[Any], dict[str, Any]] = lambda cert: {}  # noqa: E731 (set by install)

@@ -14,7 +14,7 @@ from ..context import Context
 from ..errors import AwsError, ConfigError, EcsupError, WaitTimeout, doing, is_code
 from ..names import tag_dict
 from ..plan import KNOWN_AFTER_APPLY, Action
-from . import Step, listeners_ref, load_balancer_ref
+from . import Step, external, listeners_ref, load_balancer_ref
 from .zone import change_records, fqdn, records_at
 
 CLOUDFRONT_REGION = "us-east-1"
@@ -35,8 +35,11 @@ def covers(pattern: str, name: str) -> bool:
 
 
 def wanted_names(ctx: Context) -> tuple[str, list[str]]:
-    """(DomainName, SubjectAlternativeNames) as STACK.md sets them."""
+    """(DomainName, SubjectAlternativeNames) as STACK.md sets them. With dns.external there is no
+    zone whose names a wildcard would cover (nor one to validate it in): the hostname alone."""
     zone, host = ctx.config.dns.zone, ctx.config.dns.hostname
+    if external.is_external(ctx):
+        return host, []
     sans = [f"*.{zone}"]
     if not (covers(zone, host) or covers(f"*.{zone}", host)):
         sans.append(host)
@@ -57,7 +60,7 @@ def fact_key(ctx: Context, region: str) -> str:
 def owned_certificates(ctx: Context, region: str) -> list[dict[str, Any]]:
     """Every certificate in ``region`` tagged as this stack's, described (newest first)."""
     acm = ctx.client("acm", region)
-    zone = ctx.config.dns.zone
+    zone = wanted_names(ctx)[0]  # the zone apex; with dns.external, the hostname
     found = []
     with doing(f"list certificates in {region}"):
         for page in acm.get_paginator("list_certificates").paginate(Includes=ALL_KEY_TYPES):
@@ -154,7 +157,8 @@ def request(ctx: Context, region: str) -> str:
     with doing(f"request certificate for {domain} in {region}"):
         arn = acm.request_certificate(
             DomainName=domain,
-            SubjectAlternativeNames=sans,
+            # an empty list is refused: botocore's ACM model gives SubjectAlternativeNames min 1
+            **({"SubjectAlternativeNames": sans} if sans else {}),
             ValidationMethod="DNS",
             # Per run: a botocore retry of this very call is idempotent, while a request made
             # after a destroy never gets the deleted certificate back.
@@ -164,6 +168,31 @@ def request(ctx: Context, region: str) -> str:
         )["CertificateArn"]
     ctx.facts[fact_key(ctx, region)] = arn
     return str(arn)
+
+
+def request_external(ctx: Context, region: str) -> str:
+    """dns.external: request, then hand the validation CNAME(s) ACM publishes -- with the site's
+    record -- to the user, who creates them at their DNS provider (ecsup writes no record)."""
+    arn = request(ctx, region)
+    records = wait_records(ctx, arn, region)
+    ctx.facts.setdefault("provider_validation", {})[region] = records
+    external.show(ctx, provider_validation(ctx), "ACM issues the certificate once public DNS answers its validation")
+    return arn
+
+
+def provider_validation(ctx: Context) -> list[dict[str, str]]:
+    """dns.external: the validation records of every certificate this stack uses (read again when
+    this run did not request it: a create resumed finds the certificate by its tags)."""
+    known: dict[str, list[dict[str, str]]] = ctx.facts.setdefault("provider_validation", {})
+    out: list[dict[str, str]] = []
+    for region in cert_regions(ctx) if not ctx.config.dns.certificate_arn else [ctx.region]:
+        arn = ctx.facts.get(fact_key(ctx, region))
+        if not arn:
+            continue
+        if region not in known:
+            known[region] = validation_records(describe(ctx, arn, region)) or []
+        out += known[region]
+    return out
 
 
 def write_records(ctx: Context, region: str) -> str:
@@ -206,6 +235,9 @@ def wait_issued(ctx: Context, regions: list[str] | None = None) -> None:
     }
     if not pending:
         return
+    outside = external.is_external(ctx)
+    if outside:  # the user creates the records: say which (again, on a resumed create) before waiting
+        external.show(ctx, provider_validation(ctx), "ACM validates the certificate through these records")
     last: dict[str, dict[str, Any]] = {}
 
     def check() -> tuple[bool, str]:
@@ -219,8 +251,13 @@ def wait_issued(ctx: Context, regions: list[str] | None = None) -> None:
                 raise AwsError(
                     f"certificate {arn} is {status}" + (f" ({reason})" if reason else "") + f": {diagnose(cert)}",
                     status,
-                    hint="check the zone's NS delegation at the registrar and any CAA records "
-                    "(they must allow amazon.com); then re-run `ecsup create`",
+                    hint=(
+                        "check the validation CNAME at your DNS provider and any CAA records (they must allow "
+                        "amazon.com); then re-run `ecsup create`, which requests a new certificate"
+                        if outside
+                        else "check the zone's NS delegation at the registrar and any CAA records "
+                        "(they must allow amazon.com); then re-run `ecsup create`"
+                    ),
                 )
             states.append(status if len(pending) == 1 else f"{region} {status}")
         done = all(c["Status"] == "ISSUED" for c in last.values())
@@ -228,6 +265,13 @@ def wait_issued(ctx: Context, regions: list[str] | None = None) -> None:
 
     def timeout(state: str) -> WaitTimeout:
         details = "; ".join(f"{region} {c['CertificateArn']}: {diagnose(c)}" for region, c in last.items())
+        if outside:
+            return WaitTimeout(
+                f"certificate still {state} after {int(ctx.timeouts.certificate)} s ({details})",
+                hint="create the validation CNAME printed above at your DNS provider (ACM checks public DNS; "
+                "the record can take a while to reach it) and check that no CAA record forbids amazon.com; "
+                "re-running `ecsup create` resumes: it finds the certificate again and prints the records again",
+            )
         return WaitTimeout(
             f"certificate still {state} after {int(ctx.timeouts.certificate)} s ({details})",
             hint=f"ACM validates through the CNAME records above in zone {ctx.config.dns.zone}: check that the "
@@ -300,6 +344,18 @@ class CertificateStep(Step):
             for c in owned_certificates(ctx, region)
             if c["Status"] not in UNUSABLE and set(c.get("SubjectAlternativeNames", [])) | {c["DomainName"]} == wanted
         ]
+        outside = external.is_external(ctx)
+        if not usable and outside:  # no zone: the validation record is the user's to create
+            return [
+                Action(
+                    "create",
+                    "certificate",
+                    label,
+                    f"DNS validation; names {domain}; its validation CNAME is yours to create at your DNS provider "
+                    "(printed once ACM publishes it)",
+                    run=partial(request_external, ctx, region),
+                )
+            ]
         if not usable:
             return [
                 Action(
@@ -320,6 +376,8 @@ class CertificateStep(Step):
         if cert["Status"] == "ISSUED":
             ctx.facts[f"{key}_issued"] = True
         actions = [Action("noop", "certificate", label, f"{cert['Status']} {cert['CertificateArn']}")]
+        if outside:  # its records are at the user's provider: waiting for ISSUED prints them (wait_issued)
+            return actions
         records = validation_records(cert)
         missing = missing_records(ctx, records) if records else None
         if missing or records is None:
@@ -358,7 +416,7 @@ class CertificateStep(Step):
                 )
             )
             records = validation_records(cert) or []
-            if records:
+            if records and not external.is_external(ctx):  # at the user's provider, not in a zone
                 actions.append(
                     Action(
                         "delete",
@@ -451,6 +509,8 @@ class CertificateStep(Step):
                     )
                 )
                 records = validation_records(cert) or []
+                if records and external.is_external(ctx):  # at the user's provider: said after destroy
+                    ctx.facts.setdefault("provider_leftover_validation", []).extend(records)
                 if records and ctx.facts.get("zone_id"):
                     actions.append(
                         Action(

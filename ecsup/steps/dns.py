@@ -10,7 +10,7 @@ from .. import waiting
 from ..context import Context
 from ..errors import is_code
 from ..plan import KNOWN_AFTER_APPLY, Action, Change
-from . import Step
+from . import Step, external
 from .zone import change_records, fqdn, records_at
 
 
@@ -131,6 +131,17 @@ class DnsStep(Step):
 
     def plan(self, ctx: Context) -> list[Action]:
         host = ctx.config.dns.hostname
+        if external.is_external(ctx):  # the user's record at their provider: said, never written
+            record = external.site_record(ctx)
+            where = record.value if ctx.facts.get("alb_dns") else "the load balancer (its name printed once it exists)"
+            return [
+                Action(
+                    "noop",
+                    "DNS record",
+                    host,
+                    f"at your DNS provider (dns.external), not written by ecsup: {record.type} {host} -> {where}",
+                )
+            ]
         current = _current(ctx)
         want = _want_target(ctx)
         marked = _is_marked(ctx)
@@ -187,6 +198,9 @@ class DnsStep(Step):
         return _want_target(ctx)
 
     def plan_destroy(self, ctx: Context) -> list[Action]:
+        if external.is_external(ctx):  # at the user's provider: destroy says it can go there
+            ctx.facts["provider_leftover_alb"] = ctx.facts.get("alb_dns")
+            return []
         if not ctx.facts.get("zone_id"):
             return []
         host = ctx.config.dns.hostname

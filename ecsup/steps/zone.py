@@ -118,15 +118,37 @@ def find_zone(ctx: Context, zone: str) -> dict[str, Any]:
     )
 
 
+def refuse_move(ctx: Context) -> None:
+    """dns.external: a stack moving between load balancers repoints its record in Route53 when
+    ECS shifts production traffic (steps/move.py), which ecsup cannot do at another provider."""
+    if ctx.facts.get("move") is not None:
+        raise ConfigError(
+            [
+                (
+                    "dns.external",
+                    f"{ctx.names.stack} is moving between load balancers (load_balancer.shared changed), which "
+                    "repoints its record in Route53 as traffic moves: ecsup cannot do that at another DNS provider",
+                )
+            ],
+            hint="finish the move with the previous [dns] settings (zone, no external), then set dns.external; "
+            "nothing was changed",
+        )
+
+
 class ZoneStep(Step):
     title = "hosted zone"
 
     def plan(self, ctx: Context) -> list[Action]:
+        if ctx.config.dns.external:  # no zone: the DNS is at another provider (steps/external.py)
+            refuse_move(ctx)
+            return []
         zone = find_zone(ctx, ctx.config.dns.zone)
         ctx.facts["zone_id"] = zone["Id"].split("/")[-1]
         return [Action("noop", "hosted zone", ctx.config.dns.zone, f"found {ctx.facts['zone_id']} (public)")]
 
     def plan_destroy(self, ctx: Context) -> list[Action]:
+        if ctx.config.dns.external:
+            return []
         try:
             zone = find_zone(ctx, ctx.config.dns.zone)
         except ConfigError:
