@@ -59,7 +59,7 @@ def _merge(fragment: str) -> str:
     data = config.tomllib.loads(fragment)
     base = config.tomllib.loads(BASE)
     for key, value in data.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
+        if isinstance(value, dict) and isinstance(base.get(key), dict) and key != "dns":  # [dns] given whole
             base[key].update(value)
         else:
             base[key] = value
