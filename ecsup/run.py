@@ -12,6 +12,7 @@ was interrupted, or ran out of time).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
 from dataclasses import asdict, dataclass, field
@@ -33,6 +34,13 @@ from .errors import (
 RUN_TAG = "ecsup:one-off"  # value: "run" (ecsup run) or "before" (the migration before a rollout)
 STARTED_BY = {"run": "ecsup-run", "before": "ecsup-before"}  # RunTask startedBy: letters, digits, - and _
 STOPPED_AFTER_STOP = 120.0  # seconds to see a task stopped by StopTask reach STOPPED
+# awslogs delivers a container's last lines after it stopped, even after the task is STOPPED
+# (Docker's driver sends its last batch as the container stops; CloudWatch Logs shows events some
+# time after they are put): after STOPPED the stream is read until no line came for LOG_QUIET
+# seconds, for LOG_DRAIN seconds at most.
+LOG_QUIET = 5.0
+LOG_DRAIN = 30.0
+LOG_PAGES = 100  # GetLogEvents pages per read, at most (a stream written faster than it is read)
 FAILED_TO_RUN = ("TaskFailedToStart", "SpotInterruption", "TerminationNotice")
 LAST_LINES = 20
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -273,10 +281,14 @@ def follow(ctx: Context, task: dict[str, Any], td: dict[str, Any], command: list
     last: dict[str, Any] = {"status": ""}
     began = ctx.clock()
 
-    def read_logs() -> None:
+    def read_logs() -> int:
+        """Print what the stream holds past the last read; the number of new lines. Pages are
+        followed until GetLogEvents gives back the token it was given: a page can be empty while
+        more events remain (CloudWatch Logs API reference, GetLogEvents)."""
         if where is None:
-            return
-        while True:
+            return 0
+        new = 0
+        for _ in range(LOG_PAGES):
             params: dict[str, Any] = {"logGroupName": where[0], "logStreamName": where[1], "startFromHead": True}
             if token.get("next"):
                 params["nextToken"] = token["next"]
@@ -285,19 +297,33 @@ def follow(ctx: Context, task: dict[str, Any], td: dict[str, Any], command: list
                     page = logs.get_log_events(**params)
                 except Exception as exc:
                     if is_code(exc, "ResourceNotFoundException"):  # the container has not written yet
-                        return
+                        return new
                     raise
             for event in page.get("events", []):
                 message = str(event.get("message", "")).rstrip("\r\n")
                 result.last_lines.append(message)
                 del result.last_lines[:-LAST_LINES]
                 ctx.ui.task_log(task_id, message)
+                new += 1
             forward = page.get("nextForwardToken")
-            if not forward or forward == token.get("next") or not page.get("events"):
-                if forward:
-                    token["next"] = forward
-                return
+            if not forward or forward == token.get("next"):  # the end of the stream, for now
+                return new
             token["next"] = forward
+        return new
+
+    def drain() -> None:
+        """After STOPPED: the lines awslogs delivers late, until none came for LOG_QUIET seconds."""
+        if where is None or not (last.get("task") or {}).get("startedAt"):
+            return  # no container ran: it wrote nothing
+        quiet = {"since": ctx.clock()}
+
+        def settled() -> tuple[bool, str]:
+            if read_logs():
+                quiet["since"] = ctx.clock()
+            return ctx.clock() - quiet["since"] >= LOG_QUIET, "reading the last log lines"
+
+        with contextlib.suppress(WaitTimeout):  # lines kept coming for LOG_DRAIN seconds: what came is printed
+            waiting.poll(ctx, f"task {task_id}'s last log lines", settled, LOG_DRAIN, first=1.0, cap=2.0, report=False)
 
     def look() -> tuple[bool, str]:
         with doing(f"describe task {task_id}"):
@@ -328,7 +354,7 @@ def follow(ctx: Context, task: dict[str, Any], td: dict[str, Any], command: list
         result.timed_out = True
         stop(ctx, arn, f"ecsup: the task ran longer than its timeout ({int(timeout)} s)")
         waiting.poll(ctx, f"task {task_id} to stop", look, STOPPED_AFTER_STOP, first=1.0, cap=3.0, report=False)
-    read_logs()  # what the container wrote last
+    drain()  # what the container wrote last, delivered after it stopped
     final: dict[str, Any] = last.get("task") or {}
     container: dict[str, Any] = next(
         (c for c in final.get("containers", []) if c.get("name") == ctx.names.container), {}
