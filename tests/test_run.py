@@ -16,7 +16,7 @@ from ecsup import context as context_module
 from ecsup import deploy, engine
 from ecsup.context import SilentUI
 from ecsup.errors import EXIT_BEFORE_FAILED
-from ecsup.run import BeforeFailed
+from ecsup.run import BeforeFailed, Interrupted
 
 IMAGE_2 = "public.ecr.aws/nginx/nginx:1.27"
 
@@ -152,16 +152,22 @@ def test_run_explains_a_task_that_did_not_run_with_125(stack, config_file):
     assert "run it again in a moment" in result.stderr and "Traceback" not in result.output
 
 
-def test_ctrl_c_and_the_timeout_stop_the_task(stack, config_file, clock, monkeypatch):
-    def interrupted_later(seconds: float) -> None:
+def interrupted_once_later(clock: Any) -> Any:
+    def sleep(seconds: float) -> None:
         clock.sleep(seconds)
-        if clock.now > 60:  # the task runs by then
+        if clock.now > 60 and not sleep.done:  # type: ignore[attr-defined]  # the task runs by then
+            sleep.done = True  # type: ignore[attr-defined]
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(context_module.CLOCK, "sleep", interrupted_later)
+    sleep.done = False  # type: ignore[attr-defined]
+    return sleep
+
+
+def test_ctrl_c_and_the_timeout_stop_the_task(stack, config_file, clock, monkeypatch):
+    monkeypatch.setattr(context_module.CLOCK, "sleep", interrupted_once_later(clock))
     result = invoke("run", "-c", str(config_file), "--", "sh", "-c", "echo working; sleep 600")
     assert result.exit_code == 130, explain(result)
-    assert "stopped" in result.stderr
+    assert "was stopped (StopTask; it is STOPPED)" in result.stderr
     monkeypatch.setattr(context_module.CLOCK, "sleep", clock.sleep)
     clock.sleep(10)
     [task] = tasks()
@@ -217,16 +223,10 @@ def test_deploy_runs_before_first_and_a_failing_one_stops_the_release(stack, mak
     assert ui.lines == ["applying 0002", "relation exists"]
     # Ctrl-C during the before task stops it, and nothing is rolled out
     slow = make_ctx(before(["sh", "-c", "sleep 600"]))
-
-    def interrupted(seconds: float) -> None:
-        clock.sleep(seconds)
-        if clock.now > 60:
-            raise KeyboardInterrupt
-
-    slow.sleep = interrupted
-    with pytest.raises(KeyboardInterrupt):
+    slow.sleep = interrupted_once_later(clock)
+    with pytest.raises(Interrupted) as interrupted:
         deploy.deploy(slow, IMAGE_2)
-    clock.sleep(10)
+    assert interrupted.value.exit_code == 130 and "was not rolled out" in interrupted.value.message
     stopped = [t for t in tasks("ecsup-before") if t.get("stopCode") == "UserInitiated"]
     assert len(stopped) == 1 and "Ctrl-C" in stopped[0]["stoppedReason"]
     assert ("ecs", "UpdateService") not in stack.calls and service()["taskDefinition"] == live
