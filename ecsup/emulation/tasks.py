@@ -642,7 +642,23 @@ def list_tasks(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
             if (family and task.family != family) or (started_by and task.started_by != started_by):
                 continue
             arns.append(task.arn)
-        return ActionResult({"taskArns": arns})
+        return ActionResult(_page(arns, resp._get_param("maxResults"), resp._get_param("nextToken")))
+
+
+def _page(arns: list[str], max_results: Any, token: Any) -> dict[str, Any]:
+    """ListTasks answers at most ``maxResults`` ARNs (1 to 100, default 100: ECS API reference,
+    ListTasks) and a nextToken for the rest (opaque; here the offset)."""
+    size = 100 if max_results is None else int(max_results)
+    if not 1 <= size <= 100:
+        raise _invalid("maxResults must be between 1 and 100.")
+    try:
+        start = int(token) if token else 0
+    except ValueError:
+        raise _invalid("Invalid nextToken.") from None
+    out: dict[str, Any] = {"taskArns": arns[start : start + size]}
+    if start + size < len(arns):
+        out["nextToken"] = str(start + size)
+    return out
 
 
 def stop_task(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
