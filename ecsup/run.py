@@ -516,6 +516,10 @@ def _settle(ctx: Context, launch: Launch, signal: str) -> Interrupted:
             arn = found["arn"]
             assert arn is not None
         task_id = arn.split("/")[-1]
+        with doing(f"describe task {task_id}"):
+            seen = ecs.describe_tasks(cluster=ctx.names.cluster, tasks=[arn])["tasks"]
+        if seen and seen[0].get("lastStatus") == "STOPPED":  # e.g. while its last log lines were read
+            return Interrupted(f"{what} ({signal}): task {task_id} had already stopped")
         ctx.ui.task_event(f"interrupted ({signal}): stopping task {task_id}; interrupt again to leave it stopping")
         stop(ctx, arn, _interrupted_reason("ecsup run" if launch.purpose == "run" else "ecsup before task", signal))
         asked = True

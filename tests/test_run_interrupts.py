@@ -164,12 +164,20 @@ def test_run_interrupted_at_each_moment_leaves_no_task_running(stack, config_fil
     assert result.exit_code == EXIT_INTERRUPTED, explain(result)
     assert "working" in result.stdout and "was stopped (StopTask; it is STOPPED)" in result.stderr
     assert all_tasks("RUNNING") == [] and len(all_tasks("STOPPED")) == 3
+    # while the last log lines are read, after STOPPED: nothing to stop
+    monkeypatch.setattr(context_module.CLOCK, "sleep", interrupt_sleep_once(clock, after=clock.now + 40))
+    result = invoke("run", "-c", str(config_file), "--", "sh", "-c", "sleep 15; echo done")
+    assert result.exit_code == EXIT_INTERRUPTED, explain(result)
+    assert "had already stopped" in result.stderr
+    monkeypatch.setattr(context_module.CLOCK, "sleep", clock.sleep)
+    stopped = all_tasks("STOPPED")
+    assert len(stopped) == 4 and sum(t["stopCode"] == "EssentialContainerExited" for t in stopped) == 1
     # ListTasks pages as AWS does (at most maxResults, 100 by default): the look-up follows nextToken
     ecs = client("ecs")
     query = {"cluster": "web-dev", "desiredStatus": "STOPPED", "startedBy": "ecsup-run"}
     first = ecs.list_tasks(**query, maxResults=2)
     rest = ecs.list_tasks(**query, nextToken=first["nextToken"])
-    assert len(first["taskArns"]) == 2 and len(rest["taskArns"]) == 1 and "nextToken" not in rest
+    assert len(first["taskArns"]) == 2 and len(rest["taskArns"]) == 2 and "nextToken" not in rest
 
 
 def test_sigterm_is_handled_as_ctrl_c(stack, config_file, monkeypatch):
