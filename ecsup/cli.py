@@ -99,11 +99,34 @@ def _aws_options(tctx: typer.Context, profile: str | None, region: str | None, e
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
 
+def _terminate_as_interrupt() -> Callable[[], None]:
+    """SIGTERM (a CI job cancelled, `kill`, a container stopping) is handled as Ctrl-C: what the
+    command was doing is settled (a one-off task stopped, a lock released) and it exits 130.
+    Returns what restores the previous handler (only the main thread can set one)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    from .errors import Terminated
+
+    def terminated(signum: int, frame: Any) -> None:
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+    return restore
+
+
 @contextmanager
 def _handled(console_err: Any, redact: Callable[[str], str] = lambda s: s, resume_hint: str = "") -> Iterator[None]:
     from .errors import EXIT_INTERRUPTED, ConfigError, EcsupError
     from .render import error
 
+    restore = _terminate_as_interrupt()
     try:
         yield
     except ConfigError as exc:
@@ -124,6 +147,8 @@ def _handled(console_err: Any, redact: Callable[[str], str] = lambda s: s, resum
     except KeyboardInterrupt:
         error(console_err, "interrupted", resume_hint or None, EXIT_INTERRUPTED)
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    finally:
+        restore()
 
 
 def _given(tctx: typer.Context, name: str) -> bool:
@@ -611,13 +636,13 @@ def run_command(
     """Run a one-off task of the service's revision, where its tasks run, and stream its logs.
 
     ecsup run [OPTIONS] -- CMD...   Exit code: the container's (like docker run); 125 when
-    the task did not start or stopped without one; 130 on Ctrl-C (the task is stopped)."""
+    the task did not start or stopped without one; 130 on Ctrl-C or SIGTERM (the task is stopped)."""
     from .run import TaskNotRun
     from .run import run as run_one_off
 
     _aws_options(tctx, profile, region, endpoint_url)
     ctx, ui, err = _setup(tctx, config, json_output or detach)  # --detach: stdout is the task id alone
-    with _handled(err, ctx.redact, "the task was stopped (StopTask)" if not detach else ""):
+    with _handled(err, ctx.redact):  # an interrupt once RunTask may have been sent: run.Interrupted says more
         result = run_one_off(ctx, list(command or []), image, env, cpu, memory, timeout, detach)
         if detach:
             if json_output:

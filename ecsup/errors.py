@@ -38,6 +38,10 @@ class EcsupError(Exception):
         self.hint = hint
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI job cancelled, `kill`): handled as Ctrl-C is (cli.py), exit 130."""
+
+
 class ConfigError(EcsupError):
     """The configuration (or a value it needs) is wrong: nothing was changed."""
 

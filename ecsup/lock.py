@@ -222,13 +222,51 @@ def held(
     except BaseException:
         _HOLDING[(key.parameter, ctx.run_id)] -= 1
         raise
+    left: dict[str, str] | None = None
     try:
         yield
+    except BaseException as exc:
+        left = getattr(exc, "left", None) if stack else None
+        if left and not _leave(ctx, key, left):
+            left = None
+        elif left and isinstance(exc, EcsupError):
+            exc.hint = (exc.hint + "; " if exc.hint else "") + (
+                f"{key.label} stays locked until it has stopped (the next run checks)"
+            )
+        raise
     finally:
         try:
-            _release(ctx, key)
+            if not left:
+                _release(ctx, key)
         finally:
             _HOLDING[(key.parameter, ctx.run_id)] -= 1
+
+
+def _leave(ctx: Context, key: LockKey, left: dict[str, str]) -> bool:
+    """An interrupted run leaves the stack locked while what it started may still run (a one-off
+    task it could not see stopped: run.Interrupted.left): the lock names it, and the next run
+    takes the lock over only once that has stopped (_left_running). Whether the lock says so."""
+    try:
+        current = read(ctx, key)
+        if current is None or current.get("run") != ctx.run_id:
+            return False
+        with doing(f"leave lock {key.parameter} held"):
+            ctx.client("ssm").put_parameter(
+                Name=key.parameter, Value=json.dumps(dict(current, left=left)), Type="String", Overwrite=True
+            )
+    except (EcsupError, KeyboardInterrupt):
+        return False
+    return True
+
+
+def _left_running(ctx: Context, holder: dict[str, Any]) -> str | None:
+    """For a lock an interrupted run left held (_leave): what of it still runs, else None."""
+    left = holder.get("left")
+    if not isinstance(left, dict):
+        return None
+    from .run import still_running
+
+    return still_running(ctx, {str(k): str(v) for k, v in left.items()})
 
 
 def _acquire(ctx: Context, me: dict[str, Any], key: LockKey, force_unlock: bool, wait: float, stack: bool) -> None:
@@ -266,7 +304,14 @@ def _acquire(ctx: Context, me: dict[str, Any], key: LockKey, force_unlock: bool,
         )
     elif not _put(ctx, me, key):
         holder = read(ctx, key)
-        if holder is not None and not _stale(holder, key):
+        running = _left_running(ctx, holder) if holder is not None and holder.get("left") else None
+        if holder is not None and running:
+            raise LockHeld(
+                f"{key.label} is locked: `ecsup {holder.get('command', '?')}` on {holder.get('host', '?')} was "
+                f"interrupted and left {running}",
+                hint="run this command again once it has stopped",
+            )
+        if holder is not None and not holder.get("left") and not _stale(holder, key):
             raise LockHeld(
                 f"{key.label} is locked by `ecsup {holder.get('command', '?')}` on {holder.get('host', '?')} "
                 f"(pid {holder.get('pid', '?')}) since {holder.get('since', '?')}",

@@ -12,8 +12,10 @@ was interrupted, or ran out of time).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
+import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -21,6 +23,7 @@ from . import waiting
 from .context import Context
 from .errors import (
     EXIT_BEFORE_FAILED,
+    EXIT_INTERRUPTED,
     EXIT_TASK_NOT_RUN,
     AwsError,
     EcsupError,
@@ -31,8 +34,21 @@ from .errors import (
 )
 
 RUN_TAG = "ecsup:one-off"  # value: "run" (ecsup run) or "before" (the migration before a rollout)
+# value: a token of this very task, made before RunTask is sent: the task can be found by it when
+# the answer to RunTask never came (interrupted while it was in flight)
+TOKEN_TAG = "ecsup:one-off-id"
 STARTED_BY = {"run": "ecsup-run", "before": "ecsup-before"}  # RunTask startedBy: letters, digits, - and _
 STOPPED_AFTER_STOP = 120.0  # seconds to see a task stopped by StopTask reach STOPPED
+# After an interrupt while RunTask was in flight: how long to look for the task it may have started
+# (RunTask's API reference: the ECS API is eventually consistent, a new task may not show at once).
+FIND_AFTER_INTERRUPT = 20.0
+# awslogs delivers a container's last lines after it stopped, even after the task is STOPPED
+# (Docker's driver sends its last batch as the container stops; CloudWatch Logs shows events some
+# time after they are put): after STOPPED the stream is read until no line came for LOG_QUIET
+# seconds, for LOG_DRAIN seconds at most.
+LOG_QUIET = 5.0
+LOG_DRAIN = 30.0
+LOG_PAGES = 100  # GetLogEvents pages per read, at most (a stream written faster than it is read)
 FAILED_TO_RUN = ("TaskFailedToStart", "SpotInterruption", "TerminationNotice")
 LAST_LINES = 20
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -46,6 +62,17 @@ class TaskNotRun(EcsupError):
     def __init__(self, message: str, hint: str | None = None, result: RunResult | None = None) -> None:
         super().__init__(message, hint)
         self.result = result
+
+
+class Interrupted(EcsupError):
+    """Ctrl-C or SIGTERM while a one-off task was being started or watched: what became of it.
+    ``left`` is what may still run (a task ARN, or the token of a task not found), else None."""
+
+    exit_code = EXIT_INTERRUPTED
+
+    def __init__(self, message: str, hint: str | None = None, left: dict[str, str] | None = None) -> None:
+        super().__init__(message, hint)
+        self.left = left
 
 
 class BeforeFailed(EcsupError):
@@ -169,6 +196,17 @@ def check_size(cpu: int | None, memory: int | None, td: dict[str, Any]) -> tuple
 
 
 # -- the task -------------------------------------------------------------------------------------
+@dataclass
+class Launch:
+    """What is known of a task being started: whether a RunTask may have reached ECS (sent, and
+    no answer said it started nothing), and the task's ARN once an answer named it."""
+
+    purpose: str
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+    sent: bool = False
+    arn: str | None = None
+
+
 def start(
     ctx: Context,
     task_definition: str,
@@ -177,10 +215,16 @@ def start(
     purpose: str,
     env: dict[str, str] | None = None,
     size: tuple[str, str] | None = None,
+    launch: Launch | None = None,
 ) -> dict[str, Any]:
     """RunTask: one task of ``task_definition`` where the service runs, its command (and env,
-    size) overridden, tagged and started by ecsup."""
+    size) overridden, tagged and started by ecsup. ``launch`` follows the call (an interrupt may
+    come at any moment of it: run_task then finds what it started)."""
+    from botocore.exceptions import ClientError
+
     from .steps.ecs import ecs_tags, eventually_consistent
+
+    launch = launch or Launch(purpose)
 
     override: dict[str, Any] = {"name": ctx.names.container, "command": list(command)}
     if env:
@@ -195,7 +239,7 @@ def start(
         "networkConfiguration": placement.network,
         "overrides": overrides,
         "startedBy": STARTED_BY[purpose],
-        "tags": ecs_tags(ctx, {RUN_TAG: purpose}),
+        "tags": ecs_tags(ctx, {RUN_TAG: purpose, TOKEN_TAG: launch.token}),
         "enableECSManagedTags": True,
         "platformVersion": "LATEST",
         "enableExecuteCommand": ctx.config.service.exec,
@@ -205,17 +249,30 @@ def start(
     else:
         kwargs["launchType"] = "FARGATE"
     ecs = ctx.client("ecs")
+
+    def sending(**_: Any) -> None:  # botocore is sending the request: from here until an answer,
+        launch.sent = True  # ECS may have started a task
+
+    def attempt() -> dict[str, Any]:
+        try:
+            answer: dict[str, Any] = ecs.run_task(**kwargs)
+        except ClientError:  # ECS answered with an error: it started nothing
+            launch.sent = False
+            raise
+        launch.arn = next((str(t["taskArn"]) for t in answer.get("tasks") or []), None)
+        return answer
+
+    event, handler_id = "before-send.ecs.RunTask", f"ecsup-run-{launch.token}"
+    ecs.meta.events.register(event, sending, unique_id=handler_id)
     try:
         with doing(f"run a one-off task of {task_definition.split('/')[-1]}"):
             resp = waiting.retry(
-                ctx,
-                "the new IAM roles to be usable by ECS",
-                lambda: ecs.run_task(**kwargs),
-                eventually_consistent,
-                ctx.timeouts.propagation,
+                ctx, "the new IAM roles to be usable by ECS", attempt, eventually_consistent, ctx.timeouts.propagation
             )
     except AwsError as exc:  # ecsup could not start it: docker run's 125 too
         raise TaskNotRun(exc.message, exc.hint) from exc
+    finally:
+        ecs.meta.events.unregister(event, unique_id=handler_id)
     tasks = resp.get("tasks") or []
     if not tasks:
         failures = "; ".join(
@@ -273,10 +330,14 @@ def follow(ctx: Context, task: dict[str, Any], td: dict[str, Any], command: list
     last: dict[str, Any] = {"status": ""}
     began = ctx.clock()
 
-    def read_logs() -> None:
+    def read_logs() -> int:
+        """Print what the stream holds past the last read; the number of new lines. Pages are
+        followed until GetLogEvents gives back the token it was given: a page can be empty while
+        more events remain (CloudWatch Logs API reference, GetLogEvents)."""
         if where is None:
-            return
-        while True:
+            return 0
+        new = 0
+        for _ in range(LOG_PAGES):
             params: dict[str, Any] = {"logGroupName": where[0], "logStreamName": where[1], "startFromHead": True}
             if token.get("next"):
                 params["nextToken"] = token["next"]
@@ -285,19 +346,33 @@ def follow(ctx: Context, task: dict[str, Any], td: dict[str, Any], command: list
                     page = logs.get_log_events(**params)
                 except Exception as exc:
                     if is_code(exc, "ResourceNotFoundException"):  # the container has not written yet
-                        return
+                        return new
                     raise
             for event in page.get("events", []):
                 message = str(event.get("message", "")).rstrip("\r\n")
                 result.last_lines.append(message)
                 del result.last_lines[:-LAST_LINES]
                 ctx.ui.task_log(task_id, message)
+                new += 1
             forward = page.get("nextForwardToken")
-            if not forward or forward == token.get("next") or not page.get("events"):
-                if forward:
-                    token["next"] = forward
-                return
+            if not forward or forward == token.get("next"):  # the end of the stream, for now
+                return new
             token["next"] = forward
+        return new
+
+    def drain() -> None:
+        """After STOPPED: the lines awslogs delivers late, until none came for LOG_QUIET seconds."""
+        if where is None or not (last.get("task") or {}).get("startedAt"):
+            return  # no container ran: it wrote nothing
+        quiet = {"since": ctx.clock()}
+
+        def settled() -> tuple[bool, str]:
+            if read_logs():
+                quiet["since"] = ctx.clock()
+            return ctx.clock() - quiet["since"] >= LOG_QUIET, "reading the last log lines"
+
+        with contextlib.suppress(WaitTimeout):  # lines kept coming for LOG_DRAIN seconds: what came is printed
+            waiting.poll(ctx, f"task {task_id}'s last log lines", settled, LOG_DRAIN, first=1.0, cap=2.0, report=False)
 
     def look() -> tuple[bool, str]:
         with doing(f"describe task {task_id}"):
@@ -328,7 +403,7 @@ def follow(ctx: Context, task: dict[str, Any], td: dict[str, Any], command: list
         result.timed_out = True
         stop(ctx, arn, f"ecsup: the task ran longer than its timeout ({int(timeout)} s)")
         waiting.poll(ctx, f"task {task_id} to stop", look, STOPPED_AFTER_STOP, first=1.0, cap=3.0, report=False)
-    read_logs()  # what the container wrote last
+    drain()  # what the container wrote last, delivered after it stopped
     final: dict[str, Any] = last.get("task") or {}
     container: dict[str, Any] = next(
         (c for c in final.get("containers", []) if c.get("name") == ctx.names.container), {}
@@ -351,14 +426,129 @@ def follow(ctx: Context, task: dict[str, Any], td: dict[str, Any], command: list
     return result
 
 
-def _interrupted_reason(what: str) -> str:
+def _interrupted_reason(what: str, signal: str = "Ctrl-C") -> str:
     import getpass
 
     try:
         who = getpass.getuser()
     except Exception:
         who = "unknown user"
-    return f"{what} interrupted (Ctrl-C) by {who}"
+    return f"{what} interrupted ({signal}) by {who}"
+
+
+def stop_command(ctx: Context, task: str) -> str:
+    """The AWS CLI command that stops ``task`` (an id or ARN) of the stack's cluster."""
+    words = ["aws", "ecs", "stop-task", "--cluster", ctx.names.cluster, "--task", task.split("/")[-1]]
+    words += ["--region", ctx.region] + (["--profile", ctx.profile] if ctx.profile else [])
+    return shlex.join(words)
+
+
+def _find_command(ctx: Context, purpose: str, token: str) -> str:
+    words = ["aws", "ecs", "list-tasks", "--cluster", ctx.names.cluster, "--started-by", STARTED_BY[purpose]]
+    words += ["--region", ctx.region] + (["--profile", ctx.profile] if ctx.profile else [])
+    return f"{shlex.join(words)} (the one tagged {TOKEN_TAG}={token})"
+
+
+def find_started(ctx: Context, purpose: str, token: str) -> str | None:
+    """The running task that a RunTask of this run started, by the token it was tagged with:
+    ListTasks by ecsup's startedBy (every page), then DescribeTasks with the tags, 100 at a time."""
+    ecs = ctx.client("ecs")
+    with doing(f"look for the one-off task tagged {TOKEN_TAG}={token}"):
+        pages = ecs.get_paginator("list_tasks").paginate(
+            cluster=ctx.names.cluster, startedBy=STARTED_BY[purpose], desiredStatus="RUNNING"
+        )
+        arns = [str(arn) for page in pages for arn in page.get("taskArns", [])]
+        for i in range(0, len(arns), 100):
+            found = ecs.describe_tasks(cluster=ctx.names.cluster, tasks=arns[i : i + 100], include=["TAGS"])
+            for task in found.get("tasks", []):
+                if any(t.get("key") == TOKEN_TAG and t.get("value") == token for t in task.get("tags") or []):
+                    return str(task["taskArn"])
+    return None
+
+
+def still_running(ctx: Context, left: dict[str, str]) -> str | None:
+    """What an interrupted run left behind (Interrupted.left), if it has not stopped since: the
+    stack's lock stays held while it runs (lock.py). A description with how to stop it, or None."""
+    arn = left.get("task")
+    if arn:
+        with doing(f"describe task {arn.split('/')[-1]}"):
+            found = ctx.client("ecs").describe_tasks(cluster=ctx.names.cluster, tasks=[arn])["tasks"]
+        if not found or found[0].get("lastStatus") == "STOPPED":
+            return None
+        return f"task {arn.split('/')[-1]} ({found[0].get('lastStatus')}): stop it with `{stop_command(ctx, arn)}`"
+    token, purpose = left.get("token"), left.get("purpose", "before")
+    if token and purpose in STARTED_BY:
+        arn = find_started(ctx, purpose, token)
+        if arn:
+            return f"task {arn.split('/')[-1]}: stop it with `{stop_command(ctx, arn)}`"
+    return None
+
+
+def _settle(ctx: Context, launch: Launch, signal: str) -> Interrupted:
+    """After an interrupt at any moment of starting or watching a task: stop the task this run
+    started -- found by its token when RunTask's answer never came -- and see it STOPPED. When
+    that cannot be done (AWS refused, or a second interrupt), say exactly what may still run and
+    the command that stops it; Interrupted.left then keeps the stack's lock held (lock.py)."""
+    arn, asked = launch.arn, False
+    ecs = ctx.client("ecs")
+    what = "interrupted" if launch.purpose == "run" else "the before task was interrupted"
+    found: dict[str, str | None] = {"arn": None}
+    try:
+        if arn is None:
+            if not launch.sent:
+                return Interrupted(f"{what} ({signal}) before RunTask was sent: no task was started")
+            ctx.ui.task_event(f"interrupted ({signal}) while RunTask was in flight: looking for the task it started")
+
+            def listed() -> tuple[bool, str]:
+                found["arn"] = find_started(ctx, launch.purpose, launch.token)
+                return found["arn"] is not None, "found" if found["arn"] else "not listed (yet)"
+
+            try:
+                waiting.poll(ctx, "the task RunTask started", listed, FIND_AFTER_INTERRUPT, first=1.0, cap=3.0)
+            except WaitTimeout:
+                return Interrupted(
+                    f"{what} ({signal}) while RunTask was in flight; ECS lists no task of this run after "
+                    f"{FIND_AFTER_INTERRUPT:.0f} s, so it most likely started none",
+                    hint=f"to be sure: {_find_command(ctx, launch.purpose, launch.token)}; stop it with "
+                    f"`{stop_command(ctx, '<task id>')}`",
+                    left={"token": launch.token, "purpose": launch.purpose},
+                )
+            arn = found["arn"]
+            assert arn is not None
+        task_id = arn.split("/")[-1]
+        with doing(f"describe task {task_id}"):
+            seen = ecs.describe_tasks(cluster=ctx.names.cluster, tasks=[arn])["tasks"]
+        if seen and seen[0].get("lastStatus") == "STOPPED":  # e.g. while its last log lines were read
+            return Interrupted(f"{what} ({signal}): task {task_id} had already stopped")
+        ctx.ui.task_event(f"interrupted ({signal}): stopping task {task_id}; interrupt again to leave it stopping")
+        stop(ctx, arn, _interrupted_reason("ecsup run" if launch.purpose == "run" else "ecsup before task", signal))
+        asked = True
+
+        def stopped() -> tuple[bool, str]:
+            with doing(f"describe task {task_id}"):
+                now = ecs.describe_tasks(cluster=ctx.names.cluster, tasks=[arn])["tasks"]
+            status = str(now[0].get("lastStatus", "")) if now else "not visible"
+            return status == "STOPPED", status
+
+        waiting.poll(ctx, f"task {task_id} to stop", stopped, STOPPED_AFTER_STOP, first=1.0, cap=3.0)
+        return Interrupted(f"{what} ({signal}): task {task_id} was stopped (StopTask; it is STOPPED)")
+    except (KeyboardInterrupt, EcsupError) as exc:
+        why = "interrupted again" if isinstance(exc, KeyboardInterrupt) else exc.message
+        if arn is None:
+            return Interrupted(
+                f"{what} ({signal}) while RunTask was in flight, and the task it may have started could not be "
+                f"looked for ({why})",
+                hint=f"find it with {_find_command(ctx, launch.purpose, launch.token)} and stop it with "
+                f"`{stop_command(ctx, '<task id>')}`",
+                left={"token": launch.token, "purpose": launch.purpose},
+            )
+        task_id = arn.split("/")[-1]
+        state = "is stopping (StopTask was accepted)" if asked else "may still be running"
+        return Interrupted(
+            f"{what} ({signal}): task {task_id} {state}; ecsup could not see it stopped ({why})",
+            hint=f"stop it with `{stop_command(ctx, arn)}`",
+            left={"task": arn},
+        )
 
 
 def run_task(
@@ -373,17 +563,24 @@ def run_task(
     size: tuple[str, str] | None = None,
     detach: bool = False,
 ) -> RunResult:
-    """Start the task; unless ``detach``, follow it to the end (Ctrl-C stops it)."""
-    task = start(ctx, task_definition, placement, command, purpose, env, size)
-    arn = str(task["taskArn"])
-    ctx.ui.task_event(f"started task {arn.split('/')[-1]} of {task_definition.split('/')[-1]}: {shlex.join(command)}")
-    if detach:
-        return RunResult(arn, arn.split("/")[-1], task_definition.split("/")[-1], "", list(command))
+    """Start the task; unless ``detach``, follow it to the end. An interrupt (Ctrl-C, SIGTERM) at
+    any moment -- before RunTask, while it is in flight or retried, while the task is watched --
+    becomes Interrupted once the task it started is stopped, or said to be still running."""
+    from .errors import Terminated
+
+    launch = Launch(purpose)
     try:
+        task = start(ctx, task_definition, placement, command, purpose, env, size, launch)
+        arn = str(task["taskArn"])
+        ctx.ui.task_event(
+            f"started task {arn.split('/')[-1]} of {task_definition.split('/')[-1]}: {shlex.join(command)}"
+        )
+        if detach:
+            return RunResult(arn, arn.split("/")[-1], task_definition.split("/")[-1], "", list(command))
         return follow(ctx, task, td, command, timeout)
-    except KeyboardInterrupt:
-        stop(ctx, arn, _interrupted_reason(f"ecsup {'run' if purpose == 'run' else 'before task'}"))
-        raise
+    except KeyboardInterrupt as exc:
+        signal = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
+        raise _settle(ctx, launch, signal) from None
 
 
 # -- ecsup run ------------------------------------------------------------------------------------
@@ -440,6 +637,9 @@ def before_rollout(ctx: Context, task_definition: str, placement: Placement) -> 
     timeout = float(ctx.config.service.deploy.before_timeout)
     try:
         result = run_task(ctx, task_definition, td, placement, command, "before", timeout)
+    except Interrupted as exc:
+        exc.message += f"; {revision} was not rolled out"
+        raise
     except TaskNotRun as exc:
         raise BeforeFailed(
             f"the before task could not be started: {exc.message}; {revision} was not rolled out",

@@ -16,7 +16,7 @@ from ecsup import context as context_module
 from ecsup import deploy, engine
 from ecsup.context import SilentUI
 from ecsup.errors import EXIT_BEFORE_FAILED
-from ecsup.run import BeforeFailed
+from ecsup.run import BeforeFailed, Interrupted
 
 IMAGE_2 = "public.ecr.aws/nginx/nginx:1.27"
 
@@ -55,6 +55,21 @@ def tasks(started_by: str = "ecsup-run", status: str = "STOPPED") -> list[dict[s
     return list(ecs.describe_tasks(cluster="web-dev", tasks=arns, include=["TAGS"])["tasks"]) if arns else []
 
 
+def stream_lines(stream: str) -> list[str]:
+    """The messages of a stream of the stack's log group: pages are followed until the token comes
+    back unchanged (an empty page does not mean the end: GetLogEvents' API reference)."""
+    logs, token, out = client("logs"), None, []
+    while True:
+        kwargs: dict[str, Any] = {"logGroupName": "/ecs/web-dev", "logStreamName": stream, "startFromHead": True}
+        if token:
+            kwargs["nextToken"] = token
+        page = logs.get_log_events(**kwargs)
+        out += [e["message"] for e in page["events"]]
+        if page["nextForwardToken"] == token:
+            return out
+        token = page["nextForwardToken"]
+
+
 def service() -> dict[str, Any]:
     return dict(client("ecs").describe_services(cluster="web-dev", services=["web-dev"])["services"][0])
 
@@ -85,10 +100,7 @@ def test_run_passes_the_exit_code_through_and_streams_the_logs(stack, config_fil
     assert subnet in svc["networkConfiguration"]["awsvpcConfiguration"]["subnets"]
     # the logs are in the stack's log group, in the awslogs stream of the task
     task_id = task["taskArn"].split("/")[-1]
-    events = client("logs").get_log_events(
-        logGroupName="/ecs/web-dev", logStreamName=f"ecs/web/{task_id}", startFromHead=True
-    )["events"]
-    assert [e["message"] for e in events] == ["step one", "code 0"]
+    assert stream_lines(f"ecs/web/{task_id}") == ["step one", "code 0"]
     # --env, --cpu/--memory and --json: the overrides AWS got, and the document
     result = invoke(
         "run",
@@ -140,16 +152,22 @@ def test_run_explains_a_task_that_did_not_run_with_125(stack, config_file):
     assert "run it again in a moment" in result.stderr and "Traceback" not in result.output
 
 
-def test_ctrl_c_and_the_timeout_stop_the_task(stack, config_file, clock, monkeypatch):
-    def interrupted_later(seconds: float) -> None:
+def interrupted_once_later(clock: Any) -> Any:
+    def sleep(seconds: float) -> None:
         clock.sleep(seconds)
-        if clock.now > 60:  # the task runs by then
+        if clock.now > 60 and not sleep.done:  # type: ignore[attr-defined]  # the task runs by then
+            sleep.done = True  # type: ignore[attr-defined]
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(context_module.CLOCK, "sleep", interrupted_later)
+    sleep.done = False  # type: ignore[attr-defined]
+    return sleep
+
+
+def test_ctrl_c_and_the_timeout_stop_the_task(stack, config_file, clock, monkeypatch):
+    monkeypatch.setattr(context_module.CLOCK, "sleep", interrupted_once_later(clock))
     result = invoke("run", "-c", str(config_file), "--", "sh", "-c", "echo working; sleep 600")
     assert result.exit_code == 130, explain(result)
-    assert "stopped" in result.stderr
+    assert "was stopped (StopTask; it is STOPPED)" in result.stderr
     monkeypatch.setattr(context_module.CLOCK, "sleep", clock.sleep)
     clock.sleep(10)
     [task] = tasks()
@@ -205,16 +223,10 @@ def test_deploy_runs_before_first_and_a_failing_one_stops_the_release(stack, mak
     assert ui.lines == ["applying 0002", "relation exists"]
     # Ctrl-C during the before task stops it, and nothing is rolled out
     slow = make_ctx(before(["sh", "-c", "sleep 600"]))
-
-    def interrupted(seconds: float) -> None:
-        clock.sleep(seconds)
-        if clock.now > 60:
-            raise KeyboardInterrupt
-
-    slow.sleep = interrupted
-    with pytest.raises(KeyboardInterrupt):
+    slow.sleep = interrupted_once_later(clock)
+    with pytest.raises(Interrupted) as interrupted:
         deploy.deploy(slow, IMAGE_2)
-    clock.sleep(10)
+    assert interrupted.value.exit_code == 130 and "was not rolled out" in interrupted.value.message
     stopped = [t for t in tasks("ecsup-before") if t.get("stopCode") == "UserInitiated"]
     assert len(stopped) == 1 and "Ctrl-C" in stopped[0]["stoppedReason"]
     assert ("ecs", "UpdateService") not in stack.calls and service()["taskDefinition"] == live
@@ -303,3 +315,47 @@ def test_destroy_stops_a_detached_one_off_task_before_deleting_the_cluster(stack
     [task] = tasks(status="STOPPED")
     assert task["stoppedReason"] == "ecsup destroy"
     assert client("ecs").describe_clusters(clusters=["web-dev"])["clusters"][0]["status"] == "INACTIVE"
+
+
+# -- the last log lines ---------------------------------------------------------------------------
+LAST = 'ERROR: relation "users" already exists'
+
+
+def test_the_last_lines_reach_the_terminal_and_the_failure_message(stack, make_ctx, config_file):
+    """awslogs delivers the migration's last lines after the task is STOPPED, and GetLogEvents
+    answers empty pages while events remain: the error line a user needs is still printed, and
+    kept in the before task's failure."""
+    ui = Seen()
+    failing = make_ctx(before(["sh", "-c", f"echo applying 0002; sleep 5; echo '{LAST}'; exit 1"]), ui=ui)
+    with pytest.raises(BeforeFailed) as caught:
+        deploy.deploy(failing, IMAGE_2)
+    assert ui.lines == ["applying 0002", LAST]
+    assert LAST in caught.value.message and "exited 1" in caught.value.message
+
+    result = invoke("run", "-c", str(config_file), "--json", "--", "sh", "-c", "echo one; echo two; echo the end")
+    assert result.exit_code == 0, explain(result)
+    doc = json.loads(result.stdout)
+    assert doc["last_lines"] == ["one", "two", "the end"]
+    printed = [line for line in result.stderr.splitlines() if "started task" not in line]
+    assert any(line.rstrip().endswith("the end") for line in printed), explain(result)
+
+
+def test_the_emulation_delivers_late_and_pages_empty(stack, config_file, clock):
+    """What the test above meets, as AWS does it: the stream lacks the last line when the task is
+    STOPPED (it comes Delays.log_delivery after it was written), and a read that would return lines
+    first answers an empty page with a new token (GetLogEvents' API reference)."""
+    from ecsup import emulation
+
+    result = invoke("run", "-c", str(config_file), "--detach", "--", "sh", "-c", "echo first; sleep 3; echo last")
+    assert result.exit_code == 0, explain(result)
+    task_id = result.stdout.strip()
+    ecs = client("ecs")
+    while ecs.describe_tasks(cluster="web-dev", tasks=[task_id])["tasks"][0]["lastStatus"] != "STOPPED":
+        clock.sleep(0.5)
+    assert stream_lines(f"ecs/web/{task_id}") == ["first"]
+    clock.sleep(emulation.STRICT.log_delivery)
+    assert stream_lines(f"ecs/web/{task_id}") == ["first", "last"]
+    page = client("logs").get_log_events(
+        logGroupName="/ecs/web-dev", logStreamName=f"ecs/web/{task_id}", startFromHead=True
+    )
+    assert page["events"] == [] and page["nextForwardToken"]

@@ -104,6 +104,11 @@ class Delays:
     # times) lasts this many seconds (the sandbox compresses it).
     task_start: float = 20.0
     deployment_minute: float = 60.0
+    # A one-off task's log lines reach its awslogs stream this long after the container wrote them,
+    # its last ones after the container stopped -- here after the task is STOPPED, which takes a tenth
+    # of task_start once the container exited (tasks.py: Docker's awslogs driver batches, CloudWatch
+    # Logs' ingestion; apache/airflow#43717).
+    log_delivery: float = 4.0
 
 
 STRICT = Delays()  # the test suite: on its fake clock these cost no real time
@@ -123,6 +128,7 @@ SANDBOX = Delays(  # the sandbox: on the real clock, short enough to watch (scri
     service_draining=2.0,
     task_start=1.0,
     deployment_minute=1.0,
+    log_delivery=0.5,
 )
 
 

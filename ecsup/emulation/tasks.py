@@ -26,7 +26,13 @@ What AWS reports, and where it is documented
   interruption gives SpotInterruption ("Your Spot Task was interrupted.").
 * The container's output goes to its awslogs stream ``<prefix>/<container>/<task id>``
   (Developer Guide, "Using the awslogs log driver"); a log group that does not exist stops the
-  task before it runs (ResourceInitializationError).
+  task before it runs (ResourceInitializationError). The log driver delivers each line
+  ``Delays.log_delivery`` seconds after the container wrote it, so the last lines of a task reach
+  the stream after it stopped, even after it is STOPPED: Docker's awslogs driver sends its batches
+  every 5 s and the rest as the container stops (moby, daemon/logger/awslogs/cloudwatchlogs.go,
+  ``batchPublishFrequency``), and CloudWatch Logs shows events to GetLogEvents some time after
+  PutLogEvents; a reader that stops at STOPPED misses the tail (apache/airflow#43717, the end of an
+  ECS task's log missing; #73210, the fetcher stopped before the last events were read).
 * ECS Exec (Developer Guide, "Monitor Amazon ECS containers with ECS Exec"): a task can be
   exec'd into only when it was started with ``enableExecuteCommand`` -- for a service's tasks,
   when the service had it on as the deployment that started them began (turning it on needs a
@@ -171,6 +177,8 @@ class OneOff:
     exit_code: int | None = None
     times: dict[str, float] = field(default_factory=dict)  # event -> emulation clock
     written: int = 0  # log lines written so far
+    # written, not yet delivered to CloudWatch Logs: (emulation time written, text) -- see _deliver
+    undelivered: list[tuple[float, str]] = field(default_factory=list)
     stop_at: float | None = None  # when it ends, once known
 
     def wall(self, t: float) -> datetime:
@@ -199,23 +207,37 @@ def _logs_backend(account: str, region: str) -> Any:
 
 
 def _write_lines(task: OneOff, upto: float) -> None:
-    """The container's output, up to ``upto`` seconds into its run, into its awslogs stream.
-    Timestamps are the real time (CloudWatch Logs refuses events dated far in the past)."""
+    """The container's output, up to ``upto`` seconds into its run: written to its log driver,
+    which delivers it to the awslogs stream a moment later (_deliver)."""
     if task.log is None or "startedAt" not in task.times:
         return
     due = [line for line in task.script.lines[task.written :] if line[0] <= upto]
+    began = task.times["startedAt"]
+    task.undelivered.extend((began + at, text) for at, text in due)
+    task.written += len(due)
+
+
+def _deliver(task: OneOff, now: float, delay: float) -> None:
+    """awslogs delivers a line ``Delays.log_delivery`` seconds after the container wrote it --
+    also after the container stopped, and after the task is STOPPED. Timestamps are the real
+    time (CloudWatch Logs refuses events dated far in the past)."""
+    if task.log is None:
+        return
+    due = [text for at, text in task.undelivered if at + delay <= now]
     if not due:
         return
+    del task.undelivered[: len(due)]
     group, stream = task.log
     logs = _logs_backend(task.account, task.region)
+    if group not in logs.groups:
+        return
     try:
         logs.ensure_log_stream(group, stream)
     except AttributeError:  # older moto
         if stream not in logs.groups[group].streams:
             logs.create_log_stream(group, stream)
     now_ms = int(time.time() * 1000)
-    logs.put_log_events(group, stream, [{"timestamp": now_ms, "message": text} for _, text in due])
-    task.written += len(due)
+    logs.put_log_events(group, stream, [{"timestamp": now_ms, "message": text} for text in due])
 
 
 def _stop(task: OneOff, t: float, code: str, reason: str, container_reason: str | None = None) -> None:
@@ -231,6 +253,7 @@ def advance(em: Emulation, ecs: Any) -> None:
     now = em.now()
     start = em.delays.task_start
     for task in _tasks(ecs).values():
+        _deliver(task, now, em.delays.log_delivery)
         if task.status == "STOPPED":
             continue
         if task.status == "PROVISIONING" and now >= task.created + start / 3:
@@ -270,6 +293,7 @@ def advance(em: Emulation, ecs: Any) -> None:
         if task.status == "DEPROVISIONING" and task.stop_at is not None and now >= task.stop_at + start / 10:
             task.status = "STOPPED"
             task.times["stoppedAt"] = task.stop_at + start / 10
+        _deliver(task, now, em.delays.log_delivery)
 
 
 def _advance_all(em: Emulation, account: str, region: str) -> None:
@@ -618,7 +642,23 @@ def list_tasks(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
             if (family and task.family != family) or (started_by and task.started_by != started_by):
                 continue
             arns.append(task.arn)
-        return ActionResult({"taskArns": arns})
+        return ActionResult(_page(arns, resp._get_param("maxResults"), resp._get_param("nextToken")))
+
+
+def _page(arns: list[str], max_results: Any, token: Any) -> dict[str, Any]:
+    """ListTasks answers at most ``maxResults`` ARNs (1 to 100, default 100: ECS API reference,
+    ListTasks) and a nextToken for the rest (opaque; here the offset)."""
+    size = 100 if max_results is None else int(max_results)
+    if not 1 <= size <= 100:
+        raise _invalid("maxResults must be between 1 and 100.")
+    try:
+        start = int(token) if token else 0
+    except ValueError:
+        raise _invalid("Invalid nextToken.") from None
+    out: dict[str, Any] = {"taskArns": arns[start : start + size]}
+    if start + size < len(arns):
+        out["nextToken"] = str(start + size)
+    return out
 
 
 def stop_task(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
