@@ -91,16 +91,16 @@ def bucket_name(ctx: Context) -> str:
 
 
 FOREIGN_HINT = (
-    'bucket names are global: choose a name of your own with `access_logs_bucket = "..."` under '
-    "[load_balancer] in ecsup.toml (if the bucket is this account's, check that this identity may "
-    "s3:ListBucket it)"
+    'choose a bucket name of your own with `access_logs_bucket = "..."` under [load_balancer] in ecsup.toml, '
+    "then re-run `ecsup create`: it resumes where it stopped"
 )
 
 
 def foreign_conflict(name: str) -> str:
     return (
-        f"S3 bucket {name!r} belongs to another AWS account (S3 answers 403 to this one): "
-        "set [load_balancer] access_logs_bucket to a bucket name of your own"
+        f"S3 bucket {name!r} belongs to another AWS account (S3 answers 403 to this one; bucket names are "
+        "global): set [load_balancer] access_logs_bucket to a bucket name of your own (if the bucket is this "
+        "account's, let this identity s3:ListBucket it)"
     )
 
 
