@@ -146,3 +146,12 @@ def test_the_emulation_pages_list_tasks(stack, make_ctx):
     assert len(first["taskArns"]) == 2 and first["nextToken"]
     rest = ecs.list_tasks(cluster="web-dev", desiredStatus="STOPPED", maxResults=2, nextToken=first["nextToken"])
     assert len(rest["taskArns"]) == 1 and "nextToken" not in rest
+
+
+def test_create_with_an_unpullable_image_says_the_image_could_not_be_pulled(aws, make_ctx):
+    from ecsup.errors import EcsupError
+
+    with pytest.raises(EcsupError) as err:
+        engine.create(make_ctx(config_text(replace={f'image = "{IMAGE_1}"': f'image = "{UNPULLABLE}"'})))
+    assert "CannotPullContainerError" in err.value.message, err.value.message
+    assert "could not be pulled" in (err.value.hint or ""), err.value.hint
