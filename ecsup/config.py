@@ -208,6 +208,8 @@ class LoadBalancerConfig:
     deletion_protection: bool = False  # destroy turns it off first, after its confirmation
     access_logs: bool = False  # an S3 bucket ecsup owns (steps/accesslogs.py); kept by destroy unless --purge
     shared: str = ""  # join the shared load balancer of this name ("" = the stack's own ALB)
+    # the access log bucket's name ("" = <stack>-logs-<account>-<region>): bucket names are global
+    access_logs_bucket: str = ""
 
 
 @dataclass(frozen=True)
@@ -250,6 +252,7 @@ _SCHEMA: dict[str, Any] = {
         "deletion_protection": (bool, False),
         "access_logs": (bool, False),
         "shared": (str, ""),
+        "access_logs_bucket": (str, ""),
     },
     "network": {
         "vpc_id": (str, ""),
@@ -542,6 +545,7 @@ def _validate(raw: dict[str, Any], problems: list[tuple[str, str]]) -> None:
             )
         )
     _validate_shared(raw["load_balancer"], problems)
+    _validate_bucket_name(raw["load_balancer"]["access_logs_bucket"], problems)
     kms = svc["secrets_kms_key"]
     if kms and (
         kms == "alias/aws/ssm"
@@ -625,6 +629,41 @@ def _validate_shared(lb: dict[str, Any], problems: list[tuple[str, str]]) -> Non
                 "or remove load_balancer.shared)",
             )
         )
+
+
+# S3's naming rules for general purpose buckets (S3 User Guide, "General purpose bucket naming
+# rules"): 3-63 characters; lowercase letters, digits, dots and hyphens; a letter or digit first and
+# last; no two dots in a row; not an IP address; none of the prefixes and suffixes S3 reserves.
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_BUCKET_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_BUCKET_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+
+
+def bucket_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be an S3 bucket's name, or None."""
+    if not _BUCKET_RE.fullmatch(name):
+        return "3-63 lowercase letters, digits, dots and hyphens, beginning and ending with a letter or digit"
+    if ".." in name:
+        return "no two dots in a row"
+    if re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", name):
+        return "not formatted as an IP address"
+    if name.startswith(_BUCKET_RESERVED_PREFIXES) or name.endswith(_BUCKET_RESERVED_SUFFIXES):
+        return (
+            "not beginning with "
+            + ", ".join(_BUCKET_RESERVED_PREFIXES)
+            + " nor ending with "
+            + ", ".join(_BUCKET_RESERVED_SUFFIXES)
+            + " (S3 reserves them)"
+        )
+    return None
+
+
+def _validate_bucket_name(name: str, problems: list[tuple[str, str]]) -> None:
+    if not name:
+        return
+    why = bucket_name_problem(name)
+    if why is not None:
+        problems.append(("load_balancer.access_logs_bucket", f"{name!r} is not a valid S3 bucket name: {why}"))
 
 
 def _validate_capacity(svc: dict[str, Any], problems: list[tuple[str, str]]) -> None:
@@ -881,6 +920,7 @@ def parse(text: str, path: str = "ecsup.toml") -> Config:
             deletion_protection=lb["deletion_protection"],
             access_logs=lb["access_logs"],
             shared=lb["shared"],
+            access_logs_bucket=lb["access_logs_bucket"],
         ),
         network=NetworkConfig(
             vpc_id=net["vpc_id"],

@@ -126,6 +126,8 @@ class DeployResult:
     # complete (ECS reported it SUCCESSFUL)
     stage: str = "complete"
     triggered_alarms: list[str] = field(default_factory=list)  # the alarms that made ECS roll back
+    # why the deployment's tasks stopped (DescribeTasks stoppedReason, containers[].reason), when it failed
+    stopped_reasons: list[str] = field(default_factory=list)
     probe: dict[str, Any] | None = None  # verify.ProbeResult.as_dict()
 
     def as_dict(self) -> dict[str, Any]:
@@ -135,31 +137,80 @@ class DeployResult:
         return f"{self.status}: {self.revision_after} ({self.seconds:.0f}s)"
 
 
+STOPPED_TASKS_READ = 300  # at most this many stopped tasks are described for a diagnosis (100 a call)
+
+
+def _stopped_tasks(ctx: Context, **filters: Any) -> list[dict[str, Any]]:
+    """The cluster's stopped tasks matching ``filters`` (ListTasks desiredStatus=STOPPED, every page;
+    ECS keeps stopped tasks listed for about an hour), described 100 at a time."""
+    ecs = ctx.client("ecs")
+    arns: list[str] = []
+    with doing(f"list the stopped tasks of cluster {ctx.names.cluster}"):
+        pages = ecs.get_paginator("list_tasks").paginate(cluster=ctx.names.cluster, desiredStatus="STOPPED", **filters)
+        for page in pages:
+            arns += page.get("taskArns", [])
+    tasks: list[dict[str, Any]] = []
+    arns = arns[:STOPPED_TASKS_READ]
+    with doing(f"describe the stopped tasks of cluster {ctx.names.cluster}"):
+        for i in range(0, len(arns), 100):  # DescribeTasks takes up to 100 tasks
+            tasks += ecs.describe_tasks(cluster=ctx.names.cluster, tasks=arns[i : i + 100]).get("tasks", [])
+    return tasks
+
+
+def _reasons(task: dict[str, Any]) -> list[str]:
+    """A stopped task's reasons: its stoppedReason, then its containers' reasons (ECS often puts the
+    cause, e.g. CannotPullContainerError, in both), each once."""
+    found = [task.get("stoppedReason")] + [c.get("reason") for c in task.get("containers") or []]
+    return list(dict.fromkeys(str(r) for r in found if r))
+
+
 def stopped_reasons(ctx: Context) -> list[str]:
     """Why the service's recently stopped tasks stopped (best effort: [] when unreadable)."""
     try:
-        ecs = ctx.client("ecs")
-        arns = ecs.list_tasks(
-            cluster=ctx.names.cluster, serviceName=ctx.names.service, desiredStatus="STOPPED", maxResults=10
-        ).get("taskArns", [])
-        if not arns:
-            return []
-        tasks = ecs.describe_tasks(cluster=ctx.names.cluster, tasks=arns).get("tasks", [])
-    except Exception:  # diagnosis is best effort: never hide the original failure
+        tasks = _stopped_tasks(ctx, serviceName=ctx.names.service)
+    except EcsupError:  # diagnosis is best effort: never hide the original failure
         return []
-    return sorted({t["stoppedReason"] for t in tasks if t.get("stoppedReason")})
+    return sorted({r for t in tasks for r in _reasons(t)})
 
 
-def service_failure(ctx: Context, service: dict[str, Any] | None) -> str:
-    """What AWS says about a service that does not stabilise: events and stopped tasks."""
+def deployment_stopped_reasons(ctx: Context, deployment: dict[str, Any], family: str = "") -> list[str]:
+    """Why the tasks a deployment started stopped, most frequent first, each with how many tasks
+    gave it. ECS starts a deployment's tasks with ``startedBy`` = its ``ecs-svc/<n>`` id, n being
+    the last part of its target service revision's ARN (how terraform-provider-aws, ecs/service.go
+    findPrimaryDeploymentARN, matches the two); without tasks listed that way, the task definition
+    family's stopped tasks of that id. Best effort: [] when unreadable."""
+    number = str((deployment.get("targetServiceRevision") or {}).get("arn", "")).split("/")[-1]
+    if not number:
+        return []
+    started_by = f"ecs-svc/{number}"
+    try:
+        tasks = _stopped_tasks(ctx, startedBy=started_by)
+        if not tasks and family:
+            tasks = [t for t in _stopped_tasks(ctx, family=family) if t.get("startedBy") == started_by]
+    except EcsupError:
+        return []
+    counts: dict[str, int] = {}
+    for task in tasks:
+        for reason in _reasons(task):
+            counts[reason] = counts.get(reason, 0) + 1
+    return [
+        f"{reason} ({n} task{'s' if n != 1 else ''})"
+        for reason, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    ]
+
+
+def service_failure(ctx: Context, service: dict[str, Any] | None, reasons: list[str] | None = None) -> str:
+    """What AWS says about a service that does not stabilise: stopped tasks and events. ``reasons``:
+    the stopped tasks' reasons already read (a deployment's), else the service's."""
     parts = []
+    if reasons is None:
+        reasons = stopped_reasons(ctx)
+    if reasons:
+        parts.append("stopped tasks: " + " | ".join(reasons))
     if service:
         events = [e["message"] for e in service.get("events", [])[:5]]
         if events:
             parts.append("recent events: " + " | ".join(events))
-    reasons = stopped_reasons(ctx)
-    if reasons:
-        parts.append("stopped tasks: " + " | ".join(reasons))
     return "; ".join(parts) or "AWS reported no events and no stopped tasks"
 
 
@@ -439,7 +490,9 @@ def watch(
             "`ecsup status`, fix the release, then `ecsup deploy --image ...` again",
             result=result,
         )
-    diagnosis = service_failure(ctx, last.get("service"))
+    family = short(revisions.get(str((dep.get("targetServiceRevision") or {}).get("arn", "")), "")).split(":")[0]
+    result.stopped_reasons = deployment_stopped_reasons(ctx, dep, family)
+    diagnosis = service_failure(ctx, last.get("service"), result.stopped_reasons or None)
     raise RolledBack(
         f"the deployment of {state.revision_after or 'the new revision'} ended {state.status}"
         + (f": {result.rollback_reason}" if result.rollback_reason else "")

@@ -8,10 +8,13 @@ import json
 from typing import Any
 
 import pytest
-from conftest import Recorder, client, config_text, invoke
+from botocore.exceptions import ClientError
+from conftest import Recorder, client, config_text, explain, invoke
 
 from ecsup import engine
-from ecsup.errors import AwsError
+from ecsup.config import parse
+from ecsup.context import SilentUI
+from ecsup.errors import EXIT_CONFLICT, AwsError, ConfigError, OwnershipConflict, WaitTimeout
 from ecsup.steps.accesslogs import bucket_name, bucket_policy
 
 ON = "\n[load_balancer]\naccess_logs = true\n"
@@ -136,3 +139,162 @@ def test_cost_prices_access_logs_only_when_on(tmp_path: Any) -> None:
     line = next(i for i in on["items"] if i["item"] == "ALB access logs (S3)")
     assert line["monthly"] > 0
     assert on["total"] == round(off["total"] + line["monthly"], 2)
+
+
+# -- a bucket name another account holds ---------------------------------------------------------
+@pytest.fixture
+def config_file(tmp_path: Any) -> Any:
+    path = tmp_path / "ecsup.toml"
+    path.write_text(config_text())
+    return path
+
+
+class Waits(SilentUI):
+    """A UI that records the waits shown."""
+
+    def __init__(self) -> None:
+        self.progress: list[tuple[str, str]] = []
+
+    def wait_progress(self, what: str, state: str, elapsed: float, bound: float) -> None:
+        self.progress.append((what, state))
+
+
+def test_a_bucket_name_another_account_holds_is_a_conflict_in_plan_and_create(
+    aws: Recorder, make_ctx: Any, config_file: Any
+) -> None:
+    from ecsup.emulation.s3 import mark_foreign
+
+    engine.create(make_ctx())
+    mark_foreign(BUCKET)  # bucket names are global; ecsup's default one is predictable
+    # the strict layer plays S3: another account's bucket answers 403, CreateBucket BucketAlreadyExists
+    s3 = client("s3")
+    with pytest.raises(ClientError) as head:
+        s3.head_bucket(Bucket=BUCKET, ExpectedBucketOwner="123456789012")
+    assert head.value.response["Error"]["Code"] == "403"
+    with pytest.raises(ClientError) as create:
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    assert create.value.response["Error"]["Code"] == "BucketAlreadyExists"
+
+    config_file.write_text(config_text(ON))
+    aws.reset()
+    for command in ("plan", "create"):
+        result = invoke(command, "-c", str(config_file))
+        assert result.exit_code == EXIT_CONFLICT == 4, explain(result)
+        assert "Traceback" not in result.output and "AccessDenied" not in result.output
+        assert f"S3 bucket '{BUCKET}' belongs to another AWS account" in result.stderr, result.stderr
+        assert "[load_balancer] access_logs_bucket" in result.stderr, result.stderr
+    assert aws.writes() == []  # nothing changed
+    assert lb_logging().get("access_logs.s3.enabled", "false") == "false"
+
+    # a name of one's own: created, and the load balancer logs into it
+    config_file.write_text(config_text(ON + 'access_logs_bucket = "acme-web-dev-alb-logs"\n'))
+    result = invoke("create", "-c", str(config_file))
+    assert result.exit_code == 0, explain(result)
+    assert lb_logging()["access_logs.s3.bucket"] == "acme-web-dev-alb-logs"
+    assert "acme-web-dev-alb-logs" in buckets()
+
+
+def test_a_bucket_taken_by_another_account_after_the_plan_is_a_conflict(aws: Recorder, make_ctx: Any) -> None:
+    from ecsup.emulation.s3 import mark_foreign
+
+    engine.create(make_ctx())
+    ctx = make_ctx(config_text(ON))
+    outcome = engine.make_plan(ctx)
+    mark_foreign(BUCKET)  # between the plan and CreateBucket
+    with pytest.raises(OwnershipConflict) as err:
+        engine.apply(ctx, outcome)
+    assert err.value.exit_code == EXIT_CONFLICT
+    assert "access_logs_bucket" in (err.value.hint or "")
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("ab", "3-63 lowercase"),
+        ("Web-Logs", "3-63 lowercase"),
+        ("-logs", "3-63 lowercase"),
+        ("my..logs", "no two dots"),
+        ("192.168.5.4", "IP address"),
+        ("xn--logs", "S3 reserves"),
+        ("logs-s3alias", "S3 reserves"),
+        ("a" * 64, "3-63 lowercase"),
+    ],
+)
+def test_the_bucket_name_key_follows_s3s_naming_rules(name: str, why: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse(config_text(ON + f'access_logs_bucket = "{name}"\n'))
+    [(key, message)] = err.value.problems
+    assert key == "load_balancer.access_logs_bucket" and why in message, message
+    assert parse(config_text(ON + 'access_logs_bucket = "acme.web-dev.logs"\n')).load_balancer.access_logs_bucket
+
+
+def test_init_writes_the_bucket_name_key_commented(tmp_path: Any) -> None:
+    import tomllib
+
+    path = tmp_path / "ecsup.toml"
+    result = invoke(
+        "init", "-c", str(path), "--app", "web", "--env", "dev", "--zone", "test.example.com", "--image", "nginx:1"
+    )
+    assert result.exit_code == 0, explain(result)
+    lines = path.read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("# access_logs_bucket = "))
+    assert lines[at - 1].startswith("# #")  # under a comment
+    start = lines.index("# [load_balancer]")
+    section = tomllib.loads("\n".join(line[2:] for line in lines[start : lines.index("", start)]))
+    assert parse(
+        config_text(
+            "\n[load_balancer]\n" + f'access_logs_bucket = "{section["load_balancer"]["access_logs_bucket"]}"\n'
+        )
+    )
+
+
+# -- a new bucket settles ---------------------------------------------------------------------------
+def test_the_first_create_waits_out_a_new_bucket_and_elbs_view_of_its_policy(
+    aws: Recorder, make_ctx: Any, clock: Any
+) -> None:
+    ui = Waits()
+    engine.create(make_ctx(config_text(ON), ui=ui))  # the stack and its access logs, in one first create
+    assert lb_logging()["access_logs.s3.enabled"] == "true"
+    assert buckets() == [BUCKET]
+    said = {(what, state) for what, state in ui.progress}
+    # S3 answered the calls after CreateBucket with NoSuchBucket, then OperationAborted; ELB refused
+    # the attributes until it saw the policy: each retried, and shown as a wait
+    assert any("S3 bucket" in w and "NoSuchBucket" in s for w, s in said), said
+    assert any("S3 bucket" in w and "OperationAborted" in s for w, s in said), said
+    assert any("accept bucket" in w and "InvalidConfigurationRequest" in s for w, s in said), said
+    assert planned(make_ctx, config_text(ON)) == []
+
+
+def test_the_emulation_plays_a_new_bucket_settling(aws: Recorder, clock: Any) -> None:
+    s3 = client("s3")
+    s3.create_bucket(Bucket="fresh-bucket", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    with pytest.raises(ClientError) as early:
+        s3.put_bucket_tagging(Bucket="fresh-bucket", Tagging={"TagSet": [{"Key": "a", "Value": "b"}]})
+    assert early.value.response["Error"]["Code"] == "NoSuchBucket"
+    with pytest.raises(ClientError) as again:
+        s3.create_bucket(Bucket="fresh-bucket", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    assert again.value.response["Error"]["Code"] == "OperationAborted"
+    clock.sleep(2.0)  # the second half of the window: writes are aborted
+    with pytest.raises(ClientError) as later:
+        s3.put_bucket_tagging(Bucket="fresh-bucket", Tagging={"TagSet": [{"Key": "a", "Value": "b"}]})
+    assert later.value.response["Error"]["Code"] == "OperationAborted"
+    clock.sleep(2.0)
+    s3.put_bucket_tagging(Bucket="fresh-bucket", Tagging={"TagSet": [{"Key": "a", "Value": "b"}]})
+    assert s3.get_bucket_tagging(Bucket="fresh-bucket")["TagSet"] == [{"Key": "a", "Value": "b"}]
+
+
+def test_a_bucket_elb_never_may_write_to_ends_the_wait_with_awss_answer(aws: Recorder, make_ctx: Any) -> None:
+    from conftest import fail_first
+
+    engine.create(make_ctx())
+    aws.injectors.append(
+        fail_first(
+            "elbv2",
+            "ModifyLoadBalancerAttributes",
+            "InvalidConfigurationRequest",
+            10**6,
+            f"Access Denied for bucket: {BUCKET}. Please check S3bucket permission",
+        )
+    )
+    with pytest.raises(WaitTimeout, match="Access Denied for bucket"):
+        engine.create(make_ctx(config_text(ON)))

@@ -73,6 +73,13 @@ class Delays:
     # Route53 refuses an alias to a load balancer it does not see yet ("Tried to create an alias
     # that targets ..., but that target was not found" -- barnybug/cli53#227, aws/aws-cdk#19643).
     alias_target: float = 3.0
+    # S3 answers NoSuchBucket or OperationAborted to the calls that follow CreateBucket for a while
+    # (terraform-provider-aws retries them for 2 minutes: internal/service/s3/bucket.go
+    # bucketPropagationTimeout, "General timeout for S3 bucket changes to propagate"; emulation/s3.py).
+    bucket_settling: float = 3.0
+    # ELB refuses a load balancer's access-log attributes ("InvalidConfigurationRequest: Access Denied
+    # for bucket: ...") until the bucket policy put moments before is visible to it (emulation/elbv2.py).
+    bucket_policy_visible: float = 3.0
     # A new load balancer is "provisioning" until it "is fully set up and ready to route traffic",
     # then "active" (ELB API reference, LoadBalancerState); minutes in practice: terraform's aws_lb
     # waits for active with a 10-minute timeout that large stacks exceed (terraform-provider-aws#8054),
@@ -121,6 +128,8 @@ SANDBOX = Delays(  # the sandbox: on the real clock, short enough to watch (scri
     iam_permissions=1.0,
     service_linked_role=1.0,
     alias_target=0.5,
+    bucket_settling=0.5,
+    bucket_policy_visible=0.5,
     load_balancer_provisioning=1.0,
     service_start=1.0,
     eni_release=2.0,

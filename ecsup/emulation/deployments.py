@@ -132,8 +132,11 @@ Sandbox convention: unhealthy images
 ------------------------------------
 Nothing runs in the emulation, so a task's health is decided by its image: **a container
 image reference containing the word "unhealthy"** (any case, e.g.
-``public.ecr.aws/nginx/nginx:unhealthy``) never passes its health checks. Deploying one shows a
-failing deployment, the circuit breaker and its rollback. Tasks that the IAM emulation fails
+``public.ecr.aws/nginx/nginx:unhealthy``) never passes its health checks, and one containing
+**"unpullable"** cannot be pulled (as a one-off task's: emulation/tasks.py). Deploying one shows a
+failing deployment, the circuit breaker and its rollback; the tasks ECS stopped meanwhile are
+listed (ListTasks desiredStatus=STOPPED, startedBy the deployment's ``ecs-svc/<n>``) and described
+with their stopCode, stoppedReason and containers[].reason (``stopped_tasks``). Tasks that the IAM emulation fails
 (secrets read right after their role changed; ``_tasks_start`` marks the service's deployment
 FAILED) trip the circuit breaker at once.
 
@@ -199,6 +202,9 @@ class Revision:
     pending: int = 0
     group: str | None = None  # the target group its tasks are registered in
     tasks: list[str] = field(default_factory=list)
+    # why its tasks fail (stopped_tasks): "pull" (an image it cannot pull), "health" (never
+    # healthy), "secrets" (the IAM emulation: its secrets unreadable); None: they run
+    failure: str | None = None
 
 
 @dataclass
@@ -718,7 +724,11 @@ def _make_revision(ecs: Any, svc: Any, when: datetime, legacy: dict[str, Any] | 
     number = int(uuid.uuid4().int % (9 * 10**18)) + 10**18
     td = ecs.describe_task_definition(svc.task_definition)
     images = [{"containerName": c.get("name"), "image": c.get("image")} for c in td.container_definitions]
-    healthy = not any(UNHEALTHY_WORD in str(i.get("image") or "").lower() for i in images)
+    from .tasks import UNPULLABLE_WORD
+
+    unhealthy = any(UNHEALTHY_WORD in str(i.get("image") or "").lower() for i in images)
+    unpullable = any(UNPULLABLE_WORD in str(i.get("image") or "").lower() for i in images)
+    healthy = not unhealthy and not unpullable
     arn = f"arn:aws:ecs:{svc.region_name}:{svc._account_id}:service-revision/{svc.cluster_name}/{svc.name}/{number}"
     body: dict[str, Any] = {
         "serviceRevisionArn": arn,
@@ -735,6 +745,7 @@ def _make_revision(ecs: Any, svc: Any, when: datetime, legacy: dict[str, Any] | 
     }
     body = {k: v for k, v in body.items() if v is not None}
     rev = Revision(arn, number, td.arn, body, healthy, legacy or {})
+    rev.failure = "pull" if unpullable else ("health" if unhealthy else None)
     if legacy is None:
         rev.legacy = _legacy_entry(svc, rev, when)
     else:
@@ -974,6 +985,77 @@ def _failing(dep: Deployment, t: float) -> None:
         dep.then(t + attempts * dep.task_start, lambda t2: _trip(dep, t2))
 
 
+@dataclass
+class StoppedTask:
+    """A task of a failing deployment that ECS stopped: what DescribeTasks says of it."""
+
+    id: str
+    revision: Revision
+    started_by: str
+    group: str
+    stop_code: str
+    reason: str
+    container_reason: str | None
+    exit_code: int | None
+    created: float  # emulation clock
+    stopped: float
+
+
+def _why(rev: Revision) -> tuple[str, str, str | None, int | None]:
+    """(stopCode, stoppedReason, containers[].reason, exitCode) of a failing revision's tasks, in
+    AWS's words: an image Fargate cannot pull stops the task before it runs ("CannotPullContainerError:
+    ...", TaskFailedToStart, no exit code: as emulation/tasks.py's one-off tasks); tasks that fail
+    the load balancer's health checks are stopped by the scheduler ("Task failed ELB health checks
+    in (target-group ...)", ServiceSchedulerInitiated, the container stopped by SIGTERM); unreadable
+    secrets stop it before it runs (ResourceInitializationError, STACK.md)."""
+    from .tasks import UNPULLABLE_WORD
+
+    images = [str(i.get("image") or "") for i in rev.body.get("containerImages") or []]
+    image = next((i for i in images if UNPULLABLE_WORD in i.lower()), images[0] if images else "")
+    if rev.failure == "pull":
+        why = (
+            f"CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve "
+            f"ref {image}: not found"
+        )
+        return "TaskFailedToStart", why, why, None
+    if rev.failure == "secrets":
+        why = (
+            "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval "
+            "failed: unable to retrieve secrets from ssm: AccessDeniedException: User is not authorized to perform "
+            "ssm:GetParameters"
+        )
+        return "TaskFailedToStart", why, None, None
+    return "ServiceSchedulerInitiated", f"Task failed ELB health checks in (target-group {rev.group})", None, 143
+
+
+def stopped_tasks(dep: Deployment, now: float) -> list[StoppedTask]:
+    """The tasks ECS stopped while the deployment's new revision failed: ``desired`` of them every
+    ``task_start`` from when it began failing, as many as the circuit breaker counted (failedTasks)."""
+    rev = dep.target
+    if dep.failing_since is None or rev.failure is None:
+        return []
+    per_round = max(dep.desired, 1)
+    code, reason, container_reason, exit_code = _why(rev)
+    out = []
+    for i in range(dep.failures(now)):
+        started = dep.failing_since + (i // per_round) * dep.task_start
+        out.append(
+            StoppedTask(
+                id=uuid.uuid5(uuid.NAMESPACE_URL, f"{dep.arn}/stopped/{i}").hex,
+                revision=rev,
+                started_by=str(rev.legacy.get("id") or f"ecs-svc/{rev.number}"),
+                group=f"service:{dep.service.name}",
+                stop_code=code,
+                reason=reason,
+                container_reason=container_reason,
+                exit_code=exit_code,
+                created=started,
+                stopped=started + dep.task_start,
+            )
+        )
+    return out
+
+
 def _trip(dep: Deployment, t: float) -> None:
     dep.cancel()
     dep.tripped = True
@@ -1204,6 +1286,7 @@ def advance(em: Emulation, ecs: Any) -> None:
             if external:  # the IAM emulation failed the tasks (_tasks_start): the breaker trips now
                 dep.failing_since = dep.failing_since if dep.failing_since is not None else now
                 dep.target.healthy = False
+                dep.target.failure = dep.target.failure or "secrets"
                 _trip(dep, now)
             fired = _alarm_fired(dep)
             while dep.steps and dep.steps[0][0] <= now:

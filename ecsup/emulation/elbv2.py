@@ -190,7 +190,8 @@ def access_logs_need_a_bucket_elb_can_write(em: Emulation, resp: Any, proceed: C
     writer (its account, or logdelivery.elasticloadbalancing.amazonaws.com) put objects under
     <prefix>/AWSLogs/<account>/, or it is KMS-encrypted (aws/aws-cdk#5758,
     terraform-aws-modules/terraform-aws-alb#61, ELB User Guide's bucket requirements); moto
-    stores any value."""
+    stores any value. For ``Delays.bucket_policy_visible`` after PutBucketPolicy the new policy is
+    not visible to ELB yet: the same refusal (what a first `create` meets right after writing it)."""
     import json
 
     from moto.s3.models import s3_backends
@@ -220,7 +221,10 @@ def access_logs_need_a_bucket_elb_can_write(em: Emulation, resp: Any, proceed: C
                     and any(key.startswith(str(r).removesuffix("*")) for r in resources)
                 )
         kms = bucket is not None and "aws:kms" in json.dumps(bucket.encryption or {})
-        if bucket is None or not allowed or kms or bucket.region_name != resp.region:
+        from .s3 import policy_put_at
+
+        unseen = not _settled(em, policy_put_at(account, name), em.delays.bucket_policy_visible)
+        if bucket is None or not allowed or kms or bucket.region_name != resp.region or unseen:
             raise AwsFault(
                 "InvalidConfigurationRequest", f"Access Denied for bucket: {name}. Please check S3bucket permission"
             )

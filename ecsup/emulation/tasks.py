@@ -83,7 +83,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .. import emulation as _emulation
@@ -104,6 +104,7 @@ NOT_ENABLED = (
     "The execute command failed because execute command was not enabled when the task was run or the execute "
     "command agent isn't running. Wait and try again or run a new task with execute command enabled and try again."
 )
+LIST_TASKS_PAGE = 100  # ListTasks' page without maxResults (ECS API reference); tests shrink it
 _STARTED_BY = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _LOCK = threading.RLock()  # the sandbox's server answers requests on several threads
 
@@ -363,6 +364,63 @@ def _service_tasks(em: Emulation, ecs: Any, cluster: str) -> list[dict[str, Any]
     return [{k: v for k, v in t.items() if v is not None} for t in out]
 
 
+def _service_stopped_tasks(em: Emulation, ecs: Any, cluster: str) -> list[dict[str, Any]]:
+    """The tasks ECS stopped while a deployment of the cluster's services failed (deployments.py
+    stopped_tasks), as DescribeTasks shows them: stopCode, stoppedReason, containers[].reason."""
+    from . import deployments
+
+    out = []
+    now = em.now()
+    for svc in ecs.services.values():
+        if svc.cluster_name != cluster:
+            continue
+        for dep in deployments._of_service(svc):
+            for stopped in deployments.stopped_tasks(dep, now):
+                try:
+                    td = ecs.describe_task_definition(stopped.revision.task_definition)
+                except Exception:
+                    continue
+                arn = f"arn:aws:ecs:{svc.region_name}:{svc._account_id}:task/{cluster}/{stopped.id}"
+                ran = stopped.exit_code is not None
+                containers = []
+                for c in td.container_definitions:
+                    view = _container(
+                        arn,
+                        stopped.id,
+                        c,
+                        False,
+                        "STOPPED",
+                        stopped.exit_code if c.get("essential", True) else None,
+                        stopped.container_reason,
+                    )
+                    if not ran:
+                        view.pop("runtimeId", None)  # no container was started
+                    containers.append(view)
+                task = {
+                    "taskArn": arn,
+                    "clusterArn": svc.cluster_arn,
+                    "taskDefinitionArn": td.arn,
+                    "group": stopped.group,
+                    "startedBy": stopped.started_by,
+                    "lastStatus": "STOPPED",
+                    "desiredStatus": "STOPPED",
+                    "launchType": svc.launch_type or None,
+                    "cpu": td.cpu,
+                    "memory": td.memory,
+                    "containers": containers,
+                    "createdAt": dep.wall(stopped.created),
+                    "stoppingAt": dep.wall(stopped.stopped),
+                    "stoppedAt": dep.wall(stopped.stopped),
+                    "stopCode": stopped.stop_code,
+                    "stoppedReason": stopped.reason,
+                    "tags": [],
+                }
+                if ran:
+                    task["startedAt"] = dep.wall(stopped.created + dep.task_start / 3)
+                out.append({k: v for k, v in task.items() if v is not None})
+    return out
+
+
 def _container(
     task_arn: str,
     task_id: str,
@@ -586,7 +644,7 @@ def _find(em: Emulation, ecs: Any, cluster: str, ref: str) -> tuple[OneOff | Non
     for task in _tasks(ecs).values():
         if task.id == task_id and task.cluster == cluster:
             return task, None
-    for view in _service_tasks(em, ecs, cluster):
+    for view in _service_tasks(em, ecs, cluster) + _service_stopped_tasks(em, ecs, cluster):
         if view["taskArn"].split("/")[-1] == task_id:
             return None, view
     return None, None
@@ -636,29 +694,33 @@ def list_tasks(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
             for view in _service_tasks(em, ecs, cluster):
                 if (service is None or view["group"] == f"service:{service}") and not family and not started_by:
                     arns.append(view["taskArn"])
+        elif desired == "STOPPED":
+            for view in _service_stopped_tasks(em, ecs, cluster):
+                if service is not None and view["group"] != f"service:{service}":
+                    continue
+                if started_by and view["startedBy"] != started_by:
+                    continue
+                if family and view["taskDefinitionArn"].split("/")[-1].split(":")[0] != family:
+                    continue
+                arns.append(view["taskArn"])
         for task in _tasks(ecs).values():
             if task.cluster != cluster or task.desired != desired or service is not None:
                 continue
             if (family and task.family != family) or (started_by and task.started_by != started_by):
                 continue
             arns.append(task.arn)
-        return ActionResult(_page(arns, resp._get_param("maxResults"), resp._get_param("nextToken")))
-
-
-def _page(arns: list[str], max_results: Any, token: Any) -> dict[str, Any]:
-    """ListTasks answers at most ``maxResults`` ARNs (1 to 100, default 100: ECS API reference,
-    ListTasks) and a nextToken for the rest (opaque; here the offset)."""
-    size = 100 if max_results is None else int(max_results)
-    if not 1 <= size <= 100:
-        raise _invalid("maxResults must be between 1 and 100.")
-    try:
-        start = int(token) if token else 0
-    except ValueError:
-        raise _invalid("Invalid nextToken.") from None
-    out: dict[str, Any] = {"taskArns": arns[start : start + size]}
-    if start + size < len(arns):
-        out["nextToken"] = str(start + size)
-    return out
+        # pages of maxResults (1-100, default 100), as ECS answers (API reference, ListTasks)
+        size = int(resp._get_param("maxResults") or LIST_TASKS_PAGE)
+        if not 1 <= size <= 100:
+            raise _invalid("maxResults must be between 1 and 100.")
+        try:
+            start = int(resp._get_param("nextToken") or 0)
+        except ValueError:
+            raise _invalid("Invalid nextToken.") from None
+        page: dict[str, Any] = {"taskArns": arns[start : start + size]}
+        if start + size < len(arns):
+            page["nextToken"] = str(start + size)
+        return ActionResult(page)
 
 
 def stop_task(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
@@ -785,8 +847,87 @@ def record_exec(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
     return result
 
 
+def _health_check(svc: Any) -> tuple[str, float, int | None]:
+    """(path, interval, port) of the service's target group's health check (ELB's defaults without one)."""
+    from . import _elbv2
+
+    for lb in svc.load_balancers or []:
+        tg = _elbv2(svc._account_id, svc.region_name).target_groups.get(lb.get("targetGroupArn"))
+        if tg is not None:
+            interval = float(getattr(tg, "health_check_interval_seconds", None) or 30)
+            return str(getattr(tg, "health_check_path", None) or "/"), interval, lb.get("containerPort")
+    return "/", 30.0, None
+
+
+SERVICE_LOG_LINES = 20  # at most this many health-check lines a task writes at one read
+
+
+def write_service_logs(em: Emulation, account: str, region: str) -> None:
+    """Sandbox convention: a service's running task "writes" to its awslogs stream
+    (``<prefix>/<container>/<task id>``) what a web server would: a startup line when it is first
+    seen running, then one access line per health check of its target group (the ALB's
+    ``ELB-HealthChecker/2.0`` asking the health check path every interval, on the emulation's
+    clock; at most SERVICE_LOG_LINES at a time). Written when the logs are read (as the one-off
+    tasks' output is), so that `ecsup logs` after `create` shows the service at work."""
+    ecs = _ecs(account, region)
+    logs = _logs_backend(account, region)
+    written: dict[str, dict[str, float]] = _state(ecs, "service_task_logs")
+    now = em.now()
+    for cluster in list(ecs.clusters):
+        for view in _service_tasks(em, ecs, cluster):
+            svc = ecs.services.get(f"{cluster}:{view['group'].removeprefix('service:')}")
+            if svc is None:
+                continue
+            try:
+                td = ecs.describe_task_definition(view["taskDefinitionArn"])
+            except Exception:
+                continue
+            container = next((c for c in td.container_definitions if c.get("essential", True)), None)
+            log = (container or {}).get("logConfiguration") or {}
+            opts = log.get("options") or {}
+            group = opts.get("awslogs-group")
+            if container is None or log.get("logDriver") != "awslogs" or group not in logs.groups:
+                continue
+            task_id = view["taskArn"].split("/")[-1]
+            prefix = opts.get("awslogs-stream-prefix")
+            stream = f"{prefix}/{container.get('name')}/{task_id}" if prefix else task_id
+            path, interval, port = _health_check(svc)
+            port = port or next((m.get("containerPort") for m in container.get("portMappings") or []), 80)
+            seen = written.get(task_id)
+            lines: list[str] = []
+            if seen is None:
+                seen = written[task_id] = {"last": now - interval}
+                lines.append(f"starting {container.get('image')} (task {task_id})")
+                lines.append(f"listening on 0.0.0.0:{port}")
+            # (a microsecond's slack: clock readings are floats, 88.1051 - 28.1051 is 59.99999...)
+            checks = min(SERVICE_LOG_LINES, int((now - seen["last"] + 1e-6) // interval))
+            if checks <= 0 and not lines:
+                continue
+            seen["last"] = seen["last"] + checks * interval if checks < SERVICE_LOG_LINES else now
+            when = datetime.now(UTC)  # written as they are read: stamped now, as the events are
+            for _ in range(checks):
+                lines.append(
+                    f"{_task_ip(task_id, 200)} - - [{when.strftime('%d/%b/%Y:%H:%M:%S +0000')}] "
+                    f'"GET {path} HTTP/1.1" 200 2 "-" "ELB-HealthChecker/2.0"'
+                )
+            try:
+                logs.ensure_log_stream(group, stream)
+            except AttributeError:  # older moto
+                if stream not in logs.groups[group].streams:
+                    logs.create_log_stream(group, stream)
+            now_ms = int(time.time() * 1000)
+            logs.put_log_events(group, stream, [{"timestamp": now_ms + i, "message": m} for i, m in enumerate(lines)])
+
+
+def _task_ip(task_id: str, base: int) -> str:
+    n = int(task_id[:6], 16)
+    return f"10.{base % 256}.{(n >> 8) % 256}.{n % 256 or 1}"
+
+
 def log_reads_advance(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
     _advance_all(em, resp.current_account, resp.region)
+    with _LOCK:
+        write_service_logs(em, resp.current_account, resp.region)
     return proceed()
 
 

@@ -5,6 +5,20 @@ public access blocked, ACLs off, TLS-only access and a lifecycle rule expiring t
 
 `destroy` keeps the bucket (it holds logs) unless `--purge`, like the log group. Turning the key
 off stops the logging and keeps the bucket for the same reason.
+
+Bucket names are global and the default one is predictable, so another account may hold it: S3
+then answers 403 to this account's HeadBucket (with ExpectedBucketOwner, and without permission
+on the bucket) and BucketAlreadyExists to CreateBucket. That is a conflict, found by the plan,
+with `[load_balancer] access_logs_bucket` to choose another name.
+
+A new bucket settles for a while: S3 can answer NoSuchBucket or OperationAborted to the calls that
+follow CreateBucket (terraform-provider-aws retries them for its bucketPropagationTimeout, 2 minutes:
+internal/service/s3/bucket.go, "General timeout for S3 bucket changes to propagate";
+bucket_lifecycle_configuration.go retries PutBucketLifecycleConfiguration on NoSuchBucket; its
+older bucket.go retried CreateBucket on OperationAborted for bucketCreatedTimeout, 2 minutes), and
+ELB refuses the load balancer's access-log attributes with InvalidConfigurationRequest ("Access
+Denied for bucket: ...") until it sees the new bucket policy. Both are retried, bounded by
+`Timeouts.propagation`, and shown as waits.
 """
 
 from __future__ import annotations
@@ -13,8 +27,9 @@ import json
 from functools import partial
 from typing import Any
 
+from .. import waiting
 from ..context import Context
-from ..errors import doing, is_code
+from ..errors import OwnershipConflict, doing, is_code
 from ..plan import Action, Change
 from . import Step, load_balancer_ref
 
@@ -67,10 +82,26 @@ LIFECYCLE_RULE = "ecsup-expire-access-logs"
 
 
 def bucket_name(ctx: Context) -> str:
-    """`<stack>-logs-<account>-<region>`: bucket names are global, so the account and region make
-    it this stack's alone. It fits S3's 63 characters: a stack name is at most 26 (its target
+    """`[load_balancer] access_logs_bucket`, else `<stack>-logs-<account>-<region>`: bucket names
+    are global, so the account and region make it this stack's alone -- unless another account
+    took it first (FOREIGN). It fits S3's 63 characters: a stack name is at most 26 (its target
     groups' names, `<stack>-green`, are limited to 32), a region's at most 14."""
-    return f"{ctx.names.stack}-logs-{ctx.account_id}-{ctx.region}"
+    chosen = ctx.config.load_balancer.access_logs_bucket
+    return chosen or f"{ctx.names.stack}-logs-{ctx.account_id}-{ctx.region}"
+
+
+FOREIGN_HINT = (
+    'choose a bucket name of your own with `access_logs_bucket = "..."` under [load_balancer] in ecsup.toml, '
+    "then re-run `ecsup create`: it resumes where it stopped"
+)
+
+
+def foreign_conflict(name: str) -> str:
+    return (
+        f"S3 bucket {name!r} belongs to another AWS account (S3 answers 403 to this one; bucket names are "
+        "global): set [load_balancer] access_logs_bucket to a bucket name of your own (if the bucket is this "
+        "account's, let this identity s3:ListBucket it)"
+    )
 
 
 def bucket_policy(ctx: Context, bucket: str) -> dict[str, Any]:
@@ -130,6 +161,23 @@ def _missing(exc: Exception) -> bool:
     return is_code(exc, "NoSuchBucket", "404", "NotFound")
 
 
+def _foreign(exc: Exception) -> bool:
+    """HeadBucket's answer for a bucket another account owns: 403 with no body (botocore's code
+    "403"), AccessDenied from the calls that have one (S3 API reference, HeadBucket: "If the
+    bucket exists but you don't have permission to access it, you get an HTTP 403 Forbidden";
+    ExpectedBucketOwner: "If the account ID that you provide does not match the actual owner of the
+    bucket, the request fails with the HTTP status code 403 Forbidden")."""
+    return is_code(exc, "403", "AccessDenied", "Forbidden")
+
+
+def _settling(exc: BaseException) -> bool:
+    """What S3 answers while a bucket it has just created settles."""
+    return is_code(exc, "NoSuchBucket", "OperationAborted")
+
+
+FOREIGN: dict[str, Any] = {"foreign": True}  # _bucket's answer for another account's bucket
+
+
 class AccessLogsStep(Step):
     title = "access logs"
     needs = ("LoadBalancerStep",)  # the load balancer's ARN (alb_arn), when it exists
@@ -137,7 +185,7 @@ class AccessLogsStep(Step):
     # -- observe -------------------------------------------------------------------------------
     def _bucket(self, ctx: Context, name: str) -> dict[str, Any] | None:
         """What the bucket has: tags, policy, encryption, public access block, lifecycle, whether
-        it holds objects; None when there is no such bucket in this account."""
+        it holds objects; None when there is no such bucket; FOREIGN when another account has it."""
         s3 = ctx.client("s3")
         with doing(f"look up S3 bucket {name}"):
             try:
@@ -145,6 +193,8 @@ class AccessLogsStep(Step):
             except Exception as exc:
                 if _missing(exc):
                     return None
+                if _foreign(exc):
+                    return FOREIGN
                 raise
             found: dict[str, Any] = {}
             found["tags"] = self._read(lambda: s3.get_bucket_tagging(Bucket=name)["TagSet"], "NoSuchTagSet", [])
@@ -219,6 +269,10 @@ class AccessLogsStep(Step):
             return []  # nothing to do, and no read: a bucket kept from earlier is destroy --purge's
         bucket = self._bucket(ctx, name)
         actions: list[Action] = []
+        if bucket is FOREIGN:
+            if on:
+                ctx.conflicts.append(foreign_conflict(name))
+            return []  # turning logging off needs no bucket
         if bucket is not None and not self._owned(ctx, name, bucket):
             ctx.conflicts.append(f"S3 bucket {name!r} exists but does not carry ecsup's tags for this stack")
             return []
@@ -269,38 +323,77 @@ class AccessLogsStep(Step):
     # -- apply ---------------------------------------------------------------------------------
     def _converge(self, ctx: Context, name: str, bucket: dict[str, Any] | None) -> str:
         s3 = ctx.client("s3")
+        settle = ctx.timeouts.propagation
         if bucket is None:
             with doing(f"create S3 bucket {name}"):
                 kwargs: dict[str, Any] = {}
                 if ctx.region != "us-east-1":  # us-east-1 refuses its own name as LocationConstraint
                     kwargs["CreateBucketConfiguration"] = {"LocationConstraint": ctx.region}
-                try:
-                    s3.create_bucket(Bucket=name, ObjectOwnership="BucketOwnerEnforced", **kwargs)
-                except Exception as exc:
-                    if not is_code(exc, "BucketAlreadyOwnedByYou"):
-                        raise
+
+                def create() -> None:
+                    try:
+                        s3.create_bucket(Bucket=name, ObjectOwnership="BucketOwnerEnforced", **kwargs)
+                    except Exception as exc:
+                        if is_code(exc, "BucketAlreadyExists"):  # another account's, taken since the plan
+                            raise OwnershipConflict(foreign_conflict(name), hint=FOREIGN_HINT) from None
+                        if not is_code(exc, "BucketAlreadyOwnedByYou"):
+                            raise
+
+                waiting.retry(
+                    ctx, f"S3 to create bucket {name}", create, lambda e: is_code(e, "OperationAborted"), settle
+                )
+        days = ctx.config.service.log_retention_days
+        calls: list[tuple[str, Any]] = [
+            ("tags", lambda: s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": ctx.names.tag_list()})),
+            (
+                "public access block",
+                lambda: s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=BLOCK_PUBLIC),
+            ),
+            (
+                "encryption",
+                lambda: s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration=ENCRYPTION),
+            ),
+            ("policy", lambda: s3.put_bucket_policy(Bucket=name, Policy=json.dumps(bucket_policy(ctx, name)))),
+            (
+                "lifecycle",
+                lambda: s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration=lifecycle(days)),
+            ),
+        ]
         with doing(f"configure S3 bucket {name}"):
-            s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": ctx.names.tag_list()})
-            s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=BLOCK_PUBLIC)
-            s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration=ENCRYPTION)
-            s3.put_bucket_policy(Bucket=name, Policy=json.dumps(bucket_policy(ctx, name)))
-            s3.put_bucket_lifecycle_configuration(
-                Bucket=name, LifecycleConfiguration=lifecycle(ctx.config.service.log_retention_days)
-            )
+            for what, call in calls:
+                waiting.retry(ctx, f"S3 bucket {name} to take its {what}", call, _settling, settle)
         return "SSE-S3, TLS only, ELB may write"
 
     def _set_attributes(self, ctx: Context, want: dict[str, str]) -> str:
-        with doing(f"set the access logs of load balancer {ctx.names.alb}"):
+        on = want["access_logs.s3.enabled"] == "true"
+
+        def modify() -> None:
             ctx.client("elbv2").modify_load_balancer_attributes(
                 LoadBalancerArn=ctx.facts["alb_arn"], Attributes=[{"Key": k, "Value": v} for k, v in want.items()]
             )
-        return "access logs " + ("on" if want["access_logs.s3.enabled"] == "true" else "off")
+
+        with doing(f"set the access logs of load balancer {ctx.names.alb}"):
+            if on:
+                # ELB checks that it may write to the bucket (it puts a test object) and answers
+                # InvalidConfigurationRequest "Access Denied for bucket: ..." until the bucket policy
+                # written moments ago is visible to it: retried, bounded; a bucket it can never
+                # write to (KMS-encrypted, another region) ends the wait with AWS's message.
+                waiting.retry(
+                    ctx,
+                    f"load balancer {ctx.names.alb} to accept bucket {want['access_logs.s3.bucket']} for its logs",
+                    modify,
+                    lambda e: is_code(e, "InvalidConfigurationRequest"),
+                    ctx.timeouts.propagation,
+                )
+            else:
+                modify()
+        return "access logs " + ("on" if on else "off")
 
     # -- destroy -------------------------------------------------------------------------------
     def plan_destroy(self, ctx: Context) -> list[Action]:
         name = bucket_name(ctx)
         bucket = self._bucket(ctx, name)
-        if bucket is None:
+        if bucket is None or bucket is FOREIGN:  # another account's is not this stack's to keep or delete
             return []
         if not ctx.facts.get("purge"):
             return [Action("keep", "access log bucket", name, "holds access logs (use --purge to delete)")]
