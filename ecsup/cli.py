@@ -953,6 +953,11 @@ def _demo_alarm_rollback(ctx: Context, ui: ConsoleUI) -> None:
         ui.print(f"`ecsup deploy` exits {exc.exit_code}: ECS rolled the release back by itself", style="bold")
 
 
+def _on_terminal() -> bool:
+    """Whether a person can be asked (stdin and stdout a terminal)."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
 @app.command()
 def init(
     tctx: typer.Context,
@@ -1001,7 +1006,7 @@ def init(
 ) -> None:
     """Write a commented ecsup.toml (asks for what is missing when run on a terminal)."""
     _aws_options(tctx, profile, None, endpoint_url)
-    from .init import InitOptions, account_zones, parse_pairs, run_init
+    from .init import InitOptions, account_zones, environment_region, parse_pairs, run_init
     from .render import make_console
 
     g: Globals = tctx.obj or Globals()
@@ -1024,12 +1029,14 @@ def init(
             secrets=parse_pairs(secret, "--secret", "DB_PASSWORD=/web/dev/DB_PASSWORD"),
             environment=parse_pairs(env_var, "--env-var", "APP_ENV=production"),
         )
+        interactive = _on_terminal()
         cfg = run_init(
             opts,
             config,
             force,
-            interactive=sys.stdin.isatty() and sys.stdout.isatty(),
+            interactive=interactive,
             zones=lambda: account_zones(g.profile, opts.region, g.endpoint_url),
+            default_region=environment_region(g.profile) if interactive and opts.region is None else None,
         )
     import shlex
 
