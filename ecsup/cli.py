@@ -576,8 +576,10 @@ def run_command(
         typer.Option(metavar="IMAGE", help="Another image (a revision is registered for it, as deploy does)."),
     ] = None,
     env: Annotated[
-        list[str] | None, typer.Option("--env", "-e", metavar="KEY=VALUE", help="Set a variable (repeatable).")
+        list[str] | None,
+        typer.Option("--env-var", "-e", metavar="KEY=VALUE", help="Set an environment variable (repeatable)."),
     ] = None,
+    old_env: Annotated[list[str] | None, typer.Option("--env", hidden=True)] = None,
     cpu: Annotated[int | None, typer.Option(metavar="UNITS", help="Fargate cpu units for this task.")] = None,
     memory: Annotated[int | None, typer.Option(metavar="MIB", help="Memory (MiB) for this task.")] = None,
     timeout: Annotated[
@@ -599,6 +601,13 @@ def run_command(
     _aws_options(tctx, profile, region, endpoint_url)
     ctx, ui, err = _setup(tctx, config, json_output or detach)  # --detach: stdout is the task id alone
     with _handled(err, ctx.redact, "the task was stopped (StopTask)" if not detach else ""):
+        if old_env:  # --env is the environment's name everywhere else (init): one meaning per option
+            from .errors import OptionError
+
+            raise OptionError(
+                f"--env {old_env[0]}: a variable for the task is --env-var {old_env[0]} (or -e); "
+                "--env is the environment's name (as in `ecsup init --env`)",
+            )
         result = run_one_off(ctx, list(command or []), image, env, cpu, memory, timeout, detach)
         if detach:
             if json_output:
@@ -998,7 +1007,8 @@ def init(
         typer.Option(metavar="NAME=/ssm/param", help="Secret variable -> SSM parameter name (repeatable; no value)."),
     ] = None,
     env_var: Annotated[
-        list[str] | None, typer.Option(metavar="NAME=value", help="Plain environment variable (repeatable).")
+        list[str] | None,
+        typer.Option("--env-var", "-e", metavar="NAME=value", help="Plain environment variable (repeatable)."),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
     profile: ProfileOption = None,
