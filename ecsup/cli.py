@@ -727,9 +727,6 @@ def sandbox(
 
     It answers with AWS's delays, shortened: its banner lists them, the --*-delay options change them.
     """
-    import shlex
-    import threading
-
     from .render import make_console
     from .sandbox import Sandbox, describe_delays, sandbox_delays
 
@@ -743,21 +740,47 @@ def sandbox(
             eni_release=eni_delay,
         )
         box = Sandbox(zone=zone, region=region, port=port, delays=delays).start()
-        try:
+
+        def announce() -> None:
             typer.echo(f"ecsup sandbox: local AWS on {box.endpoint_url} with public hosted zone {zone}")
             typer.echo(f"AWS's delays, shortened: {describe_delays(box.delays)} (see ecsup sandbox --help)")
-            typer.echo("In another shell (paste these lines" + (f", or `. {env_file}`):" if env_file else "):"))
-            exports = "".join(f"export {key}={shlex.quote(value)}\n" for key, value in box.environment().items())
-            typer.echo(exports, nl=False)
-            if env_file:
-                _write_env_file(env_file, exports)
+            _print_exports(box, env_file)
             typer.echo(
                 "then `ecsup create` with an ecsup.toml whose dns.zone is "
                 f"{zone}. Ctrl-C stops the sandbox (its state is lost)."
             )
-            threading.Event().wait()
+
+        try:
+            _serve_until_interrupted(announce)
         finally:
             box.stop()
+
+
+def _print_exports(box: Any, env_file: str | None = None) -> None:
+    """The lines that point another shell's ecsup (and aws) at the sandbox."""
+    import shlex
+
+    typer.echo("In another shell (paste these lines" + (f", or `. {env_file}`):" if env_file else "):"))
+    exports = "".join(f"export {key}={shlex.quote(value)}\n" for key, value in box.environment().items())
+    typer.echo(exports, nl=False)
+    if env_file:
+        _write_env_file(env_file, exports)
+
+
+SANDBOX_STOPPED = "sandbox stopped (its state is lost)"
+
+
+def _serve_until_interrupted(announce: Callable[[], None]) -> None:
+    """Say how to use the sandbox, then serve in the foreground until Ctrl-C, which is how a
+    sandbox is meant to end (from the moment it is announced): a clean line and exit 0, not an
+    error. The caller's `finally` stops the server."""
+    import threading
+
+    try:
+        announce()
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        typer.echo(SANDBOX_STOPPED)
 
 
 def _write_env_file(path: str, exports: str) -> None:
@@ -778,11 +801,19 @@ DEMO_RUN = "echo checking 1042 orders; sleep 1; echo 3 orders without a status; 
 @app.command()
 def demo(
     zone: Annotated[str, typer.Option(metavar="ZONE", help="Zone for the demo stack.")] = "example.test",
-    keep: Annotated[bool, typer.Option("--keep", help="Stop after create and status (no destroy).")] = False,
+    keep: Annotated[
+        bool,
+        typer.Option(
+            "--keep",
+            help="Stop after create, create again and status, and keep the sandbox running with the stack in the "
+            "foreground (its exports printed, for ecsup or aws in another shell) until Ctrl-C.",
+        ),
+    ] = False,
 ) -> None:
     """The whole life of a stack on the embedded local AWS: create (with its before migration), create
     again, status, a one-off `run`, deploy (migration first), rollback, a deploy that ECS rolls back
-    when its alarm goes into ALARM during the bake, a move onto a shared load balancer, destroy."""
+    when its alarm goes into ALARM during the bake, a move onto a shared load balancer, destroy.
+    With --keep: create, create again and status, then the sandbox stays up with the stack."""
     import secrets as pysecrets
     import tempfile
     from pathlib import Path
@@ -827,6 +858,18 @@ def demo(
         step("ecsup create", lambda ctx, ui: run_create(ctx, ui))
         step("ecsup create   # again: converges, nothing to do", lambda ctx, ui: run_create(ctx, ui))
         step("ecsup status", lambda ctx, ui: status_report(out, collect(ctx)))
+        if keep:  # the stack stays, on a sandbox that stays: try the other commands by hand
+
+            def announce() -> None:
+                out.print(f"[bold]The sandbox keeps running with the stack demo-dev[/] at {box.endpoint_url}.")
+                _print_exports(box)
+                typer.echo(
+                    f"then e.g. `ecsup status -c {path}` or `ecsup deploy -c {path} --image {DEMO_SECOND_IMAGE}`. "
+                    "Ctrl-C stops the sandbox (its state is lost)."
+                )
+
+            _serve_until_interrupted(announce)
+            return
 
         def one_off(ctx: Context, ui: ConsoleUI) -> None:
             from .run import run as run_one_off
@@ -847,16 +890,15 @@ def demo(
             f"ecsup deploy --image {DEMO_THIRD_IMAGE}   # its 5xx alarm goes into ALARM during the bake",
             _demo_alarm_rollback,
         )
-        if not keep:
-            path.write_text(demo_config(zone, box.region) + '\n[load_balancer]\nshared = "edge"\n')
-            step(
-                'ecsup create   # with [load_balancer] shared = "edge" added: the stack moves onto a shared '
-                "load balancer, DNS follows once the new rule serves, then its own load balancer goes",
-                lambda ctx, ui: run_create(ctx, ui),
-            )
-            step("ecsup destroy --yes", lambda ctx, ui: run_destroy(ctx, ui, purge=False))
-            step("ecsup destroy --yes   # again: nothing left", lambda ctx, ui: run_destroy(ctx, ui, purge=False))
-            _demo_shared(out, Path(tmp), zone, box.region, step, new_ctx)
+        path.write_text(demo_config(zone, box.region) + '\n[load_balancer]\nshared = "edge"\n')
+        step(
+            'ecsup create   # with [load_balancer] shared = "edge" added: the stack moves onto a shared '
+            "load balancer, DNS follows once the new rule serves, then its own load balancer goes",
+            lambda ctx, ui: run_create(ctx, ui),
+        )
+        step("ecsup destroy --yes", lambda ctx, ui: run_destroy(ctx, ui, purge=False))
+        step("ecsup destroy --yes   # again: nothing left", lambda ctx, ui: run_destroy(ctx, ui, purge=False))
+        _demo_shared(out, Path(tmp), zone, box.region, step, new_ctx)
 
 
 def _demo_shared(
