@@ -139,3 +139,30 @@ def test_ctrl_c_stops_the_sandbox_cleanly(foreground: list[Foreground], tmp_path
     assert set(exports) == EXPORTED
     code, rest, err = box.ctrl_c()
     assert (code, rest.strip(), err) == (0, "sandbox stopped (its state is lost)", ""), (code, rest, err)
+
+
+def test_a_stopped_sandbox_is_named_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the sandbox stopped and its exports still set, a command says the endpoint does not
+    answer at its first call: no botocore retries (seconds), no hint to re-run create."""
+    import time
+
+    from conftest import config_text, explain, invoke
+
+    path = tmp_path / "ecsup.toml"
+    path.write_text(config_text())
+    dead = "http://127.0.0.1:9"  # nothing listens there
+    monkeypatch.setenv("AWS_ENDPOINT_URL", dead)
+    for command in ("status", "plan", "create", "destroy --yes", "deploy --image nginx:2", "run -- true"):
+        start = time.monotonic()
+        result = invoke(*command.split()[:1], "-c", str(path), *command.split()[1:])
+        took = time.monotonic() - start
+        assert result.exit_code == 3, explain(result)
+        first = result.stderr.splitlines()[0]
+        assert first == (
+            f"error: the endpoint {dead} does not answer (is the sandbox running? unset AWS_ENDPOINT_URL to use AWS)"
+        ), explain(result)
+        assert "create" not in result.stderr.split("hint:")[0] and "Traceback" not in result.output
+        assert took < 3, f"{command}: {took:.1f}s"
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    result = invoke("status", "-c", str(path), "--endpoint-url", dead)
+    assert result.exit_code == 3 and "(is the sandbox running? drop --endpoint-url to use AWS)" in result.stderr
