@@ -160,7 +160,28 @@ def _setup(
     return ctx, ui, err
 
 
-def run_create(ctx: Context, ui: ConsoleUI, json_output: bool = False, force_unlock: bool = False) -> dict[str, Any]:
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", "-v", help="List the unchanged resources too (else only their count).")
+]
+
+
+def show_actions(ui: ConsoleUI, actions: list[Any], verbose: bool = False) -> None:
+    """A plan's changes first (and what it leaves alone as not ecsup's), then the unchanged
+    resources: their count, or each of them with --verbose."""
+    unchanged = [a for a in actions if a.kind in ("noop", "keep")]
+    for action in actions:
+        if action.kind not in ("noop", "keep"):
+            ui.action_planned(action)
+    if verbose:
+        for action in unchanged:
+            ui.action_planned(action)
+    elif unchanged:
+        ui.print(f"  = {len(unchanged)} unchanged (--verbose lists them)", style="dim")
+
+
+def run_create(
+    ctx: Context, ui: ConsoleUI, json_output: bool = False, force_unlock: bool = False, verbose: bool = False
+) -> dict[str, Any]:
     import time
 
     from .engine import Outcome, cost_change, cost_line, create, result_summary, sharing_line
@@ -172,8 +193,7 @@ def run_create(ctx: Context, ui: ConsoleUI, json_output: bool = False, force_unl
     def show_plan(outcome: Outcome) -> None:  # the same plan `ecsup plan` prints, then its execution
         changes = outcome.changes()
         ui.print(f"Plan: {plan_summary(outcome.actions)}", style="bold")
-        for action in changes:
-            ui.action_planned(action)
+        show_actions(ui, outcome.actions, verbose)
         money = cost_change(ctx, outcome) if changes else None
         if money:
             ui.print(cost_line(money), style="cyan")
@@ -234,6 +254,7 @@ def create(
         float, typer.Option(metavar="SECONDS", help="Seconds to wait for the service to be stable.")
     ] = 1200,
     skip_before: SkipBefore = False,
+    verbose: VerboseOption = False,
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
@@ -248,7 +269,7 @@ def create(
     ctx, ui, err = _setup(tctx, config, json_output, quiet, timeouts=timeouts)
     ctx.skip_before = skip_before
     with _handled(err, ctx.redact, "re-running `ecsup create` resumes where it stopped"):
-        run_create(ctx, ui, json_output, force_unlock)
+        run_create(ctx, ui, json_output, force_unlock, verbose)
 
 
 @app.command()
@@ -263,14 +284,16 @@ def plan(
             help="Exit 0 when there is nothing to do, 2 when there are changes, 1 on a configuration error.",
         ),
     ] = False,
+    verbose: VerboseOption = False,
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
 ) -> None:
-    """Show what `create` would do, without changing anything."""
+    """Show what `create` would do, without changing anything: the changes, then how many
+    resources stay unchanged (--verbose lists them)."""
     _aws_options(tctx, profile, region, endpoint_url)
     try:
-        changes = _plan(tctx, config, json_output)
+        changes = _plan(tctx, config, json_output, verbose)
     except typer.Exit as done:
         if detailed_exitcode and done.exit_code == EXIT_CONFIG_CODE:
             raise typer.Exit(1) from None  # Terraform's convention: 2 means "changes", so errors are 1
@@ -282,7 +305,7 @@ def plan(
 EXIT_CONFIG_CODE = 2
 
 
-def _plan(tctx: typer.Context, config: str, json_output: bool) -> bool:
+def _plan(tctx: typer.Context, config: str, json_output: bool, verbose: bool = False) -> bool:
     """Print the plan; True when it has changes."""
     from .engine import cost_change, cost_line, make_plan, sharing_line
     from .render import plan_summary
@@ -310,8 +333,7 @@ def _plan(tctx: typer.Context, config: str, json_output: bool) -> bool:
                 )
             )
         else:
-            for action in outcome.actions:
-                ui.action_planned(action)
+            show_actions(ui, outcome.actions, verbose)
             for note in outcome.notes:
                 ui.print(f"note: {note}", style="yellow")
             ui.print(f"Plan: {plan_summary(outcome.actions)}", style="bold")
