@@ -84,3 +84,43 @@ def test_an_alarm_is_an_update_only_with_sides_that_differ(aws: Any, make_ctx: A
     }
     engine.create(make_ctx(web(LATENCY)))
     assert alarm_changes(web(LATENCY)) == {}  # after the move: nothing left to change
+
+
+def test_a_new_stack_s_plan_shows_its_full_monthly_cost_and_what_is_not_counted(
+    aws: Any, make_ctx: Any, tmp_path: Path
+) -> None:
+    """Not only Fargate compute: the load balancer's hours and the public addresses cost more
+    than one task. The total is `ecsup cost`'s estimate without what traffic makes, from the
+    shipped prices: the plan makes no call for it."""
+    from ecsup.cost import Usage, estimate
+    from ecsup.prices import shipped_prices
+
+    path = tmp_path / "ecsup.toml"
+    path.write_text(config_text())
+    result = cli("plan", "-c", str(path))
+    assert result.exit_code == 0, explain(result)
+    full = estimate(make_ctx().config, Usage(), shipped_prices("eu-west-1"))  # what `ecsup cost` adds up
+    by_name = {line.name: line.monthly_low for line in full.lines}
+    traffic = ("Load balancer LCUs", "CloudWatch Logs ingestion", "CloudWatch Logs storage")
+    fixed = round(full.total_low - sum(by_name[n] for n in traffic) - by_name["Deployment overlap (blue/green)"], 2)
+    compute = by_name["Fargate compute"]
+    assert fixed > 2 * compute  # the load balancer and the addresses: more than the task
+    lines = result.stdout.splitlines()
+    money = next(i for i, line in enumerate(lines) if line.startswith("monthly cost:"))
+    assert lines[money].startswith(
+        f"monthly cost: nothing -> ${fixed:,.2f} (+${fixed:,.2f} a month; Fargate compute nothing -> ${compute:,.2f})"
+    ), explain(result)
+    assert lines[money + 1] == (
+        "  not counted: load balancer LCUs, data transfer, logs ingestion and storage, deployments' overlapping "
+        "tasks (they depend on traffic and use: `ecsup cost` estimates them)"
+    ), explain(result)
+    # the cost costs no AWS call: the CLI's plan makes exactly the calls of the plan itself
+    aws.reset()
+    doc = json.loads(cli("plan", "-c", str(path), "--json").stdout)
+    with_cost = list(aws.calls)
+    assert doc["monthly_cost"]["after"] == fixed and doc["monthly_cost"]["delta"] == fixed
+    aws.reset()
+    ctx = make_ctx()
+    ctx.mode = "plan"
+    engine.make_plan(ctx)
+    assert sorted(with_cost) == sorted(aws.calls) and not any(s == "pricing" for s, _ in with_cost)
