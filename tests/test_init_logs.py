@@ -431,6 +431,8 @@ def test_create_works_on_a_generated_config(aws: Any, make_ctx: Callable[..., An
         "DB_PASSWORD=/web/dev/DB_PASSWORD",
         "--env-var",
         'GREETING=say "hi"',
+        "-e",  # the short form, as in `ecsup run`
+        "MODE=web",
     )
     assert result.exit_code == 0, explain(result)
     outcome = engine.create(make_ctx(path.read_text()))
@@ -440,6 +442,7 @@ def test_create_works_on_a_generated_config(aws: Any, make_ctx: Callable[..., An
     container = task["containerDefinitions"][0]
     assert container["portMappings"][0]["containerPort"] == 8080
     assert {"name": "GREETING", "value": 'say "hi"'} in container["environment"]
+    assert {"name": "MODE", "value": "web"} in container["environment"]
     assert container["secrets"][0]["name"] == "DB_PASSWORD"
 
 
