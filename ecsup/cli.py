@@ -185,7 +185,28 @@ def _setup(
     return ctx, ui, err
 
 
-def run_create(ctx: Context, ui: ConsoleUI, json_output: bool = False, force_unlock: bool = False) -> dict[str, Any]:
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", "-v", help="List the unchanged resources too (else only their count).")
+]
+
+
+def show_actions(ui: ConsoleUI, actions: list[Any], verbose: bool = False) -> None:
+    """A plan's changes first (and what it leaves alone as not ecsup's), then the unchanged
+    resources: their count, or each of them with --verbose."""
+    unchanged = [a for a in actions if a.kind in ("noop", "keep")]
+    for action in actions:
+        if action.kind not in ("noop", "keep"):
+            ui.action_planned(action)
+    if verbose:
+        for action in unchanged:
+            ui.action_planned(action)
+    elif unchanged:
+        ui.print(f"  = {len(unchanged)} unchanged (--verbose lists them)", style="dim")
+
+
+def run_create(
+    ctx: Context, ui: ConsoleUI, json_output: bool = False, force_unlock: bool = False, verbose: bool = False
+) -> dict[str, Any]:
     import time
 
     from .engine import Outcome, cost_change, cost_line, create, result_summary, sharing_line
@@ -197,8 +218,7 @@ def run_create(ctx: Context, ui: ConsoleUI, json_output: bool = False, force_unl
     def show_plan(outcome: Outcome) -> None:  # the same plan `ecsup plan` prints, then its execution
         changes = outcome.changes()
         ui.print(f"Plan: {plan_summary(outcome.actions)}", style="bold")
-        for action in changes:
-            ui.action_planned(action)
+        show_actions(ui, outcome.actions, verbose)
         money = cost_change(ctx, outcome) if changes else None
         if money:
             ui.print(cost_line(money), style="cyan")
@@ -259,6 +279,7 @@ def create(
         float, typer.Option(metavar="SECONDS", help="Seconds to wait for the service to be stable.")
     ] = 1200,
     skip_before: SkipBefore = False,
+    verbose: VerboseOption = False,
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
@@ -273,7 +294,7 @@ def create(
     ctx, ui, err = _setup(tctx, config, json_output, quiet, timeouts=timeouts)
     ctx.skip_before = skip_before
     with _handled(err, ctx.redact, "re-running `ecsup create` resumes where it stopped"):
-        run_create(ctx, ui, json_output, force_unlock)
+        run_create(ctx, ui, json_output, force_unlock, verbose)
 
 
 @app.command()
@@ -288,14 +309,16 @@ def plan(
             help="Exit 0 when there is nothing to do, 2 when there are changes, 1 on a configuration error.",
         ),
     ] = False,
+    verbose: VerboseOption = False,
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
 ) -> None:
-    """Show what `create` would do, without changing anything."""
+    """Show what `create` would do, without changing anything: the changes, then how many
+    resources stay unchanged (--verbose lists them)."""
     _aws_options(tctx, profile, region, endpoint_url)
     try:
-        changes = _plan(tctx, config, json_output)
+        changes = _plan(tctx, config, json_output, verbose)
     except typer.Exit as done:
         if detailed_exitcode and done.exit_code == EXIT_CONFIG_CODE:
             raise typer.Exit(1) from None  # Terraform's convention: 2 means "changes", so errors are 1
@@ -307,7 +330,7 @@ def plan(
 EXIT_CONFIG_CODE = 2
 
 
-def _plan(tctx: typer.Context, config: str, json_output: bool) -> bool:
+def _plan(tctx: typer.Context, config: str, json_output: bool, verbose: bool = False) -> bool:
     """Print the plan; True when it has changes."""
     from .engine import cost_change, cost_line, make_plan, sharing_line
     from .render import plan_summary
@@ -335,8 +358,7 @@ def _plan(tctx: typer.Context, config: str, json_output: bool) -> bool:
                 )
             )
         else:
-            for action in outcome.actions:
-                ui.action_planned(action)
+            show_actions(ui, outcome.actions, verbose)
             for note in outcome.notes:
                 ui.print(f"note: {note}", style="yellow")
             ui.print(f"Plan: {plan_summary(outcome.actions)}", style="bold")
@@ -620,8 +642,10 @@ def run_command(
         typer.Option(metavar="IMAGE", help="Another image (a revision is registered for it, as deploy does)."),
     ] = None,
     env: Annotated[
-        list[str] | None, typer.Option("--env", "-e", metavar="KEY=VALUE", help="Set a variable (repeatable).")
+        list[str] | None,
+        typer.Option("--env-var", "-e", metavar="KEY=VALUE", help="Set an environment variable (repeatable)."),
     ] = None,
+    old_env: Annotated[list[str] | None, typer.Option("--env", hidden=True)] = None,
     cpu: Annotated[int | None, typer.Option(metavar="UNITS", help="Fargate cpu units for this task.")] = None,
     memory: Annotated[int | None, typer.Option(metavar="MIB", help="Memory (MiB) for this task.")] = None,
     timeout: Annotated[
@@ -643,6 +667,13 @@ def run_command(
     _aws_options(tctx, profile, region, endpoint_url)
     ctx, ui, err = _setup(tctx, config, json_output or detach)  # --detach: stdout is the task id alone
     with _handled(err, ctx.redact):  # an interrupt once RunTask may have been sent: run.Interrupted says more
+        if old_env:  # --env is the environment's name everywhere else (init): one meaning per option
+            from .errors import OptionError
+
+            raise OptionError(
+                f"--env {old_env[0]}: a variable for the task is --env-var {old_env[0]} (or -e); "
+                "--env is the environment's name (as in `ecsup init --env`)",
+            )
         result = run_one_off(ctx, list(command or []), image, env, cpu, memory, timeout, detach)
         if detach:
             if json_output:
@@ -762,9 +793,6 @@ def sandbox(
 
     It answers with AWS's delays, shortened: its banner lists them, the --*-delay options change them.
     """
-    import shlex
-    import threading
-
     from .render import make_console
     from .sandbox import Sandbox, describe_delays, sandbox_delays
 
@@ -778,21 +806,47 @@ def sandbox(
             eni_release=eni_delay,
         )
         box = Sandbox(zone=zone, region=region, port=port, delays=delays).start()
-        try:
+
+        def announce() -> None:
             typer.echo(f"ecsup sandbox: local AWS on {box.endpoint_url} with public hosted zone {zone}")
             typer.echo(f"AWS's delays, shortened: {describe_delays(box.delays)} (see ecsup sandbox --help)")
-            typer.echo("In another shell (paste these lines" + (f", or `. {env_file}`):" if env_file else "):"))
-            exports = "".join(f"export {key}={shlex.quote(value)}\n" for key, value in box.environment().items())
-            typer.echo(exports, nl=False)
-            if env_file:
-                _write_env_file(env_file, exports)
+            _print_exports(box, env_file)
             typer.echo(
                 "then `ecsup create` with an ecsup.toml whose dns.zone is "
                 f"{zone}. Ctrl-C stops the sandbox (its state is lost)."
             )
-            threading.Event().wait()
+
+        try:
+            _serve_until_interrupted(announce)
         finally:
             box.stop()
+
+
+def _print_exports(box: Any, env_file: str | None = None) -> None:
+    """The lines that point another shell's ecsup (and aws) at the sandbox."""
+    import shlex
+
+    typer.echo("In another shell (paste these lines" + (f", or `. {env_file}`):" if env_file else "):"))
+    exports = "".join(f"export {key}={shlex.quote(value)}\n" for key, value in box.environment().items())
+    typer.echo(exports, nl=False)
+    if env_file:
+        _write_env_file(env_file, exports)
+
+
+SANDBOX_STOPPED = "sandbox stopped (its state is lost)"
+
+
+def _serve_until_interrupted(announce: Callable[[], None]) -> None:
+    """Say how to use the sandbox, then serve in the foreground until Ctrl-C, which is how a
+    sandbox is meant to end (from the moment it is announced): a clean line and exit 0, not an
+    error. The caller's `finally` stops the server."""
+    import threading
+
+    try:
+        announce()
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        typer.echo(SANDBOX_STOPPED)
 
 
 def _write_env_file(path: str, exports: str) -> None:
@@ -813,11 +867,19 @@ DEMO_RUN = "echo checking 1042 orders; sleep 1; echo 3 orders without a status; 
 @app.command()
 def demo(
     zone: Annotated[str, typer.Option(metavar="ZONE", help="Zone for the demo stack.")] = "example.test",
-    keep: Annotated[bool, typer.Option("--keep", help="Stop after create and status (no destroy).")] = False,
+    keep: Annotated[
+        bool,
+        typer.Option(
+            "--keep",
+            help="Stop after create, create again and status, and keep the sandbox running with the stack in the "
+            "foreground (its exports printed, for ecsup or aws in another shell) until Ctrl-C.",
+        ),
+    ] = False,
 ) -> None:
     """The whole life of a stack on the embedded local AWS: create (with its before migration), create
     again, status, a one-off `run`, deploy (migration first), rollback, a deploy that ECS rolls back
-    when its alarm goes into ALARM during the bake, a move onto a shared load balancer, destroy."""
+    when its alarm goes into ALARM during the bake, a move onto a shared load balancer, destroy.
+    With --keep: create, create again and status, then the sandbox stays up with the stack."""
     import secrets as pysecrets
     import tempfile
     from pathlib import Path
@@ -862,6 +924,18 @@ def demo(
         step("ecsup create", lambda ctx, ui: run_create(ctx, ui))
         step("ecsup create   # again: converges, nothing to do", lambda ctx, ui: run_create(ctx, ui))
         step("ecsup status", lambda ctx, ui: status_report(out, collect(ctx)))
+        if keep:  # the stack stays, on a sandbox that stays: try the other commands by hand
+
+            def announce() -> None:
+                out.print(f"[bold]The sandbox keeps running with the stack demo-dev[/] at {box.endpoint_url}.")
+                _print_exports(box)
+                typer.echo(
+                    f"then e.g. `ecsup status -c {path}` or `ecsup deploy -c {path} --image {DEMO_SECOND_IMAGE}`. "
+                    "Ctrl-C stops the sandbox (its state is lost)."
+                )
+
+            _serve_until_interrupted(announce)
+            return
 
         def one_off(ctx: Context, ui: ConsoleUI) -> None:
             from .run import run as run_one_off
@@ -882,16 +956,15 @@ def demo(
             f"ecsup deploy --image {DEMO_THIRD_IMAGE}   # its 5xx alarm goes into ALARM during the bake",
             _demo_alarm_rollback,
         )
-        if not keep:
-            path.write_text(demo_config(zone, box.region) + '\n[load_balancer]\nshared = "edge"\n')
-            step(
-                'ecsup create   # with [load_balancer] shared = "edge" added: the stack moves onto a shared '
-                "load balancer, DNS follows once the new rule serves, then its own load balancer goes",
-                lambda ctx, ui: run_create(ctx, ui),
-            )
-            step("ecsup destroy --yes", lambda ctx, ui: run_destroy(ctx, ui, purge=False))
-            step("ecsup destroy --yes   # again: nothing left", lambda ctx, ui: run_destroy(ctx, ui, purge=False))
-            _demo_shared(out, Path(tmp), zone, box.region, step, new_ctx)
+        path.write_text(demo_config(zone, box.region) + '\n[load_balancer]\nshared = "edge"\n')
+        step(
+            'ecsup create   # with [load_balancer] shared = "edge" added: the stack moves onto a shared '
+            "load balancer, DNS follows once the new rule serves, then its own load balancer goes",
+            lambda ctx, ui: run_create(ctx, ui),
+        )
+        step("ecsup destroy --yes", lambda ctx, ui: run_destroy(ctx, ui, purge=False))
+        step("ecsup destroy --yes   # again: nothing left", lambda ctx, ui: run_destroy(ctx, ui, purge=False))
+        _demo_shared(out, Path(tmp), zone, box.region, step, new_ctx)
 
 
 def _demo_shared(
@@ -997,6 +1070,11 @@ def _demo_alarm_rollback(ctx: Context, ui: ConsoleUI) -> None:
         ui.print(f"`ecsup deploy` exits {exc.exit_code}: ECS rolled the release back by itself", style="bold")
 
 
+def _on_terminal() -> bool:
+    """Whether a person can be asked (stdin and stdout a terminal)."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
 @app.command()
 def init(
     tctx: typer.Context,
@@ -1037,7 +1115,8 @@ def init(
         typer.Option(metavar="NAME=/ssm/param", help="Secret variable -> SSM parameter name (repeatable; no value)."),
     ] = None,
     env_var: Annotated[
-        list[str] | None, typer.Option(metavar="NAME=value", help="Plain environment variable (repeatable).")
+        list[str] | None,
+        typer.Option("--env-var", "-e", metavar="NAME=value", help="Plain environment variable (repeatable)."),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
     profile: ProfileOption = None,
@@ -1045,7 +1124,7 @@ def init(
 ) -> None:
     """Write a commented ecsup.toml (asks for what is missing when run on a terminal)."""
     _aws_options(tctx, profile, None, endpoint_url)
-    from .init import InitOptions, account_zones, parse_pairs, run_init
+    from .init import InitOptions, account_zones, environment_region, parse_pairs, run_init
     from .render import make_console
 
     g: Globals = tctx.obj or Globals()
@@ -1068,12 +1147,14 @@ def init(
             secrets=parse_pairs(secret, "--secret", "DB_PASSWORD=/web/dev/DB_PASSWORD"),
             environment=parse_pairs(env_var, "--env-var", "APP_ENV=production"),
         )
+        interactive = _on_terminal()
         cfg = run_init(
             opts,
             config,
             force,
-            interactive=sys.stdin.isatty() and sys.stdout.isatty(),
+            interactive=interactive,
             zones=lambda: account_zones(g.profile, opts.region, g.endpoint_url),
+            default_region=environment_region(g.profile) if interactive and opts.region is None else None,
         )
     import shlex
 

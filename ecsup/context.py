@@ -293,8 +293,29 @@ class Context:
                 self.calls.append(Call(service, model.name, region))
 
             client.meta.events.register("before-call", record)
+            if self.endpoint:
+                client.meta.events.register_first("needs-retry", self._endpoint_answers)
             self._clients[key] = client
         return self._clients[key]
+
+    def _endpoint_answers(self, caught_exception: BaseException | None = None, **_: Any) -> None:
+        """An endpoint given by --endpoint-url / AWS_ENDPOINT_URL (the sandbox, a local AWS) that
+        refuses the connection is not there: say so at the first call, before botocore's retries
+        spend seconds on it (they are for AWS's own endpoints' passing failures). Raised from
+        botocore's needs-retry event, which lets a handler's exception through."""
+        from botocore.exceptions import EndpointConnectionError
+
+        from .errors import AwsError
+
+        if isinstance(caught_exception, EndpointConnectionError):
+            flag = "--endpoint-url" if self.endpoint_url else "AWS_ENDPOINT_URL"
+            raise AwsError(
+                f"the endpoint {self.endpoint} does not answer (is the sandbox running? "
+                f"{'drop --endpoint-url' if self.endpoint_url else 'unset AWS_ENDPOINT_URL'} to use AWS)",
+                "EndpointConnectionError",
+                hint=f"start the sandbox again (`ecsup sandbox`: it starts empty, on a new port unless --port), "
+                f"then point {flag} at it",
+            ) from caught_exception
 
     def in_parallel(self, tasks: Mapping[K, Callable[[], T]], workers: int = 8) -> dict[K, tuple[T | None, Any]]:
         """Run independent AWS reads concurrently (boto3 clients are thread-safe). Returns, in

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .context import Context
-from .errors import EXIT_NO_PLUGIN, ConfigError, EcsupError, OptionError, Unhealthy, doing
+from .errors import EXIT_CONFIG, EXIT_NO_PLUGIN, EcsupError, OptionError, Unhealthy, doing
 
 PLUGIN = "session-manager-plugin"
 PLUGIN_DOCS = (
@@ -89,12 +89,24 @@ def reads_session_from_environment(plugin: str) -> bool:
     return tuple(parts + [0] * (4 - len(parts))) > LAST_PLUGIN_WITHOUT_VARIABLE
 
 
+class ExecOff(EcsupError):
+    """ECS Exec is off for the service (a valid configuration, a feature not turned on): nothing
+    was called. Exit 2, as a usage error: the fix is in ecsup.toml."""
+
+    exit_code = EXIT_CONFIG
+
+
+EXEC_ON_HINT = (
+    "add `exec = true` under [service] in ecsup.toml, run `ecsup create` (a new deployment: the tasks "
+    "start with ECS Exec), then `ecsup exec` again"
+)
+
+
 def require_exec(ctx: Context) -> None:
     if not ctx.config.service.exec:
-        raise ConfigError(
-            [("service.exec", "is false: ECS Exec is off for this service")],
-            hint="set `exec = true` under [service] in ecsup.toml and run `ecsup create` (a new deployment of "
-            "the tasks), then `ecsup exec` again",
+        raise ExecOff(
+            "ECS Exec is not turned on for this service: ecsup exec needs `exec = true` under [service]",
+            hint=EXEC_ON_HINT,
         )
 
 
@@ -125,8 +137,8 @@ def pick_task(ctx: Context, task: str | None) -> tuple[dict[str, Any], dict[str,
             hint="`ecsup status` says why; `ecsup create` starts them",
         )
     if not chosen.get("enableExecuteCommand"):
-        raise ConfigError(
-            [("service.exec", f"task {chosen['taskArn'].split('/')[-1]} was started without ECS Exec")],
+        raise ExecOff(
+            f"task {chosen['taskArn'].split('/')[-1]} was started without ECS Exec",
             hint="its tasks get it with a new deployment: `ecsup create` (the plan shows it) or `ecsup deploy`",
         )
     container = next((c for c in chosen.get("containers", []) if c.get("name") == ctx.names.container), None)

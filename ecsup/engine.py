@@ -326,10 +326,21 @@ def destroy_locked(ctx: Context, force_unlock: bool = False) -> Iterator[None]:
     lock.forget(ctx)
 
 
+# What a plan's monthly total leaves out: what traffic and use make (`ecsup cost` estimates them
+# from a usage it is told).
+NOT_COUNTED = (
+    "load balancer LCUs, data transfer, logs ingestion and storage, deployments' overlapping tasks "
+    "(they depend on traffic and use: `ecsup cost` estimates them)"
+)
+
+
 def cost_change(ctx: Context, outcome: Outcome) -> dict[str, Any] | None:
-    """The Fargate compute cost a month before -> after, when the plan changes cpu, memory,
-    count, architecture or capacity (shipped prices: a plan makes no pricing call)."""
-    from .cost import compute_change
+    """The stack's monthly cost before -> after, when the plan makes a new stack or changes what
+    Fargate bills (cpu, memory, count, architecture, capacity): the full fixed total of `ecsup
+    cost`'s estimate (compute, load balancer hours, public addresses, zone, alarms, ...) without
+    what depends on traffic, and the Fargate compute part. The shipped prices and the plan's own
+    facts: no AWS call."""
+    from .cost import Sharing, Usage, compute_change, estimate
     from .prices import UnknownRegion, shipped_prices
 
     count_changes = any(
@@ -345,10 +356,24 @@ def cost_change(ctx: Context, outcome: Outcome) -> dict[str, Any] | None:
     except UnknownRegion:
         return None
     before, after = change
+    compute_before = None if before is None else round(before.monthly(ctx.region, prices), 2)
+    compute_after = round(after.monthly(ctx.region, prices), 2)
+    sharing = None
+    if ctx.names.shared:  # the stacks on it, as the plan read them (sharing_line's count)
+        others = tuple(ctx.facts.get("shared_others", []))
+        sharing = Sharing(ctx.names.shared, len(others) + 1, others)
+    fixed = estimate(ctx.config, Usage(requests_per_month=0, log_gb_per_month=0, deploys_per_month=0), prices, sharing)
+    total_after = fixed.total_low
+    # an existing stack: only what Fargate bills is known to change (the rest as configured)
+    total_before = None if compute_before is None else round(total_after - (compute_after - compute_before), 2)
     return {
-        "before": None if before is None else round(before.monthly(ctx.region, prices), 2),
-        "after": round(after.monthly(ctx.region, prices), 2),
-        "what": "Fargate compute, USD a month",
+        "before": total_before,
+        "after": total_after,
+        "after_high": fixed.total_high if fixed.is_range else None,
+        "delta": round(total_after - (total_before or 0.0), 2),
+        "compute": {"before": compute_before, "after": compute_after},
+        "what": "the stack's fixed cost, USD a month",
+        "not_counted": NOT_COUNTED,
         "prices": prices.source_line,
     }
 
@@ -382,8 +407,18 @@ def sharing_line(ctx: Context, outcome: Outcome) -> str | None:
 
 
 def cost_line(change: dict[str, Any]) -> str:
-    before = "nothing" if change["before"] is None else f"${change['before']:,.2f}"
-    return f"monthly cost ({change['what']}): {before} -> ${change['after']:,.2f}  [{change['prices']}]"
+    """Two lines: the total before -> after with the delta and the compute part; what is not counted."""
+
+    def usd(value: float | None) -> str:
+        return "nothing" if value is None else f"${value:,.2f}"
+
+    after = usd(change["after"]) + (f" to {usd(change['after_high'])}" if change.get("after_high") else "")
+    compute = change["compute"]
+    return (
+        f"monthly cost: {usd(change['before'])} -> {after} ({'+' if change['delta'] >= 0 else '-'}"
+        f"${abs(change['delta']):,.2f} a month; Fargate compute {usd(compute['before'])} -> {usd(compute['after'])})"
+        f"  [{change['prices']}]\n  not counted: {change['not_counted']}"
+    )
 
 
 def result_summary(ctx: Context, outcome: Outcome) -> dict[str, Any]:

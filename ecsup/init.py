@@ -363,7 +363,33 @@ def pick(answer: str, choices: Sequence[str]) -> str:
 REGION_LABEL = "AWS region, e.g. eu-west-1 (empty: from the environment)"
 
 
-def answer_problem(name: str, value: str) -> str | None:
+def with_default(label: str, default: str) -> str:
+    """A question whose empty answer takes ``default``, shown the way typer shows one."""
+    return f"{label} [{default}]"
+
+
+def hostname_label(zone: str) -> str:
+    return with_default("Hostname served over HTTPS", f"www.{_normalise_domain(zone)}")
+
+
+def region_label(default_region: str | None) -> str:
+    return with_default("AWS region", default_region) if default_region else REGION_LABEL
+
+
+def environment_region(profile: str | None = None) -> str | None:
+    """The region the AWS environment gives (AWS_REGION / AWS_DEFAULT_REGION, the profile), or
+    None: what an empty answer to the region question would mean, shown in the question."""
+    import boto3
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        session = boto3.Session(profile_name=profile) if profile else boto3.Session()
+        return session.region_name or None
+    except BotoCoreError:
+        return None
+
+
+def answer_problem(name: str, value: str, in_zone: str = "") -> str | None:
     """Why one answer cannot go in the file (the message config.parse would give), or None:
     each answer is checked as it is given, not after the last question."""
     from .config import _REGION_RE, _check_domain, _check_name, _normalise_domain
@@ -377,6 +403,10 @@ def answer_problem(name: str, value: str) -> str | None:
         problems.append(("service.image", "must be an image reference such as public.ecr.aws/nginx/nginx:stable"))
     elif name == "region" and value and not _REGION_RE.fullmatch(value):
         problems.append(("region", f"{value!r} is not an AWS region name (e.g. eu-west-1)"))
+    elif name == "hostname" and _check_domain(_normalise_domain(value), "dns.hostname", problems):
+        host, zone = _normalise_domain(value), _normalise_domain(in_zone)
+        if host != zone and not host.endswith("." + zone):
+            problems.append(("dns.hostname", f"{host!r} is not inside the zone {zone!r}: use a name ending in .{zone}"))
     if not problems:
         return None
     key, message = problems[0]
@@ -390,9 +420,11 @@ def complete(
     choose: Choose,
     zones: Callable[[], list[str]],
     warn: Callable[[str], None] = lambda line: None,
+    default_region: str | None = None,
 ) -> InitOptions:
-    """Fill in the required values that are missing, and the region: asked on a terminal (each
-    answer checked as it is given, and asked again when it cannot be used), an error otherwise."""
+    """Fill in the required values that are missing, the hostname and the region: asked on a
+    terminal (each answer checked as it is given, and asked again when it cannot be used; the
+    hostname and region questions show what an empty answer takes), an error otherwise."""
     missing = opts.missing_required()
     if not interactive:
         if not missing:
@@ -418,19 +450,28 @@ def complete(
             if why:
                 warn(why)
         values[name] = answer
+    if opts.hostname is None:  # www.<zone> unless the user names another
+        zone = str(values.get("zone") or opts.zone)
+        while True:
+            answer = prompt(hostname_label(zone)).strip()
+            why = answer_problem("hostname", answer, zone) if answer else None
+            if why is None:
+                break
+            warn(why)
+        values["hostname"] = answer or f"www.{_normalise_domain(zone)}"
     if opts.region is None:
         while True:
-            answer = prompt(REGION_LABEL).strip()
+            answer = prompt(region_label(default_region)).strip()
             why = answer_problem("region", answer)
             if why is None:
                 break
             warn(why)
-        values["region"] = answer or None
+        values["region"] = answer or default_region or None
     return replace(opts, **values)
 
 
 # the key path in ecsup.toml of each value asked for
-_ASKED_KEYS = {"app": "app", "env": "env", "zone": "dns.zone", "image": "service.image"}
+_ASKED_KEYS = {"app": "app", "env": "env", "zone": "dns.zone", "image": "service.image", "hostname": "dns.hostname"}
 
 
 def list_public_zones(route53: Any) -> list[str]:
@@ -471,7 +512,7 @@ def account_zones(profile: str | None = None, region: str | None = None, endpoin
 def terminal_prompt(label: str) -> str:
     import typer
 
-    if label == REGION_LABEL:  # the one question an empty answer is fine for
+    if label == REGION_LABEL or label.endswith("]"):  # questions an empty answer is fine for
         return str(typer.prompt(label, default="", show_default=False))
     return str(typer.prompt(label))
 
@@ -528,14 +569,15 @@ def run_init(
     choose: Choose = terminal_choose,
     zones: Callable[[], list[str]] = account_zones,
     warn: Callable[[str], None] = terminal_warn,
+    default_region: str | None = None,
 ) -> Config:
     """Complete the options (asking again for an answer that is not valid), check the file
     would not clobber one, validate, write."""
     if Path(path).exists() and not force:  # say so before asking anything
         raise OptionError(f"{path} exists already: pass --force to overwrite it (nothing was written)")
     while True:
-        asked = opts.missing_required()
-        opts = complete(opts, interactive, prompt, choose, zones, warn)
+        asked = opts.missing_required() + (["hostname"] if interactive and opts.hostname is None else [])
+        opts = complete(opts, interactive, prompt, choose, zones, warn, default_region)
         try:
             text, config = build(opts, path)
             break

@@ -154,18 +154,20 @@ class RunResult:
 
 # -- input ----------------------------------------------------------------------------------
 def parse_env(ctx: Context, pairs: list[str] | None) -> dict[str, str]:
-    """--env KEY=VALUE (repeatable): plain values, like service.environment."""
+    """--env-var KEY=VALUE / -e (repeatable): plain values, like service.environment."""
     out: dict[str, str] = {}
     secrets = {name for name, _ in ctx.config.service.secrets}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep:
-            raise OptionError(f"--env {pair!r} has no '=': write --env KEY=VALUE")
+            raise OptionError(f"--env-var {pair!r} has no '=': write --env-var KEY=VALUE")
         if not _ENV_NAME.fullmatch(key):
-            raise OptionError(f"--env {key!r}: a variable name is letters, digits and '_', not starting with a digit")
+            raise OptionError(
+                f"--env-var {key!r}: a variable name is letters, digits and '_', not starting with a digit"
+            )
         if key in secrets:
             raise OptionError(
-                f"--env {key}: {key} is a secret of the service (service.secrets): its value comes from SSM",
+                f"--env-var {key}: {key} is a secret of the service (service.secrets): its value comes from SSM",
                 hint="change the secret's value in SSM Parameter Store, or use another variable name",
             )
         out[key] = value

@@ -131,7 +131,11 @@ def test_exec_without_the_plugin_or_the_key_changes_nothing(aws, tmp_path, monke
     assert len(result.stderr.strip().splitlines()) == 1
     result = invoke("exec", "-c", write(tmp_path, config_text()))
     assert result.exit_code == 2, explain(result)
-    assert "service.exec" in result.stderr and "exec = true" in result.stderr
+    # a valid file with a feature off: not "invalid configuration", but how to turn it on
+    assert "invalid configuration" not in result.stderr, explain(result)
+    first, hint = result.stderr.strip().splitlines()
+    assert first == "error: ECS Exec is not turned on for this service: ecsup exec needs `exec = true` under [service]"
+    assert "`exec = true` under [service]" in hint and "`ecsup create`" in hint
     assert aws.calls == []  # not one AWS call, let alone a mutating one
 
 

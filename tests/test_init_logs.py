@@ -271,7 +271,8 @@ def test_interactive_init_offers_the_account_zones(aws: Any, tmp_path: Path) -> 
     path = tmp_path / "ecsup.toml"
     asked: list[str] = []
     offered: list[list[str]] = []
-    answers = iter(["", "web", "public.ecr.aws/nginx/nginx:stable"])  # an empty answer is asked again
+    # an empty answer is asked again; an empty hostname takes the shown www.<zone>
+    answers = iter(["", "web", "public.ecr.aws/nginx/nginx:stable", ""])
 
     def prompt(label: str) -> str:
         asked.append(label)
@@ -291,7 +292,8 @@ def test_interactive_init_offers_the_account_zones(aws: Any, tmp_path: Path) -> 
         zones=lambda: list_public_zones(client("route53")),
     )
     assert offered == [sorted([ZONE, "other.example.net"])]
-    assert len(asked) == 3 and asked[0].startswith("Application") and asked[2].startswith("Container image")
+    assert len(asked) == 4 and asked[0].startswith("Application") and asked[2].startswith("Container image")
+    assert asked[3] == f"Hostname served over HTTPS [www.{ZONE}]"
     assert (cfg.app, cfg.dns.zone, cfg.dns.hostname) == ("web", ZONE, f"www.{ZONE}")
     assert load(path) == cfg
 
@@ -304,6 +306,8 @@ def test_interactive_init_without_zone_choices_just_asks(tmp_path: Path) -> None
         asked.append(label)
         if label.startswith("AWS region"):
             return "eu-north-1"
+        if label.startswith("Hostname"):
+            return "api.example.org"
         return "example.org" if "zone" in label else "x"
 
     def choose(label: str, choices: list[str]) -> str:
@@ -313,13 +317,14 @@ def test_interactive_init_without_zone_choices_just_asks(tmp_path: Path) -> None
         InitOptions(app="web", env="dev"), str(path), False, True, prompt=prompt, choose=choose, zones=lambda: []
     )
     assert cfg.dns.zone == "example.org" and cfg.service.image == "x" and cfg.region == "eu-north-1"
-    assert [label.split()[0] for label in asked] == ["Public", "Container", "AWS"]
+    assert cfg.dns.hostname == "api.example.org"
+    assert [label.split()[0] for label in asked] == ["Public", "Container", "Hostname", "AWS"]
 
 
 def test_interactive_init_asks_again_for_an_invalid_answer(tmp_path: Path) -> None:
     path = tmp_path / "ecsup.toml"
     # checked as given: My_App is refused before the next question, eu-west is asked again
-    answers = iter(["My App", "my-app", "nginx", "eu-west", ""])
+    answers = iter(["My App", "my-app", "nginx", "www.example.com", "", "eu-west", ""])
     asked: list[str] = []
     warned: list[str] = []
 
@@ -338,9 +343,11 @@ def test_interactive_init_asks_again_for_an_invalid_answer(tmp_path: Path) -> No
         warn=warned.append,
     )
     assert cfg.app == "my-app" and load(path).app == "my-app" and cfg.region == ""  # left to the environment
-    assert asked == ["Application", "Application", "Container", "AWS", "AWS"]
-    assert len(warned) == 2 and warned[0].startswith("app (--app): 'My App'")
-    assert warned[1] == "region (--region): 'eu-west' is not an AWS region name (e.g. eu-west-1)"
+    assert cfg.dns.hostname == "www.example.org"
+    assert asked == ["Application", "Application", "Container", "Hostname", "Hostname", "AWS", "AWS"]
+    assert len(warned) == 3 and warned[0].startswith("app (--app): 'My App'")
+    assert warned[1].startswith("dns.hostname (--hostname): 'www.example.com' is not inside the zone")
+    assert warned[2] == "region (--region): 'eu-west' is not an AWS region name (e.g. eu-west-1)"
 
 
 def test_interactive_init_does_not_ask_again_for_a_bad_option(tmp_path: Path) -> None:
@@ -351,13 +358,42 @@ def test_interactive_init_does_not_ask_again_for_a_bad_option(tmp_path: Path) ->
             str(path),
             False,
             True,
-            prompt=lambda label, answers=iter(["Bad App", "good-app"]): next(answers),
+            prompt=lambda label, answers=iter(["Bad App", "good-app", ""]): next(answers),
             choose=lambda label, choices: "",
             zones=lambda: [],
             warn=lambda line: None,
         )
     assert {key for key, _ in exc.value.problems} == {"service.memory (--memory)"}
     assert not path.exists()
+
+
+def test_interactive_init_on_a_terminal_asks_the_hostname_and_shows_the_region_it_would_use(
+    aws: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the CLI, answers typed on stdin: the hostname question shows www.<zone>, the
+    region question the environment's region; empty answers take them, and both are written."""
+    from typer.testing import CliRunner
+
+    from ecsup.cli import app
+
+    monkeypatch.setattr("ecsup.cli._on_terminal", lambda: True)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
+    runner = CliRunner()
+    first, second = tmp_path / "first.toml", tmp_path / "second.toml"
+    # app, image (env and zone given), then empty answers: the shown defaults
+    result = runner.invoke(app, ["init", "-c", str(first), "--env", "dev", "--zone", ZONE], input="web\nnginx\n\n\n")
+    assert result.exit_code == 0, explain(result)
+    assert f"Hostname served over HTTPS [www.{ZONE}]: " in result.stdout
+    assert "AWS region [eu-central-1]: " in result.stdout
+    cfg = load(first)
+    assert (cfg.dns.hostname, cfg.region) == (f"www.{ZONE}", "eu-central-1")
+    # a hostname outside the zone is asked again; typed answers are written
+    typed = f"web\nnginx\napi.other.org\napi.{ZONE}\neu-west-3\n"
+    result = runner.invoke(app, ["init", "-c", str(second), "--env", "dev", "--zone", ZONE], input=typed)
+    assert result.exit_code == 0, explain(result)
+    assert "'api.other.org' is not inside the zone" in result.output
+    cfg = load(second)
+    assert (cfg.dns.hostname, cfg.region) == (f"api.{ZONE}", "eu-west-3")
 
 
 def test_pick_accepts_a_number_or_a_name() -> None:
@@ -395,6 +431,8 @@ def test_create_works_on_a_generated_config(aws: Any, make_ctx: Callable[..., An
         "DB_PASSWORD=/web/dev/DB_PASSWORD",
         "--env-var",
         'GREETING=say "hi"',
+        "-e",  # the short form, as in `ecsup run`
+        "MODE=web",
     )
     assert result.exit_code == 0, explain(result)
     outcome = engine.create(make_ctx(path.read_text()))
@@ -404,6 +442,7 @@ def test_create_works_on_a_generated_config(aws: Any, make_ctx: Callable[..., An
     container = task["containerDefinitions"][0]
     assert container["portMappings"][0]["containerPort"] == 8080
     assert {"name": "GREETING", "value": 'say "hi"'} in container["environment"]
+    assert {"name": "MODE", "value": "web"} in container["environment"]
     assert container["secrets"][0]["name"] == "DB_PASSWORD"
 
 

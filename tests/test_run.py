@@ -101,12 +101,12 @@ def test_run_passes_the_exit_code_through_and_streams_the_logs(stack, config_fil
     # the logs are in the stack's log group, in the awslogs stream of the task
     task_id = task["taskArn"].split("/")[-1]
     assert stream_lines(f"ecs/web/{task_id}") == ["step one", "code 0"]
-    # --env, --cpu/--memory and --json: the overrides AWS got, and the document
+    # --env-var, --cpu/--memory and --json: the overrides AWS got, and the document
     result = invoke(
         "run",
         "-c",
         str(config_file),
-        "--env",
+        "--env-var",
         "MODE=seed",
         "--cpu",
         "1024",
@@ -186,8 +186,10 @@ def test_ctrl_c_and_the_timeout_stop_the_task(stack, config_file, clock, monkeyp
 def test_bad_input_starts_no_task(aws, config_file):
     cases = [
         ((), 2, "no command"),
-        (("--env", "NOEQUALS", "--", "true"), 2, "--env"),
-        (("--env", "DB_PASSWORD=x", "--", "true"), 2, "secret"),
+        (("--env-var", "NOEQUALS", "--", "true"), 2, "--env-var"),
+        (("-e", "DB_PASSWORD=x", "--", "true"), 2, "secret"),
+        # --env is the environment's name (init's): the old spelling says the new one
+        (("--env", "MODE=seed", "--", "true"), 2, "--env-var MODE=seed (or -e)"),
         (("--cpu", "300", "--memory", "512", "--", "true"), 2, "--cpu 300"),
         (("--cpu", "256", "--memory", "4096", "--", "true"), 2, "512, 1024, 2048"),
         (("--image", "bad image", "--", "true"), 2, "--image"),

@@ -224,7 +224,9 @@ def test_plan_shows_the_monthly_cost_before_and_after(aws, make_ctx, tmp_path):
     result = CliRunner().invoke(app, ["plan", "-c", str(path), "--json"], env=SECRET_GIVEN)
     assert result.exit_code == 0, result.output
     money = json.loads(result.stdout)["monthly_cost"]
-    assert money["after"] == pytest.approx(2 * money["before"], abs=0.01)  # twice the tasks, twice the cost
+    compute = money["compute"]
+    assert compute["after"] == pytest.approx(2 * compute["before"], abs=0.01)  # twice the tasks, twice the compute
+    assert money["after"] - money["before"] == pytest.approx(compute["after"] - compute["before"], abs=0.01)
     human = CliRunner().invoke(app, ["plan", "-c", str(path)], env=SECRET_GIVEN)
     assert f"${money['before']:,.2f} -> ${money['after']:,.2f}" in human.stdout
 

@@ -210,6 +210,89 @@ def _summary(name: str, body: dict[str, Any]) -> str:
     )
 
 
+def _watched(body: dict[str, Any], names: Any = None) -> str:
+    """What the alarm's metrics measure: "<load balancer>: <target groups>", from their
+    dimensions (app/<lb>/<id>, targetgroup/<tg>/<id>); a value known only after apply is named
+    from ``names`` (the stack's load balancer and target groups this plan makes)."""
+    lbs: set[str] = set()
+    tgs: set[str] = set()
+    for metric in body.get("Metrics") or []:
+        for dim in metric.get("MetricStat", {}).get("Metric", {}).get("Dimensions", []):
+            value = str(dim.get("Value", ""))
+            known = KNOWN_AFTER_APPLY not in value and value.count("/") >= 2
+            if dim.get("Name") == "LoadBalancer":
+                lbs.add(value.split("/")[1] if known else (names.alb if names else KNOWN_AFTER_APPLY))
+            elif dim.get("Name") == "TargetGroup":
+                if known:
+                    tgs.add(value.split("/")[1])
+                else:
+                    tgs.update((names.tg_blue, names.tg_green) if names else (KNOWN_AFTER_APPLY,))
+    return f"{', '.join(sorted(lbs)) or '-'}: {', '.join(sorted(tgs)) or '-'}"
+
+
+def _metric_text(metric: dict[str, Any] | None) -> str:
+    if metric is None:
+        return "-"
+    if "Expression" in metric:
+        return str(metric["Expression"])
+    stat = metric.get("MetricStat", {})
+    return f"{stat.get('Metric', {}).get('MetricName')} {stat.get('Stat')} {stat.get('Period')}s"
+
+
+def differences(have: dict[str, Any], want: dict[str, Any], names: Any = None) -> list[Change]:
+    """What differs between the alarm found and the one configured, each as a change whose two
+    sides print differently: its threshold and periods, what it measures (a move to another load
+    balancer or target groups), a metric's expression or statistic. Empty when nothing that
+    _canonical compares differs."""
+    if _canonical(have) == _canonical(want):
+        return []
+    if not have.get("Metrics"):
+        return [Change("alarm", "another definition (no metric math)", _summary_of(want))]
+    out: list[Change] = []
+    for attribute, old, new in (
+        *((key, _field(have, key), _field(want, key)) for key in _FIELDS),
+        ("measures", _watched(have), _watched(want, names)),
+    ):
+        if old != new:
+            out.append(Change(attribute, old, new))
+    found = {m.get("Id"): m for m in have.get("Metrics") or []}
+    wanted_ = {m.get("Id"): m for m in want.get("Metrics") or []}
+    for key in sorted(set(found) | set(wanted_), key=str):
+        old, new = _metric_text(found.get(key)), _metric_text(wanted_.get(key))
+        if old != new:
+            out.append(Change(f"metric {key}", old, new))
+    if not out:  # a difference none of the above shows (a label, ReturnData): say which metrics
+        differing = sorted(
+            str(key)
+            for key in set(found) | set(wanted_)
+            if _canonical({"Metrics": [found[key]]} if key in found else {})
+            != _canonical({"Metrics": [wanted_[key]]} if key in wanted_ else {})
+        )
+        out.append(Change("metrics", "as found: " + ", ".join(differing), "as configured"))
+    return out
+
+
+_FIELDS = ("threshold", "period", "evaluation periods", "datapoints to alarm", "comparison", "missing data")
+
+
+def _field(body: dict[str, Any], key: str) -> str:
+    value: Any = {
+        "threshold": body.get("Threshold"),
+        "period": next((m["MetricStat"].get("Period") for m in body.get("Metrics") or [] if "MetricStat" in m), None),
+        "evaluation periods": body.get("EvaluationPeriods"),
+        "datapoints to alarm": body.get("DatapointsToAlarm"),
+        "comparison": body.get("ComparisonOperator"),
+        "missing data": body.get("TreatMissingData"),
+    }[key]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{float(value):g}"
+    return "-" if value is None else str(value)
+
+
+def _summary_of(body: dict[str, Any]) -> str:
+    return ", ".join(f"{key} {_field(body, key)}" for key in _FIELDS)
+
+
 def _tags(ctx: Context, arn: str) -> dict[str, str]:
     with doing(f"read the tags of alarm {arn.split(':')[-1]}"):
         return tag_dict(ctx.client("cloudwatch").list_tags_for_resource(ResourceARN=arn).get("Tags"))
@@ -268,7 +351,8 @@ class AlarmsStep(Step):
             states.append(
                 {"name": name, "ours": True, "state": have.get("StateValue"), "reason": have.get("StateReason", "")}
             )
-            if _canonical(have) == _canonical(body):
+            found_changes = differences(have, body, ctx.names)
+            if not found_changes:
                 actions.append(Action("noop", "CloudWatch alarm", name, _state_line(have)))
             else:
                 actions.append(
@@ -276,12 +360,8 @@ class AlarmsStep(Step):
                         "update",
                         "CloudWatch alarm",
                         name,
-                        "",
-                        [
-                            Change(
-                                "alarm", _summary(name, have) if have.get("Metrics") else "other", _summary(name, body)
-                            )
-                        ],
+                        _summary(name, body),
+                        found_changes,
                         run=partial(self._put, ctx, name),
                     )
                 )
