@@ -480,7 +480,7 @@ ReleaseTimeout = Annotated[
         "--timeout", metavar="SECONDS", help="Seconds to watch before giving up (the deployment goes on in ECS)."
     ),
 ]
-NoWait = Annotated[bool, typer.Option("--no-wait", help="Start it and return; `ecsup deploy` attaches later.")]
+NoWait = Annotated[bool, typer.Option("--no-wait", help="Start it and return (`ecsup deploy --watch` watches it).")]
 WaitUntil = Annotated[
     str,
     typer.Option(
@@ -493,13 +493,29 @@ WaitUntil = Annotated[
 ]
 
 
+def _ask(question: str) -> bool:
+    """Ask on a terminal; False when there is none to ask on (the caller refuses, exit 7)."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return False
+    return bool(typer.confirm(f"{question}. Go ahead?", default=False, err=True))
+
+
 @app.command()
 def deploy(
     tctx: typer.Context,
     config: ConfigOption = "ecsup.toml",
     image: Annotated[
-        str | None, typer.Option(metavar="IMAGE", help="Image to ship [default: service.image from ecsup.toml].")
+        str | None,
+        typer.Option(
+            metavar="IMAGE",
+            help="Image to ship. Without it: service.image from ecsup.toml, only after saying which running "
+            "image it replaces and asking on a terminal (refused without one, exit 7).",
+        ),
     ] = None,
+    watch_only: Annotated[
+        bool,
+        typer.Option("--watch", help="Watch the deployment in progress (changes nothing; none: says what runs)."),
+    ] = False,
     no_wait: NoWait = False,
     wait_until: WaitUntil = "complete",
     json_output: JsonOption = False,
@@ -512,13 +528,14 @@ def deploy(
     """Ship a new image with the service's ECS deployment (blue/green by default) and watch it.
 
     Registers a revision identical to the running one but for the image and updates the
-    service with it; ECS moves tasks and traffic. Re-run without --image to attach to a
-    deployment in progress. Exit 9 when ECS rolled it back (an alarm, the circuit breaker, or a
-    failed probe of the new version), 5 when --timeout ran out, 10 when the [service.deploy]
-    before task failed (nothing was rolled out)."""
+    service with it; ECS moves tasks and traffic. `--watch` watches a deployment in progress.
+    Exit 9 when ECS rolled it back (an alarm, the circuit breaker, or a failed probe of the new
+    version), 5 when --timeout ran out, 10 when the [service.deploy] before task failed (nothing
+    was rolled out), 7 when no --image was given and service.image would replace the running
+    image without a terminal to confirm on."""
     _aws_options(tctx, profile, region, endpoint_url)
     from .config import WAIT_UNTIL
-    from .deploy import ATTACH_HINT
+    from .deploy import ATTACH_HINT, attach
     from .deploy import deploy as run
     from .errors import OptionError
 
@@ -531,11 +548,25 @@ def deploy(
             raise OptionError(
                 f"--wait-until {wait_until!r} is not a stage", hint="use one of: " + ", ".join(WAIT_UNTIL)
             )
+        if watch_only and image is not None:
+            raise OptionError(
+                "--watch watches the deployment in progress and ships nothing: drop --image, or drop --watch"
+            )
+        if watch_only:
+            ui.print(f"ecsup deploy --watch {ctx.names.stack} in {ctx.region}{ctx.whereabouts()}", style="bold")
+            run_release(
+                ctx,
+                ui,
+                lambda: attach(ctx, timeout=timeout, wait_until="started" if no_wait else wait_until),
+                json_output,
+                "deployed",
+            )
+            return
         ui.print(f"ecsup deploy {ctx.names.stack} in {ctx.region}{ctx.whereabouts()}", style="bold")
         run_release(
             ctx,
             ui,
-            lambda: run(ctx, image, wait=not no_wait, timeout=timeout, wait_until=wait_until),
+            lambda: run(ctx, image, wait=not no_wait, timeout=timeout, wait_until=wait_until, confirm=_ask),
             json_output,
             "deployed",
         )

@@ -268,7 +268,7 @@ def _service(ctx: Context, report: Report) -> None:
                 "deployment",
                 ctx.names.service,
                 f"{in_progress['status']} {in_progress.get('stage') or ''} ({in_progress['arn']}): "
-                "`ecsup deploy` attaches to it, `ecsup rollback` rolls it back".replace("  ", " "),
+                "`ecsup deploy --watch` watches it, `ecsup rollback` rolls it back".replace("  ", " "),
             )
         )
     report.events = [f"{str(e.get('createdAt', ''))[:19]} {e['message']}" for e in svc.get("events", [])[:5]]
