@@ -1160,9 +1160,220 @@ def cost(
             cost_report(ui.console, result)
 
 
+# -- day two: restart, scale, secrets ------------------------------------------------------------
+@app.command()
+def restart(
+    tctx: typer.Context,
+    config: ConfigOption = "ecsup.toml",
+    no_wait: NoWait = False,
+    wait_until: WaitUntil = "complete",
+    json_output: JsonOption = False,
+    timeout: ReleaseTimeout = 3600,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Replace every task with a new deployment of the same revision (forceNewDeployment), through
+    the service's strategy, watched like a deploy: how tasks pick up a secret's new value.
+
+    Exit 9 when ECS rolled it back, 5 when --timeout ran out, 8 while another deployment is in
+    progress."""
+    _aws_options(tctx, profile, region, endpoint_url)
+    from .config import WAIT_UNTIL
+    from .deploy import ATTACH_HINT
+    from .deploy import restart as run
+    from .errors import OptionError
+
+    ctx, ui, err = _setup(tctx, config, json_output)
+    with _handled(err, ctx.redact, f"the deployment goes on in ECS: {ATTACH_HINT}"):
+        if wait_until not in WAIT_UNTIL:
+            raise OptionError(
+                f"--wait-until {wait_until!r} is not a stage", hint="use one of: " + ", ".join(WAIT_UNTIL)
+            )
+        ui.print(f"ecsup restart {ctx.names.stack} in {ctx.region}{ctx.whereabouts()}", style="bold")
+        restarting = lambda: run(ctx, wait=not no_wait, timeout=timeout, wait_until=wait_until)  # noqa: E731
+        run_release(ctx, ui, restarting, json_output, "restarted")
+
+
+@app.command()
+def scale(
+    tctx: typer.Context,
+    config: ConfigOption = "ecsup.toml",
+    count: Annotated[int | None, typer.Option("--count", metavar="N", help="Desired number of tasks.")] = None,
+    minimum: Annotated[
+        int | None, typer.Option("--min", metavar="N", help="Auto scaling's minimum ([service.autoscaling]).")
+    ] = None,
+    maximum: Annotated[
+        int | None, typer.Option("--max", metavar="N", help="Auto scaling's maximum ([service.autoscaling]).")
+    ] = None,
+    json_output: JsonOption = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Change the desired count (and auto scaling's range) on the live service, at once.
+
+    A live change: later `create`s keep it until the value in ecsup.toml changes, and `status`
+    shows it as different from the file. ECS starts or stops tasks to reach the count."""
+    _aws_options(tctx, profile, region, endpoint_url)
+    from .daytwo import scale as run
+
+    ctx, ui, err = _setup(tctx, config, json_output)
+    with _handled(err, ctx.redact):
+        ui.print(f"ecsup scale {ctx.names.stack} in {ctx.region}{ctx.whereabouts()}", style="bold")
+        result = run(ctx, count, minimum, maximum)
+        for change in result.changes:
+            ui.print(f"changed {change}", style="bold green")
+        for note in result.notes:
+            ui.print(f"note: {note}", style="yellow")
+        if json_output:
+            typer.echo(json.dumps(result.as_dict(), indent=2))
+
+
+secrets_app = typer.Typer(
+    name="secrets",
+    help="The service's secrets in SSM Parameter Store: set (a new version), list, unset. Values are "
+    "read from stdin or ECSUP_SECRET_<NAME>, never from arguments, and never printed.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(secrets_app)
+
+
+def _secret_from_input(name: str) -> str:
+    """ECSUP_SECRET_<NAME>, else stdin when it is not a terminal (one trailing newline dropped),
+    else a hidden prompt asked twice. Never an argument: argv is visible to every process."""
+    import os
+
+    from .errors import OptionError
+
+    given = os.environ.get(f"ECSUP_SECRET_{name}")
+    if given:
+        return given
+    if not sys.stdin.isatty():
+        data = sys.stdin.read()
+        value = data[:-1] if data.endswith("\n") else data
+        value = value[:-1] if value.endswith("\r") else value
+        if value:
+            return value
+    elif sys.stdout.isatty():
+        asked = typer.prompt(f"Value for {name} (input hidden)", hide_input=True, confirmation_prompt=True, err=True)
+        return str(asked)
+    raise OptionError(
+        f"no value for {name}",
+        hint=f"pipe it on stdin (`ecsup secrets set {name} < file`) or export ECSUP_SECRET_{name}; "
+        "a value is never a command-line argument",
+    )
+
+
+@secrets_app.command("set")
+def secrets_set(
+    tctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="A variable of [service.secrets].")],
+    config: ConfigOption = "ecsup.toml",
+    restart_tasks: Annotated[
+        bool | None,
+        typer.Option(
+            "--restart/--no-restart",
+            help="Replace the running tasks afterwards (they hold the old value) [default: ask on a terminal].",
+        ),
+    ] = None,
+    json_output: JsonOption = False,
+    timeout: ReleaseTimeout = 3600,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Store a new version of a secret (its SSM SecureString parameter, same KMS key and tags).
+
+    The value comes from stdin or ECSUP_SECRET_<NAME> (a hidden prompt on a terminal). ECS reads
+    secrets when a task starts: the running tasks keep the old value until replaced (--restart)."""
+    _aws_options(tctx, profile, region, endpoint_url)
+    from .daytwo import set_secret, task_starts
+    from .deploy import ATTACH_HINT
+    from .deploy import restart as run_restart
+
+    ctx, ui, err = _setup(tctx, config, json_output)
+    with _handled(err, ctx.redact, f"the deployment goes on in ECS: {ATTACH_HINT}"):
+        ui.print(f"ecsup secrets set {name} {ctx.names.stack} in {ctx.region}{ctx.whereabouts()}", style="bold")
+        value = _secret_from_input(name)
+        change = set_secret(ctx, name, value)
+        before = f"version {change.version_before} -> " if change.version_before is not None else ""
+        ui.print(f"{change.action} {change.parameter} ({name}): {before}version {change.version}", style="bold green")
+        for note in change.notes:
+            ui.print(f"note: {note}", style="yellow")
+        running = len(task_starts(ctx))
+        doc: dict[str, Any] = {"secret": change.as_dict(), "running_tasks": running, "restart": None}
+        if running:
+            held = f"the {running} running task(s) still hold the previous value: ECS reads secrets when a task starts"
+            if restart_tasks is None:
+                restart_tasks = not json_output and _ask(f"{held}. Restart them now (`ecsup restart`)")
+            if restart_tasks:
+                doc["restart"] = run_release(ctx, ui, lambda: run_restart(ctx, timeout=timeout), False, "restarted")
+            else:
+                ui.print(f"note: {held}; `ecsup restart` replaces them", style="yellow")
+        if json_output:
+            typer.echo(ctx.redact(json.dumps(doc, indent=2)))
+
+
+@secrets_app.command("list")
+def secrets_list(
+    tctx: typer.Context,
+    config: ConfigOption = "ecsup.toml",
+    json_output: JsonOption = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Each secret: its parameter, type, version and last change -- never its value -- and whether
+    it changed after the running tasks started (read-only)."""
+    _aws_options(tctx, profile, region, endpoint_url)
+    from .daytwo import secrets_info
+
+    ctx, ui, err = _setup(tctx, config, json_output)
+    with _handled(err, ctx.redact):
+        found = secrets_info(ctx)
+        if json_output:
+            typer.echo(json.dumps({"secrets": [s.as_dict() for s in found]}, indent=2))
+            return
+        if not found:
+            ui.print("no secrets: [service.secrets] in ecsup.toml is empty")
+        for secret in found:
+            ui.print(secret.line(), style=None if secret.exists and not secret.newer_than_tasks else "yellow")
+
+
+@secrets_app.command("unset")
+def secrets_unset(
+    tctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="A variable of [service.secrets].")],
+    config: ConfigOption = "ecsup.toml",
+    purge: Annotated[bool, typer.Option("--purge", help="Delete the SSM parameter (asks; --yes).")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before --purge deletes.")] = False,
+    json_output: JsonOption = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Stop passing a secret: says what to remove from ecsup.toml (ecsup never edits it); --purge
+    also deletes its SSM parameter (only one ecsup created; asks on a terminal, or --yes)."""
+    _aws_options(tctx, profile, region, endpoint_url)
+    from .daytwo import unset_secret
+
+    ctx, ui, err = _setup(tctx, config, json_output)
+    with _handled(err, ctx.redact):
+        ui.print(f"ecsup secrets unset {name} {ctx.names.stack} in {ctx.region}{ctx.whereabouts()}", style="bold")
+        change = unset_secret(ctx, name, purge, confirm=(lambda q: True) if yes else _ask)
+        if change.action == "deleted":
+            ui.print(f"deleted {change.parameter} ({name})", style="bold green")
+        for note in change.notes:
+            ui.print(f"next: {note}" if "ecsup.toml" in note else f"note: {note}", style="yellow")
+        if json_output:
+            typer.echo(json.dumps(change.as_dict(), indent=2))
+
+
 # `ecsup --help` lists the commands in the order a user meets them (init first); commands
 # added later keep their place after these.
-_ORDER = ["init", "plan", "create", "status", "cost", "logs", "deploy", "rollback", "run", "exec"]
+_ORDER = ["init", "plan", "create", "status", "cost", "logs", "deploy", "rollback", "restart", "scale", "run", "exec"]
 _ORDER += ["destroy", "sandbox", "demo"]
 
 

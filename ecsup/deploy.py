@@ -286,6 +286,46 @@ def _early(result: DeployResult, stage: str) -> DeployResult:
     return result
 
 
+# -- restart --------------------------------------------------------------------------------
+def restart(ctx: Context, wait: bool = True, timeout: float = 3600.0, wait_until: str = "complete") -> DeployResult:
+    """A new deployment of the revision that runs (UpdateService forceNewDeployment): ECS replaces
+    every task through the service's strategy (blue/green, linear, canary or rolling) -- how
+    tasks pick up a secret's new version, which ECS reads only when a task starts. Watched like
+    a deploy (the probe included); refused while another deployment is in progress."""
+    if not wait:
+        wait_until = "started"
+    from . import lock
+
+    svc = service(ctx)
+    in_progress = ongoing(ctx)
+    if in_progress:
+        target_td, target_image = _target_of(ctx, in_progress)
+        raise DeploymentInProgress(
+            f"a deployment of {target_image or short(target_td)} is in progress ({in_progress})",
+            hint="watch it with `ecsup deploy --watch` (its new tasks start with the secrets as they are now)",
+        )
+    revision = short(svc["taskDefinition"])
+    image = image_of(ctx, describe_task_definition(ctx, svc["taskDefinition"])[0])
+    with lock.held(ctx, "restart"):
+        with doing(f"update service {ctx.names.service}"):
+            updated = ctx.client("ecs").update_service(
+                cluster=ctx.names.cluster, service=ctx.names.service, forceNewDeployment=True
+            )["service"]
+        arn = started_deployment(ctx, updated, svc["taskDefinition"])
+    strategy = str((svc.get("deploymentConfiguration") or {}).get("strategy") or "ROLLING")
+    result = DeployResult(arn, "PENDING", revision, revision, image, image)
+    result.message = (
+        f"restarting {revision} ({image}): {svc.get('desiredCount')} task(s) replaced through a new "
+        f"{strategy} deployment ({arn or 'deployment not listed yet'})"
+    )
+    if wait_until == "started" or arn is None:
+        return _early(result, "started")
+    ctx.ui.release_started(result.message)
+    watched = _follow(ctx, arn, timeout, wait_until)
+    watched.image_before, watched.image_after, watched.message = image, image, result.message
+    return _early(watched, watched.stage) if watched.stage != "complete" else watched
+
+
 # -- rollback -------------------------------------------------------------------------------
 def previous_revision(ctx: Context, svc: dict[str, Any]) -> str | None:
     """The task definition the service ran before its last successful deployment."""

@@ -169,3 +169,214 @@ def test_an_edited_service_image_is_deployed_by_create_and_the_plan_says_what_it
     assert any(f"runs {IMAGE_2}" in n and "create deploys public.ecr.aws/nginx/nginx:1.28" in n for n in outcome.notes)
     engine.create(make_ctx(text))
     assert running_image() == "public.ecr.aws/nginx/nginx:1.28"
+
+
+# -- secrets ----------------------------------------------------------------------------------
+PARAM = "/web/dev/DB_PASSWORD"
+NEW_VALUE = "n3w-Secr3t-value-42"
+
+
+def parameter() -> dict[str, Any]:
+    ssm = client("ssm")
+    found = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Option": "Equals", "Values": [PARAM]}])
+    return dict(found["Parameters"][0]) if found["Parameters"] else {}
+
+
+def stored_value() -> str:
+    return str(client("ssm").get_parameter(Name=PARAM, WithDecryption=True)["Parameter"]["Value"])
+
+
+def tags_of(name: str) -> dict[str, str]:
+    tags = client("ssm").list_tags_for_resource(ResourceType="Parameter", ResourceId=name)["TagList"]
+    return {t["Key"]: t["Value"] for t in tags}
+
+
+def test_secrets_set_from_stdin_writes_a_new_version_with_the_same_key_and_tags(stack, config_file):
+    before, tags = parameter(), tags_of(PARAM)
+    result = run("secrets", "set", "DB_PASSWORD", "-c", str(config_file), stdin=NEW_VALUE + "\n")
+    assert result.exit_code == 0, result.output
+    after = parameter()
+    assert stored_value() == NEW_VALUE  # the trailing newline of `echo` is not part of it
+    assert after["Version"] == before["Version"] + 1 and after["Type"] == "SecureString"
+    assert after["KeyId"] == before["KeyId"] and tags_of(PARAM) == tags
+    assert f"updated {PARAM} (DB_PASSWORD): version 1 -> version 2" in result.stdout
+    # the running task still holds the old value: said, with the way to replace it
+    assert "running task(s) still hold the previous value" in result.stdout and "ecsup restart" in result.stdout
+    assert NEW_VALUE not in result.output
+    assert ("ssm", "PutParameter") in stack.calls and ("ecs", "UpdateService") not in stack.calls
+
+
+def test_secrets_set_from_the_environment_and_restart_replaces_the_tasks(stack, config_file):
+    deployments_before = len(
+        client("ecs").list_service_deployments(cluster="web-dev", service="web-dev")["serviceDeployments"]
+    )
+    result = run(
+        "secrets",
+        "set",
+        "DB_PASSWORD",
+        "-c",
+        str(config_file),
+        "--restart",
+        "--json",
+        env={"ECSUP_SECRET_DB_PASSWORD": NEW_VALUE},
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["secret"]["version"] == 2 and doc["secret"]["action"] == "updated"
+    assert doc["restart"]["status"] == "SUCCESSFUL" and doc["restart"]["revision_after"] == "web-dev:1"
+    assert stored_value() == NEW_VALUE and NEW_VALUE not in result.output
+    briefs = client("ecs").list_service_deployments(cluster="web-dev", service="web-dev")["serviceDeployments"]
+    assert len(briefs) == deployments_before + 1 and revision() == "web-dev:1"
+
+
+def test_status_shows_a_secret_changed_after_the_tasks_started_until_a_restart(stack, config_file):
+    assert run("status", "-c", str(config_file)).exit_code == 0
+    assert run("secrets", "set", "DB_PASSWORD", "-c", str(config_file), stdin=NEW_VALUE).exit_code == 0
+    status = run("status", "-c", str(config_file), "--json")
+    assert status.exit_code == 6, status.output
+    doc = json.loads(status.stdout)
+    assert doc["service"]["secrets_changed_after_tasks_started"] == ["DB_PASSWORD"]
+    [row] = [r for r in doc["resources"] if r["resource"] == "secret" and r["state"] == "PENDING"]
+    assert "after the running tasks started" in row["detail"] and "ecsup restart" in row["detail"]
+    listed = run("secrets", "list", "-c", str(config_file))
+    assert listed.exit_code == 0 and "version 2" in listed.stdout and "after the running tasks started" in listed.stdout
+    restarted = run("restart", "-c", str(config_file))
+    assert restarted.exit_code == 0, restarted.output
+    status = run("status", "-c", str(config_file), "--json")
+    assert status.exit_code == 0, status.output
+    assert json.loads(status.stdout)["service"]["secrets_changed_after_tasks_started"] == []
+
+
+def test_secrets_list_never_prints_values(stack, config_file):
+    from conftest import SECRET_VALUE
+
+    result = run("secrets", "list", "-c", str(config_file), "--json")
+    assert result.exit_code == 0, result.output
+    [secret] = json.loads(result.stdout)["secrets"]
+    assert secret["name"] == "DB_PASSWORD" and secret["parameter"] == PARAM and secret["version"] == 1
+    assert secret["type"] == "SecureString" and secret["last_changed"] and secret["newer_than_tasks"] is False
+    assert SECRET_VALUE not in result.output
+    assert stack.mutating() == []
+
+
+def test_secrets_set_refuses_a_name_not_configured_and_a_missing_value(stack, config_file):
+    result = run("secrets", "set", "API_KEY", "-c", str(config_file), stdin="x" * 12)
+    assert result.exit_code == EXIT_CONFIG and "API_KEY is not a secret of web-dev" in result.stderr
+    assert "DB_PASSWORD" in result.stderr
+    result = run("secrets", "set", "DB_PASSWORD", "-c", str(config_file))  # empty stdin, no variable
+    assert result.exit_code == EXIT_CONFIG and "no value for DB_PASSWORD" in result.stderr
+    assert "ECSUP_SECRET_DB_PASSWORD" in result.stderr and "Traceback" not in result.output
+    assert stack.mutating() == [] and parameter()["Version"] == 1
+
+
+def test_secrets_unset_says_what_to_remove_and_purge_deletes_only_when_confirmed(stack, config_file):
+    result = run("secrets", "unset", "DB_PASSWORD", "-c", str(config_file))
+    assert result.exit_code == 0, result.output
+    assert f'remove `DB_PASSWORD = "{PARAM}"` from [service.secrets]' in result.stdout
+    assert "--purge" in result.stdout and parameter() and stack.mutating() == []
+    refused = run("secrets", "unset", "DB_PASSWORD", "-c", str(config_file), "--purge")
+    assert refused.exit_code == EXIT_REFUSED and "--yes" in refused.stderr, refused.output
+    assert parameter() and stack.mutating() == []
+    deleted = run("secrets", "unset", "DB_PASSWORD", "-c", str(config_file), "--purge", "--yes", "--json")
+    assert deleted.exit_code == 0, deleted.output
+    assert json.loads(deleted.stdout)["action"] == "deleted" and parameter() == {}
+
+
+def test_secrets_unset_purge_leaves_a_parameter_ecsup_did_not_create(aws, make_ctx, config_file):
+    client("ssm").put_parameter(Name=PARAM, Value="theirs-1234", Type="SecureString")
+    engine.create(make_ctx())
+    result = run("secrets", "unset", "DB_PASSWORD", "-c", str(config_file), "--purge", "--yes")
+    assert result.exit_code == 4 and "not created by ecsup" in result.stderr, result.output
+    assert parameter()
+
+
+# -- scale ------------------------------------------------------------------------------------
+def test_scale_count_is_a_live_change_kept_by_create_and_shown_by_status(stack, make_ctx, config_file):
+    result = run("scale", "-c", str(config_file), "--count", "3")
+    assert result.exit_code == 0, result.output
+    assert "changed desired count 1 -> 3" in result.stdout and "desired_count = 1" in result.stdout
+    assert service()["desiredCount"] == 3
+    engine.create(make_ctx())
+    assert service()["desiredCount"] == 3  # create keeps the live count while the file says 1
+    status = run("status", "-c", str(config_file), "--json")
+    rows = [r for r in json.loads(status.stdout)["resources"] if r["resource"] == "scale"]
+    assert rows and "desired count 3 set on the live service; ecsup.toml says 1" in rows[0]["detail"]
+    assert json.loads(status.stdout)["service"]["desired_in_config"] == 1
+    again = run("scale", "-c", str(config_file), "--count", "3", "--json")
+    assert again.exit_code == 0 and json.loads(again.stdout)["changes"] == []
+
+
+SCALING = "\n[service.autoscaling]\nmin = 1\nmax = 4\ncpu_target = 60\n"
+
+
+def scalable() -> tuple[int, int]:
+    [target] = client("application-autoscaling").describe_scalable_targets(
+        ServiceNamespace="ecs", ResourceIds=["service/web-dev/web-dev"]
+    )["ScalableTargets"]
+    return target["MinCapacity"], target["MaxCapacity"]
+
+
+def test_scale_min_max_changes_auto_scaling_and_create_keeps_it(aws, make_ctx, tmp_path):
+    path = tmp_path / "ecsup.toml"
+    path.write_text(config_text(SCALING))
+    engine.create(make_ctx(config_text(SCALING)))
+    aws.reset()
+    outside = run("scale", "-c", str(path), "--count", "9")
+    assert outside.exit_code == EXIT_CONFIG and "outside auto scaling's range 1 to 4" in outside.stderr
+    assert aws.mutating() == []
+    result = run("scale", "-c", str(path), "--min", "2", "--max", "8", "--count", "5", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert (doc["min_after"], doc["max_after"], doc["desired_after"]) == (2, 8, 5)
+    assert scalable() == (2, 8) and service()["desiredCount"] == 5
+    ctx = make_ctx(config_text(SCALING))
+    engine.create(ctx)
+    assert scalable() == (2, 8) and service()["desiredCount"] == 5  # kept
+    assert any("auto scaling's range 2 to 8 was changed on the live service" in n for n in ctx.notes)
+    # a change of the file is applied
+    engine.create(make_ctx(config_text(SCALING.replace("max = 4", "max = 6"))))
+    assert scalable() == (1, 6)
+
+
+def test_scale_min_max_without_auto_scaling_is_a_usage_error(stack, config_file):
+    result = run("scale", "-c", str(config_file), "--min", "2")
+    assert result.exit_code == EXIT_CONFIG and "[service.autoscaling]" in result.stderr, result.output
+    nothing = run("scale", "-c", str(config_file))
+    assert nothing.exit_code == EXIT_CONFIG and "--count" in nothing.stderr
+    assert stack.mutating() == []
+
+
+def test_day_two_commands_take_the_stack_lock(stack, config_file):
+    held = {"host": "ci-runner-7", "pid": 4242, "command": "create", "run": "someone", "since": "2026-12-07T10:00:00Z"}
+    client("ssm").put_parameter(Name="/ecsup/web-dev/lock", Value=json.dumps(held), Type="String")
+    stack.reset()
+    for args in (("scale", "--count", "2"), ("restart",), ("secrets", "set", "DB_PASSWORD")):
+        result = run(*args, "-c", str(config_file), stdin=NEW_VALUE)
+        assert result.exit_code == EXIT_LOCKED and "ci-runner-7" in result.stderr, (args, result.output)
+    assert service()["desiredCount"] == 1 and parameter()["Version"] == 1
+    assert [c for c in stack.mutating() if c != ("ssm", "PutParameter")] == []
+
+
+# -- restart ----------------------------------------------------------------------------------
+def test_restart_replaces_every_task_with_a_deployment_of_the_same_revision(stack, config_file):
+    from ecsup.emulation import tasks as emulated_tasks  # noqa: F401  (the service's tasks are listed)
+
+    def task_ids() -> set[str]:
+        arns = client("ecs").list_tasks(cluster="web-dev", serviceName="web-dev")["taskArns"]
+        return {a.split("/")[-1] for a in arns}
+
+    before = task_ids()
+    assert before
+    result = run("restart", "-c", str(config_file))
+    assert result.exit_code == 0, result.output
+    assert f"restarting web-dev:1 ({IMAGE_1}): 1 task(s) replaced through a new BLUE_GREEN deployment" in result.stdout
+    assert "restarted: web-dev:1" in result.stdout
+    after = task_ids()
+    assert after and not after & before and revision() == "web-dev:1" and running_image() == IMAGE_1
+    assert ("ecs", "RegisterTaskDefinition") not in stack.calls
+
+
+def test_restart_while_a_deployment_is_in_progress_is_refused(stack, config_file):
+    assert run("deploy", "-c", str(config_file), "--image", IMAGE_2, "--no-wait").exit_code == 0
+    result = run("restart", "-c", str(config_file), "--json")
+    assert result.exit_code == EXIT_LOCKED and "ecsup deploy --watch" in result.stderr, result.output
