@@ -22,7 +22,17 @@ if TYPE_CHECKING:
     from .context import Context
     from .render import ConsoleUI
 
+
+class _InOrder(typer.core.TyperGroup):
+    """`ecsup --help` lists commands and command groups (`secrets`) alike in _ORDER."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        names = super().list_commands(ctx)
+        return sorted(names, key=lambda n: _ORDER.index(n) if n in _ORDER else len(_ORDER))
+
+
 app = typer.Typer(
+    cls=_InOrder,
     name="ecsup",
     help="Stand up (and take down) an HTTPS web service on AWS ECS Fargate from one ecsup.toml.",
     no_args_is_help=True,
@@ -803,8 +813,9 @@ def demo(
     keep: Annotated[bool, typer.Option("--keep", help="Stop after create and status (no destroy).")] = False,
 ) -> None:
     """The whole life of a stack on the embedded local AWS: create (with its before migration), create
-    again, status, a one-off `run`, deploy (migration first), rollback, a deploy that ECS rolls back
-    when its alarm goes into ALARM during the bake, a move onto a shared load balancer, destroy."""
+    again, status, a one-off `run`, deploy (migration first), rollback, a secret's new version with a
+    restart, scale, a deploy that ECS rolls back when its alarm goes into ALARM during the bake, a
+    move onto a shared load balancer, destroy."""
     import secrets as pysecrets
     import tempfile
     from pathlib import Path
@@ -865,6 +876,12 @@ def demo(
             "ecsup rollback   # back to the revision before, the same way",
             lambda ctx, ui: run_release(ctx, ui, lambda: back(ctx), False, "rolled back"),
         )
+        step(
+            'printf %s "$NEW_PASSWORD" | ecsup secrets set DB_PASSWORD --restart   # a new version; ECS reads '
+            "secrets when a task starts, so the tasks are replaced",
+            _demo_secret,
+        )
+        step("ecsup scale --count 3   # a live change: later creates keep it, status shows it", _demo_scale)
         step(
             f"ecsup deploy --image {DEMO_THIRD_IMAGE}   # its 5xx alarm goes into ALARM during the bake",
             _demo_alarm_rollback,
@@ -953,6 +970,29 @@ def _demo_shared(
         at_once(lambda c, u: run_destroy(c, u, purge=False), gone),
         paths["shop"],
     )
+
+
+def _demo_secret(ctx: Context, ui: ConsoleUI) -> None:
+    """`secrets set --restart`: a new parameter version (its value never shown), then every task
+    replaced through the service's blue/green deployment so that they read it."""
+    import secrets as pysecrets
+
+    from .daytwo import set_secret
+    from .deploy import restart
+
+    change = set_secret(ctx, "DB_PASSWORD", pysecrets.token_urlsafe(16))
+    ui.print(f"{change.action} {change.parameter} (DB_PASSWORD): version {change.version_before} -> {change.version}")
+    run_release(ctx, ui, lambda: restart(ctx), False, "restarted")
+
+
+def _demo_scale(ctx: Context, ui: ConsoleUI) -> None:
+    from .daytwo import scale
+
+    result = scale(ctx, 3, None, None)
+    for change in result.changes:
+        ui.print(f"changed {change}")
+    for note in result.notes:
+        ui.print(f"note: {note}", style="yellow")
 
 
 def _demo_alarm_rollback(ctx: Context, ui: ConsoleUI) -> None:
@@ -1272,12 +1312,12 @@ def secrets_set(
     name: Annotated[str, typer.Argument(metavar="NAME", help="A variable of [service.secrets].")],
     config: ConfigOption = "ecsup.toml",
     restart_tasks: Annotated[
-        bool | None,
+        bool,
         typer.Option(
-            "--restart/--no-restart",
-            help="Replace the running tasks afterwards (they hold the old value) [default: ask on a terminal].",
+            "--restart",
+            help="Replace the running tasks afterwards, which hold the old value (without it: asked on a terminal).",
         ),
-    ] = None,
+    ] = False,
     json_output: JsonOption = False,
     timeout: ReleaseTimeout = 3600,
     profile: ProfileOption = None,
@@ -1306,8 +1346,8 @@ def secrets_set(
         doc: dict[str, Any] = {"secret": change.as_dict(), "running_tasks": running, "restart": None}
         if running:
             held = f"the {running} running task(s) still hold the previous value: ECS reads secrets when a task starts"
-            if restart_tasks is None:
-                restart_tasks = not json_output and _ask(f"{held}. Restart them now (`ecsup restart`)")
+            if not restart_tasks and not json_output:
+                restart_tasks = _ask(f"{held}. Restart them now (`ecsup restart`)")
             if restart_tasks:
                 doc["restart"] = run_release(ctx, ui, lambda: run_restart(ctx, timeout=timeout), False, "restarted")
             else:
@@ -1373,7 +1413,8 @@ def secrets_unset(
 
 # `ecsup --help` lists the commands in the order a user meets them (init first); commands
 # added later keep their place after these.
-_ORDER = ["init", "plan", "create", "status", "cost", "logs", "deploy", "rollback", "restart", "scale", "run", "exec"]
+_ORDER = ["init", "plan", "create", "status", "cost", "logs", "deploy", "rollback", "restart", "scale", "secrets"]
+_ORDER += ["run", "exec"]
 _ORDER += ["destroy", "sandbox", "demo"]
 
 
