@@ -380,3 +380,27 @@ def test_restart_while_a_deployment_is_in_progress_is_refused(stack, config_file
     assert run("deploy", "-c", str(config_file), "--image", IMAGE_2, "--no-wait").exit_code == 0
     result = run("restart", "-c", str(config_file), "--json")
     assert result.exit_code == EXIT_LOCKED and "ecsup deploy --watch" in result.stderr, result.output
+
+
+def test_secrets_set_keeps_a_customer_managed_key(aws, make_ctx, tmp_path):
+    """AWS encrypts an overwritten SecureString with alias/aws/ssm unless the key is given again
+    (the strict layer does too): `set` gives the parameter's own key."""
+    key = client("kms").create_key(Description="app secrets")["KeyMetadata"]
+    text = config_text(replace={"health_check_path": f'secrets_kms_key = "{key["KeyId"]}"\nhealth_check_path'})
+    engine.create(make_ctx(text))
+    path = tmp_path / "ecsup.toml"
+    path.write_text(text)
+    before = parameter()["KeyId"]
+    assert before != "alias/aws/ssm"
+    result = run("secrets", "set", "DB_PASSWORD", "-c", str(path), stdin=NEW_VALUE)
+    assert result.exit_code == 0, result.output
+    assert parameter()["KeyId"] == before and parameter()["Version"] == 2 and stored_value() == NEW_VALUE
+
+
+def test_the_strict_layer_encrypts_an_overwrite_without_a_key_with_the_default_key(aws):
+    ssm = client("ssm")
+    key = client("kms").create_key()["KeyMetadata"]["KeyId"]
+    ssm.put_parameter(Name="/x/y", Value="first-value", Type="SecureString", KeyId=key)
+    ssm.put_parameter(Name="/x/y", Value="second-value", Type="SecureString", Overwrite=True)
+    [found] = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": ["/x/y"]}])["Parameters"]
+    assert found["KeyId"] == "alias/aws/ssm"

@@ -280,6 +280,7 @@ SERVICES = (
     "logs",
     "tasks",
     "s3",
+    "ssm",
 )
 
 
