@@ -404,3 +404,27 @@ def test_the_strict_layer_encrypts_an_overwrite_without_a_key_with_the_default_k
     ssm.put_parameter(Name="/x/y", Value="second-value", Type="SecureString", Overwrite=True)
     [found] = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": ["/x/y"]}])["Parameters"]
     assert found["KeyId"] == "alias/aws/ssm"
+
+
+def test_a_service_deleted_by_hand_is_created_again_and_the_note_names_the_last_image(deployed, make_ctx, clock):
+    client("ecs").delete_service(cluster="web-dev", service="web-dev", force=True)
+    clock.sleep(3600)  # past DRAINING: the service is gone, its revisions stay
+    outcome = plan_of(make_ctx, config_text())
+    assert any(
+        "does not exist: it is created with service.image" in n
+        and f"web-dev:2, ran {IMAGE_2}" in n
+        and f"ecsup deploy --image {IMAGE_2}" in n
+        for n in outcome.notes
+    ), outcome.notes
+
+
+def test_cli_deploy_without_image_ships_service_image_once_confirmed(deployed, config_file, monkeypatch):
+    import ecsup.cli
+
+    asked: list[str] = []
+    monkeypatch.setattr(ecsup.cli, "_ask", lambda q: asked.append(q) or True)  # a terminal that says yes
+    result = run("deploy", "-c", str(config_file))
+    assert result.exit_code == 0, result.output
+    assert asked and f"runs {IMAGE_2}" in asked[0] and IMAGE_1 in asked[0]
+    assert f"deploying {IMAGE_1} as web-dev:3, replacing {IMAGE_2}" in result.stdout
+    assert running_image() == IMAGE_1
