@@ -22,7 +22,17 @@ if TYPE_CHECKING:
     from .context import Context
     from .render import ConsoleUI
 
+
+class _InOrder(typer.core.TyperGroup):
+    """`ecsup --help` lists commands and command groups (`secrets`) alike in _ORDER."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        names = super().list_commands(ctx)
+        return sorted(names, key=lambda n: _ORDER.index(n) if n in _ORDER else len(_ORDER))
+
+
 app = typer.Typer(
+    cls=_InOrder,
     name="ecsup",
     help="Stand up (and take down) an HTTPS web service on AWS ECS Fargate from one ecsup.toml.",
     no_args_is_help=True,
@@ -546,7 +556,7 @@ ReleaseTimeout = Annotated[
         "--timeout", metavar="SECONDS", help="Seconds to watch before giving up (the deployment goes on in ECS)."
     ),
 ]
-NoWait = Annotated[bool, typer.Option("--no-wait", help="Start it and return; `ecsup deploy` attaches later.")]
+NoWait = Annotated[bool, typer.Option("--no-wait", help="Start it and return (`ecsup deploy --watch` watches it).")]
 WaitUntil = Annotated[
     str,
     typer.Option(
@@ -559,13 +569,29 @@ WaitUntil = Annotated[
 ]
 
 
+def _ask(question: str) -> bool:
+    """Ask on a terminal; False when there is none to ask on (the caller refuses, exit 7)."""
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return False
+    return bool(typer.confirm(f"{question}. Go ahead?", default=False, err=True))
+
+
 @app.command()
 def deploy(
     tctx: typer.Context,
     config: ConfigOption = "ecsup.toml",
     image: Annotated[
-        str | None, typer.Option(metavar="IMAGE", help="Image to ship [default: service.image from ecsup.toml].")
+        str | None,
+        typer.Option(
+            metavar="IMAGE",
+            help="Image to ship. Without it: service.image from ecsup.toml, only after saying which running "
+            "image it replaces and asking on a terminal (refused without one, exit 7).",
+        ),
     ] = None,
+    watch_only: Annotated[
+        bool,
+        typer.Option("--watch", help="Watch the deployment in progress (changes nothing; none: says what runs)."),
+    ] = False,
     no_wait: NoWait = False,
     wait_until: WaitUntil = "complete",
     json_output: JsonOption = False,
@@ -578,13 +604,14 @@ def deploy(
     """Ship a new image with the service's ECS deployment (blue/green by default) and watch it.
 
     Registers a revision identical to the running one but for the image and updates the
-    service with it; ECS moves tasks and traffic. Re-run without --image to attach to a
-    deployment in progress. Exit 9 when ECS rolled it back (an alarm, the circuit breaker, or a
-    failed probe of the new version), 5 when --timeout ran out, 10 when the [service.deploy]
-    before task failed (nothing was rolled out)."""
+    service with it; ECS moves tasks and traffic. `--watch` watches a deployment in progress.
+    Exit 9 when ECS rolled it back (an alarm, the circuit breaker, or a failed probe of the new
+    version), 5 when --timeout ran out, 10 when the [service.deploy] before task failed (nothing
+    was rolled out), 7 when no --image was given and service.image would replace the running
+    image without a terminal to confirm on."""
     _aws_options(tctx, profile, region, endpoint_url)
     from .config import WAIT_UNTIL
-    from .deploy import ATTACH_HINT
+    from .deploy import ATTACH_HINT, attach
     from .deploy import deploy as run
     from .errors import OptionError
 
@@ -597,11 +624,25 @@ def deploy(
             raise OptionError(
                 f"--wait-until {wait_until!r} is not a stage", hint="use one of: " + ", ".join(WAIT_UNTIL)
             )
+        if watch_only and image is not None:
+            raise OptionError(
+                "--watch watches the deployment in progress and ships nothing: drop --image, or drop --watch"
+            )
+        if watch_only:
+            ui.print(f"ecsup deploy --watch {ctx.names.stack} in {ctx.region}{ctx.whereabouts()}", style="bold")
+            run_release(
+                ctx,
+                ui,
+                lambda: attach(ctx, timeout=timeout, wait_until="started" if no_wait else wait_until),
+                json_output,
+                "deployed",
+            )
+            return
         ui.print(f"ecsup deploy {ctx.names.stack} in {ctx.region}{ctx.whereabouts()}", style="bold")
         run_release(
             ctx,
             ui,
-            lambda: run(ctx, image, wait=not no_wait, timeout=timeout, wait_until=wait_until),
+            lambda: run(ctx, image, wait=not no_wait, timeout=timeout, wait_until=wait_until, confirm=_ask),
             json_output,
             "deployed",
         )
@@ -877,8 +918,9 @@ def demo(
     ] = False,
 ) -> None:
     """The whole life of a stack on the embedded local AWS: create (with its before migration), create
-    again, status, a one-off `run`, deploy (migration first), rollback, a deploy that ECS rolls back
-    when its alarm goes into ALARM during the bake, a move onto a shared load balancer, destroy.
+    again, status, a one-off `run`, deploy (migration first), rollback, a secret's new version with a
+    restart, scale, a deploy that ECS rolls back when its alarm goes into ALARM during the bake, a
+    move onto a shared load balancer, destroy.
     With --keep: create, create again and status, then the sandbox stays up with the stack."""
     import secrets as pysecrets
     import tempfile
@@ -952,6 +994,12 @@ def demo(
             "ecsup rollback   # back to the revision before, the same way",
             lambda ctx, ui: run_release(ctx, ui, lambda: back(ctx), False, "rolled back"),
         )
+        step(
+            'printf %s "$NEW_PASSWORD" | ecsup secrets set DB_PASSWORD --restart   # a new version; ECS reads '
+            "secrets when a task starts, so the tasks are replaced",
+            _demo_secret,
+        )
+        step("ecsup scale --count 3   # a live change: later creates keep it, status shows it", _demo_scale)
         step(
             f"ecsup deploy --image {DEMO_THIRD_IMAGE}   # its 5xx alarm goes into ALARM during the bake",
             _demo_alarm_rollback,
@@ -1039,6 +1087,29 @@ def _demo_shared(
         at_once(lambda c, u: run_destroy(c, u, purge=False), gone),
         paths["shop"],
     )
+
+
+def _demo_secret(ctx: Context, ui: ConsoleUI) -> None:
+    """`secrets set --restart`: a new parameter version (its value never shown), then every task
+    replaced through the service's blue/green deployment so that they read it."""
+    import secrets as pysecrets
+
+    from .daytwo import set_secret
+    from .deploy import restart
+
+    change = set_secret(ctx, "DB_PASSWORD", pysecrets.token_urlsafe(16))
+    ui.print(f"{change.action} {change.parameter} (DB_PASSWORD): version {change.version_before} -> {change.version}")
+    run_release(ctx, ui, lambda: restart(ctx), False, "restarted")
+
+
+def _demo_scale(ctx: Context, ui: ConsoleUI) -> None:
+    from .daytwo import scale
+
+    result = scale(ctx, 3, None, None)
+    for change in result.changes:
+        ui.print(f"changed {change}")
+    for note in result.notes:
+        ui.print(f"note: {note}", style="yellow")
 
 
 def _demo_alarm_rollback(ctx: Context, ui: ConsoleUI) -> None:
@@ -1254,9 +1325,221 @@ def cost(
             cost_report(ui.console, result)
 
 
+# -- day two: restart, scale, secrets ------------------------------------------------------------
+@app.command()
+def restart(
+    tctx: typer.Context,
+    config: ConfigOption = "ecsup.toml",
+    no_wait: NoWait = False,
+    wait_until: WaitUntil = "complete",
+    json_output: JsonOption = False,
+    timeout: ReleaseTimeout = 3600,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Replace every task with a new deployment of the same revision (forceNewDeployment), through
+    the service's strategy, watched like a deploy: how tasks pick up a secret's new value.
+
+    Exit 9 when ECS rolled it back, 5 when --timeout ran out, 8 while another deployment is in
+    progress."""
+    _aws_options(tctx, profile, region, endpoint_url)
+    from .config import WAIT_UNTIL
+    from .deploy import ATTACH_HINT
+    from .deploy import restart as run
+    from .errors import OptionError
+
+    ctx, ui, err = _setup(tctx, config, json_output)
+    with _handled(err, ctx.redact, f"the deployment goes on in ECS: {ATTACH_HINT}"):
+        if wait_until not in WAIT_UNTIL:
+            raise OptionError(
+                f"--wait-until {wait_until!r} is not a stage", hint="use one of: " + ", ".join(WAIT_UNTIL)
+            )
+        ui.print(f"ecsup restart {ctx.names.stack} in {ctx.region}{ctx.whereabouts()}", style="bold")
+        restarting = lambda: run(ctx, wait=not no_wait, timeout=timeout, wait_until=wait_until)  # noqa: E731
+        run_release(ctx, ui, restarting, json_output, "restarted")
+
+
+@app.command()
+def scale(
+    tctx: typer.Context,
+    config: ConfigOption = "ecsup.toml",
+    count: Annotated[int | None, typer.Option("--count", metavar="N", help="Desired number of tasks.")] = None,
+    minimum: Annotated[
+        int | None, typer.Option("--min", metavar="N", help="Auto scaling's minimum ([service.autoscaling]).")
+    ] = None,
+    maximum: Annotated[
+        int | None, typer.Option("--max", metavar="N", help="Auto scaling's maximum ([service.autoscaling]).")
+    ] = None,
+    json_output: JsonOption = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Change the desired count (and auto scaling's range) on the live service, at once.
+
+    A live change: later `create`s keep it until the value in ecsup.toml changes, and `status`
+    shows it as different from the file. ECS starts or stops tasks to reach the count."""
+    _aws_options(tctx, profile, region, endpoint_url)
+    from .daytwo import scale as run
+
+    ctx, ui, err = _setup(tctx, config, json_output)
+    with _handled(err, ctx.redact):
+        ui.print(f"ecsup scale {ctx.names.stack} in {ctx.region}{ctx.whereabouts()}", style="bold")
+        result = run(ctx, count, minimum, maximum)
+        for change in result.changes:
+            ui.print(f"changed {change}", style="bold green")
+        for note in result.notes:
+            ui.print(f"note: {note}", style="yellow")
+        if json_output:
+            typer.echo(json.dumps(result.as_dict(), indent=2))
+
+
+secrets_app = typer.Typer(
+    name="secrets",
+    help="The service's secrets in SSM Parameter Store: set (a new version), list, unset. Values are "
+    "read from stdin or ECSUP_SECRET_<NAME>, never from arguments, and never printed.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(secrets_app)
+
+
+def _secret_from_input(name: str) -> str:
+    """ECSUP_SECRET_<NAME>, else stdin when it is not a terminal (one trailing newline dropped),
+    else a hidden prompt asked twice. Never an argument: argv is visible to every process."""
+    import os
+
+    from .errors import OptionError
+
+    given = os.environ.get(f"ECSUP_SECRET_{name}")
+    if given:
+        return given
+    if not sys.stdin.isatty():
+        data = sys.stdin.read()
+        value = data[:-1] if data.endswith("\n") else data
+        value = value[:-1] if value.endswith("\r") else value
+        if value:
+            return value
+    elif sys.stdout.isatty():
+        asked = typer.prompt(f"Value for {name} (input hidden)", hide_input=True, confirmation_prompt=True, err=True)
+        return str(asked)
+    raise OptionError(
+        f"no value for {name}",
+        hint=f"pipe it on stdin (`ecsup secrets set {name} < file`) or export ECSUP_SECRET_{name}; "
+        "a value is never a command-line argument",
+    )
+
+
+@secrets_app.command("set")
+def secrets_set(
+    tctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="A variable of [service.secrets].")],
+    config: ConfigOption = "ecsup.toml",
+    restart_tasks: Annotated[
+        bool,
+        typer.Option(
+            "--restart",
+            help="Replace the running tasks afterwards, which hold the old value (without it: asked on a terminal).",
+        ),
+    ] = False,
+    json_output: JsonOption = False,
+    timeout: ReleaseTimeout = 3600,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Store a new version of a secret (its SSM SecureString parameter, same KMS key and tags).
+
+    The value comes from stdin or ECSUP_SECRET_<NAME> (a hidden prompt on a terminal). ECS reads
+    secrets when a task starts: the running tasks keep the old value until replaced (--restart)."""
+    _aws_options(tctx, profile, region, endpoint_url)
+    from .daytwo import set_secret, task_starts
+    from .deploy import ATTACH_HINT
+    from .deploy import restart as run_restart
+
+    ctx, ui, err = _setup(tctx, config, json_output)
+    with _handled(err, ctx.redact, f"the deployment goes on in ECS: {ATTACH_HINT}"):
+        ui.print(f"ecsup secrets set {name} {ctx.names.stack} in {ctx.region}{ctx.whereabouts()}", style="bold")
+        value = _secret_from_input(name)
+        change = set_secret(ctx, name, value)
+        before = f"version {change.version_before} -> " if change.version_before is not None else ""
+        ui.print(f"{change.action} {change.parameter} ({name}): {before}version {change.version}", style="bold green")
+        for note in change.notes:
+            ui.print(f"note: {note}", style="yellow")
+        running = len(task_starts(ctx))
+        doc: dict[str, Any] = {"secret": change.as_dict(), "running_tasks": running, "restart": None}
+        if running:
+            held = f"the {running} running task(s) still hold the previous value: ECS reads secrets when a task starts"
+            if not restart_tasks and not json_output:
+                restart_tasks = _ask(f"{held}. Restart them now (`ecsup restart`)")
+            if restart_tasks:
+                doc["restart"] = run_release(ctx, ui, lambda: run_restart(ctx, timeout=timeout), False, "restarted")
+            else:
+                ui.print(f"note: {held}; `ecsup restart` replaces them", style="yellow")
+        if json_output:
+            typer.echo(ctx.redact(json.dumps(doc, indent=2)))
+
+
+@secrets_app.command("list")
+def secrets_list(
+    tctx: typer.Context,
+    config: ConfigOption = "ecsup.toml",
+    json_output: JsonOption = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Each secret: its parameter, type, version and last change -- never its value -- and whether
+    it changed after the running tasks started (read-only)."""
+    _aws_options(tctx, profile, region, endpoint_url)
+    from .daytwo import secrets_info
+
+    ctx, ui, err = _setup(tctx, config, json_output)
+    with _handled(err, ctx.redact):
+        found = secrets_info(ctx)
+        if json_output:
+            typer.echo(json.dumps({"secrets": [s.as_dict() for s in found]}, indent=2))
+            return
+        if not found:
+            ui.print("no secrets: [service.secrets] in ecsup.toml is empty")
+        for secret in found:
+            ui.print(secret.line(), style=None if secret.exists and not secret.newer_than_tasks else "yellow")
+
+
+@secrets_app.command("unset")
+def secrets_unset(
+    tctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="A variable of [service.secrets].")],
+    config: ConfigOption = "ecsup.toml",
+    purge: Annotated[bool, typer.Option("--purge", help="Delete the SSM parameter (asks; --yes).")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before --purge deletes.")] = False,
+    json_output: JsonOption = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Stop passing a secret: says what to remove from ecsup.toml (ecsup never edits it); --purge
+    also deletes its SSM parameter (only one ecsup created; asks on a terminal, or --yes)."""
+    _aws_options(tctx, profile, region, endpoint_url)
+    from .daytwo import unset_secret
+
+    ctx, ui, err = _setup(tctx, config, json_output)
+    with _handled(err, ctx.redact):
+        ui.print(f"ecsup secrets unset {name} {ctx.names.stack} in {ctx.region}{ctx.whereabouts()}", style="bold")
+        change = unset_secret(ctx, name, purge, confirm=(lambda q: True) if yes else _ask)
+        if change.action == "deleted":
+            ui.print(f"deleted {change.parameter} ({name})", style="bold green")
+        for note in change.notes:
+            ui.print(f"next: {note}" if "ecsup.toml" in note else f"note: {note}", style="yellow")
+        if json_output:
+            typer.echo(json.dumps(change.as_dict(), indent=2))
+
+
 # `ecsup --help` lists the commands in the order a user meets them (init first); commands
 # added later keep their place after these.
-_ORDER = ["init", "plan", "create", "status", "cost", "logs", "deploy", "rollback", "run", "exec"]
+_ORDER = ["init", "plan", "create", "status", "cost", "logs", "deploy", "rollback", "restart", "scale", "secrets"]
+_ORDER += ["run", "exec"]
 _ORDER += ["destroy", "sandbox", "demo"]
 
 

@@ -12,6 +12,7 @@ service's events and the production listener rule's weights, and handed to the U
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .context import Context
@@ -34,7 +35,7 @@ from .deployments import (
     started_deployment,
     watch,
 )
-from .errors import EcsupError, doing, is_code
+from .errors import EXIT_REFUSED, EcsupError, doing, is_code
 from .verify import ProbeResult
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "DeployResult",
     "DeployState",
     "DeploymentInProgress",
+    "NotNamed",
     "RolledBack",
     "StackMissing",
 ]
@@ -73,7 +75,7 @@ def register_revision(ctx: Context, td: dict[str, Any], tags: list[dict[str, str
 
 EARLY_RETURN = (
     "ECS keeps watching the deployment and its alarms for the rest of the bake, and rolls it back on ALARM "
-    "with nothing of ours running; `ecsup deploy` (without --image) attaches to it again"
+    "with nothing of ours running; `ecsup deploy --watch` watches it again"
 )
 
 
@@ -140,10 +142,78 @@ def _roll_back_after_probe(
     )
 
 
+class NotNamed(EcsupError):
+    """A deploy would replace the running image with one the user did not name (the config's
+    ``service.image``) and nobody could be asked: nothing was changed."""
+
+    exit_code = EXIT_REFUSED
+
+
+def unnamed_image_hint(config_image: str, running: str) -> str:
+    return (
+        f"name the image to ship: `ecsup deploy --image {config_image}` (ecsup.toml's service.image), or "
+        f"`ecsup deploy --image IMAGE`; `ecsup deploy --watch` watches a deployment in progress "
+        f"(the service runs {running})"
+    )
+
+
+def attach(ctx: Context, timeout: float = 3600.0, wait_until: str = "complete") -> DeployResult:
+    """Watch the deployment in progress (whoever started it) like `deploy` watches its own:
+    `ecsup deploy --watch`. Changes nothing; with none in progress, says what runs."""
+    svc = service(ctx)
+    in_progress = ongoing(ctx)
+    current_td, _ = describe_task_definition(ctx, svc["taskDefinition"])
+    current = image_of(ctx, current_td)
+    if not in_progress:
+        revision = short(svc["taskDefinition"])
+        return DeployResult(
+            None,
+            "NONE",
+            revision,
+            revision,
+            current,
+            current,
+            message=f"no deployment in progress: {revision} runs {current}",
+        )
+    return _attach(ctx, in_progress, current, timeout, wait_until)
+
+
+def _attach(ctx: Context, in_progress: str, current: str, timeout: float, wait_until: str) -> DeployResult:
+    target_arn, target_image = _target_of(ctx, in_progress)
+    dep = describe_deployment(ctx, in_progress)
+    result = DeployResult(in_progress, str(dep.get("status")), "", short(target_arn), current, target_image)
+    result.message = f"attached to the deployment in progress ({in_progress})"
+    if wait_until == "started":
+        return _early(result, "started")
+    ctx.ui.release_started(result.message)
+    watched = _follow(ctx, in_progress, timeout, wait_until)
+    watched.image_before, watched.image_after, watched.message = current, target_image, result.message
+    return _early(watched, watched.stage) if watched.stage != "complete" else watched
+
+
+def _target_of(ctx: Context, deployment: str) -> tuple[str | None, str]:
+    """The task definition a deployment deploys, and its image."""
+    dep = describe_deployment(ctx, deployment)
+    target_arn = (dep.get("targetServiceRevision") or {}).get("arn", "")
+    cache: dict[str, str] = {}
+    _revision_task_definitions(ctx, [target_arn], cache)
+    found = cache.get(target_arn)
+    return found, (image_of(ctx, describe_task_definition(ctx, found)[0]) if found else "")
+
+
 def deploy(
-    ctx: Context, image: str | None, wait: bool = True, timeout: float = 3600.0, wait_until: str = "complete"
+    ctx: Context,
+    image: str | None,
+    wait: bool = True,
+    timeout: float = 3600.0,
+    wait_until: str = "complete",
+    confirm: Callable[[str], bool] | None = None,
 ) -> DeployResult:
-    """Ship ``image`` (default: the config's), or attach to the deployment in progress.
+    """Ship ``image``. Without one, ecsup.toml's ``service.image`` -- which after a few
+    `deploy --image` releases is usually an older image than the one running: replacing the
+    running image with an image the user did not name needs ``confirm(question)`` to say yes
+    (a terminal's prompt); without it, NotNamed (exit 7) and nothing is changed. A deployment in
+    progress of the named image is attached to; of another image, DeploymentInProgress.
     ``wait_until``: return once the deployment is accepted (``started``; ``wait=False`` too), once
     production traffic is all on the new revision and the probe passed (``production``), or once
     ECS reports it SUCCESSFUL (``complete``)."""
@@ -156,28 +226,13 @@ def deploy(
     current_td, tags = describe_task_definition(ctx, svc["taskDefinition"])
     current = image_of(ctx, current_td)
     if in_progress:
-        dep = describe_deployment(ctx, in_progress)
-        target_arn = (dep.get("targetServiceRevision") or {}).get("arn", "")
-        cache: dict[str, str] = {}
-        _revision_task_definitions(ctx, [target_arn], cache)
-        target_image = (
-            image_of(ctx, describe_task_definition(ctx, cache[target_arn])[0]) if cache.get(target_arn) else ""
-        )
-        if image and image != target_image:
+        target_td, target_image = _target_of(ctx, in_progress)
+        if image is None or image != target_image:
             raise DeploymentInProgress(
-                f"a deployment of {target_image or short(cache.get(target_arn))} is in progress ({in_progress})",
-                hint="wait for it (`ecsup deploy` without --image attaches to it) or stop it with `ecsup rollback`",
+                f"a deployment of {target_image or short(target_td)} is in progress ({in_progress})",
+                hint="watch it with `ecsup deploy --watch`, or stop it with `ecsup rollback`",
             )
-        result = DeployResult(
-            in_progress, str(dep.get("status")), "", short(cache.get(target_arn)), current, target_image
-        )
-        result.message = f"attached to the deployment in progress ({in_progress})"
-        if wait_until == "started":
-            return _early(result, "started")
-        ctx.ui.release_started(result.message)
-        watched = _follow(ctx, in_progress, timeout, wait_until)
-        watched.image_before, watched.image_after, watched.message = current, target_image, result.message
-        return _early(watched, watched.stage) if watched.stage != "complete" else watched
+        return _attach(ctx, in_progress, current, timeout, wait_until)
     target = image or ctx.config.service.image
     if target == current:
         return DeployResult(
@@ -189,6 +244,17 @@ def deploy(
             target,
             message=f"{short(svc['taskDefinition'])} already runs {target}: nothing to deploy",
         )
+    if image is None:  # the user named no image: never replace the running one silently
+        question = (
+            f"{short(svc['taskDefinition'])} runs {current}; no --image was given, so this would replace it "
+            f"with service.image from ecsup.toml, {target}"
+        )
+        if confirm is None or not confirm(question):
+            raise NotNamed(
+                f"refusing to replace the running image {current} with service.image {target}, "
+                "which was not named on the command line: nothing was changed",
+                hint=unnamed_image_hint(target, current),
+            )
     with lock.held(ctx, "deploy"):
         new_td = register_revision(ctx, current_td, tags, target)
         from .run import before_rollout, placement_of
@@ -196,7 +262,9 @@ def deploy(
         before_rollout(ctx, new_td, placement_of(svc))  # [service.deploy] before: BeforeFailed stops here
         arn = start(ctx, new_td, svc)
     result = DeployResult(arn, "PENDING", short(svc["taskDefinition"]), short(new_td), current, target)
-    result.message = f"deploying {target} as {short(new_td)} ({arn or 'deployment not listed yet'})"
+    result.message = (
+        f"deploying {target} as {short(new_td)}, replacing {current} ({arn or 'deployment not listed yet'})"
+    )
     if wait_until == "started" or arn is None:
         return _early(result, "started")
     ctx.ui.release_started(result.message)
@@ -216,6 +284,46 @@ def _early(result: DeployResult, stage: str) -> DeployResult:
     )
     result.message += f"; {reached}. {EARLY_RETURN}"
     return result
+
+
+# -- restart --------------------------------------------------------------------------------
+def restart(ctx: Context, wait: bool = True, timeout: float = 3600.0, wait_until: str = "complete") -> DeployResult:
+    """A new deployment of the revision that runs (UpdateService forceNewDeployment): ECS replaces
+    every task through the service's strategy (blue/green, linear, canary or rolling) -- how
+    tasks pick up a secret's new version, which ECS reads only when a task starts. Watched like
+    a deploy (the probe included); refused while another deployment is in progress."""
+    if not wait:
+        wait_until = "started"
+    from . import lock
+
+    svc = service(ctx)
+    in_progress = ongoing(ctx)
+    if in_progress:
+        target_td, target_image = _target_of(ctx, in_progress)
+        raise DeploymentInProgress(
+            f"a deployment of {target_image or short(target_td)} is in progress ({in_progress})",
+            hint="watch it with `ecsup deploy --watch` (its new tasks start with the secrets as they are now)",
+        )
+    revision = short(svc["taskDefinition"])
+    image = image_of(ctx, describe_task_definition(ctx, svc["taskDefinition"])[0])
+    with lock.held(ctx, "restart"):
+        with doing(f"update service {ctx.names.service}"):
+            updated = ctx.client("ecs").update_service(
+                cluster=ctx.names.cluster, service=ctx.names.service, forceNewDeployment=True
+            )["service"]
+        arn = started_deployment(ctx, updated, svc["taskDefinition"])
+    strategy = str((svc.get("deploymentConfiguration") or {}).get("strategy") or "ROLLING")
+    result = DeployResult(arn, "PENDING", revision, revision, image, image)
+    result.message = (
+        f"restarting {revision} ({image}): {svc.get('desiredCount')} task(s) replaced through a new "
+        f"{strategy} deployment ({arn or 'deployment not listed yet'})"
+    )
+    if wait_until == "started" or arn is None:
+        return _early(result, "started")
+    ctx.ui.release_started(result.message)
+    watched = _follow(ctx, arn, timeout, wait_until)
+    watched.image_before, watched.image_after, watched.message = image, image, result.message
+    return _early(watched, watched.stage) if watched.stage != "complete" else watched
 
 
 # -- rollback -------------------------------------------------------------------------------

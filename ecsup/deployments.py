@@ -31,7 +31,7 @@ ENDED = {"SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"}
 # ServiceDeployment.lifecycleStage values once production traffic is all on the new revision
 # (botocore's ecs model: ... PRODUCTION_TRAFFIC_SHIFT, POST_PRODUCTION_TRAFFIC_SHIFT, BAKE_TIME, CLEAN_UP)
 PRODUCTION_MOVED = ("POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME", "CLEAN_UP")
-ATTACH_HINT = "`ecsup deploy` (without --image) attaches to it again; `ecsup rollback` rolls it back"
+ATTACH_HINT = "`ecsup deploy --watch` watches it again; `ecsup rollback` rolls it back"
 
 
 class StackMissing(EcsupError):

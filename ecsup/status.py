@@ -290,9 +290,10 @@ def _service(ctx: Context, report: Report) -> None:
                 "deployment",
                 ctx.names.service,
                 f"{in_progress['status']} {in_progress.get('stage') or ''} ({in_progress['arn']}): "
-                "`ecsup deploy` attaches to it, `ecsup rollback` rolls it back".replace("  ", " "),
+                "`ecsup deploy --watch` watches it, `ecsup rollback` rolls it back".replace("  ", " "),
             )
         )
+    _day_two(ctx, report, svc)
     report.events = [f"{str(e.get('createdAt', ''))[:19]} {e['message']}" for e in svc.get("events", [])[:5]]
     running, desired = svc.get("runningCount", 0), svc.get("desiredCount", 0)
     failed = any(d["rollout"] == "FAILED" for d in deployments)
@@ -304,3 +305,39 @@ def _service(ctx: Context, report: Report) -> None:
     report.rows.append(Row(state, "service health", ctx.names.service, detail))
     if state == FAILING:
         report.stopped_reasons = stopped_reasons(ctx)
+
+
+def _day_two(ctx: Context, report: Report, svc: dict[str, Any]) -> None:
+    """What day-two commands leave for status to say: a desired count that differs from the file
+    (`ecsup scale`), and a secret changed after the running tasks started (`ecsup secrets set`
+    without a restart: ECS reads secrets when a task starts, so those tasks hold the old value)."""
+    from .daytwo import secrets_info, task_starts
+
+    in_file = ctx.config.service.desired_count
+    report.service["desired_in_config"] = in_file
+    if svc.get("desiredCount") != in_file and ctx.config.service.autoscaling is None:
+        report.rows.append(
+            Row(
+                OK,
+                "scale",
+                ctx.names.service,
+                f"desired count {svc.get('desiredCount')} set on the live service; ecsup.toml says {in_file} "
+                "(kept by `create` until the file's value changes)",
+            )
+        )
+    found = ctx.facts.get("secret_parameters")
+    if not ctx.config.service.secrets or not found:
+        return
+    stale = [s for s in secrets_info(ctx, task_starts(ctx), found) if s.newer_than_tasks]
+    report.service["secrets_changed_after_tasks_started"] = [s.name for s in stale]
+    for secret in stale:
+        when = secret.last_changed.isoformat(timespec="seconds") if secret.last_changed else "?"
+        report.rows.append(
+            Row(
+                PENDING,
+                "secret",
+                secret.name,
+                f"{secret.parameter} changed at {when} (version {secret.version}), after the running tasks "
+                "started: they hold the previous value; `ecsup restart` replaces them",
+            )
+        )

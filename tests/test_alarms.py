@@ -213,7 +213,7 @@ def test_the_probe_is_skipped_with_a_note_where_the_service_cannot_be_reached(st
 def test_wait_until_production_returns_while_the_bake_goes_on(stack, make_ctx):
     result = deploy.deploy(make_ctx(), IMAGE_2, wait_until="production")
     assert result.stage == "production" and result.status == "IN_PROGRESS"
-    assert "ECS keeps watching" in result.message and "attaches" in result.message
+    assert "ECS keeps watching" in result.message and "ecsup deploy --watch" in result.message
     [dep] = client("ecs").describe_service_deployments(serviceDeploymentArns=[result.deployment_arn])[
         "serviceDeployments"
     ]
@@ -222,7 +222,7 @@ def test_wait_until_production_returns_while_the_bake_goes_on(stack, make_ctx):
     # the bake is still guarded: an alarm now rolls it back with nothing of ours watching
     client("cloudwatch").set_alarm_state(AlarmName="ecsup-web-dev-5xx", StateValue="ALARM", StateReason="x")
     with pytest.raises(deploy.RolledBack) as attached:
-        deploy.deploy(make_ctx(), None)
+        deploy.attach(make_ctx())
     assert "ecsup-web-dev-5xx" in attached.value.message
 
 

@@ -186,13 +186,16 @@ def test_rollback_after_a_successful_deployment_goes_back_a_revision(stack, make
     assert plan_changes(make_ctx) == []
 
 
-def test_deploy_without_image_attaches_to_the_deployment_in_progress(stack, make_ctx):
+def test_deploy_watch_attaches_to_the_deployment_in_progress(stack, make_ctx):
     started = deploy.deploy(make_ctx(), IMAGE_2, wait=False)
     with pytest.raises(deploy.DeploymentInProgress) as err:
         deploy.deploy(make_ctx(), "public.ecr.aws/nginx/nginx:1.28")
     assert err.value.exit_code == EXIT_LOCKED
+    with pytest.raises(deploy.DeploymentInProgress) as err:  # no image named: never a silent attach
+        deploy.deploy(make_ctx(), None)
+    assert "ecsup deploy --watch" in str(err.value.hint)
     stack.reset()
-    attached = deploy.deploy(make_ctx(), None)
+    attached = deploy.attach(make_ctx())
     assert attached.deployment_arn == started.deployment_arn and attached.status == "SUCCESSFUL"
     assert ("ecs", "RegisterTaskDefinition") not in stack.calls and ("ecs", "UpdateService") not in stack.calls
 
@@ -355,7 +358,7 @@ def test_cli_ctrl_c_leaves_the_deployment_running_and_says_how_to_attach(stack, 
     monkeypatch.setattr(waiting, "poll", interrupted)
     result = run("deploy", "-c", str(config_file), "--image", IMAGE_2)
     assert result.exit_code == 130, result.output
-    assert "ecsup deploy" in result.stderr and "attaches" in result.stderr
+    assert "ecsup deploy --watch" in result.stderr
     assert deployments(deploy.ONGOING)  # still running in ECS
 
 

@@ -301,6 +301,7 @@ SERVICES = (
     "logs",
     "tasks",
     "s3",
+    "ssm",
 )
 
 

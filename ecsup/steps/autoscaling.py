@@ -31,6 +31,13 @@ from .ecs import _tags, seen_service
 NAMESPACE = "ecs"
 DIMENSION = "ecs:service:DesiredCount"
 MARKER_TAG = "ecsup:autoscaling"
+# on the service: the [service.autoscaling] min-max `create` last applied; a range changed on the
+# live target since (`ecsup scale --min/--max`) is kept while the file's stays this one
+RANGE_TAG = "ecsup:autoscaling-range"
+
+
+def range_text(minimum: int, maximum: int) -> str:
+    return f"{minimum}-{maximum}"
 
 
 def resource_id(ctx: Context) -> str:
@@ -201,6 +208,15 @@ class AutoscalingStep(Step):
                     run=partial(self._register, ctx, cfg),
                 )
             )
+        elif (target.get("MinCapacity"), target.get("MaxCapacity")) != (cfg.min, cfg.max) and _tags(
+            (svc or {}).get("tags")
+        ).get(RANGE_TAG) == range_text(cfg.min, cfg.max):
+            live_range = f"{target.get('MinCapacity')} to {target.get('MaxCapacity')}"
+            ctx.notes.append(
+                f"service {ctx.names.service}: auto scaling's range {live_range} was changed on the live "
+                f"service (config says {cfg.min} to {cfg.max}); left as it is"
+            )
+            actions.append(Action("noop", "scalable target", name, f"desired count {live_range} (live)"))
         elif (target.get("MinCapacity"), target.get("MaxCapacity")) != (cfg.min, cfg.max):
             actions.append(
                 Action(
@@ -312,7 +328,7 @@ class AutoscalingStep(Step):
                 MaxCapacity=cfg.max,
                 Tags=ctx.names.tags(),
             )
-            self._mark(ctx)
+            self._mark(ctx, cfg)
         return f"{cfg.min} to {cfg.max}"
 
     def _put(self, ctx: Context, policy: str, cfg: AutoscalingConfig) -> str:
@@ -364,16 +380,22 @@ class AutoscalingStep(Step):
             found = ctx.client("ecs").describe_services(cluster=ctx.names.cluster, services=[ctx.names.service])
         return str(found["services"][0]["serviceArn"]) if found.get("services") else None
 
-    def _mark(self, ctx: Context) -> None:
+    def _mark(self, ctx: Context, cfg: AutoscalingConfig) -> None:
         arn = self._service_arn(ctx)
         if arn:
-            ctx.client("ecs").tag_resource(resourceArn=arn, tags=[{"key": MARKER_TAG, "value": "true"}])
+            ctx.client("ecs").tag_resource(
+                resourceArn=arn,
+                tags=[
+                    {"key": MARKER_TAG, "value": "true"},
+                    {"key": RANGE_TAG, "value": range_text(cfg.min, cfg.max)},
+                ],
+            )
 
     def _unmark(self, ctx: Context) -> str:
         arn = self._service_arn(ctx)
         if arn:
             with doing(f"untag service {ctx.names.service}"):
-                ctx.client("ecs").untag_resource(resourceArn=arn, tagKeys=[MARKER_TAG])
+                ctx.client("ecs").untag_resource(resourceArn=arn, tagKeys=[MARKER_TAG, RANGE_TAG])
         return "untagged"
 
     # -- destroy ------------------------------------------------------------------------

@@ -455,12 +455,31 @@ class TaskDefinitionStep(Step):
         live = running(ctx, found[0] if found else None)
         image = ctx.config.service.image
         svc = seen_service(ctx)
-        if live is not None and svc is not None and _tags(svc.get("tags")).get(IMAGE_TAG) == image:
-            image = _image(live, ctx.names.container) or image
-            if image != ctx.config.service.image:
+        applied = _tags(svc.get("tags")).get(IMAGE_TAG) if svc is not None else None
+        live_image = (_image(live, ctx.names.container) or image) if live is not None else None
+        if live_image is not None and applied in (image, None):
+            # unchanged since create applied it (or not known: the tag was removed): the running
+            # image is a deploy's, and infrastructure never reverts a deploy
+            if live_image != image:
                 ctx.notes.append(
-                    f"service {ctx.names.service} runs {image} (deployed with `ecsup deploy`); service.image "
-                    f"({ctx.config.service.image}) has not changed since it was applied, so it is left as it is"
+                    f"service {ctx.names.service} runs {live_image} (deployed with `ecsup deploy`); service.image "
+                    f"({image}) "
+                    + ("has not changed since it was applied" if applied else "is not known to have been applied")
+                    + ", so the running image is kept (`ecsup deploy --image IMAGE` ships another)"
+                )
+            image = live_image
+        elif live_image is not None and live_image != image:
+            ctx.notes.append(
+                f"service {ctx.names.service} runs {live_image}; service.image changed in ecsup.toml since create "
+                f"applied {applied}, so create deploys {image} in its place"
+            )
+        elif live is None and found is not None and svc is None:
+            last = _image(found[0], ctx.names.container)
+            if last and last != image:
+                ctx.notes.append(
+                    f"service {ctx.names.service} does not exist: it is created with service.image ({image}); "
+                    f"the last revision, {family}:{found[0]['revision']}, ran {last} (`ecsup deploy --image {last}` "
+                    "ships it again)"
                 )
         ctx.facts["image"] = image
         ctx.facts["running_image"] = _image(live, ctx.names.container) if live else None

@@ -105,6 +105,7 @@ class SecretsStep(Step):
         if not secrets:
             return []
         existing = describe_parameters(ctx, list(secrets.values()))
+        ctx.facts["secret_parameters"] = existing  # what `status` compares with the tasks' start
         actions: list[Action] = []
         unavailable: list[tuple[str, str]] = []
         keys = {ctx.facts["kms_key_arn"]} if ctx.facts.get("kms_key_arn") else set()
