@@ -14,7 +14,7 @@ import pytest
 from conftest import Recorder, config_text
 from test_shared_lb import web
 
-from ecsup import deploy, ecs_exec, engine, policies
+from ecsup import daytwo, deploy, ecs_exec, engine, policies
 from ecsup.ecs_exec import Forward, prepare
 from ecsup.logs import tail
 from ecsup.run import run
@@ -60,7 +60,14 @@ def commands(text: str) -> list[tuple[str, Callable[[Any], object]]]:
         ("rollback", deploy.rollback),
         ("run", lambda ctx: run(ctx, ["sh", "-c", "echo hi; exit 0"])),
         ("logs", lambda ctx: tail(ctx, lambda line: None)),
+        ("restart", deploy.restart),
+        ("scale", lambda ctx: daytwo.scale(ctx, 2, None, None)),
+        ("secrets", lambda ctx: daytwo.secrets_info(ctx)),
     ]
+    if "[service.secrets]" in text:
+        out.append(("secrets", lambda ctx: daytwo.set_secret(ctx, "DB_PASSWORD", "new-value")))
+    if "[service.autoscaling]" in text:
+        out.append(("scale", lambda ctx: daytwo.scale(ctx, None, 1, 6)))
     if "exec = true" in text:
         out.append(("exec", _exec))
     out.append(("destroy", _destroy))
@@ -113,6 +120,9 @@ def test_every_call_of_every_command_is_allowed_by_its_documented_policy(
         } <= every
         assert ("s3", "PutBucketPolicy") in every and ("application-autoscaling", "PutScalingPolicy") in every
         assert ("ecs", "RunTask") in made["deploy"]  # the before task, with the CI policy too
+        assert ("application-autoscaling", "RegisterScalableTarget") in made["scale"]
+    if "[service.secrets]" in text:
+        assert ("ssm", "PutParameter") in made["secrets"]
     if stack == "shared":
         assert ("elbv2", "CreateRule") in made["create"]
 
