@@ -99,6 +99,11 @@ class Delays:
     # times) lasts this many seconds (the sandbox compresses it).
     task_start: float = 20.0
     deployment_minute: float = 60.0
+    # ECS Exec: the task's ExecuteCommandAgent (the SSM agent ECS starts inside the container once it
+    # runs) reports PENDING, then RUNNING (API reference, ManagedAgent lastStatus / lastStartedAt);
+    # ExecuteCommand works only once it runs ("... or the execute command agent isn't running").
+    # Seconds after the container starts; short in the tests, which wait it out.
+    exec_agent_start: float = 5.0
 
 
 STRICT = Delays()  # the test suite: on its fake clock these cost no real time
@@ -117,6 +122,7 @@ SANDBOX = Delays(  # the sandbox: on the real clock, short enough to watch (scri
     service_draining=2.0,
     task_start=1.0,
     deployment_minute=1.0,
+    exec_agent_start=0.5,
 )
 
 

@@ -102,8 +102,67 @@ def metric_math_alarms_are_checked(em: Emulation, resp: Any, proceed: Callable[[
     return proceed()
 
 
+def describe_alarms_returns_the_types_asked_for(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """DescribeAlarms AlarmTypes: "If you omit this parameter, only metric alarms are returned, even
+    if composite alarms exist in the account" (CloudWatch API reference); moto returns both kinds
+    whatever is asked."""
+    params = _params(resp)
+    raw = params.get("AlarmTypes") or []
+    types = set(raw.values() if isinstance(raw, dict) else raw) or {"MetricAlarm"}
+    result = proceed()
+    body = getattr(result, "result", None)
+    if isinstance(body, dict):
+        for kind, key in (("MetricAlarm", "MetricAlarms"), ("CompositeAlarm", "CompositeAlarms")):
+            if kind not in types:
+                body[key] = []
+    return result
+
+
+def put_composite_alarm(self: Any) -> Any:
+    """PutCompositeAlarm (moto has none): stored as moto stores an alarm with an AlarmRule (its
+    PutMetricAlarm reads AlarmRule for this purpose); DescribeAlarms lists it under CompositeAlarms.
+    Its state is what SetAlarmState gives it (the rule is not evaluated here)."""
+    from moto.core.responses import EmptyResult
+
+    if not self._get_param("AlarmRule"):
+        raise _invalid("AlarmRule is required")
+    self.cloudwatch_backend.put_metric_alarm(
+        name=self._get_param("AlarmName"),
+        namespace=None,
+        metric_name=None,
+        metric_data_queries=None,
+        comparison_operator=None,
+        evaluation_periods=None,
+        datapoints_to_alarm=None,
+        period=None,
+        threshold=None,
+        statistic=None,
+        extended_statistic=None,
+        description=self._get_param("AlarmDescription"),
+        dimensions=[],
+        alarm_actions=self._get_param("AlarmActions", []),
+        ok_actions=self._get_param("OKActions", []),
+        insufficient_data_actions=self._get_param("InsufficientDataActions", []),
+        unit=None,
+        actions_enabled=self._get_bool_param("ActionsEnabled"),
+        treat_missing_data=None,
+        evaluate_low_sample_count_percentile=None,
+        threshold_metric_id=None,
+        rule=self._get_param("AlarmRule"),
+        tags=self._get_param("Tags", []),
+    )
+    made = self.cloudwatch_backend.alarms.get(self._get_param("AlarmName"))
+    if made is not None:
+        made.state_value = "INSUFFICIENT_DATA"
+    return EmptyResult()
+
+
 def install(around: Callable[..., None]) -> None:
     from moto.cloudwatch.responses import CloudWatchResponse as CW
+
+    if not hasattr(CW, "put_composite_alarm"):
+        CW.put_composite_alarm = put_composite_alarm  # type: ignore[attr-defined]
+    around(CW, "describe_alarms", describe_alarms_returns_the_types_asked_for)
 
     around(CW, "set_alarm_state", records_entries_into_alarm, always=True)
     around(CW, "put_metric_alarm", metric_math_alarms_are_checked)

@@ -199,6 +199,7 @@ class Revision:
     pending: int = 0
     group: str | None = None  # the target group its tasks are registered in
     tasks: list[str] = field(default_factory=list)
+    running_since: float | None = None  # emulation clock: when its tasks began RUNNING (ECS Exec's agent)
 
 
 @dataclass
@@ -636,6 +637,10 @@ def _sync(dep: Deployment, t: float) -> None:
     svc.running_count = sum(r.running for r in revs)
     svc.pending_count = sum(r.pending for r in revs)
     for rev in revs:
+        if rev.running > 0 and rev.running_since is None:
+            rev.running_since = t
+        elif rev.running <= 0:
+            rev.running_since = None
         rev.legacy.update(
             desiredCount=rev.requested,
             runningCount=rev.running,

@@ -1,0 +1,195 @@
+"""Guards that make exec, the shared load balancer and deployment alarms do on real AWS what they
+seem to do, on the strict layer: ECS Exec refused with a read-only root file system and checked
+against the task's ExecuteCommandAgent; a hostname too long for a host-header rule; composite
+alarms in [service.deploy.alarms] names; a deployment that starts with an alarm already in ALARM
+(ECS would not act on it); and an error-rate alarm that sees an outage the load balancer answers
+itself."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from conftest import ZONE, Recorder, aws_error, client, config_text, explain, invoke
+from test_exec import EXEC_ON, plugin, write  # noqa: F401 (plugin: a fixture)
+
+from ecsup import engine
+from ecsup.errors import EXIT_CONFIG, EXIT_UNHEALTHY, ConfigError
+
+SHARED = '\n[load_balancer]\nshared = "edge"\n'
+# 60 + 1 + 60 + 1 + 16 = 138 characters: a valid DNS name in the zone, too long for a host-header value
+LONG_HOST = f"{'a' * 60}.{'b' * 60}.{ZONE}"
+
+
+# -- ECS Exec --------------------------------------------------------------------------------------
+def test_exec_with_a_read_only_root_file_system_is_a_config_error_naming_both_keys(aws, tmp_path):
+    from ecsup.config import parse
+
+    text = EXEC_ON.replace("exec = true", "exec = true\nreadonly_root_filesystem = true")
+    with pytest.raises(ConfigError) as err:
+        parse(text)
+    message = str(err.value)
+    assert "service.exec" in message and "service.readonly_root_filesystem" in message and "SSM agent" in message
+    result = invoke("plan", "-c", write(tmp_path, text))
+    assert result.exit_code == EXIT_CONFIG, explain(result)
+    assert "readonly_root_filesystem" in result.stderr and "Traceback" not in result.output
+    assert aws.calls == []
+    # each alone is fine
+    parse_ok = EXEC_ON.replace("exec = true", "readonly_root_filesystem = true")
+    assert parse(parse_ok).service.readonly_root_filesystem is True
+    assert parse(EXEC_ON).service.exec is True
+
+
+def test_exec_waits_for_nothing_it_says_when_the_agent_is_still_starting(aws, make_ctx, tmp_path, plugin, clock):  # noqa: F811
+    """The emulated ECS reports the task's ExecuteCommandAgent PENDING for a while after the task
+    starts (then RUNNING), and ExecuteCommand fails until then: ecsup says so, calls nothing."""
+    from ecsup import emulation
+
+    engine.create(make_ctx(EXEC_ON))
+    em = emulation.ACTIVE
+    assert em is not None
+    em.delays = replace(em.delays, exec_agent_start=3600)  # the agent is still starting
+    task_arn = client("ecs").list_tasks(cluster="web-dev", serviceName="web-dev")["taskArns"][0]
+    task = client("ecs").describe_tasks(cluster="web-dev", tasks=[task_arn])["tasks"][0]
+    [agent] = task["containers"][0]["managedAgents"]
+    assert agent["name"] == "ExecuteCommandAgent" and agent["lastStatus"] == "PENDING"
+    aws.reset()
+    path = write(tmp_path, EXEC_ON)
+    result = invoke("exec", "-c", path)
+    assert result.exit_code == EXIT_UNHEALTHY, explain(result)
+    assert "ExecuteCommandAgent" in result.stderr and "PENDING" in result.stderr
+    assert "wait a few seconds" in result.stderr
+    assert ("ecs", "ExecuteCommand") not in aws.calls and not plugin.exists()
+    # AWS itself refuses ExecuteCommand while the agent does not run
+    with pytest.raises(client("ecs").exceptions.InvalidParameterException):
+        client("ecs").execute_command(
+            cluster="web-dev", task=task_arn, container="web", command="/bin/sh", interactive=True
+        )
+    clock.sleep(3600)  # the agent runs now
+    task = client("ecs").describe_tasks(cluster="web-dev", tasks=[task_arn])["tasks"][0]
+    assert task["containers"][0]["managedAgents"][0]["lastStatus"] == "RUNNING"
+    assert "lastStartedAt" in task["containers"][0]["managedAgents"][0]
+    result = invoke("exec", "-c", path)
+    assert result.exit_code == 0, explain(result)
+    assert ("ecs", "ExecuteCommand") in aws.calls and plugin.exists()
+
+
+def test_exec_into_a_task_whose_agent_stopped_says_how_to_find_out_why(aws, make_ctx, tmp_path, plugin, clock):  # noqa: F811
+    """An agent AWS reports STOPPED (no ssmmessages permissions, a file system it cannot write, ...):
+    the reason and where to look, not AWS's raw InvalidParameterException."""
+    engine.create(make_ctx(EXEC_ON))
+    clock.sleep(60)
+
+    def agent_stopped(service: str, operation: str, params: dict[str, Any]) -> Any:
+        if operation != "DescribeTasks":
+            return None
+        real = client("ecs").describe_tasks(cluster=params["cluster"], tasks=params["tasks"])
+        for task in real["tasks"]:
+            for container in task["containers"]:
+                container["managedAgents"] = [
+                    {"name": "ExecuteCommandAgent", "lastStatus": "STOPPED", "reason": "Agent exited unexpectedly"}
+                ]
+        http, _ = aws_error("x")
+        http.status_code = 200
+        return http, real
+
+    aws.injectors.append(agent_stopped)
+    aws.reset()
+    result = invoke("exec", "-c", write(tmp_path, EXEC_ON))
+    assert result.exit_code == EXIT_UNHEALTHY, explain(result)
+    err = " ".join(result.stderr.split())
+    assert "is STOPPED (Agent exited unexpectedly)" in err
+    assert "ssmmessages" in err and "amazon-ecs-exec-checker" in err and "describe-tasks" in err
+    assert ("ecs", "ExecuteCommand") not in aws.calls and not plugin.exists()
+
+
+# -- a hostname too long for a host-header rule ----------------------------------------------------
+def test_a_hostname_over_128_characters_on_a_shared_load_balancer_is_refused_before_any_change(aws, tmp_path):
+    from ecsup.config import parse
+
+    text = config_text(SHARED, replace={f'hostname = "www.{ZONE}"': f'hostname = "{LONG_HOST}"'})
+    with pytest.raises(ConfigError) as err:
+        parse(text)
+    assert "dns.hostname" in str(err.value) and "128" in str(err.value) and str(len(LONG_HOST)) in str(err.value)
+    result = invoke("create", "-c", write(tmp_path, text))
+    assert result.exit_code == EXIT_CONFIG, explain(result)
+    assert "dns.hostname" in result.stderr
+    assert aws.mutating() == []
+    # on its own load balancer the hostname is no rule's value: accepted
+    own = config_text(replace={f'hostname = "www.{ZONE}"': f'hostname = "{LONG_HOST}"'})
+    assert parse(own).dns.hostname == LONG_HOST
+
+
+def test_elb_refuses_a_host_header_value_over_128_characters(aws: Recorder, make_ctx):
+    """The layer every test runs on answers CreateRule and ModifyRule with a host-header value over
+    128 characters ValidationError, as ELB does (moto itself checks this one: "The 'host-header'
+    value is too long; the limit is '128'"), so that ecsup's refusal is what stands between a long
+    hostname and a join that fails half-way."""
+    from botocore.exceptions import ClientError
+
+    engine.create(make_ctx(config_text(SHARED)))
+    elb = client("elbv2")
+    lb = next(lb for lb in elb.describe_load_balancers()["LoadBalancers"] if lb["LoadBalancerName"] == "edge")
+    listener = next(
+        li for li in elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"] if li["Port"] == 443
+    )
+    [rule] = [r for r in elb.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"] if not r["IsDefault"]]
+    too_long = "x" * 120 + ".examples"  # 129 characters
+    for call in (
+        lambda host: elb.create_rule(
+            ListenerArn=listener["ListenerArn"],
+            Priority=4000,
+            Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": [host]}}],
+            Actions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
+        ),
+        lambda host: elb.modify_rule(
+            RuleArn=rule["RuleArn"], Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": [host]}}]
+        ),
+    ):
+        with pytest.raises(ClientError) as err:
+            call(too_long)
+        assert err.value.response["Error"]["Code"] == "ValidationError" and "128" in str(err.value)
+    made = elb.create_rule(
+        ListenerArn=listener["ListenerArn"],
+        Priority=4000,
+        Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": [too_long[:128]]}}],
+        Actions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
+    )
+    assert made["Rules"][0]["Conditions"][0]["HostHeaderConfig"]["Values"] == [too_long[:128]]
+
+
+# -- composite alarms in names ---------------------------------------------------------------------
+def _metric_alarm(name: str) -> None:
+    client("cloudwatch").put_metric_alarm(
+        AlarmName=name,
+        Namespace="AWS/SQS",
+        MetricName="ApproximateNumberOfMessagesVisible",
+        Statistic="Maximum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1000.0,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+
+
+def test_a_composite_alarm_in_names_is_found_and_watched(aws, make_ctx, tmp_path):
+    _metric_alarm("queue-depth")
+    client("cloudwatch").put_composite_alarm(AlarmName="backend-health", AlarmRule="ALARM(queue-depth)")
+    # the strict layer: DescribeAlarms lists composite alarms only when AlarmTypes asks for them
+    cw = client("cloudwatch")
+    assert cw.describe_alarms(AlarmNames=["backend-health"])["CompositeAlarms"] == []
+    both = cw.describe_alarms(AlarmNames=["backend-health"], AlarmTypes=["CompositeAlarm", "MetricAlarm"])
+    assert [a["AlarmName"] for a in both["CompositeAlarms"]] == ["backend-health"]
+
+    text = config_text('\n[service.deploy.alarms]\nnames = ["backend-health"]\n')
+    engine.create(make_ctx(text))
+    svc = client("ecs").describe_services(cluster="web-dev", services=["web-dev"])["services"][0]
+    assert sorted(svc["deploymentConfiguration"]["alarms"]["alarmNames"]) == ["backend-health", "ecsup-web-dev-5xx"]
+    client("cloudwatch").set_alarm_state(AlarmName="backend-health", StateValue="ALARM", StateReason="queue deep")
+    path = write(tmp_path, text)
+    result = invoke("status", "-c", path, "--json")
+    report = json.loads(result.stdout)
+    row = next(r for r in report["resources"] if r["name"] == "backend-health")
+    assert row["state"] == "FAILING" and "queue deep" in row["detail"]
