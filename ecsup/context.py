@@ -144,6 +144,8 @@ class UI(Protocol):
 
     def release_note(self, text: str) -> None: ...  # one line during a release (the probe's summary)
 
+    def ask_choice(self, question: str, choices: tuple[str, ...], default: str) -> str | None: ...  # None: no terminal
+
 
 class SilentUI:
     def wait_progress(self, what: str, state: str, elapsed: float, bound: float) -> None:
@@ -172,6 +174,9 @@ class SilentUI:
 
     def release_note(self, text: str) -> None:
         pass
+
+    def ask_choice(self, question: str, choices: tuple[str, ...], default: str) -> str | None:
+        return None
 
 
 @dataclass
@@ -222,6 +227,8 @@ class Context:
         self.mode = "apply"  # apply | plan | status | destroy
         self.lock_taken_over = False
         self.skip_before = False  # deploy/create --skip-before: no [service.deploy] before task
+        self.wait_for_alarms = 0.0  # deploy/create --wait-for-alarms SECONDS (alarm_guard.py)
+        self.ignore_alarms = False  # deploy/create --ignore-alarms (alarm_guard.py)
         self._session: boto3.Session | None = None
         self._clients: dict[tuple[str, str], Any] = {}
         self._client_lock = threading.Lock()  # a boto3 Session is not thread-safe; its clients are

@@ -129,6 +129,17 @@ class ConsoleUI:
         self._stop()
         self.console.print(escape(f"  {self.redact(text)}"), style="cyan")
 
+    def ask_choice(self, question: str, choices: tuple[str, ...], default: str) -> str | None:
+        """One of ``choices``, asked on the terminal; None without one (the caller refuses then)."""
+        if not self.interactive:
+            return None
+        import click
+
+        self.stop_live()
+        self._stop()
+        self.console.print(escape(self.redact(question)), style="yellow")
+        return str(click.prompt("choose", type=click.Choice(list(choices)), default=default))
+
     def stop_live(self) -> None:
         if self._live is not None:
             self._live.stop()

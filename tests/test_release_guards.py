@@ -13,10 +13,12 @@ from typing import Any
 
 import pytest
 from conftest import ZONE, Recorder, aws_error, client, config_text, explain, invoke
+from test_alarms import IMAGE_2
 from test_exec import EXEC_ON, plugin, write  # noqa: F401 (plugin: a fixture)
 
 from ecsup import engine
-from ecsup.errors import EXIT_CONFIG, EXIT_UNHEALTHY, ConfigError
+from ecsup.context import SilentUI
+from ecsup.errors import EXIT_CONFIG, EXIT_REFUSED, EXIT_TIMEOUT, EXIT_UNHEALTHY, ConfigError
 
 SHARED = '\n[load_balancer]\nshared = "edge"\n'
 # 60 + 1 + 60 + 1 + 16 = 138 characters: a valid DNS name in the zone, too long for a host-header value
@@ -193,3 +195,132 @@ def test_a_composite_alarm_in_names_is_found_and_watched(aws, make_ctx, tmp_path
     report = json.loads(result.stdout)
     row = next(r for r in report["resources"] if r["name"] == "backend-health")
     assert row["state"] == "FAILING" and "queue deep" in row["detail"]
+
+
+# -- a release that starts with an alarm in ALARM already -------------------------------------------
+class Chooses(SilentUI):
+    """A terminal where the user answers ``answer`` to the question, which is kept."""
+
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+        self.questions: list[str] = []
+        self.notes: list[str] = []
+
+    def ask_choice(self, question: str, choices: tuple[str, ...], default: str) -> str | None:
+        self.questions.append(question)
+        assert self.answer in choices
+        return self.answer
+
+    def release_note(self, text: str) -> None:
+        self.notes.append(text)
+
+
+def _in_alarm(name: str = "ecsup-web-dev-5xx", reason: str = "Threshold Crossed: 2 datapoints [40.0, 38.5]") -> None:
+    client("cloudwatch").set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason=reason)
+
+
+def _task_definition() -> str:
+    svc = client("ecs").describe_services(cluster="web-dev", services=["web-dev"])["services"][0]
+    return str(svc["taskDefinition"])
+
+
+@pytest.fixture
+def stack(aws: Recorder, make_ctx: Any) -> Recorder:
+    engine.create(make_ctx())
+    aws.reset()
+    return aws
+
+
+def test_deploy_without_a_terminal_refuses_to_start_unguarded_naming_the_alarm_and_both_options(
+    stack, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ecsup.toml").write_text(config_text())
+    _in_alarm()
+    stack.reset()
+    result = invoke("deploy", "--image", IMAGE_2)
+    assert result.exit_code == EXIT_REFUSED, explain(result)
+    err = " ".join(result.stderr.split())
+    assert "ecsup-web-dev-5xx (Threshold Crossed: 2 datapoints [40.0, 38.5])" in err
+    assert "would not guard this release" in err and "--wait-for-alarms" in err and "--ignore-alarms" in err
+    assert stack.writes() == []  # nothing registered, nothing started
+    assert _task_definition().endswith(":1")
+    bad = invoke("deploy", "--image", IMAGE_2, "--wait-for-alarms", "60", "--ignore-alarms")
+    assert bad.exit_code == EXIT_CONFIG and "--wait-for-alarms" in bad.stderr
+
+
+def test_wait_for_alarms_waits_on_the_clock_until_they_leave_alarm_then_the_release_is_guarded(
+    stack, tmp_path, monkeypatch, clock
+):
+    """The alarm leaves ALARM two minutes later (as CloudWatch would once the errors stopped): the
+    deploy waits for it, visibly, then starts; ECS then acts on it when it goes into ALARM again."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ecsup.toml").write_text(config_text())
+    _in_alarm()
+    start = clock.now
+    started_at: list[float] = []
+
+    def clears_then_fires(service: str, operation: str, params: dict[str, Any]) -> None:
+        cw = client("cloudwatch")
+        if operation == "DescribeAlarms" and clock.now - start >= 120 and not started_at:
+            cw.set_alarm_state(AlarmName="ecsup-web-dev-5xx", StateValue="OK", StateReason="back to normal")
+        if operation == "UpdateService" and not started_at:
+            started_at.append(clock.now)
+        if operation == "DescribeServiceDeployments" and started_at and clock.now - started_at[0] > 120:
+            state = cw.describe_alarms(AlarmNames=["ecsup-web-dev-5xx"])["MetricAlarms"][0]["StateValue"]
+            if state != "ALARM":
+                _in_alarm(reason="Threshold Crossed: the new revision fails")
+
+    stack.injectors.append(clears_then_fires)
+    result = invoke("deploy", "--image", IMAGE_2, "--wait-for-alarms", "600")
+    assert started_at and started_at[0] - start >= 120  # UpdateService only once the alarm had cleared
+    assert "waiting for the deployment alarms to leave ALARM" in result.output
+    assert result.exit_code == 9, explain(result)  # guarded: ECS rolled the new revision back
+    assert "Threshold Crossed: the new revision fails" in result.output
+
+
+def test_wait_for_alarms_gives_up_at_its_bound_without_starting(stack, tmp_path, monkeypatch, clock):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ecsup.toml").write_text(config_text())
+    _in_alarm()
+    stack.reset()
+    start = clock.now
+    result = invoke("deploy", "--image", IMAGE_2, "--wait-for-alarms", "300")
+    assert result.exit_code == EXIT_TIMEOUT, explain(result)
+    assert "did not leave ALARM within 300 s" in result.stderr and "was not started" in result.stderr
+    assert 300 <= clock.now - start < 400
+    assert stack.writes() == [] and _task_definition().endswith(":1")
+
+
+def test_on_a_terminal_the_user_chooses_stop_or_go_on_unguarded(stack, make_ctx):
+    from ecsup import deploy
+    from ecsup.errors import Refused
+
+    _in_alarm()
+    ui = Chooses("stop")
+    with pytest.raises(Refused) as err:
+        deploy.deploy(make_ctx(ui=ui), IMAGE_2)
+    assert "ecsup-web-dev-5xx in ALARM" in err.value.message and _task_definition().endswith(":1")
+    assert "would not guard this release" in ui.questions[0]
+    ui = Chooses("go")
+    result = deploy.deploy(make_ctx(ui=ui), IMAGE_2)
+    assert result.status == "SUCCESSFUL" and _task_definition().endswith(":2")
+    assert any("going on unguarded by ecsup-web-dev-5xx" in n for n in ui.notes)
+
+
+def test_create_that_starts_a_deployment_checks_the_alarms_first(stack, make_ctx):
+    """A changed image in ecsup.toml: create's UpdateService starts a deployment; with the alarm in
+    ALARM it stops before it (the task definition registered stays unused), and goes on knowingly
+    when asked."""
+    from ecsup.errors import Refused
+
+    _in_alarm()
+    new_image = config_text(replace={"nginx/nginx:stable": "nginx/nginx:1.27"})
+    stack.reset()
+    with pytest.raises(Refused):
+        engine.create(make_ctx(new_image))
+    assert ("ecs", "UpdateService") not in stack.calls and _task_definition().endswith(":1")
+    ctx = make_ctx(new_image)
+    ctx.ignore_alarms = True
+    engine.create(ctx)
+    assert not _task_definition().endswith(":1")
