@@ -324,3 +324,97 @@ def test_create_that_starts_a_deployment_checks_the_alarms_first(stack, make_ctx
     ctx.ignore_alarms = True
     engine.create(ctx)
     assert not _task_definition().endswith(":1")
+
+
+# -- an outage the load balancer answers itself -----------------------------------------------------
+ACCOUNT = "123456789012"  # moto's
+
+
+def _traffic(clock: Any, host: str, minutes: int, per_minute: int = 100) -> None:
+    """``per_minute`` requests for ``host`` each minute, for ``minutes`` minutes of the fake clock."""
+    from ecsup import emulation
+    from ecsup.emulation import traffic
+
+    assert emulation.ACTIVE is not None
+    for _ in range(minutes):
+        traffic.requests(emulation.ACTIVE, ACCOUNT, "eu-west-1", host, per_minute)
+        clock.sleep(60)
+
+
+def _state(name: str) -> str:
+    return str(client("cloudwatch").describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["StateValue"])
+
+
+def _tasks_crash(*groups: str) -> None:
+    """Every target of the groups goes (the tasks crashed; ECS deregisters a stopped task)."""
+    elb = client("elbv2")
+    for name in groups:
+        arn = elb.describe_target_groups(Names=[name])["TargetGroups"][0]["TargetGroupArn"]
+        targets = [t["Target"] for t in elb.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]]
+        if targets:
+            elb.deregister_targets(TargetGroupArn=arn, Targets=targets)
+
+
+def test_the_5xx_alarm_sees_an_outage_the_load_balancer_answers_itself(aws, make_ctx, clock):
+    """No registered target in the live group: the ALB answers 503 itself, HTTPCode_ELB_5XX_Count
+    rises, the groups' RequestCount stays 0 -- the error rate alone would read 0 %. The emulated ELB
+    publishes its metrics for the requests, the emulated CloudWatch evaluates the alarm."""
+    engine.create(make_ctx())
+    host = f"www.{ZONE}"
+    _traffic(clock, host, minutes=3)
+    assert _state("ecsup-web-dev-5xx") == "OK"  # healthy targets answered
+    _tasks_crash("web-dev-blue", "web-dev-green")
+    _traffic(clock, host, minutes=3)
+    assert _state("ecsup-web-dev-5xx") == "ALARM"
+    [alarm] = client("cloudwatch").describe_alarms(AlarmNames=["ecsup-web-dev-5xx"])["MetricAlarms"]
+    assert "Threshold Crossed" in alarm["StateReason"]
+    metrics = sorted(m["MetricStat"]["Metric"]["MetricName"] for m in alarm["Metrics"] if "MetricStat" in m)
+    assert metrics.count("HealthyHostCount") == 2 and "HTTPCode_ELB_5XX_Count" in metrics
+
+
+def test_on_a_shared_load_balancer_only_the_stack_without_healthy_targets_goes_into_alarm(aws, make_ctx, clock):
+    """The shared load balancer's ELB 5xx count is every stack's: the stack whose groups have no
+    healthy target goes into ALARM, the other (healthy, on the same load balancer) does not."""
+    api = config_text(
+        SHARED, replace={'app = "web"': 'app = "api"', f'hostname = "www.{ZONE}"': f'hostname = "api.{ZONE}"'}
+    )
+    engine.create(make_ctx(config_text(SHARED)))
+    engine.create(make_ctx(api))
+    _tasks_crash("web-dev-blue", "web-dev-green")
+    from ecsup import emulation
+    from ecsup.emulation import traffic
+
+    assert emulation.ACTIVE is not None
+    for _ in range(3):
+        traffic.requests(emulation.ACTIVE, ACCOUNT, "eu-west-1", f"www.{ZONE}", 50)
+        traffic.requests(emulation.ACTIVE, ACCOUNT, "eu-west-1", f"api.{ZONE}", 50)
+        clock.sleep(60)
+    assert _state("ecsup-web-dev-5xx") == "ALARM"
+    assert _state("ecsup-api-dev-5xx") == "OK"
+
+
+def test_an_existing_stacks_5xx_alarm_is_updated_to_see_the_outage(aws, make_ctx):
+    """A 5xx alarm as an earlier ecsup made it (the ratio only, 5 metrics): plan shows an update,
+    create converges it, and cost counts what CloudWatch bills."""
+    from ecsup.config import parse
+    from ecsup.cost import Usage, estimate
+    from ecsup.prices import shipped_prices
+
+    engine.create(make_ctx())
+    cw = client("cloudwatch")
+    [alarm] = cw.describe_alarms(AlarmNames=["ecsup-web-dev-5xx"])["MetricAlarms"]
+    old = [m for m in alarm["Metrics"] if m["Id"] not in ("hb", "hg", "healthy", "ratio", "rate")]
+    ratio = next(m for m in alarm["Metrics"] if m["Id"] == "ratio")
+    old.append({**ratio, "Id": "rate", "ReturnData": True})
+    keys = ("AlarmDescription", "EvaluationPeriods", "DatapointsToAlarm", "Threshold", "ComparisonOperator")
+    cw.put_metric_alarm(AlarmName="ecsup-web-dev-5xx", Metrics=old, **{k: alarm[k] for k in keys})
+    outcome = engine.make_plan(make_ctx())
+    [change] = [a for a in outcome.actions if a.resource == "CloudWatch alarm"]
+    assert change.kind == "update" and "5 metrics" in str(change.changes) and "7 metrics" in str(change.changes)
+    engine.create(make_ctx())
+    [alarm] = cw.describe_alarms(AlarmNames=["ecsup-web-dev-5xx"])["MetricAlarms"]
+    billed = sum(1 for m in alarm["Metrics"] if "MetricStat" in m)
+    line = next(
+        i for i in estimate(parse(config_text()), Usage(), shipped_prices("us-east-1")).lines if "alarm" in i.name
+    )
+    assert billed == 7 and line.monthly_low == pytest.approx(billed * 0.10)

@@ -126,7 +126,9 @@ TRIGGERED, alarmNames, triggeredAlarmNames}`` (API reference, ServiceDeploymentA
 TRIGGERED | MONITORING | MONITORING_COMPLETE | DISABLED) and a statusReason naming the alarms
 (worded here: AWS's wording is not documented). CreateService/UpdateService refuse alarm names
 that do not exist in CloudWatch in the service's region, and more than
-``MAX_DEPLOYMENT_ALARMS`` names (InvalidParameterException, worded here).
+``MAX_DEPLOYMENT_ALARMS`` names (InvalidParameterException, worded here). An alarm enters ALARM by
+SetAlarmState, or by the emulated CloudWatch's evaluation of the metrics the emulated ELB publishes
+for requests (emulation/traffic.py, emulation/cloudwatch.py), brought up to date before each step.
 
 Sandbox convention: unhealthy images
 ------------------------------------
@@ -156,6 +158,7 @@ from typing import Any
 
 from .. import emulation as _emulation
 from . import AwsFault, Emulation, _ecs, _elbv2, _iam, _params, _role, _state
+from .cloudwatch import evaluate_alarms
 from .elbv2 import load_balancer_active_at
 
 BLUE_GREEN_FAMILY = ("BLUE_GREEN", "LINEAR", "CANARY")
@@ -1210,6 +1213,7 @@ def advance(em: Emulation, ecs: Any) -> None:
                 dep.failing_since = dep.failing_since if dep.failing_since is not None else now
                 dep.target.healthy = False
                 _trip(dep, now)
+            evaluate_alarms(em, dep.account, dep.region)  # CloudWatch's periods that ended meanwhile
             fired = _alarm_fired(dep)
             while dep.steps and dep.steps[0][0] <= now:
                 if fired is not None and fired[0] <= dep.steps[0][0] and dep.status in ("PENDING", "IN_PROGRESS"):

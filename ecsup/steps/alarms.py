@@ -24,6 +24,17 @@ and combines them with metric math.
   Counts are published only when non-zero: each is FILLed with 0, the ratio is guarded against
   0 / 0 (IF(requests > 0, ...)), and with no data at all (no traffic) the alarm treats missing
   data as not breaching.
+  An outage the load balancer answers itself: when the live group has no healthy target (its
+  tasks crashed and were deregistered), the ALB answers 503 itself: HTTPCode_ELB_5XX_Count rises
+  while the groups' RequestCount stays 0 ("only incremented for requests where the load balancer
+  node was able to choose a target"), and the ratio alone reads 0 % (aws/containers-roadmap#2853).
+  The stack's own signal for it is HealthyHostCount per target group (dimensions TargetGroup +
+  LoadBalancer; "Reported if health checks are enabled" -- ELB User Guide, "CloudWatch metrics for
+  your Application Load Balancer", metrics for targets): with no healthy target in either group
+  (Maximum over the period, both groups summed) while the load balancer answers 5xx itself, the
+  figure is 100 (every request of this stack failed). On a shared load balancer the ELB's 5xx
+  count is every stack's, so it serves only as the sign that requests were refused: it is this
+  stack's groups having no healthy target that makes the outage this stack's.
 * ``latency`` (only when ``latency_p95_ms`` > 0): the larger of the two groups' p95
   TargetResponseTime, MAX([FILL(pb,0), FILL(pg,0)]). A percentile of two groups' requests
   together cannot be computed from their percentiles; the larger one is an upper bound that
@@ -50,13 +61,14 @@ NAMESPACE = "AWS/ApplicationELB"
 KINDS = ("5xx", "latency")
 # The metrics each alarm evaluates (its MetricStats; expressions are free): what CloudWatch bills,
 # $0.10 per metric-month for a standard-resolution alarm (STACK.md; cost.py).
-METRICS_PER_ALARM = {"5xx": 5, "latency": 2}
+# 5xx: each group's target 5xx, requests and healthy hosts (6), and the load balancer's own 5xx.
+METRICS_PER_ALARM = {"5xx": 7, "latency": 2}
 
 
 def metrics_per_alarm(config: Config) -> dict[str, int]:
-    """METRICS_PER_ALARM for this stack: on a shared load balancer the 5xx alarm leaves out the
-    load balancer's own 5xx count (it would count every stack's), so it evaluates one metric less."""
-    return METRICS_PER_ALARM | ({"5xx": 4} if config.load_balancer.shared else {})
+    """METRICS_PER_ALARM for this stack (the same on an own and on a shared load balancer: on a
+    shared one the load balancer's 5xx count is read too, as the sign of an outage only)."""
+    return dict(METRICS_PER_ALARM)
 
 
 def kinds(cfg: AlarmsConfig) -> list[str]:
@@ -122,9 +134,11 @@ def wanted(ctx: Context) -> dict[str, dict[str, Any]]:
         for key, dims in groups.items():
             metrics.append(_stat(f"t5{key}", "HTTPCode_Target_5XX_Count", dims, "Sum", period))
             metrics.append(_stat(f"rq{key}", "RequestCount", dims, "Sum", period))
+            metrics.append(_stat(f"h{key}", "HealthyHostCount", dims, "Maximum", period))
         own_lb = not ctx.config.load_balancer.shared
-        if own_lb:  # per load balancer only: on a shared one it would count the other stacks' 5xx
-            metrics.append(_stat("e5", "HTTPCode_ELB_5XX_Count", lb, "Sum", period))
+        # per load balancer only: in the ratio on an own load balancer; on a shared one (every
+        # stack's 5xx) only as the sign that the load balancer refused requests (module docstring)
+        metrics.append(_stat("e5", "HTTPCode_ELB_5XX_Count", lb, "Sum", period))
         metrics.append(
             {
                 "Id": "requests",
@@ -135,11 +149,27 @@ def wanted(ctx: Context) -> dict[str, dict[str, Any]]:
         )
         metrics.append(
             {
-                "Id": "rate",
+                "Id": "healthy",
+                "Expression": "FILL(hb,0) + FILL(hg,0)",
+                "Label": "healthy targets (blue + green)",
+                "ReturnData": False,
+            }
+        )
+        metrics.append(
+            {
+                "Id": "ratio",
                 "Expression": "IF(requests > 0, 100 * (FILL(t5b,0) + FILL(t5g,0)"
                 + (" + FILL(e5,0)" if own_lb else "")
                 + ") / requests, 0)",
                 "Label": "5xx per 100 requests (targets" + (" and load balancer)" if own_lb else ")"),
+                "ReturnData": False,
+            }
+        )
+        metrics.append(
+            {
+                "Id": "rate",
+                "Expression": "IF(healthy < 1, IF(FILL(e5,0) > 0, 100, ratio), ratio)",
+                "Label": "5xx per 100 requests; 100 when no target is healthy and the load balancer answers 5xx",
                 "ReturnData": True,
             }
         )
