@@ -43,11 +43,9 @@ def test_create_makes_the_alarms_and_the_service_watches_them_with_rollback(stac
     assert five["TreatMissingData"] == "notBreaching" and five["Threshold"] == 5.0
     ids = {m["Id"]: m for m in five["Metrics"]}
     names = sorted(m["MetricStat"]["Metric"]["MetricName"] for m in five["Metrics"] if "MetricStat" in m)
-    assert names == sorted(
-        ["HTTPCode_Target_5XX_Count"] * 2 + ["RequestCount"] * 2 + ["HealthyHostCount"] * 2 + ["HTTPCode_ELB_5XX_Count"]
-    )
+    assert names == sorted(["HTTPCode_Target_5XX_Count"] * 2 + ["RequestCount"] * 2 + ["HTTPCode_ELB_5XX_Count"])
     assert "IF(requests > 0" in ids["ratio"]["Expression"] and ids["rate"]["ReturnData"] is True
-    assert "healthy < 1" in ids["rate"]["Expression"]  # an outage the load balancer answers itself
+    assert "requests < 1" in ids["rate"]["Expression"]  # an outage the load balancer answers itself
     tags = client("cloudwatch").list_tags_for_resource(ResourceARN=five["AlarmArn"])["Tags"]
     assert {"Key": "ecsup:app", "Value": "web"} in tags
     config = service()["deploymentConfiguration"]
@@ -403,10 +401,10 @@ def test_cost_prices_each_metric_the_alarms_evaluate(stack):
     line = next(
         item for item in estimate(parse(text()), Usage(), shipped_prices("us-east-1")).lines if "alarm" in item.name
     )
-    assert line.monthly_low == line.monthly_high == pytest.approx(billed * 0.10) == pytest.approx(0.70)
+    assert line.monthly_low == line.monthly_high == pytest.approx(billed * 0.10) == pytest.approx(0.50)
     both = parse(text("\n[service.deploy.alarms]\nlatency_p95_ms = 500\n"))
     line = next(item for item in estimate(both, Usage(), shipped_prices("us-east-1")).lines if "alarm" in item.name)
-    assert line.monthly_low == pytest.approx(0.90) and "latency (2 metrics)" in line.quantity
+    assert line.monthly_low == pytest.approx(0.70) and "latency (2 metrics)" in line.quantity
     off = parse(text("\n[service.deploy.alarms]\nenabled = false\n"))
     assert not [i for i in estimate(off, Usage(), shipped_prices("us-east-1")).lines if "alarm" in i.name]
 

@@ -369,7 +369,7 @@ def test_the_5xx_alarm_sees_an_outage_the_load_balancer_answers_itself(aws, make
     [alarm] = client("cloudwatch").describe_alarms(AlarmNames=["ecsup-web-dev-5xx"])["MetricAlarms"]
     assert "Threshold Crossed" in alarm["StateReason"]
     metrics = sorted(m["MetricStat"]["Metric"]["MetricName"] for m in alarm["Metrics"] if "MetricStat" in m)
-    assert metrics.count("HealthyHostCount") == 2 and "HTTPCode_ELB_5XX_Count" in metrics
+    assert "HTTPCode_ELB_5XX_Count" in metrics  # on its own load balancer, the stack's own
 
 
 def test_on_a_shared_load_balancer_only_the_stack_without_healthy_targets_goes_into_alarm(aws, make_ctx, clock):
@@ -391,11 +391,14 @@ def test_on_a_shared_load_balancer_only_the_stack_without_healthy_targets_goes_i
         clock.sleep(60)
     assert _state("ecsup-web-dev-5xx") == "ALARM"
     assert _state("ecsup-api-dev-5xx") == "OK"
+    [alarm] = client("cloudwatch").describe_alarms(AlarmNames=["ecsup-web-dev-5xx"])["MetricAlarms"]
+    metrics = sorted(m["MetricStat"]["Metric"]["MetricName"] for m in alarm["Metrics"] if "MetricStat" in m)
+    assert metrics.count("HealthyHostCount") == 2  # per target group: this stack's own signal
 
 
 def test_an_existing_stacks_5xx_alarm_is_updated_to_see_the_outage(aws, make_ctx):
-    """A 5xx alarm as an earlier ecsup made it (the ratio only, 5 metrics): plan shows an update,
-    create converges it, and cost counts what CloudWatch bills."""
+    """A 5xx alarm as an earlier ecsup made it (the ratio only): plan shows an update, create
+    converges it, and cost counts what CloudWatch bills (5 metrics; 7 on a shared load balancer)."""
     from ecsup.config import parse
     from ecsup.cost import Usage, estimate
     from ecsup.prices import shipped_prices
@@ -403,18 +406,63 @@ def test_an_existing_stacks_5xx_alarm_is_updated_to_see_the_outage(aws, make_ctx
     engine.create(make_ctx())
     cw = client("cloudwatch")
     [alarm] = cw.describe_alarms(AlarmNames=["ecsup-web-dev-5xx"])["MetricAlarms"]
-    old = [m for m in alarm["Metrics"] if m["Id"] not in ("hb", "hg", "healthy", "ratio", "rate")]
+    old = [m for m in alarm["Metrics"] if m["Id"] not in ("ratio", "rate")]
     ratio = next(m for m in alarm["Metrics"] if m["Id"] == "ratio")
     old.append({**ratio, "Id": "rate", "ReturnData": True})
     keys = ("AlarmDescription", "EvaluationPeriods", "DatapointsToAlarm", "Threshold", "ComparisonOperator")
     cw.put_metric_alarm(AlarmName="ecsup-web-dev-5xx", Metrics=old, **{k: alarm[k] for k in keys})
     outcome = engine.make_plan(make_ctx())
-    [change] = [a for a in outcome.actions if a.resource == "CloudWatch alarm"]
-    assert change.kind == "update" and "5 metrics" in str(change.changes) and "7 metrics" in str(change.changes)
+    assert [(a.kind, a.name) for a in outcome.actions if a.resource == "CloudWatch alarm"] == [
+        ("update", "ecsup-web-dev-5xx")
+    ]
     engine.create(make_ctx())
     [alarm] = cw.describe_alarms(AlarmNames=["ecsup-web-dev-5xx"])["MetricAlarms"]
+    assert "requests < 1" in next(m["Expression"] for m in alarm["Metrics"] if m["Id"] == "rate")
     billed = sum(1 for m in alarm["Metrics"] if "MetricStat" in m)
-    line = next(
-        i for i in estimate(parse(config_text()), Usage(), shipped_prices("us-east-1")).lines if "alarm" in i.name
-    )
-    assert billed == 7 and line.monthly_low == pytest.approx(billed * 0.10)
+    prices = shipped_prices("us-east-1")
+    line = next(i for i in estimate(parse(config_text()), Usage(), prices).lines if "alarm" in i.name)
+    assert billed == 5 and line.monthly_low == pytest.approx(billed * 0.10)
+    shared = next(i for i in estimate(parse(config_text(SHARED)), Usage(), prices).lines if "alarm" in i.name)
+    assert shared.monthly_low == pytest.approx(0.70) and "5xx (7 metrics)" in shared.quantity
+
+
+class OutageInBake(SilentUI):
+    """The new revision's tasks crash once production is on them (ECS deregisters them): for three
+    minutes of the bake the load balancer answers their requests 503 itself."""
+
+    def __init__(self, clock: Any) -> None:
+        self.clock = clock
+        self.fired = False
+
+    def deploy_progress(self, state: Any) -> None:
+        from ecsup import emulation
+        from ecsup.emulation import traffic
+
+        if state.stage != "BAKE_TIME" or self.fired:
+            return
+        self.fired = True
+        elb = client("elbv2")
+        lb = elb.describe_load_balancers(Names=["web-dev"])["LoadBalancers"][0]
+        https = next(
+            li for li in elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"] if li["Port"] == 443
+        )
+        groups = https["DefaultActions"][0]["ForwardConfig"]["TargetGroups"]
+        live = next(g["TargetGroupArn"] for g in groups if g["Weight"] == 100)
+        _tasks_crash(elb.describe_target_groups(TargetGroupArns=[live])["TargetGroups"][0]["TargetGroupName"])
+        assert emulation.ACTIVE is not None
+        for _ in range(3):
+            traffic.requests(emulation.ACTIVE, ACCOUNT, "eu-west-1", f"www.{ZONE}", 100)
+            self.clock.sleep(60)
+
+
+def test_an_outage_during_the_bake_makes_ecs_roll_back_on_the_5xx_alarm(stack, make_ctx, clock):
+    """The old group still has healthy tasks through the bake; the load balancer's own 503s for the
+    emptied live group put the alarm into ALARM, and ECS (the emulated controller) rolls back."""
+    from ecsup import deploy
+
+    ui = OutageInBake(clock)
+    with pytest.raises(deploy.RolledBack) as err:
+        deploy.deploy(make_ctx(ui=ui), IMAGE_2)
+    assert ui.fired and "ecsup-web-dev-5xx" in err.value.message
+    assert err.value.result is not None and err.value.result.triggered_alarms == ["ecsup-web-dev-5xx"]
+    assert _task_definition().endswith(":1")

@@ -28,13 +28,18 @@ and combines them with metric math.
   tasks crashed and were deregistered), the ALB answers 503 itself: HTTPCode_ELB_5XX_Count rises
   while the groups' RequestCount stays 0 ("only incremented for requests where the load balancer
   node was able to choose a target"), and the ratio alone reads 0 % (aws/containers-roadmap#2853).
-  The stack's own signal for it is HealthyHostCount per target group (dimensions TargetGroup +
-  LoadBalancer; "Reported if health checks are enabled" -- ELB User Guide, "CloudWatch metrics for
-  your Application Load Balancer", metrics for targets): with no healthy target in either group
-  (Maximum over the period, both groups summed) while the load balancer answers 5xx itself, the
-  figure is 100 (every request of this stack failed). On a shared load balancer the ELB's 5xx
-  count is every stack's, so it serves only as the sign that requests were refused: it is this
-  stack's groups having no healthy target that makes the outage this stack's.
+  On a stack's own load balancer its 5xx count is the stack's own: no request reached a target
+  while the load balancer answered 5xx itself makes the figure 100 (every request failed) -- also
+  while the old group still has healthy targets during a bake, or for the share of a linear or
+  canary step that goes to an emptied group (the ratio counts those 5xx). On a shared load
+  balancer the ELB's 5xx count is every stack's, so the stack's own signal is HealthyHostCount per
+  target group (dimensions TargetGroup + LoadBalancer; "Reported if health checks are enabled" --
+  ELB User Guide, "CloudWatch metrics for your Application Load Balancer", metrics for targets):
+  with no healthy target in either group (Maximum over the period, both groups summed) while the
+  load balancer answers 5xx, the figure is 100; the ELB count serves only as the sign that requests
+  were refused. What this cannot see on a shared load balancer: the live group emptied while the
+  other still has healthy targets (during a bake) -- ECS's circuit breaker still counts the
+  replaced tasks there.
 * ``latency`` (only when ``latency_p95_ms`` > 0): the larger of the two groups' p95
   TargetResponseTime, MAX([FILL(pb,0), FILL(pg,0)]). A percentile of two groups' requests
   together cannot be computed from their percentiles; the larger one is an upper bound that
@@ -61,14 +66,14 @@ NAMESPACE = "AWS/ApplicationELB"
 KINDS = ("5xx", "latency")
 # The metrics each alarm evaluates (its MetricStats; expressions are free): what CloudWatch bills,
 # $0.10 per metric-month for a standard-resolution alarm (STACK.md; cost.py).
-# 5xx: each group's target 5xx, requests and healthy hosts (6), and the load balancer's own 5xx.
-METRICS_PER_ALARM = {"5xx": 7, "latency": 2}
+# 5xx: each group's target 5xx and requests (4), and the load balancer's own 5xx.
+METRICS_PER_ALARM = {"5xx": 5, "latency": 2}
 
 
 def metrics_per_alarm(config: Config) -> dict[str, int]:
-    """METRICS_PER_ALARM for this stack (the same on an own and on a shared load balancer: on a
-    shared one the load balancer's 5xx count is read too, as the sign of an outage only)."""
-    return dict(METRICS_PER_ALARM)
+    """METRICS_PER_ALARM for this stack: on a shared load balancer the 5xx alarm reads each group's
+    HealthyHostCount too (its own sign of an outage the load balancer answers itself), so 7."""
+    return METRICS_PER_ALARM | ({"5xx": 7} if config.load_balancer.shared else {})
 
 
 def kinds(cfg: AlarmsConfig) -> list[str]:
@@ -134,8 +139,10 @@ def wanted(ctx: Context) -> dict[str, dict[str, Any]]:
         for key, dims in groups.items():
             metrics.append(_stat(f"t5{key}", "HTTPCode_Target_5XX_Count", dims, "Sum", period))
             metrics.append(_stat(f"rq{key}", "RequestCount", dims, "Sum", period))
-            metrics.append(_stat(f"h{key}", "HealthyHostCount", dims, "Maximum", period))
         own_lb = not ctx.config.load_balancer.shared
+        if not own_lb:
+            for key, dims in groups.items():
+                metrics.append(_stat(f"h{key}", "HealthyHostCount", dims, "Maximum", period))
         # per load balancer only: in the ratio on an own load balancer; on a shared one (every
         # stack's 5xx) only as the sign that the load balancer refused requests (module docstring)
         metrics.append(_stat("e5", "HTTPCode_ELB_5XX_Count", lb, "Sum", period))
@@ -147,14 +154,15 @@ def wanted(ctx: Context) -> dict[str, dict[str, Any]]:
                 "ReturnData": False,
             }
         )
-        metrics.append(
-            {
-                "Id": "healthy",
-                "Expression": "FILL(hb,0) + FILL(hg,0)",
-                "Label": "healthy targets (blue + green)",
-                "ReturnData": False,
-            }
-        )
+        if not own_lb:
+            metrics.append(
+                {
+                    "Id": "healthy",
+                    "Expression": "FILL(hb,0) + FILL(hg,0)",
+                    "Label": "healthy targets (blue + green)",
+                    "ReturnData": False,
+                }
+            )
         metrics.append(
             {
                 "Id": "ratio",
@@ -165,11 +173,14 @@ def wanted(ctx: Context) -> dict[str, dict[str, Any]]:
                 "ReturnData": False,
             }
         )
+        outage = "requests < 1" if own_lb else "healthy < 1"  # the stack's own sign (module docstring)
         metrics.append(
             {
                 "Id": "rate",
-                "Expression": "IF(healthy < 1, IF(FILL(e5,0) > 0, 100, ratio), ratio)",
-                "Label": "5xx per 100 requests; 100 when no target is healthy and the load balancer answers 5xx",
+                "Expression": f"IF({outage}, IF(FILL(e5,0) > 0, 100, ratio), ratio)",
+                "Label": "5xx per 100 requests; 100 when "
+                + ("no request reached a target" if own_lb else "no target is healthy")
+                + " and the load balancer answers 5xx",
                 "ReturnData": True,
             }
         )
