@@ -271,6 +271,34 @@ SkipBefore = Annotated[
     bool,
     typer.Option("--skip-before", help="Do not run the [service.deploy] before task before rolling out (loudly)."),
 ]
+WaitForAlarms = Annotated[
+    float,
+    typer.Option(
+        "--wait-for-alarms",
+        metavar="SECONDS",
+        help="When a deployment alarm is in ALARM already (ECS would not act on it), wait up to SECONDS for it to "
+        "leave ALARM before starting the deployment.",
+    ),
+]
+IgnoreAlarms = Annotated[
+    bool,
+    typer.Option(
+        "--ignore-alarms",
+        help="Start the deployment even when a deployment alarm is in ALARM already (ECS does not act on it: "
+        "the release is not guarded by it).",
+    ),
+]
+
+
+def _alarm_options(ctx: Context, wait: float, ignore: bool) -> None:
+    from .errors import OptionError
+
+    if wait < 0 or (wait > 0 and ignore):
+        raise OptionError(
+            "--wait-for-alarms takes a number of seconds (0: do not wait) and excludes --ignore-alarms",
+            hint="e.g. --wait-for-alarms 600, or --ignore-alarms to go on without waiting",
+        )
+    ctx.wait_for_alarms, ctx.ignore_alarms = wait, ignore
 
 
 @app.command()
@@ -290,6 +318,8 @@ def create(
     ] = 1200,
     skip_before: SkipBefore = False,
     verbose: VerboseOption = False,
+    wait_for_alarms: WaitForAlarms = 0.0,
+    ignore_alarms: IgnoreAlarms = False,
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
@@ -304,6 +334,7 @@ def create(
     ctx, ui, err = _setup(tctx, config, json_output, quiet, timeouts=timeouts)
     ctx.skip_before = skip_before
     with _handled(err, ctx.redact, "re-running `ecsup create` resumes where it stopped"):
+        _alarm_options(ctx, wait_for_alarms, ignore_alarms)
         run_create(ctx, ui, json_output, force_unlock, verbose)
 
 
@@ -597,6 +628,8 @@ def deploy(
     json_output: JsonOption = False,
     timeout: ReleaseTimeout = 3600,
     skip_before: SkipBefore = False,
+    wait_for_alarms: WaitForAlarms = 0.0,
+    ignore_alarms: IgnoreAlarms = False,
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
@@ -638,6 +671,7 @@ def deploy(
                 "deployed",
             )
             return
+        _alarm_options(ctx, wait_for_alarms, ignore_alarms)
         ui.print(f"ecsup deploy {ctx.names.stack} in {ctx.region}{ctx.whereabouts()}", style="bold")
         run_release(
             ctx,
@@ -1139,6 +1173,11 @@ def _demo_alarm_rollback(ctx: Context, ui: ConsoleUI) -> None:
     except RolledBack as exc:
         ui.print(f"error: {exc.message}", style="bold red")
         ui.print(f"`ecsup deploy` exits {exc.exit_code}: ECS rolled the release back by itself", style="bold")
+    # the errors stopped with the rollback: CloudWatch puts the alarm back to OK a few periods later
+    # (a release started while it is still in ALARM would not be guarded by it: alarm_guard.py)
+    ctx.client("cloudwatch").set_alarm_state(
+        AlarmName=alarm, StateValue="OK", StateReason="Threshold Crossed: no datapoints over the threshold (demo)"
+    )
 
 
 def _on_terminal() -> bool:

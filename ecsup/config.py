@@ -593,6 +593,45 @@ def _validate(raw: dict[str, Any], problems: list[tuple[str, str]]) -> None:
     _validate_deploy(svc["deploy"], problems, str(raw["dns"]["hostname"] or ""))
     _validate_capacity(svc, problems)
     _validate_autoscaling(svc, problems)
+    _validate_exec_filesystem(svc, problems)
+    _validate_host_header(raw, host, problems)
+
+
+def _validate_exec_filesystem(svc: dict[str, Any], problems: list[tuple[str, str]]) -> None:
+    """ECS Exec runs AWS's SSM agent inside the container, and the agent writes there (its
+    binaries, logs and state under /var/lib/amazon/ssm and /var/log/amazon/ssm): with a read-only root
+    file system it cannot start, and every ExecuteCommand fails (aws/containers-roadmap#1359; AWS's
+    amazon-ecs-exec-checker flags readonlyRootFilesystem as a reason ECS Exec does not work)."""
+    if svc["exec"] and svc["readonly_root_filesystem"]:
+        problems.append(
+            (
+                "service.exec",
+                "cannot be true with service.readonly_root_filesystem = true: ECS Exec's SSM agent must write "
+                "inside the container (set one of them to false)",
+            )
+        )
+
+
+# ELB API reference, HostHeaderConditionConfig Values: "The maximum size of each name is 128 characters."
+HOST_HEADER_VALUE_LIMIT = 128
+
+
+def _validate_host_header(raw: dict[str, Any], host: str | None, problems: list[tuple[str, str]]) -> None:
+    """On a shared load balancer the stack's traffic is chosen by a host-header rule whose value is
+    the hostname: ELB refuses a value over 128 characters (ValidationError), so such a stack could
+    never join -- refused here, before anything is created, not half-way through the join."""
+    lb = raw["load_balancer"]
+    if "shared" not in lb.get(GIVEN, ()) or not lb["shared"] or not host:
+        return
+    if len(host) > HOST_HEADER_VALUE_LIMIT:
+        problems.append(
+            (
+                "dns.hostname",
+                f"is {len(host)} characters; on a shared load balancer (load_balancer.shared) it is a listener "
+                f"rule's host-header value, which ELB limits to {HOST_HEADER_VALUE_LIMIT}: use a shorter hostname "
+                "or the stack's own load balancer",
+            )
+        )
 
 
 # ELB API reference, CreateLoadBalancer Name: "must be unique per region per account, can have a

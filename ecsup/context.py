@@ -145,6 +145,7 @@ class UI(Protocol):
     def release_note(self, text: str) -> None: ...  # one line during a release (the probe's summary)
 
     def provider_records(self, heading: str, lines: list[str]) -> None: ...  # dns.external: records to create
+    def ask_choice(self, question: str, choices: tuple[str, ...], default: str) -> str | None: ...  # None: no terminal
 
 
 class SilentUI:
@@ -177,6 +178,9 @@ class SilentUI:
 
     def release_note(self, text: str) -> None:
         pass
+
+    def ask_choice(self, question: str, choices: tuple[str, ...], default: str) -> str | None:
+        return None
 
 
 @dataclass
@@ -227,6 +231,8 @@ class Context:
         self.mode = "apply"  # apply | plan | status | destroy
         self.lock_taken_over = False
         self.skip_before = False  # deploy/create --skip-before: no [service.deploy] before task
+        self.wait_for_alarms = 0.0  # deploy/create --wait-for-alarms SECONDS (alarm_guard.py)
+        self.ignore_alarms = False  # deploy/create --ignore-alarms (alarm_guard.py)
         self._session: boto3.Session | None = None
         self._clients: dict[tuple[str, str], Any] = {}
         self._client_lock = threading.Lock()  # a boto3 Session is not thread-safe; its clients are

@@ -255,6 +255,9 @@ def deploy(
                 "which was not named on the command line: nothing was changed",
                 hint=unnamed_image_hint(target, current),
             )
+    from .alarm_guard import guard_release
+
+    guard_release(ctx, svc)  # an alarm in ALARM already would not guard it: say so, wait or go on knowingly
     with lock.held(ctx, "deploy"):
         new_td = register_revision(ctx, current_td, tags, target)
         from .run import before_rollout, placement_of

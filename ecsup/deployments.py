@@ -357,17 +357,20 @@ def production_weights(ctx: Context, svc: dict[str, Any]) -> dict[str, float]:
 
 # -- watching -------------------------------------------------------------------------------
 def alarm_states(ctx: Context, names: list[str]) -> dict[str, dict[str, Any]]:
-    """name -> DescribeAlarms' MetricAlarm (state, reason, definition) of those of ``names`` that
-    exist: the deployment alarms ECS watches (steps/alarms.py makes ecsup's)."""
+    """name -> DescribeAlarms' MetricAlarm or CompositeAlarm (state, reason, definition) of those of
+    ``names`` that exist: the deployment alarms ECS watches (steps/alarms.py makes ecsup's). ECS
+    watches composite alarms too; DescribeAlarms returns them only when AlarmTypes asks for them
+    ("If you omit this parameter, only metric alarms are returned" -- CloudWatch API reference)."""
     found: dict[str, dict[str, Any]] = {}
     cw = ctx.client("cloudwatch")
     for i in range(0, len(names), 100):  # AlarmNames: at most 100 (CloudWatch API reference)
         with doing("look up the deployment alarms"):
             pages = cw.get_paginator("describe_alarms").paginate(
-                AlarmNames=names[i : i + 100], AlarmTypes=["MetricAlarm"]
+                AlarmNames=names[i : i + 100], AlarmTypes=["CompositeAlarm", "MetricAlarm"]
             )
             for page in pages:
-                found.update({a["AlarmName"]: a for a in page.get("MetricAlarms", [])})
+                for alarm in [*page.get("MetricAlarms", []), *page.get("CompositeAlarms", [])]:
+                    found[alarm["AlarmName"]] = alarm
     return found
 
 

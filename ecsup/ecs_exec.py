@@ -128,7 +128,8 @@ def pick_task(ctx: Context, task: str | None) -> tuple[dict[str, Any], dict[str,
             found = ecs.describe_tasks(cluster=ctx.names.cluster, tasks=arns[:100])["tasks"] if arns else []
     running = [t for t in found if t.get("lastStatus") == "RUNNING"]
     live = [t for t in running if t.get("taskDefinitionArn") == svc.get("taskDefinition")]
-    chosen = (live or running or [None])[0]
+    ready = [t for t in live or running if agent_status(t, ctx.names.container)[0] == "RUNNING"]
+    chosen = (ready or live or running or [None])[0]
     if chosen is None:
         if task:
             raise Unhealthy(f"task {task} is {found[0].get('lastStatus')}, not RUNNING")
@@ -144,7 +145,49 @@ def pick_task(ctx: Context, task: str | None) -> tuple[dict[str, Any], dict[str,
     container = next((c for c in chosen.get("containers", []) if c.get("name") == ctx.names.container), None)
     if container is None or not container.get("runtimeId"):
         raise Unhealthy(f"task {chosen['taskArn'].split('/')[-1]} has no running container {ctx.names.container}")
+    require_agent(ctx, chosen)
     return dict(chosen), dict(container)
+
+
+AGENT = "ExecuteCommandAgent"
+EXEC_CHECKER = "https://github.com/aws-containers/amazon-ecs-exec-checker"
+
+
+def agent_status(task: dict[str, Any], container: str) -> tuple[str, str]:
+    """(lastStatus, reason) of the ECS Exec agent in ``container`` of the task, as DescribeTasks
+    reports it (containers[].managedAgents[], API reference ManagedAgent); ("", "") if none is listed."""
+    for c in task.get("containers", []):
+        if c.get("name") != container:
+            continue
+        for agent in c.get("managedAgents") or []:
+            if agent.get("name") == AGENT:
+                return str(agent.get("lastStatus") or ""), str(agent.get("reason") or "")
+    return "", ""
+
+
+def require_agent(ctx: Context, task: dict[str, Any]) -> None:
+    """ExecuteCommand needs the task's ExecuteCommandAgent RUNNING; otherwise AWS answers
+    InvalidParameterException ("... or the execute command agent isn't running"). Say what to do
+    before asking: a starting agent (PENDING, seconds after the task started) needs a moment; a
+    stopped one needs its reason, the task role's ssmmessages permissions, or AWS's exec checker."""
+    status, reason = agent_status(task, ctx.names.container)
+    if status == "RUNNING":
+        return
+    task_id = str(task["taskArn"]).split("/")[-1]
+    because = f" ({reason})" if reason else ""
+    if status in ("STOPPED", "STOPPING"):
+        raise Unhealthy(
+            f"the ECS Exec agent ({AGENT}) of task {task_id} is {status}{because}: ExecuteCommand cannot reach it",
+            hint=f"find out why: its reason (`aws ecs describe-tasks --cluster {ctx.names.cluster} --tasks {task_id}`, "
+            "containers[].managedAgents[]); the task role needs the ssmmessages permissions (`ecsup plan` shows the "
+            f"exec policy missing); AWS's amazon-ecs-exec-checker ({EXEC_CHECKER}) checks the rest. New tasks "
+            "(`ecsup deploy`) start a new agent",
+        )
+    raise Unhealthy(
+        f"the ECS Exec agent ({AGENT}) of task {task_id} is {status or 'not reported yet'}{because}: it starts "
+        "seconds after the task does",
+        hint="wait a few seconds and run `ecsup exec` again",
+    )
 
 
 def target(ctx: Context, task: dict[str, Any], container: dict[str, Any]) -> str:

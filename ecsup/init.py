@@ -263,7 +263,7 @@ def render(opts: InitOptions) -> str:
         f"latency_p95_ms = {AlarmsConfig().latency_p95_ms}    # 0 = off; p95 target response time",
         f"period_seconds = {AlarmsConfig().period_seconds}    # a multiple of 60",
         f"evaluation_periods = {AlarmsConfig().evaluation_periods}    # consecutive periods over the threshold",
-        "# Alarms of your own, watched as well; they must exist, and ecsup never changes them.",
+        "# Alarms of your own (metric or composite), watched as well; they must exist, and ecsup never changes them.",
         "names = []",
         "",
         "[service.deploy.verify]",

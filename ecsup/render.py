@@ -137,6 +137,17 @@ class ConsoleUI:
         for line in lines:
             self.console.print(escape(f"    {self.redact(line)}"), style="yellow")
 
+    def ask_choice(self, question: str, choices: tuple[str, ...], default: str) -> str | None:
+        """One of ``choices``, asked on the terminal; None without one (the caller refuses then)."""
+        if not self.interactive:
+            return None
+        from rich.prompt import Prompt  # rich, not click: typer no longer brings click with it
+
+        self.stop_live()
+        self._stop()
+        self.console.print(escape(self.redact(question)), style="yellow")
+        return str(Prompt.ask("choose", choices=list(choices), default=default, console=self.console))
+
     def stop_live(self) -> None:
         if self._live is not None:
             self._live.stop()

@@ -44,7 +44,8 @@ def test_create_makes_the_alarms_and_the_service_watches_them_with_rollback(stac
     ids = {m["Id"]: m for m in five["Metrics"]}
     names = sorted(m["MetricStat"]["Metric"]["MetricName"] for m in five["Metrics"] if "MetricStat" in m)
     assert names == sorted(["HTTPCode_Target_5XX_Count"] * 2 + ["RequestCount"] * 2 + ["HTTPCode_ELB_5XX_Count"])
-    assert "IF(requests > 0" in ids["rate"]["Expression"] and ids["rate"]["ReturnData"] is True
+    assert "IF(requests > 0" in ids["ratio"]["Expression"] and ids["rate"]["ReturnData"] is True
+    assert "requests < 1" in ids["rate"]["Expression"]  # an outage the load balancer answers itself
     tags = client("cloudwatch").list_tags_for_resource(ResourceARN=five["AlarmArn"])["Tags"]
     assert {"Key": "ecsup:app", "Value": "web"} in tags
     config = service()["deploymentConfiguration"]
@@ -346,9 +347,16 @@ def test_ecs_refuses_alarm_names_that_do_not_exist_and_more_than_it_accepts(stac
 
 
 def test_an_alarm_already_in_alarm_when_the_deployment_starts_does_not_fail_it(stack, make_ctx):
+    """ECS does not act on an alarm that is in ALARM as the deployment starts (aws/copilot-cli#4512):
+    a release that goes on knowingly (--ignore-alarms; alarm_guard.py) is not guarded by it."""
     client("cloudwatch").set_alarm_state(AlarmName="ecsup-web-dev-5xx", StateValue="ALARM", StateReason="old")
-    result = deploy.deploy(make_ctx(), IMAGE_2)
-    assert result.status == "SUCCESSFUL"
+    ui = Notes()
+    ctx = make_ctx(ui=ui)
+    ctx.ignore_alarms = True
+    result = deploy.deploy(ctx, IMAGE_2)
+    assert result.status == "SUCCESSFUL"  # in ALARM all along, and still no rollback
+    assert alarms("ecsup-web-dev-5xx")["ecsup-web-dev-5xx"]["StateValue"] == "ALARM"
+    assert ui.notes[0].startswith("WARNING: deployment alarm(s) already in ALARM: ecsup-web-dev-5xx (old)")
 
 
 def test_status_shows_the_alarms_states_and_an_alarm_in_alarm_makes_it_unhealthy(aws, make_ctx, tmp_path):

@@ -121,12 +121,14 @@ def test_two_stacks_share_one_load_balancer_with_a_rule_each(two, make_ctx):
     assert [p["UserIdGroupPairs"][0]["GroupId"] for p in sg["IpPermissions"]] == lb["SecurityGroups"]
     # both hostnames alias the shared load balancer
     assert aliases() == {f"www.{ZONE}": lb["DNSName"].lower(), f"api.{ZONE}": lb["DNSName"].lower()}
-    # each stack's 5xx alarm reads its own target groups only: the shared load balancer's own 5xx
-    # count is every stack's (alarms.py)
+    # each stack's 5xx alarm reads its own target groups (the shared load balancer's own 5xx count,
+    # every stack's, only as the sign of an outage of this stack's groups: alarms.py)
     for app in ("web", "api"):
         [alarm] = client("cloudwatch").describe_alarms(AlarmNames=[f"ecsup-{app}-dev-5xx"])["MetricAlarms"]
         metrics = {m["MetricStat"]["Metric"]["MetricName"] for m in alarm["Metrics"] if "MetricStat" in m}
-        assert metrics == {"HTTPCode_Target_5XX_Count", "RequestCount"}, metrics
+        assert metrics == {"HTTPCode_Target_5XX_Count", "RequestCount", "HealthyHostCount", "HTTPCode_ELB_5XX_Count"}
+        ratio = next(m["Expression"] for m in alarm["Metrics"] if m["Id"] == "ratio")
+        assert "e5" not in ratio, ratio
         groups = {
             d["Value"].split("/")[1]
             for m in alarm["Metrics"]

@@ -116,6 +116,11 @@ class Delays:
     # of task_start once the container exited (tasks.py: Docker's awslogs driver batches, CloudWatch
     # Logs' ingestion; apache/airflow#43717).
     log_delivery: float = 4.0
+    # ECS Exec: the task's ExecuteCommandAgent (the SSM agent ECS starts inside the container once it
+    # runs) reports PENDING, then RUNNING (API reference, ManagedAgent lastStatus / lastStartedAt);
+    # ExecuteCommand works only once it runs ("... or the execute command agent isn't running").
+    # Seconds after the container starts; short in the tests, which wait it out.
+    exec_agent_start: float = 5.0
 
 
 STRICT = Delays()  # the test suite: on its fake clock these cost no real time
@@ -138,6 +143,7 @@ SANDBOX = Delays(  # the sandbox: on the real clock, short enough to watch (scri
     task_start=1.0,
     deployment_minute=1.0,
     log_delivery=0.5,
+    exec_agent_start=0.5,
 )
 
 

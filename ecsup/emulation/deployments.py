@@ -126,7 +126,9 @@ TRIGGERED, alarmNames, triggeredAlarmNames}`` (API reference, ServiceDeploymentA
 TRIGGERED | MONITORING | MONITORING_COMPLETE | DISABLED) and a statusReason naming the alarms
 (worded here: AWS's wording is not documented). CreateService/UpdateService refuse alarm names
 that do not exist in CloudWatch in the service's region, and more than
-``MAX_DEPLOYMENT_ALARMS`` names (InvalidParameterException, worded here).
+``MAX_DEPLOYMENT_ALARMS`` names (InvalidParameterException, worded here). An alarm enters ALARM by
+SetAlarmState, or by the emulated CloudWatch's evaluation of the metrics the emulated ELB publishes
+for requests (emulation/traffic.py, emulation/cloudwatch.py), brought up to date before each step.
 
 Sandbox convention: unhealthy images
 ------------------------------------
@@ -159,6 +161,7 @@ from typing import Any
 
 from .. import emulation as _emulation
 from . import AwsFault, Emulation, _ecs, _elbv2, _iam, _params, _role, _state
+from .cloudwatch import evaluate_alarms
 from .elbv2 import load_balancer_active_at
 
 BLUE_GREEN_FAMILY = ("BLUE_GREEN", "LINEAR", "CANARY")
@@ -205,6 +208,7 @@ class Revision:
     # why its tasks fail (stopped_tasks): "pull" (an image it cannot pull), "health" (never
     # healthy), "secrets" (the IAM emulation: its secrets unreadable); None: they run
     failure: str | None = None
+    running_since: float | None = None  # emulation clock: when its tasks began RUNNING (ECS Exec's agent)
 
 
 @dataclass
@@ -642,6 +646,10 @@ def _sync(dep: Deployment, t: float) -> None:
     svc.running_count = sum(r.running for r in revs)
     svc.pending_count = sum(r.pending for r in revs)
     for rev in revs:
+        if rev.running > 0 and rev.running_since is None:
+            rev.running_since = t
+        elif rev.running <= 0:
+            rev.running_since = None
         rev.legacy.update(
             desiredCount=rev.requested,
             runningCount=rev.running,
@@ -1288,6 +1296,7 @@ def advance(em: Emulation, ecs: Any) -> None:
                 dep.target.healthy = False
                 dep.target.failure = dep.target.failure or "secrets"
                 _trip(dep, now)
+            evaluate_alarms(em, dep.account, dep.region)  # CloudWatch's periods that ended meanwhile
             fired = _alarm_fired(dep)
             while dep.steps and dep.steps[0][0] <= now:
                 if fired is not None and fired[0] <= dep.steps[0][0] and dep.status in ("PENDING", "IN_PROGRESS"):

@@ -41,7 +41,10 @@ What AWS reports, and where it is documented
   command agent isn't running. ..." (the message the AWS CLI users report). ``interactive``
   must be true ("Interactive is the only mode supported currently."). The answer carries
   ``session {sessionId, streamUrl, tokenValue}``. Such tasks list the ``ExecuteCommandAgent``
-  managed agent on their containers, and each container has a ``runtimeId``: the AWS CLI hands
+  managed agent on their containers (API reference, ManagedAgent: lastStatus, lastStartedAt,
+  reason): PENDING until ``Delays.exec_agent_start`` after the container started, then RUNNING,
+  STOPPED with the container; ExecuteCommand is refused (the message above) until it runs. Each
+  container has a ``runtimeId``: the AWS CLI hands
   the plugin the target ``ecs:<cluster>_<task id>_<runtimeId>`` (aws-cli,
   awscli/customizations/ecs/executecommand.py), which SSM StartSession accepts for port
   forwarding (document AWS-StartPortForwardingSessionToRemoteHost); a target that is not
@@ -337,10 +340,12 @@ def _service_tasks(em: Emulation, ecs: Any, cluster: str) -> list[dict[str, Any]
                 except Exception:
                     continue
                 enabled = _exec_at(svc, dep.created)
+                agent = _agent(em, "RUNNING", rev.running_since)
                 for task_id in rev.tasks[: rev.running]:
                     arn = f"arn:aws:ecs:{svc.region_name}:{svc._account_id}:task/{cluster}/{task_id}"
                     containers = [
-                        _container(arn, task_id, c, enabled, "RUNNING", None, None) for c in td.container_definitions
+                        _container(arn, task_id, c, enabled, "RUNNING", None, None, agent)
+                        for c in td.container_definitions
                     ]
                     out.append(
                         {
@@ -421,6 +426,21 @@ def _service_stopped_tasks(em: Emulation, ecs: Any, cluster: str) -> list[dict[s
     return out
 
 
+def _agent(em: Emulation | None, container_status: str, started: float | None) -> dict[str, Any]:
+    """The ExecuteCommandAgent of a container in that status whose task began RUNNING at
+    ``started`` (emulation clock): PENDING until Delays.exec_agent_start has passed, then RUNNING
+    (with lastStartedAt); STOPPED with the container (API reference, ManagedAgent)."""
+    if container_status != "RUNNING":
+        return {"lastStatus": "STOPPED" if container_status == "STOPPED" else "PENDING"}
+    if em is None:
+        return {"lastStatus": "RUNNING"}
+    since = started if started is not None else em.now()
+    running_at = since + em.delays.exec_agent_start
+    if em.now() < running_at:
+        return {"lastStatus": "PENDING"}
+    return {"lastStatus": "RUNNING", "lastStartedAt": _now_utc() - timedelta(seconds=em.now() - running_at)}
+
+
 def _container(
     task_arn: str,
     task_id: str,
@@ -429,6 +449,7 @@ def _container(
     status: str,
     exit_code: int | None,
     reason: str | None,
+    agent: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     name = str(definition.get("name"))
     runtime = f"{task_id}-{uuid.uuid5(uuid.NAMESPACE_URL, task_arn + '/' + name).int % 10**10}"
@@ -446,7 +467,7 @@ def _container(
     if reason:
         container["reason"] = reason
     if exec_enabled:
-        container["managedAgents"] = [{"name": "ExecuteCommandAgent", "lastStatus": status}]
+        container["managedAgents"] = [{"name": "ExecuteCommandAgent", **(agent or {"lastStatus": status})}]
     return container
 
 
@@ -469,6 +490,7 @@ def _one_off_view(task: OneOff, include_tags: bool) -> dict[str, Any]:
             c_status,
             task.exit_code if is_essential and c_status == "STOPPED" else None,
             task.container_reason if is_essential else None,
+            _agent(_emulation.ACTIVE, c_status, task.times.get("startedAt")),
         )
         view["image"] = c.get("image")
         if c_status not in ("RUNNING", "STOPPED") or (c_status == "STOPPED" and "startedAt" not in task.times):
@@ -771,6 +793,9 @@ def execute_command(self: Any) -> Any:
         container = next((c for c in containers if c["name"] == name), None)
         if container is None:
             raise _invalid("The container name must be specified when the task has more than one container.")
+        agents = container.get("managedAgents") or []
+        if not any(a.get("name") == "ExecuteCommandAgent" and a.get("lastStatus") == "RUNNING" for a in agents):
+            raise _invalid(NOT_ENABLED)  # "... or the execute command agent isn't running"
         session_id = f"ecs-execute-command-{uuid.uuid4().hex[:17]}"
         sessions = _state(ecs, "exec_sessions")
         sessions[session_id] = {"target": f"ecs:{cluster}_{view['taskArn'].split('/')[-1]}_{container['runtimeId']}"}

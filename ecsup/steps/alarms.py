@@ -24,6 +24,22 @@ and combines them with metric math.
   Counts are published only when non-zero: each is FILLed with 0, the ratio is guarded against
   0 / 0 (IF(requests > 0, ...)), and with no data at all (no traffic) the alarm treats missing
   data as not breaching.
+  An outage the load balancer answers itself: when the live group has no healthy target (its
+  tasks crashed and were deregistered), the ALB answers 503 itself: HTTPCode_ELB_5XX_Count rises
+  while the groups' RequestCount stays 0 ("only incremented for requests where the load balancer
+  node was able to choose a target"), and the ratio alone reads 0 % (aws/containers-roadmap#2853).
+  On a stack's own load balancer its 5xx count is the stack's own: no request reached a target
+  while the load balancer answered 5xx itself makes the figure 100 (every request failed) -- also
+  while the old group still has healthy targets during a bake, or for the share of a linear or
+  canary step that goes to an emptied group (the ratio counts those 5xx). On a shared load
+  balancer the ELB's 5xx count is every stack's, so the stack's own signal is HealthyHostCount per
+  target group (dimensions TargetGroup + LoadBalancer; "Reported if health checks are enabled" --
+  ELB User Guide, "CloudWatch metrics for your Application Load Balancer", metrics for targets):
+  with no healthy target in either group (Maximum over the period, both groups summed) while the
+  load balancer answers 5xx, the figure is 100; the ELB count serves only as the sign that requests
+  were refused. What this cannot see on a shared load balancer: the live group emptied while the
+  other still has healthy targets (during a bake) -- ECS's circuit breaker still counts the
+  replaced tasks there.
 * ``latency`` (only when ``latency_p95_ms`` > 0): the larger of the two groups' p95
   TargetResponseTime, MAX([FILL(pb,0), FILL(pg,0)]). A percentile of two groups' requests
   together cannot be computed from their percentiles; the larger one is an upper bound that
@@ -50,13 +66,14 @@ NAMESPACE = "AWS/ApplicationELB"
 KINDS = ("5xx", "latency")
 # The metrics each alarm evaluates (its MetricStats; expressions are free): what CloudWatch bills,
 # $0.10 per metric-month for a standard-resolution alarm (STACK.md; cost.py).
+# 5xx: each group's target 5xx and requests (4), and the load balancer's own 5xx.
 METRICS_PER_ALARM = {"5xx": 5, "latency": 2}
 
 
 def metrics_per_alarm(config: Config) -> dict[str, int]:
-    """METRICS_PER_ALARM for this stack: on a shared load balancer the 5xx alarm leaves out the
-    load balancer's own 5xx count (it would count every stack's), so it evaluates one metric less."""
-    return METRICS_PER_ALARM | ({"5xx": 4} if config.load_balancer.shared else {})
+    """METRICS_PER_ALARM for this stack: on a shared load balancer the 5xx alarm reads each group's
+    HealthyHostCount too (its own sign of an outage the load balancer answers itself), so 7."""
+    return METRICS_PER_ALARM | ({"5xx": 7} if config.load_balancer.shared else {})
 
 
 def kinds(cfg: AlarmsConfig) -> list[str]:
@@ -123,8 +140,12 @@ def wanted(ctx: Context) -> dict[str, dict[str, Any]]:
             metrics.append(_stat(f"t5{key}", "HTTPCode_Target_5XX_Count", dims, "Sum", period))
             metrics.append(_stat(f"rq{key}", "RequestCount", dims, "Sum", period))
         own_lb = not ctx.config.load_balancer.shared
-        if own_lb:  # per load balancer only: on a shared one it would count the other stacks' 5xx
-            metrics.append(_stat("e5", "HTTPCode_ELB_5XX_Count", lb, "Sum", period))
+        if not own_lb:
+            for key, dims in groups.items():
+                metrics.append(_stat(f"h{key}", "HealthyHostCount", dims, "Maximum", period))
+        # per load balancer only: in the ratio on an own load balancer; on a shared one (every
+        # stack's 5xx) only as the sign that the load balancer refused requests (module docstring)
+        metrics.append(_stat("e5", "HTTPCode_ELB_5XX_Count", lb, "Sum", period))
         metrics.append(
             {
                 "Id": "requests",
@@ -133,13 +154,33 @@ def wanted(ctx: Context) -> dict[str, dict[str, Any]]:
                 "ReturnData": False,
             }
         )
+        if not own_lb:
+            metrics.append(
+                {
+                    "Id": "healthy",
+                    "Expression": "FILL(hb,0) + FILL(hg,0)",
+                    "Label": "healthy targets (blue + green)",
+                    "ReturnData": False,
+                }
+            )
         metrics.append(
             {
-                "Id": "rate",
+                "Id": "ratio",
                 "Expression": "IF(requests > 0, 100 * (FILL(t5b,0) + FILL(t5g,0)"
                 + (" + FILL(e5,0)" if own_lb else "")
                 + ") / requests, 0)",
                 "Label": "5xx per 100 requests (targets" + (" and load balancer)" if own_lb else ")"),
+                "ReturnData": False,
+            }
+        )
+        outage = "requests < 1" if own_lb else "healthy < 1"  # the stack's own sign (module docstring)
+        metrics.append(
+            {
+                "Id": "rate",
+                "Expression": f"IF({outage}, IF(FILL(e5,0) > 0, 100, ratio), ratio)",
+                "Label": "5xx per 100 requests; 100 when "
+                + ("no request reached a target" if own_lb else "no target is healthy")
+                + " and the load balancer answers 5xx",
                 "ReturnData": True,
             }
         )

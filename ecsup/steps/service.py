@@ -227,6 +227,14 @@ def permissions_settle(ctx: Context) -> None:
         waiting.settle(ctx, "IAM to apply the roles' new permissions", changed + ctx.timeouts.iam_settle)
 
 
+def _guard_release(ctx: Context) -> None:
+    """Before a deployment starts: an alarm it will be watched by (the configured ones, which
+    this run sets) that is in ALARM already would not guard it (alarm_guard.py)."""
+    from ..alarm_guard import guard_release
+
+    guard_release(ctx)
+
+
 def _before_rollout(ctx: Context) -> None:
     """[service.deploy] before, with the revision about to be rolled out, where the service's
     tasks will run: a failure stops here, before CreateService / UpdateService (run.py)."""
@@ -422,6 +430,7 @@ class ServiceStep(Step):
         if wait_inactive:
             self._wait_inactive(ctx)
         permissions_settle(ctx)
+        _guard_release(ctx)
         _before_rollout(ctx)
         count = ctx.config.service.desired_count
         move = moving(ctx)  # a stack moving without a service: the next run finishes what this one leaves
@@ -490,6 +499,8 @@ class ServiceStep(Step):
             kwargs["forceNewDeployment"] = True
         if kwargs:
             permissions_settle(ctx)
+        if kwargs.keys() & {"taskDefinition", "networkConfiguration", "loadBalancers", "forceNewDeployment"}:
+            _guard_release(ctx)  # a deployment starts
         if "taskDefinition" in kwargs:
             _before_rollout(ctx)
         updated: dict[str, Any] = {}
