@@ -64,6 +64,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--endpoint-url", metavar="URL", help="send every AWS call to this endpoint (e.g. `ecsup sandbox`)")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     p.add_argument("--sandbox", action="store_true", help="run on the embedded sandbox, on a virtual clock")
+    p.add_argument(
+        "--assumptions",
+        action="store_true",
+        help="print the assumptions it checks (docs/acceptance.md's list) and exit",
+    )
     p.add_argument("--report-dir", metavar="DIR", help="where the report and the configs go [./ecsup-acceptance-<id>]")
     return p.parse_args(argv)
 
@@ -198,6 +203,11 @@ def main(argv: list[str] | None = None) -> int:
 
     opts = parse(argv)
     out, err = make_console(sys.stdout), make_console(sys.stderr)
+    if opts.assumptions:
+        from ..emulation.assumptions import markdown
+
+        sys.stdout.write(markdown())
+        return EXIT_OK
     if not opts.sandbox and not opts.zone:
         error(err, "--zone is required on AWS (a public hosted zone of the account)", "or --sandbox", EXIT_CONFIG)
         return EXIT_CONFIG
@@ -311,9 +321,9 @@ def _sandbox(zone: str, region: str, secret: str) -> tuple[Any, ProbeServer, Tar
 
     clock = VirtualClock()
     context.CLOCK.now, context.CLOCK.sleep = clock, clock.sleep
-    # a minute of bake or step lasts 20 s and tasks take 5 s to start: long enough for ecsup's
+    # a minute of bake or step lasts 10 s and tasks take 5 s to start: long enough for ecsup's
     # watch (polls every 2 s or more) to see every stage, in no real time on the virtual clock
-    delays = replace(emulation.SANDBOX, deployment_minute=20.0, task_start=5.0)
+    delays = replace(emulation.SANDBOX, deployment_minute=10.0, task_start=5.0)
     box = Sandbox(zone=zone, region=region, delays=delays, clock=clock).start()
     os.environ.pop("AWS_ENDPOINT_URL", None)
     target = Target(

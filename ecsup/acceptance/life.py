@@ -832,7 +832,11 @@ class Life:
     def check_draining(self) -> None:
         if not self.drained:
             return
-        draining = {k: v for k, v in self.drained.items() if v["delete_service"] == "DRAINING"}
+        draining = {
+            k: v
+            for k, v in self.drained.items()
+            if v["delete_service"] == "DRAINING" and set(v["describe_right_after"]) <= {"DRAINING", "INACTIVE"}
+        }
         evidence = {"services": self.drained}
         if len(draining) == len(self.drained):
             self.record(

@@ -241,7 +241,7 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
         title="A one-off task's exit code and logs",
         statement=(
             "RunTask of the service's revision with a command override stops with EssentialContainerExited, the "
-            "container's exit code, and its output in the awslogs stream <prefix>/<container>/<task id>."
+            "container's exit code, and its output in the awslogs stream `<prefix>/<container>/<task id>`."
         ),
         sources=(
             "ECS Developer Guide, 'Amazon ECS task lifecycle' and 'Using the awslogs log driver'",
@@ -283,3 +283,26 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
 
 def by_id() -> dict[str, Assumption]:
     return {a.id: a for a in ASSUMPTIONS}
+
+
+DOCS_START = "<!-- assumptions: generated from ecsup/emulation/assumptions.py by `scripts/acceptance --assumptions` -->"
+DOCS_END = "<!-- end of assumptions -->"
+
+
+def markdown() -> str:
+    """The assumptions as docs/acceptance.md lists them (between DOCS_START and DOCS_END)."""
+    out = [DOCS_START, ""]
+    for a in ASSUMPTIONS:
+        deciding = " Releases depend on it and no document settles it." if a.deciding else ""
+        out += [
+            f"### `{a.id}`: {a.title}",
+            "",
+            f"{a.statement}{deciding}",
+            "",
+            "- sources: " + "; ".join(a.sources),
+            f"- played by: {a.emulation}",
+            f"- checked by: `{a.check}`",
+            "",
+        ]
+    out.append(DOCS_END)
+    return "\n".join(out) + "\n"
