@@ -128,3 +128,47 @@ def test_the_docs_page_lists_the_registry() -> None:
     assert re.findall(r"^### `([a-z0-9-]+)`", page, flags=re.M) == [a.id for a in ASSUMPTIONS]
     assert "acceptance.md" in (ROOT / "docs" / "README.md").read_text()
     assert "scripts/acceptance" in (ROOT / "docs" / "development.md").read_text()
+
+
+def test_ctrl_c_stops_the_life_and_the_kit_still_cleans_up(tmp_path: Path) -> None:
+    """SIGINT in the middle of the first `create` (its load balancer made, its service not yet):
+    every stack is destroyed, nothing of the kit's is left, every assumption is skipped saying why."""
+    import signal
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_", "ECSUP_"))}
+    env.update(PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+    report_dir = tmp_path / "report"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ecsup.acceptance", "--sandbox", "--yes", "--report-dir", str(report_dir)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    seen: list[str] = []
+    try:
+        for line in proc.stdout:
+            seen.append(line)
+            if "created   load balancer" in line:
+                proc.send_signal(signal.SIGINT)
+                break
+        rest, _ = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    output = "".join(seen) + rest
+    assert proc.returncode == 130, output[-4000:]
+    assert "interrupted: cleaning up" in output
+    doc = json.loads((report_dir / "report.json").read_text())
+    assert doc["interrupted"] is True and doc["ok"] is False
+    outcomes = {a["id"]: a for a in doc["assumptions"]}
+    assert {a["outcome"] for a in outcomes.values()} == {"skip"}
+    assert all("interrupted" in a["observed"] for a in outcomes.values())
+    assert any(":loadbalancer/app/" in arn for arn in doc["cleanup"]["found_before"])
+    assert doc["cleanup"]["left"] == [] and doc["cleanup"]["errors"] == []
+    assert [s["step"].split("   ")[0] for s in doc["steps"] if s["step"].startswith("ecsup destroy")] == [
+        f"ecsup destroy --purge --yes -c {name}.toml" for name in ("own", "shop", "blog")
+    ]

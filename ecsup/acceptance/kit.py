@@ -9,6 +9,7 @@ it all on the embedded sandbox, on a virtual clock (the test suite does).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets as pysecrets
 import signal
@@ -321,9 +322,9 @@ def _sandbox(zone: str, region: str, secret: str) -> tuple[Any, ProbeServer, Tar
 
     clock = VirtualClock()
     context.CLOCK.now, context.CLOCK.sleep = clock, clock.sleep
-    # a minute of bake or step lasts 10 s and tasks take 5 s to start: long enough for ecsup's
+    # a minute of bake or step lasts 5 s and tasks take 3 s to start: long enough for ecsup's
     # watch (polls every 2 s or more) to see every stage, in no real time on the virtual clock
-    delays = replace(emulation.SANDBOX, deployment_minute=10.0, task_start=5.0)
+    delays = replace(emulation.SANDBOX, deployment_minute=5.0, task_start=3.0)
     box = Sandbox(zone=zone, region=region, delays=delays, clock=clock).start()
     os.environ.pop("AWS_ENDPOINT_URL", None)
     target = Target(
@@ -370,6 +371,31 @@ def _clean_up(life: Life, stacks: list[Stack], report: Report, out: Any) -> None
         report.interrupted = True
         report.cleanup_errors.append("clean-up interrupted")
     try:
-        report.left = inventory(life, stacks)
+        report.left = _what_is_left(life, stacks, report)
+    except KeyboardInterrupt:
+        report.interrupted = True
+        report.cleanup_errors.append("the inventory after the clean-up was interrupted")
     except Exception as exc:
         report.cleanup_errors.append(f"inventory after clean-up: {exc}")
+
+
+LEFT_BOUND = 300.0  # seconds the tagging API may go on listing what was just deleted
+
+
+def _what_is_left(life: Life, stacks: list[Stack], report: Report) -> list[str]:
+    """The inventory after the clean-up; the tagging API lists deleted resources for a while, so
+    what it still finds is looked at again, for at most LEFT_BOUND seconds."""
+    from ..errors import WaitTimeout
+    from ..waiting import poll
+
+    left = {"now": inventory(life, stacks)}
+    if not left["now"] or report.interrupted:
+        return left["now"]
+
+    def gone() -> tuple[bool, str]:
+        left["now"] = inventory(life, stacks)
+        return not left["now"], f"{len(left['now'])} still listed"
+
+    with contextlib.suppress(WaitTimeout):
+        poll(life.look(stacks[0]), "the kit's resources to be gone", gone, LEFT_BOUND)
+    return left["now"]

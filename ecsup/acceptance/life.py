@@ -517,7 +517,8 @@ class Life:
     # -- checks ---------------------------------------------------------------------------------------
     def check_first_deployment(self, stack: Stack) -> None:
         deps = self.deployments(stack)
-        first = self.deployment(stack, deps[-1]["serviceDeploymentArn"]) if deps else {}
+        first = min(deps, key=lambda d: str(d.get("createdAt", "")), default={})  # the order is not promised
+        first = self.deployment(stack, first.get("serviceDeploymentArn"))
         svc = self.service(stack)
         weights = self.weights(stack, svc)
         live = max(weights, key=lambda g: weights[g]) if weights else ""
