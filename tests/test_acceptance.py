@@ -172,3 +172,31 @@ def test_ctrl_c_stops_the_life_and_the_kit_still_cleans_up(tmp_path: Path) -> No
     assert [s["step"].split("   ")[0] for s in doc["steps"] if s["step"].startswith("ecsup destroy")] == [
         f"ecsup destroy --purge --yes -c {name}.toml" for name in ("own", "shop", "blog")
     ]
+
+
+def test_the_last_stack_leaving_a_shared_load_balancer_leaves_nothing_of_it_in_ssm(aws: Any, make_ctx: Any) -> None:
+    """What the kit's clean-up found left: the shared load balancer's generation parameter, which
+    its lock rewrites on every release, stayed after the last stack left."""
+    from conftest import ZONE, client, config_text
+
+    from ecsup import engine
+
+    shared = '\n[load_balancer]\nshared = "edge"\n'
+    texts = [
+        config_text(shared),
+        config_text(
+            shared, replace={'app = "web"': 'app = "api"', f'hostname = "www.{ZONE}"': f'hostname = "api.{ZONE}"'}
+        ),
+    ]
+    for text in texts:
+        engine.create(make_ctx(text))
+    params = [p["Name"] for p in client("ssm").describe_parameters()["Parameters"]]
+    assert "/ecsup/shared-lb/edge/generation" in params
+    for text in texts:
+        ctx = make_ctx(text)
+        outcome = engine.plan_destroy(ctx)
+        with engine.destroy_locked(ctx):
+            result = engine.destroy(ctx, outcome)
+        assert not result.failed and not result.left
+    params = [p["Name"] for p in client("ssm").describe_parameters()["Parameters"]]
+    assert [p for p in params if p.startswith("/ecsup/")] == []

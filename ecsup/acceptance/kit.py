@@ -148,7 +148,8 @@ def _raise_interrupt(*_: Any) -> None:
 
 def inventory(life: Life, stacks: list[Stack]) -> list[str]:
     """What of the kit's exists: everything tagged with the kit's app or shared load balancer (the
-    tagging API, in the region and us-east-1), its IAM roles, SSM parameters and log groups."""
+    tagging API, in the region and us-east-1), its IAM roles, SSM parameters (secrets, and the
+    stacks' and the shared load balancer's locks) and log groups."""
     own = stacks[0]
     found: set[str] = set()
     filters = [[{"Key": "ecsup:app", "Values": [own.app]}], [{"Key": "ecsup:shared-lb", "Values": [stacks[1].shared]}]]
@@ -175,6 +176,10 @@ def inventory(life: Life, stacks: list[Stack]) -> list[str]:
             ParameterFilters=[{"Key": "Name", "Option": "BeginsWith", "Values": [f"/{stack.app}/{stack.env}/"]}]
         ):
             found.update(f"SSM parameter {p['Name']}" for p in page.get("Parameters") or [])
+        locks = [names.lock_parameter, names.generation_parameter]
+        if stack.shared:
+            locks += [names.shared_lock_parameter, names.shared_generation_parameter]
+        found.update(f"SSM parameter {p['Name']}" for p in ssm.get_parameters(Names=locks).get("Parameters") or [])
         for page in logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=names.log_group):
             found.update(f"log group {g['logGroupName']}" for g in page.get("logGroups") or [])
     return sorted(found)

@@ -32,6 +32,8 @@ GOOD_IMAGES = (
 )
 FAILING_IMAGE = "public.ecr.aws/nginx/nginx:ecsup-acceptance-unhealthy"
 PROBE_PATH = "/ecsup-acceptance-no-such-page"  # nginx answers 404: the probe fails
+DEPLOY_TIMEOUT = 1800.0  # seconds a deployment of the kit may take before the kit ends it itself
+EVIDENCE = ("status", "statusReason", "lifecycleStage", "alarms", "deploymentCircuitBreaker", "rollback")
 TRAFFIC_STAGES = ("PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME")
 
 # check -> the assumption it observes (ecsup/emulation/assumptions.py names the check back)
@@ -310,17 +312,36 @@ class Life:
         from ..cli import run_release
         from ..deploy import RolledBack
         from ..deploy import deploy as ship
+        from ..errors import WaitTimeout
 
         ctx, ui = self.context(stack)
         ui.hooks += hooks or []
         try:
-            doc = run_release(ctx, ui, lambda: ship(ctx, image), False, "deployed")
+            doc = run_release(ctx, ui, lambda: ship(ctx, image, timeout=DEPLOY_TIMEOUT), False, "deployed")
         except RolledBack as exc:
             self.console.print(f"  ECS rolled it back: {exc.message}", highlight=False, markup=False)
             self._after_deploy(stack)
             return (exc.result.as_dict() if exc.result else None), exc
+        except WaitTimeout:
+            return self._timed_out(stack), None
         self.images[stack.key] = image
         return doc, None
+
+    def _timed_out(self, stack: Stack) -> dict[str, Any]:
+        """A deployment that did not end in DEPLOY_TIMEOUT (what AWS did is the finding): what it
+        reported then; then `ecsup rollback` ends it, so that the life goes on."""
+        from ..cli import run_release
+        from ..deploy import rollback
+        from ..deployments import ongoing
+
+        ctx, ui = self.context(stack)
+        arn = ongoing(ctx)
+        then = self.deployment(stack, arn)
+        self.console.print(f"  still {then.get('status')} after {DEPLOY_TIMEOUT:.0f}s: rolling it back", markup=False)
+        if arn:
+            run_release(ctx, ui, lambda: rollback(ctx, timeout=DEPLOY_TIMEOUT), False, "rolled back")
+        self._after_deploy(stack)
+        return {"deployment_arn": arn, "timed_out": True, "at_timeout": {k: then.get(k) for k in EVIDENCE}}
 
     def _after_deploy(self, stack: Stack) -> None:
         """After a rollback: the image the service runs now."""
@@ -662,8 +683,8 @@ class Life:
             self.record(
                 "shared_blue_green",
                 PASS,
-                f"SUCCESSFUL on a listener with a {default[0].get('Type')} default and {len(rules_before) - 1} rules; "
-                "only this stack's rule changed",
+                f"SUCCESSFUL on a listener with a {default[0].get('Type')} default and {len(rules_before) - 1} "
+                "host rules; only this stack's rule changed",
                 **evidence,
             )
         else:
@@ -775,6 +796,7 @@ class Life:
             self.set_alarm(stack, "OK", "reset by the ecsup acceptance kit")
         dep = self.deployment(stack, (doc or {}).get("deployment_arn"))
         evidence = {
+            "timed_out": (doc or {}).get("at_timeout"),
             "set_at": seen,
             "status": dep.get("status"),
             "statusReason": dep.get("statusReason"),
@@ -797,6 +819,7 @@ class Life:
         dep = self.deployment(stack, (doc or {}).get("deployment_arn"))
         breaker = dep.get("deploymentCircuitBreaker") or {}
         evidence = {
+            "timed_out": (doc or {}).get("at_timeout"),
             "status": dep.get("status"),
             "statusReason": dep.get("statusReason"),
             "deploymentCircuitBreaker": breaker,
