@@ -20,7 +20,7 @@ from ecsup.emulation.assumptions import ASSUMPTIONS, DOCS_END, DOCS_START, markd
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _kit(*args: str, cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+def _kit(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MOTO_", "ECSUP_"))}
     env["PYTHONPATH"] = str(ROOT)
     return subprocess.run(
@@ -155,7 +155,7 @@ def test_ctrl_c_stops_the_life_and_the_kit_still_cleans_up(tmp_path: Path) -> No
             if "created   load balancer" in line:
                 proc.send_signal(signal.SIGINT)
                 break
-        rest, _ = proc.communicate(timeout=180)
+        rest, _ = proc.communicate(timeout=600)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -200,3 +200,26 @@ def test_the_last_stack_leaving_a_shared_load_balancer_leaves_nothing_of_it_in_s
         assert not result.failed and not result.left
     params = [p["Name"] for p in client("ssm").describe_parameters()["Parameters"]]
     assert [p for p in params if p.startswith("/ecsup/")] == []
+
+
+def test_a_failure_outranks_a_pass_and_what_the_life_did_not_reach_is_skipped_with_why(tmp_path: Path) -> None:
+    from ecsup.acceptance.report import FAIL, PASS, Outcome, Report
+
+    report = Report("aws", "eu-west-1", "example.com", "beef", account="123456789012")
+    report.record(Outcome("production-weights", "production_weights", PASS, "a -> b at 100", {"status": "SUCCESSFUL"}))
+    report.record(Outcome("production-weights", "production_weights", FAIL, "weights {'a': 50}", {"status": "X"}))
+    report.record(Outcome("production-weights", "production_weights", PASS, "b -> a at 100"))
+    report.error = "ecsup deploy -c own.toml: AWS said no"
+    report.finish_skips()
+    doc = report.as_dict()
+    by_id = {a["id"]: a for a in doc["assumptions"]}
+    weights = by_id["production-weights"]
+    assert weights["outcome"] == "fail" and weights["evidence"]["earlier"]["observed"] == "a -> b at 100"
+    skipped = by_id["move-rollback"]
+    assert skipped["outcome"] == "skip" and "ecsup deploy -c own.toml: AWS said no" in skipped["observed"]
+    assert doc["ok"] is False and doc["counts"] == {"pass": 0, "fail": 1, "skip": len(ASSUMPTIONS) - 1}
+    json_path, text_path = report.write(tmp_path)
+    assert json.loads(json_path.read_text())["error"] == report.error
+    text = text_path.read_text()
+    assert "[FAIL] production-weights" in text and "-> change the assumption in ecsup/emulation/assumptions.py" in text
+    assert "account 123456789012" in text and "stopped early: ecsup deploy -c own.toml" in text

@@ -209,7 +209,9 @@ class Life:
         return ctx.client(service, region) if region else ctx.client(service)
 
     def step(self, title: str, body: Callable[[], Any]) -> Any:
-        self.console.print(f"[bold]$ {title}[/]", highlight=False)
+        from rich.markup import escape
+
+        self.console.print(f"[bold]$ {escape(title)}[/]", highlight=False)
         start = time.monotonic()
         clock = self.target.clock
         virtual = clock() if clock is not None else None
