@@ -223,3 +223,24 @@ def test_a_failure_outranks_a_pass_and_what_the_life_did_not_reach_is_skipped_wi
     text = text_path.read_text()
     assert "[FAIL] production-weights" in text and "-> change the assumption in ecsup/emulation/assumptions.py" in text
     assert "account 123456789012" in text and "stopped early: ecsup deploy -c own.toml" in text
+
+
+def test_an_alarm_rollback_keeps_its_reason_and_does_not_trip_the_circuit_breaker(aws: Any, make_ctx: Any) -> None:
+    """What the kit's run showed: the next look at a deployment an alarm failed took its FAILED
+    rollout for failed tasks, tripped the circuit breaker and replaced the alarm's reason."""
+    from conftest import client
+    from test_alarms import IMAGE_2, AlarmInBake
+
+    from ecsup import deploy, engine
+
+    engine.create(make_ctx())
+    with pytest.raises(deploy.RolledBack) as err:
+        deploy.deploy(make_ctx(ui=AlarmInBake()), IMAGE_2)
+    assert err.value.result is not None
+    arn = err.value.result.deployment_arn
+    for _ in range(2):  # looked at again after it ended: it stays as it ended
+        [dep] = client("ecs").describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"]
+        assert dep["status"] == "ROLLBACK_SUCCESSFUL"
+        assert dep["statusReason"] == deployments.ALARM_ROLLBACK.format("ecsup-web-dev-5xx")
+        assert dep["deploymentCircuitBreaker"]["status"] == "MONITORING_COMPLETE"
+        assert dep["alarms"]["status"] == "TRIGGERED"
