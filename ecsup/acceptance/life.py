@@ -54,6 +54,7 @@ CHECKS = {
     "acm_validation_record": "acm-validation-record",
     "service_draining": "service-draining",
     "strategy_switch": "deployment-configuration-merge",
+    "alarm_at_start": "alarm-in-alarm-at-start",
 }
 
 
@@ -410,6 +411,10 @@ class Life:
         self.step(
             f"ecsup create -c {shop.path.name}   # strategy = 'canary' after 'linear'",
             lambda: self.switch_from_linear(shop),
+        )
+        self.step(
+            f"ecsup deploy -c {own.path.name}   # its 5xx alarm in ALARM before the deployment starts",
+            lambda: self.alarm_at_start(own),
         )
         self.step(
             f"ecsup create -c {own.path.name}   # strategy = 'rolling'",
@@ -814,6 +819,54 @@ class Life:
             self.record(
                 check, FAIL, f"the deployment ended {dep.get('status')} (alarm set in {seen['stage']})", **evidence
             )
+
+    def alarm_at_start(self, stack: Stack) -> None:
+        """A deployment started while the stack's alarm is in ALARM, never set again during it. The
+        deploy's own steps below `ecsup deploy` (register the revision, UpdateService, watch), so
+        that nothing of ecsup's stands between the alarm and ECS."""
+        from .. import lock
+        from ..deploy import register_revision, start
+        from ..deployments import RolledBack, describe_task_definition, watch
+        from ..deployments import service as live_service
+
+        ctx, ui = self.context(stack)
+        cloudwatch = self.client(stack, "cloudwatch")
+        name = stack.names.alarm("5xx")
+        image = self.next_image(stack)
+        self.set_alarm(stack, "ALARM", "Threshold Crossed: set by the ecsup acceptance kit before the deployment")
+        at_start = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["StateValue"]
+        rolled: Any = None
+        arn: str | None = None
+        try:
+            with lock.held(ctx, "deploy"):
+                svc = live_service(ctx)
+                td, tags = describe_task_definition(ctx, svc["taskDefinition"])
+                arn = start(ctx, register_revision(ctx, td, tags, image), svc)
+            if arn:
+                ui.release_started(f"deploying {image} with {name} in {at_start}")
+                try:
+                    watch(ctx, arn, DEPLOY_TIMEOUT)
+                    self.images[stack.key] = image
+                except RolledBack as exc:
+                    rolled = exc
+                    self._after_deploy(stack)
+        finally:
+            at_end = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["StateValue"]
+            self.set_alarm(stack, "OK", "reset by the ecsup acceptance kit")
+        dep = self.deployment(stack, arn)
+        evidence = {
+            "alarm_at_start": at_start,
+            "alarm_at_end": at_end,  # CloudWatch may have re-evaluated it meanwhile (no data: OK)
+            "status": dep.get("status"),
+            "statusReason": dep.get("statusReason"),
+            "alarms": dep.get("alarms"),
+        }
+        if at_start != "ALARM" or not arn:
+            self.record("alarm_at_start", SKIP, f"the alarm was {at_start} at the start", **evidence)
+        elif rolled is None and dep.get("status") == "SUCCESSFUL":
+            self.record("alarm_at_start", PASS, f"SUCCESSFUL although {name} was in ALARM when it started", **evidence)
+        else:
+            self.record("alarm_at_start", FAIL, f"the deployment ended {dep.get('status')}", **evidence)
 
     def breaker_rollback(self, stack: Stack, strategy: str) -> None:
         check = f"breaker_{strategy}"

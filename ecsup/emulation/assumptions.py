@@ -162,6 +162,23 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
         deciding=True,
     ),
     Assumption(
+        id="alarm-in-alarm-at-start",
+        title="An alarm already in ALARM when a deployment starts",
+        statement=(
+            "ECS fails a deployment for an alarm of deploymentConfiguration.alarms only when the alarm goes into "
+            "ALARM after the deployment started: one already in ALARM when it starts, and never changed during "
+            "it, does not fail it."
+        ),
+        sources=(
+            "aws/copilot-cli#4512 ('the rollback setting is ignored if the alarms are already in alarm state')",
+            "ECS Developer Guide, 'How CloudWatch alarms detect Amazon ECS deployment failures'",
+        ),
+        emulation="emulation/deployments.py (_alarm_fired: only entries into ALARM after the deployment was "
+        "created) and emulation/cloudwatch.py (when an alarm entered ALARM)",
+        check="alarm_at_start",
+        deciding=True,
+    ),
+    Assumption(
         id="breaker-linear",
         title="The circuit breaker under the linear strategy",
         statement=(
