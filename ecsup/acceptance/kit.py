@@ -191,16 +191,14 @@ def _inactive(life: Life, stack: Stack, arns: set[str]) -> set[str]:
     gone: set[str] = set()
     clusters = sorted(a for a in arns if ":cluster/" in a)
     if clusters:
-        for c in ecs.describe_clusters(clusters=clusters).get("clusters") or []:
-            if c.get("status") == "INACTIVE":
-                gone.add(c["clusterArn"])
+        found = ecs.describe_clusters(clusters=clusters)
+        gone.update(c["clusterArn"] for c in found.get("clusters") or [] if c.get("status") == "INACTIVE")
+        gone.update(f["arn"] for f in found.get("failures") or [] if f.get("reason") == "MISSING")
     for arn in sorted(a for a in arns if ":service/" in a):
         cluster = arn.split(":service/")[1].split("/")[0]
-        for svc in ecs.describe_services(cluster=cluster, services=[arn]).get("services") or []:
-            if svc.get("status") == "INACTIVE":
-                gone.add(arn)
-    found = ecs.describe_clusters(clusters=clusters).get("failures") if clusters else []
-    gone.update(f["arn"] for f in found or [] if f.get("reason") == "MISSING")
+        found = ecs.describe_services(cluster=cluster, services=[arn])
+        if any(svc.get("status") == "INACTIVE" for svc in found.get("services") or []) or found.get("failures"):
+            gone.add(arn)
     return gone
 
 
@@ -224,6 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     except EcsupError as exc:
         error(err, exc.message, exc.hint, exc.exit_code)
         return exc.exit_code
+    except KeyboardInterrupt:  # before the life began (at the question, or while the sandbox started)
+        error(err, "interrupted: nothing was created", None, EXIT_INTERRUPTED)
+        return EXIT_INTERRUPTED
 
 
 def _main(opts: argparse.Namespace, run_id: str, directory: Path, out: Any, err: Any) -> int:
@@ -261,9 +262,9 @@ def _main(opts: argparse.Namespace, run_id: str, directory: Path, out: Any, err:
             box, probe, target = _sandbox(zone, region, secret)
         else:
             target = Target(region, zone, opts.profile, opts.endpoint_url, secret=secret)
-        life = Life(target, stacks, report, out)
         if probe is not None:
-            life.sandbox_probe = probe.url  # type: ignore[attr-defined]
+            target.probe_url = probe.url
+        life = Life(target, stacks, report, out)
         _live(life, report, out)
         _clean_up(life, stacks, report, out)
     finally:

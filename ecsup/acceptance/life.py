@@ -163,6 +163,7 @@ class Target:
     credentials: dict[str, str] | None = None
     sandbox: bool = False
     clock: Any = None  # a virtual clock in the embedded sandbox
+    probe_url: str = ""  # where the failing probe asks ("": https://<hostname>/ecsup-acceptance-no-such-page)
     secret: str = field(default="", repr=False)
 
 
@@ -731,7 +732,7 @@ class Life:
             self.record("probe_rollback", FAIL, f"the deployment ended {dep.get('status')}", **evidence)
 
     def probe_url(self, stack: Stack) -> str:
-        return getattr(self, "sandbox_probe", "") or f"https://{stack.hostname}{PROBE_PATH}"
+        return self.target.probe_url or f"https://{stack.hostname}{PROBE_PATH}"
 
     def one_off(self, stack: Stack) -> None:
         from ..run import run
