@@ -246,3 +246,20 @@ def test_an_alarm_rollback_keeps_its_reason_and_does_not_trip_the_circuit_breake
         assert dep["statusReason"] == deployments.ALARM_ROLLBACK.format("ecsup-web-dev-5xx")
         assert dep["deploymentCircuitBreaker"]["status"] == "MONITORING_COMPLETE"
         assert dep["alarms"]["status"] == "TRIGGERED"
+
+
+def test_in_us_east_1_the_validation_records_have_no_other_region_to_be_compared_with(tmp_path: Path) -> None:
+    from ecsup.acceptance.kit import stacks_for
+    from ecsup.acceptance.life import Life, Target
+    from ecsup.acceptance.report import Report
+    from ecsup.render import make_console
+
+    stacks = stacks_for("beef", "example.com", "us-east-1", tmp_path)
+    report = Report("aws", "us-east-1", "example.com", "beef")
+    import io
+
+    life = Life(Target("us-east-1", "example.com"), stacks, report, make_console(io.StringIO()))
+    life.check_acm(stacks[0])  # no AWS call: it says why it cannot observe this
+    [outcome] = report.outcomes.values()
+    assert (outcome.assumption, outcome.outcome) == ("acm-validation-record", "skip")
+    assert "us-east-1" in outcome.observed
