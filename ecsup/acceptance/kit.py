@@ -33,6 +33,7 @@ MINUTES = {
     "blue/green on the shared listener, a failed probe, a one-off task": 14,
     "blue/green, then linear and canary: a deploy, an alarm rollback, a circuit breaker each": 45,
     "move own -> shared -> own (with a rolled-back move)": 30,
+    "a deploy with the alarm in ALARM from the start, then rolling": 12,
     "destroy all three with --purge (network interfaces released)": 25,
 }
 
