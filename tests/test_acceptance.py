@@ -67,6 +67,7 @@ def test_the_kit_lives_its_stacks_on_the_sandbox_and_reports_every_assumption(
     shared = outcomes["shared-listener-blue-green"]["evidence"]
     assert shared["listener_default_action"] == ["fixed-response"] and shared["listener_rules"] >= 3
     assert outcomes["deployment-configuration-merge"]["evidence"]["refused"]
+    assert outcomes["default-rule-production"]["evidence"]["production_rule_is_default"] is True
     at_start = outcomes["alarm-in-alarm-at-start"]["evidence"]
     assert at_start["alarm_at_start"] == "ALARM" and at_start["status"] == "SUCCESSFUL"
     # the stacks' files stay beside the report; the readable summary too

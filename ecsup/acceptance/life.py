@@ -55,6 +55,7 @@ CHECKS = {
     "service_draining": "service-draining",
     "strategy_switch": "deployment-configuration-merge",
     "alarm_at_start": "alarm-in-alarm-at-start",
+    "default_rule": "default-rule-production",
 }
 
 
@@ -382,7 +383,7 @@ class Life:
         )
         self.step(f"ecsup deploy -c {shop.path.name}   # with a probe that fails", lambda: self.probe_failure(shop))
         self.step(f"ecsup run -c {blog.path.name} -- sh -c 'echo ...; exit 3'", lambda: self.one_off(blog))
-        self.step(f"ecsup deploy -c {own.path.name}   # blue/green", lambda: self.deploy_ok(own))
+        self.step(f"ecsup deploy -c {own.path.name}   # blue/green", lambda: self.default_rule_deploy(own))
         edge = shop.shared
         self.step(
             f"ecsup create -c {own.path.name}   # shared = {edge!r}: own -> shared",
@@ -649,6 +650,32 @@ class Life:
         if rolled is not None:
             raise EcsupError(f"the deployment of {stack.name} was rolled back: {rolled.message}")
         self.check_weights(stack, before, status)
+
+    def default_rule_deploy(self, stack: Stack) -> None:
+        """A blue/green deploy of a stack on its own load balancer, whose production rule is the
+        HTTPS listener's default rule."""
+        rule_arn = self.production_rule(stack)
+        rule = self.rule(stack, rule_arn) if rule_arn else {}
+        before = forward_weights(rule.get("Actions") or [])
+        doc, rolled = self.deploy(stack, self.next_image(stack))
+        dep = self.deployment(stack, (doc or {}).get("deployment_arn"))
+        after = forward_weights(self.rule(stack, rule_arn).get("Actions") or []) if rule_arn else {}
+        evidence = {
+            "production_rule_is_default": rule.get("IsDefault"),
+            "status": dep.get("status"),
+            "statusReason": dep.get("statusReason"),
+            "weights_before": before,
+            "weights_after": after,
+        }
+        if not rule.get("IsDefault"):
+            self.record("default_rule", SKIP, "the production rule is not the listener's default rule", **evidence)
+        elif rolled is None and dep.get("status") == "SUCCESSFUL" and after != before:
+            self.record("default_rule", PASS, "SUCCESSFUL; ECS rewrote the default rule's weights", **evidence)
+        else:
+            self.record("default_rule", FAIL, f"the deployment ended {dep.get('status')}", **evidence)
+        if rolled is not None:
+            raise EcsupError(f"the deployment of {stack.name} was rolled back: {rolled.message}")
+        self.check_weights(stack, before, str(dep.get("status")))
 
     def shared_deploy(self, stack: Stack, other: Stack) -> None:
         svc = self.service(stack)

@@ -48,6 +48,21 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
         deciding=True,
     ),
     Assumption(
+        id="default-rule-production",
+        title="The listener's default rule as the production rule",
+        statement=(
+            "ECS accepts an HTTPS listener's default rule (DescribeRules IsDefault) as the productionListenerRule "
+            "of a blue/green service, and a deployment rewrites that rule's forward weights."
+        ),
+        sources=(
+            "ECS API reference, AdvancedConfiguration.productionListenerRule (a rule ARN; the default rule has one)",
+            "ECS Developer Guide, 'Application Load Balancer resources for blue/green deployments'",
+        ),
+        emulation="emulation/deployments.py (_find_rule: a listener's default rule is found by its ARN; _shift)",
+        check="default_rule",
+        deciding=True,
+    ),
+    Assumption(
         id="move-load-balancers",
         title="UpdateService(loadBalancers) under blue/green: a move between load balancers",
         statement=(
