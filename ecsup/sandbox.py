@@ -126,6 +126,9 @@ class Sandbox:
     certificate_wait: float | None = None
     port: int = 0
     delays: Any = None  # emulation.Delays; None: emulation.SANDBOX. start() sets the ones in effect.
+    # The emulation's clock (a callable giving seconds); None: the real one. The acceptance kit runs
+    # the sandbox on a virtual clock that its own waits move on (ecsup/acceptance/kit.py).
+    clock: Any = None
     endpoint_url: str = ""
     zone_id: str = ""
     _server: Any = field(default=None, repr=False)
@@ -152,7 +155,9 @@ class Sandbox:
         # ecsup's own wait for IAM sized to this sandbox's IAM, as it is to AWS's by default
         self._iam_settle = os.environ.get("ECSUP_IAM_SETTLE")
         os.environ["ECSUP_IAM_SETTLE"] = f"{iam_settle(delays):g}"
-        emulation.activate(emulation.Emulation(delays))
+        emulation.activate(
+            emulation.Emulation(delays, clock=self.clock) if self.clock is not None else emulation.Emulation(delays)
+        )
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no request log on the user's terminal
         # moto issues at once; the emulation holds a certificate PENDING_VALIDATION until its
         # records have been in the zone for delays.certificate_validation.

@@ -1290,7 +1290,9 @@ def advance(em: Emulation, ecs: Any) -> None:
         for dep in list(_deployments(ecs).values()):
             if dep.status in TERMINAL:
                 continue
-            external = dep.target.legacy.get("rolloutState") == "FAILED" and not dep.tripped
+            # not a deployment an alarm failed (_alarm_failed marks its tasks' rollout FAILED too, and
+            # rolls back with its own reason)
+            external = dep.target.legacy.get("rolloutState") == "FAILED" and not dep.tripped and not dep.triggered
             if external:  # the IAM emulation failed the tasks (_tasks_start): the breaker trips now
                 dep.failing_since = dep.failing_since if dep.failing_since is not None else now
                 dep.target.healthy = False
