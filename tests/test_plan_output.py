@@ -77,7 +77,16 @@ def test_an_alarm_is_an_update_only_with_sides_that_differ(aws: Any, make_ctx: A
     assert moved["ecsup-web-dev-latency"] == [
         Change("measures", "web-dev: web-dev-blue, web-dev-green", "edge: web-dev-blu2, web-dev-grn2")
     ]
-    assert [c.attribute for c in moved["ecsup-web-dev-5xx"]] == ["measures", "metric e5", "metric rate"]
+    # on a shared load balancer the error rate also reads the groups' healthy hosts (its ELB 5xx
+    # count is every stack's): new metrics and expressions, each named
+    assert [c.attribute for c in moved["ecsup-web-dev-5xx"]] == [
+        "measures",
+        "metric hb",
+        "metric healthy",
+        "metric hg",
+        "metric rate",
+        "metric ratio",
+    ]
     assert all(c.old != c.new for changes in moved.values() for c in changes)
     assert alarm_changes(config_text(LATENCY.replace("800", "900"))) == {
         "ecsup-web-dev-latency": [Change("threshold", "0.8", "0.9")]

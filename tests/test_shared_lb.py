@@ -403,7 +403,7 @@ def test_status_cost_and_plan_show_the_sharing(two, make_ctx, tmp_path):
             SHARED, replace={'env = "dev"': 'env = "pr7"', f'hostname = "www.{ZONE}"': f'hostname = "pr7.{ZONE}"'}
         )
     )
-    result = invoke("plan", "-c", str(preview))
+    result = invoke("plan", "-c", str(preview), "--verbose")  # the joined load balancer is unchanged: listed
     assert result.exit_code in (0, 1), explain(result)
     assert "shared load balancer edge (3 stacks with this one)" in result.stdout
     assert "joining saves $" in result.stdout
