@@ -534,7 +534,15 @@ class SharedLoadBalancerStep(Step):
     def _leave_last(self, ctx: Context) -> str:
         """Under the shared lock: delete the shared part only when no rule remains on any of its
         listeners and no other stack's tasks' group admits its group; otherwise keep it and say
-        why (KEPT). With the shared part go the shared lock's parameters (forget_shared)."""
+        why (KEPT). Once it is gone and its lock released, so is a generation parameter an earlier
+        version left (forget_shared): after the release, so that a run dying before it leaves no
+        lock behind (the run after it would have nothing shared left to take it over with)."""
+        said = self._leave_last_locked(ctx)
+        if not said.startswith("kept"):  # engine.KEPT: the shared part stays
+            forget_shared(ctx)
+        return said
+
+    def _leave_last_locked(self, ctx: Context) -> str:
         n = ctx.names
         elb = ctx.client("elbv2")
         with shared_lock(ctx, "destroy"):
@@ -542,10 +550,8 @@ class SharedLoadBalancerStep(Step):
             if lb is None:  # deleted by another run, or by one interrupted before its security group
                 group = find_shared_group(ctx)
                 if group is None or not n.owns_shared(tag_dict(group.get("Tags"))) or admitting(ctx, group["GroupId"]):
-                    forget_shared(ctx)
                     return "already gone"
                 self._delete_group(ctx, group)
-                forget_shared(ctx)
                 return "deleted its security group (the load balancer was already gone)"
             listeners = shared_listeners(ctx, lb["LoadBalancerArn"])
             rules = [r for li in listeners.values() for r in listener_rules(ctx, li["ListenerArn"])]
@@ -591,7 +597,6 @@ class SharedLoadBalancerStep(Step):
                 waiting.poll(ctx, f"load balancer {n.shared} to be deleted", gone, ctx.timeouts.load_balancer)
             if group is not None and n.owns_shared(tag_dict(group.get("Tags"))):
                 self._delete_group(ctx, group)
-            forget_shared(ctx)
         return "deleted (the last stack left it): listeners, load balancer, security group"
 
     def _delete_group(self, ctx: Context, group: dict[str, Any]) -> None:
