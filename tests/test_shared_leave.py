@@ -307,6 +307,12 @@ def test_a_join_that_could_pass_the_targets_quota_during_blue_green_is_refused(a
         "this stack up to 202 (2 x desired_count 101)" in text
         and "web-dev up to 800 (2 x auto scaling max 400)" in text
     )
+    # the first stack on a new shared load balancer is checked too: alone, it could pass it
+    alone = many.replace('shared = "edge"', 'shared = "edge2"').replace("desired_count = 101", "desired_count = 501")
+    with pytest.raises(
+        ConfigError, match=r"edge2 could have 1002 targets .*: this stack up to 1002 \(2 x desired_count"
+    ):
+        engine.make_plan(_planning(make_ctx, alone))
     # 100 tasks fit exactly: the join is planned
     plan = engine.make_plan(_planning(make_ctx, many.replace("desired_count = 101", "desired_count = 100")))
     assert any(a.resource == "listener rule" and a.kind == "create" for a in plan.actions)

@@ -637,6 +637,7 @@ class SharedRuleStep(Step):
         if not n.shared:
             return []
         if ctx.facts.get("alb_arn") is None:  # the shared load balancer is made by this run
+            check_targets(ctx, [])  # this stack alone could pass it
             return self._plan_new(ctx)
         host = ctx.config.dns.hostname.lower()
         https = ctx.facts.get("shared_listeners", {}).get(443)
@@ -1184,7 +1185,8 @@ def check_targets(ctx: Context, rules: list[dict[str, Any]]) -> None:
     }
     foreign = 0
     with doing(f"count the targets of {n.shared}"):
-        pages = elb.get_paginator("describe_target_groups").paginate(LoadBalancerArn=ctx.facts["alb_arn"])
+        alb = ctx.facts.get("alb_arn")
+        pages = elb.get_paginator("describe_target_groups").paginate(LoadBalancerArn=alb) if alb else []
         try:
             groups = [g for page in pages for g in page.get("TargetGroups", [])]
         except Exception as exc:
