@@ -261,6 +261,30 @@ def test_a_leaving_certificate_no_other_can_replace_is_kept_and_said_promptly(aw
     assert client("acm").describe_certificate(CertificateArn=web_cert)["Certificate"]["Status"] == "ISSUED"
 
 
+def test_the_certificate_a_remaining_stack_brings_serves_a_rule_not_ecsup_s_too(aws, make_ctx, clock):
+    """A rule not ecsup's (legacy.<zone>, evaluated after none in particular) has no certificate of
+    its own to bring; api's *.zone, brought for api's hostname, covers it too: nothing is kept."""
+    engine.create(make_ctx(web()))
+    engine.create(make_ctx(api()))
+    api_cert = next(a for a, tags in certificates().items() if tags.get("ecsup:app") == "api")
+    client("elbv2").create_rule(
+        ListenerArn=https_listener()["ListenerArn"],
+        Priority=700,
+        Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": [f"legacy.{ZONE}"]}}],
+        Actions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200"}}],
+    )
+
+    result, printed = destroyed(make_ctx, web())
+
+    assert listener_certificates() == {api_cert: True}
+    assert [tags.get("ecsup:app") for tags in certificates().values()] == ["api"]
+    assert not [a for a in result["kept"] if "certificate" in str(a["resource"])], result["kept"]
+    said = line(printed, "- deleted   listener certificate edge web-dev")
+    assert f"added {api_cert} for api.{ZONE}; the default handed over to {api_cert}" in said, said
+    kept = line(printed, "= kept      load balancer edge")
+    assert kept.endswith("(kept: other rules remain on its listeners ((a rule not ecsup's, priority 700), api-dev))")
+
+
 def test_a_certificate_someone_put_on_another_listener_is_kept_not_waited_for(aws, make_ctx, clock, strict_aws):
     """web (its own load balancer) leaves while its certificate is also on edge's listener
     (added there by hand): ACM refuses to delete it for as long as it is; destroy says so at once

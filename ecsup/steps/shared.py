@@ -169,7 +169,7 @@ def release_certificates(ctx: Context, https: dict[str, Any] | None) -> str:
     if https is None or not ours:
         return ""
     said = []
-    for cert in sorted(ours):
+    for cert in sorted(ours - set(ctx.facts.get("kept_certs", {}))):  # those kept are said already
         listed = listener_certificates(ctx, https["ListenerArn"])
         if cert not in [c["CertificateArn"] for c in listed]:
             continue
@@ -1007,7 +1007,9 @@ def hand_over(
     name = f"{ctx.names.shared} HTTPS:443"
     rest = list(dict.fromkeys(c["CertificateArn"] for c in listed if c["CertificateArn"] != cert))
     added: list[str] = []
-    for rule in rules:
+    # ecsup stacks' rules first: the certificate one of them serves with may cover a host of a rule
+    # not ecsup's too (a *.zone), which has none of its own to bring
+    for rule in sorted(rules, key=lambda r: not rule_owner(r)):
         for host in rule_hosts(rule):
             if covering(ctx, rest, host) is not None:
                 continue
