@@ -307,7 +307,7 @@ def test_a_certificate_someone_put_on_another_listener_is_kept_not_waited_for(aw
 
 
 # -- the targets quota -----------------------------------------------------------------------
-def test_a_join_that_could_pass_the_targets_quota_during_blue_green_is_refused(aws: Recorder, make_ctx):
+def test_a_join_that_could_pass_the_targets_quota_during_blue_green_is_refused(aws: Recorder, make_ctx, monkeypatch):
     """web may scale to 400 tasks (800 targets while a deployment runs both sets): api joining
     with 101 tasks could bring 202 more, past the 1,000 targets a load balancer takes."""
     scaling = "\n[service.autoscaling]\nmin = 1\nmax = 400\ncpu_target = 60\n"
@@ -326,11 +326,23 @@ def test_a_join_that_could_pass_the_targets_quota_during_blue_green_is_refused(a
     assert aws.mutating() == []
     assert refused.value.exit_code == 2
     text = str(refused.value.problems)
-    assert "edge could have 1002 targets registered during blue/green deployments" in text, text
+    assert (
+        "edge could have 1002 targets registered during blue/green deployments, past this account's quota of 1000"
+        in text
+    ), text
     assert (
         "this stack up to 202 (2 x desired_count 101)" in text
         and "web-dev up to 800 (2 x auto scaling max 400)" in text
     )
+    # the quota is the account's: AWS's default 1,000, or what AWS raised it to
+    limits = client("elbv2").describe_account_limits()["Limits"]
+    assert {x["Name"]: x["Max"] for x in limits}["targets-per-application-load-balancer"] == "1000"
+    from ecsup.emulation import elbv2 as emulated
+
+    with monkeypatch.context() as raised:
+        raised.setattr(emulated, "TARGETS_PER_LOAD_BALANCER", 1100)
+        plan = engine.make_plan(_planning(make_ctx, many))
+        assert any(a.resource == "listener rule" and a.kind == "create" for a in plan.actions)
     # the first stack on a new shared load balancer is checked too: alone, it could pass it
     alone = many.replace('shared = "edge"', 'shared = "edge2"').replace("desired_count = 101", "desired_count = 501")
     with pytest.raises(

@@ -326,6 +326,17 @@ def targets_quota_per_load_balancer(em: Emulation, resp: Any, proceed: Callable[
     return proceed()
 
 
+def account_limits_as_aws(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """DescribeAccountLimits: AWS's default targets-per-application-load-balancer is 1,000 (moto
+    says 30), and a limit's Max is a string (ELB API reference, Limit)."""
+    result = proceed()
+    for limit in result.result.get("Limits", []):
+        if limit.get("Name") == "targets-per-application-load-balancer":
+            limit["Max"] = TARGETS_PER_LOAD_BALANCER
+        limit["Max"] = str(limit.get("Max"))
+    return result
+
+
 def _forwarded(actions: Any) -> list[str]:
     out: list[str] = []
     for action in actions or []:
@@ -382,6 +393,7 @@ def install(around: Callable[..., None]) -> None:
         around(ELB, operation, target_group_belongs_to_one_load_balancer)
     around(ELB, "create_rule", rules_quota_per_load_balancer)
     around(ELB, "register_targets", targets_quota_per_load_balancer)
+    around(ELB, "describe_account_limits", account_limits_as_aws)
     around(ELB, "create_rule", rule_order_is_not_promised)
     around(ELB, "modify_rule", rule_order_is_not_promised)
     around(ELB, "describe_rules", rules_listed_in_no_promised_order)

@@ -1163,6 +1163,20 @@ def _capacities(ctx: Context, stacks: list[Names]) -> dict[str, tuple[int, str]]
     return out
 
 
+def targets_quota(ctx: Context) -> int:
+    """This account's "Targets per Application Load Balancer" (DescribeAccountLimits:
+    targets-per-application-load-balancer; adjustable), else AWS's default."""
+    with doing("read the Elastic Load Balancing quotas of the account"):
+        for page in ctx.client("elbv2").get_paginator("describe_account_limits").paginate():
+            for limit in page["Limits"]:
+                if limit.get("Name") == "targets-per-application-load-balancer":
+                    try:
+                        return int(float(limit["Max"]))
+                    except (KeyError, TypeError, ValueError):
+                        return TARGETS_LIMIT
+    return TARGETS_LIMIT
+
+
 def check_targets(ctx: Context, rules: list[dict[str, Any]]) -> None:
     """Joining: ELB's "Targets per Application Load Balancer" quota (1,000 by default, every
     target group the load balancer forwards to counted; ELB User Guide, "Quotas for your
@@ -1216,18 +1230,20 @@ def check_targets(ctx: Context, rules: list[dict[str, Any]]) -> None:
     if foreign:
         parts.append(f"{foreign} in target groups of no ecsup stack")
     total = sum(2 * caps[s][0] for s in stacks if s in caps) + foreign + 2 * mine
-    if total > TARGETS_LIMIT:
+    # the account's quota is read only past the default (a quota is raised, never lowered)
+    quota = targets_quota(ctx) if total > TARGETS_LIMIT else TARGETS_LIMIT
+    if total > quota:
         raise ConfigError(
             [
                 (
                     "load_balancer.shared",
-                    f"{n.shared} could have {total} targets registered during blue/green deployments, past AWS's "
-                    f"default quota of {TARGETS_LIMIT} per load balancer: this stack up to {2 * mine} "
+                    f"{n.shared} could have {total} targets registered during blue/green deployments, past this "
+                    f"account's quota of {quota} per load balancer: this stack up to {2 * mine} "
                     f"(2 x {why} {mine})" + (f", {', '.join(parts)}" if parts else ""),
                 )
             ],
             hint="lower service.desired_count (or service.autoscaling.max), use another shared load balancer, or ask "
-            "AWS for a higher quota (Targets per Application Load Balancer); nothing was changed",
+            "AWS for a higher quota (Targets per Application Load Balancer: ecsup reads it); nothing was changed",
         )
 
 
