@@ -449,3 +449,55 @@ def test_no_shared_lock_parameter_outlives_the_last_stack(aws, make_ctx, purge):
     left = [p["Name"] for p in ssm.describe_parameters()["Parameters"]]
     assert not [p for p in left if p.startswith("/ecsup/shared-lb/")], left
     assert not [p for p in left if p.startswith("/ecsup/api-dev/") or p.startswith("/ecsup/web-dev/")], left
+
+
+@pytest.mark.parametrize(
+    ("holder", "said"),
+    [
+        ({"command": "create"}, "api-dev is joining (security group api-dev-tasks still admits ecsup-shared-edge)"),
+        (None, "api-dev has no run under way (a join or leave that stopped half-way"),
+    ],
+)
+def test_the_last_out_says_what_the_stack_its_group_admits_is_doing(aws, make_ctx, holder, said):
+    """api's tasks' group admits edge's but api has no rule on it: web, leaving last, keeps edge
+    and says whether api is joining (its stack lock held by a create) or stopped half-way."""
+    import json
+    import os
+    import socket
+
+    engine.create(make_ctx(web()))
+    ec2 = client("ec2")
+    edge_group = ec2.describe_security_groups(GroupNames=["ecsup-shared-edge"])["SecurityGroups"][0]
+    tags = [
+        {"Key": "ecsup:app", "Value": "api"},
+        {"Key": "ecsup:env", "Value": "dev"},
+        {"Key": "ManagedBy", "Value": "ecsup"},
+    ]
+    gid = ec2.create_security_group(
+        GroupName="api-dev-tasks",
+        Description="api-dev tasks",
+        VpcId=edge_group["VpcId"],
+        TagSpecifications=[{"ResourceType": "security-group", "Tags": tags}],
+    )["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=gid,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 8080,
+                "ToPort": 8080,
+                "UserIdGroupPairs": [{"GroupId": edge_group["GroupId"]}],
+            }
+        ],
+    )
+    if holder is not None:  # a live run of this very machine (its pid is this process's)
+        value = dict(holder, host=socket.gethostname(), pid=os.getpid(), run="another-run", stack="api-dev")
+        client("ssm").put_parameter(Name="/ecsup/api-dev/lock", Value=json.dumps(value), Type="String")
+
+    result, printed = destroyed(make_ctx, web())
+
+    kept = line(printed, "= kept      load balancer edge")
+    assert said in kept, kept
+    assert "leaving" not in kept and "the last one out deletes it" not in kept
+    assert all_load_balancers() == ["edge"]
+    assert not result["failed"] and not result["left"]
