@@ -1103,7 +1103,9 @@ def _demo_shared(
         return body
 
     def about_edge(line: str) -> bool:
-        return (" edge " in line or "edge:" in line) and ("created" in line or "shared load balancer" in line)
+        return (" edge " in line or "edge:" in line) and (
+            "created" in line or "found" in line or "shared load balancer" in line
+        )
 
     def gone(line: str) -> bool:
         return "load balancer edge" in line or "listener rule edge" in line or line.startswith("deleted ")

@@ -15,7 +15,7 @@ from typing import Any
 
 from .context import Context
 from .errors import OwnershipConflict
-from .plan import Action
+from .plan import FOUND, Action
 from .steps import Step
 from .steps.accesslogs import AccessLogsStep
 from .steps.alarms import AlarmsStep
@@ -172,6 +172,8 @@ def apply(ctx: Context, outcome: Outcome, report: Reporter | None = None) -> Out
         for action in planned.actions:
             if action.run is not None and action.mutates:
                 action.result = action.run()
+                if action.kind in ("create", "update") and action.result and action.result.startswith(FOUND):
+                    action.kind = "noop"  # made by another run meanwhile: nothing changed here
             if report:
                 report(action)
     if outcome.changes():  # what waits for the finished stack (a no-op run waits for nothing)

@@ -91,7 +91,7 @@ class LockKey:
     SSM parameter of its own, tagged with its owner's tags."""
 
     parameter: str
-    generation: str
+    generation: str  # "" for none (the shared load balancer's: its changes are re-read under the lock)
     label: str
     tags: tuple[tuple[str, str], ...]
 
@@ -110,7 +110,7 @@ def shared_key(ctx: Context) -> LockKey:
     n = ctx.names
     return LockKey(
         n.shared_lock_parameter,
-        n.shared_generation_parameter,
+        "",  # every change to the shared part reads it again under the lock: no plan to validate
         f"shared load balancer {n.shared}",
         tuple(n.shared_tags().items()),
     )
@@ -326,8 +326,11 @@ def _release(ctx: Context, key: LockKey) -> None:
     try:
         current = read(ctx, key)
         if current is not None and current.get("run") == ctx.run_id:
-            with doing(f"record the new generation of {key.label}"):
-                ctx.client("ssm").put_parameter(Name=key.generation, Value=ctx.run_id, Type="String", Overwrite=True)
+            if key.generation:
+                with doing(f"record the new generation of {key.label}"):
+                    ctx.client("ssm").put_parameter(
+                        Name=key.generation, Value=ctx.run_id, Type="String", Overwrite=True
+                    )
             _delete(ctx, key)
     except EcsupError as exc:  # never hide the run's own outcome behind the release
         ctx.notes.append(

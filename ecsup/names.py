@@ -15,6 +15,10 @@ TAG_MANAGED = "ManagedBy"
 # listeners) carries this tag, with the shared name as value, and no ecsup:app/ecsup:env.
 TAG_SHARED = "ecsup:shared-lb"
 MANAGED_VALUE = "ecsup"
+# On a stack's rule on a shared load balancer: the ARN of the certificate the stack serves its
+# hostname with (its own, or dns.certificate_arn), attached to the listener or not -- what a stack
+# leaving the listener hands the default certificate over to.
+TAG_CERTIFICATE = "ecsup:certificate"
 
 ELB_NAME_LIMIT = 32
 
@@ -135,6 +139,8 @@ class Names:
 
     @property
     def shared_generation_parameter(self) -> str:
+        """Written by earlier versions at each release of the shared lock (nothing reads it): the
+        last stack out deletes any left (steps/shared.py, forget_shared)."""
         return f"/ecsup/shared-lb/{self.shared}/generation"
 
     def owner_marker(self) -> str:

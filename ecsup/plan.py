@@ -14,6 +14,10 @@ from typing import Literal
 Kind = Literal["create", "update", "replace", "delete", "noop", "keep", "skip"]
 
 KNOWN_AFTER_APPLY = "(known after apply)"
+# A creation's result that starts so made nothing: another run made the resource meanwhile (e.g.
+# another stack's run on a shared load balancer). engine.apply turns the action into a no-op, and
+# the line reads "= found <resource> (<the rest of the result>)".
+FOUND = "found"
 
 
 @dataclass(frozen=True)

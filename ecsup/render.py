@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from .plan import Action
+from .plan import FOUND, Action
 
 SYMBOL = {"create": "+", "update": "~", "replace": "-/+", "delete": "-", "noop": "=", "keep": "=", "skip": "!"}
 DONE = {
@@ -189,6 +189,8 @@ class ConsoleUI:
     def action_done(self, action: Action) -> None:
         verb = DONE[action.kind]
         detail = action.result if action.result and action.kind != "noop" else action.detail
+        if action.kind == "noop" and action.result and action.result.startswith(FOUND):  # made meanwhile
+            verb, detail = FOUND, action.result[len(FOUND) :].strip(" :;,")
         self._action_line(action, verb, detail)
 
     def action_failed(self, action: Action, message: str) -> None:

@@ -174,14 +174,14 @@ def _operations(make_ctx: Any) -> list[Operation]:
         assert all_load_balancers() == []
         names = [g["GroupName"] for g in client("ec2").describe_security_groups()["SecurityGroups"]]
         assert not [n for n in names if n.startswith("ecsup-shared")], names
-        # left: the secret (destroy keeps it without --purge) and the shared lock's generation marker
+        # left: the secret (destroy keeps it without --purge); nothing of the shared lock
         parameters = {p["Name"] for p in client("ssm").describe_parameters()["Parameters"]}
         if dead_lock_allowed and SHARED_LOCK in parameters:
             # a crash in the release of the shared lock, the shared part already deleted: the re-run
             # has nothing shared left to change and leaves the dead run's lock (a later create on
             # the same shared name takes it over) -- as test_crash.py allows for the stack's lock
             parameters.remove(SHARED_LOCK)
-        assert parameters <= {"/web/dev/DB_PASSWORD", "/ecsup/shared-lb/edge/generation"}, parameters
+        assert parameters <= {"/web/dev/DB_PASSWORD"}, parameters
 
     return [
         Operation("web joins first", create("web"), None, lambda _: _assert_serves("web"), create("web")),
@@ -285,4 +285,4 @@ def test_a_last_destroy_killed_after_deleting_the_load_balancer_deletes_its_secu
         names = [g["GroupName"] for g in client("ec2").describe_security_groups()["SecurityGroups"]]
         assert names == ["default"], names
         parameters = {p["Name"] for p in client("ssm").describe_parameters()["Parameters"]}
-        assert parameters <= {"/web/dev/DB_PASSWORD", "/ecsup/shared-lb/edge/generation"}, parameters
+        assert parameters <= {"/web/dev/DB_PASSWORD"}, parameters

@@ -109,9 +109,11 @@ def describe_certificate_as_aws(em: Emulation, cert: Any, proceed: Callable[[], 
     """DescribeCertificate: no validation records for a few seconds after the request, and
     PENDING_VALIDATION until the records are in DNS."""
     out = proceed()
+    c = out["Certificate"]
+    if getattr(cert, "_ecsup_key_algorithm", None):
+        c["KeyAlgorithm"] = cert._ecsup_key_algorithm
     if cert.type != "AMAZON_ISSUED":
         return out
-    c = out["Certificate"]
     status, _ = certificate_state(em, cert)
     published = _settled(em, getattr(cert, "_ecsup_requested", None), em.delays.validation_records)
     if status != c["Status"]:
@@ -145,7 +147,8 @@ def _in_use_by(cert: Any) -> list[str]:
 
 def requested_certificate(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
     """RequestCertificate: "the length of the domain name ... cannot exceed 64 octets" (ACM
-    API reference, RequestCertificate)."""
+    API reference, RequestCertificate). Its KeyAlgorithm (RSA_2048, EC_prime256v1, EC_secp384r1)
+    is the certificate's, as DescribeCertificate and ListCertificates report it (moto's is RSA_2048)."""
     domain = resp._get_param("DomainName") or ""
     if len(domain) > 64:
         raise AwsFault(
@@ -155,6 +158,9 @@ def requested_certificate(em: Emulation, resp: Any, proceed: Callable[[], Any]) 
         )
     result = proceed()
     cert = _acm(resp.current_account, resp.region)._certificates[result.result["CertificateArn"]]
+    algorithm = resp._get_param("KeyAlgorithm")
+    if algorithm and getattr(cert, "_ecsup_key_algorithm", None) is None:  # moto's key is always RSA_2048
+        cert._ecsup_key_algorithm = algorithm
     if getattr(cert, "_ecsup_requested", None) is None:
         cert._ecsup_requested = em.now()
         if cert.type == "AMAZON_ISSUED" and _validation_records_exist(cert):
@@ -173,6 +179,25 @@ def certificate_in_use_cannot_be_deleted(em: Emulation, resp: Any, proceed: Call
     return proceed()
 
 
+# "Default filtering returns only RSA_1024 and RSA_2048 certificates that have at least one domain. To
+# return other certificate types, provide the desired type signatures" (ACM API reference, Filters:
+# keyTypes, https://docs.aws.amazon.com/acm/latest/APIReference/API_Filters.html)
+DEFAULT_LISTED_KEY_TYPES = ("RSA_1024", "RSA_2048")
+
+
+def listed_key_types_by_default(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """ListCertificates without Includes.keyTypes lists only RSA_1024 and RSA_2048 certificates
+    (an ECDSA one, EC_prime256v1 say, is left out); moto lists every certificate."""
+    result = proceed()
+    if not (resp._get_param("Includes") or {}).get("keyTypes"):
+        result.result["CertificateSummaryList"] = [
+            c
+            for c in result.result["CertificateSummaryList"]
+            if c.get("KeyAlgorithm", "RSA_2048") in DEFAULT_LISTED_KEY_TYPES
+        ]
+    return result
+
+
 def install(around: Callable[..., None]) -> None:
     global _original_describe
     from moto.acm.models import CertBundle
@@ -182,3 +207,4 @@ def install(around: Callable[..., None]) -> None:
     around(CertBundle, "describe", describe_certificate_as_aws)
     around(ACM, "request_certificate", requested_certificate)
     around(ACM, "delete_certificate", certificate_in_use_cannot_be_deleted)
+    around(ACM, "list_certificates", listed_key_types_by_default)

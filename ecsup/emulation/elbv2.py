@@ -309,6 +309,38 @@ def rules_quota_per_load_balancer(em: Emulation, resp: Any, proceed: Callable[[]
     return proceed()
 
 
+# "Targets per Application Load Balancer: 1,000" (ELB User Guide, "Quotas for your Application Load
+# Balancers"; adjustable): every registration in every target group the load balancer forwards to.
+TARGETS_PER_LOAD_BALANCER = 1000
+
+
+def targets_quota_per_load_balancer(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """RegisterTargets past 1,000 targets on a load balancer: AWS answers TooManyTargets ("You've
+    reached the limit on the number of targets", ELB API reference, RegisterTargets); moto has no
+    limit. A target already registered in the group is not a new one."""
+    elb = _elbv2(resp.current_account, resp.region)
+    group = elb.target_groups.get(resp._get_param("TargetGroupArn"))
+    if group is not None:
+        given = [t for t in _params(resp).get("Targets") or [] if isinstance(t, dict)]
+        new = {t.get("Id") for t in given} - set(group.targets)
+        for lb_arn in group.load_balancer_arns:
+            have = sum(len(g.targets) for g in elb.target_groups.values() if lb_arn in g.load_balancer_arns)
+            if have + len(new) > TARGETS_PER_LOAD_BALANCER:
+                raise AwsFault("TooManyTargets", "You've reached the limit on the number of targets.")
+    return proceed()
+
+
+def account_limits_as_aws(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """DescribeAccountLimits: AWS's default targets-per-application-load-balancer is 1,000 (moto
+    says 30), and a limit's Max is a string (ELB API reference, Limit)."""
+    result = proceed()
+    for limit in result.result.get("Limits", []):
+        if limit.get("Name") == "targets-per-application-load-balancer":
+            limit["Max"] = TARGETS_PER_LOAD_BALANCER
+        limit["Max"] = str(limit.get("Max"))
+    return result
+
+
 def _forwarded(actions: Any) -> list[str]:
     out: list[str] = []
     for action in actions or []:
@@ -364,6 +396,8 @@ def install(around: Callable[..., None]) -> None:
     for operation in ("create_listener", "modify_listener", "create_rule", "modify_rule"):
         around(ELB, operation, target_group_belongs_to_one_load_balancer)
     around(ELB, "create_rule", rules_quota_per_load_balancer)
+    around(ELB, "register_targets", targets_quota_per_load_balancer)
+    around(ELB, "describe_account_limits", account_limits_as_aws)
     around(ELB, "create_rule", rule_order_is_not_promised)
     around(ELB, "modify_rule", rule_order_is_not_promised)
     around(ELB, "describe_rules", rules_listed_in_no_promised_order)

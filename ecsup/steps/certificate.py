@@ -525,9 +525,48 @@ class CertificateStep(Step):
         return actions
 
 
+class _StillUsed(Exception):
+    """The certificate is on a listener that stays (or used by a service other than ELB)."""
+
+    def __init__(self, users: list[str]) -> None:
+        super().__init__(", ".join(users))
+        self.users = users
+
+
+def still_used_by(ctx: Context, arn: str, region: str) -> list[str]:
+    """What really still uses the certificate: ACM's InUseBy, each load balancer in it confirmed
+    by its listeners' certificates (DescribeListenerCertificates, paginated). ACM keeps answering
+    ResourceInUseException for a while after a listener let go (InUseBy can lag too): that is
+    waited out; a listener that still has it is not, since nothing of this run will release it."""
+    users: list[str] = []
+    elb = ctx.client("elbv2", region)
+    for user in describe(ctx, arn, region).get("InUseBy") or []:
+        if ":elasticloadbalancing:" not in user or ":loadbalancer/" not in user:
+            users.append(user)  # CloudFront, API Gateway...: in use for real
+            continue
+        try:
+            with doing(f"read the listeners of {user}"):
+                for page in elb.get_paginator("describe_listeners").paginate(LoadBalancerArn=user):
+                    for listener in page["Listeners"]:
+                        pages = elb.get_paginator("describe_listener_certificates").paginate(
+                            ListenerArn=listener["ListenerArn"]
+                        )
+                        if any(c["CertificateArn"] == arn for p in pages for c in p["Certificates"]):
+                            users.append(f"{user.split('/')[-2]} {listener['Protocol']}:{listener['Port']}")
+        except AwsError as exc:
+            if exc.code not in ("LoadBalancerNotFound", "ListenerNotFound"):
+                raise
+    return users
+
+
 def delete_certificate(ctx: Context, arn: str, region: str, patient: bool = True) -> str:
     """Delete; ResourceInUseException is retried while the load balancer lets go of it
-    (destroy), or -- for a copy no longer configured (create) -- reported, not waited for."""
+    (destroy), or -- for a copy no longer configured (create) -- reported, not waited for. A
+    certificate that stays on a shared listener (steps/shared.py: keep_certificate), or that a
+    listener nothing here deletes still has (still_used_by), is kept and said, not waited for."""
+    kept = ctx.facts.get("kept_certs", {}).get(arn)
+    if kept:
+        return f"kept: {kept}"
     acm = ctx.client("acm", region)
 
     def attempt() -> None:
@@ -536,16 +575,25 @@ def delete_certificate(ctx: Context, arn: str, region: str, patient: bool = True
         except Exception as exc:
             if is_code(exc, "ResourceNotFoundException"):
                 return
+            if patient and is_code(exc, "ResourceInUseException"):
+                users = still_used_by(ctx, arn, region)
+                if users:
+                    raise _StillUsed(users) from exc
             raise
 
-    with doing(f"delete certificate {arn}"):
-        waiting.retry(
-            ctx,
-            "the certificate to be released by its load balancer",
-            attempt,
-            lambda e: is_code(e, "ResourceInUseException"),
-            ctx.timeouts.release if patient else 0,
-        )
+    try:
+        with doing(f"delete certificate {arn}"):
+            waiting.retry(
+                ctx,
+                "the certificate to be released by its load balancer",
+                attempt,
+                lambda e: is_code(e, "ResourceInUseException"),
+                ctx.timeouts.release if patient else 0,
+            )
+    except _StillUsed as used:
+        why = f"still in use by {', '.join(used.users)}, which this destroy does not delete"
+        ctx.facts.setdefault("kept_certs", {})[arn] = why
+        return f"kept: {why}; remove it there, then `ecsup destroy` again deletes it"
     ctx.facts.setdefault("deleted_certs", set()).add(arn)
     return "deleted"
 
@@ -612,6 +660,8 @@ def _records_by_certificate(ctx: Context) -> tuple[dict[str, set[tuple[str, str]
 
 
 def delete_records(ctx: Context, records: list[dict[str, str]], arn: str) -> str:
+    if arn in ctx.facts.get("kept_certs", {}):
+        return f"kept {len(records)}: certificate {arn} stays and needs them to renew"
     in_use, doubts = records_in_use(ctx)
     if doubts:  # a certificate we could not see may use them: keep them, and say why
         why = "; ".join(f"{region}: {reason}" for region, reason in sorted(doubts.items()))

@@ -18,6 +18,7 @@ the last stack out is decided under it. A rule's priority, once chosen, never ch
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -25,8 +26,8 @@ from .. import lock, waiting
 from ..context import Context
 from ..cost import Sharing
 from ..errors import AwsError, ConfigError, EcsupError, doing, is_code
-from ..names import TAG_APP, TAG_ENV, tag_dict
-from ..plan import KNOWN_AFTER_APPLY, Action, Change
+from ..names import TAG_APP, TAG_CERTIFICATE, TAG_ENV, TAG_SHARED, Names, tag_dict
+from ..plan import FOUND, KNOWN_AFTER_APPLY, Action, Change
 from . import Step, listeners_ref, service_ref
 from .certificate import covers, wait_issued
 from .loadbalancer import REDIRECT, _forward, _forward_groups, elb_tags, forward_weights, repaired_weights, tls_policy
@@ -39,6 +40,8 @@ RULES_LIMIT = 100
 # Load Balancers"): with two groups a stack, this binds before the rules quota (50 stacks).
 TARGET_GROUPS_LIMIT = 100
 CERTIFICATES_LIMIT = 25
+# "Targets per Application Load Balancer: 1,000" (same page; adjustable): check_targets.
+TARGETS_LIMIT = 1000
 PRIORITY_MAX = 50000  # CreateRule Priority: 1-50000
 PRIORITY_ATTEMPTS = 5
 NOT_FOUND_BODY = "No service at this host name."
@@ -88,6 +91,91 @@ def admitting(ctx: Context, group_id: str) -> list[str]:
             Filters=[{"Name": "ip-permission.group-id", "Values": [group_id]}]
         )["SecurityGroups"]
     return sorted(g["GroupName"] for g in found if g["GroupId"] != group_id)
+
+
+def admitting_groups(ctx: Context, group_id: str) -> list[dict[str, Any]]:
+    """The security groups (described, with their tags) whose ingress rules name ``group_id``."""
+    with doing(f"look up the security groups that admit {group_id}"):
+        pages = (
+            ctx.client("ec2")
+            .get_paginator("describe_security_groups")
+            .paginate(Filters=[{"Name": "ip-permission.group-id", "Values": [group_id]}])
+        )
+        found = [g for page in pages for g in page["SecurityGroups"] if g["GroupId"] != group_id]
+    return sorted(found, key=lambda g: str(g.get("GroupName")))
+
+
+def kept_for(ctx: Context, groups: list[dict[str, Any]]) -> str:
+    """Why the last stack out keeps the shared part: other stacks' tasks' groups still admit its
+    group. What each of those stacks is doing is read from its stack lock (lock.py): `destroy`
+    is a stack leaving at the same time (its rule gone, its group not yet: it goes last and
+    deletes the shared part), another command a stack joining (its rule not made yet), no lock
+    a join or leave that stopped half-way."""
+    from ..lock import LockKey, read
+
+    leaving, joining, stopped, foreign = [], [], [], []
+    for group in groups:
+        tags = tag_dict(group.get("Tags"))
+        if not (tags.get(TAG_APP) and tags.get(TAG_ENV)):
+            foreign.append(f"{group.get('GroupName')} (not ecsup's)")
+            continue
+        other = Names(tags[TAG_APP], tags[TAG_ENV])
+        holder = read(ctx, LockKey(other.lock_parameter, "", other.stack, ()))
+        if holder is None:
+            stopped.append(other.stack)
+        elif holder.get("command") == "destroy":
+            leaving.append(other.stack)
+        else:
+            joining.append(other.stack)
+    names = ", ".join(str(g.get("GroupName")) for g in groups)
+    parts = []
+    if leaving:
+        parts.append(f"{', '.join(leaving)} {'is' if len(leaving) == 1 else 'are'} leaving at the same time")
+    if joining:
+        parts.append(f"{', '.join(joining)} {'is' if len(joining) == 1 else 'are'} joining")
+    if stopped:
+        parts.append(
+            f"{', '.join(stopped)} {'has' if len(stopped) == 1 else 'have'} no run under way (a join or leave that "
+            "stopped half-way: `ecsup create` there finishes joining, `ecsup destroy` there leaves and deletes it)"
+        )
+    if foreign:
+        parts.append(", ".join(foreign) + " admits it")
+    text = f"kept: {'; '.join(parts)} (security group {names} still admits {ctx.names.sg_alb})"
+    if leaving and not (joining or stopped or foreign):
+        text += ": the last one out deletes it"
+    text += "; its HTTPS listener, with no rule left on it, went with this stack's certificate"
+    if joining:
+        text += ", the joining stack makes it again"
+    return text
+
+
+def forget_shared(ctx: Context) -> None:
+    """The shared part is gone: so is its lock's generation parameter, which ecsup versions before
+    this one wrote at every release (it holds no data: nothing reads it). The lock parameter itself
+    is deleted as the lock is released."""
+    with doing(f"remove {ctx.names.shared_generation_parameter}"):
+        try:
+            ctx.client("ssm").delete_parameter(Name=ctx.names.shared_generation_parameter)
+        except Exception as exc:
+            if not is_code(exc, "ParameterNotFound"):
+                raise
+
+
+def release_certificates(ctx: Context, https: dict[str, Any] | None) -> str:
+    """This stack's certificates still on the shared listener that stays (a stack joined after
+    this one's certificate step judged it the last: the listener kept them), handed over."""
+    n = ctx.names
+    ours = set(ctx.facts.get("owned_cert_arns", [])) | ({ctx.config.dns.certificate_arn} - {""})
+    if https is None or not ours:
+        return ""
+    said = []
+    for cert in sorted(ours - set(ctx.facts.get("kept_certs", {}))):  # those kept are said already
+        listed = listener_certificates(ctx, https["ListenerArn"])
+        if cert not in [c["CertificateArn"] for c in listed]:
+            continue
+        others = [r for r in listener_rules(ctx, https["ListenerArn"]) if not n.owns(r.get("Tags") or {})]
+        said.append(f"certificate {cert}: {hand_over(ctx, https['ListenerArn'], listed, cert, others)}")
+    return "; " + "; ".join(said) if said else ""
 
 
 def shared_listeners(ctx: Context, alb_arn: str) -> dict[int, dict[str, Any]]:
@@ -227,6 +315,11 @@ def sharing(ctx: Context, offline: bool = False) -> Sharing:
     rules = listener_rules(ctx, https["ListenerArn"]) if https else []
     others = tuple(s for s in stacks_on(rules) if s != ctx.names.stack)
     return Sharing(name, len(others) + 1, others)
+
+
+def certificate_tag(ctx: Context) -> list[dict[str, str]]:
+    """The tag that names, on the stack's rule, the certificate the stack serves with."""
+    return [{"Key": TAG_CERTIFICATE, "Value": ctx.facts["cert_arn"]}]
 
 
 def host_condition(ctx: Context) -> list[dict[str, Any]]:
@@ -381,7 +474,7 @@ class SharedLoadBalancerStep(Step):
                         Tags=n.shared_tag_list(),
                     )
                 made.append("HTTP:80")
-        return ("created " + ", ".join(made)) if made else "found (made by another stack meanwhile)"
+        return ("created " + ", ".join(made)) if made else f"{FOUND}: made by another stack meanwhile"
 
     # -- leaving ---------------------------------------------------------------------------
     def plan_destroy(self, ctx: Context) -> list[Action]:
@@ -440,7 +533,16 @@ class SharedLoadBalancerStep(Step):
 
     def _leave_last(self, ctx: Context) -> str:
         """Under the shared lock: delete the shared part only when no rule remains on any of its
-        listeners; otherwise keep it and say why (KEPT)."""
+        listeners and no other stack's tasks' group admits its group; otherwise keep it and say
+        why (KEPT). Once it is gone and its lock released, so is a generation parameter an earlier
+        version left (forget_shared): after the release, so that a run dying before it leaves no
+        lock behind (the run after it would have nothing shared left to take it over with)."""
+        said = self._leave_last_locked(ctx)
+        if not said.startswith("kept"):  # engine.KEPT: the shared part stays
+            forget_shared(ctx)
+        return said
+
+    def _leave_last_locked(self, ctx: Context) -> str:
         n = ctx.names
         elb = ctx.client("elbv2")
         with shared_lock(ctx, "destroy"):
@@ -454,15 +556,18 @@ class SharedLoadBalancerStep(Step):
             listeners = shared_listeners(ctx, lb["LoadBalancerArn"])
             rules = [r for li in listeners.values() for r in listener_rules(ctx, li["ListenerArn"])]
             if rules:
-                return f"kept: other rules remain on its listeners ({', '.join(stacks_on(rules))})"
+                said = release_certificates(ctx, listeners.get(443))
+                return f"kept: other rules remain on its listeners ({', '.join(stacks_on(rules))})" + said
             group = find_shared_group(ctx)
-            joining = admitting(ctx, group["GroupId"]) if group is not None else []
-            if joining:
+            staying = admitting_groups(ctx, group["GroupId"]) if group is not None else []
+            if staying:
                 # a stack joining right now: its tasks' group admits the shared one (SecurityGroupsStep)
                 # before its rule exists (SharedRuleStep, under this lock): deleting the load balancer
                 # would strand it, and its group's reference would keep the shared group forever. Its
                 # HTTPS listener (no rule on it) goes: it carries this stack's certificate, which is
-                # being deleted; the joining stack makes it again with its own (_https_or_new).
+                # being deleted; the joining stack makes it again with its own (_https_or_new). A stack
+                # leaving at the same time has its rule gone and its group not yet: the last one out
+                # deletes the load balancer (its own group goes before its leave).
                 https = listeners.get(443)
                 if https is not None:
                     with doing(f"delete listener 443 of {n.shared}"):
@@ -471,10 +576,7 @@ class SharedLoadBalancerStep(Step):
                         except Exception as exc:
                             if not is_code(exc, "ListenerNotFound"):
                                 raise
-                return (
-                    f"kept for a stack joining (security group {', '.join(joining)} admits its group); "
-                    "its HTTPS listener goes with this stack's certificate, the joining stack makes it again"
-                )
+                return kept_for(ctx, staying)
             with doing(f"delete shared load balancer {n.shared}"):
                 for li in listeners.values():
                     try:
@@ -536,6 +638,7 @@ class SharedRuleStep(Step):
         if not n.shared:
             return []
         if ctx.facts.get("alb_arn") is None:  # the shared load balancer is made by this run
+            check_targets(ctx, [])  # this stack alone could pass it
             return self._plan_new(ctx)
         host = ctx.config.dns.hostname.lower()
         https = ctx.facts.get("shared_listeners", {}).get(443)
@@ -571,6 +674,7 @@ class SharedRuleStep(Step):
             )
         if not mine:
             self._check_target_groups(ctx)
+            check_targets(ctx, rules)
         actions: list[Action] = []
         if https is None:
             return self._plan_new(ctx)
@@ -609,6 +713,11 @@ class SharedRuleStep(Step):
             weights, why = repaired_weights(ctx, rule.get("Actions", []))
             ctx.facts["production_weights"] = weights
             changes.append(Change("action", have, f"{want} ({why})"))
+        modify = bool(changes)
+        named = (rule.get("Tags") or {}).get(TAG_CERTIFICATE, "")
+        serving = ctx.facts.get("cert_arn", KNOWN_AFTER_APPLY)
+        if named != serving:  # what a stack leaving the listener hands the default over to
+            changes.append(Change(f"tag {TAG_CERTIFICATE}", named or "-", serving))
         if changes:
             actions.append(
                 Action(
@@ -617,7 +726,7 @@ class SharedRuleStep(Step):
                     n.rule,
                     f"priority {rule.get('Priority')}",
                     changes,
-                    run=partial(self._modify_rule, ctx, rule["RuleArn"], repair),
+                    run=partial(self._modify_rule, ctx, rule["RuleArn"], repair, modify, named),
                 )
             )
         else:
@@ -707,8 +816,10 @@ class SharedRuleStep(Step):
             https = self._https(ctx)
             if https is not None:
                 ctx.facts["https_listener_arn"] = https["ListenerArn"]
-                self._attach_locked(ctx, https)
-                return "found (made by another stack meanwhile)"
+                attached = self._attach_locked(ctx, https)
+                return f"{FOUND}: made by another stack meanwhile" + (
+                    "; this stack's certificate added to it (SNI)" if attached.startswith("added") else ""
+                )
             https = self._new_https(ctx)
         return str(https["ListenerArn"])
 
@@ -793,7 +904,7 @@ class SharedRuleStep(Step):
                             Priority=priority,
                             Conditions=host_condition(ctx),
                             Actions=_forward(ctx),
-                            Tags=n.tag_list(),
+                            Tags=[*n.tag_list(), *certificate_tag(ctx)],
                         )["Rules"][0]
                         break
                     except Exception as exc:
@@ -811,12 +922,15 @@ class SharedRuleStep(Step):
         self._learn_rule(ctx, rule)
         return f"priority {priority}"
 
-    def _modify_rule(self, ctx: Context, arn: str, repair: bool) -> str:
+    def _modify_rule(self, ctx: Context, arn: str, repair: bool, modify: bool = True, named: str = "") -> str:
         kwargs: dict[str, Any] = {"RuleArn": arn, "Conditions": host_condition(ctx)}
         if repair:
             kwargs["Actions"] = _forward(ctx)
         with doing(f"update the rule of {ctx.names.stack} on {ctx.names.shared}"):
-            ctx.client("elbv2").modify_rule(**kwargs)
+            if modify:
+                ctx.client("elbv2").modify_rule(**kwargs)
+            if named != ctx.facts["cert_arn"]:
+                ctx.client("elbv2").add_tags(ResourceArns=[arn], Tags=certificate_tag(ctx))
         return "updated"
 
     # -- leaving -----------------------------------------------------------------------------
@@ -864,11 +978,8 @@ class SharedRuleStep(Step):
         return "deleted"
 
     def _detach(self, ctx: Context, cert: str) -> str:
-        """Under the shared lock: take this stack's certificate off the listener. Hosts of the
-        stacks that remain and that only it covered get their own stack's certificate first; when
-        it is the listener's default, another one on the listener becomes the default."""
+        """Under the shared lock: take this stack's certificate off the listener (hand_over)."""
         n = ctx.names
-        elb = ctx.client("elbv2")
         with shared_lock(ctx, "destroy"):
             lb, _ = find_shared(ctx)
             https = shared_listeners(ctx, lb["LoadBalancerArn"]).get(443) if lb else None
@@ -881,42 +992,260 @@ class SharedRuleStep(Step):
             rules = [r for r in listener_rules(ctx, arn) if not n.owns(r.get("Tags") or {})]
             if not rules:  # the last stack out: the listener goes with the shared part
                 return "kept: the listener goes with the shared load balancer (no other rule on it)"
-            rest = [c["CertificateArn"] for c in listed if c["CertificateArn"] != cert]
-            for rule in rules:
-                for host in rule_hosts(rule):
-                    if covering(ctx, rest, host) is None:
-                        theirs = self._stack_certificate(ctx, rule, host)
-                        if theirs is None:
-                            return (
-                                f"kept: it is the only certificate for {host} ({rule_owner(rule) or 'not ecsup'}'s), "
-                                "which has none of its own on the listener"
-                            )
-                        elb.add_listener_certificates(ListenerArn=arn, Certificates=[{"CertificateArn": theirs}])
-                        rest.append(theirs)
-            default = next((c["CertificateArn"] for c in listed if c.get("IsDefault")), None)
-            if default == cert and not rest:
-                return "kept: it is the listener's default certificate and no other certificate is on the listener"
-            with doing(f"remove certificate {cert} from {n.shared} HTTPS:443"):
-                if default == cert:
-                    elb.modify_listener(ListenerArn=arn, Certificates=[{"CertificateArn": rest[0]}])
-                elb.remove_listener_certificates(ListenerArn=arn, Certificates=[{"CertificateArn": cert}])
-        return "removed"
+            return hand_over(ctx, arn, listed, cert, rules)
 
-    def _stack_certificate(self, ctx: Context, rule: dict[str, Any], host: str) -> str | None:
-        """An ISSUED certificate of the stack that owns ``rule`` (by its ecsup tags) covering ``host``."""
-        tags = rule.get("Tags") or {}
-        if not tags.get(TAG_APP):
-            return None
-        acm = ctx.client("acm")
-        with doing(f"look up the certificate of {rule_owner(rule)}"):
-            for page in acm.get_paginator("list_certificates").paginate(CertificateStatuses=["ISSUED"]):
-                for summary in page["CertificateSummaryList"]:
-                    arn = summary["CertificateArn"]
+
+def hand_over(
+    ctx: Context, listener_arn: str, listed: list[dict[str, Any]], cert: str, rules: list[dict[str, Any]]
+) -> str:
+    """Under the shared lock: take ``cert`` (this stack's) off the listener while ``rules`` (the
+    other stacks') stay. Each of their hostnames that only ``cert`` covered gets a certificate that
+    covers it first (serving_certificate: the one the stack's rule names, else its own); when
+    ``cert`` is the listener's default, the certificate covering most of their hostnames becomes the
+    default (ModifyListener). When a hostname would be left without one, ``cert`` stays where it is
+    and is not deleted (ctx.facts["kept_certs"]): the remaining stacks keep serving."""
+    elb = ctx.client("elbv2")
+    name = f"{ctx.names.shared} HTTPS:443"
+    rest = list(dict.fromkeys(c["CertificateArn"] for c in listed if c["CertificateArn"] != cert))
+    added: list[str] = []
+    # ecsup stacks' rules first: the certificate one of them serves with may cover a host of a rule
+    # not ecsup's too (a *.zone), which has none of its own to bring
+    for rule in sorted(rules, key=lambda r: not rule_owner(r)):
+        for host in rule_hosts(rule):
+            if covering(ctx, rest, host) is not None:
+                continue
+            if (rule.get("Tags") or {}).get(TAG_CERTIFICATE) == cert:  # the same dns.certificate_arn
+                return keep_certificate(ctx, cert, f"{rule_owner(rule)} serves {host} with it too")
+            theirs = serving_certificate(ctx, rule, host, exclude={cert})
+            if theirs is None:
+                whose = rule_owner(rule) or "a rule not ecsup's"
+                return keep_certificate(
+                    ctx,
+                    cert,
+                    f"it is the only certificate on {name} for {host} ({whose}), "
+                    f"and no other issued certificate in {ctx.region} that ecsup may use covers it",
+                )
+            with doing(f"add certificate {theirs} to {name} for {host}"):
+                waiting.retry(
+                    ctx,
+                    "the certificate to reach the load balancer",
+                    partial(
+                        elb.add_listener_certificates,
+                        ListenerArn=listener_arn,
+                        Certificates=[{"CertificateArn": theirs}],
+                    ),
+                    lambda e: is_code(e, "UnsupportedCertificate", "CertificateNotFound"),
+                    ctx.timeouts.propagation,
+                )
+            rest.append(theirs)
+            added.append(f"{theirs} for {host}")
+    default = next((c["CertificateArn"] for c in listed if c.get("IsDefault")), None)
+    said = [f"added {', '.join(added)}"] if added else []
+    if default == cert:
+        if not rest:
+            return keep_certificate(
+                ctx,
+                cert,
+                f"it is the default certificate of {name} and no other certificate serves the rules left on it",
+            )
+        hosts = [h for r in rules for h in rule_hosts(r)]
+        new = max(rest, key=lambda arn: sum(1 for h in hosts if covering(ctx, [arn], h)))  # the first of the best
+        with doing(f"make {new} the default certificate of {name}"):
+            waiting.retry(
+                ctx,
+                "the certificate to reach the load balancer",
+                lambda: elb.modify_listener(ListenerArn=listener_arn, Certificates=[{"CertificateArn": new}]),
+                lambda e: is_code(e, "UnsupportedCertificate", "CertificateNotFound"),
+                ctx.timeouts.propagation,
+            )
+        said.append(f"the default handed over to {new}")
+    with doing(f"remove certificate {cert} from {name}"):
+        try:
+            elb.remove_listener_certificates(ListenerArn=listener_arn, Certificates=[{"CertificateArn": cert}])
+        except Exception as exc:
+            if not is_code(exc, "CertificateNotFound", "ListenerNotFound"):
+                raise
+    return "removed" + (f" ({'; '.join(said)})" if said else "")
+
+
+def keep_certificate(ctx: Context, cert: str, why: str) -> str:
+    """``cert`` stays on the shared listener: the certificate step keeps it too, with its
+    validation records (it needs them to renew), rather than retrying its deletion in vain."""
+    ctx.facts.setdefault("kept_certs", {})[cert] = f"it stays on {ctx.names.shared} HTTPS:443: {why}"
+    return f"kept: {why}; the certificate is not deleted (a later `ecsup destroy` of this stack retries)"
+
+
+def serving_certificate(ctx: Context, rule: dict[str, Any], host: str, exclude: set[str]) -> str | None:
+    """An ISSUED certificate in this region covering ``host`` that the stack owning ``rule`` serves
+    with: the one its rule names (tag ecsup:certificate: its own, or its dns.certificate_arn); else,
+    for a rule made before ecsup named it, the stack's own (its ecsup tags), else one no ecsup stack
+    owns (what dns.certificate_arn brings). Another ecsup stack's certificate is never taken: that
+    stack could not delete it. Every key type is read: ListCertificates lists only RSA_1024 and
+    RSA_2048 certificates unless Includes.keyTypes names the others (ACM API reference, Filters)."""
+    from .certificate import ALL_KEY_TYPES
+
+    tags = rule.get("Tags") or {}
+    named = tags.get(TAG_CERTIFICATE, "")
+    skip = exclude | set(ctx.facts.get("deleted_certs", set())) | set(ctx.facts.get("owned_cert_arns", []))
+    if named and named not in skip and named.split(":")[3:4] == [ctx.region] and _issued_covering(ctx, named, host):
+        return str(named)
+    acm = ctx.client("acm")
+    own: list[tuple[str, str]] = []
+    foreign: list[tuple[str, str]] = []
+    with doing(f"look up a certificate for {host}"):
+        pages = acm.get_paginator("list_certificates").paginate(CertificateStatuses=["ISSUED"], Includes=ALL_KEY_TYPES)
+        for page in pages:
+            for summary in page["CertificateSummaryList"]:
+                arn = summary["CertificateArn"]
+                if arn in skip or not _issued_covering(ctx, arn, host):
+                    continue
+                try:
                     found = tag_dict(acm.list_tags_for_certificate(CertificateArn=arn).get("Tags"))
-                    ours = found.get(TAG_APP) == tags[TAG_APP] and found.get(TAG_ENV) == tags.get(TAG_ENV)
-                    if ours and any(covers(nm, host) for nm in certificate_names(ctx, arn)):
-                        return str(arn)
-        return None
+                except Exception as exc:  # deleted between list and read
+                    if is_code(exc, "ResourceNotFoundException"):
+                        continue
+                    raise
+                when = str(summary.get("NotAfter", ""))
+                if (
+                    tags.get(TAG_APP)
+                    and found.get(TAG_APP) == tags[TAG_APP]
+                    and found.get(TAG_ENV) == tags.get(TAG_ENV)
+                ):
+                    own.append((when, arn))
+                elif not (found.get(TAG_APP) or found.get(TAG_SHARED)):
+                    foreign.append((when, arn))
+    for found_ in (own, foreign):
+        if found_:
+            return max(found_)[1]  # the one valid longest
+    return None
+
+
+def _issued_covering(ctx: Context, arn: str, host: str) -> bool:
+    with doing(f"describe certificate {arn}"):
+        try:
+            cert = ctx.client("acm").describe_certificate(CertificateArn=arn)["Certificate"]
+        except Exception as exc:
+            if is_code(exc, "ResourceNotFoundException"):
+                return False
+            raise
+    names = [n.lower() for n in [cert.get("DomainName", ""), *cert.get("SubjectAlternativeNames", [])] if n]
+    return cert.get("Status") == "ISSUED" and any(covers(n, host.lower()) for n in names)
+
+
+def _capacities(ctx: Context, stacks: list[Names]) -> dict[str, tuple[int, str]]:
+    """Per stack: the most tasks its service may run, and what says so -- its auto scaling
+    maximum when a scalable target is registered, else its live desired count."""
+    out: dict[str, tuple[int, str]] = {}
+    ecs = ctx.client("ecs")
+    for other in stacks:
+        with doing(f"describe service {other.service}"):
+            try:
+                found = ecs.describe_services(cluster=other.cluster, services=[other.service])["services"]
+            except Exception as exc:
+                if not is_code(exc, "ClusterNotFoundException"):
+                    raise
+                found = []
+        live = [s for s in found if s.get("status") != "INACTIVE"]
+        if live:
+            out[other.stack] = (int(live[0].get("desiredCount", 0)), "desired count")
+    ids = {f"service/{s.cluster}/{s.service}": s.stack for s in stacks}
+    aas = ctx.client("application-autoscaling")
+    keys = sorted(ids)
+    with doing("look up the scalable targets of the stacks on the shared load balancer"):
+        for i in range(0, len(keys), 50):
+            pages = aas.get_paginator("describe_scalable_targets").paginate(
+                ServiceNamespace="ecs", ResourceIds=keys[i : i + 50], ScalableDimension="ecs:service:DesiredCount"
+            )
+            for page in pages:
+                for target in page["ScalableTargets"]:
+                    stack = ids.get(target["ResourceId"])
+                    if stack is not None:
+                        out[stack] = (int(target["MaxCapacity"]), "auto scaling max")
+    return out
+
+
+def targets_quota(ctx: Context) -> int:
+    """This account's "Targets per Application Load Balancer" (DescribeAccountLimits:
+    targets-per-application-load-balancer; adjustable), else AWS's default."""
+    with doing("read the Elastic Load Balancing quotas of the account"):
+        for page in ctx.client("elbv2").get_paginator("describe_account_limits").paginate():
+            for limit in page["Limits"]:
+                if limit.get("Name") == "targets-per-application-load-balancer":
+                    try:
+                        return int(float(limit["Max"]))
+                    except (KeyError, TypeError, ValueError):
+                        return TARGETS_LIMIT
+    return TARGETS_LIMIT
+
+
+def check_targets(ctx: Context, rules: list[dict[str, Any]]) -> None:
+    """Joining: ELB's "Targets per Application Load Balancer" quota (1,000 by default, every
+    target group the load balancer forwards to counted; ELB User Guide, "Quotas for your
+    Application Load Balancers"), with blue/green in mind: during a deployment a stack's new
+    tasks are registered beside its old ones, so each stack on it can have twice its tasks
+    registered (its auto scaling maximum, else its desired count). Target groups no ecsup stack
+    on it owns count with what is registered in them now. Refused before any change."""
+    n = ctx.names
+    elb = ctx.client("elbv2")
+    stacks: dict[str, Names] = {}
+    for rule in rules:
+        tags = rule.get("Tags") or {}
+        if tags.get(TAG_APP) and tags.get(TAG_ENV) and not n.owns(tags):
+            other = Names(tags[TAG_APP], tags[TAG_ENV])
+            stacks[other.stack] = other
+    caps = _capacities(ctx, [*stacks.values(), n])
+    theirs = {
+        name
+        for s in stacks.values()
+        for pair in (1, 2)
+        for name in (replace(s, pair=pair).tg_blue, replace(s, pair=pair).tg_green)
+    }
+    foreign = 0
+    with doing(f"count the targets of {n.shared}"):
+        alb = ctx.facts.get("alb_arn")
+        pages = elb.get_paginator("describe_target_groups").paginate(LoadBalancerArn=alb) if alb else []
+        try:
+            groups = [g for page in pages for g in page.get("TargetGroups", [])]
+        except Exception as exc:
+            if not is_code(exc, "TargetGroupNotFound"):
+                raise
+            groups = []
+        for group in groups:
+            if group["TargetGroupName"] in theirs or n.pair_of(group["TargetGroupName"]) is not None:
+                continue
+            foreign += len(
+                elb.describe_target_health(TargetGroupArn=group["TargetGroupArn"])["TargetHealthDescriptions"]
+            )
+    cfg = ctx.config.service
+    mine, why = cfg.desired_count, "desired_count"
+    if cfg.autoscaling is not None and cfg.autoscaling.max > mine:
+        mine, why = cfg.autoscaling.max, "autoscaling.max"
+    live, said = caps.get(n.stack, (0, ""))
+    if live > mine:
+        mine, why = live, f"live {said}"
+    parts = [
+        f"{stack} up to {2 * caps[stack][0]} (2 x {caps[stack][1]} {caps[stack][0]})"
+        for stack in sorted(stacks)
+        if stack in caps
+    ]
+    if foreign:
+        parts.append(f"{foreign} in target groups of no ecsup stack")
+    total = sum(2 * caps[s][0] for s in stacks if s in caps) + foreign + 2 * mine
+    # the account's quota is read only past the default (a quota is raised, never lowered)
+    quota = targets_quota(ctx) if total > TARGETS_LIMIT else TARGETS_LIMIT
+    if total > quota:
+        raise ConfigError(
+            [
+                (
+                    "load_balancer.shared",
+                    f"{n.shared} could have {total} targets registered during blue/green deployments, past this "
+                    f"account's quota of {quota} per load balancer: this stack up to {2 * mine} "
+                    f"(2 x {why} {mine})" + (f", {', '.join(parts)}" if parts else ""),
+                )
+            ],
+            hint="lower service.desired_count (or service.autoscaling.max), use another shared load balancer, or ask "
+            "AWS for a higher quota (Targets per Application Load Balancer: ecsup reads it); nothing was changed",
+        )
 
 
 def _gone_meanwhile(ctx: Context) -> EcsupError:
