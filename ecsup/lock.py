@@ -401,15 +401,3 @@ def forget(ctx: Context) -> None:
         except Exception as exc:
             if not is_code(exc, "ParameterNotFound"):
                 raise
-
-
-def forget_shared(ctx: Context) -> None:
-    """The shared load balancer is gone (its last stack left): its generation goes too, after its
-    lock was released (which rewrote it). A stack that joins later starts it again, as the first
-    one did."""
-    with doing(f"remove the generation of shared load balancer {ctx.names.shared}"):
-        try:
-            ctx.client("ssm").delete_parameter(Name=ctx.names.shared_generation_parameter)
-        except Exception as exc:
-            if not is_code(exc, "ParameterNotFound"):
-                raise

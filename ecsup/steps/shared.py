@@ -597,7 +597,6 @@ class SharedLoadBalancerStep(Step):
                 waiting.poll(ctx, f"load balancer {n.shared} to be deleted", gone, ctx.timeouts.load_balancer)
             if group is not None and n.owns_shared(tag_dict(group.get("Tags"))):
                 self._delete_group(ctx, group)
-        lock.forget_shared(ctx)  # released above, which rewrote it: nothing of the shared part is left
         return "deleted (the last stack left it): listeners, load balancer, security group"
 
     def _delete_group(self, ctx: Context, group: dict[str, Any]) -> None:
