@@ -182,3 +182,32 @@ def test_the_sandbox_exports_in_the_docs_are_the_ones_it_prints() -> None:
     from ecsup import emulation
 
     assert documented["ECSUP_IAM_SETTLE"] == f"{iam_settle(emulation.SANDBOX):g}"
+
+
+def test_the_demo_transcript_s_plan_is_what_plan_prints_for_the_demo_config(aws: Any, tmp_path: Path) -> None:
+    """docs/getting-started.md shows `scripts/demo`'s first create: its plan (every planned line,
+    the cost lines) is what `ecsup plan` prints today for the demo's ecsup.toml on the strict layer."""
+    from conftest import SECRET_GIVEN, client
+    from typer.testing import CliRunner
+
+    from ecsup.sandbox import demo_config
+
+    client("route53").create_hosted_zone(Name="example.test", CallerReference="docs")
+    path = tmp_path / "ecsup.toml"
+    path.write_text(demo_config("example.test", "eu-west-1"))
+    result = CliRunner().invoke(app, ["plan", "-c", str(path)], env=SECRET_GIVEN)
+    assert result.exit_code == 0, result.output
+
+    def planned(lines: list[str]) -> list[str]:  # the plan's lines, and its cost (create prints both first)
+        keep = ("  + ", "  ~ ", "  - ", "  = ", "monthly cost", "  not counted")
+        return [line for line in lines if line.startswith(keep)]
+
+    text = (ROOT / "docs" / "getting-started.md").read_text(encoding="utf-8")
+    block = text.split("```\n$ ecsup create\n", 1)[1].split("```", 1)[0].splitlines()
+    shown = planned(block[: block.index("Applying:")])
+    # the demo hands its secret's value over itself; here it comes from the environment
+    printed = [
+        line.replace("SecureString from ECSUP_SECRET_DB_PASSWORD", "SecureString")
+        for line in result.stdout.splitlines()
+    ]
+    assert len(shown) > 20 and shown == planned(printed)
