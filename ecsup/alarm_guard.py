@@ -56,22 +56,24 @@ def _describe(found: dict[str, str]) -> str:
     )
 
 
-def guard_release(ctx: Context, svc: dict[str, Any] | None = None) -> None:
+def guard_release(ctx: Context, svc: dict[str, Any] | None = None) -> list[str]:
     """Say so before a deployment starts when an alarm it will be watched by is in ALARM, and
-    wait, go on or stop as asked (module docstring). Raises Refused or WaitTimeout to stop."""
+    wait, go on or stop as asked (module docstring). Raises Refused or WaitTimeout to stop.
+    Returns the alarms in ALARM the release goes on without (--ignore-alarms, or "go"): what
+    the release must not claim ECS watches it with."""
     names = watched_by(ctx, svc)
     found = in_alarm(ctx, names)
     if not found:
-        return
+        return []
     why = _describe(found)
     wait = float(getattr(ctx, "wait_for_alarms", 0.0) or 0.0)
     if wait > 0:
         ctx.ui.release_note(f"{why}; waiting up to {wait:.0f} s for them to leave ALARM ({WAIT_OPTION})")
         _wait(ctx, list(found), wait)
-        return
+        return []
     if getattr(ctx, "ignore_alarms", False):
         ctx.ui.release_note(f"WARNING: {why}; going on as {IGNORE_OPTION} asks (the probe and the watch still run)")
-        return
+        return list(found)
     choice = ctx.ui.ask_choice(
         f"{why}. Wait for them to leave ALARM (up to {ASKED_WAIT:.0f} s), go on unguarded, or stop?",
         ("wait", "go", "stop"),
@@ -87,8 +89,9 @@ def guard_release(ctx: Context, svc: dict[str, Any] | None = None) -> None:
         raise Refused(f"stopped before the release started: {', '.join(found)} in ALARM", hint=hint)
     if choice == "go":
         ctx.ui.release_note(f"WARNING: going on unguarded by {', '.join(found)} (the probe and the watch still run)")
-        return
+        return list(found)
     _wait(ctx, list(found), ASKED_WAIT)
+    return []
 
 
 def _wait(ctx: Context, names: list[str], bound: float) -> None:

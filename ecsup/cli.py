@@ -659,7 +659,9 @@ def deploy(
             )
         if watch_only and image is not None:
             raise OptionError(
-                "--watch watches the deployment in progress and ships nothing: drop --image, or drop --watch"
+                f"--watch watches the deployment in progress and ships nothing, and --image {image} ships one",
+                hint=f"`ecsup deploy --image {image}` ships it (and watches it); `ecsup deploy --watch` watches the "
+                "deployment in progress",
             )
         if watch_only:
             ui.print(f"ecsup deploy --watch {ctx.names.stack} in {ctx.region}{ctx.whereabouts()}", style="bold")
@@ -748,6 +750,7 @@ def run_command(
             raise OptionError(
                 f"--env {old_env[0]}: a variable for the task is --env-var {old_env[0]} (or -e); "
                 "--env is the environment's name (as in `ecsup init --env`)",
+                hint=f"write `ecsup run --env-var {old_env[0]} -- CMD...`",
             )
         result = run_one_off(ctx, list(command or []), image, env, cpu, memory, timeout, detach)
         if detach:
@@ -796,7 +799,10 @@ def exec_command(
         if forward is not None and command:
             from .errors import OptionError
 
-            raise OptionError("--forward opens a tunnel, not a command: drop the command after `--`")
+            raise OptionError(
+                "--forward opens a tunnel, not a command: drop the command after `--`",
+                hint="`ecsup exec --forward LOCAL:HOST:REMOTE` for the tunnel, `ecsup exec -- CMD...` for a command",
+            )
         tunnel = parse_forward(forward) if forward is not None else None
         handover = prepare(ctx, task, list(command or []), tunnel)
         ui.print(f"ecsup exec: {handover.description} (session-manager-plugin; exit it to return)", style="bold")
@@ -1375,6 +1381,8 @@ def restart(
     wait_until: WaitUntil = "complete",
     json_output: JsonOption = False,
     timeout: ReleaseTimeout = 3600,
+    wait_for_alarms: WaitForAlarms = 0.0,
+    ignore_alarms: IgnoreAlarms = False,
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
@@ -1383,7 +1391,7 @@ def restart(
     the service's strategy, watched like a deploy: how tasks pick up a secret's new value.
 
     Exit 9 when ECS rolled it back, 5 when --timeout ran out, 8 while another deployment is in
-    progress."""
+    progress, 7 when a deployment alarm is in ALARM already without a terminal to ask (as deploy)."""
     _aws_options(tctx, profile, region, endpoint_url)
     from .config import WAIT_UNTIL
     from .deploy import ATTACH_HINT
@@ -1396,6 +1404,7 @@ def restart(
             raise OptionError(
                 f"--wait-until {wait_until!r} is not a stage", hint="use one of: " + ", ".join(WAIT_UNTIL)
             )
+        _alarm_options(ctx, wait_for_alarms, ignore_alarms)
         ui.print(f"ecsup restart {ctx.names.stack} in {ctx.region}{ctx.whereabouts()}", style="bold")
         restarting = lambda: run(ctx, wait=not no_wait, timeout=timeout, wait_until=wait_until)  # noqa: E731
         run_release(ctx, ui, restarting, json_output, "restarted")
@@ -1447,29 +1456,64 @@ app.add_typer(secrets_app)
 
 
 def _secret_from_input(name: str) -> str:
-    """ECSUP_SECRET_<NAME>, else stdin when it is not a terminal (one trailing newline dropped),
-    else a hidden prompt asked twice. Never an argument: argv is visible to every process."""
+    """The value: stdin when something is piped or redirected into it, else ECSUP_SECRET_<NAME>,
+    else a hidden prompt asked twice on a terminal. Never an argument: argv is visible to every
+    process. Both a piped stdin and the variable: refused (exit 2) -- the variable is usually
+    still exported from a first `create` and would otherwise win silently over the new value."""
     import os
 
     from .errors import OptionError
 
-    given = os.environ.get(f"ECSUP_SECRET_{name}")
-    if given:
-        return given
-    if not sys.stdin.isatty():
+    variable = f"ECSUP_SECRET_{name}"
+    given = os.environ.get(variable) or None
+    piped = _stdin_piped()
+    if piped and given is not None:
+        raise OptionError(
+            f"{name}: a value is piped on stdin and {variable} is set too: refusing to guess which one to store",
+            hint=f"to store stdin's, run without the variable (`unset {variable}`, or `env -u {variable} "
+            f"ecsup secrets set {name} ...`); to store the variable's, give stdin nothing (`< /dev/null`)",
+        )
+    if piped:
         data = sys.stdin.read()
         value = data[:-1] if data.endswith("\n") else data
         value = value[:-1] if value.endswith("\r") else value
         if value:
             return value
-    elif sys.stdout.isatty():
+    elif given is not None:
+        return given
+    elif sys.stdin.isatty() and sys.stdout.isatty():
         asked = typer.prompt(f"Value for {name} (input hidden)", hide_input=True, confirmation_prompt=True, err=True)
         return str(asked)
     raise OptionError(
         f"no value for {name}",
-        hint=f"pipe it on stdin (`ecsup secrets set {name} < file`) or export ECSUP_SECRET_{name}; "
+        hint=f"pipe it on stdin (`ecsup secrets set {name} < file`) or export {variable}; "
         "a value is never a command-line argument",
     )
+
+
+def _stdin_piped() -> bool:
+    """stdin is a pipe, a socket or a non-empty file: something was given on it (a terminal and
+    /dev/null are not). A pipe is not read to find out: it may be a CI runner's own stdin, whose
+    rest would be consumed. A stream with no file descriptor (in memory) is peeked at."""
+    import io
+    import os
+    import stat
+
+    if sys.stdin is None or sys.stdin.isatty():
+        return False
+    try:
+        mode = os.fstat(sys.stdin.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        try:
+            at = sys.stdin.tell()
+            data = sys.stdin.read()
+            sys.stdin.seek(at)
+        except (OSError, ValueError, io.UnsupportedOperation):
+            return True
+        return bool(data)
+    if stat.S_ISREG(mode.st_mode):
+        return mode.st_size > 0
+    return stat.S_ISFIFO(mode.st_mode) or stat.S_ISSOCK(mode.st_mode)
 
 
 @secrets_app.command("set")
@@ -1486,22 +1530,27 @@ def secrets_set(
     ] = False,
     json_output: JsonOption = False,
     timeout: ReleaseTimeout = 3600,
+    wait_for_alarms: WaitForAlarms = 0.0,
+    ignore_alarms: IgnoreAlarms = False,
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
 ) -> None:
     """Store a new version of a secret (its SSM SecureString parameter, same KMS key and tags).
 
-    The value comes from stdin or ECSUP_SECRET_<NAME> (a hidden prompt on a terminal). ECS reads
-    secrets when a task starts: the running tasks keep the old value until replaced (--restart)."""
+    The value comes from stdin or ECSUP_SECRET_<NAME> (both: refused; a hidden prompt on a
+    terminal). ECS reads secrets when a task starts: the running tasks keep the old value until
+    replaced (--restart, guarded by the deployment alarms as `restart` is)."""
     _aws_options(tctx, profile, region, endpoint_url)
-    from .daytwo import set_secret, task_starts
+    from .daytwo import _configured, set_secret, task_starts
     from .deploy import ATTACH_HINT
     from .deploy import restart as run_restart
 
     ctx, ui, err = _setup(tctx, config, json_output)
     with _handled(err, ctx.redact, f"the deployment goes on in ECS: {ATTACH_HINT}"):
+        _alarm_options(ctx, wait_for_alarms, ignore_alarms)
         ui.print(f"ecsup secrets set {name} {ctx.names.stack} in {ctx.region}{ctx.whereabouts()}", style="bold")
+        _configured(ctx, name)  # a name not in [service.secrets] is said before any value is asked for
         value = _secret_from_input(name)
         change = set_secret(ctx, name, value)
         before = f"version {change.version_before} -> " if change.version_before is not None else ""

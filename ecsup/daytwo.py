@@ -149,12 +149,18 @@ def set_secret(ctx: Context, name: str, value: str) -> SecretChange:
     tags (AWS refuses Tags together with Overwrite: "tags and overwrite can't be used together");
     a missing one is created as `create` would (the configured key, the stack's tags)."""
     from . import lock
-    from .steps.secrets import describe_parameters, kms_key_arn
+    from .steps.secrets import TOO_LONG_HINT, VALUE_LIMIT, describe_parameters, kms_key_arn, value_too_long
 
     parameter = _configured(ctx, name)
     if not value:
         raise OptionError(f"the value for {name} is empty", hint="SSM stores no empty values: give one")
     ctx.secret_values.add(value)  # redacted from anything printed from here on
+    if len(value) > VALUE_LIMIT["Standard"]:  # before any call; an existing Advanced parameter takes more
+        before = describe_parameters(ctx, [parameter]).get(parameter)
+        tier = str((before or {}).get("Tier") or "Standard")
+        long = value_too_long(name, parameter, value, tier)
+        if long:
+            raise OptionError(f"{name}: {long[1]}", hint=TOO_LONG_HINT)
     before = describe_parameters(ctx, [parameter]).get(parameter)
     kwargs: dict[str, Any] = {"Name": parameter, "Value": value, "Type": "SecureString"}
     if before is None:
@@ -172,6 +178,8 @@ def set_secret(ctx: Context, name: str, value: str) -> SecretChange:
     with lock.held(ctx, "secrets set"):
         try:
             answer = ctx.client("ssm").put_parameter(**kwargs)
+        except EcsupError:  # ecsup's own (a stopped --endpoint-url, context.py): already says what to do
+            raise
         except Exception as exc:  # never let botocore echo the parameters (the value) into a message
             code = error_code(exc) or type(exc).__name__
             raise AwsError(f"put SSM parameter {parameter}: {code}", code) from None
@@ -267,8 +275,11 @@ def scale(ctx: Context, count: int | None, minimum: int | None, maximum: int | N
         raise OptionError("nothing to scale", hint="give --count N, or --min/--max with auto scaling")
     for option, value in (("--count", count), ("--min", minimum), ("--max", maximum)):
         if value is not None and not 0 <= value <= MAX_COUNT:
-            raise OptionError(f"{option} {value} must be between 0 and {MAX_COUNT}")
-    svc = service(ctx)
+            raise OptionError(
+                f"{option} {value} must be between 0 and {MAX_COUNT}",
+                hint=f"give a number of tasks from 0 to {MAX_COUNT}, e.g. {option} 2 (0 stops every task)",
+            )
+    svc = service(ctx, "scale")
     cfg = ctx.config.service
     wants_range = minimum is not None or maximum is not None
     target = scalable_target(ctx) if (cfg.autoscaling is not None or wants_range) else None
@@ -288,7 +299,10 @@ def scale(ctx: Context, count: int | None, minimum: int | None, maximum: int | N
         new_lo, new_hi = (lo if minimum is None else minimum), (hi if maximum is None else maximum)
         result.min_before, result.max_before, result.min_after, result.max_after = lo, hi, new_lo, new_hi
         if new_lo > new_hi:
-            raise OptionError(f"--min {new_lo} is above --max {new_hi}")
+            raise OptionError(
+                f"--min {new_lo} is above --max {new_hi}",
+                hint=f"auto scaling's range is {lo} to {hi} now: give --min and --max together, --min at most --max",
+            )
         if count is not None and not new_lo <= count <= new_hi:
             raise OptionError(
                 f"--count {count} is outside auto scaling's range {new_lo} to {new_hi}: it would move it back",

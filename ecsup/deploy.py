@@ -142,6 +142,17 @@ def _roll_back_after_probe(
     )
 
 
+# ECS resolves a task definition's image tag to a digest when a deployment starts, and starts that
+# deployment's tasks with the digest (ECS API reference, ContainerImage: "Amazon ECS resolves container
+# image names and any image tags ... to container image digests"; aws/containers-roadmap#2393): a tag
+# pushed again (a mutable tag such as :latest) reaches the service only through a new deployment, which
+# `restart` (forceNewDeployment) is. A deploy of the image that runs changes nothing, so says so.
+SAME_TAG_HINT = (
+    "If the tag was pushed again (a mutable tag such as :latest), the running tasks still run the image "
+    "they started with: `ecsup restart` starts a new deployment, whose tasks pull the tag again"
+)
+
+
 class NotNamed(EcsupError):
     """A deploy would replace the running image with one the user did not name (the config's
     ``service.image``) and nobody could be asked: nothing was changed."""
@@ -160,7 +171,7 @@ def unnamed_image_hint(config_image: str, running: str) -> str:
 def attach(ctx: Context, timeout: float = 3600.0, wait_until: str = "complete") -> DeployResult:
     """Watch the deployment in progress (whoever started it) like `deploy` watches its own:
     `ecsup deploy --watch`. Changes nothing; with none in progress, says what runs."""
-    svc = service(ctx)
+    svc = service(ctx, "watch")
     in_progress = ongoing(ctx)
     current_td, _ = describe_task_definition(ctx, svc["taskDefinition"])
     current = image_of(ctx, current_td)
@@ -242,7 +253,7 @@ def deploy(
             short(svc["taskDefinition"]),
             current,
             target,
-            message=f"{short(svc['taskDefinition'])} already runs {target}: nothing to deploy",
+            message=f"{short(svc['taskDefinition'])} already runs {target}: nothing to deploy. {SAME_TAG_HINT}",
         )
     if image is None:  # the user named no image: never replace the running one silently
         question = (
@@ -257,7 +268,7 @@ def deploy(
             )
     from .alarm_guard import guard_release
 
-    guard_release(ctx, svc)  # an alarm in ALARM already would not guard it: say so, wait or go on knowingly
+    unguarded = guard_release(ctx, svc)  # an alarm in ALARM already would not guard it: say so, wait or go on
     with lock.held(ctx, "deploy"):
         new_td = register_revision(ctx, current_td, tags, target)
         from .run import before_rollout, placement_of
@@ -269,15 +280,16 @@ def deploy(
         f"deploying {target} as {short(new_td)}, replacing {current} ({arn or 'deployment not listed yet'})"
     )
     if wait_until == "started" or arn is None:
-        return _early(result, "started")
+        return _early(result, "started", unguarded)
     ctx.ui.release_started(result.message)
     watched = _follow(ctx, arn, timeout, wait_until)
     watched.image_before, watched.image_after, watched.message = current, target, result.message
-    return _early(watched, watched.stage) if watched.stage != "complete" else watched
+    return _early(watched, watched.stage, unguarded) if watched.stage != "complete" else watched
 
 
-def _early(result: DeployResult, stage: str) -> DeployResult:
-    """A deploy that returns before the deployment ended: what goes on without us."""
+def _early(result: DeployResult, stage: str, unguarded: list[str] | None = None) -> DeployResult:
+    """A deploy that returns before the deployment ended: what goes on without us. ``unguarded``:
+    the alarms that were in ALARM when it started (alarm_guard.py), which ECS does not act on."""
     result.stage = stage
     reached = (
         "the deployment is accepted"
@@ -285,7 +297,14 @@ def _early(result: DeployResult, stage: str) -> DeployResult:
         else "production traffic is on the new revision"
         + (" and the probe passed" if result.probe and not result.probe.get("skipped") else "")
     )
-    result.message += f"; {reached}. {EARLY_RETURN}"
+    if unguarded:
+        later = (
+            f"ECS keeps watching the deployment for the rest of the bake, but not with {', '.join(unguarded)}: "
+            "in ALARM when it started, so ECS does not act on it; `ecsup deploy --watch` watches it again"
+        )
+    else:
+        later = EARLY_RETURN
+    result.message += f"; {reached}. {later}"
     return result
 
 
@@ -299,7 +318,7 @@ def restart(ctx: Context, wait: bool = True, timeout: float = 3600.0, wait_until
         wait_until = "started"
     from . import lock
 
-    svc = service(ctx)
+    svc = service(ctx, "restart")
     in_progress = ongoing(ctx)
     if in_progress:
         target_td, target_image = _target_of(ctx, in_progress)
@@ -309,6 +328,9 @@ def restart(ctx: Context, wait: bool = True, timeout: float = 3600.0, wait_until
         )
     revision = short(svc["taskDefinition"])
     image = image_of(ctx, describe_task_definition(ctx, svc["taskDefinition"])[0])
+    from .alarm_guard import guard_release
+
+    unguarded = guard_release(ctx, svc)  # as deploy: an alarm in ALARM already would not guard it
     with lock.held(ctx, "restart"):
         with doing(f"update service {ctx.names.service}"):
             updated = ctx.client("ecs").update_service(
@@ -322,11 +344,11 @@ def restart(ctx: Context, wait: bool = True, timeout: float = 3600.0, wait_until
         f"{strategy} deployment ({arn or 'deployment not listed yet'})"
     )
     if wait_until == "started" or arn is None:
-        return _early(result, "started")
+        return _early(result, "started", unguarded)
     ctx.ui.release_started(result.message)
     watched = _follow(ctx, arn, timeout, wait_until)
     watched.image_before, watched.image_after, watched.message = image, image, result.message
-    return _early(watched, watched.stage) if watched.stage != "complete" else watched
+    return _early(watched, watched.stage, unguarded) if watched.stage != "complete" else watched
 
 
 # -- rollback -------------------------------------------------------------------------------
@@ -350,7 +372,7 @@ def rollback(ctx: Context, wait: bool = True, timeout: float = 3600.0) -> Deploy
     definition the service ran before its last successful deployment (same strategy)."""
     from . import lock
 
-    svc = service(ctx)
+    svc = service(ctx, "roll back")
     current_td, _ = describe_task_definition(ctx, svc["taskDefinition"])
     in_progress = ongoing(ctx)
     ended_first = ""

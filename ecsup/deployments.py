@@ -245,8 +245,9 @@ def _likely_cause(diagnosis: str) -> str | None:
 
 
 # -- reading ------------------------------------------------------------------------------
-def service(ctx: Context) -> dict[str, Any]:
-    """The stack's service, which must exist and be ecsup's."""
+def service(ctx: Context, to: str = "deploy to") -> dict[str, Any]:
+    """The stack's service, which must exist and be ecsup's; ``to``: what the command would do
+    with it, for the error when there is none ("restart", "scale", "run a task beside")."""
     with doing(f"look up service {ctx.names.service}"):
         try:
             found = ctx.client("ecs").describe_services(
@@ -259,7 +260,7 @@ def service(ctx: Context) -> dict[str, Any]:
     svc = next((s for s in found if s.get("status") == "ACTIVE"), None)
     if svc is None:
         raise StackMissing(
-            f"there is no service {ctx.names.service} in {ctx.region} to deploy to",
+            f"there is no service {ctx.names.service} in {ctx.region} to {to}",
             hint="`ecsup create` builds the stack first",
         )
     if not ctx.names.owns(tag_dict(svc.get("tags"), "key", "value")):

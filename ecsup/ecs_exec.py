@@ -115,7 +115,7 @@ def pick_task(ctx: Context, task: str | None) -> tuple[dict[str, Any], dict[str,
     from .deployments import service
 
     ecs = ctx.client("ecs")
-    svc = service(ctx)
+    svc = service(ctx, "exec into")
     with doing(f"list the running tasks of service {ctx.names.service}"):
         if task:
             found = ecs.describe_tasks(cluster=ctx.names.cluster, tasks=[task])["tasks"]

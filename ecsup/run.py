@@ -160,10 +160,13 @@ def parse_env(ctx: Context, pairs: list[str] | None) -> dict[str, str]:
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep:
-            raise OptionError(f"--env-var {pair!r} has no '=': write --env-var KEY=VALUE")
+            raise OptionError(
+                f"--env-var {pair!r} has no '='", hint=f"write --env-var KEY=VALUE, e.g. --env-var {pair or 'KEY'}=1"
+            )
         if not _ENV_NAME.fullmatch(key):
             raise OptionError(
-                f"--env-var {key!r}: a variable name is letters, digits and '_', not starting with a digit"
+                f"--env-var {key!r}: a variable name is letters, digits and '_', not starting with a digit",
+                hint="rename the variable, e.g. --env-var LOG_LEVEL=debug",
             )
         if key in secrets:
             raise OptionError(
@@ -185,7 +188,8 @@ def check_size(cpu: int | None, memory: int | None, td: dict[str, Any]) -> tuple
     want_memory = memory if memory is not None else int(td.get("memory") or 0)
     if want_cpu not in FARGATE_MEMORY:
         raise OptionError(
-            f"--cpu {want_cpu}: Fargate has no such size; use one of " + ", ".join(map(str, FARGATE_MEMORY))
+            f"--cpu {want_cpu}: Fargate has no such size",
+            hint="use one of " + ", ".join(map(str, FARGATE_MEMORY)) + " (cpu units: 1024 is one vCPU)",
         )
     valid = FARGATE_MEMORY[want_cpu]
     if want_memory not in valid:
@@ -601,15 +605,18 @@ def run(
     from .deployments import describe_task_definition, image_of, service
 
     if not command:
-        raise OptionError("no command: write it after `--`, e.g. ecsup run -- python manage.py migrate")
+        raise OptionError("no command to run", hint="write it after `--`, e.g. `ecsup run -- python manage.py migrate`")
     if image is not None and (not image.strip() or any(c.isspace() for c in image)):
         raise OptionError(f"--image {image!r} is not an image reference", hint="e.g. --image ghcr.io/org/app:1.2.3")
     if timeout <= 0:
-        raise OptionError(f"--timeout {timeout:g}: must be more than 0 seconds")
+        raise OptionError(
+            f"--timeout {timeout:g}: must be more than 0 seconds",
+            hint="give the seconds the task may run before it is stopped, e.g. --timeout 600",
+        )
     variables = parse_env(ctx, env)
     if cpu is not None and memory is not None:
         check_size(cpu, memory, {})
-    svc = service(ctx)
+    svc = service(ctx, "run a task beside")
     arn = str(svc["taskDefinition"])
     td, tags = describe_task_definition(ctx, arn)
     size = check_size(cpu, memory, td)

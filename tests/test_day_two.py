@@ -428,3 +428,159 @@ def test_cli_deploy_without_image_ships_service_image_once_confirmed(deployed, c
     assert asked and f"runs {IMAGE_2}" in asked[0] and IMAGE_1 in asked[0]
     assert f"deploying {IMAGE_1} as web-dev:3, replacing {IMAGE_2}" in result.stdout
     assert running_image() == IMAGE_1
+
+
+# -- what a review of the day-two commands found ------------------------------------------------
+def test_secrets_set_refuses_a_piped_value_beside_the_exported_variable(stack, config_file):
+    """`export ECSUP_SECRET_DB_PASSWORD=...` is how a first `create` takes the value, and it stays
+    exported: a value piped afterwards must not lose silently to it."""
+    from conftest import SECRET_VALUE
+
+    env = {"ECSUP_SECRET_DB_PASSWORD": "old-value-from-create"}
+    result = run("secrets", "set", "DB_PASSWORD", "-c", str(config_file), env=env, stdin=NEW_VALUE)
+    assert result.exit_code == EXIT_CONFIG, result.output
+    err = " ".join(result.stderr.split())
+    assert "a value is piped on stdin and ECSUP_SECRET_DB_PASSWORD is set too" in err
+    assert "unset ECSUP_SECRET_DB_PASSWORD" in err and "< /dev/null" in err
+    assert NEW_VALUE not in result.output and "old-value-from-create" not in result.output
+    assert stored_value() == SECRET_VALUE and parameter()["Version"] == 1 and stack.mutating() == []
+    # nothing on stdin: the variable is the value
+    result = run("secrets", "set", "DB_PASSWORD", "-c", str(config_file), env=env)
+    assert result.exit_code == 0, result.output
+    assert stored_value() == "old-value-from-create" and parameter()["Version"] == 2
+
+
+def test_stdin_is_a_given_value_only_when_something_is_piped_or_redirected(tmp_path, monkeypatch):
+    """On real file descriptors: a pipe counts without being read (it may be a CI runner's own
+    stdin), /dev/null and an empty file do not, a file with data does."""
+    import os
+    import sys
+
+    from ecsup.cli import _stdin_piped
+
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, b"value\n")
+    os.close(write_fd)
+    empty, full = tmp_path / "empty", tmp_path / "full"
+    empty.write_text("")
+    full.write_text("value\n")
+    with open(read_fd) as pipe, open(os.devnull) as null, open(empty) as e, open(full) as f:
+        for stream, piped in ((pipe, True), (null, False), (e, False), (f, True)):
+            monkeypatch.setattr(sys, "stdin", stream)
+            assert _stdin_piped() is piped, stream.name
+        assert pipe.read() == "value\n"  # not consumed by the look
+
+
+def test_secrets_set_checks_the_name_before_asking_for_a_value(stack, config_file):
+    result = run("secrets", "set", "NOPE", "-c", str(config_file))  # nothing on stdin, no variable
+    assert result.exit_code == EXIT_CONFIG, result.output
+    assert "NOPE is not a secret of web-dev" in result.stderr and "no value" not in result.stderr
+    assert stack.mutating() == []
+
+
+def test_day_two_commands_name_a_stopped_endpoint(tmp_path, monkeypatch):
+    """`secrets` wrapped every error of DescribeParameters, ecsup's own included: a stopped
+    sandbox read `look up SSM parameters: EndpointConnectionError` with no hint."""
+    path = tmp_path / "ecsup.toml"
+    path.write_text(config_text())
+    dead = "http://127.0.0.1:9"  # nothing listens there
+    monkeypatch.setenv("AWS_ENDPOINT_URL", dead)
+    for args in (
+        ("secrets", "list"),
+        ("secrets", "set", "DB_PASSWORD"),
+        ("secrets", "unset", "DB_PASSWORD"),
+        ("scale", "--count", "2"),
+        ("restart",),
+    ):
+        result = run(*args, "-c", str(path), stdin=NEW_VALUE)
+        assert result.exit_code == 3, (args, result.output)
+        first = result.stderr.splitlines()[0]
+        assert first.startswith(f"error: the endpoint {dead} does not answer"), (args, result.stderr)
+        assert "hint: start the sandbox again" in result.stderr and NEW_VALUE not in result.output
+
+
+def test_deploy_of_the_image_that_runs_says_how_to_roll_out_a_pushed_again_tag(stack, config_file):
+    result = run("deploy", "-c", str(config_file), "--image", IMAGE_1)
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.stdout.split())
+    assert f"web-dev:1 already runs {IMAGE_1}: nothing to deploy" in out
+    assert "pushed again" in out and "`ecsup restart` starts a new deployment" in out
+    assert stack.mutating() == [] and revision() == "web-dev:1"
+
+
+def test_commands_without_a_service_say_what_they_would_do(aws, config_file):
+    for args, what in (
+        (("restart",), "to restart"),
+        (("scale", "--count", "2"), "to scale"),
+        (("run", "--", "true"), "to run a task beside"),
+        (("deploy", "--image", IMAGE_2), "to deploy to"),
+    ):
+        result = run(args[0], "-c", str(config_file), *args[1:])
+        assert result.exit_code == 6, (args, result.output)
+        assert f"there is no service web-dev in eu-west-1 {what}" in result.stderr, (args, result.stderr)
+        assert "hint: `ecsup create` builds the stack first" in result.stderr
+    assert aws.mutating() == []
+
+
+def test_bad_options_of_day_two_and_release_commands_have_a_hint_line(stack, config_file):
+    for args, said in (
+        (("scale", "--count", "-1"), "--count -1 must be between 0 and 1000"),
+        (("run", "--env-var", "A", "--", "true"), "--env-var 'A' has no '='"),
+        (("run", "--env-var", "1A=b", "--", "true"), "a variable name is letters"),
+        (("run", "--env", "A=b", "--", "true"), "--env A=b: a variable for the task is --env-var"),
+        (("run", "--cpu", "300", "--", "true"), "--cpu 300: Fargate has no such size"),
+        (("run", "--timeout", "0", "--", "true"), "--timeout 0: must be more than 0 seconds"),
+        (("run",), "no command to run"),
+        (("deploy", "--watch", "--image", IMAGE_2), "--watch watches the deployment in progress"),
+    ):
+        result = run(args[0], "-c", str(config_file), *args[1:])
+        assert result.exit_code == EXIT_CONFIG, (args, result.output)
+        lines = result.stderr.strip().splitlines()
+        assert said in lines[0] and lines[-1].startswith("hint: "), (args, result.stderr)
+    assert stack.mutating() == [] and service()["desiredCount"] == 1
+
+
+def test_a_secret_value_over_4096_characters_is_refused_before_any_change(stack, config_file):
+    """SSM's Standard tier holds 4,096 characters (the strict layer refuses more, as AWS does):
+    `secrets set` says so in one line, without the value, and writes nothing."""
+    from conftest import SECRET_VALUE
+
+    big = "s3cr3t-" * 715  # 5,005 characters
+    result = run("secrets", "set", "DB_PASSWORD", "-c", str(config_file), stdin=big)
+    assert result.exit_code == EXIT_CONFIG, result.output
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("error: DB_PASSWORD: the value for /web/dev/DB_PASSWORD is 5005 characters")
+    assert "at most 4096" in lines[0] and lines[1].startswith("hint: ") and len(lines) == 2
+    assert "s3cr3t-" not in result.output
+    assert ("ssm", "PutParameter") not in stack.calls and stored_value() == SECRET_VALUE
+    ok = run("secrets", "set", "DB_PASSWORD", "-c", str(config_file), stdin="x" * 4096)
+    assert ok.exit_code == 0, ok.output
+    assert parameter()["Version"] == 2
+
+
+def test_create_refuses_a_secret_value_over_4096_characters_before_any_change(aws, make_ctx):
+    from ecsup.errors import ConfigError
+
+    big = "y" * 4097
+    plan_ctx = make_ctx(secrets={"DB_PASSWORD": big})
+    plan_ctx.mode = "plan"
+    with pytest.raises(ConfigError) as planned:
+        engine.make_plan(plan_ctx)
+    with pytest.raises(ConfigError) as created:
+        engine.create(make_ctx(secrets={"DB_PASSWORD": big}))
+    for err in (planned, created):
+        text = str(err.value)
+        assert "service.secrets.DB_PASSWORD" in text and "4097 characters" in text and big not in text
+    assert parameter() == {} and aws.writes() == []  # nothing but the stack's lock
+
+
+def test_the_strict_layer_refuses_a_standard_parameter_over_4096_characters(aws):
+    ssm = client("ssm")
+    with pytest.raises(ssm.exceptions.ClientError) as refused:
+        ssm.put_parameter(Name="/x/big", Value="v" * 5000, Type="SecureString")
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert "4096 characters" in refused.value.response["Error"]["Message"]
+    ssm.put_parameter(Name="/x/edge", Value="v" * 4096, Type="SecureString")
+    ssm.put_parameter(Name="/x/advanced", Value="v" * 5000, Type="SecureString", Tier="Advanced")
+    ssm.put_parameter(Name="/x/advanced", Value="w" * 5000, Type="SecureString", Overwrite=True)  # stays Advanced
+    assert len(ssm.get_parameter(Name="/x/advanced", WithDecryption=True)["Parameter"]["Value"]) == 5000

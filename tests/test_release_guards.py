@@ -326,6 +326,61 @@ def test_create_that_starts_a_deployment_checks_the_alarms_first(stack, make_ctx
     assert not _task_definition().endswith(":1")
 
 
+def _deployments() -> int:
+    return len(client("ecs").list_service_deployments(cluster="web-dev", service="web-dev")["serviceDeployments"])
+
+
+def test_restart_checks_the_alarms_first_and_never_claims_an_alarm_in_alarm_guards_it(
+    stack, tmp_path, monkeypatch, clock
+):
+    """`restart` starts a deployment like `deploy` does: the same guard, the same two options, and
+    an early return that does not promise a rollback on an alarm ECS will not act on."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ecsup.toml").write_text(config_text())
+    _in_alarm()
+    before = _deployments()
+    stack.reset()
+    refused = invoke("restart")
+    assert refused.exit_code == EXIT_REFUSED, explain(refused)
+    err = " ".join(refused.stderr.split())
+    assert "ecsup-web-dev-5xx (Threshold Crossed" in err and "would not guard this release" in err
+    assert "--wait-for-alarms" in err and "--ignore-alarms" in err
+    assert stack.writes() == [] and _deployments() == before
+    start = clock.now
+    waited = invoke("restart", "--wait-for-alarms", "300")
+    assert waited.exit_code == EXIT_TIMEOUT, explain(waited)
+    assert "did not leave ALARM within 300 s" in waited.stderr and 300 <= clock.now - start < 400
+    assert stack.writes() == [] and _deployments() == before
+    both = invoke("restart", "--wait-for-alarms", "60", "--ignore-alarms")
+    assert both.exit_code == EXIT_CONFIG and "--wait-for-alarms" in both.stderr
+    went = invoke("restart", "--ignore-alarms", "--no-wait")
+    assert went.exit_code == 0, explain(went)
+    out = " ".join(went.output.split())
+    assert "WARNING: deployment alarm(s) already in ALARM: ecsup-web-dev-5xx" in out
+    assert "but not with ecsup-web-dev-5xx: in ALARM when it started" in out
+    assert "rolls it back on ALARM" not in out
+    assert _deployments() == before + 1 and _task_definition().endswith(":1")
+
+
+def test_secrets_set_restart_checks_the_alarms_before_replacing_the_tasks(stack, tmp_path, monkeypatch):
+    """The new version is written; the restart that follows is guarded like `restart` (refused
+    without a terminal, exit 7, nothing started) and goes on with --ignore-alarms."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ecsup.toml").write_text(config_text())
+    monkeypatch.setenv("ECSUP_SECRET_DB_PASSWORD", "a-new-value-1234")
+    _in_alarm()
+    before = _deployments()
+    refused = invoke("secrets", "set", "DB_PASSWORD", "--restart")
+    assert refused.exit_code == EXIT_REFUSED, explain(refused)
+    assert "updated /web/dev/DB_PASSWORD (DB_PASSWORD): version 1 -> version 2" in refused.stdout
+    assert "would not guard this release" in " ".join(refused.stderr.split()) and _deployments() == before
+    went = invoke("secrets", "set", "DB_PASSWORD", "--restart", "--ignore-alarms", "--json")
+    assert went.exit_code == 0, explain(went)
+    doc = json.loads(went.stdout)
+    assert doc["secret"]["version"] == 3 and doc["restart"]["status"] == "SUCCESSFUL"
+    assert _deployments() == before + 1 and "a-new-value-1234" not in went.output
+
+
 # -- an outage the load balancer answers itself -----------------------------------------------------
 ACCOUNT = "123456789012"  # moto's
 

@@ -1,11 +1,11 @@
-"""SSM Parameter Store: the KMS key of an overwritten SecureString."""
+"""SSM Parameter Store: the KMS key of an overwritten SecureString; the Standard tier's value limit."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from . import Emulation
+from . import AwsFault, Emulation
 
 DEFAULT_KEY = "alias/aws/ssm"
 
@@ -25,7 +25,31 @@ def overwrite_without_key_id_uses_the_default_key(em: Emulation, resp: Any, proc
     return answer
 
 
+STANDARD_VALUE_LIMIT = 4096
+
+
+def standard_tier_values_hold_4096_characters(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """PutParameter of a value over 4,096 characters in the Standard tier (the default; an
+    existing Advanced parameter stays Advanced): "ValidationException: Standard tier parameters
+    support a maximum parameter value of 4096 characters. To create a larger parameter value,
+    upgrade the parameter to use the advanced-parameter tier" (SSM API reference, PutParameter
+    Value: "Standard parameters have a value limit of 4 KB. Advanced parameters have a value limit
+    of 8 KB"). moto stores it."""
+    value = resp._get_param("Value") or ""
+    tier = resp._get_param("Tier")
+    if tier is None:
+        versions = resp.ssm_backend._parameters.get(resp._get_param("Name")) or []
+        tier = "Advanced" if versions and getattr(versions[-1], "tier", None) == "Advanced" else "Standard"
+    if tier == "Standard" and len(value) > STANDARD_VALUE_LIMIT:
+        raise AwsFault(
+            "ValidationException",
+            "Standard tier parameters support a maximum parameter value of 4096 characters. To create a larger "
+            "parameter value, upgrade the parameter to use the advanced-parameter tier.",
+        )
+    return overwrite_without_key_id_uses_the_default_key(em, resp, proceed)
+
+
 def install(around: Callable[..., None]) -> None:
     from moto.ssm.responses import SimpleSystemManagerResponse as SSM
 
-    around(SSM, "put_parameter", overwrite_without_key_id_uses_the_default_key)
+    around(SSM, "put_parameter", standard_tier_values_hold_4096_characters)

@@ -5,11 +5,12 @@ Values never leave this module except to put_parameter."""
 
 from __future__ import annotations
 
+import os
 from functools import partial
 from typing import Any
 
 from ..context import Context
-from ..errors import AwsError, ConfigError, doing, error_code, is_code
+from ..errors import AwsError, ConfigError, EcsupError, doing, error_code, is_code
 from ..names import tag_dict
 from ..plan import Action
 from . import Step, service_ref
@@ -30,6 +31,8 @@ def describe_parameters(ctx: Context, names: list[str]) -> dict[str, dict[str, A
             for page in pages:
                 for p in page["Parameters"]:
                     found[p["Name"]] = p
+        except EcsupError:  # ecsup's own (a stopped --endpoint-url, context.py): already says what to do
+            raise
         except Exception as exc:
             raise AwsError(
                 f"look up SSM parameters: {error_code(exc) or type(exc).__name__}", error_code(exc)
@@ -85,6 +88,32 @@ def parameter_key_arn(ctx: Context, var: str, name: str, key_id: str) -> str:
     return cache[key_id]
 
 
+# PutParameter refuses a Standard-tier value over 4,096 characters ("ValidationException: Standard tier
+# parameters support a maximum parameter value of 4096 characters. To create a larger parameter value,
+# upgrade the parameter to use the advanced-parameter tier"; SSM API reference, PutParameter Value:
+# "Standard parameters have a value limit of 4 KB. Advanced parameters have a value limit of 8 KB").
+# ecsup stays on the Standard tier (free; an Advanced parameter is billed monthly and cannot go back to
+# Standard) and refuses a longer value before any call; an existing Advanced parameter takes 8 KB.
+VALUE_LIMIT = {"Standard": 4096, "Advanced": 8192}
+
+
+def value_too_long(var: str, name: str, value: str, tier: str = "Standard") -> tuple[str, str] | None:
+    """The problem with a value SSM would refuse for its length (never the value itself)."""
+    limit = VALUE_LIMIT.get(tier, VALUE_LIMIT["Standard"])
+    if len(value) <= limit:
+        return None
+    return (
+        f"service.secrets.{var}",
+        f"the value for {name} is {len(value)} characters: an SSM {tier}-tier parameter holds at most {limit}",
+    )
+
+
+TOO_LONG_HINT = (
+    "store a bigger value elsewhere (e.g. an S3 object the task reads at start) and keep only its location "
+    "in the secret; nothing was changed"
+)
+
+
 def _no_value(var: str, name: str) -> tuple[str, str]:
     """A missing parameter with no value to create it from: plan and create say it alike."""
     return (
@@ -108,6 +137,7 @@ class SecretsStep(Step):
         ctx.facts["secret_parameters"] = existing  # what `status` compares with the tasks' start
         actions: list[Action] = []
         unavailable: list[tuple[str, str]] = []
+        too_long: list[tuple[str, str]] = []
         keys = {ctx.facts["kms_key_arn"]} if ctx.facts.get("kms_key_arn") else set()
         for var, name in secrets.items():
             param = existing.get(name)
@@ -128,6 +158,11 @@ class SecretsStep(Step):
                     unavailable.append(_no_value(var, name))
                 else:
                     actions.append(Action("create", "secret", name, f"SecureString from {source}"))
+                    if source.startswith("ECSUP_SECRET_"):
+                        given = ctx.secret_source(var) if ctx.secret_source else os.environ.get(source)
+                        long = value_too_long(var, name, given or "")
+                        if long:
+                            too_long.append(long)
                 continue
             if ctx.mode != "apply":
                 env = f"ECSUP_SECRET_{var}"
@@ -137,9 +172,15 @@ class SecretsStep(Step):
             if value is None:
                 unavailable.append(_no_value(var, name))
                 continue
+            long = value_too_long(var, name, value)
+            if long:
+                too_long.append(long)
+                continue
             actions.append(Action("create", "secret", name, "SecureString", run=partial(self._put, ctx, name, value)))
         if unavailable:
             raise ConfigError(unavailable, hint="nothing was changed; set the variables and run again")
+        if too_long:
+            raise ConfigError(too_long, hint=TOO_LONG_HINT)
         ctx.facts["decrypt_keys"] = sorted(keys)
         return actions
 
@@ -155,6 +196,8 @@ class SecretsStep(Step):
             kwargs["KeyId"] = ctx.facts["kms_key_arn"]
         try:
             ctx.client("ssm").put_parameter(**kwargs)
+        except EcsupError:
+            raise
         except Exception as exc:  # never let botocore echo the parameters (the value) into a message
             if is_code(exc, "ParameterAlreadyExists"):
                 return "already exists (kept as it is)"
@@ -178,6 +221,8 @@ class SecretsStep(Step):
                 tags = tag_dict(
                     ctx.client("ssm").list_tags_for_resource(ResourceType="Parameter", ResourceId=name)["TagList"]
                 )
+            except EcsupError:
+                raise
             except Exception as exc:
                 raise AwsError(f"read tags of SSM parameter {name}: {error_code(exc)}", error_code(exc)) from None
             if not ctx.names.owns(tags):
@@ -193,6 +238,8 @@ class SecretsStep(Step):
     def _delete(self, ctx: Context, name: str) -> str:
         try:
             ctx.client("ssm").delete_parameter(Name=name)
+        except EcsupError:
+            raise
         except Exception as exc:
             if is_code(exc, "ParameterNotFound"):
                 return "already gone"
