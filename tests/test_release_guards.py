@@ -104,7 +104,34 @@ def test_exec_into_a_task_whose_agent_stopped_says_how_to_find_out_why(aws, make
     err = " ".join(result.stderr.split())
     assert "is STOPPED (Agent exited unexpectedly)" in err
     assert "ssmmessages" in err and "amazon-ecs-exec-checker" in err and "describe-tasks" in err
+    # new tasks come from a new deployment of the same revision (deploy without --image starts none)
+    assert "`ecsup restart`" in err and "ecsup deploy" not in err
     assert ("ecs", "ExecuteCommand") not in aws.calls and not plugin.exists()
+
+
+def test_a_task_older_than_the_services_exec_flag_is_sent_to_restart(aws, make_ctx, tmp_path, plugin, clock):  # noqa: F811
+    """The service has ECS Exec on (create has nothing left to change) but the chosen task was
+    started before: only a new deployment of the same revision gives it the agent."""
+    engine.create(make_ctx(EXEC_ON))
+    clock.sleep(60)
+
+    def started_before(service: str, operation: str, params: dict[str, Any]) -> Any:
+        if operation != "DescribeTasks":
+            return None
+        real = client("ecs").describe_tasks(cluster=params["cluster"], tasks=params["tasks"])
+        for task in real["tasks"]:
+            task["enableExecuteCommand"] = False
+        http, _ = aws_error("x")
+        http.status_code = 200
+        return http, real
+
+    aws.injectors.append(started_before)
+    result = invoke("exec", "-c", write(tmp_path, EXEC_ON))
+    assert result.exit_code == EXIT_CONFIG, explain(result)
+    err = " ".join(result.stderr.split())
+    assert "was started without ECS Exec" in err and "`ecsup restart`" in err
+    assert "ecsup deploy" not in err and "ecsup create" not in err
+    assert not plugin.exists()
 
 
 # -- a hostname too long for a host-header rule ----------------------------------------------------
