@@ -493,3 +493,39 @@ def test_an_outage_during_the_bake_makes_ecs_roll_back_on_the_5xx_alarm(stack, m
     assert ui.fired and "ecsup-web-dev-5xx" in err.value.message
     assert err.value.result is not None and err.value.result.triggered_alarms == ["ecsup-web-dev-5xx"]
     assert _task_definition().endswith(":1")
+
+
+# -- checks that forbid building a stack, not reading or destroying one made before them -----------
+EXEC_READONLY = EXEC_ON.replace("exec = true", "exec = true\nreadonly_root_filesystem = true")
+LONG_SHARED = config_text(SHARED, replace={f'hostname = "www.{ZONE}"': f'hostname = "{LONG_HOST}"'})
+
+
+@pytest.mark.parametrize(
+    ("text", "made_with"),
+    [(EXEC_READONLY, EXEC_READONLY), (LONG_SHARED, config_text(SHARED))],
+    ids=["exec-readonly", "long-hostname-shared"],
+)
+def test_a_stack_made_before_a_build_check_can_still_be_read_and_destroyed(aws, make_ctx, tmp_path, text, made_with):
+    """exec with a read-only root file system, and a hostname over 128 characters on a shared load
+    balancer, are refused by the commands that build or change the stack; a stack that exists with
+    such a file (made before the checks) can still show its status and be destroyed."""
+    from ecsup.config import parse
+
+    engine.create(make_ctx(parse(made_with, build=False)))
+    path = write(tmp_path, text)
+    aws.reset()
+    for command in (("create",), ("plan",), ("deploy", "--image", IMAGE_2)):
+        result = invoke(*command, "-c", path)
+        assert result.exit_code == EXIT_CONFIG, explain(result)
+    assert aws.mutating() == []
+    result = invoke("status", "-c", path)
+    assert result.exit_code in (0, 6), explain(result)
+    assert "invalid configuration" not in result.stderr and "web-dev (eu-west-1" in result.stdout
+    key = "service.exec" if text == EXEC_READONLY else "dns.hostname"
+    assert f"note: {key}:" in result.stderr and "create, plan and deploy refuse" in " ".join(result.stderr.split())
+    result = invoke("destroy", "-c", path, "--yes")
+    assert result.exit_code == 0, explain(result)
+    ecs = client("ecs")
+    assert [
+        s for s in ecs.describe_services(cluster="web-dev", services=["web-dev"])["services"] if s["status"] == "ACTIVE"
+    ] == []
