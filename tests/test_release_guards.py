@@ -423,6 +423,34 @@ def test_on_a_shared_load_balancer_only_the_stack_without_healthy_targets_goes_i
     assert metrics.count("HealthyHostCount") == 2  # per target group: this stack's own signal
 
 
+def test_a_missing_healthy_host_point_beside_another_stacks_5xx_is_no_outage(aws, make_ctx, clock):
+    """ELB reports target metrics only while requests flow, and a point can come late: a minute in
+    which api's groups published no HealthyHostCount, while web's outage makes the shared load
+    balancer answer 503s, is unknown for api -- its alarm reads its own ratio (0 %) and stays OK.
+    web's groups published 0: web goes into ALARM."""
+    from ecsup import emulation
+    from ecsup.emulation import cloudwatch, traffic
+
+    api = config_text(
+        SHARED, replace={'app = "web"': 'app = "api"', f'hostname = "www.{ZONE}"': f'hostname = "api.{ZONE}"'}
+    )
+    engine.create(make_ctx(config_text(SHARED)))
+    engine.create(make_ctx(api))
+    _tasks_crash("web-dev-blue", "web-dev-green")
+    assert emulation.ACTIVE is not None
+    for _ in range(3):
+        traffic.requests(emulation.ACTIVE, ACCOUNT, "eu-west-1", f"www.{ZONE}", 50)
+        traffic.requests(emulation.ACTIVE, ACCOUNT, "eu-west-1", f"api.{ZONE}", 50)
+        # api's HealthyHostCount points of this minute are late: not in CloudWatch when evaluated
+        points = cloudwatch._points(ACCOUNT, "eu-west-1")
+        points[:] = [p for p in points if not (p[1] == "HealthyHostCount" and any("api-dev" in v for _, v in p[2]))]
+        clock.sleep(60)
+    assert _state("ecsup-web-dev-5xx") == "ALARM"  # a published 0 still breaches
+    assert _state("ecsup-api-dev-5xx") == "OK"
+    [alarm] = client("cloudwatch").describe_alarms(AlarmNames=["ecsup-api-dev-5xx"])["MetricAlarms"]
+    assert "FILL(hb,-1)" in next(m["Expression"] for m in alarm["Metrics"] if m["Id"] == "healthy")
+
+
 def test_an_existing_stacks_5xx_alarm_is_updated_to_see_the_outage(aws, make_ctx):
     """A 5xx alarm as an earlier ecsup made it (the ratio only): plan shows an update, create
     converges it, and cost counts what CloudWatch bills (5 metrics; 7 on a shared load balancer)."""
