@@ -1238,6 +1238,12 @@ def init(
     cloudfront_certificate: Annotated[
         bool, typer.Option("--cloudfront-certificate", help="Also request the certificate in us-east-1 (CloudFront).")
     ] = False,
+    external: Annotated[
+        bool,
+        typer.Option(
+            "--external", help="The domain's DNS is at another provider, not Route53 (needs --hostname; no --zone)."
+        ),
+    ] = False,
     secret: Annotated[
         list[str] | None,
         typer.Option(metavar="NAME=/ssm/param", help="Secret variable -> SSM parameter name (repeatable; no value)."),
@@ -1272,6 +1278,7 @@ def init(
             health_check_path=health_check_path,
             record=record,
             cloudfront_certificate=cloudfront_certificate,
+            external=external,
             secrets=parse_pairs(secret, "--secret", "DB_PASSWORD=/web/dev/DB_PASSWORD"),
             environment=parse_pairs(env_var, "--env-var", "APP_ENV=production"),
         )
