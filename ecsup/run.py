@@ -318,7 +318,9 @@ def _container_stopped(ctx: Context, task: dict[str, Any]) -> bool:
     when the task execution stopped", API reference, Task) or the container's lastStatus STOPPED."""
     if task.get("executionStoppedAt"):
         return True
-    container = next((c for c in task.get("containers", []) if c.get("name") == ctx.names.container), {})
+    container: dict[str, Any] = next(
+        (c for c in task.get("containers", []) if c.get("name") == ctx.names.container), {}
+    )
     return container.get("lastStatus") == "STOPPED"
 
 
