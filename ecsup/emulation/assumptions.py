@@ -334,8 +334,8 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
         emulation="emulation/traffic.py (requests: a group with no registered target is refused, per load balancer)",
         check="",
         unchecked=(
-            "needs traffic sent to a group emptied of its targets, then minutes of CloudWatch metrics; the kit "
-            "sends no traffic of its own"
+            "needs a group emptied of its targets on a live stack (its service scaled to 0 and the targets "
+            "drained) before traffic is sent, then minutes of CloudWatch metrics"
         ),
     ),
     Assumption(
@@ -355,11 +355,7 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
             "there is no data for a metric)",
         ),
         emulation="emulation/traffic.py (requests: HealthyHostCount for every group of the load balancer)",
-        check="",
-        unchecked=(
-            "needs traffic of its own through the shared load balancer and minutes of CloudWatch metrics (the kit "
-            "sends none; its probes are too few to settle per-minute publication)"
-        ),
+        check="healthy_host_metric",
     ),
 )
 
