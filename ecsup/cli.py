@@ -168,8 +168,15 @@ def _given(tctx: typer.Context, name: str) -> bool:
 
 
 def _setup(
-    tctx: typer.Context, config_path: str, json_output: bool = False, quiet: bool = False, **context_kwargs: Any
+    tctx: typer.Context,
+    config_path: str,
+    json_output: bool = False,
+    quiet: bool = False,
+    build: bool = True,
+    **context_kwargs: Any,
 ) -> tuple[Context, ConsoleUI, Any]:
+    """``build=False`` for commands that only read or destroy the stack (status, logs, destroy): the
+    checks that only forbid building or changing it (config.parse's build problems) do not stop them."""
     from .config import load
     from .context import Context
     from .errors import ConfigError
@@ -182,7 +189,7 @@ def _setup(
         from .context import iam_settle_from_environment
 
         iam_settle_from_environment()  # a bad ECSUP_IAM_SETTLE: one line, exit 2, before anything
-        cfg = load(config_path, given=_given(tctx, "config"))
+        cfg = load(config_path, given=_given(tctx, "config"), build=build)
         if cfg.region and g.region and cfg.region != g.region:
             raise ConfigError(
                 [("region", f"ecsup.toml says {cfg.region!r} but --region says {g.region!r}")],
@@ -427,15 +434,23 @@ def status(
     from .render import status_report
     from .status import collect
 
-    ctx, ui, err = _setup(tctx, config, json_output)
+    ctx, ui, err = _setup(tctx, config, json_output, build=False)
     with _handled(err, ctx.redact):
         report = collect(ctx)
         if json_output:
             typer.echo(ctx.redact(json.dumps(report.as_dict(), indent=2, default=str)))
         else:
             status_report(ui.console, report, ctx.whereabouts())
+        _build_problems_note(err, ctx)
     if not report.healthy:
         raise typer.Exit(EXIT_UNHEALTHY)
+
+
+def _build_problems_note(err: Any, ctx: Context) -> None:
+    """Say on stderr what in ecsup.toml stops create/deploy from changing this stack (the checks
+    status and destroy do not apply: config.parse's build problems)."""
+    for key, why in ctx.config.build_problems:
+        err.print(f"note: {key}: {why} (create, plan and deploy refuse this file)", style="yellow", markup=False)
 
 
 def run_destroy(
@@ -526,7 +541,8 @@ def destroy(
     _aws_options(tctx, profile, region, endpoint_url)
     from .errors import EXIT_FAILURE, Refused
 
-    ctx, ui, err = _setup(tctx, config, json_output)
+    ctx, ui, err = _setup(tctx, config, json_output, build=False)
+    _build_problems_note(err, ctx)
     name = ctx.names.stack
 
     def confirm() -> None:
@@ -1228,6 +1244,12 @@ def init(
     cloudfront_certificate: Annotated[
         bool, typer.Option("--cloudfront-certificate", help="Also request the certificate in us-east-1 (CloudFront).")
     ] = False,
+    external: Annotated[
+        bool,
+        typer.Option(
+            "--external", help="The domain's DNS is at another provider, not Route53 (needs --hostname; no --zone)."
+        ),
+    ] = False,
     secret: Annotated[
         list[str] | None,
         typer.Option(metavar="NAME=/ssm/param", help="Secret variable -> SSM parameter name (repeatable; no value)."),
@@ -1262,6 +1284,7 @@ def init(
             health_check_path=health_check_path,
             record=record,
             cloudfront_certificate=cloudfront_certificate,
+            external=external,
             secrets=parse_pairs(secret, "--secret", "DB_PASSWORD=/web/dev/DB_PASSWORD"),
             environment=parse_pairs(env_var, "--env-var", "APP_ENV=production"),
         )
@@ -1301,7 +1324,7 @@ def logs(
 
     with _handled(make_console(sys.stderr)):
         seconds = parse_since(since)
-    ctx, ui, err = _setup(tctx, config)
+    ctx, ui, err = _setup(tctx, config, build=False)
     with _handled(err, ctx.redact):
 
         def after_first(emitted: int) -> None:  # on stderr: stdout carries only the events

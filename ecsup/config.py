@@ -222,6 +222,10 @@ class Config:
     load_balancer: LoadBalancerConfig = field(default_factory=LoadBalancerConfig)
     region: str = ""
     path: str = ""
+    # Problems that only forbid building or changing the stack (BUILD_ONLY_KEYS): parse(build=False)
+    # keeps them here instead of raising, so a stack made before a check existed can be destroyed
+    # and its status read.
+    build_problems: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     @property
     def names(self) -> Names:
@@ -413,7 +417,7 @@ def check_ssm_name(name: str) -> str | None:
     return None
 
 
-def _validate(raw: dict[str, Any], problems: list[tuple[str, str]]) -> None:
+def _validate(raw: dict[str, Any], problems: list[tuple[str, str]], build: list[tuple[str, str]] | None = None) -> None:
     unusable = {key for key, _ in problems}  # missing or of the wrong type: the value read is a stand-in
     _check_name(raw["app"], "app", problems)
     _check_name(raw["env"], "env", problems)
@@ -593,8 +597,11 @@ def _validate(raw: dict[str, Any], problems: list[tuple[str, str]]) -> None:
     _validate_deploy(svc["deploy"], problems, str(raw["dns"]["hostname"] or ""))
     _validate_capacity(svc, problems)
     _validate_autoscaling(svc, problems)
-    _validate_exec_filesystem(svc, problems)
-    _validate_host_header(raw, host, problems)
+    # Checks added after stacks were made with such files: they forbid building or changing the
+    # stack, not reading or destroying one that exists (``build``: where parse collects them).
+    build = problems if build is None else build
+    _validate_exec_filesystem(svc, build)
+    _validate_host_header(raw, host, build)
 
 
 def _validate_exec_filesystem(svc: dict[str, Any], problems: list[tuple[str, str]]) -> None:
@@ -927,8 +934,12 @@ def _env_value(value: Any) -> str:
     return str(value)
 
 
-def parse(text: str, path: str = "ecsup.toml") -> Config:
-    """Parse and validate configuration text; raise ConfigError listing every problem."""
+def parse(text: str, path: str = "ecsup.toml", build: bool = True) -> Config:
+    """Parse and validate configuration text; raise ConfigError listing every problem.
+
+    ``build=False`` (commands that only read or destroy the stack: status, logs, destroy): the
+    problems that only forbid building or changing it are kept in ``Config.build_problems``
+    instead, so a stack created before those checks existed stays reachable."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -937,11 +948,15 @@ def parse(text: str, path: str = "ecsup.toml") -> Config:
         ) from None
     problems: list[tuple[str, str]] = []
     raw = _read_section(data, _SCHEMA, "", problems)
-    _validate(raw, problems)
+    build_problems: list[tuple[str, str]] = []
+    _validate(raw, problems, build_problems)
+    if build:
+        problems += build_problems
     if problems:
         raise ConfigError(problems, hint=f"fix {path} and run the command again; nothing was changed")
     dns, net, svc, lb = raw["dns"], raw["network"], raw["service"], raw["load_balancer"]
     return Config(
+        build_problems=tuple(build_problems),
         app=raw["app"],
         env=raw["env"],
         region=raw["region"],
@@ -1010,8 +1025,9 @@ def parse(text: str, path: str = "ecsup.toml") -> Config:
     )
 
 
-def load(path: str | Path, given: bool = False) -> Config:
-    """Read and validate the file; ``given``: its path came from --config (the hint then says so)."""
+def load(path: str | Path, given: bool = False, build: bool = True) -> Config:
+    """Read and validate the file; ``given``: its path came from --config (the hint then says so);
+    ``build``: as in parse."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -1026,4 +1042,4 @@ def load(path: str | Path, given: bool = False) -> Config:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([(str(p), f"cannot be read: {exc}")]) from None
-    return parse(text, str(p))
+    return parse(text, str(p), build)

@@ -135,12 +135,18 @@ def pick_task(ctx: Context, task: str | None) -> tuple[dict[str, Any], dict[str,
             raise Unhealthy(f"task {task} is {found[0].get('lastStatus')}, not RUNNING")
         raise Unhealthy(
             f"service {ctx.names.service} has no running task",
-            hint="`ecsup status` says why; `ecsup create` starts them",
+            hint="`ecsup status` says why (ECS starts the service's tasks by itself; a service scaled to 0 "
+            "starts them with `ecsup scale --count N`)",
         )
     if not chosen.get("enableExecuteCommand"):
+        # The service's flag applies to tasks started after it is set: with the flag off, `create`
+        # turns it on and starts a deployment (its plan says `ECS Exec (new deployment)`); with it on
+        # already, only new tasks of the same revision help: `restart` (deploy without --image no
+        # longer starts a deployment, and create has nothing to change).
+        how = "`ecsup restart`" if svc.get("enableExecuteCommand") else "`ecsup create` (the plan shows it)"
         raise ExecOff(
             f"task {chosen['taskArn'].split('/')[-1]} was started without ECS Exec",
-            hint="its tasks get it with a new deployment: `ecsup create` (the plan shows it) or `ecsup deploy`",
+            hint=f"its tasks get it with a new deployment: {how}",
         )
     container = next((c for c in chosen.get("containers", []) if c.get("name") == ctx.names.container), None)
     if container is None or not container.get("runtimeId"):
@@ -181,7 +187,7 @@ def require_agent(ctx: Context, task: dict[str, Any]) -> None:
             hint=f"find out why: its reason (`aws ecs describe-tasks --cluster {ctx.names.cluster} --tasks {task_id}`, "
             "containers[].managedAgents[]); the task role needs the ssmmessages permissions (`ecsup plan` shows the "
             f"exec policy missing); AWS's amazon-ecs-exec-checker ({EXEC_CHECKER}) checks the rest. New tasks "
-            "(`ecsup deploy`) start a new agent",
+            "(`ecsup restart`: a new deployment of the same revision) start a new agent",
         )
     raise Unhealthy(
         f"the ECS Exec agent ({AGENT}) of task {task_id} is {status or 'not reported yet'}{because}: it starts "

@@ -41,6 +41,7 @@ KEY_OPTIONS = {
     "dns.hostname": "--hostname",
     "dns.record": "--record",
     "dns.cloudfront_certificate": "--cloudfront-certificate",
+    "dns.external": "--external",
     "service.image": "--image",
     "service.container_port": "--port",
     "service.cpu": "--cpu",
@@ -72,9 +73,15 @@ class InitOptions:
     cloudfront_certificate: bool = False
     secrets: tuple[tuple[str, str], ...] = ()
     environment: tuple[tuple[str, str], ...] = ()
+    external: bool = False  # [dns] external = true: the domain's DNS is at another provider (no zone)
 
     def missing_required(self) -> list[str]:
-        return [name for name in REQUIRED if not (getattr(self, name) or "").strip()]
+        """What must be given: app, env, zone and image; with external DNS no zone (there is none to
+        derive www.<zone> from) but the hostname."""
+        names = [n for n in REQUIRED if not (self.external and n == "zone")]
+        if self.external:
+            names.append("hostname")
+        return [name for name in names if not (getattr(self, name) or "").strip()]
 
 
 # -- TOML text ----------------------------------------------------------------------
@@ -118,6 +125,14 @@ def render(opts: InitOptions) -> str:
     """The commented ecsup.toml for complete options (app, env, zone and image set)."""
     app, env, zone, image = (str(getattr(opts, name) or "").strip() for name in REQUIRED)
     zone = _normalise_domain(zone)
+    if opts.external:
+        if zone:
+            raise OptionError("--zone and --external: the domain's DNS is in Route53 (--zone) or elsewhere, not both")
+        if opts.record:
+            raise OptionError(
+                "--record does not apply with --external: ecsup writes no DNS record, `ecsup create` prints the "
+                "one to create at your DNS provider"
+            )
     hostname = _normalise_domain(opts.hostname) if opts.hostname else f"www.{zone}"
     cpu = opts.cpu if opts.cpu is not None else _SVC.cpu
     if opts.memory is not None:
@@ -142,22 +157,12 @@ def render(opts: InitOptions) -> str:
         f"region = {s(opts.region.strip())}" if opts.region else '# region = "eu-west-1"',
         "",
         "[dns]",
-        "# An existing *public* Route53 hosted zone, delegated from the registrar.",
-        "# ecsup adds records to it but never creates, changes or deletes the zone itself.",
-        f"zone = {s(zone)}",
-        "# The name served over HTTPS: the zone apex or any name inside the zone.",
-        f"hostname = {s(hostname)}",
-        '# "alias": an A alias record to the load balancer (works at the apex, free queries);',
-        '# "cname": a CNAME to the load balancer\'s DNS name (not at the apex).',
-        f"record = {s(opts.record or _DNS.record)}",
+        *(_external_dns(hostname) if opts.external else _route53_dns(zone, hostname, opts.record or _DNS.record)),
         "# true: also request the same certificate in us-east-1 (for a CloudFront distribution).",
         f"cloudfront_certificate = {'true' if opts.cloudfront_certificate else 'false'}",
         "# Bring your own ACM certificate (same region) instead of a new one; ecsup never deletes it.",
         '# certificate_arn = "arn:aws:acm:eu-west-1:123456789012:certificate/00000000-0000-0000-0000-000000000000"',
-        "# The domain's DNS at another provider (not Route53)? Remove zone and record, and set external:",
-        "# `ecsup create` then prints the records to create there (the certificate's validation CNAME, and a",
-        "# CNAME to the load balancer -- ALIAS/ANAME/flattening at the apex) and waits for ACM to issue.",
-        "# external = true",
+        *(_route53_instead() if opts.external else _external_instead()),
         "",
         "[service]",
         "# The container image the tasks run; the tasks must be able to pull it.",
@@ -310,6 +315,48 @@ def render(opts: InitOptions) -> str:
     return "\n".join(lines)
 
 
+def _route53_dns(zone: str, hostname: str, record: str) -> list[str]:
+    s = toml_str
+    return [
+        "# An existing *public* Route53 hosted zone, delegated from the registrar.",
+        "# ecsup adds records to it but never creates, changes or deletes the zone itself.",
+        f"zone = {s(zone)}",
+        "# The name served over HTTPS: the zone apex or any name inside the zone.",
+        f"hostname = {s(hostname)}",
+        '# "alias": an A alias record to the load balancer (works at the apex, free queries);',
+        '# "cname": a CNAME to the load balancer\'s DNS name (not at the apex).',
+        f"record = {s(record)}",
+    ]
+
+
+def _external_instead() -> list[str]:
+    return [
+        "# The domain's DNS at another provider (not Route53)? Remove zone and record, and set external:",
+        "# `ecsup create` then prints the records to create there (the certificate's validation CNAME, and a",
+        "# CNAME to the load balancer -- ALIAS/ANAME/flattening at the apex) and waits for ACM to issue.",
+        "# external = true",
+    ]
+
+
+def _external_dns(hostname: str) -> list[str]:
+    return [
+        "# The domain's DNS is at another provider (not Route53): ecsup writes no DNS record.",
+        "# `ecsup create` prints the records to create there (the certificate's validation CNAME, and a",
+        "# CNAME to the load balancer -- ALIAS/ANAME/flattening at the apex), waits for ACM to issue the",
+        "# certificate (re-running it continues), and `ecsup status` checks that the name resolves.",
+        "external = true",
+        "# The name served over HTTPS.",
+        f"hostname = {toml_str(hostname)}",
+    ]
+
+
+def _route53_instead() -> list[str]:
+    return [
+        "# The DNS in a public Route53 hosted zone of this account instead? Remove external, and set",
+        '# zone = "example.com" (ecsup then writes the record itself; record = "alias" or "cname").',
+    ]
+
+
 def _option_of(key: str) -> str | None:
     if key in KEY_OPTIONS:
         return KEY_OPTIONS[key]
@@ -350,6 +397,11 @@ _LABELS = {
     "zone": "Public Route53 hosted zone",
     "image": "Container image (e.g. public.ecr.aws/nginx/nginx:stable)",
 }
+# Offered with the account's zones, and taken when no zone is found and the answer is empty:
+# the domain's DNS is at another provider ([dns] external = true).
+EXTERNAL_CHOICE = "elsewhere: the domain's DNS is not in Route53 (external DNS)"
+NO_ZONE_LABEL = "Public Route53 hosted zone (none found; empty: the domain's DNS is at another provider)"
+EXTERNAL_HOSTNAME_LABEL = "Hostname served over HTTPS (its DNS at your provider)"
 
 
 def pick(answer: str, choices: Sequence[str]) -> str:
@@ -405,7 +457,7 @@ def answer_problem(name: str, value: str, in_zone: str = "") -> str | None:
         problems.append(("region", f"{value!r} is not an AWS region name (e.g. eu-west-1)"))
     elif name == "hostname" and _check_domain(_normalise_domain(value), "dns.hostname", problems):
         host, zone = _normalise_domain(value), _normalise_domain(in_zone)
-        if host != zone and not host.endswith("." + zone):
+        if zone and host != zone and not host.endswith("." + zone):
             problems.append(("dns.hostname", f"{host!r} is not inside the zone {zone!r}: use a name ending in .{zone}"))
     if not problems:
         return None
@@ -437,27 +489,34 @@ def complete(
     values: dict[str, Any] = {}
     found: list[str] | None = None
     for name in missing:
+        if name == "hostname":  # asked below, with or without a zone
+            continue
         while True:
             if name == "zone":
                 found = zones() if found is None else found
-                answer = choose(_LABELS[name], found) if found else prompt(_LABELS[name])
+                answer = choose(_LABELS[name], [*found, EXTERNAL_CHOICE]) if found else prompt(NO_ZONE_LABEL)
+                if answer.strip() in (EXTERNAL_CHOICE, "external") or not (found or answer.strip()):
+                    values["external"] = True  # no zone: the hostname is asked below, with no default
+                    break
             else:
                 answer = prompt(_LABELS[name])
             answer = answer.strip()
             why = answer_problem(name, answer) if answer else None
             if answer and why is None:
+                values[name] = answer
                 break
             if why:
                 warn(why)
-        values[name] = answer
-    if opts.hostname is None:  # www.<zone> unless the user names another
-        zone = str(values.get("zone") or opts.zone)
+    external = bool(values.get("external") or opts.external)
+    if opts.hostname is None:  # www.<zone> unless the user names another; with external DNS, required
+        zone = "" if external else str(values.get("zone") or opts.zone)
         while True:
-            answer = prompt(hostname_label(zone)).strip()
+            answer = prompt(EXTERNAL_HOSTNAME_LABEL if external else hostname_label(zone)).strip()
             why = answer_problem("hostname", answer, zone) if answer else None
-            if why is None:
+            if why is None and (answer or not external):
                 break
-            warn(why)
+            if why:
+                warn(why)
         values["hostname"] = answer or f"www.{_normalise_domain(zone)}"
     if opts.region is None:
         while True:

@@ -43,9 +43,14 @@ STOPPED_AFTER_STOP = 120.0  # seconds to see a task stopped by StopTask reach ST
 # (RunTask's API reference: the ECS API is eventually consistent, a new task may not show at once).
 FIND_AFTER_INTERRUPT = 20.0
 # awslogs delivers a container's last lines after it stopped, even after the task is STOPPED
-# (Docker's driver sends its last batch as the container stops; CloudWatch Logs shows events some
-# time after they are put): after STOPPED the stream is read until no line came for LOG_QUIET
-# seconds, for LOG_DRAIN seconds at most.
+# (Docker's driver sends its last batch as the container stops, without anything waiting for it;
+# CloudWatch Logs shows events some time after they are put): nothing AWS reports says the last
+# line has arrived, so the stream is read until no line came for LOG_QUIET seconds after the
+# container stopped, for LOG_DRAIN seconds at most after the task is STOPPED. The quiet is counted
+# from when the container was first seen stopped (the task's executionStoppedAt, or the container
+# STOPPED), with the stream read at every look in between: the task's own stopping (DEPROVISIONING
+# detaches its network interface: seconds to tens of seconds on Fargate) then counts towards it,
+# and a task whose container never started waits for nothing.
 LOG_QUIET = 5.0
 LOG_DRAIN = 30.0
 LOG_PAGES = 100  # GetLogEvents pages per read, at most (a stream written faster than it is read)
@@ -312,6 +317,17 @@ def _stream(ctx: Context, td: dict[str, Any], task_id: str) -> tuple[str, str] |
     return str(opts["awslogs-group"]), stream
 
 
+def _container_stopped(ctx: Context, task: dict[str, Any]) -> bool:
+    """ecsup's container of the task has stopped: the task's executionStoppedAt ("the time stamp for
+    when the task execution stopped", API reference, Task) or the container's lastStatus STOPPED."""
+    if task.get("executionStoppedAt"):
+        return True
+    container: dict[str, Any] = next(
+        (c for c in task.get("containers", []) if c.get("name") == ctx.names.container), {}
+    )
+    return container.get("lastStatus") == "STOPPED"
+
+
 def _iso(value: Any) -> str:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
@@ -335,6 +351,7 @@ def follow(ctx: Context, task: dict[str, Any], td: dict[str, Any], command: list
     token: dict[str, str] = {}
     last: dict[str, Any] = {"status": ""}
     began = ctx.clock()
+    heard: dict[str, float] = {}  # "stopped": the container first seen stopped; "line": a line read since
 
     def read_logs() -> int:
         """Print what the stream holds past the last read; the number of new lines. Pages are
@@ -370,7 +387,7 @@ def follow(ctx: Context, task: dict[str, Any], td: dict[str, Any], command: list
         """After STOPPED: the lines awslogs delivers late, until none came for LOG_QUIET seconds."""
         if where is None or not (last.get("task") or {}).get("startedAt"):
             return  # no container ran: it wrote nothing
-        quiet = {"since": ctx.clock()}
+        quiet = {"since": max(heard.get("stopped", ctx.clock()), heard.get("line", 0.0))}
 
         def settled() -> tuple[bool, str]:
             if read_logs():
@@ -398,7 +415,11 @@ def follow(ctx: Context, task: dict[str, Any], td: dict[str, Any], command: list
         if not stopping:
             announce()
         if now.get("startedAt") or status == "RUNNING" or stopping:
-            read_logs()  # in the order the container wrote them: after RUNNING, before STOPPED
+            new = read_logs()  # in the order the container wrote them: after RUNNING, before STOPPED
+            if "stopped" in heard and new:
+                heard["line"] = ctx.clock()
+        if "stopped" not in heard and _container_stopped(ctx, now):
+            heard["stopped"] = ctx.clock()  # after the read above: what it read came before
         if stopping:
             announce()
         return status == "STOPPED", status

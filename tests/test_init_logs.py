@@ -18,6 +18,7 @@ from ecsup import engine
 from ecsup.config import load, parse
 from ecsup.errors import EXIT_CONFIG, EXIT_UNHEALTHY, ConfigError, OptionError
 from ecsup.init import (
+    EXTERNAL_CHOICE,
     InitOptions,
     account_zones,
     build,
@@ -230,6 +231,67 @@ def test_init_invalid_options_write_nothing(tmp_path: Path, extra: list[str], ex
     assert not path.exists()
 
 
+def test_init_external_writes_a_dns_elsewhere_config_that_creates(
+    aws: Any, make_ctx: Callable[..., Any], tmp_path: Path
+) -> None:
+    """--external (the domain's DNS at another provider): no zone, the hostname required, a file
+    with `external = true` that loads and that `create` builds without a Route53 zone."""
+    path = tmp_path / "ecsup.toml"
+    base = ["--app", "web", "--env", "dev", "--image", "public.ecr.aws/nginx/nginx:stable", "--region", REGION]
+    result = invoke("init", "-c", str(path), *base, "--external")
+    assert result.exit_code == EXIT_CONFIG, explain(result)
+    assert "--hostname" in result.stderr and "--zone" not in result.stderr and not path.exists()
+    for extra, says in ((["--zone", ZONE], "--zone and --external"), (["--record", "cname"], "--record")):
+        result = invoke("init", "-c", str(path), *base, "--external", "--hostname", "app.example.org", *extra)
+        assert result.exit_code == EXIT_CONFIG, explain(result)
+        assert says in result.stderr and "Traceback" not in result.output and not path.exists()
+    result = invoke("init", "-c", str(path), *base, "--external", "--hostname", "App.Example.org")
+    assert result.exit_code == 0, explain(result)
+    text = path.read_text()
+    assert "\nexternal = true\n" in text and "\nzone =" not in text and "\nrecord =" not in text
+    cfg = load(path)
+    assert (cfg.dns.external, cfg.dns.zone, cfg.dns.hostname) == (True, "", "app.example.org")
+    engine.create(make_ctx(cfg))
+    certs = client("acm").list_certificates()["CertificateSummaryList"]
+    assert [c["DomainName"] for c in certs] == ["app.example.org"]
+
+
+def test_interactive_init_offers_external_dns_without_a_zone_or_when_chosen(tmp_path: Path) -> None:
+    """No public zone in the account: an empty answer means the DNS is elsewhere, and the hostname
+    is then asked with no default; with zones, the last choice is "elsewhere"."""
+    asked: list[str] = []
+
+    def run(zones: list[str], answers: list[str], choice: str = "") -> Any:
+        given = iter(answers)
+
+        def prompt(label: str) -> str:
+            asked.append(label)
+            return next(given)
+
+        path = tmp_path / f"{len(list(tmp_path.iterdir()))}.toml"
+        return run_init(
+            InitOptions(app="web", env="dev", image="nginx", region=REGION),
+            str(path),
+            False,
+            True,
+            prompt=prompt,
+            choose=lambda label, choices: pick(str(choices.index(EXTERNAL_CHOICE) + 1), choices),
+            zones=lambda: zones,
+            warn=lambda line: None,
+        )
+
+    # no zone found: empty answer -> external; an empty hostname is asked again (no www.<zone> to take)
+    cfg = run([], ["", "", "shop.example.org"])
+    assert (cfg.dns.external, cfg.dns.zone, cfg.dns.hostname) == (True, "", "shop.example.org")
+    assert asked[0].startswith("Public Route53 hosted zone (none found; empty: the domain's DNS is at another")
+    assert asked[1:] == ["Hostname served over HTTPS (its DNS at your provider)"] * 2
+    # zones found, "elsewhere" chosen
+    asked.clear()
+    cfg = run([ZONE], ["api.example.org"])
+    assert (cfg.dns.external, cfg.dns.hostname) == (True, "api.example.org")
+    assert asked == ["Hostname served over HTTPS (its DNS at your provider)"]
+
+
 def test_init_uses_the_global_region(tmp_path: Path) -> None:
     path = tmp_path / "ecsup.toml"
     result = invoke("--region", "us-west-2", "init", "-c", str(path), *REQUIRED_OPTS)
@@ -291,7 +353,7 @@ def test_interactive_init_offers_the_account_zones(aws: Any, tmp_path: Path) -> 
         choose=choose,
         zones=lambda: list_public_zones(client("route53")),
     )
-    assert offered == [sorted([ZONE, "other.example.net"])]
+    assert offered == [[*sorted([ZONE, "other.example.net"]), EXTERNAL_CHOICE]]  # and "DNS elsewhere"
     assert len(asked) == 4 and asked[0].startswith("Application") and asked[2].startswith("Container image")
     assert asked[3] == f"Hostname served over HTTPS [www.{ZONE}]"
     assert (cfg.app, cfg.dns.zone, cfg.dns.hostname) == ("web", ZONE, f"www.{ZONE}")

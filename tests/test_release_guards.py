@@ -104,7 +104,34 @@ def test_exec_into_a_task_whose_agent_stopped_says_how_to_find_out_why(aws, make
     err = " ".join(result.stderr.split())
     assert "is STOPPED (Agent exited unexpectedly)" in err
     assert "ssmmessages" in err and "amazon-ecs-exec-checker" in err and "describe-tasks" in err
+    # new tasks come from a new deployment of the same revision (deploy without --image starts none)
+    assert "`ecsup restart`" in err and "ecsup deploy" not in err
     assert ("ecs", "ExecuteCommand") not in aws.calls and not plugin.exists()
+
+
+def test_a_task_older_than_the_services_exec_flag_is_sent_to_restart(aws, make_ctx, tmp_path, plugin, clock):  # noqa: F811
+    """The service has ECS Exec on (create has nothing left to change) but the chosen task was
+    started before: only a new deployment of the same revision gives it the agent."""
+    engine.create(make_ctx(EXEC_ON))
+    clock.sleep(60)
+
+    def started_before(service: str, operation: str, params: dict[str, Any]) -> Any:
+        if operation != "DescribeTasks":
+            return None
+        real = client("ecs").describe_tasks(cluster=params["cluster"], tasks=params["tasks"])
+        for task in real["tasks"]:
+            task["enableExecuteCommand"] = False
+        http, _ = aws_error("x")
+        http.status_code = 200
+        return http, real
+
+    aws.injectors.append(started_before)
+    result = invoke("exec", "-c", write(tmp_path, EXEC_ON))
+    assert result.exit_code == EXIT_CONFIG, explain(result)
+    err = " ".join(result.stderr.split())
+    assert "was started without ECS Exec" in err and "`ecsup restart`" in err
+    assert "ecsup deploy" not in err and "ecsup create" not in err
+    assert not plugin.exists()
 
 
 # -- a hostname too long for a host-header rule ----------------------------------------------------
@@ -451,6 +478,34 @@ def test_on_a_shared_load_balancer_only_the_stack_without_healthy_targets_goes_i
     assert metrics.count("HealthyHostCount") == 2  # per target group: this stack's own signal
 
 
+def test_a_missing_healthy_host_point_beside_another_stacks_5xx_is_no_outage(aws, make_ctx, clock):
+    """ELB reports target metrics only while requests flow, and a point can come late: a minute in
+    which api's groups published no HealthyHostCount, while web's outage makes the shared load
+    balancer answer 503s, is unknown for api -- its alarm reads its own ratio (0 %) and stays OK.
+    web's groups published 0: web goes into ALARM."""
+    from ecsup import emulation
+    from ecsup.emulation import cloudwatch, traffic
+
+    api = config_text(
+        SHARED, replace={'app = "web"': 'app = "api"', f'hostname = "www.{ZONE}"': f'hostname = "api.{ZONE}"'}
+    )
+    engine.create(make_ctx(config_text(SHARED)))
+    engine.create(make_ctx(api))
+    _tasks_crash("web-dev-blue", "web-dev-green")
+    assert emulation.ACTIVE is not None
+    for _ in range(3):
+        traffic.requests(emulation.ACTIVE, ACCOUNT, "eu-west-1", f"www.{ZONE}", 50)
+        traffic.requests(emulation.ACTIVE, ACCOUNT, "eu-west-1", f"api.{ZONE}", 50)
+        # api's HealthyHostCount points of this minute are late: not in CloudWatch when evaluated
+        points = cloudwatch._points(ACCOUNT, "eu-west-1")
+        points[:] = [p for p in points if not (p[1] == "HealthyHostCount" and any("api-dev" in v for _, v in p[2]))]
+        clock.sleep(60)
+    assert _state("ecsup-web-dev-5xx") == "ALARM"  # a published 0 still breaches
+    assert _state("ecsup-api-dev-5xx") == "OK"
+    [alarm] = client("cloudwatch").describe_alarms(AlarmNames=["ecsup-api-dev-5xx"])["MetricAlarms"]
+    assert "FILL(hb,-1)" in next(m["Expression"] for m in alarm["Metrics"] if m["Id"] == "healthy")
+
+
 def test_an_existing_stacks_5xx_alarm_is_updated_to_see_the_outage(aws, make_ctx):
     """A 5xx alarm as an earlier ecsup made it (the ratio only): plan shows an update, create
     converges it, and cost counts what CloudWatch bills (5 metrics; 7 on a shared load balancer)."""
@@ -521,3 +576,39 @@ def test_an_outage_during_the_bake_makes_ecs_roll_back_on_the_5xx_alarm(stack, m
     assert ui.fired and "ecsup-web-dev-5xx" in err.value.message
     assert err.value.result is not None and err.value.result.triggered_alarms == ["ecsup-web-dev-5xx"]
     assert _task_definition().endswith(":1")
+
+
+# -- checks that forbid building a stack, not reading or destroying one made before them -----------
+EXEC_READONLY = EXEC_ON.replace("exec = true", "exec = true\nreadonly_root_filesystem = true")
+LONG_SHARED = config_text(SHARED, replace={f'hostname = "www.{ZONE}"': f'hostname = "{LONG_HOST}"'})
+
+
+@pytest.mark.parametrize(
+    ("text", "made_with"),
+    [(EXEC_READONLY, EXEC_READONLY), (LONG_SHARED, config_text(SHARED))],
+    ids=["exec-readonly", "long-hostname-shared"],
+)
+def test_a_stack_made_before_a_build_check_can_still_be_read_and_destroyed(aws, make_ctx, tmp_path, text, made_with):
+    """exec with a read-only root file system, and a hostname over 128 characters on a shared load
+    balancer, are refused by the commands that build or change the stack; a stack that exists with
+    such a file (made before the checks) can still show its status and be destroyed."""
+    from ecsup.config import parse
+
+    engine.create(make_ctx(parse(made_with, build=False)))
+    path = write(tmp_path, text)
+    aws.reset()
+    for command in (("create",), ("plan",), ("deploy", "--image", IMAGE_2)):
+        result = invoke(*command, "-c", path)
+        assert result.exit_code == EXIT_CONFIG, explain(result)
+    assert aws.mutating() == []
+    result = invoke("status", "-c", path)
+    assert result.exit_code in (0, 6), explain(result)
+    assert "invalid configuration" not in result.stderr and "web-dev (eu-west-1" in result.stdout
+    key = "service.exec" if text == EXEC_READONLY else "dns.hostname"
+    assert f"note: {key}:" in result.stderr and "create, plan and deploy refuse" in " ".join(result.stderr.split())
+    result = invoke("destroy", "-c", path, "--yes")
+    assert result.exit_code == 0, explain(result)
+    ecs = client("ecs")
+    assert [
+        s for s in ecs.describe_services(cluster="web-dev", services=["web-dev"])["services"] if s["status"] == "ACTIVE"
+    ] == []

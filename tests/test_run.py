@@ -361,3 +361,41 @@ def test_the_emulation_delivers_late_and_pages_empty(stack, config_file, clock):
         logGroupName="/ecs/web-dev", logStreamName=f"ecs/web/{task_id}", startFromHead=True
     )
     assert page["events"] == [] and page["nextForwardToken"]
+
+
+class Timed(Seen):
+    """Seen, with the fake clock's time of each task event."""
+
+    def __init__(self, clock: Any) -> None:
+        super().__init__()
+        self.clock = clock
+        self.at: list[tuple[str, float]] = []
+
+    def task_event(self, text: str) -> None:
+        super().task_event(text)
+        self.at.append((text, self.clock()))
+
+
+def test_the_quiet_after_the_last_line_counts_from_the_container_stopping(stack, make_ctx, clock):
+    """Nothing AWS reports says awslogs' last batch has arrived, so the stream is read until it stayed
+    quiet for LOG_QUIET seconds after the container stopped -- counted from the container stopping,
+    not from the task reaching STOPPED: a task that deprovisions longer than that (its network
+    interface detached) is done at STOPPED after one last read, with every line; one whose container
+    never started waits for nothing."""
+    from dataclasses import replace
+
+    from ecsup import emulation
+    from ecsup import run as run_module
+
+    em = emulation.ACTIVE
+    assert em is not None
+    # DEPROVISIONING lasts task_start / 10 = 8 s (> LOG_QUIET); lines arrive 0.5 s after written
+    em.delays = replace(em.delays, task_start=80.0, log_delivery=0.5)
+    ui = Timed(clock)
+    result = run_module.run(make_ctx(ui=ui), ["sh", "-c", "echo one; echo the end"])
+    ended = clock()
+    assert result.exit_code == 0 and ui.lines == ["one", "the end"]
+    stopped_at = next(t for text, t in ui.at if text.endswith(")") and ": STOPPED (" in text)
+    assert ended - stopped_at < 1.0, (ended, stopped_at)  # no further LOG_QUIET after STOPPED
+    deprovisioning_at = next(t for text, t in ui.at if ": DEPROVISIONING (" in text)
+    assert stopped_at - deprovisioning_at >= run_module.LOG_QUIET  # the quiet was kept, before STOPPED

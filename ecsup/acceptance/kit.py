@@ -30,6 +30,7 @@ from .report import Report
 MINUTES = {
     "create own (certificates, load balancer, service)": 12,
     "create shop and blog (the shared load balancer)": 14,
+    "requests through the shared load balancer, ELB's HealthyHostCount read": 8,
     "blue/green on the shared listener, a failed probe, a one-off task": 14,
     "blue/green, then linear and canary: a deploy, an alarm rollback, a circuit breaker each": 45,
     "move own -> shared -> own (with a rolled-back move)": 30,

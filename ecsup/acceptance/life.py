@@ -56,7 +56,11 @@ CHECKS = {
     "strategy_switch": "deployment-configuration-merge",
     "alarm_at_start": "alarm-in-alarm-at-start",
     "default_rule": "default-rule-production",
+    "healthy_host_metric": "healthy-host-count-per-group",
 }
+LB_NAMESPACE = "AWS/ApplicationELB"
+TRAFFIC_MINUTES = 3  # minutes of requests the kit sends through the shared load balancer
+METRICS_WAIT = 900.0  # seconds for CloudWatch to show ELB's datapoints (minutes on AWS)
 
 
 @dataclass
@@ -377,6 +381,10 @@ class Life:
             self.step(
                 f"ecsup create -c {s.path.name}   # on the shared load balancer {s.shared}", partial0(self.create, s)
             )
+        self.step(
+            f"requests to https://{shop.hostname}/ for {TRAFFIC_MINUTES} minutes, then ELB's HealthyHostCount",
+            lambda: self.healthy_host_metric(shop),
+        )
         self.step(
             f"ecsup deploy -c {shop.path.name}   # blue/green on the shared listener",
             lambda: self.shared_deploy(shop, blog),
@@ -938,6 +946,93 @@ class Life:
             ctx, ui = self.context(stack)
             ctx.session.events.register("after-call.ecs.DeleteService", deleted)
             return run_destroy(ctx, ui, purge=True, force_unlock=True)
+
+    # -- ELB's metrics -------------------------------------------------------------------------------
+    def send_requests(self, stack: Stack, count: int) -> None:
+        """``count`` requests for the stack's hostname: HTTPS on AWS (whatever the answer), the
+        emulated load balancer's routing in the sandbox (emulation/traffic.py)."""
+        if self.target.sandbox:
+            from .. import emulation
+            from ..emulation import traffic
+
+            account = self.client(stack, "sts").get_caller_identity()["Account"]
+            assert emulation.ACTIVE is not None
+            traffic.requests(emulation.ACTIVE, account, stack.region, stack.hostname, count)
+            return
+        import urllib.error
+        import urllib.request
+
+        for _ in range(count):
+            try:
+                with urllib.request.urlopen(f"https://{stack.hostname}/", timeout=10) as answer:
+                    answer.read()
+            except (urllib.error.URLError, OSError):
+                pass  # an error answer is a request through the load balancer too
+
+    def sleep(self, seconds: float) -> None:
+        if self.target.clock is not None:
+            self.target.clock.sleep(seconds)
+        else:
+            time.sleep(seconds)
+
+    def healthy_host_metric(self, stack: Stack) -> None:
+        """HealthyHostCount with the dimensions TargetGroup + LoadBalancer for each of the stack's
+        groups on the shared load balancer, in the minutes requests flowed (GetMetricStatistics,
+        Maximum per minute): what the 5xx alarm on a shared load balancer reads."""
+        from datetime import UTC, datetime, timedelta
+
+        elb, cw = self.client(stack, "elbv2"), self.client(stack, "cloudwatch")
+        lb = elb.describe_load_balancers(Names=[stack.shared])["LoadBalancers"][0]
+        lb_dim = str(lb["LoadBalancerArn"]).split(":loadbalancer/", 1)[1]
+        names = stack.names
+        groups = elb.describe_target_groups(Names=[names.tg_blue, names.tg_green])["TargetGroups"]
+        began = datetime.now(UTC) - timedelta(minutes=2)
+        for _ in range(TRAFFIC_MINUTES):
+            self.send_requests(stack, 20)
+            self.sleep(60)
+
+        def datapoints() -> dict[str, list[float]]:
+            out: dict[str, list[float]] = {}
+            for tg in groups:
+                dims = [
+                    {"Name": "TargetGroup", "Value": str(tg["TargetGroupArn"]).split(":", 5)[5]},
+                    {"Name": "LoadBalancer", "Value": lb_dim},
+                ]
+                found = cw.get_metric_statistics(
+                    Namespace=LB_NAMESPACE,
+                    MetricName="HealthyHostCount",
+                    Dimensions=dims,
+                    StartTime=began,
+                    EndTime=datetime.now(UTC) + timedelta(minutes=1),
+                    Period=60,
+                    Statistics=["Maximum"],
+                )["Datapoints"]
+                out[str(tg["TargetGroupName"])] = [float(p["Maximum"]) for p in found]
+            return out
+
+        waited = 0.0
+        seen = datapoints()
+        while not all(seen.values()) and waited < METRICS_WAIT:  # ELB's metrics show up minutes later
+            self.sleep(30)
+            waited += 30
+            seen = datapoints()
+        evidence = {"load_balancer": lb_dim, "datapoints": seen, "waited_seconds": waited}
+        if all(seen.values()):
+            self.record(
+                "healthy_host_metric",
+                PASS,
+                "HealthyHostCount per TargetGroup + LoadBalancer for each group: "
+                + ", ".join(f"{g} {len(v)} point(s)" for g, v in sorted(seen.items())),
+                **evidence,
+            )
+        else:
+            missing = sorted(g for g, v in seen.items() if not v)
+            self.record(
+                "healthy_host_metric",
+                FAIL,
+                f"no HealthyHostCount datapoint for {', '.join(missing)} after {TRAFFIC_MINUTES} minutes of requests",
+                **evidence,
+            )
 
     def check_draining(self) -> None:
         if not self.drained:

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..emulation.assumptions import ASSUMPTIONS, by_id
+from ..emulation.assumptions import CHECKED, by_id
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
 
@@ -54,7 +54,7 @@ class Report:
     def finish_skips(self) -> None:
         """Every assumption gets an outcome: one the life did not reach is skipped, saying why."""
         why = self.error or ("interrupted" if self.interrupted else "")
-        for a in ASSUMPTIONS:
+        for a in CHECKED:
             if a.id not in self.outcomes:
                 reason = f"not observed: the life stopped before its check ({why})" if why else "not observed"
                 self.outcomes[a.id] = Outcome(a.id, a.check, SKIP, reason)
@@ -123,7 +123,7 @@ class Report:
             + ("; interrupted" if self.interrupted else ""),
             "",
         ]
-        for a in ASSUMPTIONS:
+        for a in CHECKED:
             o = self.outcomes.get(a.id)
             outcome = o.outcome if o else SKIP
             lines.append(f"[{outcome.upper():4}] {a.id}: {a.title}")

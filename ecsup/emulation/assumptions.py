@@ -23,8 +23,10 @@ class Assumption:
     statement: str  # what the emulation takes AWS to do
     sources: tuple[str, ...]  # AWS documentation pages, trackers, live observations
     emulation: str  # the module (and function) that plays it
-    check: str  # the acceptance kit's check that observes it (ecsup/acceptance/checks.py)
+    check: str  # the acceptance kit's check that observes it (ecsup/acceptance/checks.py); "" for none
     deciding: bool = False  # releases depend on it and no document settles it
+    # with no check: why the kit does not observe it (what observing it would take)
+    unchecked: str = ""
 
 
 ASSUMPTIONS: tuple[Assumption, ...] = (
@@ -310,11 +312,60 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
         emulation="emulation/ecs.py (deleted services DRAINING for Delays.service_draining)",
         check="service_draining",
     ),
+    Assumption(
+        id="elb-503-without-a-target",
+        title="The load balancer answers 503 itself for a group with no target",
+        statement=(
+            "A request forwarded to a target group with no registered target is answered 503 by the load "
+            "balancer itself: HTTPCode_ELB_5XX_Count and HTTPCode_ELB_503_Count (dimension LoadBalancer) count "
+            "it, and the group's RequestCount (TargetGroup + LoadBalancer) does not. A group whose registered "
+            "targets are all unhealthy fails open instead (its targets get the requests). ecsup's 5xx alarm "
+            "reads such an outage from these metrics."
+        ),
+        sources=(
+            "ELB User Guide, 'Troubleshoot your Application Load Balancers' (HTTP 503: Service unavailable -- "
+            "the target groups for the load balancer have no registered targets)",
+            "ELB User Guide, 'CloudWatch metrics for your Application Load Balancer' (RequestCount: only "
+            "incremented for requests where the load balancer node was able to choose a target; "
+            "HTTPCode_ELB_5XX_Count per load balancer)",
+            "ELB User Guide, 'Health checks for Application Load Balancer target groups' (fail open)",
+            "aws/containers-roadmap#2853 (an error-rate alarm reading 0 % during such an outage)",
+        ),
+        emulation="emulation/traffic.py (requests: a group with no registered target is refused, per load balancer)",
+        check="",
+        unchecked=(
+            "needs a group emptied of its targets on a live stack (its service scaled to 0 and the targets "
+            "drained) before traffic is sent, then minutes of CloudWatch metrics"
+        ),
+    ),
+    Assumption(
+        id="healthy-host-count-per-group",
+        title="HealthyHostCount per target group, in the minutes requests flow",
+        statement=(
+            "ELB publishes HealthyHostCount (and UnHealthyHostCount) with the dimensions TargetGroup + "
+            "LoadBalancer for every target group attached to the load balancer, each minute requests flow "
+            "through it, 0 included when no target is healthy; a minute without requests has no datapoint. "
+            "ecsup's 5xx alarm on a shared load balancer takes a published 0 as the stack's outage, and a missing "
+            "point as unknown (not 0)."
+        ),
+        sources=(
+            "ELB User Guide, 'CloudWatch metrics for your Application Load Balancer' (HealthyHostCount: "
+            "'Reported if health checks are enabled', dimensions TargetGroup, LoadBalancer; metrics are reported "
+            "'only when requests are flowing through the load balancer', in 60-second intervals, and not when "
+            "there is no data for a metric)",
+        ),
+        emulation="emulation/traffic.py (requests: HealthyHostCount for every group of the load balancer)",
+        check="healthy_host_metric",
+    ),
 )
+
+# the assumptions the kit observes (each names its check; the others say why they are not observed)
+CHECKED: tuple[Assumption, ...] = tuple(a for a in ASSUMPTIONS if a.check)
 
 
 def by_id() -> dict[str, Assumption]:
-    return {a.id: a for a in ASSUMPTIONS}
+    """The assumptions the kit observes, by id."""
+    return {a.id: a for a in CHECKED}
 
 
 DOCS_START = "<!-- assumptions: generated from ecsup/emulation/assumptions.py by `scripts/acceptance --assumptions` -->"
@@ -333,7 +384,7 @@ def markdown() -> str:
             "",
             "- sources: " + "; ".join(a.sources),
             f"- played by: {a.emulation}",
-            f"- checked by: `{a.check}`",
+            f"- checked by: `{a.check}`" if a.check else f"- not checked by the kit: {a.unchecked}",
             "",
         ]
     out.append(DOCS_END)

@@ -194,8 +194,14 @@ def _points(account: str, region: str) -> list[tuple[str, str, frozenset[tuple[s
 def publish(
     em: Emulation, account: str, region: str, namespace: str, metric: str, dims: dict[str, str], value: float
 ) -> None:
-    """A datapoint of an AWS service's metric, now on the emulation's clock."""
+    """A datapoint of an AWS service's metric, now on the emulation's clock -- and in moto's metric
+    store, stamped now, so that GetMetricStatistics and ListMetrics answer it as CloudWatch answers
+    a service's metric (the acceptance kit reads them so)."""
     _points(account, region).append((namespace, metric, frozenset(dims.items()), em.now(), float(value)))
+    dimensions = [{"Name": k, "Value": v} for k, v in sorted(dims.items())]
+    _cloudwatch(account, region).put_metric_data(
+        namespace, [{"MetricName": metric, "Value": float(value), "Dimensions": dimensions}]
+    )
 
 
 def _aggregate(values: list[float], stat: str) -> float | None:

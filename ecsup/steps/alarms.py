@@ -35,11 +35,12 @@ and combines them with metric math.
   balancer the ELB's 5xx count is every stack's, so the stack's own signal is HealthyHostCount per
   target group (dimensions TargetGroup + LoadBalancer; "Reported if health checks are enabled" --
   ELB User Guide, "CloudWatch metrics for your Application Load Balancer", metrics for targets):
-  with no healthy target in either group (Maximum over the period, both groups summed) while the
-  load balancer answers 5xx, the figure is 100; the ELB count serves only as the sign that requests
-  were refused. What this cannot see on a shared load balancer: the live group emptied while the
-  other still has healthy targets (during a bake) -- ECS's circuit breaker still counts the
-  replaced tasks there.
+  with no healthy target in either group (Maximum over the period; a group that reported no point
+  is unknown, not 0, so a late or missing point never reads as an outage beside another stack's
+  5xx: the figure is then the ratio) while the load balancer answers 5xx, the figure is 100; the
+  ELB count serves only as the sign that requests were refused. What this cannot see on a shared
+  load balancer: the live group emptied while the other still has healthy targets (during a bake)
+  -- ECS's circuit breaker still counts the replaced tasks there.
 * ``latency`` (only when ``latency_p95_ms`` > 0): the larger of the two groups' p95
   TargetResponseTime, MAX([FILL(pb,0), FILL(pg,0)]). A percentile of two groups' requests
   together cannot be computed from their percentiles; the larger one is an upper bound that
@@ -155,11 +156,17 @@ def wanted(ctx: Context) -> dict[str, dict[str, Any]]:
             }
         )
         if not own_lb:
+            # A missing HealthyHostCount point is unknown, not 0: ELB reports target metrics "only
+            # when requests are flowing through the load balancer" and a point can arrive late, so
+            # FILL(...,0) would read a gap as "no healthy target" and, beside another stack's ELB
+            # 5xx on the shared load balancer, as a 100 % outage. FILL -1 marks the gap: the larger
+            # of the two groups is 0 only when one reported 0 and neither reported a healthy target;
+            # -1 (neither reported) leaves the figure to the ratio.
             metrics.append(
                 {
                     "Id": "healthy",
-                    "Expression": "FILL(hb,0) + FILL(hg,0)",
-                    "Label": "healthy targets (blue + green)",
+                    "Expression": "MAX([FILL(hb,-1), FILL(hg,-1)])",
+                    "Label": "healthy targets (the larger group; -1 when neither reported)",
                     "ReturnData": False,
                 }
             )
@@ -173,7 +180,7 @@ def wanted(ctx: Context) -> dict[str, dict[str, Any]]:
                 "ReturnData": False,
             }
         )
-        outage = "requests < 1" if own_lb else "healthy < 1"  # the stack's own sign (module docstring)
+        outage = "requests < 1" if own_lb else "healthy == 0"  # the stack's own sign (module docstring)
         metrics.append(
             {
                 "Id": "rate",
