@@ -186,9 +186,10 @@ def _setup(
     err = make_console(sys.stderr)
     out = make_console(sys.stderr if json_output else sys.stdout, quiet=quiet)
     with _handled(err):
-        from .context import iam_settle_from_environment
+        from .context import iam_settle_from_environment, log_quiet_from_environment
 
         iam_settle_from_environment()  # a bad ECSUP_IAM_SETTLE: one line, exit 2, before anything
+        log_quiet_from_environment()  # the same for ECSUP_LOG_QUIET
         cfg = load(config_path, given=_given(tctx, "config"), build=build)
         if cfg.region and g.region and cfg.region != g.region:
             raise ConfigError(

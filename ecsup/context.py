@@ -74,11 +74,27 @@ IAM_SETTLE = 5.0
 
 
 def iam_settle_from_environment() -> float:
+    return seconds_from_environment("ECSUP_IAM_SETTLE", IAM_SETTLE)
+
+
+# A one-off task's last log lines: how long no line must come after its container stopped before
+# ecsup stops reading (run.py). ECSUP_LOG_QUIET overrides it (the sandbox sets it to its own
+# delivery delay scaled the same way, as it does ECSUP_IAM_SETTLE).
+LOG_QUIET = 5.0
+
+
+def log_quiet_from_environment() -> float:
+    return seconds_from_environment("ECSUP_LOG_QUIET", LOG_QUIET)
+
+
+def seconds_from_environment(variable: str, default: float) -> float:
+    """A number of seconds (0-300) from ``variable``, else ``default``; a bad value is a
+    configuration error naming the variable (exit 2, before anything is called)."""
     import os
 
-    value = os.environ.get("ECSUP_IAM_SETTLE", "").strip()
+    value = os.environ.get(variable, "").strip()
     if not value:
-        return IAM_SETTLE
+        return default
     try:
         seconds = float(value)
     except ValueError:
@@ -87,8 +103,8 @@ def iam_settle_from_environment() -> float:
         from .errors import ConfigError
 
         raise ConfigError(
-            [("ECSUP_IAM_SETTLE", f"{value!r} must be a number of seconds from 0 to 300")],
-            hint=f"unset it to use the default ({IAM_SETTLE:g} s)",
+            [(variable, f"{value!r} must be a number of seconds from 0 to 300")],
+            hint=f"unset it to use the default ({default:g} s)",
         )
     return seconds
 

@@ -50,8 +50,8 @@ FIND_AFTER_INTERRUPT = 20.0
 # from when the container was first seen stopped (the task's executionStoppedAt, or the container
 # STOPPED), with the stream read at every look in between: the task's own stopping (DEPROVISIONING
 # detaches its network interface: seconds to tens of seconds on Fargate) then counts towards it,
-# and a task whose container never started waits for nothing.
-LOG_QUIET = 5.0
+# and a task whose container never started waits for nothing. LOG_QUIET: context.LOG_QUIET
+# (5 s), or ECSUP_LOG_QUIET.
 LOG_DRAIN = 30.0
 LOG_PAGES = 100  # GetLogEvents pages per read, at most (a stream written faster than it is read)
 FAILED_TO_RUN = ("TaskFailedToStart", "SpotInterruption", "TerminationNotice")
@@ -387,12 +387,15 @@ def follow(ctx: Context, task: dict[str, Any], td: dict[str, Any], command: list
         """After STOPPED: the lines awslogs delivers late, until none came for LOG_QUIET seconds."""
         if where is None or not (last.get("task") or {}).get("startedAt"):
             return  # no container ran: it wrote nothing
+        from .context import log_quiet_from_environment
+
+        quiet_for = log_quiet_from_environment()
         quiet = {"since": max(heard.get("stopped", ctx.clock()), heard.get("line", 0.0))}
 
         def settled() -> tuple[bool, str]:
             if read_logs():
                 quiet["since"] = ctx.clock()
-            return ctx.clock() - quiet["since"] >= LOG_QUIET, "reading the last log lines"
+            return ctx.clock() - quiet["since"] >= quiet_for, "reading the last log lines"
 
         with contextlib.suppress(WaitTimeout):  # lines kept coming for LOG_DRAIN seconds: what came is printed
             waiting.poll(ctx, f"task {task_id}'s last log lines", settled, LOG_DRAIN, first=1.0, cap=2.0, report=False)

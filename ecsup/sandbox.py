@@ -134,6 +134,7 @@ class Sandbox:
     _server: Any = field(default=None, repr=False)
     _acm_wait: Any = field(default=None, repr=False)
     _iam_settle: str | None = field(default=None, repr=False)
+    _log_quiet: str | None = field(default=None, repr=False)
 
     def start(self) -> Sandbox:
         require_moto()
@@ -155,6 +156,9 @@ class Sandbox:
         # ecsup's own wait for IAM sized to this sandbox's IAM, as it is to AWS's by default
         self._iam_settle = os.environ.get("ECSUP_IAM_SETTLE")
         os.environ["ECSUP_IAM_SETTLE"] = f"{iam_settle(delays):g}"
+        # and its wait for a one-off task's last log lines, to this sandbox's log delivery
+        self._log_quiet = os.environ.get("ECSUP_LOG_QUIET")
+        os.environ["ECSUP_LOG_QUIET"] = f"{log_quiet(delays):g}"
         emulation.activate(
             emulation.Emulation(delays, clock=self.clock) if self.clock is not None else emulation.Emulation(delays)
         )
@@ -190,10 +194,11 @@ class Sandbox:
             self._server.stop()
             self._server = None
             emulation.deactivate()
-            if self._iam_settle is None:
-                os.environ.pop("ECSUP_IAM_SETTLE", None)
-            else:
-                os.environ["ECSUP_IAM_SETTLE"] = self._iam_settle
+            for variable, before in (("ECSUP_IAM_SETTLE", self._iam_settle), ("ECSUP_LOG_QUIET", self._log_quiet)):
+                if before is None:
+                    os.environ.pop(variable, None)
+                else:
+                    os.environ[variable] = before
             if self._acm_wait is not None:
                 from moto import settings
 
@@ -213,6 +218,7 @@ class Sandbox:
             "AWS_DEFAULT_REGION": self.region,
             "AWS_EC2_METADATA_DISABLED": "true",
             "ECSUP_IAM_SETTLE": f"{iam_settle(self.delays or _sandbox_delays()):g}",
+            "ECSUP_LOG_QUIET": f"{log_quiet(self.delays or _sandbox_delays()):g}",
         }
 
 
@@ -242,6 +248,15 @@ def iam_settle(delays: Any) -> float:
     from .context import IAM_SETTLE
 
     return round(IAM_SETTLE * delays.iam_permissions / emulation.STRICT.iam_permissions, 2)
+
+
+def log_quiet(delays: Any) -> float:
+    """ecsup's wait for a one-off task's last log lines, scaled to this sandbox's log delivery as
+    the default (5 s) is to the strict emulation's (emulation.STRICT.log_delivery)."""
+    from . import emulation
+    from .context import LOG_QUIET
+
+    return round(LOG_QUIET * delays.log_delivery / emulation.STRICT.log_delivery, 2)
 
 
 def shared_demo_config(app: str, zone: str, region: str) -> str:

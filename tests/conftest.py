@@ -15,7 +15,14 @@ import pytest
 from typer.testing import CliRunner, Result
 
 # Nothing in the test run may reach real AWS or the instance metadata service.
-for _var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "ECSUP_IAM_SETTLE"):
+for _var in (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_ENDPOINT_URL",
+    "ECSUP_IAM_SETTLE",
+    "ECSUP_LOG_QUIET",
+):
     os.environ.pop(_var, None)
 os.environ.update(
     AWS_ACCESS_KEY_ID="testing",

@@ -392,3 +392,21 @@ def test_a_bad_ecsup_iam_settle_is_one_line_and_exit_2(aws, tmp_path, monkeypatc
     from ecsup.context import Timeouts
 
     assert Timeouts().iam_settle == 1.5
+
+
+def test_a_bad_ecsup_log_quiet_is_one_line_and_exit_2_and_a_good_one_is_the_wait(aws, tmp_path, monkeypatch):
+    from conftest import explain, invoke
+
+    from ecsup.context import log_quiet_from_environment
+
+    path = tmp_path / "ecsup.toml"
+    path.write_text(config_text())
+    monkeypatch.setenv("ECSUP_LOG_QUIET", "-1")
+    result = invoke("run", "-c", str(path), "--", "true")
+    assert result.exit_code == 2, explain(result)
+    assert "ECSUP_LOG_QUIET: '-1' must be a number of seconds from 0 to 300" in result.stderr
+    assert "Traceback" not in result.output + result.stderr and aws.mutating() == []
+    monkeypatch.setenv("ECSUP_LOG_QUIET", "0.5")
+    assert log_quiet_from_environment() == 0.5
+    monkeypatch.delenv("ECSUP_LOG_QUIET")
+    assert log_quiet_from_environment() == 5.0

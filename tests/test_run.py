@@ -398,4 +398,4 @@ def test_the_quiet_after_the_last_line_counts_from_the_container_stopping(stack,
     stopped_at = next(t for text, t in ui.at if text.endswith(")") and ": STOPPED (" in text)
     assert ended - stopped_at < 1.0, (ended, stopped_at)  # no further LOG_QUIET after STOPPED
     deprovisioning_at = next(t for text, t in ui.at if ": DEPROVISIONING (" in text)
-    assert stopped_at - deprovisioning_at >= run_module.LOG_QUIET  # the quiet was kept, before STOPPED
+    assert stopped_at - deprovisioning_at >= context_module.LOG_QUIET  # the quiet was kept, before STOPPED
