@@ -9,6 +9,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -458,3 +459,21 @@ def explain(result: Result) -> str:
     if result.exc_info and not isinstance(result.exception, SystemExit):
         text += "\n--- exception\n" + "".join(traceback.format_exception(*result.exc_info))
     return text
+
+
+@pytest.fixture
+def stack(aws: Recorder, make_ctx: Callable[..., Context]) -> Recorder:
+    """A default stack created, its calls forgotten: what a command run on it then calls."""
+    from ecsup import engine
+
+    engine.create(make_ctx())
+    aws.reset()
+    return aws
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    """The default configuration written to a file, for commands run through the CLI."""
+    path = tmp_path / "ecsup.toml"
+    path.write_text(config_text())
+    return path

@@ -6,7 +6,6 @@ printed and the exit code."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,20 +36,6 @@ def revision() -> str:
 
 def run(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> Any:
     return CliRunner().invoke(app, list(args), env=env, input=stdin)
-
-
-@pytest.fixture
-def stack(aws: Recorder, make_ctx: Any) -> Recorder:
-    engine.create(make_ctx())
-    aws.reset()
-    return aws
-
-
-@pytest.fixture
-def config_file(tmp_path: Path) -> Path:
-    path = tmp_path / "ecsup.toml"
-    path.write_text(config_text())
-    return path
 
 
 @pytest.fixture

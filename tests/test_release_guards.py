@@ -251,13 +251,6 @@ def _task_definition() -> str:
     return str(svc["taskDefinition"])
 
 
-@pytest.fixture
-def stack(aws: Recorder, make_ctx: Any) -> Recorder:
-    engine.create(make_ctx())
-    aws.reset()
-    return aws
-
-
 def test_deploy_without_a_terminal_refuses_to_start_unguarded_naming_the_alarm_and_both_options(
     stack, tmp_path, monkeypatch
 ):

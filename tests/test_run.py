@@ -6,11 +6,10 @@ on the fake clock; each test builds one stack and runs several tasks on it (a st
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SECRET_VALUE, Recorder, client, config_text, explain, invoke
+from conftest import SECRET_VALUE, client, config_text, explain, invoke
 
 from ecsup import context as context_module
 from ecsup import deploy, engine
@@ -33,20 +32,6 @@ class Seen(SilentUI):
 
     def task_log(self, task_id: str, message: str) -> None:
         self.lines.append(message)
-
-
-@pytest.fixture
-def stack(aws: Recorder, make_ctx: Any) -> Recorder:
-    engine.create(make_ctx())
-    aws.reset()
-    return aws
-
-
-@pytest.fixture
-def config_file(tmp_path: Path) -> Path:
-    path = tmp_path / "ecsup.toml"
-    path.write_text(config_text())
-    return path
 
 
 def tasks(started_by: str = "ecsup-run", status: str = "STOPPED") -> list[dict[str, Any]]:

@@ -9,7 +9,6 @@ import json
 import os
 import signal
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +16,7 @@ from botocore.awsrequest import AWSResponse
 from conftest import Recorder, client, config_text, explain, fail_first, invoke
 
 from ecsup import context as context_module
-from ecsup import deploy, engine
+from ecsup import deploy
 from ecsup.errors import EXIT_INTERRUPTED
 from ecsup.lock import LockHeld
 from ecsup.run import TOKEN_TAG, Interrupted
@@ -25,20 +24,6 @@ from ecsup.run import TOKEN_TAG, Interrupted
 IMAGE_2 = "public.ecr.aws/nginx/nginx:1.27"
 IMAGE_3 = "public.ecr.aws/nginx/nginx:1.28"
 LOCK = "/ecsup/web-dev/lock"
-
-
-@pytest.fixture
-def stack(aws: Recorder, make_ctx: Any) -> Recorder:
-    engine.create(make_ctx())
-    aws.reset()
-    return aws
-
-
-@pytest.fixture
-def config_file(tmp_path: Path) -> Path:
-    path = tmp_path / "ecsup.toml"
-    path.write_text(config_text())
-    return path
 
 
 def before(command: list[str]) -> str:

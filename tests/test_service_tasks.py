@@ -5,11 +5,10 @@ rollback), and a rollback names the stopped tasks' reasons. Waits run on the fak
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Recorder, client, config_text, explain, invoke
+from conftest import client, config_text, explain, invoke
 
 from ecsup import deploy, engine
 from ecsup.errors import EXIT_ROLLED_BACK
@@ -17,20 +16,6 @@ from ecsup.errors import EXIT_ROLLED_BACK
 IMAGE_1 = "public.ecr.aws/nginx/nginx:stable"
 UNPULLABLE = "public.ecr.aws/nope/unpullable:1"  # the emulation cannot pull it (as `run`'s tasks)
 BROKEN = "public.ecr.aws/nginx/nginx:unhealthy"  # its tasks never pass the health checks
-
-
-@pytest.fixture
-def stack(aws: Recorder, make_ctx: Any) -> Recorder:
-    engine.create(make_ctx())
-    aws.reset()
-    return aws
-
-
-@pytest.fixture
-def config_file(tmp_path: Path) -> Path:
-    path = tmp_path / "ecsup.toml"
-    path.write_text(config_text())
-    return path
 
 
 def running_image() -> str:
