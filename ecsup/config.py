@@ -14,6 +14,7 @@ from typing import Any
 
 from .errors import ConfigError, ConfigMissing
 from .names import ELB_NAME_LIMIT, Names
+from .workloads import JobConfig, WorkerConfig, capacity_strategy
 
 # Fargate cpu -> valid memory (MiB); see STACK.md.
 FARGATE_MEMORY: dict[int, list[int]] = {
@@ -183,14 +184,7 @@ class ServiceConfig:
     @property
     def capacity_provider_strategy(self) -> list[dict[str, Any]] | None:
         """ECS capacityProviderStrategy, or None for launch type FARGATE (on demand)."""
-        if self.capacity == "FARGATE":
-            return None
-        if self.capacity == "FARGATE_SPOT":
-            return [{"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 0}]
-        return [
-            {"capacityProvider": "FARGATE", "base": self.on_demand_base, "weight": self.on_demand_percent},
-            {"capacityProvider": "FARGATE_SPOT", "base": 0, "weight": 100 - self.on_demand_percent},
-        ]
+        return capacity_strategy(self.capacity, self.on_demand_base, self.on_demand_percent)
 
 
 # The newest TLS policy AWS offers for ALB HTTPS listeners: a hybrid post-quantum one, TLS 1.3
@@ -226,6 +220,23 @@ class Config:
     # keeps them here instead of raising, so a stack made before a check existed can be destroyed
     # and its status read.
     build_problems: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+    # [workers.<name>] and [jobs.<name>] (workloads.py), sorted by name
+    workers: tuple[WorkerConfig, ...] = ()
+    jobs: tuple[JobConfig, ...] = ()
+
+    def worker(self, name: str) -> WorkerConfig | None:
+        return next((w for w in self.workers if w.name == name), None)
+
+    def job(self, name: str) -> JobConfig | None:
+        return next((j for j in self.jobs if j.name == name), None)
+
+    @property
+    def all_secrets(self) -> tuple[tuple[str, str], ...]:
+        """Every (variable, SSM parameter) any workload reads: what the execution role may read."""
+        pairs = set(self.service.secrets)
+        for workload in (*self.workers, *self.jobs):
+            pairs.update(workload.secrets)
+        return tuple(sorted(pairs))
 
     @property
     def names(self) -> Names:
@@ -243,6 +254,8 @@ _SCHEMA: dict[str, Any] = {
     "app": (str, REQUIRED),
     "env": (str, REQUIRED),
     "region": (str, ""),
+    "workers": (dict, {}),  # [workers.<name>]: read by workloads.py
+    "jobs": (dict, {}),  # [jobs.<name>]
     "dns": {
         "zone": (str, ""),  # required unless dns.external (_validate_external_dns)
         "hostname": (str, REQUIRED),
@@ -950,6 +963,15 @@ def parse(text: str, path: str = "ecsup.toml", build: bool = True) -> Config:
     raw = _read_section(data, _SCHEMA, "", problems)
     build_problems: list[tuple[str, str]] = []
     _validate(raw, problems, build_problems)
+    from .workloads import read_workloads
+
+    valid_names = all(isinstance(raw[k], str) and _NAME_RE.fullmatch(raw[k]) for k in ("app", "env"))
+    workers, jobs = read_workloads(
+        {"workers": raw["workers"], "jobs": raw["jobs"]},
+        raw["service"],
+        f"{raw['app']}-{raw['env']}" if valid_names else None,
+        problems,
+    )
     if build:
         problems += build_problems
     if problems:
@@ -957,6 +979,8 @@ def parse(text: str, path: str = "ecsup.toml", build: bool = True) -> Config:
     dns, net, svc, lb = raw["dns"], raw["network"], raw["service"], raw["load_balancer"]
     return Config(
         build_problems=tuple(build_problems),
+        workers=workers,
+        jobs=jobs,
         app=raw["app"],
         env=raw["env"],
         region=raw["region"],

@@ -151,6 +151,37 @@ class Names:
         """ACM IdempotencyToken: letters and digits only, at most 32 characters."""
         return "".join(ch for ch in f"ecsup{self.app}{self.env}" if ch.isalnum())[:32]
 
+    # -- workers and jobs (workloads.py) -------------------------------------
+    def workload(self, name: str) -> str:
+        """A worker's ECS service and task definition family, a job's family: <app>-<env>-<name>."""
+        return f"{self.stack}-{name}"
+
+    def schedule(self, job: str) -> str:
+        """A job's EventBridge Scheduler schedule (in the stack's schedule group)."""
+        return f"{self.stack}-{job}"
+
+    @property
+    def schedule_group(self) -> str:
+        return self.stack
+
+    @property
+    def scheduler_role(self) -> str:
+        """The role EventBridge Scheduler runs the jobs' tasks with."""
+        return f"{self.stack}-scheduler"
+
+    @property
+    def job_runs_rule(self) -> str:
+        """The EventBridge rule that keeps the jobs' stopped tasks' state-change events."""
+        return f"ecsup-{self.stack}-job-runs"
+
+    @property
+    def job_runs_log_group(self) -> str:
+        """Where that rule delivers them: EventBridge's CloudWatch Logs targets must be under /aws/events/."""
+        return f"/aws/events/ecsup/{self.stack}/job-runs"
+
+    def job_alarm(self, job: str) -> str:
+        return self.alarm(f"job-{job}-failed")
+
     # -- tags ---------------------------------------------------------------
     def tags(self) -> dict[str, str]:
         return {TAG_APP: self.app, TAG_ENV: self.env, TAG_MANAGED: MANAGED_VALUE}
