@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from conftest import config_text, explain, invoke
+from test_exec import plugin  # noqa: F401  (the stand-in session-manager-plugin fixture)
 
 from ecsup.config import parse
 from ecsup.cost import HOURS_PER_MONTH, TRANSITIONS_PER_RUN, Usage, estimate, runs_per_month
@@ -204,3 +205,204 @@ def test_the_plan_s_cost_delta_counts_a_new_worker_and_job(aws: Any, make_ctx: A
         for p in outcome.planned
     ]
     assert engine.cost_change(ctx, outcome) is None
+
+
+# -- logs --workload ---------------------------------------------------------------------------------
+TASK_WEB = "0123456789abcdef0123456789abcdef"
+TASK_WORKER = "abcdef0123456789abcdef0123456789"
+TASK_JOB = "fedcba9876543210fedcba9876543210"
+
+
+def put(stream: str, *messages: str) -> None:
+    """Events as the awslogs driver writes them: ``<prefix>/<container>/<task id>`` in the stack's group."""
+    import time
+
+    from conftest import client
+
+    logs = client("logs")
+    logs.create_log_stream(logGroupName="/ecs/web-dev", logStreamName=stream)
+    now = int(time.time() * 1000)
+    logs.put_log_events(
+        logGroupName="/ecs/web-dev",
+        logStreamName=stream,
+        logEvents=[{"timestamp": now + i, "message": m} for i, m in enumerate(messages)],
+    )
+
+
+@pytest.fixture
+def workload_logs(aws: Any, tmp_path: Path) -> Path:
+    from conftest import client
+
+    client("logs").create_log_group(logGroupName="/ecs/web-dev")
+    put(f"ecs/web/{TASK_WEB}", "GET / 200")
+    put(f"mailer/mailer/{TASK_WORKER}", "sent 3 mails", "queue empty")
+    put(f"nightly/nightly/{TASK_JOB}", "cleaned 12 rows")
+    path = tmp_path / "ecsup.toml"
+    path.write_text(config_text(WORKER + JOB))
+    return path
+
+
+def test_logs_of_every_workload_are_prefixed_by_its_name(workload_logs: Path) -> None:
+    result = invoke("logs", "-c", str(workload_logs), "--since", "5m")
+    assert result.exit_code == 0, explain(result)
+    assert sorted(result.stdout.splitlines()) == sorted(
+        [
+            "web     [01234567] GET / 200",
+            "mailer  [abcdef01] sent 3 mails",
+            "mailer  [abcdef01] queue empty",
+            "nightly [fedcba98] cleaned 12 rows",
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("workload", "lines"),
+    [
+        ("web", ["[01234567] GET / 200"]),
+        ("mailer", ["[abcdef01] sent 3 mails", "[abcdef01] queue empty"]),
+        ("nightly", ["[fedcba98] cleaned 12 rows"]),
+    ],
+)
+def test_logs_of_one_workload_read_only_its_streams(
+    workload_logs: Path, aws: Any, workload: str, lines: list[str]
+) -> None:
+    seen: list[dict[str, Any]] = []
+    aws.injectors.append(lambda svc, op, params: seen.append(params) if op == "FilterLogEvents" else None)
+    result = invoke("logs", "-c", str(workload_logs), "--since", "5m", "--workload", workload)
+    assert result.exit_code == 0, explain(result)
+    assert result.stdout.splitlines() == lines
+    prefix = "ecs/web/" if workload == "web" else f"{workload}/{workload}/"
+    assert seen and all(p["logStreamNamePrefix"] == prefix for p in seen)  # filtered by CloudWatch Logs
+
+
+def test_logs_of_an_unknown_workload_is_exit_2_listing_them(workload_logs: Path, aws: Any) -> None:
+    aws.reset()
+    result = invoke("logs", "-c", str(workload_logs), "--workload", "mailr")
+    assert result.exit_code == 2, explain(result)
+    assert "--workload mailr: no such workload" in result.stderr
+    assert "web, mailer, nightly" in result.stderr and "Traceback" not in result.output
+    assert aws.calls == [] and result.stdout == ""
+
+
+def test_a_stack_without_workers_or_jobs_keeps_its_log_lines(workload_logs: Path) -> None:
+    workload_logs.write_text(config_text())
+    result = invoke("logs", "-c", str(workload_logs), "--since", "5m")
+    assert result.exit_code == 0, explain(result)
+    assert "[01234567] GET / 200" in result.stdout.splitlines()  # no workload column for the web alone
+    result = invoke("logs", "-c", str(workload_logs), "--since", "5m", "--workload", "web")
+    assert result.stdout.splitlines() == ["[01234567] GET / 200"], explain(result)
+
+
+def test_filter_log_events_takes_a_stream_prefix_or_names_not_both(workload_logs: Path) -> None:
+    from botocore.exceptions import ClientError
+    from conftest import client
+
+    logs = client("logs")
+    page = logs.filter_log_events(logGroupName="/ecs/web-dev", logStreamNamePrefix="mailer/")
+    assert {e["logStreamName"] for e in page["events"]} == {f"mailer/mailer/{TASK_WORKER}"}
+    with pytest.raises(ClientError) as caught:
+        logs.filter_log_events(
+            logGroupName="/ecs/web-dev", logStreamNamePrefix="mailer/", logStreamNames=[f"ecs/web/{TASK_WEB}"]
+        )
+    assert caught.value.response["Error"]["Code"] == "InvalidParameterException"
+
+
+# -- exec --workload ---------------------------------------------------------------------------------
+EXEC_ON = config_text(
+    WORKER + JOB, replace={'health_check_path = "/health"': 'health_check_path = "/health"\nexec = true'}
+)
+
+
+def worker_service(clock: Any) -> str:
+    """The worker's ECS service as the workers' step makes it (its family and service
+    <app>-<env>-mailer, its container "mailer", the stack's network and tags, ECS Exec on), made
+    here directly; its tasks run. Returns the id of its running task."""
+    from conftest import client
+
+    ecs = client("ecs")
+    web = ecs.describe_services(cluster="web-dev", services=["web-dev"])["services"][0]
+    web_td = ecs.describe_task_definition(taskDefinition=web["taskDefinition"])["taskDefinition"]
+    tags = [{"key": "ecsup:app", "value": "web"}, {"key": "ecsup:env", "value": "dev"}]
+    tags.append({"key": "ManagedBy", "value": "ecsup"})
+    container = dict(web_td["containerDefinitions"][0], name="mailer", command=["bundle", "exec", "sidekiq"])
+    container.pop("portMappings", None)
+    td = ecs.register_task_definition(
+        family="web-dev-mailer",
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="512",
+        memory="1024",
+        executionRoleArn=web_td["executionRoleArn"],
+        taskRoleArn=web_td["taskRoleArn"],
+        containerDefinitions=[container],
+        tags=tags,
+    )["taskDefinition"]
+    ecs.create_service(
+        cluster="web-dev",
+        serviceName="web-dev-mailer",
+        taskDefinition=td["taskDefinitionArn"],
+        desiredCount=1,
+        launchType="FARGATE",
+        networkConfiguration=web["networkConfiguration"],
+        enableExecuteCommand=True,
+        tags=tags,
+    )
+    for _ in range(20):  # the emulation starts its task on the clock, then ECS Exec's agent
+        clock.sleep(15)
+        ecs.describe_services(cluster="web-dev", services=["web-dev-mailer"])
+        arns = ecs.list_tasks(cluster="web-dev", serviceName="web-dev-mailer")["taskArns"]
+        if arns:
+            task = ecs.describe_tasks(cluster="web-dev", tasks=arns)["tasks"][0]
+            agents = [a for c in task["containers"] for a in c.get("managedAgents", [])]
+            if agents and agents[0]["lastStatus"] == "RUNNING":
+                return str(task["taskArn"].split("/")[-1])
+    raise AssertionError("the worker's task did not start")
+
+
+def test_exec_workload_reaches_a_running_task_of_the_worker(aws, make_ctx, clock, tmp_path, plugin):  # noqa: F811
+    from ecsup import engine
+
+    engine.create(make_ctx(EXEC_ON))
+    task_id = worker_service(clock)
+    path = tmp_path / "ecsup.toml"
+    path.write_text(EXEC_ON)
+    seen: list[dict[str, Any]] = []
+    aws.injectors.append(lambda svc, op, params: seen.append(dict(params)) if op == "ExecuteCommand" else None)
+    result = invoke("exec", "-c", str(path), "--workload", "mailer", "--", "bundle", "exec", "rails", "c")
+    assert result.exit_code == 0, explain(result)
+    assert seen[-1]["container"] == "mailer" and seen[-1]["task"].endswith(task_id)
+    assert seen[-1]["command"] == "bundle exec rails c"
+    handed = json.loads(plugin.read_text())
+    assert json.loads(handed["argv"][4])["Target"].startswith(f"ecs:web-dev_{task_id}_")
+    assert f"in task {task_id}" in result.stdout
+    # without --workload: the web service's task, its container
+    result = invoke("exec", "-c", str(path))
+    assert result.exit_code == 0, explain(result)
+    assert seen[-1]["container"] == "web" and not seen[-1]["task"].endswith(task_id)
+
+
+def test_exec_into_a_job_or_an_unknown_workload_is_exit_2_before_any_call(aws, tmp_path, plugin):  # noqa: F811
+    path = tmp_path / "ecsup.toml"
+    path.write_text(EXEC_ON)
+    aws.reset()
+    result = invoke("exec", "-c", str(path), "--workload", "nightly")
+    assert result.exit_code == 2, explain(result)
+    assert "nightly is a job: it has no task running to exec into" in result.stderr
+    assert "ecsup run --job nightly" in result.stderr
+    result = invoke("exec", "-c", str(path), "--workload", "mailr")
+    assert result.exit_code == 2, explain(result)
+    assert "--workload mailr: no such workload" in result.stderr and "web, mailer" in result.stderr
+    assert aws.calls == [] and "Traceback" not in result.output
+
+
+def test_exec_into_a_worker_that_is_not_built_says_so(aws, make_ctx, tmp_path, plugin):  # noqa: F811
+    from ecsup import engine
+    from ecsup.errors import EXIT_UNHEALTHY
+
+    engine.create(make_ctx(EXEC_ON))
+    path = tmp_path / "ecsup.toml"
+    path.write_text(EXEC_ON)
+    result = invoke("exec", "-c", str(path), "--workload", "mailer")
+    assert result.exit_code == EXIT_UNHEALTHY, explain(result)
+    assert "there is no service web-dev-mailer (worker mailer)" in result.stderr, explain(result)
+    assert "ecsup create" in result.stderr
