@@ -406,3 +406,40 @@ def test_exec_into_a_worker_that_is_not_built_says_so(aws, make_ctx, tmp_path, p
     assert result.exit_code == EXIT_UNHEALTHY, explain(result)
     assert "there is no service web-dev-mailer (worker mailer)" in result.stderr, explain(result)
     assert "ecsup create" in result.stderr
+
+
+# -- init ------------------------------------------------------------------------------------------
+def test_init_writes_a_commented_worker_and_job_that_validate_once_uncommented(tmp_path: Path) -> None:
+    from ecsup.config import load
+
+    path = tmp_path / "ecsup.toml"
+    result = invoke("init", "-c", str(path), "--app", "web", "--env", "dev", "--zone", "example.com", "--image", "i")
+    assert result.exit_code == 0, explain(result)
+    text = path.read_text()
+    cfg = load(path)  # as written: the examples are comments, nothing changes
+    assert cfg.workers == () and cfg.jobs == ()
+    lines = text.splitlines()
+    start = lines.index("# [workers.mailer]")
+    for key in ("environment", "secrets", "autoscaling"):
+        assert any(line.startswith(f"# [workers.mailer.{key}]") for line in lines), key
+    for key in ("schedule", "timezone", "command", "timeout", "alarm", "expected_minutes"):
+        assert any(line.startswith(f"# {key} = ") for line in lines[lines.index("# [jobs.nightly]") :]), key
+    assert any(line.startswith('# # notify = "arn:aws:sns:') for line in lines)
+    # remove the first "# " of each line of the examples: a valid configuration with a worker and a job
+    end = lines.index("", start)
+    uncommented = [line[2:] if line.startswith("# ") else "" for line in lines[start:end]]
+    path.write_text("\n".join(lines[:start] + uncommented + lines[end:]))
+    cfg = load(path)
+    (worker,) = cfg.workers
+    (job,) = cfg.jobs
+    assert (worker.name, worker.command, worker.capacity, worker.desired_count) == (
+        "mailer",
+        ("bundle", "exec", "sidekiq"),
+        "FARGATE_SPOT",
+        1,
+    )
+    assert worker.stop_timeout == 120 and worker.autoscaling is not None and worker.autoscaling.max == 4
+    assert ("QUEUES", "mailers") in worker.environment
+    assert ("SMTP_PASSWORD", "/web/dev/SMTP_PASSWORD") in worker.secrets
+    assert (job.name, job.schedule, job.timezone, job.timeout) == ("nightly", "cron(0 3 * * ? *)", "UTC", 3600)
+    assert job.alarm is True and job.expected_minutes == 10 and job.notify == ""
