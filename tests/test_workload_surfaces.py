@@ -135,6 +135,22 @@ def test_a_worker_with_auto_scaling_is_a_range() -> None:
     assert est.is_range and "to" in worker.monthly_text
 
 
+def test_container_insights_count_each_worker_s_service_metrics_and_tasks() -> None:
+    insights = 'health_check_path = "/health"\ncontainer_insights = true'
+    prices = shipped_prices("eu-west-1")
+    alone = line(
+        estimate(parse(config_text(replace={'health_check_path = "/health"': insights})), Usage(), prices),
+        "Container Insights",
+    )
+    both = line(
+        estimate(parse(config_text(WORKER, replace={'health_check_path = "/health"': insights})), Usage(), prices),
+        "Container Insights",
+    )
+    assert alone.quantity == "19 metrics + performance logs of 1 task"
+    assert both.quantity == "30 metrics + performance logs of 3 tasks"  # 8 of the cluster, 11 per service
+    assert both.monthly_low > alone.monthly_low
+
+
 def test_cost_json_names_each_line_s_workload_and_the_jobs_runs(tmp_path: Path) -> None:
     path = tmp_path / "ecsup.toml"
     path.write_text(config_text(WORKER + JOB + JOB_AT_TIMEOUT))
