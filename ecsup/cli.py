@@ -800,11 +800,15 @@ def exec_command(
         str | None,
         typer.Option(metavar="LOCAL:HOST:REMOTE", help="Forward localhost:LOCAL to HOST:REMOTE through the task."),
     ] = None,
+    workload: Annotated[
+        str | None, typer.Option(metavar="NAME", help="A worker's task instead of the web service's [default: web].")
+    ] = None,
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
 ) -> None:
-    """A shell (or a command) in a running task of the service, or a tunnel through it (ECS Exec).
+    """A shell (or a command) in a running task of the service (or of a worker: --workload), or a
+    tunnel through it (ECS Exec).
 
     Needs `exec = true` under [service] and AWS's session-manager-plugin on PATH (exit 11
     without it); the exit code is the session's."""
@@ -821,7 +825,7 @@ def exec_command(
                 hint="`ecsup exec --forward LOCAL:HOST:REMOTE` for the tunnel, `ecsup exec -- CMD...` for a command",
             )
         tunnel = parse_forward(forward) if forward is not None else None
-        handover = prepare(ctx, task, list(command or []), tunnel)
+        handover = prepare(ctx, task, list(command or []), tunnel, workload)
         ui.print(f"ecsup exec: {handover.description} (session-manager-plugin; exit it to return)", style="bold")
         code = hand_over(handover)
     if code:
@@ -1314,33 +1318,43 @@ def logs(
     filter_pattern: Annotated[
         str | None, typer.Option("--filter", metavar="PATTERN", help="CloudWatch Logs filter pattern, e.g. ERROR.")
     ] = None,
+    workload: Annotated[
+        str | None,
+        typer.Option(metavar="NAME", help="Only this workload's logs: web, a worker or a job [default: every one]."),
+    ] = None,
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
 ) -> None:
-    """Print the service's container logs from CloudWatch, prefixed with the task id."""
+    """Print the workloads' container logs from CloudWatch, prefixed with the task id (and the
+    workload's name when the stack has workers or jobs)."""
     _aws_options(tctx, profile, region, endpoint_url)
-    from .logs import first_read_notice, parse_since, tail
+    from .logs import first_read_notice, parse_since, stream_prefix, tail, workloads
     from .render import LogPrinter, make_console, notice
 
     with _handled(make_console(sys.stderr)):
         seconds = parse_since(since)
     ctx, ui, err = _setup(tctx, config, build=False)
     with _handled(err, ctx.redact):
+        if workload is not None:
+            stream_prefix(ctx, workload)  # an unknown name: exit 2 before any AWS call
+        names = workloads(ctx)
+        width = max(map(len, names)) if workload is None and len(names) > 1 else 0
 
         def after_first(emitted: int) -> None:  # on stderr: stdout carries only the events
-            said = first_read_notice(emitted, seconds, ctx.names.log_group, follow, filter_pattern)
+            said = first_read_notice(emitted, seconds, ctx.names.log_group, follow, filter_pattern, workload)
             if said:
                 notice(err, said + (f" ({ctx.endpoint})" if ctx.endpoint else ""))
 
         try:
             tail(
                 ctx,
-                LogPrinter(ui.console, ctx.redact),
+                LogPrinter(ui.console, ctx.redact, workload_width=width),
                 since=seconds,
                 pattern=filter_pattern,
                 follow=follow,
                 after_first=after_first,
+                workload=workload,
             )
         except KeyboardInterrupt:
             if not follow:

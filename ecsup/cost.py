@@ -8,12 +8,14 @@ price it is made of, and every assumption is stated.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from .config import Config, DeployConfig
 from .prices import Prices
+from .workloads import WEB, JobConfig, WorkerConfig
 
 HOURS_PER_MONTH = 730.0  # AWS's convention (24 x 365 / 12)
 DAYS_PER_MONTH = HOURS_PER_MONTH / 24
@@ -83,6 +85,7 @@ class LineItem:
     monthly_low: float
     monthly_high: float
     note: str = ""
+    workload: str = ""  # the workload the line is (web, a worker, a job), "" for the stack's shared lines
 
     @property
     def is_range(self) -> bool:
@@ -103,6 +106,7 @@ class Estimate:
     assumptions: list[str]
     prices: Prices
     usage: Usage = field(default_factory=Usage)
+    jobs: list[JobRuns] = field(default_factory=list)
 
     @property
     def total_low(self) -> float:
@@ -139,6 +143,7 @@ class Estimate:
                     "monthly": cents(line.monthly_low),
                     "monthly_high": cents(line.monthly_high),
                     "note": line.note,
+                    "workload": line.workload or None,
                 }
                 for line in self.lines
             ],
@@ -146,6 +151,7 @@ class Estimate:
         }
         if self.is_range:
             doc["total_high"] = self.total_high
+        doc["jobs"] = [runs.as_dict() for runs in self.jobs]
         doc["assumptions"] = list(self.assumptions)
         prices: dict[str, Any] = {"source": self.prices.source, "date": self.prices.date}
         if self.prices.note:
@@ -229,41 +235,273 @@ def _counted(low: float, high: float, unit: str) -> str:
 
 
 def compute_line(config: Config, prices: Prices) -> LineItem:
-    svc = config.service
     low, high = task_counts(config)
-    vcpu, gb = svc.cpu / 1024, svc.memory / 1024
-    arch = "ARM64" if svc.cpu_architecture == "ARM64" else "x86"
-    quantity = f"{_counted(low, high, 'task')} x ({_num(vcpu)} vCPU + {_num(gb)} GB) x {_num(HOURS_PER_MONTH)} h"
-    od_vcpu, od_gb = prices.fargate(svc.cpu_architecture, False)
-    sp_vcpu, sp_gb = prices.fargate(svc.cpu_architecture, True)
+    name = "Fargate compute (web)" if config.workers or config.jobs else "Fargate compute"
+    return _fargate_line(name, config.service, low, high, prices)
+
+
+def _unit_and_notes(w: Any, prices: Prices) -> tuple[str, list[str]]:
+    """The unit price text and the notes of a workload's Fargate line (its architecture and capacity)."""
+    arch = "ARM64" if w.cpu_architecture == "ARM64" else "x86"
+    od_vcpu, od_gb = prices.fargate(w.cpu_architecture, False)
+    sp_vcpu, sp_gb = prices.fargate(w.cpu_architecture, True)
     on_demand_rate = f"{_rate(od_vcpu)}/vCPU-h + {_rate(od_gb)}/GB-h"
     spot_rate = f"{_rate(sp_vcpu)}/vCPU-h + {_rate(sp_gb)}/GB-h"
     notes = [f"Linux/{arch}"]
-    if svc.capacity == "FARGATE":
-        unit = on_demand_rate
-        notes.append("on demand")
-    elif svc.capacity == "FARGATE_SPOT":
-        unit = f"Spot {spot_rate}"
-        notes.append(prices.spot_basis(svc.cpu_architecture))
-    else:
-        unit = f"on demand {on_demand_rate}; Spot {spot_rate}"
-        splits = {task_split(n, svc.capacity, svc.on_demand_base, svc.on_demand_percent) for n in (low, high)}
+    if w.capacity == "FARGATE":
+        return on_demand_rate, [*notes, "on demand"]
+    if w.capacity == "FARGATE_SPOT":
+        return f"Spot {spot_rate}", [*notes, prices.spot_basis(w.cpu_architecture)]
+    return f"on demand {on_demand_rate}; Spot {spot_rate}", notes
+
+
+def _fargate_line(name: str, w: Any, low: int, high: int, prices: Prices, what: str = "") -> LineItem:
+    """Tasks of a workload running all month: the web service ([service]) or a worker; ``w`` has
+    cpu, memory, cpu_architecture, capacity, on_demand_base, on_demand_percent and autoscaling."""
+    vcpu, gb = w.cpu / 1024, w.memory / 1024
+    quantity = f"{_counted(low, high, 'task')} x ({_num(vcpu)} vCPU + {_num(gb)} GB) x {_num(HOURS_PER_MONTH)} h"
+    unit, notes = _unit_and_notes(w, prices)
+    if what:
+        notes.insert(0, what)
+    if w.capacity == "mixed":
+        splits = {task_split(n, w.capacity, w.on_demand_base, w.on_demand_percent) for n in (low, high)}
         shown = "; ".join(f"{_num(od)} on demand + {_num(sp)} Spot" for od, sp in sorted(splits))
         notes.append(
-            f"mixed: {svc.on_demand_base} task(s) on demand, then {svc.on_demand_percent}% of the rest "
+            f"mixed: {w.on_demand_base} task(s) on demand, then {w.on_demand_percent}% of the rest "
             f"({shown}; ECS places whole tasks)"
         )
-        notes.append(prices.spot_basis(svc.cpu_architecture))
-    if svc.autoscaling is not None:
+        notes.append(prices.spot_basis(w.cpu_architecture))
+    if w.autoscaling is not None:
         notes.append("auto scaling: the low figure runs min tasks all month, the high one max")
-    return LineItem(
-        "Fargate compute",
-        quantity,
-        unit,
-        _compute(config, prices, low),
-        _compute(config, prices, high),
-        "; ".join(notes),
+
+    def monthly(count: int) -> float:
+        return monthly_compute(
+            prices.region,
+            w.cpu,
+            w.memory,
+            count,
+            w.cpu_architecture,
+            w.capacity,
+            w.on_demand_base,
+            w.on_demand_percent,
+            prices,
+        )
+
+    workload = getattr(w, "name", WEB)  # [service] has no name: the web service
+    return LineItem(name, quantity, unit, monthly(low), monthly(high), "; ".join(notes), workload=workload)
+
+
+# -- workers and jobs ----------------------------------------------------------------------------
+def worker_counts(worker: WorkerConfig) -> tuple[int, int]:
+    """(low, high) number of a worker's running tasks: auto scaling's min..max, else desired_count."""
+    if worker.autoscaling is not None:
+        return worker.autoscaling.min, worker.autoscaling.max
+    return worker.desired_count, worker.desired_count
+
+
+def worker_line(worker: WorkerConfig, prices: Prices) -> LineItem:
+    low, high = worker_counts(worker)
+    return _fargate_line(
+        f"Worker {worker.name}", worker, low, high, prices, "an ECS service without a load balancer, all month"
     )
+
+
+DAYS_IN_RUN_MONTH = 30  # a job's runs are counted in a 30-day month
+_RATE_MINUTES = {"minute": 1, "hour": 60, "day": 1440}
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_MONTH_NAMES = {m: i for i, m in enumerate(_MONTHS, 1)}
+_DAY_NAMES = {d: i for i, d in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"), 1)}
+
+
+def _cron_values(text: str, low: int, high: int, names: dict[str, int] | None = None) -> set[int]:
+    """The values a cron field matches: lists (,), ranges (-, wrapping past ``high`` as in
+    FRI-MON), steps (/), * and ?."""
+
+    def number(word: str) -> int:
+        word = word.upper()
+        return names[word] if names and word in names else int(word)
+
+    values: set[int] = set()
+    for part in text.split(","):
+        part, slash, step_text = part.partition("/")
+        step = int(step_text) if slash else 1
+        if step < 1:
+            raise ValueError(f"step {step_text}")
+        if part in ("*", "?"):
+            start, end = low, high
+        elif "-" in part:
+            first, last = part.split("-", 1)
+            start, end = number(first), number(last)
+        else:
+            start = number(part)
+            end = high if slash else start
+        if not (low <= start <= high and low <= end <= high):
+            raise ValueError(f"{part} is outside {low}-{high}")
+        span = list(range(start, end + 1)) if start <= end else [*range(start, high + 1), *range(low, end + 1)]
+        values.update(span[::step])
+    return values
+
+
+def runs_per_month(expression: str) -> float:
+    """How many times an EventBridge Scheduler expression fires in a 30-day month: rate(N unit):
+    30 days / the rate; at(...): one run (ever); cron(min hour day-of-month month day-of-week
+    year): the matching minutes of a 30-day month (day-of-week: per week x 30/7; a day-of-month
+    31 in 7 months of 12; L, W, # and nL: one day a month), times the share of the year's months
+    it names. ValueError when the expression cannot be read."""
+    text = expression.strip()
+    rate = re.fullmatch(r"rate\((\d+) (minute|hour|day)s?\)", text)
+    if rate:
+        minutes = int(rate.group(1)) * _RATE_MINUTES[rate.group(2)]
+        if minutes < 1:
+            raise ValueError(text)
+        return DAYS_IN_RUN_MONTH * 1440 / minutes
+    if re.fullmatch(r"at\(.*\)", text):
+        return 1.0
+    cron = re.fullmatch(r"cron\((.*)\)", text)
+    fields = cron.group(1).split() if cron else []
+    if len(fields) != 6:
+        raise ValueError(text)
+    minute, hour, dom, month, dow, _year = fields
+    per_day = len(_cron_values(minute, 0, 59)) * len(_cron_values(hour, 0, 23))
+    days = 0.0
+    if dom != "?":
+        for part in dom.split(","):
+            if part.upper() == "L" or part.upper().endswith("W"):  # the last day, the weekday nearest
+                days += 1
+            else:
+                matched = _cron_values(part, 1, 31)
+                days += len(matched - {31}) + (7 / 12 if 31 in matched else 0)
+    if dow != "?":
+        for part in dow.split(","):
+            if "#" in part or part.upper().endswith("L"):  # the nth, or the last, such day of the month
+                days += 1
+            else:
+                days += len(_cron_values(part, 1, 7, _DAY_NAMES)) * DAYS_IN_RUN_MONTH / 7
+    months = len(_cron_values(month, 1, 12, _MONTH_NAMES)) / 12
+    return per_day * min(days, DAYS_IN_RUN_MONTH) * months
+
+
+@dataclass(frozen=True)
+class JobRuns:
+    """What a job's cost is made of: runs a month and minutes a run (and where each came from)."""
+
+    job: str
+    schedule: str
+    runs: float  # a month; 0 when the schedule could not be read
+    minutes: float
+    minutes_from: str  # "expected_minutes" or "timeout"
+    readable: bool = True
+
+    @property
+    def task_hours(self) -> float:
+        return self.runs * self.minutes / 60
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "job": self.job,
+            "schedule": self.schedule,
+            "runs_per_month": round(self.runs, 4),
+            "minutes_per_run": self.minutes,
+            "minutes_from": self.minutes_from,
+        }
+
+
+def job_runs(job: JobConfig) -> JobRuns:
+    try:
+        runs, readable = runs_per_month(job.schedule), True
+    except ValueError:
+        runs, readable = 0.0, False
+    if job.expected_minutes is not None:
+        minutes, source = job.expected_minutes, "expected_minutes"
+    else:
+        minutes, source = job.timeout / 60, "timeout"
+    return JobRuns(job.name, job.schedule, runs, minutes, source, readable)
+
+
+def job_line(job: JobConfig, prices: Prices) -> LineItem:
+    runs = job_runs(job)
+    hourly = (
+        monthly_compute(
+            prices.region,
+            job.cpu,
+            job.memory,
+            1,
+            job.cpu_architecture,
+            job.capacity,
+            job.on_demand_base,
+            job.on_demand_percent,
+            prices,
+        )
+        / HOURS_PER_MONTH
+    )
+    unit, notes = _unit_and_notes(job, prices)
+    if job.capacity == "mixed":
+        od, _spot = task_split(1, job.capacity, job.on_demand_base, job.on_demand_percent)
+        notes.append(f"mixed: a run's one task is {'on demand' if od >= 1 else f'{_num(od * 100)}% on demand'}")
+        notes.append(prices.spot_basis(job.cpu_architecture))
+    when = f"{job.schedule}" + (f" ({job.timezone})" if job.timezone != "UTC" else "")
+    if not runs.readable:
+        counted = f"{when}: the runs a month could not be counted from the schedule (0 assumed)"
+    elif job.schedule.startswith("at("):
+        counted = f"{when}: one run"
+    else:
+        counted = f"{when}: {_num(runs.runs)} run{'' if runs.runs == 1 else 's'} in a 30-day month"
+    if runs.minutes_from == "expected_minutes":
+        length = f"a run takes expected_minutes ({_num(runs.minutes)} min)"
+    else:
+        length = (
+            f"a run counted at its timeout ({job.timeout} s), the longest it may take: "
+            "expected_minutes gives a closer figure"
+        )
+    vcpu, gb = job.cpu / 1024, job.memory / 1024
+    runs_text = "1 run" if runs.runs == 1 else f"{_num(runs.runs)} runs"
+    return LineItem(
+        f"Job {job.name}",
+        f"{runs_text} x {_num(runs.minutes)} min x ({_num(vcpu)} vCPU + {_num(gb)} GB) "
+        f"= {_num(runs.task_hours)} task-h",
+        unit,
+        runs.task_hours * hourly,
+        runs.task_hours * hourly,
+        "; ".join([counted, length, *notes]),
+        workload=job.name,
+    )
+
+
+# A run of a job's state machine: the execution starts, the Run state (ecs:runTask.sync), the Choice
+# on the exit code, then Succeed or Fail: a handful of transitions, each billed.
+TRANSITIONS_PER_RUN = 4
+
+
+def job_service_lines(config: Config, prices: Prices) -> list[LineItem]:
+    """What running the jobs costs beside their tasks: Step Functions' state transitions and
+    EventBridge Scheduler's invocations (none without jobs)."""
+    if not config.jobs:
+        return []
+    from .prices import SCHEDULER_FREE_INVOCATIONS, STEP_FUNCTIONS_FREE_TRANSITIONS, TABLE
+
+    runs = sum(job_runs(job).runs for job in config.jobs)
+    transitions = runs * TRANSITIONS_PER_RUN
+    other_region = "" if prices.region in TABLE else f" (the price of us-east-1; {prices.region}'s may be higher)"
+    sfn = LineItem(
+        "Step Functions state transitions",
+        f"{_num(transitions)} transitions ({_num(runs)} runs x {TRANSITIONS_PER_RUN})",
+        f"{_rate(prices.sfn_transition * 1000)}/1,000 transitions{other_region}",
+        transitions * prices.sfn_transition,
+        transitions * prices.sfn_transition,
+        "each job's Standard state machine: start, run the task, check its exit code, succeed or fail; "
+        f"the account's first {STEP_FUNCTIONS_FREE_TRANSITIONS:,} transitions a month are free (not deducted: "
+        "its other state machines share them)",
+    )
+    billed = max(0.0, runs - SCHEDULER_FREE_INVOCATIONS)
+    scheduler = LineItem(
+        "EventBridge Scheduler invocations",
+        f"{_num(runs)} invocations",
+        f"{_rate(prices.scheduler_invocation * 1_000_000)}/million after {SCHEDULER_FREE_INVOCATIONS:,} free",
+        billed * prices.scheduler_invocation,
+        billed * prices.scheduler_invocation,
+        f"the first {SCHEDULER_FREE_INVOCATIONS // 1_000_000} million invocations a month of the account are free",
+    )
+    return [sfn, scheduler]
 
 
 # -- load balancer -------------------------------------------------------------------------------
@@ -344,14 +582,23 @@ def public_ipv4_line(config: Config, prices: Prices, sharing: Sharing | None = N
     low, high = task_counts(config)
     public = config.network.assign_public_ip
     task_low, task_high = (low, high) if public else (0, 0)
+    counts = [worker_counts(w) for w in config.workers] if public else []
+    workers_low, workers_high = sum(c[0] for c in counts), sum(c[1] for c in counts)
+    # a job's task has its address while it runs: its task-hours over the month's hours
+    jobs = sum(job_runs(j).task_hours for j in config.jobs) / HOURS_PER_MONTH if public else 0.0
     split = sharing.stacks if sharing else 1
     alb = zones / split  # the shared load balancer's addresses: this stack's share
-    addresses_low, addresses_high = alb + task_low, alb + task_high
+    addresses_low = alb + task_low + workers_low + jobs
+    addresses_high = alb + task_high + workers_high + jobs
     alb_text = f"{zones} for the ALB" + (f" / {split} stacks" if split > 1 else "")
     if split > 1:
         why += f"; {sharing.note() if sharing else ''}"
     if public:
         parts = f"{alb_text} + {_counted(task_low, task_high, 'task')}"
+        if config.workers:
+            parts += f" + {_counted(workers_low, workers_high, 'worker task')}"
+        if config.jobs:
+            parts += f" + {_num(jobs, 3)} for the jobs' runs"
         note = f"the ALB has one per availability zone, {zones} ({why}); each task one (network.assign_public_ip)"
     else:
         parts = alb_text
@@ -361,7 +608,8 @@ def public_ipv4_line(config: Config, prices: Prices, sharing: Sharing | None = N
         )
     return LineItem(
         "Public IPv4 addresses",
-        f"{_counted(addresses_low, addresses_high, 'address')} ({parts}) x {_num(HOURS_PER_MONTH)} h",
+        f"{_counted(round(addresses_low, 3), round(addresses_high, 3), 'address')} ({parts}) "
+        f"x {_num(HOURS_PER_MONTH)} h",
         f"{_rate(prices.public_ipv4_hour)}/address-h",
         addresses_low * HOURS_PER_MONTH * prices.public_ipv4_hour,
         addresses_high * HOURS_PER_MONTH * prices.public_ipv4_hour,
@@ -436,7 +684,7 @@ def certificate_line(config: Config) -> LineItem:
 
 
 def secrets_line(config: Config) -> LineItem:
-    count = len(config.service.secrets)
+    count = len({param for _var, param in config.all_secrets})
     key = config.service.secrets_kms_key or "alias/aws/ssm"
     note = (
         "standard parameters cost nothing a month; reading them at task start is KMS decryption, "
@@ -461,7 +709,9 @@ def secrets_line(config: Config) -> LineItem:
 # "Amazon ECS Container Insights metrics"); $0.30 per metric-month for the first 10,000
 # (CloudWatch pricing, us-east-1; other regions within a few percent). The performance log events
 # (about 1 KB per task a minute) are billed at the log ingestion price.
-INSIGHTS_METRICS = 8 + 11
+INSIGHTS_CLUSTER_METRICS = 8
+INSIGHTS_SERVICE_METRICS = 11
+INSIGHTS_METRICS = INSIGHTS_CLUSTER_METRICS + INSIGHTS_SERVICE_METRICS
 INSIGHTS_METRIC_MONTH = 0.30
 INSIGHTS_GB_PER_TASK_MONTH = 1024 * 60 * HOURS_PER_MONTH / 1e9
 
@@ -470,14 +720,19 @@ def insights_line(config: Config, prices: Prices) -> LineItem | None:
     if not config.service.container_insights:
         return None
     low, high = task_counts(config)
-    metrics = INSIGHTS_METRICS * INSIGHTS_METRIC_MONTH
+    for worker in config.workers:  # a worker is a service of the cluster too: its own service-level metrics
+        w_low, w_high = worker_counts(worker)
+        low, high = low + w_low, high + w_high
+    services = 1 + len(config.workers)
+    count_metrics = INSIGHTS_CLUSTER_METRICS + INSIGHTS_SERVICE_METRICS * services
+    metrics = count_metrics * INSIGHTS_METRIC_MONTH
 
     def usd(count: int) -> float:
         return metrics + count * INSIGHTS_GB_PER_TASK_MONTH * prices.logs_ingest_gb
 
     return LineItem(
         "Container Insights",
-        f"{INSIGHTS_METRICS} metrics + performance logs of {_counted(low, high, 'task')}",
+        f"{count_metrics} metrics + performance logs of {_counted(low, high, 'task')}",
         f"{_rate(INSIGHTS_METRIC_MONTH)}/metric-month",
         usd(low),
         usd(high),
@@ -631,6 +886,17 @@ def assumptions(config: Config, usage: Usage, prices: Prices) -> list[str]:
         )
     if config.service.capacity != "FARGATE":
         out.append(prices.spot_basis(config.service.cpu_architecture))
+    if config.jobs:
+        out.append(
+            "a job's runs a month are counted from its schedule in a 30-day month (rate(): 30 days over the "
+            "rate; cron(): the minutes it names; at(): one run), each as long as its expected_minutes, "
+            f"else its timeout; a run is about {TRANSITIONS_PER_RUN} Step Functions state transitions and one "
+            "EventBridge Scheduler invocation"
+        )
+    if any(w.follows_service_image for w in config.workers):
+        out.append(
+            "the workers' rolling deployments (new tasks beside the old for a few minutes per release) are not counted"
+        )
     out.append(
         "not counted: data transfer out to the internet and between zones, ECR storage and image pulls, "
         "the CloudWatch alarms of auto scaling, NAT gateways or VPC endpoints, ephemeral storage over 20 GB"
@@ -643,6 +909,9 @@ def estimate(config: Config, usage: Usage, prices: Prices, sharing: Sharing | No
     shared load balancer, its hours and addresses are split equally among its stacks (``sharing``)."""
     lines = [
         compute_line(config, prices),
+        *(worker_line(worker, prices) for worker in config.workers),
+        *(job_line(job, prices) for job in config.jobs),
+        *job_service_lines(config, prices),
         *load_balancer_lines(usage, prices, sharing),
         public_ipv4_line(config, prices, sharing),
         *logs_lines(config, usage, prices),
@@ -665,6 +934,7 @@ def estimate(config: Config, usage: Usage, prices: Prices, sharing: Sharing | No
         assumptions=assumptions(config, usage, prices),
         prices=prices,
         usage=usage,
+        jobs=[job_runs(job) for job in config.jobs],
     )
 
 

@@ -1,5 +1,6 @@
-"""`ecsup exec`: a shell (or a command) in a running task of the service, or a tunnel from
-localhost to a host the tasks can reach -- ECS Exec, handed to AWS's session-manager-plugin.
+"""`ecsup exec`: a shell (or a command) in a running task of the web service or of a worker
+(``--workload``), or a tunnel from localhost to a host the tasks can reach -- ECS Exec, handed to
+AWS's session-manager-plugin.
 
 The way the AWS CLI does it (aws/aws-cli, awscli/customizations/ecs/executecommand.py):
 ExecuteCommand(interactive) answers a session; the plugin is then run as
@@ -31,6 +32,7 @@ from typing import Any
 
 from .context import Context
 from .errors import EXIT_CONFIG, EXIT_NO_PLUGIN, EcsupError, OptionError, Unhealthy, doing
+from .workloads import WEB
 
 PLUGIN = "session-manager-plugin"
 PLUGIN_DOCS = (
@@ -110,31 +112,93 @@ def require_exec(ctx: Context) -> None:
         )
 
 
-def pick_task(ctx: Context, task: str | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The task (``task`` or a running one of the live revision) and ecsup's container in it."""
+@dataclass(frozen=True)
+class Target:
+    """What `exec --workload` reaches: the web service's or a worker's ECS service and container."""
+
+    workload: str
+    service: str
+    container: str
+
+
+def target_of(ctx: Context, workload: str | None) -> Target:
+    """The web service (None or "web") or a worker; a job, or a name that is no workload: exit 2,
+    before any AWS call."""
+    name = workload or WEB
+    if name == WEB:
+        return Target(WEB, ctx.names.service, ctx.names.container)
+    if ctx.config.worker(name) is not None:  # its service <app>-<env>-<name>, its container <name>
+        return Target(name, ctx.names.workload(name), name)
+    if ctx.config.job(name) is not None:
+        raise OptionError(
+            f"--workload {name}: {name} is a job: it has no task running to exec into (a task runs only while "
+            "a run of the job lasts, started by its schedule)",
+            hint=f"`ecsup run --job {name}` runs it now with its logs live; `ecsup exec` opens a shell in a task "
+            "of the web service (the same image)",
+        )
+    known = [WEB, *(w.name for w in ctx.config.workers)]
+    raise OptionError(
+        f"--workload {name}: no such workload in {ctx.config.path or 'ecsup.toml'}",
+        hint=f"exec reaches the web service or a worker: {', '.join(known)}",
+    )
+
+
+def _worker_service(ctx: Context, where: Target) -> dict[str, Any]:
+    """A worker's ECS service, which must exist and be ecsup's."""
+    from .deployments import StackMissing
+    from .errors import OwnershipConflict, is_code
+    from .names import tag_dict
+
+    with doing(f"look up service {where.service}"):
+        try:
+            found = ctx.client("ecs").describe_services(
+                cluster=ctx.names.cluster, services=[where.service], include=["TAGS"]
+            )["services"]
+        except Exception as exc:
+            if not is_code(exc, "ClusterNotFoundException"):
+                raise
+            found = []
+    svc = next((s for s in found if s.get("status") == "ACTIVE"), None)
+    if svc is None:
+        raise StackMissing(
+            f"there is no service {where.service} (worker {where.workload}) in {ctx.region} to exec into",
+            hint="`ecsup create` builds it",
+        )
+    if not ctx.names.owns(tag_dict(svc.get("tags"), "key", "value")):
+        raise OwnershipConflict(
+            f"ECS service {where.service!r} exists but does not carry ecsup's tags for app={ctx.names.app}, "
+            f"env={ctx.names.env}"
+        )
+    return dict(svc)
+
+
+def pick_task(ctx: Context, task: str | None, where: Target | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The task (``task`` or a running one of the live revision) and ecsup's container in it, of
+    the web service or of a worker (``where``)."""
     from .deployments import service
 
+    where = where or target_of(ctx, None)
     ecs = ctx.client("ecs")
-    svc = service(ctx, "exec into")
-    with doing(f"list the running tasks of service {ctx.names.service}"):
+    svc = service(ctx, "exec into") if where.workload == WEB else _worker_service(ctx, where)
+    with doing(f"list the running tasks of service {where.service}"):
         if task:
             found = ecs.describe_tasks(cluster=ctx.names.cluster, tasks=[task])["tasks"]
             if not found:
                 raise OptionError(f"--task {task}: no such task in cluster {ctx.names.cluster}")
         else:
-            arns = ecs.list_tasks(cluster=ctx.names.cluster, serviceName=ctx.names.service, desiredStatus="RUNNING")[
+            arns = ecs.list_tasks(cluster=ctx.names.cluster, serviceName=where.service, desiredStatus="RUNNING")[
                 "taskArns"
             ]
             found = ecs.describe_tasks(cluster=ctx.names.cluster, tasks=arns[:100])["tasks"] if arns else []
     running = [t for t in found if t.get("lastStatus") == "RUNNING"]
     live = [t for t in running if t.get("taskDefinitionArn") == svc.get("taskDefinition")]
-    ready = [t for t in live or running if agent_status(t, ctx.names.container)[0] == "RUNNING"]
+    ready = [t for t in live or running if agent_status(t, where.container)[0] == "RUNNING"]
     chosen = (ready or live or running or [None])[0]
     if chosen is None:
         if task:
             raise Unhealthy(f"task {task} is {found[0].get('lastStatus')}, not RUNNING")
         raise Unhealthy(
-            f"service {ctx.names.service} has no running task",
+            f"service {where.service} has no running task",
             hint="`ecsup status` says why (ECS starts the service's tasks by itself; a service scaled to 0 "
             "starts them with `ecsup scale --count N`)",
         )
@@ -144,14 +208,16 @@ def pick_task(ctx: Context, task: str | None) -> tuple[dict[str, Any], dict[str,
         # already, only new tasks of the same revision help: `restart` (deploy without --image no
         # longer starts a deployment, and create has nothing to change).
         how = "`ecsup restart`" if svc.get("enableExecuteCommand") else "`ecsup create` (the plan shows it)"
+        if where.workload != WEB:  # a worker's tasks are replaced by a deployment of the worker
+            how = "`ecsup create` (the plan shows it) or the next `ecsup deploy`"
         raise ExecOff(
             f"task {chosen['taskArn'].split('/')[-1]} was started without ECS Exec",
             hint=f"its tasks get it with a new deployment: {how}",
         )
-    container = next((c for c in chosen.get("containers", []) if c.get("name") == ctx.names.container), None)
+    container = next((c for c in chosen.get("containers", []) if c.get("name") == where.container), None)
     if container is None or not container.get("runtimeId"):
-        raise Unhealthy(f"task {chosen['taskArn'].split('/')[-1]} has no running container {ctx.names.container}")
-    require_agent(ctx, chosen)
+        raise Unhealthy(f"task {chosen['taskArn'].split('/')[-1]} has no running container {where.container}")
+    require_agent(ctx, chosen, where.container)
     return dict(chosen), dict(container)
 
 
@@ -171,12 +237,12 @@ def agent_status(task: dict[str, Any], container: str) -> tuple[str, str]:
     return "", ""
 
 
-def require_agent(ctx: Context, task: dict[str, Any]) -> None:
+def require_agent(ctx: Context, task: dict[str, Any], container: str | None = None) -> None:
     """ExecuteCommand needs the task's ExecuteCommandAgent RUNNING; otherwise AWS answers
     InvalidParameterException ("... or the execute command agent isn't running"). Say what to do
     before asking: a starting agent (PENDING, seconds after the task started) needs a moment; a
     stopped one needs its reason, the task role's ssmmessages permissions, or AWS's exec checker."""
-    status, reason = agent_status(task, ctx.names.container)
+    status, reason = agent_status(task, container or ctx.names.container)
     if status == "RUNNING":
         return
     task_id = str(task["taskArn"]).split("/")[-1]
@@ -217,12 +283,16 @@ def _handover(plugin: str, by_env: bool, session: dict[str, Any], rest: list[str
     return Handover([plugin, text, *rest], task_id, what)
 
 
-def prepare(ctx: Context, task: str | None, command: list[str] | None, forward: Forward | None) -> Handover:
-    """Check the config and the plugin (no AWS call before), pick the task, open the session."""
+def prepare(
+    ctx: Context, task: str | None, command: list[str] | None, forward: Forward | None, workload: str | None = None
+) -> Handover:
+    """Check the config and the plugin (no AWS call before), pick the task (of the web service, or
+    of the worker ``workload``), open the session."""
+    reach = target_of(ctx, workload)
     require_exec(ctx)
     plugin = find_plugin()
     by_env = reads_session_from_environment(plugin)
-    chosen, container = pick_task(ctx, task)
+    chosen, container = pick_task(ctx, task, reach)
     task_id = str(chosen["taskArn"]).split("/")[-1]
     where = target(ctx, chosen, container)
     profile = ctx.profile or ""
@@ -233,7 +303,7 @@ def prepare(ctx: Context, task: str | None, command: list[str] | None, forward: 
             resp = ecs.execute_command(
                 cluster=ctx.names.cluster,
                 task=chosen["taskArn"],
-                container=ctx.names.container,
+                container=reach.container,
                 command=text,
                 interactive=True,
             )

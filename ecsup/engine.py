@@ -336,12 +336,21 @@ NOT_COUNTED = (
 )
 
 
+def new_workloads(ctx: Context, outcome: Outcome) -> list[str]:
+    """The workers and jobs the plan creates: a creation of a resource named after the workload
+    (its ECS service, task definition family, schedule or state machine: <app>-<env>-<name>)."""
+    named = {ctx.names.workload(w.name): w.name for w in (*ctx.config.workers, *ctx.config.jobs)}
+    return sorted({named[a.name] for a in outcome.actions if a.kind == "create" and a.name in named})
+
+
 def cost_change(ctx: Context, outcome: Outcome) -> dict[str, Any] | None:
-    """The stack's monthly cost before -> after, when the plan makes a new stack or changes what
-    Fargate bills (cpu, memory, count, architecture, capacity): the full fixed total of `ecsup
-    cost`'s estimate (compute, load balancer hours, public addresses, zone, alarms, ...) without
-    what depends on traffic, and the Fargate compute part. The shipped prices and the plan's own
-    facts: no AWS call."""
+    """The stack's monthly cost before -> after, when the plan makes a new stack, changes what
+    Fargate bills for the web service (cpu, memory, count, architecture, capacity) or adds a worker
+    or a job: the full fixed total of `ecsup cost`'s estimate (compute, workers, jobs, load balancer
+    hours, public addresses, zone, alarms, ...) without what depends on traffic, and the Fargate
+    compute part. The shipped prices and the plan's own facts: no AWS call."""
+    from dataclasses import replace
+
     from .cost import Sharing, Usage, compute_change, estimate
     from .prices import UnknownRegion, shipped_prices
 
@@ -351,29 +360,51 @@ def cost_change(ctx: Context, outcome: Outcome) -> dict[str, Any] | None:
     change = compute_change(
         ctx.config, ctx.region, ctx.facts.get("service"), ctx.facts.get("running_size"), count_changes
     )
-    if change is None:
+    new = new_workloads(ctx, outcome)
+    if change is None and not new:
         return None
     try:
         prices = shipped_prices(ctx.region)
     except UnknownRegion:
         return None
-    before, after = change
-    compute_before = None if before is None else round(before.monthly(ctx.region, prices), 2)
-    compute_after = round(after.monthly(ctx.region, prices), 2)
     sharing = None
     if ctx.names.shared:  # the stacks on it, as the plan read them (sharing_line's count)
         others = tuple(ctx.facts.get("shared_others", []))
         sharing = Sharing(ctx.names.shared, len(others) + 1, others)
-    fixed = estimate(ctx.config, Usage(requests_per_month=0, log_gb_per_month=0, deploys_per_month=0), prices, sharing)
+    usage = Usage(requests_per_month=0, log_gb_per_month=0, deploys_per_month=0)
+    fixed = estimate(ctx.config, usage, prices, sharing)
     total_after = fixed.total_low
-    # an existing stack: only what Fargate bills is known to change (the rest as configured)
-    total_before = None if compute_before is None else round(total_after - (compute_after - compute_before), 2)
+    web = next(line for line in fixed.lines if line.workload == "web")
+    compute_before: float | None = round(web.monthly_low, 2)
+    compute_after = round(web.monthly_low, 2)
+    if change is not None:
+        before, after = change
+        compute_before = None if before is None else round(before.monthly(ctx.region, prices), 2)
+        compute_after = round(after.monthly(ctx.region, prices), 2)
+    if compute_before is None:  # a new stack: nothing before
+        total_before = None
+    else:
+        # an existing stack: only what the plan is known to change differs (the rest as configured):
+        # the web service's Fargate bill, and the workers and jobs it adds
+        without = replace(
+            ctx.config,
+            workers=tuple(w for w in ctx.config.workers if w.name not in new),
+            jobs=tuple(j for j in ctx.config.jobs if j.name not in new),
+        )
+        total_before = round(estimate(without, usage, prices, sharing).total_low - (compute_after - compute_before), 2)
+    kinds = {w.name: "worker" for w in ctx.config.workers} | {j.name: "job" for j in ctx.config.jobs}
+    added = [
+        {"workload": line.workload, "kind": kinds[line.workload], "after": round(line.monthly_low, 2)}
+        for line in fixed.lines
+        if line.workload in new
+    ]
     return {
         "before": total_before,
         "after": total_after,
         "after_high": fixed.total_high if fixed.is_range else None,
         "delta": round(total_after - (total_before or 0.0), 2),
         "compute": {"before": compute_before, "after": compute_after},
+        "new_workloads": added,
         "what": "the stack's fixed cost, USD a month",
         "not_counted": NOT_COUNTED,
         "prices": prices.source_line,
@@ -416,10 +447,11 @@ def cost_line(change: dict[str, Any]) -> str:
 
     after = usd(change["after"]) + (f" to {usd(change['after_high'])}" if change.get("after_high") else "")
     compute = change["compute"]
+    added = "".join(f"; new {w['kind']} {w['workload']} {usd(w['after'])}" for w in change.get("new_workloads") or [])
     return (
         f"monthly cost: {usd(change['before'])} -> {after} ({'+' if change['delta'] >= 0 else '-'}"
-        f"${abs(change['delta']):,.2f} a month; Fargate compute {usd(compute['before'])} -> {usd(compute['after'])})"
-        f"  [{change['prices']}]\n  not counted: {change['not_counted']}"
+        f"${abs(change['delta']):,.2f} a month; Fargate compute {usd(compute['before'])} -> {usd(compute['after'])}"
+        f"{added})  [{change['prices']}]\n  not counted: {change['not_counted']}"
     )
 
 

@@ -27,6 +27,7 @@ from .config import (
     parse,
 )
 from .errors import ConfigError, EcsupError, OptionError
+from .workloads import JOB_TIMEOUT_RANGE, STOP_TIMEOUT_RANGE, JobConfig, WorkerConfig
 
 # config defaults, so that the comments and the values written stay in step with config.py
 _SVC = ServiceConfig(image="")
@@ -278,6 +279,8 @@ def render(opts: InitOptions) -> str:
         '# url = "https://www.example.com/health"    # default https://<hostname><health_check_path>',
         f"requests = {VerifyConfig().requests}",
         f"seconds = {VerifyConfig().seconds}",
+        "",
+        *_workloads_example(app, env),
     ]
     lines += [
         "",
@@ -313,6 +316,53 @@ def render(opts: InitOptions) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _workloads_example(app: str, env: str) -> list[str]:
+    """Commented examples of a worker and a job: removing the first "# " of each line from
+    [workers.mailer] on gives a valid configuration (docs/configuration.md lists every key)."""
+    job = JobConfig(name="nightly")
+
+    def key(code: str, comment: str = "") -> str:
+        return f"# {code.ljust(33)} # {comment}" if comment else f"# {code}"
+
+    low, high = STOP_TIMEOUT_RANGE
+    return [
+        "# Workers and scheduled jobs beside the web service, from its image (unless `image` is set), with",
+        "# its cpu, memory, capacity and architecture unless set, and its environment and secrets plus",
+        "# their own (which override [service]'s). `ecsup deploy --image` releases them with it.",
+        "# A worker: an ECS service <app>-<env>-<name> with no load balancer (a queue consumer, Sidekiq,",
+        "# Celery), rolling deployments with the circuit breaker and rollback.",
+        key("[workers.mailer]"),
+        key('command = ["bundle", "exec", "sidekiq"]'),
+        key('# image = "registry/other:tag"', "default: [service] image, released with it"),
+        key("# cpu = 256", "default: [service]'s (the same Fargate pairs); memory too"),
+        key(f"desired_count = {WorkerConfig(name='mailer').desired_count}"),
+        key('capacity = "FARGATE_SPOT"', 'as [service]: "FARGATE", "FARGATE_SPOT" or "mixed"'),
+        key(f"stop_timeout = {high}", f"seconds ECS waits after SIGTERM ({low}-{high})"),
+        key("[workers.mailer.environment]", "added to (and overriding) [service.environment]"),
+        key('QUEUES = "mailers"'),
+        key("[workers.mailer.secrets]", "added to (and overriding) [service.secrets]"),
+        key(f"SMTP_PASSWORD = {toml_str(f'/{app}/{env}/SMTP_PASSWORD')}"),
+        key("[workers.mailer.autoscaling]", "target tracking on the worker's average CPU"),
+        key("min = 1"),
+        key("max = 4"),
+        key("cpu_target = 60"),
+        "#",
+        "# # A job: an EventBridge Scheduler schedule that starts a Step Functions state machine, which",
+        "# # runs a one-off task of the job and records the run (status, exit code) for 90 days.",
+        key("[jobs.nightly]"),
+        key('schedule = "cron(0 3 * * ? *)"', "EventBridge Scheduler's cron(...), rate(1 day), at(...)"),
+        key(f"timezone = {toml_str(job.timezone)}", "an IANA name, e.g. Europe/Paris"),
+        key('command = ["python", "manage.py", "cleanup"]'),
+        key(
+            f"timeout = {job.timeout}",
+            f"seconds ({JOB_TIMEOUT_RANGE[0]}-{JOB_TIMEOUT_RANGE[1]}); a run past it is stopped, and failed",
+        ),
+        key("expected_minutes = 10", "a run's usual length, for `ecsup cost` (default: timeout)"),
+        key("alarm = true", "a CloudWatch alarm when a run fails"),
+        key('# notify = "arn:aws:sns:eu-west-1:123456789012:ops"', "an SNS topic the alarm notifies"),
+    ]
 
 
 def _route53_dns(zone: str, hostname: str, record: str) -> list[str]:

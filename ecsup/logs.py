@@ -1,7 +1,10 @@
-"""`ecsup logs`: read the service's container logs from its CloudWatch log group, once
-or following new events (render.LogPrinter prints them, one ``[task-id] message`` line each).
+"""`ecsup logs`: read the workloads' container logs from the stack's CloudWatch log group, once
+or following new events (render.LogPrinter prints them, one ``[task-id] message`` line each,
+after the workload's name when the stack has workers or jobs).
 
-The awslogs driver writes each task to the stream ``ecs/<container>/<task-id>``.
+The awslogs driver writes each task to the stream ``<prefix>/<container>/<task-id>``: the web
+service's ``ecs/<app>/<task-id>``, a worker's or a job's ``<name>/<name>/<task-id>`` (its
+``awslogs-stream-prefix`` and its container are both named after it).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 
 from .context import Context
 from .errors import OptionError, Unhealthy, doing, is_code
+from .workloads import WEB
 
 POLL_INTERVAL = 2.0  # seconds between polls when following
 LOOKBACK_MS = 30_000  # re-read this much before the newest event seen: late-ingested events
@@ -38,6 +42,7 @@ class LogLine:
     timestamp: int  # milliseconds since the epoch
     task: str  # the task id (the stream name's last part)
     message: str
+    workload: str = ""  # web, a worker's or a job's name (the stream name's first part)
 
 
 def describe_window(since: float) -> str:
@@ -48,9 +53,11 @@ def describe_window(since: float) -> str:
     return f"{since:g}s"
 
 
-def first_read_notice(emitted: int, since: float, group: str, follow: bool, pattern: str | None) -> str | None:
+def first_read_notice(
+    emitted: int, since: float, group: str, follow: bool, pattern: str | None, workload: str | None = None
+) -> str | None:
     """What to say after the first read: nothing when it printed events and is not following."""
-    matching = f" matching {pattern!r}" if pattern else ""
+    matching = (f" of {workload}" if workload else "") + (f" matching {pattern!r}" if pattern else "")
     if emitted == 0:
         said = f"no events{matching} in {group} in the last {describe_window(since)}"
         return said + ("; following, Ctrl-C stops" if follow else " (--since widens the window, -f follows)")
@@ -62,13 +69,48 @@ def task_of(stream: str) -> str:
     return stream.rsplit("/", 1)[-1]
 
 
-def _fetch(ctx: Context, start_ms: int, pattern: str | None, page_size: int | None) -> Iterator[LogLine]:
-    """Every event of the log group from start_ms on, page by page (nextToken)."""
+WEB_STREAM_PREFIX = "ecs"  # the web container's awslogs-stream-prefix
+
+
+def workload_of(stream: str) -> str:
+    """``ecs/<app>/<task-id>`` -> ``web``; ``<name>/<name>/<task-id>`` -> ``<name>``; "" otherwise."""
+    first, sep, _rest = stream.partition("/")
+    if not sep:
+        return ""
+    return WEB if first == WEB_STREAM_PREFIX else first
+
+
+def workloads(ctx: Context) -> list[str]:
+    """The stack's workloads as --workload names them: web, then the workers and the jobs."""
+    return [WEB, *(w.name for w in ctx.config.workers), *(j.name for j in ctx.config.jobs)]
+
+
+def stream_prefix(ctx: Context, workload: str) -> str:
+    """The stream names of a workload's tasks start with this (FilterLogEvents logStreamNamePrefix);
+    OptionError, listing the workloads, for a name that is none of them."""
+    known = workloads(ctx)
+    if workload not in known:
+        raise OptionError(
+            f"--workload {workload}: no such workload in {ctx.config.path or 'ecsup.toml'}",
+            hint=f"the stack's workloads: {', '.join(known)}",
+        )
+    if workload == WEB:
+        return f"{WEB_STREAM_PREFIX}/{ctx.names.container}/"
+    return f"{workload}/{workload}/"
+
+
+def _fetch(
+    ctx: Context, start_ms: int, pattern: str | None, page_size: int | None, prefix: str | None = None
+) -> Iterator[LogLine]:
+    """Every event of the log group from start_ms on (of the streams starting with ``prefix``),
+    page by page (nextToken)."""
     group = ctx.names.log_group
     logs = ctx.client("logs")
     params: dict[str, Any] = {"logGroupName": group, "startTime": start_ms}
     if pattern:
         params["filterPattern"] = pattern
+    if prefix:
+        params["logStreamNamePrefix"] = prefix
     if page_size:
         params["limit"] = page_size
     while True:
@@ -85,6 +127,7 @@ def _fetch(ctx: Context, start_ms: int, pattern: str | None, page_size: int | No
                 timestamp=int(event.get("timestamp", 0)),
                 task=task_of(str(event.get("logStreamName", ""))),
                 message=str(event.get("message", "")),
+                workload=workload_of(str(event.get("logStreamName", ""))),
             )
         token = page.get("nextToken")
         if not token or token == params.get("nextToken"):
@@ -103,11 +146,13 @@ def tail(
     now: Callable[[], float] = time.time,
     page_size: int | None = None,
     after_first: Callable[[int], None] | None = None,
+    workload: str | None = None,
 ) -> int:
-    """Emit the log group's events of the last ``since`` seconds; when following, poll
-    every ``interval`` seconds (ctx.sleep) for new ones, each emitted exactly once, until
-    interrupted or ``max_polls`` reads were made. Returns how many lines were emitted.
+    """Emit the log group's events of the last ``since`` seconds (only ``workload``'s when given);
+    when following, poll every ``interval`` seconds (ctx.sleep) for new ones, each emitted exactly
+    once, until interrupted or ``max_polls`` reads were made. Returns how many lines were emitted.
     ``after_first`` hears how many lines the first read emitted (to say "none" or "following")."""
+    prefix = stream_prefix(ctx, workload) if workload else None
     start_ms = int((now() - since) * 1000)
     seen: dict[str, int] = {}  # eventId -> timestamp, for the events still inside the look-back window
     newest = start_ms
@@ -115,7 +160,7 @@ def tail(
     polls = 0
     while True:
         polls += 1
-        for line in _fetch(ctx, start_ms, pattern, page_size):
+        for line in _fetch(ctx, start_ms, pattern, page_size, prefix):
             if line.event_id in seen:
                 continue
             seen[line.event_id] = line.timestamp

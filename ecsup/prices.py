@@ -31,6 +31,18 @@ SPOT_DISCOUNT = 0.70
 # queries to alias records that point at an ELB load balancer are free (aws.amazon.com/route53/pricing/).
 ROUTE53_ZONE_MONTH = 0.50
 
+# Jobs (a Step Functions Standard state machine started by an EventBridge Scheduler schedule).
+# Step Functions Standard: $0.025 per 1,000 state transitions in us-east-1, us-west-2, eu-west-1,
+# eu-central-1 and ap-northeast-1 alike (a few other regions charge more: N. California $0.0279,
+# Paris $0.0297, Sao Paulo $0.0375); the first 4,000 transitions a month of the account are free,
+# for ever (aws.amazon.com/step-functions/pricing/, "State transitions pricing table").
+STEP_FUNCTIONS_TRANSITION = 0.025 / 1000
+STEP_FUNCTIONS_FREE_TRANSITIONS = 4000
+# EventBridge Scheduler: $1.00 per million invocations after the first 14 million a month of the
+# account, which are free (aws.amazon.com/eventbridge/pricing/, "EventBridge Scheduler").
+SCHEDULER_INVOCATION = 1.00 / 1_000_000
+SCHEDULER_FREE_INVOCATIONS = 14_000_000
+
 # -- the shipped table --------------------------------------------------------------------------
 TABLE_DATE = "2026-11-27"
 TABLE_SOURCE = "AWS pricing pages and AWS Price List data (sources listed in ecsup/prices.py)"
@@ -144,6 +156,9 @@ class Prices:
     logs_ingest_gb: float
     logs_storage_gb_month: float
     route53_zone_month: float = ROUTE53_ZONE_MONTH
+    # the same in the shipped table's regions (above); not read from the Price List API
+    sfn_transition: float = STEP_FUNCTIONS_TRANSITION
+    scheduler_invocation: float = SCHEDULER_INVOCATION
     # The published Fargate Spot prices, when the Price List API had them; else estimated.
     spot_vcpu_hour: float | None = None
     spot_gb_hour: float | None = None

@@ -344,12 +344,15 @@ class LogPrinter:
     text (no escape codes) otherwise. Colour codes inside a message are kept on a
     terminal and removed elsewhere."""
 
-    def __init__(self, console: Console, redact: Callable[[str], str] = lambda s: s) -> None:
+    def __init__(self, console: Console, redact: Callable[[str], str] = lambda s: s, workload_width: int = 0) -> None:
         self.console = console
         self.redact = redact
+        self.workload_width = workload_width  # > 0: each line starts with its workload, padded to this width
 
     def __call__(self, line: Any) -> None:
         prefix = f"[{line.task[:TASK_PREFIX]}] "
+        if self.workload_width:
+            prefix = f"{line.workload or '-':<{self.workload_width}} {prefix}"
         style = task_style(line.task)
         for part in self.redact(line.message.rstrip("\r\n")).split("\n") or [""]:
             text = Text()

@@ -354,12 +354,14 @@ def test_overlap_minutes_by_strategy() -> None:
 def test_the_json_document() -> None:
     est = estimate(cfg(), Usage(), table_prices())
     doc = json.loads(json.dumps(est.as_dict()))
-    assert list(doc) == ["region", "stack", "currency", "items", "total", "assumptions", "prices"]
+    assert list(doc) == ["region", "stack", "currency", "items", "total", "jobs", "assumptions", "prices"]
     assert doc["region"] == REGION and doc["currency"] == "USD" and doc["stack"] == "web-dev"
     assert [item["item"] for item in doc["items"]] == LINE_NAMES
     for item in doc["items"]:
-        assert set(item) == {"item", "quantity", "unit_price", "monthly", "monthly_high", "note"}
+        assert set(item) == {"item", "quantity", "unit_price", "monthly", "monthly_high", "note", "workload"}
         assert item["monthly"] == item["monthly_high"]
+        assert item["workload"] == ("web" if item["item"] == "Fargate compute" else None)
+    assert doc["jobs"] == []
     assert doc["total"] == round(sum(item["monthly"] for item in doc["items"]), 2)
     assert doc["prices"] == {"source": "table shipped with ecsup", "date": TABLE_DATE}
     assert any("requests a month" in text for text in doc["assumptions"])

@@ -1,5 +1,5 @@
 """CloudWatch Logs: only the retention periods CloudWatch accepts; GetLogEvents pages that are
-empty while events remain."""
+empty while events remain; FilterLogEvents' logStreamNamePrefix."""
 
 from __future__ import annotations
 
@@ -54,8 +54,32 @@ def pages_can_be_empty_while_events_remain(em: Emulation, resp: Any, proceed: Ca
     return json.dumps({"events": [], "nextBackwardToken": f"b/{position + 1}", "nextForwardToken": f"f/{position}"})
 
 
+# FilterLogEvents (CloudWatch Logs API reference): "logStreamNamePrefix: Filters the results to
+# include only events from log streams that have names starting with this prefix. If you specify a
+# value for both logStreamNamePrefix and logStreamNames, the action returns an
+# InvalidParameterException error." moto ignores the prefix and returns every stream's events.
+def filter_by_stream_name_prefix(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    import json
+
+    prefix = resp._get_param("logStreamNamePrefix")
+    if prefix and resp._get_param("logStreamNames"):
+        raise AwsFault(
+            "InvalidParameterException", "logStreamNames and logStreamNamePrefix cannot be specified together"
+        )
+    answer = proceed()
+    if not prefix:
+        return answer
+    page = json.loads(answer)
+    page["events"] = [e for e in page.get("events", []) if str(e.get("logStreamName", "")).startswith(prefix)]
+    page["searchedLogStreams"] = [
+        s for s in page.get("searchedLogStreams", []) if str(s.get("logStreamName", "")).startswith(prefix)
+    ]
+    return json.dumps(page)
+
+
 def install(around: Callable[..., None]) -> None:
     from moto.logs.responses import LogsResponse as LOGS
 
     around(LOGS, "put_retention_policy", retention_must_be_a_value_cloudwatch_accepts)
     around(LOGS, "get_log_events", pages_can_be_empty_while_events_remain)
+    around(LOGS, "filter_log_events", filter_by_stream_name_prefix)
