@@ -7,10 +7,16 @@ state machine <app>-<env>-<job>, which runs the family's task with ecs:runTask.s
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
+from conftest import FakeClock, client, config_text, explain, invoke, register_task_targets
 
+from ecsup import engine, jobs_status
+from ecsup.errors import EXIT_UNHEALTHY
 from ecsup.schedule_times import NotSupported, next_fire
 
 JOB = """
@@ -71,3 +77,320 @@ def test_next_fire_of_rate_counts_from_the_start_in_elapsed_time():
 def test_what_is_not_computed_is_said_not_guessed(expression):
     with pytest.raises(NotSupported):
         next_fire(expression, "UTC", at("2026-03-07T12:00:00"))
+
+
+# -- the job's resources, as ecsup's job steps make them -----------------------------------------
+def definition(task_definition: str, command: list[str], timeout: int, catch: bool = False) -> dict[str, Any]:
+    """The contract's state machine: RunTask .sync with the state's TimeoutSeconds, a Choice on the
+    exit code. ``catch``: a non-zero exit (States.TaskFailed) caught and taken to the Choice."""
+    svc = client("ecs").describe_services(cluster=STACK, services=[STACK])["services"][0]
+    network = svc["networkConfiguration"]["awsvpcConfiguration"]
+    run: dict[str, Any] = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::ecs:runTask.sync",
+        "TimeoutSeconds": timeout,
+        "Parameters": {
+            "Cluster": svc["clusterArn"],
+            "TaskDefinition": task_definition,
+            "LaunchType": "FARGATE",
+            "NetworkConfiguration": {
+                "AwsvpcConfiguration": {
+                    "Subnets": network["subnets"],
+                    "SecurityGroups": network["securityGroups"],
+                    "AssignPublicIp": network.get("assignPublicIp", "ENABLED"),
+                }
+            },
+            "Overrides": {"ContainerOverrides": [{"Name": "nightly", "Command": command}]},
+            "StartedBy": "ecsup-job/nightly",
+            "Tags": [{"Key": "ecsup:app", "Value": "web"}],
+            "EnableECSManagedTags": True,
+        },
+        "ResultPath": "$.task",
+        "Next": "Exited",
+    }
+    states: dict[str, Any] = {
+        "Run": run,
+        "Exited": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.task.Containers[0].ExitCode", "NumericEquals": 0, "Next": "Done"}],
+            "Default": "Failed",
+        },
+        "Done": {"Type": "Succeed"},
+        "Failed": {
+            "Type": "Fail",
+            "Error": "NonZeroExit",
+            "CausePath": "States.Format('exit code {}', $.task.Containers[0].ExitCode)",
+        },
+    }
+    if catch:
+        run["Catch"] = [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.error", "Next": "Stopped"}]
+        states["Stopped"] = {
+            "Type": "Pass",
+            "Parameters": {"task.$": "States.StringToJson($.error.Cause)"},
+            "Next": "Exited",
+        }
+    return {"StartAt": "Run", "States": states}
+
+
+def make_job(
+    schedule: str = "cron(0 3 * * ? *)",
+    command: tuple[str, ...] = ("sh", "-c", "echo cleaning up; sleep 20; echo done; exit 0"),
+    timeout: int = 600,
+    image: str = "public.ecr.aws/nginx/nginx:stable",
+    timezone: str = "UTC",
+    catch: bool = False,
+) -> str:
+    """The job's family, state machine, schedule group and schedule; the state machine's ARN."""
+    ecs = client("ecs")
+    web = ecs.describe_task_definition(taskDefinition=STACK)["taskDefinition"]
+    td = ecs.register_task_definition(
+        family=FAMILY,
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="256",
+        memory="512",
+        executionRoleArn=web["executionRoleArn"],
+        containerDefinitions=[
+            {
+                "name": "nightly",
+                "image": image,
+                "essential": True,
+                "command": list(command),
+                "logConfiguration": {
+                    "logDriver": "awslogs",
+                    "options": {
+                        "awslogs-group": f"/ecs/{STACK}",
+                        "awslogs-region": "eu-west-1",
+                        "awslogs-stream-prefix": "nightly",
+                    },
+                },
+            }
+        ],
+    )["taskDefinition"]["taskDefinitionArn"]
+    role = client("iam").create_role(
+        RoleName=f"{STACK}-states",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
+    machine = client("stepfunctions").create_state_machine(
+        name=FAMILY, roleArn=role, definition=json.dumps(definition(td, list(command), timeout, catch))
+    )["stateMachineArn"]
+    scheduler = client("scheduler")
+    scheduler.create_schedule_group(Name=STACK)
+    scheduler.create_schedule(
+        Name=FAMILY,
+        GroupName=STACK,
+        ScheduleExpression=schedule,
+        ScheduleExpressionTimezone=timezone,
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"Arn": machine, "RoleArn": role, "Input": "{}"},
+    )
+    return str(machine)
+
+
+def set_command(machine: str, command: list[str], timeout: int = 600) -> None:
+    td = client("ecs").describe_task_definition(taskDefinition=FAMILY)["taskDefinition"]["taskDefinitionArn"]
+    client("stepfunctions").update_state_machine(
+        stateMachineArn=machine, definition=json.dumps(definition(td, command, timeout))
+    )
+
+
+def executions(machine: str) -> list[dict[str, Any]]:
+    sfn = client("stepfunctions")
+    listed = sfn.list_executions(stateMachineArn=machine)["executions"]
+    return [sfn.describe_execution(executionArn=e["executionArn"]) for e in listed]
+
+
+def job_tasks() -> list[dict[str, Any]]:
+    ecs = client("ecs")
+    arns = []
+    for desired in ("RUNNING", "STOPPED"):
+        arns += ecs.list_tasks(cluster=STACK, startedBy="ecsup-job/nightly", desiredStatus=desired)["taskArns"]
+    return ecs.describe_tasks(cluster=STACK, tasks=arns)["tasks"] if arns else []
+
+
+@pytest.fixture
+def job_stack(aws, make_ctx):
+    engine.create(make_ctx(config_text(JOB)))
+    register_task_targets("web-dev-blue")  # healthy, as ECS makes it (moto's ECS does not)
+    aws.reset()
+    return aws
+
+
+@pytest.fixture
+def job_config(tmp_path: Path) -> Path:
+    path = tmp_path / "ecsup.toml"
+    path.write_text(config_text(JOB))
+    return path
+
+
+# -- the emulation ----------------------------------------------------------------------------------
+def test_a_due_schedule_starts_an_execution_that_runs_the_job_task(job_stack, clock: FakeClock):
+    """rate(): the first run at once (no StartDate), then every period; each run is an ECS task of the
+    job's family, started by ecsup-job/nightly, whose exit 0 makes the execution SUCCEEDED."""
+    machine = make_job(schedule="rate(5 minutes)")
+    clock.sleep(1)
+    first = executions(machine)
+    assert [e["status"] for e in first] == ["RUNNING"]
+    clock.sleep(60)
+    done = executions(machine)
+    assert [e["status"] for e in done] == ["SUCCEEDED"]
+    assert done[0]["stopDate"] > done[0]["startDate"]
+    output = json.loads(done[0]["output"])
+    assert output["task"]["Containers"][0]["ExitCode"] == 0
+    assert output["task"]["StartedBy"] == "ecsup-job/nightly"
+    (task,) = job_tasks()
+    assert task["lastStatus"] == "STOPPED" and task["taskDefinitionArn"].split("/")[-1] == f"{FAMILY}:1"
+    clock.sleep(300)
+    assert [e["status"] for e in executions(machine)] == ["SUCCEEDED", "SUCCEEDED"]
+
+
+def test_nothing_fires_before_the_cron_time_or_while_disabled(job_stack, clock: FakeClock):
+    hour = (datetime.now(UTC).hour + 12) % 24  # hours away from the emulation's wall clock
+    machine = make_job(schedule=f"cron(0 {hour} * * ? *)")
+    clock.sleep(30)
+    assert executions(machine) == []
+    client("scheduler").update_schedule(
+        Name=FAMILY,
+        GroupName=STACK,
+        ScheduleExpression="rate(1 minute)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target=client("scheduler").get_schedule(Name=FAMILY, GroupName=STACK)["Target"],
+        State="DISABLED",
+    )
+    clock.sleep(600)
+    assert executions(machine) == []
+
+
+def test_a_non_zero_exit_fails_the_execution(job_stack, clock: FakeClock):
+    """As on AWS: the .sync state fails with States.TaskFailed, the task's description as the cause."""
+    machine = make_job(schedule="rate(1 day)", command=("sh", "-c", "echo broken; exit 3"))
+    clock.sleep(60)
+    (run,) = executions(machine)
+    assert run["status"] == "FAILED" and run["error"] == "States.TaskFailed"
+    assert json.loads(run["cause"])["Containers"][0]["ExitCode"] == 3
+    assert jobs_status.interpret(run, "nightly", datetime.now(UTC)).result == "exit 3"
+
+
+def test_a_definition_that_catches_the_failure_ends_in_its_fail_state(job_stack, clock: FakeClock):
+    machine = make_job(schedule="rate(1 day)", command=("sh", "-c", "exit 4"), catch=True)
+    clock.sleep(60)
+    (run,) = executions(machine)
+    assert (run["status"], run["error"], run["cause"]) == ("FAILED", "NonZeroExit", "exit code 4")
+    assert jobs_status.interpret(run, "nightly", datetime.now(UTC)).exit_code == 4
+
+
+def test_the_state_timeout_stops_the_task_and_fails_the_run(job_stack, clock: FakeClock):
+    machine = make_job(schedule="rate(1 day)", command=("sh", "-c", "echo working; sleep 600"), timeout=60)
+    clock.sleep(30)
+    assert [e["status"] for e in executions(machine)] == ["RUNNING"]
+    clock.sleep(120)
+    (run,) = executions(machine)
+    assert run["status"] == "FAILED" and run["error"] == "States.Timeout"
+    assert 59 <= (run["stopDate"] - run["startDate"]).total_seconds() <= 61
+    (task,) = job_tasks()
+    assert task["lastStatus"] == "STOPPED" and task["stopCode"] == "UserInitiated"
+    assert task["containers"][0]["exitCode"] == 143
+    assert jobs_status.interpret(run, "nightly", datetime.now(UTC)).result.startswith("timed out")
+
+
+def test_a_task_that_cannot_start_fails_the_run(job_stack, clock: FakeClock):
+    machine = make_job(schedule="rate(1 day)", image="public.ecr.aws/x/unpullable:1")
+    clock.sleep(60)
+    (run,) = executions(machine)
+    assert run["status"] == "FAILED" and run["error"] == "States.TaskFailed"
+    result = jobs_status.interpret(run, "nightly", datetime.now(UTC)).result
+    assert result.startswith("could not start (CannotPullContainerError")
+
+
+def test_a_runtask_refusal_fails_the_run_with_the_ecs_error(job_stack, clock: FakeClock):
+    machine = make_job(schedule="rate(1 day)")
+    ecs = client("ecs")
+    ecs.deregister_task_definition(taskDefinition=f"{FAMILY}:1")
+    clock.sleep(5)
+    (run,) = executions(machine)
+    assert run["status"] == "FAILED" and run["error"] == "ECS.AmazonECSException"
+    assert "Error Code: ClientException" in run["cause"]
+    result = jobs_status.interpret(run, "nightly", datetime.now(UTC)).result
+    assert result == "could not start (ClientException: TaskDefinition is inactive)"
+    assert job_tasks() == []
+
+
+def test_start_execution_by_a_client_runs_the_same_way(job_stack, clock: FakeClock):
+    machine = make_job(schedule="cron(0 0 1 1 ? 2199)")  # far away
+    sfn = client("stepfunctions")
+    arn = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    assert sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
+    clock.sleep(60)
+    assert sfn.describe_execution(executionArn=arn)["status"] == "SUCCEEDED"
+    second = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    sfn.stop_execution(executionArn=second)
+    assert sfn.describe_execution(executionArn=second)["status"] == "ABORTED"
+    clock.sleep(30)
+    assert all(t["lastStatus"] == "STOPPED" for t in job_tasks())
+
+
+# -- ecsup status ---------------------------------------------------------------------------------
+def status(config: Path, *extra: str) -> Any:
+    return invoke("status", "-c", str(config), *extra)
+
+
+def test_status_shows_each_job_and_is_unhealthy_while_its_last_run_failed(
+    job_stack, job_config, clock: FakeClock, monkeypatch
+):
+    monkeypatch.setattr(jobs_status, "now", lambda: at("2026-03-07T12:00:00"))
+    machine = make_job(schedule="cron(0 3 * * ? *)", timezone="Asia/Tokyo")
+    result = status(job_config)
+    assert result.exit_code == 0, explain(result)
+    assert "job nightly: cron(0 3 * * ? *) (Asia/Tokyo)" in result.stdout
+    assert "next run: 2026-03-08 03:00 Asia/Tokyo" in result.stdout
+    assert "no runs yet" in result.stdout
+
+    sfn = client("stepfunctions")
+    set_command(machine, ["sh", "-c", "echo oops; sleep 12; exit 3"])
+    sfn.start_execution(stateMachineArn=machine)
+    clock.sleep(90)
+    failed = status(job_config)
+    assert failed.exit_code == EXIT_UNHEALTHY, explain(failed)
+    assert "exit 3" in failed.stdout and "the last run of job(s) nightly failed" in failed.stdout
+    assert "took" in failed.stdout
+
+    set_command(machine, ["sh", "-c", "echo fine; exit 0"])
+    sfn.start_execution(stateMachineArn=machine)
+    clock.sleep(5)
+    running = status(job_config)  # the last FINISHED run still failed
+    assert running.exit_code == EXIT_UNHEALTHY and "running" in running.stdout
+    clock.sleep(90)
+    fixed = status(job_config)
+    assert fixed.exit_code == 0, explain(fixed)
+    lines = [line for line in fixed.stdout.splitlines() if "exit " in line]
+    assert "exit 0" in lines[0] and "exit 3" in lines[1]  # newest first
+
+    as_json = status(job_config, "--json")
+    assert as_json.exit_code == 0
+    (job,) = json.loads(as_json.stdout)["jobs"]
+    assert job["name"] == "nightly" and job["schedule"] == "cron(0 3 * * ? *)" and job["timezone"] == "Asia/Tokyo"
+    assert job["next_run"] == "2026-03-07T18:00:00+00:00" and job["failing"] is False
+    assert [(r["result"], r["exit_code"], r["ok"]) for r in job["runs"]] == [("exit 0", 0, True), ("exit 3", 3, False)]
+    assert all(r["seconds"] is not None and r["seconds"] > 0 for r in job["runs"])
+
+
+def test_status_says_see_the_schedule_for_what_it_cannot_compute(job_stack, job_config, monkeypatch):
+    make_job(schedule="cron(0 3 ? * L *)")
+    result = status(job_config, "--json")
+    (job,) = json.loads(result.stdout)["jobs"]
+    assert job["next_run"] is None and job["next_run_note"].startswith("see the schedule")
+
+
+def test_status_of_a_job_not_created_yet(aws, make_ctx, job_config):
+    engine.create(make_ctx(config_text(JOB)))
+    result = status(job_config, "--json")
+    (job,) = json.loads(result.stdout)["jobs"]
+    assert job["state"] == "MISSING" and job["runs"] == []
+    assert any("does not exist" in note for note in job["notes"])
