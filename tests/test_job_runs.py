@@ -16,7 +16,7 @@ import pytest
 from conftest import FakeClock, client, config_text, explain, invoke, register_task_targets
 
 from ecsup import engine, jobs_status
-from ecsup.errors import EXIT_UNHEALTHY
+from ecsup.errors import EXIT_CONFIG, EXIT_UNHEALTHY
 from ecsup.schedule_times import NotSupported, next_fire
 
 JOB = """
@@ -394,3 +394,47 @@ def test_status_of_a_job_not_created_yet(aws, make_ctx, job_config):
     (job,) = json.loads(result.stdout)["jobs"]
     assert job["state"] == "MISSING" and job["runs"] == []
     assert any("does not exist" in note for note in job["notes"])
+
+
+# -- ecsup run --job ------------------------------------------------------------------------------
+def test_run_job_runs_the_job_task_with_its_exit_code_and_live_logs(job_stack, job_config):
+    text = config_text(JOB.replace("exit 0", "exit 7"))
+    job_config.write_text(text)
+    make_job(command=("sh", "-c", "echo unused"))
+    result = invoke("run", "-c", str(job_config), "--job", "nightly")
+    assert result.exit_code == 7, explain(result)
+    assert "cleaning up" in result.stdout and "done" in result.stdout and "exited 7" in result.stdout
+    (task,) = job_tasks()
+    assert task["startedBy"] == "ecsup-job/nightly"
+    assert task["taskDefinitionArn"].endswith(f"{FAMILY}:1")
+    assert task["overrides"]["containerOverrides"][0]["name"] == "nightly"
+    assert task["launchType"] == "FARGATE"
+
+
+def test_run_job_timeout_defaults_to_the_job_timeout(job_stack, job_config):
+    job_config.write_text(config_text(JOB.replace("sleep 20", "sleep 900")))
+    make_job()
+    result = invoke("run", "-c", str(job_config), "--job", "nightly")
+    assert result.exit_code == 125, explain(result)
+    assert "600 s" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--job", "weekly"), "ecsup.toml has no [jobs.weekly]; its jobs: nightly"),
+        (("--job", "nightly", "--", "echo", "hi"), "--job nightly runs the job's own command"),
+        (("--job", "nightly", "--image", "x:1"), "--image does not apply"),
+    ],
+)
+def test_run_job_refuses_bad_input_with_exit_2(job_stack, job_config, args, expected):
+    result = invoke("run", "-c", str(job_config), *args)
+    assert result.exit_code == EXIT_CONFIG, explain(result)
+    assert expected in result.stderr and "Traceback" not in result.output
+    assert job_stack.mutating() == []
+
+
+def test_run_job_of_a_job_not_created_says_so(job_stack, job_config):
+    result = invoke("run", "-c", str(job_config), "--job", "nightly")
+    assert result.exit_code == EXIT_UNHEALTHY, explain(result)
+    assert "has no task definition web-dev-nightly" in result.stderr
