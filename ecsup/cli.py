@@ -1066,6 +1066,21 @@ def demo(
             ui.print(f"task {result.task_id} exited {result.exit_code}: `ecsup run` exits {result.status} too")
 
         step(f"ecsup run -- sh -c '{DEMO_RUN}'   # a one-off task: its logs live, its exit code", one_off)
+        from .sandbox import DEMO_JOB
+
+        if DEMO_JOB:  # the demo's [jobs.report] (sandbox.DEMO_JOB_CONFIG)
+
+            def job_now(ctx: Context, ui: ConsoleUI) -> None:
+                from .run import run_job
+
+                result = run_job(ctx, "report")
+                ui.print(f"task {result.task_id} exited {result.exit_code}: `run --job` exits {result.status}")
+
+            step("ecsup run --job report   # the scheduled job now: its logs live, its exit code", job_now)
+            step(
+                "ecsup status   # with the job: its schedule, its next run, its last runs (the schedule fired too)",
+                lambda ctx, ui: status_report(out, collect(ctx)),
+            )
         step(
             f"ecsup deploy --image {second}   # the before migration first, then ECS blue/green, traffic moved, bake",
             lambda ctx, ui: run_release(ctx, ui, lambda: ship(ctx, second), False, "deployed"),

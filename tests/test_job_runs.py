@@ -438,3 +438,17 @@ def test_run_job_of_a_job_not_created_says_so(job_stack, job_config):
     result = invoke("run", "-c", str(job_config), "--job", "nightly")
     assert result.exit_code == EXIT_UNHEALTHY, explain(result)
     assert "has no task definition web-dev-nightly" in result.stderr
+
+
+# -- the sandbox ----------------------------------------------------------------------------------
+def test_the_sandbox_looks_at_its_schedules_on_its_own(job_stack, clock: FakeClock):
+    """Its ticker fires a due schedule with nothing reading the runs: the job's task starts then."""
+    from ecsup.sandbox import SANDBOX_ACCOUNT, _JobsTicker
+
+    assert client("sts").get_caller_identity()["Account"] == SANDBOX_ACCOUNT
+    make_job(schedule="rate(5 minutes)")
+    clock.sleep(1)
+    assert job_tasks() == []  # ECS reads alone do not look at the schedules
+    _JobsTicker("eu-west-1").tick()
+    (task,) = job_tasks()
+    assert task["startedBy"] == "ecsup-job/nightly"
