@@ -312,17 +312,19 @@ def status_report(console: Console, report: Any, where: str = "") -> None:
     jobs_section(console, getattr(report, "jobs", []))
     bad = [r for r in report.rows if r.state not in ("OK", "SKIPPED")]
     failing = getattr(report, "jobs_failing", [])
-    if failing:
-        console.print(
-            escape(
-                f"the last run of job(s) {', '.join(failing)} failed: its log lines (`ecsup logs`) say why; "
-                "`ecsup run --job NAME` runs it again now"
-            ),
-            style="red",
-        )
+    for job in getattr(report, "jobs", []):
+        last = job.last_finished if job.failing else None
+        if last is not None:
+            console.print(
+                escape(
+                    f"job {job.name}: its last run failed ({last.result}); `ecsup logs` has its lines, "
+                    f"`ecsup run --job {job.name}` runs it again now"
+                ),
+                style="red",
+            )
     if report.exists and not bad and not failing:
         console.print("healthy: every resource is present, as configured, and the service is stable", style="green")
-    elif report.exists:
+    elif report.exists and bad:
         console.print(
             escape(f"{len(bad)} resource(s) not OK: `ecsup create` converges what is missing or different"),
             style="yellow",

@@ -718,9 +718,12 @@ def run_job(
     except AwsError as exc:
         if exc.code not in ("ClientException", "InvalidParameterException"):
             raise
+        td = {"status": "MISSING"}
+    if td.get("status") != "ACTIVE":
         raise StackMissing(
-            f"job {name} has no task definition {family} in {ctx.region}", hint="`ecsup create` makes the job first"
-        ) from exc
+            f"job {name} has no active task definition {family} in {ctx.region}",
+            hint="`ecsup create` makes the job first",
+        )
     svc = service(ctx, f"run job {name} beside")
     placement = Placement(network=dict(svc.get("networkConfiguration") or {}), capacity=job.capacity_provider_strategy)
     size = check_size(cpu, memory, td)

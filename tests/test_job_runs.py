@@ -235,6 +235,7 @@ def test_a_due_schedule_starts_an_execution_that_runs_the_job_task(job_stack, cl
     """rate(): the first run at once (no StartDate), then every period; each run is an ECS task of the
     job's family, started by ecsup-job/nightly, whose exit 0 makes the execution SUCCEEDED."""
     machine = make_job(schedule="rate(5 minutes)")
+    assert len(executions(machine)) == len(executions(machine)) == 1  # two looks at its first moment: one run
     clock.sleep(1)
     first = executions(machine)
     assert [e["status"] for e in first] == ["RUNNING"]
@@ -266,6 +267,20 @@ def test_nothing_fires_before_the_cron_time_or_while_disabled(job_stack, clock: 
     )
     clock.sleep(600)
     assert executions(machine) == []
+
+
+def test_a_run_that_came_due_before_a_change_ran_as_things_were(job_stack, clock: FakeClock):
+    """Nothing read the runs while the schedule fired; the state machine changed after: the run
+    that came due first used the definition of its time (the emulation looks before a change)."""
+    machine = make_job(schedule="rate(1 day)", command=("sh", "-c", "exit 5"))
+    clock.sleep(60)
+    set_command(machine, ["sh", "-c", "exit 0"])
+    client("stepfunctions").start_execution(stateMachineArn=machine)
+    clock.sleep(60)
+    assert [(e["status"], e.get("error")) for e in executions(machine)] == [
+        ("SUCCEEDED", None),
+        ("FAILED", "States.TaskFailed"),
+    ]
 
 
 def test_a_non_zero_exit_fails_the_execution(job_stack, clock: FakeClock):
@@ -310,9 +325,9 @@ def test_a_task_that_cannot_start_fails_the_run(job_stack, clock: FakeClock):
 
 
 def test_a_runtask_refusal_fails_the_run_with_the_ecs_error(job_stack, clock: FakeClock):
-    machine = make_job(schedule="rate(1 day)")
-    ecs = client("ecs")
-    ecs.deregister_task_definition(taskDefinition=f"{FAMILY}:1")
+    machine = make_job(schedule="cron(0 0 1 1 ? 2199)")  # far away: the run is started by hand
+    client("ecs").deregister_task_definition(taskDefinition=f"{FAMILY}:1")
+    client("stepfunctions").start_execution(stateMachineArn=machine)
     clock.sleep(5)
     (run,) = executions(machine)
     assert run["status"] == "FAILED" and run["error"] == "ECS.AmazonECSException"
@@ -358,8 +373,8 @@ def test_status_shows_each_job_and_is_unhealthy_while_its_last_run_failed(
     clock.sleep(90)
     failed = status(job_config)
     assert failed.exit_code == EXIT_UNHEALTHY, explain(failed)
-    assert "exit 3" in failed.stdout and "the last run of job(s) nightly failed" in failed.stdout
-    assert "took" in failed.stdout
+    assert "exit 3" in failed.stdout and "job nightly: its last run failed (exit 3)" in failed.stdout
+    assert "took" in failed.stdout and "not OK" not in failed.stdout  # the stack itself is fine
 
     set_command(machine, ["sh", "-c", "echo fine; exit 0"])
     sfn.start_execution(stateMachineArn=machine)
@@ -437,7 +452,7 @@ def test_run_job_refuses_bad_input_with_exit_2(job_stack, job_config, args, expe
 def test_run_job_of_a_job_not_created_says_so(job_stack, job_config):
     result = invoke("run", "-c", str(job_config), "--job", "nightly")
     assert result.exit_code == EXIT_UNHEALTHY, explain(result)
-    assert "has no task definition web-dev-nightly" in result.stderr
+    assert "has no active task definition web-dev-nightly" in result.stderr
 
 
 # -- the sandbox ----------------------------------------------------------------------------------
@@ -452,3 +467,21 @@ def test_the_sandbox_looks_at_its_schedules_on_its_own(job_stack, clock: FakeClo
     _JobsTicker("eu-west-1").tick()
     (task,) = job_tasks()
     assert task["startedBy"] == "ecsup-job/nightly"
+
+
+def test_run_job_interrupted_while_runtask_is_in_flight_stops_the_job_task(job_stack, job_config, monkeypatch):
+    """run's interrupt handling: the task is found by its startedBy ecsup-job/nightly and token, and stopped."""
+    from test_run_interrupts import ctrl_c, not_listed_at_first, on_event
+
+    from ecsup.errors import EXIT_INTERRUPTED
+
+    job_config.write_text(config_text(JOB.replace("sleep 20", "sleep 900")))
+    make_job()
+    job_stack.injectors.append(not_listed_at_first())
+    on_event(monkeypatch, job_stack, "before-parse.ecs.RunTask", ctrl_c)
+    result = invoke("run", "-c", str(job_config), "--job", "nightly")
+    assert result.exit_code == EXIT_INTERRUPTED, explain(result)
+    (task,) = job_tasks()
+    assert task["lastStatus"] == "STOPPED" and task["stopCode"] == "UserInitiated"
+    assert "interrupted (Ctrl-C)" in task["stoppedReason"] and "ecsup run" in task["stoppedReason"]
+    assert "was stopped (StopTask; it is STOPPED)" in result.stderr

@@ -565,7 +565,8 @@ def _fire_schedules(em: Emulation, account: str, region: str) -> None:
         for schedule in list(group.schedules.values()):
             target = schedule.target or {}
             arn = str(target.get("Arn") or "")
-            since = seen.setdefault(schedule.arn, _created(schedule, wall))
+            # looked at up to ``since`` (exclusive of what fires at it); first: from its creation, included
+            since = seen.setdefault(schedule.arn, _created(schedule, wall) - timedelta(microseconds=1))
             seen[schedule.arn] = now
             if schedule.state != "ENABLED" or not STATE_MACHINE_ARN.fullmatch(arn):
                 continue
@@ -575,7 +576,7 @@ def _fire_schedules(em: Emulation, account: str, region: str) -> None:
                 due = fires_between(
                     schedule.schedule_expression,
                     schedule.schedule_expression_timezone or "UTC",
-                    since - timedelta(microseconds=1),
+                    since,
                     min(now, end) if end else now,
                     start=start,
                     limit=MAX_CATCH_UP,
@@ -674,11 +675,13 @@ def schedule_created(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> An
         except Exception:
             return result
         schedule._ecsup_created = wall.wall(em.now())
-        _state(_sfn(resp.current_account, resp.region), "schedules_seen")[schedule.arn] = wall.wall(em.now())
+        seen = _state(_sfn(resp.current_account, resp.region), "schedules_seen")
+        seen[schedule.arn] = schedule._ecsup_created - timedelta(microseconds=1)
     return result
 
 
 def install(around: Callable[..., None]) -> None:
+    from moto.ecs.responses import EC2ContainerServiceResponse as ECS
     from moto.logs.responses import LogsResponse as LOGS
     from moto.scheduler.responses import EventBridgeSchedulerResponse as SCHEDULER
     from moto.stepfunctions.responses import StepFunctionResponse as SFN
@@ -691,6 +694,12 @@ def install(around: Callable[..., None]) -> None:
     around(SCHEDULER, "get_schedule", _advancing)
     around(SCHEDULER, "list_schedules", _advancing)
     around(SCHEDULER, "create_schedule", schedule_created)
+    # what came due before a change ran as things were: looked at before the change applies
+    for api in ("update_state_machine", "delete_state_machine"):
+        around(SFN, api, _advancing)
+    for api in ("update_schedule", "delete_schedule", "delete_schedule_group"):
+        around(SCHEDULER, api, _advancing)
+    around(ECS, "deregister_task_definition", _advancing)
     for read in ("get_log_events", "filter_log_events"):
         around(LOGS, read, _advancing)
 
