@@ -237,7 +237,7 @@ def runs(ctx: Context, job: JobConfig, machine: str, when: datetime) -> list[Job
 def interpret(execution: dict[str, Any], container: str, when: datetime) -> JobRun:
     """What a run did, from DescribeExecution (module docstring)."""
     status = str(execution.get("status", ""))
-    started, stopped = execution.get("startDate"), execution.get("stopDate")
+    started, stopped = _utc(execution.get("startDate")), _utc(execution.get("stopDate"))
     end = stopped or (when if status == "RUNNING" else None)
     seconds = round((end - started).total_seconds(), 1) if started and end else None
     run = JobRun(str(execution.get("name", "")), status, started, stopped, "", seconds=seconds)
@@ -260,6 +260,11 @@ def interpret(execution: dict[str, Any], container: str, when: datetime) -> JobR
     else:
         run.result = f"failed ({error}: {cause})" if cause else f"failed ({error or 'no error given'})"
     return run
+
+
+def _utc(value: Any) -> datetime | None:
+    """botocore gives Step Functions' epoch timestamps in the local time zone: shown in UTC."""
+    return value.astimezone(UTC) if isinstance(value, datetime) else None
 
 
 def _task_failed(cause: str, container: str) -> tuple[int | None, str]:

@@ -485,3 +485,17 @@ def test_run_job_interrupted_while_runtask_is_in_flight_stops_the_job_task(job_s
     assert task["lastStatus"] == "STOPPED" and task["stopCode"] == "UserInitiated"
     assert "interrupted (Ctrl-C)" in task["stoppedReason"] and "ecsup run" in task["stoppedReason"]
     assert "was stopped (StopTask; it is STOPPED)" in result.stderr
+
+
+def test_a_run_reads_in_utc_whatever_the_local_time_zone():
+    from datetime import timedelta, timezone
+
+    tokyo = timezone(timedelta(hours=9))
+    started = datetime(2026, 3, 8, 3, 0, tzinfo=tokyo)
+    run = jobs_status.interpret(
+        {"name": "x", "status": "SUCCEEDED", "startDate": started, "stopDate": started + timedelta(seconds=42)},
+        "nightly",
+        datetime.now(UTC),
+    )
+    assert run.started == at("2026-03-07T18:00:00") and run.started.utcoffset() == timedelta(0)
+    assert (run.result, run.seconds) == ("exit 0", 42.0)
