@@ -499,3 +499,18 @@ def test_a_run_reads_in_utc_whatever_the_local_time_zone():
     )
     assert run.started == at("2026-03-07T18:00:00") and run.started.utcoffset() == timedelta(0)
     assert (run.result, run.seconds) == ("exit 0", 42.0)
+
+
+def test_run_job_detach_and_json_as_run(job_stack, job_config):
+    make_job()
+    detached = invoke("run", "-c", str(job_config), "--job", "nightly", "--detach")
+    assert detached.exit_code == 0, explain(detached)
+    (task,) = job_tasks()
+    assert detached.stdout.strip() == task["taskArn"].split("/")[-1]
+    assert task["startedBy"] == "ecsup-job/nightly"
+    as_json = invoke("run", "-c", str(job_config), "--job", "nightly", "--json", "--timeout", "120")
+    assert as_json.exit_code == 0, explain(as_json)
+    document = json.loads(as_json.stdout)
+    assert document["status"] == 0 and document["revision"] == f"{FAMILY}:1"
+    assert document["command"] == ["sh", "-c", "echo cleaning up; sleep 20; echo done; exit 0"]
+    assert "cleaning up" in document["last_lines"]
