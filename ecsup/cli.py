@@ -746,6 +746,12 @@ def run_command(
         float, typer.Option(metavar="SECONDS", help="Seconds before the task is stopped (exit 125).")
     ] = 3600,
     detach: Annotated[bool, typer.Option("--detach", "-d", help="Start it, print the task id, return.")] = False,
+    job: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME", help="Run the job [jobs.NAME] now, as its schedule does (--timeout: the job's timeout)."
+        ),
+    ] = None,
     json_output: JsonOption = False,
     profile: ProfileOption = None,
     region: RegionOption = None,
@@ -754,8 +760,9 @@ def run_command(
     """Run a one-off task of the service's revision, where its tasks run, and stream its logs.
 
     ecsup run [OPTIONS] -- CMD...   Exit code: the container's (like docker run); 125 when
-    the task did not start or stopped without one; 130 on Ctrl-C or SIGTERM (the task is stopped)."""
-    from .run import TaskNotRun
+    the task did not start or stopped without one; 130 on Ctrl-C or SIGTERM (the task is stopped).
+    ecsup run --job NAME            the job now, with its own command."""
+    from .run import TaskNotRun, run_job
     from .run import run as run_one_off
 
     _aws_options(tctx, profile, region, endpoint_url)
@@ -769,7 +776,23 @@ def run_command(
                 "--env is the environment's name (as in `ecsup init --env`)",
                 hint=f"write `ecsup run --env-var {old_env[0]} -- CMD...`",
             )
-        result = run_one_off(ctx, list(command or []), image, env, cpu, memory, timeout, detach)
+        if job is not None:
+            from .errors import OptionError
+
+            if command:
+                raise OptionError(
+                    f"--job {job} runs the job's own command: drop {' '.join(command)!r} after `--`",
+                    hint=f"`ecsup run --job {job}`, or `ecsup run -- CMD...` for another command",
+                )
+            if image is not None:
+                raise OptionError(
+                    f"--job {job} runs the job's revision: --image does not apply",
+                    hint="`ecsup deploy --image` releases a new image to the jobs that follow the service's",
+                )
+            given = timeout if _given(tctx, "timeout") else None
+            result = run_job(ctx, job, env, cpu, memory, given, detach)
+        else:
+            result = run_one_off(ctx, list(command or []), image, env, cpu, memory, timeout, detach)
         if detach:
             if json_output:
                 typer.echo(json.dumps({"task_arn": result.task_arn, "task_id": result.task_id}, indent=2))
@@ -1047,6 +1070,21 @@ def demo(
             ui.print(f"task {result.task_id} exited {result.exit_code}: `ecsup run` exits {result.status} too")
 
         step(f"ecsup run -- sh -c '{DEMO_RUN}'   # a one-off task: its logs live, its exit code", one_off)
+        from .sandbox import DEMO_JOB
+
+        if DEMO_JOB:  # the demo's [jobs.report] (sandbox.DEMO_JOB_CONFIG)
+
+            def job_now(ctx: Context, ui: ConsoleUI) -> None:
+                from .run import run_job
+
+                result = run_job(ctx, "report")
+                ui.print(f"task {result.task_id} exited {result.exit_code}: `run --job` exits {result.status}")
+
+            step("ecsup run --job report   # the scheduled job now: its logs live, its exit code", job_now)
+            step(
+                "ecsup status   # with the job: its schedule, its next run, its last runs (the schedule fired too)",
+                lambda ctx, ui: status_report(out, collect(ctx)),
+            )
         step(
             f"ecsup deploy --image {second}   # the before migration first, then ECS blue/green, traffic moved, bake",
             lambda ctx, ui: run_release(ctx, ui, lambda: ship(ctx, second), False, "deployed"),

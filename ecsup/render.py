@@ -309,14 +309,44 @@ def status_report(console: Console, report: Any, where: str = "") -> None:
             console.print(escape(f"  {reason}"))
     for note in report.notes:
         console.print(escape(f"note: {note}"), style="yellow")
+    jobs_section(console, getattr(report, "jobs", []))
     bad = [r for r in report.rows if r.state not in ("OK", "SKIPPED")]
-    if report.exists and not bad:
+    failing = getattr(report, "jobs_failing", [])
+    for job in getattr(report, "jobs", []):
+        last = job.last_finished if job.failing else None
+        if last is not None:
+            console.print(
+                escape(
+                    f"job {job.name}: its last run failed ({last.result}); `ecsup logs` has its lines, "
+                    f"`ecsup run --job {job.name}` runs it again now"
+                ),
+                style="red",
+            )
+    if report.exists and not bad and not failing:
         console.print("healthy: every resource is present, as configured, and the service is stable", style="green")
-    elif report.exists:
+    elif report.exists and bad:
         console.print(
             escape(f"{len(bad)} resource(s) not OK: `ecsup create` converges what is missing or different"),
             style="yellow",
         )
+
+
+def jobs_section(console: Console, jobs: list[Any]) -> None:
+    """`ecsup status`: per job, its schedule, its next run and its last runs (jobs_status.py)."""
+    for job in jobs:
+        state = "" if job.state == "ENABLED" else f" [{job.state}]"
+        console.print(escape(f"job {job.name}: {job.schedule} ({job.timezone}){state}"), style="bold")
+        console.print(escape(f"  next run: {job.next_run_text()}"))
+        if not job.runs:
+            console.print("  no runs yet", style="dim")
+        for run in job.runs:
+            started = f"{run.started:%Y-%m-%d %H:%M:%S}Z" if run.started else "?"
+            took = f"{run.seconds:g} s" if run.seconds is not None else "?"
+            style = "" if run.status == "RUNNING" else "green" if run.ok else "red"
+            line = f"  {started}  {run.result:<12} {'running for' if run.status == 'RUNNING' else 'took'} {took}"
+            console.print(escape(line), style=style)
+        for note in job.notes:
+            console.print(escape(f"  note: {note}"), style="yellow")
 
 
 # -- ecsup logs ---------------------------------------------------------------------

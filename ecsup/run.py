@@ -37,7 +37,10 @@ RUN_TAG = "ecsup:one-off"  # value: "run" (ecsup run) or "before" (the migration
 # value: a token of this very task, made before RunTask is sent: the task can be found by it when
 # the answer to RunTask never came (interrupted while it was in flight)
 TOKEN_TAG = "ecsup:one-off-id"
-STARTED_BY = {"run": "ecsup-run", "before": "ecsup-before"}  # RunTask startedBy: letters, digits, - and _
+STARTED_BY = {"run": "ecsup-run", "before": "ecsup-before"}  # RunTask startedBy: letters, digits, -, / and _
+# A job run now (`ecsup run --job NAME`): purpose "job:NAME", startedBy "ecsup-job/NAME" (as its schedule's
+# runs are), ecsup's container of the job's family being named after the job.
+JOB_PURPOSE = "job:"
 STOPPED_AFTER_STOP = 120.0  # seconds to see a task stopped by StopTask reach STOPPED
 # After an interrupt while RunTask was in flight: how long to look for the task it may have started
 # (RunTask's API reference: the ECS API is eventually consistent, a new task may not show at once).
@@ -57,6 +60,18 @@ LOG_PAGES = 100  # GetLogEvents pages per read, at most (a stream written faster
 FAILED_TO_RUN = ("TaskFailedToStart", "SpotInterruption", "TerminationNotice")
 LAST_LINES = 20
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def started_by(purpose: str) -> str:
+    """RunTask's startedBy for a one-off task of this purpose."""
+    if purpose.startswith(JOB_PURPOSE):
+        return f"ecsup-job/{purpose[len(JOB_PURPOSE) :]}"
+    return STARTED_BY[purpose]
+
+
+def container_of(ctx: Context, purpose: str) -> str:
+    """The container a one-off task of this purpose runs the command in."""
+    return purpose[len(JOB_PURPOSE) :] if purpose.startswith(JOB_PURPOSE) else ctx.names.container
 
 
 class TaskNotRun(EcsupError):
@@ -158,10 +173,13 @@ class RunResult:
 
 
 # -- input ----------------------------------------------------------------------------------
-def parse_env(ctx: Context, pairs: list[str] | None) -> dict[str, str]:
-    """--env-var KEY=VALUE / -e (repeatable): plain values, like service.environment."""
+def parse_env(
+    ctx: Context, pairs: list[str] | None, secret_names: tuple[tuple[str, str], ...] | None = None
+) -> dict[str, str]:
+    """--env-var KEY=VALUE / -e (repeatable): plain values, like service.environment.
+    ``secret_names``: the workload's secrets (default: the service's), which no value may replace."""
     out: dict[str, str] = {}
-    secrets = {name for name, _ in ctx.config.service.secrets}
+    secrets = {name for name, _ in (ctx.config.service.secrets if secret_names is None else secret_names)}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep:
@@ -237,7 +255,9 @@ def start(
 
     launch = launch or Launch(purpose)
 
-    override: dict[str, Any] = {"name": ctx.names.container, "command": list(command)}
+    override: dict[str, Any] = {"name": container_of(ctx, purpose)}
+    if command:  # none: the task definition's own (a job without a command runs the image's)
+        override["command"] = list(command)
     if env:
         override["environment"] = [{"name": k, "value": v} for k, v in sorted(env.items())]
     overrides: dict[str, Any] = {"containerOverrides": [override]}
@@ -249,7 +269,7 @@ def start(
         "count": 1,
         "networkConfiguration": placement.network,
         "overrides": overrides,
-        "startedBy": STARTED_BY[purpose],
+        "startedBy": started_by(purpose),
         "tags": ecs_tags(ctx, {RUN_TAG: purpose, TOKEN_TAG: launch.token}),
         "enableECSManagedTags": True,
         "platformVersion": "LATEST",
@@ -305,25 +325,26 @@ def stop(ctx: Context, task_arn: str, reason: str) -> None:
                 raise
 
 
-def _stream(ctx: Context, td: dict[str, Any], task_id: str) -> tuple[str, str] | None:
-    """The awslogs group and stream of ecsup's container in this task."""
-    container = next((c for c in td.get("containerDefinitions", []) if c.get("name") == ctx.names.container), None)
+def _stream(ctx: Context, td: dict[str, Any], task_id: str, name: str | None = None) -> tuple[str, str] | None:
+    """The awslogs group and stream of ecsup's container (or ``name``) in this task."""
+    name = name or ctx.names.container
+    container = next((c for c in td.get("containerDefinitions", []) if c.get("name") == name), None)
     log = (container or {}).get("logConfiguration") or {}
     opts = log.get("options") or {}
     if log.get("logDriver") != "awslogs" or not opts.get("awslogs-group"):
         return None
     prefix = opts.get("awslogs-stream-prefix")
-    stream = f"{prefix}/{ctx.names.container}/{task_id}" if prefix else task_id
+    stream = f"{prefix}/{name}/{task_id}" if prefix else task_id
     return str(opts["awslogs-group"]), stream
 
 
-def _container_stopped(ctx: Context, task: dict[str, Any]) -> bool:
+def _container_stopped(ctx: Context, task: dict[str, Any], name: str | None = None) -> bool:
     """ecsup's container of the task has stopped: the task's executionStoppedAt ("the time stamp for
     when the task execution stopped", API reference, Task) or the container's lastStatus STOPPED."""
     if task.get("executionStoppedAt"):
         return True
     container: dict[str, Any] = next(
-        (c for c in task.get("containers", []) if c.get("name") == ctx.names.container), {}
+        (c for c in task.get("containers", []) if c.get("name") == (name or ctx.names.container)), {}
     )
     return container.get("lastStatus") == "STOPPED"
 
@@ -332,18 +353,27 @@ def _iso(value: Any) -> str:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
-def follow(ctx: Context, task: dict[str, Any], td: dict[str, Any], command: list[str], timeout: float) -> RunResult:
-    """Stream the task's log lines and follow it to STOPPED (StopTask when ``timeout`` runs out)."""
+def follow(
+    ctx: Context,
+    task: dict[str, Any],
+    td: dict[str, Any],
+    command: list[str],
+    timeout: float,
+    container_name: str | None = None,
+) -> RunResult:
+    """Stream the task's log lines and follow it to STOPPED (StopTask when ``timeout`` runs out).
+    ``container_name``: the container that runs the command (default: ecsup's web container)."""
+    name = container_name or ctx.names.container
     arn = str(task["taskArn"])
     task_id = arn.split("/")[-1]
     ecs, logs = ctx.client("ecs"), ctx.client("logs")
-    where = _stream(ctx, td, task_id)
+    where = _stream(ctx, td, task_id, name)
     result = RunResult(
         task_arn=arn,
         task_id=task_id,
         revision=str(task.get("taskDefinitionArn", "")).split("/")[-1],
         image=next(
-            (str(c.get("image")) for c in td.get("containerDefinitions", []) if c.get("name") == ctx.names.container),
+            (str(c.get("image")) for c in td.get("containerDefinitions", []) if c.get("name") == name),
             "",
         ),
         command=list(command),
@@ -421,7 +451,7 @@ def follow(ctx: Context, task: dict[str, Any], td: dict[str, Any], command: list
             new = read_logs()  # in the order the container wrote them: after RUNNING, before STOPPED
             if "stopped" in heard and new:
                 heard["line"] = ctx.clock()
-        if "stopped" not in heard and _container_stopped(ctx, now):
+        if "stopped" not in heard and _container_stopped(ctx, now, name):
             heard["stopped"] = ctx.clock()  # after the read above: what it read came before
         if stopping:
             announce()
@@ -435,9 +465,7 @@ def follow(ctx: Context, task: dict[str, Any], td: dict[str, Any], command: list
         waiting.poll(ctx, f"task {task_id} to stop", look, STOPPED_AFTER_STOP, first=1.0, cap=3.0, report=False)
     drain()  # what the container wrote last, delivered after it stopped
     final: dict[str, Any] = last.get("task") or {}
-    container: dict[str, Any] = next(
-        (c for c in final.get("containers", []) if c.get("name") == ctx.names.container), {}
-    )
+    container: dict[str, Any] = next((c for c in final.get("containers", []) if c.get("name") == name), {})
     result.exit_code = container.get("exitCode")
     result.container_reason = container.get("reason")
     result.stop_code = final.get("stopCode")
@@ -474,7 +502,7 @@ def stop_command(ctx: Context, task: str) -> str:
 
 
 def _find_command(ctx: Context, purpose: str, token: str) -> str:
-    words = ["aws", "ecs", "list-tasks", "--cluster", ctx.names.cluster, "--started-by", STARTED_BY[purpose]]
+    words = ["aws", "ecs", "list-tasks", "--cluster", ctx.names.cluster, "--started-by", started_by(purpose)]
     words += ["--region", ctx.region] + (["--profile", ctx.profile] if ctx.profile else [])
     return f"{shlex.join(words)} (the one tagged {TOKEN_TAG}={token})"
 
@@ -485,7 +513,7 @@ def find_started(ctx: Context, purpose: str, token: str) -> str | None:
     ecs = ctx.client("ecs")
     with doing(f"look for the one-off task tagged {TOKEN_TAG}={token}"):
         pages = ecs.get_paginator("list_tasks").paginate(
-            cluster=ctx.names.cluster, startedBy=STARTED_BY[purpose], desiredStatus="RUNNING"
+            cluster=ctx.names.cluster, startedBy=started_by(purpose), desiredStatus="RUNNING"
         )
         arns = [str(arn) for page in pages for arn in page.get("taskArns", [])]
         for i in range(0, len(arns), 100):
@@ -507,7 +535,7 @@ def still_running(ctx: Context, left: dict[str, str]) -> str | None:
             return None
         return f"task {arn.split('/')[-1]} ({found[0].get('lastStatus')}): stop it with `{stop_command(ctx, arn)}`"
     token, purpose = left.get("token"), left.get("purpose", "before")
-    if token and purpose in STARTED_BY:
+    if token and (purpose in STARTED_BY or purpose.startswith(JOB_PURPOSE)):
         arn = find_started(ctx, purpose, token)
         if arn:
             return f"task {arn.split('/')[-1]}: stop it with `{stop_command(ctx, arn)}`"
@@ -521,7 +549,8 @@ def _settle(ctx: Context, launch: Launch, signal: str) -> Interrupted:
     the command that stops it; Interrupted.left then keeps the stack's lock held (lock.py)."""
     arn, asked = launch.arn, False
     ecs = ctx.client("ecs")
-    what = "interrupted" if launch.purpose == "run" else "the before task was interrupted"
+    by_hand = launch.purpose == "run" or launch.purpose.startswith(JOB_PURPOSE)  # ecsup run (--job)
+    what = "interrupted" if by_hand else "the before task was interrupted"
     found: dict[str, str | None] = {"arn": None}
     try:
         if arn is None:
@@ -551,7 +580,7 @@ def _settle(ctx: Context, launch: Launch, signal: str) -> Interrupted:
         if seen and seen[0].get("lastStatus") == "STOPPED":  # e.g. while its last log lines were read
             return Interrupted(f"{what} ({signal}): task {task_id} had already stopped")
         ctx.ui.task_event(f"interrupted ({signal}): stopping task {task_id}; interrupt again to leave it stopping")
-        stop(ctx, arn, _interrupted_reason("ecsup run" if launch.purpose == "run" else "ecsup before task", signal))
+        stop(ctx, arn, _interrupted_reason("ecsup run" if by_hand else "ecsup before task", signal))
         asked = True
 
         def stopped() -> tuple[bool, str]:
@@ -607,7 +636,7 @@ def run_task(
         )
         if detach:
             return RunResult(arn, arn.split("/")[-1], task_definition.split("/")[-1], "", list(command))
-        return follow(ctx, task, td, command, timeout)
+        return follow(ctx, task, td, command, timeout, container_of(ctx, purpose))
     except KeyboardInterrupt as exc:
         signal = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
         raise _settle(ctx, launch, signal) from None
@@ -648,6 +677,58 @@ def run(
         arn = register_revision(ctx, td, tags, image)
         td = describe_task_definition(ctx, arn)[0]
     return run_task(ctx, arn, td, placement_of(svc), command, "run", timeout, variables, size, detach)
+
+
+# -- ecsup run --job ------------------------------------------------------------------------------
+def run_job(
+    ctx: Context,
+    name: str,
+    env: list[str] | None = None,
+    cpu: int | None = None,
+    memory: int | None = None,
+    timeout: float | None = None,
+    detach: bool = False,
+) -> RunResult:
+    """`ecsup run --job NAME`: the job now, as its schedule runs it -- a one-off task of the latest
+    ACTIVE revision of the job's family (the one its state machine names), the job's command, the
+    stack's network (the web service's subnets, security group and public-IP setting) and the job's
+    capacity, started by ecsup-job/NAME. ``timeout`` defaults to the job's."""
+    from .deployments import StackMissing, describe_task_definition, service
+
+    job = ctx.config.job(name)
+    if job is None:
+        known = ", ".join(j.name for j in ctx.config.jobs)
+        raise OptionError(
+            f"--job {name}: ecsup.toml has no [jobs.{name}]"
+            + (f"; its jobs: {known}" if known else "; it has no jobs"),
+            hint=f"one of: {known}" if known else "define a job under [jobs.<name>] (docs/configuration.md)",
+        )
+    seconds = float(job.timeout) if timeout is None else timeout
+    if seconds <= 0:
+        raise OptionError(
+            f"--timeout {seconds:g}: must be more than 0 seconds",
+            hint=f"give the seconds the task may run before it is stopped (default: jobs.{name}.timeout)",
+        )
+    variables = parse_env(ctx, env, job.secrets)
+    if cpu is not None and memory is not None:
+        check_size(cpu, memory, {})
+    family = ctx.names.workload(name)
+    try:
+        td = describe_task_definition(ctx, family)[0]  # a family alone: its latest ACTIVE revision
+    except AwsError as exc:
+        if exc.code not in ("ClientException", "InvalidParameterException"):
+            raise
+        td = {"status": "MISSING"}
+    if td.get("status") != "ACTIVE":
+        raise StackMissing(
+            f"job {name} has no active task definition {family} in {ctx.region}",
+            hint="`ecsup create` makes the job first",
+        )
+    svc = service(ctx, f"run job {name} beside")
+    placement = Placement(network=dict(svc.get("networkConfiguration") or {}), capacity=job.capacity_provider_strategy)
+    size = check_size(cpu, memory, td)
+    arn = str(td["taskDefinitionArn"])
+    return run_task(ctx, arn, td, placement, list(job.command), JOB_PURPOSE + name, seconds, variables, size, detach)
 
 
 # -- the migration before a rollout ------------------------------------------------------------

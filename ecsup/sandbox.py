@@ -15,6 +15,18 @@ from typing import Any
 from .errors import EcsupError
 
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+SANDBOX_ACCOUNT = "123456789012"  # moto's account for the dummy credentials
+JOBS_TICK = 1.0  # seconds between the sandbox's looks at its schedules (emulation/jobs.py)
+# `ecsup demo` shows a scheduled job (its config's [jobs.report], `run --job`, then `status`) once
+# `create` builds jobs; until then the demo's stack has none.
+DEMO_JOB = False
+DEMO_JOB_CONFIG = """
+[jobs.report]
+# EventBridge Scheduler -> Step Functions -> a one-off task; rate() runs at once, then every minute
+schedule = "rate(1 minute)"
+command = ["sh", "-c", "echo report: 1042 orders, 3 without a status; sleep 1; exit 0"]
+timeout = 300
+"""
 
 
 class SandboxUnavailable(EcsupError):
@@ -135,6 +147,7 @@ class Sandbox:
     _acm_wait: Any = field(default=None, repr=False)
     _iam_settle: str | None = field(default=None, repr=False)
     _log_quiet: str | None = field(default=None, repr=False)
+    _ticker: Any = field(default=None, repr=False)
 
     def start(self) -> Sandbox:
         require_moto()
@@ -172,6 +185,8 @@ class Sandbox:
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
         self._seed()
+        self._ticker = _JobsTicker(self.region)
+        self._ticker.start()
         return self
 
     def _seed(self) -> None:
@@ -188,6 +203,9 @@ class Sandbox:
         session.client("ec2", endpoint_url=self.endpoint_url).describe_vpcs()  # materialise the default VPC
 
     def stop(self) -> None:
+        if self._ticker is not None:
+            self._ticker.halt()
+            self._ticker = None
         if self._server is not None:
             from . import emulation
 
@@ -220,6 +238,42 @@ class Sandbox:
             "ECSUP_IAM_SETTLE": f"{iam_settle(self.delays or _sandbox_delays()):g}",
             "ECSUP_LOG_QUIET": f"{log_quiet(self.delays or _sandbox_delays()):g}",
         }
+
+
+class _JobsTicker:
+    """The sandbox's schedules fire on its clock even while nothing reads them: every JOBS_TICK
+    seconds the emulation fires what came due and carries the executions on (emulation/jobs.py),
+    so a due job's task starts then, as on AWS (its lines reach its log stream as it runs)."""
+
+    def __init__(self, region: str) -> None:
+        import threading
+
+        self.region = region
+        self._halt = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ecsup-sandbox-jobs", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def halt(self) -> None:
+        self._halt.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._halt.wait(JOBS_TICK):
+            try:
+                self.tick()
+            except Exception:  # a half-made resource mid-request: the next tick sees it whole
+                logging.getLogger(__name__).debug("sandbox jobs tick", exc_info=True)
+
+    def tick(self) -> None:
+        """One look: fire what came due, carry the executions to now."""
+        from . import emulation
+        from .emulation import jobs
+
+        em = emulation.ACTIVE
+        if em is not None:
+            jobs.advance(em, SANDBOX_ACCOUNT, self.region)
 
 
 def demo_delays() -> Any:
@@ -307,4 +361,4 @@ APP_ENV = "dev"
 
 [service.secrets]
 DB_PASSWORD = "/demo/dev/DB_PASSWORD"
-'''
+''' + (DEMO_JOB_CONFIG if DEMO_JOB else "")

@@ -42,6 +42,7 @@ class Report:
     stopped_reasons: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     shared: dict[str, Any] = field(default_factory=dict)  # [load_balancer] shared: the stack's place on it
+    jobs: list[Any] = field(default_factory=list)  # jobs_status.JobStatus of each [jobs.<name>]
 
     @property
     def exists(self) -> bool:
@@ -49,7 +50,12 @@ class Report:
 
     @property
     def healthy(self) -> bool:
-        return all(r.state in (OK, SKIPPED) for r in self.rows)
+        return all(r.state in (OK, SKIPPED) for r in self.rows) and not self.jobs_failing
+
+    @property
+    def jobs_failing(self) -> list[str]:
+        """The jobs whose last finished run failed."""
+        return [job.name for job in self.jobs if job.failing]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +70,7 @@ class Report:
             "stopped_reasons": self.stopped_reasons,
             "notes": self.notes,
             **({"shared_load_balancer": self.shared} if self.shared else {}),
+            "jobs": [job.as_dict() for job in self.jobs],
         }
 
 
@@ -110,7 +117,7 @@ def collect(ctx: Context) -> Report:
     # the health reads are independent: at once, each into its own report, merged in this order
     parts = {
         fn: Report(report.stack, report.url, report.region)
-        for fn in (_certificate_validation, _target_health, _service, _public_dns)
+        for fn in (_certificate_validation, _target_health, _service, _public_dns, _jobs)
     }
     for _, error in ctx.in_parallel({fn: partial(fn, ctx, part) for fn, part in parts.items()}).values():
         if error is not None:
@@ -120,7 +127,16 @@ def collect(ctx: Context) -> Report:
         report.service = part.service or report.service
         report.events += part.events
         report.stopped_reasons += part.stopped_reasons
+        report.jobs += part.jobs
     return report
+
+
+def _jobs(ctx: Context, report: Report) -> None:
+    """Each job's schedule, next run and last runs (jobs_status.py)."""
+    from . import jobs_status
+
+    if ctx.config.jobs:
+        report.jobs = jobs_status.collect(ctx)
 
 
 def _last_scaling_activity(ctx: Context) -> str | None:

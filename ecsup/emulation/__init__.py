@@ -308,6 +308,7 @@ SERVICES = (
     "tasks",
     "s3",
     "ssm",
+    "jobs",
 )
 
 

@@ -108,7 +108,9 @@ NOT_ENABLED = (
     "command agent isn't running. Wait and try again or run a new task with execute command enabled and try again."
 )
 LIST_TASKS_PAGE = 100  # ListTasks' page without maxResults (ECS API reference); tests shrink it
-_STARTED_BY = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+# "Up to 128 letters (uppercase and lowercase), numbers, hyphens (-), forward slash (/), and
+# underscores (_) are allowed." (ECS API reference, RunTask startedBy; a service's own are ecs-svc/...)
+_STARTED_BY = re.compile(r"^[A-Za-z0-9_/-]{1,128}$")
 _LOCK = threading.RLock()  # the sandbox's server answers requests on several threads
 
 
@@ -184,6 +186,9 @@ class OneOff:
     # written, not yet delivered to CloudWatch Logs: (emulation time written, text) -- see _deliver
     undelivered: list[tuple[float, str]] = field(default_factory=list)
     stop_at: float | None = None  # when it ends, once known
+    # A StopTask due at a time (emulation clock), with its reason: Step Functions stopping the task of
+    # a state that timed out (jobs.py), applied at that time even when the task is advanced later.
+    stop_request: tuple[float, str] | None = None
 
     def wall(self, t: float) -> datetime:
         return self.created_at + timedelta(seconds=t - self.created)
@@ -253,51 +258,68 @@ def _stop(task: OneOff, t: float, code: str, reason: str, container_reason: str 
     task.stop_at = t
 
 
+def _user_stop(task: OneOff, t: float, reason: str) -> None:
+    """StopTask at ``t``: a running container gets SIGTERM (exit 143) after writing what it had."""
+    if task.status == "RUNNING":
+        _write_lines(task, t - task.times["startedAt"])
+        task.exit_code = EXIT_SIGTERM
+    _stop(task, t, "UserInitiated", reason)
+
+
 def advance(em: Emulation, ecs: Any) -> None:
     now = em.now()
-    start = em.delays.task_start
     for task in _tasks(ecs).values():
-        _deliver(task, now, em.delays.log_delivery)
-        if task.status == "STOPPED":
-            continue
-        if task.status == "PROVISIONING" and now >= task.created + start / 3:
-            task.status = "PENDING"
-            task.times["pullStartedAt"] = task.created + start / 3
-        if task.status == "PENDING" and now >= task.created + start:
-            began = task.created + start
-            if UNPULLABLE_WORD in task.image.lower():
-                why = (
-                    f"CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve "
-                    f"ref {task.image}: not found"
-                )
-                _stop(task, began, "TaskFailedToStart", why, why)
-            elif task.log is not None and task.log[0] not in _logs_backend(task.account, task.region).groups:
-                why = (
-                    "ResourceInitializationError: failed to validate logger args: The specified log group "
-                    "does not exist. : signal: killed"
-                )
-                _stop(task, began, "TaskFailedToStart", why)
-            else:
-                task.status = "RUNNING"
-                task.times["pullStoppedAt"] = task.times["startedAt"] = began
-        if task.status == "RUNNING":
-            began = task.times["startedAt"]
-            if INTERRUPTED_WORD in task.image.lower():
-                end = began + task.script.duration / 2
-                if now >= end:
-                    _write_lines(task, end - began)
-                    _stop(task, end, "SpotInterruption", "Your Spot Task was interrupted.")
-            else:
-                end = began + task.script.duration
-                _write_lines(task, min(now, end) - began)
-                if now >= end:
-                    _write_lines(task, float("inf"))
-                    task.exit_code = task.script.exit_code
-                    _stop(task, end, "EssentialContainerExited", "Essential container in task exited")
-        if task.status == "DEPROVISIONING" and task.stop_at is not None and now >= task.stop_at + start / 10:
-            task.status = "STOPPED"
-            task.times["stoppedAt"] = task.stop_at + start / 10
-        _deliver(task, now, em.delays.log_delivery)
+        request = task.stop_request
+        if request is not None and task.desired != "STOPPED" and request[0] <= now:
+            _advance_one(em, task, request[0])  # as it was then: stopped at that moment
+            if task.desired != "STOPPED":
+                _user_stop(task, request[0], request[1])
+        _advance_one(em, task, now)
+
+
+def _advance_one(em: Emulation, task: OneOff, now: float) -> None:
+    start = em.delays.task_start
+    _deliver(task, now, em.delays.log_delivery)
+    if task.status == "STOPPED":
+        return
+    if task.status == "PROVISIONING" and now >= task.created + start / 3:
+        task.status = "PENDING"
+        task.times["pullStartedAt"] = task.created + start / 3
+    if task.status == "PENDING" and now >= task.created + start:
+        began = task.created + start
+        if UNPULLABLE_WORD in task.image.lower():
+            why = (
+                f"CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve "
+                f"ref {task.image}: not found"
+            )
+            _stop(task, began, "TaskFailedToStart", why, why)
+        elif task.log is not None and task.log[0] not in _logs_backend(task.account, task.region).groups:
+            why = (
+                "ResourceInitializationError: failed to validate logger args: The specified log group "
+                "does not exist. : signal: killed"
+            )
+            _stop(task, began, "TaskFailedToStart", why)
+        else:
+            task.status = "RUNNING"
+            task.times["pullStoppedAt"] = task.times["startedAt"] = began
+    if task.status == "RUNNING":
+        began = task.times["startedAt"]
+        if INTERRUPTED_WORD in task.image.lower():
+            end = began + task.script.duration / 2
+            if now >= end:
+                _write_lines(task, end - began)
+                _stop(task, end, "SpotInterruption", "Your Spot Task was interrupted.")
+        else:
+            end = began + task.script.duration
+            _write_lines(task, min(now, end) - began)
+            if now >= end:
+                _write_lines(task, float("inf"))
+                task.exit_code = task.script.exit_code
+                _stop(task, end, "EssentialContainerExited", "Essential container in task exited")
+    if task.status == "DEPROVISIONING" and task.stop_at is not None and now >= task.stop_at + start / 10:
+        task.status = "STOPPED"
+        task.times["stoppedAt"] = task.stop_at + start / 10
+    _deliver(task, now, em.delays.log_delivery)
 
 
 def _advance_all(em: Emulation, account: str, region: str) -> None:
