@@ -287,8 +287,13 @@ def test_a_worker_not_made_yet_refuses_the_release_before_any_change(aws, make_c
 # -- rollback ----------------------------------------------------------------------------------------
 def test_rollback_takes_every_workload_back_to_the_release_before(workloads, make_ctx):
     deploy.deploy(make_ctx(TEXT), IMAGE_2)
+    # a revision of each family that belongs to no release (another tool's, or a hand's): the
+    # rollback goes to the release's, not to the family's revision before the current one
+    _task_definition("mailer", IMAGE_1, ["stray"])
+    _task_definition("nightly", IMAGE_1, ["stray"])
     deploy.deploy(make_ctx(TEXT), IMAGE_3)
-    assert job_runs() == ("web-dev-nightly:3", IMAGE_3)
+    assert job_runs() == ("web-dev-nightly:4", IMAGE_3)
+    assert runs("web-dev-mailer")[:2] == ("web-dev-mailer:4", IMAGE_3)
 
     result = deploy.rollback(make_ctx(TEXT))  # to the release of IMAGE_2: its record names the revisions
 
@@ -365,3 +370,32 @@ def test_a_release_and_its_rollback_need_only_what_the_ci_policy_allows(workload
         if not policies.allows(ci, action)
     }
     assert missing == set()
+
+
+def test_cli_deploy_shows_a_line_per_workload(workloads, config_file, plain_output):
+    result = invoke("deploy", "-c", str(config_file), "--image", IMAGE_2)
+    assert result.exit_code == 0, explain(result)
+    out = result.stdout
+    assert "with worker mailer as web-dev-mailer:2, job nightly as web-dev-nightly:2" in out
+    assert "worker mailer: SUCCESSFUL" in out  # the worker's own progress lines
+    assert "traffic web-dev-blue 100% / web-dev-green 0%" in out  # the web service's, as before
+    assert "worker mailer: web-dev-mailer:2 (SUCCESSFUL)" in out
+    assert "job nightly: web-dev-nightly:2 (POINTED)" in out
+    assert "reports" not in out
+
+
+def test_the_live_view_has_a_line_per_worker():
+    import io
+
+    from ecsup.deployments import DeployState
+    from ecsup.render import make_console, release_view
+
+    web = DeployState("arn:web", "IN_PROGRESS", "BAKE_TIME", revision_after="web-dev:2", new_running=1, desired=1)
+    worker = DeployState(
+        "arn:w", "IN_PROGRESS", revision_before="web-dev-mailer:1", revision_after="web-dev-mailer:2", workload="mailer"
+    )
+    console = make_console(io.StringIO())
+    console.print(release_view({"": web, "mailer": worker}))
+    text = console.file.getvalue()
+    assert "deployment" in text and "IN_PROGRESS · BAKE_TIME" in text
+    assert "worker mailer" in text and "new web-dev-mailer:2: 0 running" in text and "old web-dev-mailer:1" in text
