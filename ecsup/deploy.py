@@ -262,7 +262,13 @@ def deploy(
             )
         return _attach(ctx, in_progress, current, timeout, wait_until)
     target = image or ctx.config.service.image
-    if target == current:
+    from . import release
+
+    # the workers and jobs released with it (release.py): a missing one, or a worker's deployment in
+    # progress, refuses the release here, before anything changed
+    released = release.members(ctx)
+    behind = [m.name for m in released if release.member_image(ctx, m) != target]
+    if target == current and not behind:
         return DeployResult(
             None,
             "UNCHANGED",
@@ -272,7 +278,7 @@ def deploy(
             target,
             message=f"{short(svc['taskDefinition'])} already runs {target}: nothing to deploy. {SAME_TAG_HINT}",
         )
-    if image is None:  # the user named no image: never replace the running one silently
+    if image is None and target != current:  # the user named no image: never replace the running one silently
         question = (
             f"{short(svc['taskDefinition'])} runs {current}; no --image was given, so this would replace it "
             f"with service.image from ecsup.toml, {target}"
@@ -283,12 +289,8 @@ def deploy(
                 "which was not named on the command line: nothing was changed",
                 hint=unnamed_image_hint(target, current),
             )
-    from . import release
     from .alarm_guard import guard_release
 
-    # the workers and jobs released with it (release.py): a missing one, or a worker's deployment in
-    # progress, refuses the release here, before anything changed
-    released = release.members(ctx)
     unguarded = guard_release(ctx, svc)  # an alarm in ALARM already would not guard it: say so, wait or go on
     with lock.held(ctx, "deploy"):
         record = release.register(ctx, released, target)
@@ -304,6 +306,8 @@ def deploy(
         f"({arn or 'deployment not listed yet'})"
     )
     result.workloads = {m.name: m.as_dict() for m in released}
+    if target == current:  # released again for the workloads that run another image
+        result.message += f"; released again for {', '.join(behind)}, which ran another image"
     if wait_until == "started" or arn is None:
         return _jobs_wait(_early(result, "started", unguarded), released)
     ctx.ui.release_started(result.message)

@@ -166,16 +166,19 @@ def point_job_at(ctx: Context, job: str, task_definition_arn: str) -> bool:
     return changed
 
 
-def members(ctx: Context, following: bool = True, jobs: bool = True, to: str = "release") -> list[Member]:
+def members(
+    ctx: Context, following: bool = True, jobs: bool = True, to: str = "release", busy_ok: bool = False
+) -> list[Member]:
     """The workers (and jobs) released with the web service, each with the revision it has now:
     those without an image of their own (``following``), or every worker (a restart). Refuses
-    (nothing changed) when one does not exist yet, or when a worker's deployment is in progress."""
+    (nothing changed) when one does not exist yet, or when a worker's deployment is in progress
+    (unless ``busy_ok``: a rollback supersedes it)."""
     found: list[Member] = []
     for worker in ctx.config.workers:
         if following and not worker.follows_service_image:
             continue
         svc = worker_service(ctx, worker.name, to)
-        in_progress = ongoing(ctx, svc["serviceName"])
+        in_progress = None if busy_ok else ongoing(ctx, svc["serviceName"])
         if in_progress:
             raise DeploymentInProgress(
                 f"a deployment of worker {worker.name} is in progress ({in_progress})",
@@ -187,6 +190,13 @@ def members(ctx: Context, following: bool = True, jobs: bool = True, to: str = "
             continue
         found.append(Member(job.name, "job", ctx.names.workload(job.name), job_task_definition(ctx, job.name)))
     return found
+
+
+def member_image(ctx: Context, member: Member) -> str:
+    """The image of the workload's container in the revision it has now."""
+    containers = describe_task_definition(ctx, member.before)[0].get("containerDefinitions") or []
+    ours = next((c for c in containers if c.get("name") == member.name), containers[0] if len(containers) == 1 else {})
+    return str(ours.get("image", ""))
 
 
 def register(ctx: Context, released: list[Member], image: str) -> list[dict[str, str]]:
@@ -284,7 +294,7 @@ def rollback_members(ctx: Context, current_web: str, previous_web: str) -> tuple
     members that need to move, and notes on those left as they are."""
     wanted, fallback = recorded(ctx, previous_web), recorded(ctx, current_web)
     moving, notes = [], []
-    for member in members(ctx, to="roll back"):
+    for member in members(ctx, to="roll back", busy_ok=True):
         target = wanted.get(member.name)
         if target is None and member.name in fallback:
             target = revision_below(ctx, member.family, fallback[member.name])

@@ -399,3 +399,33 @@ def test_the_live_view_has_a_line_per_worker():
     text = console.file.getvalue()
     assert "deployment" in text and "IN_PROGRESS · BAKE_TIME" in text
     assert "worker mailer" in text and "new web-dev-mailer:2: 0 running" in text and "old web-dev-mailer:1" in text
+
+
+def test_the_running_image_is_released_again_only_for_a_worker_that_runs_another(workloads, make_ctx, clock):
+    deploy.deploy(make_ctx(TEXT), IMAGE_2)
+    workloads.reset()
+    same = deploy.deploy(make_ctx(TEXT), IMAGE_2)  # everything runs it: nothing to do
+    assert same.status == "UNCHANGED" and workloads.writes() == []
+
+    # the worker was put back on its first revision (by hand, or built by `create` with service.image)
+    client("ecs").update_service(cluster="web-dev", service="web-dev-mailer", taskDefinition="web-dev-mailer:1")
+    for _ in range(60):  # let that deployment end (on the emulation's clock)
+        ongoing = client("ecs").list_service_deployments(
+            cluster="web-dev", service="web-dev-mailer", status=deploy.ONGOING
+        )["serviceDeployments"]
+        if not ongoing:
+            break
+        clock.sleep(5)
+    result = deploy.deploy(make_ctx(TEXT), IMAGE_2)
+    assert result.status == "SUCCESSFUL" and "released again for mailer" in result.message
+    assert runs("web-dev-mailer")[:2] == ("web-dev-mailer:3", IMAGE_2)
+
+
+def test_rollback_goes_on_while_a_worker_alone_is_deploying(workloads, make_ctx):
+    deploy.deploy(make_ctx(TEXT), IMAGE_2)
+    client("ecs").update_service(cluster="web-dev", service="web-dev-mailer", forceNewDeployment=True)
+    result = deploy.rollback(make_ctx(TEXT))  # the worker's deployment is superseded by the rollback's
+    assert result.status == "SUCCESSFUL", result.message
+    assert runs("web-dev")[:2] == ("web-dev:1", IMAGE_1)
+    assert runs("web-dev-mailer")[:2] == ("web-dev-mailer:1", IMAGE_1)
+    assert job_runs() == ("web-dev-nightly:1", IMAGE_1)
