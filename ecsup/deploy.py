@@ -207,15 +207,38 @@ def _attach(ctx: Context, in_progress: str, current: str, timeout: float, wait_u
     if wait_until == "started":
         return _early(result, "started")
     ctx.ui.release_started(result.message)
-    watched = _follow(ctx, in_progress, timeout, wait_until)
+    from . import release
+
+    workers = release.busy_workers(ctx)  # a release in progress: its workers' deployments, watched beside
+    outcome = release.watch_together(
+        ctx,
+        lambda abort: _follow(ctx, in_progress, timeout, wait_until, abort),
+        workers,
+        timeout,
+        stop_on_failure=False,
+    )
+    if outcome.failed == "web" and outcome.error is not None:
+        raise outcome.error
+    assert outcome.web is not None
+    watched = outcome.web
     watched.image_before, watched.image_after, watched.message = current, target_image, result.message
     if watched.stage == "complete" and target_arn:
-        from . import release
-
-        moved = release.finish_jobs(ctx, target_arn)  # a release watched to its end moves its jobs
-        watched.workloads = {m.name: m.as_dict() for m in moved}
+        # a release watched to its end moves its jobs -- unless one of its workers does not run the
+        # revision the release recorded (its deployment failed): then the release failed
+        moved, why = release.finish_jobs(ctx, target_arn)
+        watched.workloads = {m.name: m.as_dict() for m in [*workers, *moved]}
         if moved:
             watched.message += release.describe(moved).replace(", with", "; moved", 1)
+        if why:
+            error = outcome.error
+            raise RolledBack(
+                f"{why}{f' ({error.message})' if error else ''}",
+                hint="`ecsup rollback` takes the web service back to the release before too; or fix the worker "
+                "and `ecsup deploy --image ...` again",
+                result=watched,
+            )
+    elif outcome.error is not None:
+        raise outcome.error
     return _early(watched, watched.stage) if watched.stage != "complete" else watched
 
 

@@ -445,10 +445,38 @@ def describe(released: list[Member]) -> str:
     return ", with " + ", ".join(f"{m.kind} {m.name} as {short(m.after or m.before)}" for m in released)
 
 
-def finish_jobs(ctx: Context, web_task_definition: str) -> list[Member]:
+def busy_workers(ctx: Context) -> list[Member]:
+    """The workers of ecsup.toml with a deployment in progress (a release started with --no-wait)."""
+    busy = []
+    for worker in ctx.config.workers:
+        try:
+            svc = worker_service(ctx, worker.name, "watch")
+        except StackMissing:  # not built yet: no deployment of it to watch
+            continue
+        arn = ongoing(ctx, svc["serviceName"])
+        if arn:
+            member = Member(worker.name, "worker", ctx.names.workload(worker.name), str(svc["taskDefinition"]))
+            member.deployment, member.status = arn, "IN_PROGRESS"
+            busy.append(member)
+    return busy
+
+
+def finish_jobs(ctx: Context, web_task_definition: str) -> tuple[list[Member], str]:
     """A release watched to its end by `ecsup deploy --watch` (one started with --no-wait or cut
-    short): point each job following the image at the revision the web revision's record names."""
+    short): once each worker of its record runs the revision recorded (its deployment succeeded),
+    point each job following the image at the revision the record names. Returns the jobs moved,
+    and why none was when a worker does not run its revision (the release failed)."""
     record = recorded(ctx, web_task_definition)
+    for worker in ctx.config.workers:
+        if worker.follows_service_image and worker.name in record:
+            svc = worker_service(ctx, worker.name, "watch")
+            runs = short(str(svc["taskDefinition"]))
+            if runs != record[worker.name] or ongoing(ctx, svc["serviceName"]):
+                return [], (
+                    f"worker {worker.name} runs {runs}, not {record[worker.name]} of the release "
+                    f"{short(web_task_definition)}: its deployment failed, so the release did, and the jobs stay on "
+                    "their revisions"
+                )
     moved = []
     for job in ctx.config.jobs:
         if not job.follows_service_image or job.name not in record:
@@ -460,4 +488,4 @@ def finish_jobs(ctx: Context, web_task_definition: str) -> list[Member]:
         point_job_at(ctx, job.name, member.after)
         member.status = "POINTED"
         moved.append(member)
-    return moved
+    return moved, ""

@@ -429,3 +429,14 @@ def test_rollback_goes_on_while_a_worker_alone_is_deploying(workloads, make_ctx)
     assert runs("web-dev")[:2] == ("web-dev:1", IMAGE_1)
     assert runs("web-dev-mailer")[:2] == ("web-dev-mailer:1", IMAGE_1)
     assert job_runs() == ("web-dev-nightly:1", IMAGE_1)
+
+
+def test_watching_a_release_whose_worker_fails_leaves_the_job_and_exits_9(workloads, make_ctx, failing_worker):
+    started = deploy.deploy(make_ctx(TEXT), IMAGE_2, wait=False)
+    assert started.stage == "started"
+    with pytest.raises(deploy.RolledBack) as err:
+        deploy.attach(make_ctx(TEXT))
+    assert err.value.exit_code == EXIT_ROLLED_BACK
+    assert "worker mailer runs web-dev-mailer:1, not web-dev-mailer:2" in err.value.message
+    assert "`ecsup rollback`" in str(err.value.hint)
+    assert job_runs() == ("web-dev-nightly:1", IMAGE_1)  # the release failed: the job stays
