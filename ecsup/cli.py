@@ -595,6 +595,8 @@ def run_release(
                 f"{what}: {result.revision_after} ({result.image_after}) runs, after {doc['seconds']:.0f}s",
                 style="bold green",
             )
+        for name, done in sorted((getattr(result, "workloads", None) or {}).items()):  # workers and jobs
+            ui.print(f"  {done['kind']} {name}: {done['revision_after']} ({done['status'] or 'unchanged'})")
     return doc
 
 
@@ -1497,6 +1499,12 @@ def scale(
     maximum: Annotated[
         int | None, typer.Option("--max", metavar="N", help="Auto scaling's maximum ([service.autoscaling]).")
     ] = None,
+    workload: Annotated[
+        str | None,
+        typer.Option(
+            "--workload", metavar="NAME", help="A worker of ecsup.toml to scale instead of the web service (web)."
+        ),
+    ] = None,
     json_output: JsonOption = False,
     profile: ProfileOption = None,
     region: RegionOption = None,
@@ -1505,14 +1513,15 @@ def scale(
     """Change the desired count (and auto scaling's range) on the live service, at once.
 
     A live change: later `create`s keep it until the value in ecsup.toml changes, and `status`
-    shows it as different from the file. ECS starts or stops tasks to reach the count."""
+    shows it as different from the file. ECS starts or stops tasks to reach the count.
+    `--workload NAME` scales a worker instead (exit 2 for a name that is not a worker)."""
     _aws_options(tctx, profile, region, endpoint_url)
-    from .daytwo import scale as run
+    from .daytwo import scale_workload as run
 
     ctx, ui, err = _setup(tctx, config, json_output)
     with _handled(err, ctx.redact):
         ui.print(f"ecsup scale {ctx.names.stack} in {ctx.region}{ctx.whereabouts()}", style="bold")
-        result = run(ctx, count, minimum, maximum)
+        result = run(ctx, workload, count, minimum, maximum)
         for change in result.changes:
             ui.print(f"changed {change}", style="bold green")
         for note in result.notes:

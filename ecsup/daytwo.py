@@ -362,3 +362,90 @@ def _record_applied_range(ctx: Context, svc: dict[str, Any], target: Any, minimu
         ctx.client("ecs").tag_resource(
             resourceArn=svc["serviceArn"], tags=[{"key": RANGE_TAG, "value": range_text(minimum, maximum)}]
         )
+
+
+def scale_workload(
+    ctx: Context, workload: str | None, count: int | None, minimum: int | None, maximum: int | None
+) -> ScaleChange:
+    """`ecsup scale --workload NAME`: the web service's (no name, or "web") as ``scale``; a worker's
+    desired count (UpdateService desiredCount on its service) and/or its auto scaling range
+    (RegisterScalableTarget on its existing target), under the stack's lock. A job has no count (it
+    runs on its schedule), an unknown name is refused (exit 2): nothing is changed."""
+    from . import lock
+    from .release import worker_service
+    from .steps.autoscaling import DIMENSION, NAMESPACE
+    from .workloads import WEB
+
+    if workload is None or workload == WEB:
+        return scale(ctx, count, minimum, maximum)
+    known = [w.name for w in ctx.config.workers]
+    if workload not in known:
+        is_job = any(j.name == workload for j in ctx.config.jobs)
+        raise OptionError(
+            f"--workload {workload}: "
+            + ("a job runs on its schedule and has no desired count" if is_job else "no such worker in ecsup.toml"),
+            hint="scale the web service (no --workload, or --workload web) or a worker: " + ", ".join([WEB, *known]),
+        )
+    if count is None and minimum is None and maximum is None:
+        raise OptionError("nothing to scale", hint="give --count N, or --min/--max with auto scaling")
+    for option, value in (("--count", count), ("--min", minimum), ("--max", maximum)):
+        if value is not None and not 0 <= value <= MAX_COUNT:
+            raise OptionError(
+                f"{option} {value} must be between 0 and {MAX_COUNT}",
+                hint=f"give a number of tasks from 0 to {MAX_COUNT}, e.g. {option} 2 (0 stops every task)",
+            )
+    cfg = next(w for w in ctx.config.workers if w.name == workload)
+    svc = worker_service(ctx, workload, "scale")
+    service_name = str(svc["serviceName"])
+    resource = f"service/{ctx.names.cluster}/{service_name}"
+    target = None
+    if minimum is not None or maximum is not None or cfg.autoscaling is not None:
+        with doing(f"look up the scalable target of service {service_name}"):
+            found = ctx.client("application-autoscaling").describe_scalable_targets(
+                ServiceNamespace=NAMESPACE, ResourceIds=[resource], ScalableDimension=DIMENSION
+            )["ScalableTargets"]
+        target = found[0] if found else None
+    if (minimum is not None or maximum is not None) and target is None:
+        raise OptionError(
+            f"--min/--max change auto scaling's range, and service {service_name} has no scalable target",
+            hint=f"add [workers.{workload}.autoscaling] (min, max, cpu_target) to ecsup.toml and run `ecsup create`",
+        )
+    desired = int(svc.get("desiredCount") or 0)
+    result = ScaleChange(desired, desired if count is None else count)
+    result.in_file = {"desired_count": cfg.desired_count}
+    new_range: tuple[int, int] | None = None
+    if target is not None:
+        lo, hi = int(target["MinCapacity"]), int(target["MaxCapacity"])
+        new_lo, new_hi = (lo if minimum is None else minimum), (hi if maximum is None else maximum)
+        result.min_before, result.max_before, result.min_after, result.max_after = lo, hi, new_lo, new_hi
+        if new_lo > new_hi:
+            raise OptionError(f"--min {new_lo} is above --max {new_hi}", hint="give --min at most --max")
+        if count is not None and not new_lo <= count <= new_hi:
+            raise OptionError(
+                f"--count {count} is outside auto scaling's range {new_lo} to {new_hi}: it would move it back",
+                hint="give --min/--max around it too",
+            )
+        if (new_lo, new_hi) != (lo, hi):
+            new_range = (new_lo, new_hi)
+            result.changes.append(f"worker {workload} auto scaling range {lo} to {hi} -> {new_lo} to {new_hi}")
+    if count is not None and count != desired:
+        result.changes.append(f"worker {workload} desired count {desired} -> {count}")
+    if not result.changes:
+        result.notes.append(f"nothing to change: worker {workload} is scaled so already")
+        return result
+    with lock.held(ctx, "scale"):
+        if new_range is not None:
+            with doing(f"register the scalable target of service {service_name}"):
+                ctx.client("application-autoscaling").register_scalable_target(
+                    ServiceNamespace=NAMESPACE,
+                    ResourceId=resource,
+                    ScalableDimension=DIMENSION,
+                    MinCapacity=new_range[0],
+                    MaxCapacity=new_range[1],
+                )
+        if count is not None and count != desired:
+            with doing(f"update the desired count of service {service_name}"):
+                ctx.client("ecs").update_service(cluster=ctx.names.cluster, service=service_name, desiredCount=count)
+    if result.desired_after != cfg.desired_count:
+        result.notes.append(f"a live change: ecsup.toml says workers.{workload}.desired_count = {cfg.desired_count}")
+    return result

@@ -60,15 +60,20 @@ def start(ctx: Context, task_definition: str, svc: dict[str, Any]) -> str | None
 
 
 # -- deploy ---------------------------------------------------------------------------------
-def register_revision(ctx: Context, td: dict[str, Any], tags: list[dict[str, str]], image: str) -> str:
-    """A revision identical to ``td`` except the image of ecsup's container."""
+def register_revision(
+    ctx: Context, td: dict[str, Any], tags: list[dict[str, str]], image: str, container: str | None = None
+) -> str:
+    """A revision identical to ``td`` except the image of ecsup's container (``container``: a
+    worker's or job's, named after the workload; its only container if none has that name)."""
     ecs = ctx.client("ecs")
     accepted = ecs.meta.service_model.operation_model("RegisterTaskDefinition").input_shape.members
     args = {k: v for k, v in td.items() if k in accepted and k != "tags"}
+    name = container or ctx.names.container
+    only = len(td["containerDefinitions"]) == 1 and container is not None
     args["containerDefinitions"] = [
-        dict(c, image=image) if c.get("name") == ctx.names.container else c for c in td["containerDefinitions"]
+        dict(c, image=image) if c.get("name") == name or only else c for c in td["containerDefinitions"]
     ]
-    with doing(f"register task definition {ctx.names.family} with image {image}"):
+    with doing(f"register task definition {td.get('family') or ctx.names.family} with image {image}"):
         new = ecs.register_task_definition(**args, tags=tags or [])["taskDefinition"]
     return str(new["taskDefinitionArn"])
 
@@ -79,14 +84,19 @@ EARLY_RETURN = (
 )
 
 
-def _follow(ctx: Context, arn: str, timeout: float, wait_until: str) -> DeployResult:
+def _follow(
+    ctx: Context, arn: str, timeout: float, wait_until: str, abort: Callable[[], bool] | None = None
+) -> DeployResult:
     """Watch a deployment until production traffic is all on the new revision, probe it
     (verify.py: a failing answer rolls it back), then watch it to its end -- or return there,
-    with ``wait_until="production"``."""
+    with ``wait_until="production"``. ``abort``: another workload of the release failed: return
+    where the deployment is (release.py rolls it back)."""
     from .verify import probe
 
     start = ctx.clock()
-    watched = watch(ctx, arn, timeout, until=lambda state: state.production_moved)
+    watched = watch(ctx, arn, timeout, until=lambda state: state.production_moved, abort=abort)
+    if abort is not None and abort():
+        return watched
     checked = probe(ctx)
     if ctx.config.service.deploy.verify.enabled:  # one line a probe (disabled: nothing to say)
         ctx.ui.release_note(checked.summary())
@@ -99,7 +109,7 @@ def _follow(ctx: Context, arn: str, timeout: float, wait_until: str) -> DeployRe
     if wait_until == "production":
         watched.stage = "production"
         return watched
-    done = watch(ctx, arn, max(1.0, timeout - (ctx.clock() - start)), since=start)
+    done = watch(ctx, arn, max(1.0, timeout - (ctx.clock() - start)), since=start, abort=abort)
     done.probe = watched.probe
     return done
 
@@ -197,8 +207,38 @@ def _attach(ctx: Context, in_progress: str, current: str, timeout: float, wait_u
     if wait_until == "started":
         return _early(result, "started")
     ctx.ui.release_started(result.message)
-    watched = _follow(ctx, in_progress, timeout, wait_until)
+    from . import release
+
+    workers = release.busy_workers(ctx)  # a release in progress: its workers' deployments, watched beside
+    outcome = release.watch_together(
+        ctx,
+        lambda abort: _follow(ctx, in_progress, timeout, wait_until, abort),
+        workers,
+        timeout,
+        stop_on_failure=False,
+    )
+    if outcome.failed == "web" and outcome.error is not None:
+        raise outcome.error
+    assert outcome.web is not None
+    watched = outcome.web
     watched.image_before, watched.image_after, watched.message = current, target_image, result.message
+    if watched.stage == "complete" and target_arn:
+        # a release watched to its end moves its jobs -- unless one of its workers does not run the
+        # revision the release recorded (its deployment failed): then the release failed
+        moved, why = release.finish_jobs(ctx, target_arn)
+        watched.workloads = {m.name: m.as_dict() for m in [*workers, *moved]}
+        if moved:
+            watched.message += release.describe(moved).replace(", with", "; moved", 1)
+        if why:
+            error = outcome.error
+            raise RolledBack(
+                f"{why}{f' ({error.message})' if error else ''}",
+                hint="`ecsup rollback` takes the web service back to the release before too; or fix the worker "
+                "and `ecsup deploy --image ...` again",
+                result=watched,
+            )
+    elif outcome.error is not None:
+        raise outcome.error
     return _early(watched, watched.stage) if watched.stage != "complete" else watched
 
 
@@ -245,7 +285,13 @@ def deploy(
             )
         return _attach(ctx, in_progress, current, timeout, wait_until)
     target = image or ctx.config.service.image
-    if target == current:
+    from . import release
+
+    # the workers and jobs released with it (release.py): a missing one, or a worker's deployment in
+    # progress, refuses the release here, before anything changed
+    released = release.members(ctx)
+    behind = [m.name for m in released if release.member_image(ctx, m) != target]
+    if target == current and not behind:
         return DeployResult(
             None,
             "UNCHANGED",
@@ -255,7 +301,7 @@ def deploy(
             target,
             message=f"{short(svc['taskDefinition'])} already runs {target}: nothing to deploy. {SAME_TAG_HINT}",
         )
-    if image is None:  # the user named no image: never replace the running one silently
+    if image is None and target != current:  # the user named no image: never replace the running one silently
         question = (
             f"{short(svc['taskDefinition'])} runs {current}; no --image was given, so this would replace it "
             f"with service.image from ecsup.toml, {target}"
@@ -270,21 +316,79 @@ def deploy(
 
     unguarded = guard_release(ctx, svc)  # an alarm in ALARM already would not guard it: say so, wait or go on
     with lock.held(ctx, "deploy"):
-        new_td = register_revision(ctx, current_td, tags, target)
+        record = release.register(ctx, released, target)
+        new_td = register_revision(ctx, current_td, release.web_tags(tags, record), target)
         from .run import before_rollout, placement_of
 
         before_rollout(ctx, new_td, placement_of(svc))  # [service.deploy] before: BeforeFailed stops here
         arn = start(ctx, new_td, svc)
+        release.start_workers(ctx, released)
     result = DeployResult(arn, "PENDING", short(svc["taskDefinition"]), short(new_td), current, target)
     result.message = (
-        f"deploying {target} as {short(new_td)}, replacing {current} ({arn or 'deployment not listed yet'})"
+        f"deploying {target} as {short(new_td)}{release.describe(released)}, replacing {current} "
+        f"({arn or 'deployment not listed yet'})"
     )
+    result.workloads = {m.name: m.as_dict() for m in released}
+    if target == current:  # released again for the workloads that run another image
+        result.message += f"; released again for {', '.join(behind)}, which ran another image"
     if wait_until == "started" or arn is None:
-        return _early(result, "started", unguarded)
+        return _jobs_wait(_early(result, "started", unguarded), released)
     ctx.ui.release_started(result.message)
-    watched = _follow(ctx, arn, timeout, wait_until)
+    if not released:
+        watched = _follow(ctx, arn, timeout, wait_until)
+    else:
+        watched = _release(ctx, arn, str(current_td["taskDefinitionArn"]), released, timeout, wait_until)
     watched.image_before, watched.image_after, watched.message = current, target, result.message
-    return _early(watched, watched.stage, unguarded) if watched.stage != "complete" else watched
+    watched.workloads = {m.name: m.as_dict() for m in released}
+    if watched.stage != "complete":
+        return _jobs_wait(_early(watched, watched.stage, unguarded), released)
+    return watched
+
+
+def _release(
+    ctx: Context, arn: str, web_before: str, released: list[Any], timeout: float, wait_until: str
+) -> DeployResult:
+    """Watch the web service's deployment and the workers' together (release.py); once all of them
+    succeeded, point the jobs at their new revisions. A failure rolls back the others (RolledBack,
+    exit 9, naming the workload that failed); a timeout leaves them going on in ECS (exit 5)."""
+    from . import release
+    from .errors import WaitTimeout
+
+    workers = [m for m in released if m.kind == "worker"]
+    outcome = release.watch_together(ctx, lambda abort: _follow(ctx, arn, timeout, wait_until, abort), workers, timeout)
+    error = outcome.error
+    if error is None and outcome.web is not None:
+        if outcome.web.stage == "complete":
+            release.point_jobs(ctx, released)
+        return outcome.web
+    if isinstance(error, WaitTimeout) or error is None:
+        raise error or WaitTimeout("the release was not watched to its end", hint=ATTACH_HINT)
+    failed = outcome.failed or "web"
+    done = release.undo(ctx, arn, web_before, failed, released, timeout)
+    jobs = [m.name for m in released if m.kind == "job"]
+    kept = f"; jobs {', '.join(jobs)} stay on their revisions" if jobs else ""
+    what = "the web service's deployment" if failed == "web" else f"the deployment of worker {failed}"
+    result = getattr(error, "result", None) or outcome.web
+    if failed != "web":
+        member = next(m for m in released if m.name == failed)
+        result = outcome.web or DeployResult(arn, "", "", "", "", "")
+        result.status = member.status if member.status.startswith("ROLLBACK") else "ROLLBACK_REQUESTED"
+    message = f"{what} failed, so the release is rolled back ({'; '.join(done)}{kept}): {error.message}"
+    if isinstance(error, RolledBack):
+        raise RolledBack(message, hint=error.hint, result=result)
+    error.message = message
+    raise error
+
+
+def _jobs_wait(result: DeployResult, released: list[Any]) -> DeployResult:
+    """A release that returned before it ended leaves its jobs where they are: say so."""
+    jobs = [m.name for m in released if m.kind == "job"]
+    if jobs:
+        result.message += (
+            f" Jobs {', '.join(jobs)} move to the new revision once the release has succeeded: "
+            "`ecsup deploy --watch` watches it to its end and moves them"
+        )
+    return result
 
 
 def _early(result: DeployResult, stage: str, unguarded: list[str] | None = None) -> DeployResult:
@@ -328,8 +432,10 @@ def restart(ctx: Context, wait: bool = True, timeout: float = 3600.0, wait_until
         )
     revision = short(svc["taskDefinition"])
     image = image_of(ctx, describe_task_definition(ctx, svc["taskDefinition"])[0])
+    from . import release
     from .alarm_guard import guard_release
 
+    workers = release.members(ctx, following=False, jobs=False, to="restart")  # every worker: secrets are theirs too
     unguarded = guard_release(ctx, svc)  # as deploy: an alarm in ALARM already would not guard it
     with lock.held(ctx, "restart"):
         with doing(f"update service {ctx.names.service}"):
@@ -337,16 +443,35 @@ def restart(ctx: Context, wait: bool = True, timeout: float = 3600.0, wait_until
                 cluster=ctx.names.cluster, service=ctx.names.service, forceNewDeployment=True
             )["service"]
         arn = started_deployment(ctx, updated, svc["taskDefinition"])
+        for member in workers:
+            release.update_worker(ctx, member, force=True)
     strategy = str((svc.get("deploymentConfiguration") or {}).get("strategy") or "ROLLING")
     result = DeployResult(arn, "PENDING", revision, revision, image, image)
     result.message = (
         f"restarting {revision} ({image}): {svc.get('desiredCount')} task(s) replaced through a new "
         f"{strategy} deployment ({arn or 'deployment not listed yet'})"
     )
+    if workers:
+        result.message += "; and worker(s) " + ", ".join(f"{m.name} ({short(m.before)})" for m in workers)
+    result.workloads = {m.name: m.as_dict() for m in workers}
     if wait_until == "started" or arn is None:
         return _early(result, "started", unguarded)
     ctx.ui.release_started(result.message)
-    watched = _follow(ctx, arn, timeout, wait_until)
+    if workers:
+        outcome = release.watch_together(
+            ctx,
+            lambda abort: _follow(ctx, arn, timeout, wait_until, abort),
+            workers,
+            timeout,
+            stop_on_failure=False,  # a restart changes no revision: nothing to roll the others back to
+        )
+        if outcome.error is not None:
+            raise outcome.error
+        assert outcome.web is not None
+        watched = outcome.web
+    else:
+        watched = _follow(ctx, arn, timeout, wait_until)
+    watched.workloads = {m.name: m.as_dict() for m in workers}
     watched.image_before, watched.image_after, watched.message = image, image, result.message
     return _early(watched, watched.stage, unguarded) if watched.stage != "complete" else watched
 
@@ -368,18 +493,24 @@ def previous_revision(ctx: Context, svc: dict[str, Any]) -> str | None:
 
 
 def rollback(ctx: Context, wait: bool = True, timeout: float = 3600.0) -> DeployResult:
-    """A deployment in progress: StopServiceDeployment(ROLLBACK). Otherwise: deploy the task
-    definition the service ran before its last successful deployment (same strategy)."""
-    from . import lock
+    """A deployment in progress: StopServiceDeployment(ROLLBACK), and the same for each worker's
+    deployment in progress (a release in progress: its jobs have not moved yet). Otherwise: deploy
+    the task definition the service ran before its last successful deployment (same strategy),
+    and take each worker and job following the service's image back to the revision that
+    release recorded (release.py); the jobs are pointed back at once, the workers' and the web
+    service's deployments watched together."""
+    from . import lock, release
 
     svc = service(ctx, "roll back")
     current_td, _ = describe_task_definition(ctx, svc["taskDefinition"])
     in_progress = ongoing(ctx)
     ended_first = ""
+    workers: list[Any] = []
     if in_progress:
         try:
             with lock.held(ctx, "rollback"), doing(f"roll back deployment {in_progress}"):
                 ctx.client("ecs").stop_service_deployment(serviceDeploymentArn=in_progress, stopType="ROLLBACK")
+                workers = release.stop_workers(ctx)
         except Exception as exc:
             # It ended between the look and the request: StopServiceDeployment answers
             # ConflictException for a deployment in a terminal state (ECS API reference).
@@ -389,6 +520,8 @@ def rollback(ctx: Context, wait: bool = True, timeout: float = 3600.0) -> Deploy
             status = str(ended.get("status", ""))
             ended_first = f"the deployment in progress ended {status} before the rollback request reached it"
             if status != "SUCCESSFUL":  # ECS put the previous revision back itself: nothing more to undo
+                with lock.held(ctx, "rollback"):
+                    workers = release.stop_workers(ctx)
                 result = DeployResult(
                     in_progress, status, short(svc["taskDefinition"]), short(svc["taskDefinition"]), "", ""
                 )
@@ -396,6 +529,7 @@ def rollback(ctx: Context, wait: bool = True, timeout: float = 3600.0) -> Deploy
                 result.revision_after, result.image_after = short(back["taskDefinitionArn"]), image_of(ctx, back)
                 result.image_before = image_of(ctx, current_td)
                 result.message = f"{ended_first}; the service runs {result.revision_after} ({result.image_after})"
+                result.workloads = {m.name: m.as_dict() for m in workers}
                 return result
             svc = service(ctx)  # it succeeded: roll back from what it deployed, as with nothing in progress
             current_td, _ = describe_task_definition(ctx, svc["taskDefinition"])
@@ -406,11 +540,14 @@ def rollback(ctx: Context, wait: bool = True, timeout: float = 3600.0) -> Deploy
         )
         if wait:
             ctx.ui.release_started(f"rolling back the deployment in progress ({in_progress})")
-            result = watch(ctx, in_progress, timeout, purpose="rollback")
+            result = _watch_back(ctx, in_progress, workers, timeout, "rollback")
         back = describe_task_definition(ctx, service(ctx)["taskDefinition"])[0]
         result.revision_after, result.image_after = short(back["taskDefinitionArn"]), image_of(ctx, back)
         result.image_before = image_of(ctx, current_td)
         result.message = f"rolled back the deployment in progress to {result.revision_after} ({result.image_after})"
+        if workers:
+            result.message += ", and the deployments of worker(s) " + ", ".join(m.name for m in workers)
+        result.workloads = {m.name: m.as_dict() for m in workers}
         return result
     previous = previous_revision(ctx, svc)
     if previous is None:
@@ -420,8 +557,13 @@ def rollback(ctx: Context, wait: bool = True, timeout: float = 3600.0) -> Deploy
             hint="deploy the image you want with `ecsup deploy --image IMAGE`",
         )
     before_td = describe_task_definition(ctx, previous)[0]
+    moving, notes = release.rollback_members(ctx, str(svc["taskDefinition"]), previous)
     with lock.held(ctx, "rollback"):
         arn = start(ctx, previous, svc)
+        for member in moving:
+            if member.kind == "worker":
+                release.update_worker(ctx, member, member.after)
+        release.point_jobs(ctx, moving)  # the jobs go back at once: nothing of theirs runs between runs
     result = DeployResult(
         arn,
         "PENDING",
@@ -430,11 +572,33 @@ def rollback(ctx: Context, wait: bool = True, timeout: float = 3600.0) -> Deploy
         image_of(ctx, current_td),
         image_of(ctx, before_td),
     )
-    message = f"back to {short(previous)} ({result.image_after})"
+    message = f"back to {short(previous)} ({result.image_after}){release.describe(moving)}"
     if wait and arn is not None:
         ctx.ui.release_started(message)
-        watched = watch(ctx, arn, timeout)
+        watched = _watch_back(ctx, arn, [m for m in moving if m.kind == "worker"], timeout, "deploy")
         watched.image_before, watched.image_after = result.image_before, result.image_after
         result = watched
-    result.message = (f"{ended_first}; " if ended_first else "") + message
+    result.message = (f"{ended_first}; " if ended_first else "") + message + "".join(f"; {n}" for n in notes)
+    result.workloads = {m.name: m.as_dict() for m in moving}
     return result
+
+
+def _watch_back(ctx: Context, arn: str, workers: list[Any], timeout: float, purpose: str) -> DeployResult:
+    """Watch a rollback of the web service and of the workers together; the first failure is raised
+    once every watch ended (a rollback rolls nothing else back)."""
+    if not workers:
+        return watch(ctx, arn, timeout, purpose=purpose)
+    from . import release
+
+    outcome = release.watch_together(
+        ctx,
+        lambda abort: watch(ctx, arn, timeout, purpose=purpose, abort=abort),
+        workers,
+        timeout,
+        purpose,
+        stop_on_failure=False,
+    )
+    if outcome.error is not None:
+        raise outcome.error
+    assert outcome.web is not None
+    return outcome.web

@@ -73,6 +73,7 @@ class DeployState:
     events: list[str] = field(default_factory=list)  # new since the last look
     elapsed: float = 0.0
     alarms: dict[str, str] = field(default_factory=dict)  # the alarms ECS watches -> their state (OK, ALARM, ...)
+    workload: str = ""  # "": the web service; else the worker this deployment releases (release.py)
 
     @property
     def production_moved(self) -> bool:
@@ -129,6 +130,9 @@ class DeployResult:
     # why the deployment's tasks stopped (DescribeTasks stoppedReason, containers[].reason), when it failed
     stopped_reasons: list[str] = field(default_factory=list)
     probe: dict[str, Any] | None = None  # verify.ProbeResult.as_dict()
+    # the workers and jobs released (or rolled back) with the web service: name -> what happened to it
+    # (kind, revision_before, revision_after, status), release.py
+    workloads: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -164,10 +168,11 @@ def _reasons(task: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(str(r) for r in found if r))
 
 
-def stopped_reasons(ctx: Context) -> list[str]:
-    """Why the service's recently stopped tasks stopped (best effort: [] when unreadable)."""
+def stopped_reasons(ctx: Context, service_name: str | None = None) -> list[str]:
+    """Why the service's (``service_name``'s: a worker's) recently stopped tasks stopped (best
+    effort: [] when unreadable)."""
     try:
-        tasks = _stopped_tasks(ctx, serviceName=ctx.names.service)
+        tasks = _stopped_tasks(ctx, serviceName=service_name or ctx.names.service)
     except EcsupError:  # diagnosis is best effort: never hide the original failure
         return []
     return sorted({r for t in tasks for r in _reasons(t)})
@@ -204,7 +209,7 @@ def service_failure(ctx: Context, service: dict[str, Any] | None, reasons: list[
     the stopped tasks' reasons already read (a deployment's), else the service's."""
     parts = []
     if reasons is None:
-        reasons = stopped_reasons(ctx)
+        reasons = stopped_reasons(ctx, (service or {}).get("serviceName"))
     if reasons:
         parts.append("stopped tasks: " + " | ".join(reasons))
     if service:
@@ -270,6 +275,7 @@ def service(ctx: Context, to: str = "deploy to") -> dict[str, Any]:
             f"ECS service {ctx.names.service!r} exists but does not carry ecsup's tags for app={ctx.names.app}, "
             f"env={ctx.names.env}"
         )
+    ctx.learn_account(str(svc.get("serviceArn", "")))  # a job's state machine ARN needs it (release.py)
     return dict(svc)
 
 
@@ -290,18 +296,20 @@ def short(arn: str | None) -> str:
     return str(arn or "").split("/")[-1]
 
 
-def list_deployments(ctx: Context, **filters: Any) -> list[dict[str, Any]]:
-    """Every brief of the service's deployments matching ``filters``, from all pages (20 a page
-    unless asked otherwise; botocore has no paginator for it), newest first: the API reference
-    promises no order, so they are sorted here by ``createdAt`` (AWS's clock, never ours)."""
+def list_deployments(ctx: Context, service_name: str | None = None, **filters: Any) -> list[dict[str, Any]]:
+    """Every brief of the service's (``service_name``'s: a worker's) deployments matching
+    ``filters``, from all pages (20 a page unless asked otherwise; botocore has no paginator for
+    it), newest first: the API reference promises no order, so they are sorted here by
+    ``createdAt`` (AWS's clock, never ours)."""
     ecs = ctx.client("ecs")
     briefs: list[dict[str, Any]] = []
     token: str | None = None
-    with doing(f"list the deployments of service {ctx.names.service}"):
+    name = service_name or ctx.names.service
+    with doing(f"list the deployments of service {name}"):
         while True:
             page = ecs.list_service_deployments(
                 cluster=ctx.names.cluster,
-                service=ctx.names.service,
+                service=name,
                 maxResults=100,
                 **filters,
                 **({"nextToken": token} if token else {}),
@@ -314,9 +322,10 @@ def list_deployments(ctx: Context, **filters: Any) -> list[dict[str, Any]]:
     return briefs
 
 
-def ongoing(ctx: Context) -> str | None:
-    """The ARN of the deployment in progress on the service, if any (the newest)."""
-    briefs = list_deployments(ctx, status=ONGOING)
+def ongoing(ctx: Context, service_name: str | None = None) -> str | None:
+    """The ARN of the deployment in progress on the service (a worker's: ``service_name``), if any
+    (the newest)."""
+    briefs = list_deployments(ctx, service_name, status=ONGOING)
     return str(briefs[0]["serviceDeploymentArn"]) if briefs else None
 
 
@@ -382,14 +391,21 @@ def watch(
     purpose: str = "deploy",
     until: Callable[[DeployState], bool] | None = None,
     since: float | None = None,
+    service_name: str | None = None,
+    workload: str = "",
+    abort: Callable[[], bool] | None = None,
 ) -> DeployResult:
     """Follow a deployment to its end (or, with ``until``, until a look satisfies it: the result
     then has the status of that moment), handing each change to ``ctx.ui.deploy_progress``.
     Returns the result when it ended SUCCESSFUL (for a rollback: ROLLBACK_SUCCESSFUL);
     raises RolledBack when ECS rolled it back (naming the alarm that made it, if one did),
     WaitTimeout when ``timeout`` ran out. ``since``: when the watch of this deployment began (a watch
-    resumed after the probe keeps counting from there)."""
+    resumed after the probe keeps counting from there). ``service_name``/``workload``: a worker's
+    service and name (release.py watches them beside the web service's); ``abort``: returns True
+    when the watch should stop where it is (another workload of the release failed): the result
+    then has the status of that moment, as with ``until``."""
     ecs = ctx.client("ecs")
+    name = service_name or ctx.names.service
     start = ctx.clock() if since is None else since
     revisions: dict[str, str] = {}
     seen_events: set[str] = set()
@@ -400,8 +416,8 @@ def watch(
     def look() -> tuple[bool, str]:
         nonlocal first_look
         dep = describe_deployment(ctx, arn)
-        with doing(f"read service {ctx.names.service}"):
-            svc = ecs.describe_services(cluster=ctx.names.cluster, services=[ctx.names.service])["services"][0]
+        with doing(f"read service {name}"):
+            svc = ecs.describe_services(cluster=ctx.names.cluster, services=[name])["services"][0]
         target = dep.get("targetServiceRevision") or {}
         sources = dep.get("sourceServiceRevisions") or []
         _revision_task_definitions(ctx, [target.get("arn", "")] + [s.get("arn", "") for s in sources], revisions)
@@ -440,10 +456,12 @@ def watch(
             events=events,
             elapsed=ctx.clock() - start,
             alarms=alarms,
+            workload=workload,
         )
         last.update(state=state, deployment=dep, service=svc)
         ctx.ui.deploy_progress(state)
-        return state.ended or (until is not None and until(state)), state.status
+        stopped = abort is not None and abort()
+        return state.ended or (until is not None and until(state)) or stopped, state.status
 
     def timed_out(status: str) -> WaitTimeout:
         return WaitTimeout(
@@ -454,7 +472,7 @@ def watch(
     # the deploy view is the progress: no generic wait lines
     waiting.poll(
         ctx,
-        f"deployment of {ctx.names.service}",
+        f"deployment of {name}",
         look,
         timeout,
         on_timeout=timed_out,
@@ -550,7 +568,7 @@ def started_deployment(ctx: Context, service: dict[str, Any], task_definition: s
     filters: dict[str, Any] = recent or {"status": ONGOING}
 
     def find() -> tuple[bool, str]:
-        for brief in list_deployments(ctx, **filters):
+        for brief in list_deployments(ctx, service.get("serviceName"), **filters):
             target = str(brief.get("targetServiceRevisionArn", ""))
             if number is not None:
                 if target.split("/")[-1] == number:

@@ -55,6 +55,7 @@ READ_ACTIONS = (
     "ssm:GetParameter",
     "ssm:GetParameters",
     "ssm:ListTagsForResource",
+    "states:DescribeStateMachine",  # a release: the task definition a job runs
     "sts:GetCallerIdentity",
 )
 
@@ -119,6 +120,7 @@ WRITE_ACTIONS = (
     "ssm:DeleteParameter",
     "ssm:PutParameter",
     "ssm:StartSession",  # ecsup exec --forward
+    "states:UpdateStateMachine",  # a release points a job at its new revision
 )
 
 ROLE_ACTIONS = (
@@ -222,8 +224,21 @@ def ci_deploy_policy(
             },
             {
                 "Effect": "Allow",
-                "Action": ["ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition", "ecs:TagResource"],
+                # ListTaskDefinitions: a rollback to a revision with no release record looks for the
+                # revision before in each worker's and job's family
+                "Action": [
+                    "ecs:DescribeTaskDefinition",
+                    "ecs:RegisterTaskDefinition",
+                    "ecs:TagResource",
+                    "ecs:ListTaskDefinitions",
+                ],
                 "Resource": "*",
+            },
+            {
+                # a release points each job's state machine at its new revision (release.py)
+                "Effect": "Allow",
+                "Action": ["states:DescribeStateMachine", "states:UpdateStateMachine"],
+                "Resource": f"arn:{partition}:states:{region}:{account}:stateMachine:{stack}-*",
             },
             {
                 "Effect": "Allow",
@@ -286,7 +301,7 @@ def ci_trust_policy(
 
 # -- which IAM actions an AWS call needs --------------------------------------------------------------
 # botocore's service name -> the IAM service prefix, where they differ
-SERVICE_PREFIX = {"elbv2": "elasticloadbalancing"}
+SERVICE_PREFIX = {"elbv2": "elasticloadbalancing", "stepfunctions": "states"}
 # operations whose IAM action is named otherwise (S3's, mostly: Service Authorization Reference)
 RENAMED: dict[tuple[str, str], tuple[str, ...]] = {
     ("s3", "HeadBucket"): ("s3:ListBucket",),

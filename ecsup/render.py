@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import sys
+import threading
 import time
 import zlib
 from collections.abc import Callable
@@ -68,6 +69,10 @@ class ConsoleUI:
         self._last_plain: dict[str, tuple[str, float]] = {}
         self._live: Any = None  # the deploy view on a terminal
         self._last_deploy = ""
+        # a release of several workloads (release.py): the latest look at each, watched from threads
+        self._workloads: dict[str, Any] = {}
+        self._last_lines: dict[str, str] = {}
+        self._deploy_lock = threading.Lock()
         self.announced: str | None = None  # release_started's line
 
     def print(self, text: str = "", style: str | None = None) -> None:
@@ -82,7 +87,49 @@ class ConsoleUI:
     # -- deploy / rollback --------------------------------------------------------
     def deploy_progress(self, state: Any) -> None:
         """A live view on a terminal (stage, traffic split, old and new tasks, bake countdown;
-        new service events above it); elsewhere one plain line per change."""
+        new service events above it); elsewhere one plain line per change. A release of workers
+        with the web service (looks from several threads): one view, a line per worker under the
+        web service's grid; plain lines start with the worker's name."""
+        with self._deploy_lock:
+            if getattr(state, "workload", "") or self._workloads:
+                self._release_progress(state)
+            else:
+                self._deploy_progress(state)
+
+    def _release_progress(self, state: Any) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+        name = getattr(state, "workload", "") or ""
+        self._workloads[name] = state
+        label = f"worker {name}: " if name else ""
+        for text in state.events:
+            self.console.print(escape(f"  event: {label}{self.redact(text)}"), style="dim")
+        if not self.live:
+            line = state.summary()
+            if line != self._last_lines.get(name):
+                self._last_lines[name] = line
+                self.console.print(escape(f"  [{state.elapsed:>4.0f}s] {label}{self.redact(line)}"))
+            if all(s.ended for s in self._workloads.values()):
+                self._workloads.clear()
+                self._last_lines.clear()
+            return
+        from rich.live import Live
+
+        view = release_view(self._workloads)
+        if self._live is None:
+            self._live = Live(view, console=self.console, refresh_per_second=4, transient=True)
+            self._live.start()
+        else:
+            self._live.update(view)
+        if all(s.ended for s in self._workloads.values()):
+            self._live.stop()
+            self._live = None
+            for key, ended in sorted(self._workloads.items()):
+                self.console.print(escape(f"  {f'worker {key}: ' if key else ''}{ended.summary()}"))
+            self._workloads.clear()
+
+    def _deploy_progress(self, state: Any) -> None:
         if self._status is not None:  # a spinner from an earlier wait
             self._status.stop()
             self._status = None
@@ -149,6 +196,8 @@ class ConsoleUI:
         return str(Prompt.ask("choose", choices=list(choices), default=default, console=self.console))
 
     def stop_live(self) -> None:
+        self._workloads.clear()
+        self._last_lines.clear()
         if self._live is not None:
             self._live.stop()
             self._live = None
@@ -251,6 +300,28 @@ def deploy_view(state: Any) -> Any:
     elif state.stage == "BAKE_TIME" and state.bake_total:  # an emulator's bake: shorter than it says
         grid.add_row("bake", f"{_minutes(state.bake_total)}, shortened by this endpoint (no countdown)")
     return grid
+
+
+def release_view(states: dict[str, Any]) -> Any:
+    """The live view of a release: the web service's grid, then a line per worker."""
+    from rich.console import Group
+    from rich.table import Table
+
+    parts: list[Any] = []
+    if "" in states:
+        parts.append(deploy_view(states[""]))
+    workers = Table.grid(padding=(0, 2))
+    workers.add_column(style="bold")
+    workers.add_column()
+    for name, state in sorted((k, v) for k, v in states.items() if k):
+        old = f"; old {state.revision_before}: {state.old_running} running" if state.revision_before else ""
+        workers.add_row(
+            f"worker {escape(name)}",
+            f"{state.status}  new {state.revision_after or '?'}: {state.new_running} running, "
+            f"{state.new_pending} pending (of {state.desired}){old}",
+        )
+    parts.append(workers)
+    return Group(*parts)
 
 
 def plan_summary(actions: list[Action]) -> str:
