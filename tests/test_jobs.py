@@ -107,3 +107,192 @@ def test_a_rerun_with_nothing_changed_makes_no_mutating_call(aws, make_ctx):
     assert aws.mutating() == []
     kinds = {(a.resource, a.kind) for a in outcome.actions if a.resource in ("schedule", "state machine")}
     assert kinds == {("schedule", "noop"), ("state machine", "noop")}
+
+
+def test_the_roles_allow_exactly_what_running_and_starting_the_jobs_needs(aws, make_ctx):
+    create(make_ctx)
+    iam = client("iam")
+    jobs_role = iam.get_role(RoleName="web-dev-jobs")["Role"]
+    trust = jobs_role["AssumeRolePolicyDocument"]
+    trust = trust if isinstance(trust, dict) else json.loads(trust)
+    assert trust["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "states.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+        }
+    ]
+    assert tagdict(jobs_role["Tags"]) == TAGS
+    statements = {s["Sid"]: s for s in inline("web-dev-jobs")["Statement"]}
+    on_cluster = {"ArnEquals": {"ecs:cluster": CLUSTER}}
+    assert statements["RunJobTasks"]["Action"] == "ecs:RunTask"
+    assert statements["RunJobTasks"]["Resource"] == [
+        f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/web-dev-nightly:*"
+    ]
+    assert statements["RunJobTasks"]["Condition"] == on_cluster
+    assert statements["WatchJobTasks"]["Action"] == ["ecs:StopTask", "ecs:DescribeTasks"]
+    assert statements["WatchJobTasks"]["Condition"] == on_cluster
+    assert statements["TagJobTasks"]["Action"] == "ecs:TagResource"
+    assert statements["TagJobTasks"]["Condition"] == {"StringEquals": {"ecs:CreateAction": "RunTask"}}
+    assert statements["TaskStateEvents"]["Action"] == ["events:PutTargets", "events:PutRule", "events:DescribeRule"]
+    assert statements["TaskStateEvents"]["Resource"] == (
+        f"arn:aws:events:{REGION}:{ACCOUNT}:rule/StepFunctionsGetEventsForECSTaskRule"
+    )
+    assert statements["PassTaskRoles"]["Action"] == "iam:PassRole"
+    assert statements["PassTaskRoles"]["Resource"] == [
+        f"arn:aws:iam::{ACCOUNT}:role/web-dev-execution",
+        f"arn:aws:iam::{ACCOUNT}:role/web-dev-task",
+    ]
+    assert statements["PassTaskRoles"]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+    }
+    assert set(statements) == {"RunJobTasks", "TagJobTasks", "WatchJobTasks", "TaskStateEvents", "PassTaskRoles"}
+
+    scheduler_role = iam.get_role(RoleName="web-dev-scheduler")["Role"]
+    trust = scheduler_role["AssumeRolePolicyDocument"]
+    trust = trust if isinstance(trust, dict) else json.loads(trust)
+    assert trust["Statement"][0]["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert trust["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+    assert inline("web-dev-scheduler")["Statement"] == [
+        {"Sid": "StartJobs", "Effect": "Allow", "Action": "states:StartExecution", "Resource": [MACHINE]}
+    ]
+
+
+CHANGED = JOB.replace('"cron(0 3 * * ? *)"', '"rate(2 hours)"').replace("1800", "600").replace("cleanup", "purge")
+
+
+def test_a_changed_schedule_timeout_and_command_are_updated_in_place(aws, make_ctx):
+    create(make_ctx)
+    schedule_arn = schedule()["Arn"]
+    aws.reset()
+    outcome = create(make_ctx, CHANGED)
+    mutating = {(svc, op) for svc, op in aws.mutating() if svc != "ssm"}  # but the stack's lock
+    assert ("scheduler", "UpdateSchedule") in mutating and ("stepfunctions", "UpdateStateMachine") in mutating
+    assert not mutating & {("scheduler", "CreateSchedule"), ("stepfunctions", "CreateStateMachine")}
+    assert not {op for svc, op in mutating if op.startswith("Delete")}
+    sched = schedule()
+    assert sched["Arn"] == schedule_arn and sched["ScheduleExpression"] == "rate(2 hours)"
+    _, doc = machine()
+    run = doc["States"]["Run"]
+    assert run["TimeoutSeconds"] == 600
+    td = client("ecs").describe_task_definition(taskDefinition=run["Parameters"]["TaskDefinition"])["taskDefinition"]
+    assert td["revision"] == 2 and td["containerDefinitions"][0]["command"] == ["python", "manage.py", "purge"]
+    lines = {(a.resource, a.kind): a for a in outcome.actions}
+    assert str(lines[("schedule", "update")].changes[0]) == "expression: cron(0 3 * * ? *) -> rate(2 hours)"
+    machine_changes = {c.attribute: c for c in lines[("state machine", "update")].changes}
+    assert str(machine_changes["timeout"]) == "timeout: 1800 -> 600"
+    assert machine_changes["task definition"].old == "web-dev-nightly:1"
+    aws.reset()
+    create(make_ctx, CHANGED)
+    assert aws.mutating() == []
+
+
+def test_alarm_and_notify_make_the_alarm_and_turning_it_off_removes_it(aws, make_ctx):
+    topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:ops"
+    create(make_ctx, JOB + "alarm = true\n")
+    cw = client("cloudwatch")
+    (alarm,) = cw.describe_alarms(AlarmNames=["ecsup-web-dev-job-nightly-failed"])["MetricAlarms"]
+    metrics = {m["Id"]: m for m in alarm["Metrics"]}
+    names = {m["MetricStat"]["Metric"]["MetricName"] for m in metrics.values() if "MetricStat" in m}
+    assert names == {"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"}
+    for m in metrics.values():
+        if "MetricStat" in m:
+            assert m["MetricStat"]["Metric"]["Namespace"] == "AWS/States"
+            assert m["MetricStat"]["Metric"]["Dimensions"] == [{"Name": "StateMachineArn", "Value": MACHINE}]
+            assert m["MetricStat"]["Stat"] == "Sum"
+    assert alarm["Threshold"] == 1 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["TreatMissingData"] == "notBreaching" and not alarm.get("AlarmActions")
+
+    aws.reset()
+    create(make_ctx, JOB + f'notify = "{topic}"\n')
+    (alarm,) = cw.describe_alarms(AlarmNames=["ecsup-web-dev-job-nightly-failed"])["MetricAlarms"]
+    assert alarm["AlarmActions"] == [topic] and alarm["OKActions"] == [topic]
+    assert ("cloudwatch", "PutMetricAlarm") in aws.mutating()
+
+    create(make_ctx)  # neither alarm nor notify
+    assert cw.describe_alarms(AlarmNames=["ecsup-web-dev-job-nightly-failed"])["MetricAlarms"] == []
+
+
+TWO = (
+    JOB
+    + """
+[jobs.report]
+schedule = "rate(1 day)"
+command = ["python", "report.py"]
+"""
+)
+
+
+def test_a_job_removed_from_the_config_is_deleted_with_everything_it_had(aws, make_ctx):
+    create(make_ctx, TWO.replace("[jobs.report]", "[jobs.report]\nalarm = true"))
+    report = MACHINE.replace("nightly", "report")
+    aws.reset()
+    outcome = create(make_ctx, JOB)
+    deleted = {(a.resource, a.name) for a in outcome.actions if a.kind == "delete"}
+    assert deleted == {
+        ("schedule", "web-dev-report"),
+        ("state machine", "web-dev-report"),
+        ("task definition", "web-dev-report"),
+        ("CloudWatch alarm", "ecsup-web-dev-job-report-failed"),
+    }
+    names = [s["Name"] for s in client("scheduler").list_schedules(GroupName="web-dev")["Schedules"]]
+    assert names == ["web-dev-nightly"]
+    assert client("stepfunctions").describe_state_machine(stateMachineArn=report)["status"] == "DELETING"
+    assert (
+        client("ecs").list_task_definitions(familyPrefix="web-dev-report", status="ACTIVE")["taskDefinitionArns"] == []
+    )
+    assert inline("web-dev-scheduler")["Statement"][0]["Resource"] == [MACHINE]  # no longer the removed one's
+    machine()  # the other job is untouched
+    aws.reset()
+    create(make_ctx, JOB)
+    assert aws.mutating() == []
+
+
+def _nothing_of_jobs_left() -> None:
+    scheduler, sfn, iam = client("scheduler"), client("stepfunctions"), client("iam")
+    groups = [g["Name"] for g in scheduler.list_schedule_groups()["ScheduleGroups"]]
+    assert groups == ["default"]
+    assert sfn.list_state_machines()["stateMachines"] == []
+    roles = {r["RoleName"] for r in iam.list_roles()["Roles"]}
+    assert not roles & {"web-dev-jobs", "web-dev-scheduler"}
+    for family in ("web-dev-nightly", "web-dev-report"):
+        for status in ("ACTIVE", "INACTIVE"):
+            assert client("ecs").list_task_definitions(familyPrefix=family, status=status)["taskDefinitionArns"] == []
+    assert client("cloudwatch").describe_alarms(AlarmNamePrefix="ecsup-web-dev-job-")["MetricAlarms"] == []
+
+
+def test_destroy_leaves_nothing_of_the_jobs(aws, make_ctx, clock):
+    create(make_ctx, TWO + "alarm = true\n")
+    result = destroy(make_ctx, TWO)
+    assert result.failed == [] and result.left == []
+    clock.sleep(60)  # the state machines and the group stay DELETING for a moment
+    _nothing_of_jobs_left()
+    aws.reset()
+    outcome = engine.plan_destroy(make_ctx(config_text(TWO)))
+    assert [a for a in outcome.actions if a.mutates] == []
+
+
+def test_removing_the_last_job_removes_the_roles_and_the_group_too(aws, make_ctx, clock):
+    create(make_ctx)
+    create(make_ctx, "")
+    clock.sleep(60)
+    _nothing_of_jobs_left()
+    aws.reset()
+    create(make_ctx, "")
+    assert aws.mutating() == []
+
+
+def test_destroy_then_create_at_once_waits_for_the_deleting_state_machine_and_group(aws, make_ctx, strict_aws):
+    from ecsup import emulation
+
+    # longer than the rest of a create takes: the create meets them still DELETING
+    emulation.activate(strict_aws.with_delays(state_machine_deleting=400.0, schedule_group_deleting=300.0))
+    create(make_ctx)
+    destroy(make_ctx)
+    aws.reset()
+    create(make_ctx)  # the group and the state machine of the name are still DELETING: retried
+    assert aws.calls.count(("scheduler", "CreateScheduleGroup")) > 1
+    assert aws.calls.count(("stepfunctions", "CreateStateMachine")) > 1
+    assert schedule()["Target"]["Arn"] == MACHINE
+    assert machine()[0]["status"] == "ACTIVE"

@@ -875,7 +875,7 @@ class JobsStep(Step):
                 # a role not assumable yet; a state machine of the name still being deleted (a destroy
                 # moments ago): terraform-provider-aws retries both (sfn/state_machine.go)
                 lambda e: states_role_not_ready(e) or is_code(e, "StateMachineDeleting"),
-                ctx.timeouts.propagation,
+                ctx.timeouts.release,  # a deletion lasts as long as the runs it stops
             )
         return str(arn)
 
