@@ -84,7 +84,7 @@ def schedules_need_an_active_group_a_valid_expression_and_an_assumable_role(
     if zone and timezone_problem(zone):
         raise AwsFault("ValidationException", f"Invalid timezone: {zone}.")
     target = resp._get_param("Target") or {}
-    if not role_assumable(em, resp.current_account, target.get("RoleArn"), SCHEDULER):
+    if not role_assumable(em, resp.current_account, str(target.get("RoleArn") or ""), SCHEDULER):
         raise AwsFault(
             "ValidationException",
             "The execution role you provide must allow AWS EventBridge Scheduler to assume the role.",
