@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from conftest import REGION, client, config_text
 
 from ecsup import engine
+from ecsup.errors import OwnershipConflict
 
 ACCOUNT = "123456789012"
 JOB = """
@@ -296,3 +298,132 @@ def test_destroy_then_create_at_once_waits_for_the_deleting_state_machine_and_gr
     assert aws.calls.count(("stepfunctions", "CreateStateMachine")) > 1
     assert schedule()["Target"]["Arn"] == MACHINE
     assert machine()[0]["status"] == "ACTIVE"
+
+
+def test_a_job_added_to_a_stack_waits_out_the_new_roles_propagation(aws, make_ctx):
+    """Step Functions and EventBridge Scheduler refuse a role created seconds ago; with no settle at
+    all the refusals are met and retried."""
+    from ecsup.context import Timeouts
+
+    create(make_ctx, "")
+    aws.reset()
+    engine.create(make_ctx(config_text(JOB), timeouts=Timeouts(iam_settle=0.0)))
+    assert aws.calls.count(("stepfunctions", "CreateStateMachine")) > 1
+    assert schedule()["Target"]["Arn"] == MACHINE and machine()[0]["status"] == "ACTIVE"
+
+
+def test_the_strict_layer_refuses_what_aws_refuses(aws, make_ctx, clock):
+    from botocore.exceptions import ClientError
+
+    create(make_ctx)
+    scheduler, sfn = client("scheduler"), client("stepfunctions")
+    body = schedule()
+    base = {
+        "Name": "other",
+        "GroupName": "web-dev",
+        "ScheduleExpression": "rate(1 day)",
+        "FlexibleTimeWindow": {"Mode": "OFF"},
+        "Target": {"Arn": MACHINE, "RoleArn": body["Target"]["RoleArn"]},
+    }
+
+    def refused(call: Any, **kwargs: Any) -> str:
+        with pytest.raises(ClientError) as caught:
+            call(**kwargs)
+        return f"{caught.value.response['Error']['Code']}: {caught.value.response['Error']['Message']}"
+
+    missing_role = dict(base["Target"], RoleArn=f"arn:aws:iam::{ACCOUNT}:role/nobody")  # type: ignore[arg-type]
+    assert "must allow AWS EventBridge Scheduler to assume the role" in refused(
+        scheduler.create_schedule, **dict(base, Target=missing_role)
+    )
+    jobs_role = dict(base["Target"], RoleArn=f"arn:aws:iam::{ACCOUNT}:role/web-dev-jobs")  # type: ignore[arg-type]
+    assert refused(scheduler.create_schedule, **dict(base, Target=jobs_role)).startswith("ValidationException")
+    assert refused(scheduler.create_schedule, **dict(base, ScheduleExpression="cron(0 3 * * *)")) == (
+        "ValidationException: Invalid Schedule Expression cron(0 3 * * *)."
+    )
+    assert refused(scheduler.create_schedule, **dict(base, GroupName="nope")).startswith("ResourceNotFoundException")
+    assert refused(scheduler.create_schedule_group, Name="web-dev").startswith("ConflictException")
+    assert [s["Name"] for s in scheduler.list_schedules(GroupName="web-dev")["Schedules"]] == ["web-dev-nightly"]
+
+    found, doc = machine()
+    doc["States"]["Run"]["TimeoutSeconds"] = 5
+    assert refused(
+        sfn.create_state_machine, name="web-dev-nightly", definition=json.dumps(doc), roleArn=found["roleArn"]
+    ).startswith("StateMachineAlreadyExists")
+    assert refused(
+        sfn.create_state_machine, name="x", definition='{"StartAt": "A", "States": {}}', roleArn=found["roleArn"]
+    ).startswith("InvalidDefinition")
+    scheduler_role = body["Target"]["RoleArn"]
+    assert "authorized to assume the provided role" in refused(
+        sfn.create_state_machine, name="x", definition=found["definition"], roleArn=scheduler_role
+    )
+    client("iam").create_role(RoleName="fresh", AssumeRolePolicyDocument=json.dumps(_trust("states.amazonaws.com")))
+    fresh = f"arn:aws:iam::{ACCOUNT}:role/fresh"
+    assert refused(sfn.create_state_machine, name="x", definition=found["definition"], roleArn=fresh).startswith(
+        "AccessDeniedException"
+    )
+    clock.sleep(30)  # IAM has propagated it
+    sfn.create_state_machine(name="x", definition=found["definition"], roleArn=fresh)
+
+
+def _trust(service: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+    }
+
+
+def test_a_schedule_group_of_the_name_that_is_not_ecsups_is_a_conflict(aws, make_ctx):
+    create(make_ctx, "")
+    client("scheduler").create_schedule_group(Name="web-dev", Tags=[{"Key": "team", "Value": "other"}])
+    aws.reset()
+    with pytest.raises(OwnershipConflict) as caught:
+        create(make_ctx)
+    assert caught.value.exit_code == 4 and "schedule group 'web-dev'" in caught.value.message
+    assert aws.writes() == []
+    result = destroy(make_ctx)  # destroy leaves it alone
+    assert client("scheduler").get_schedule_group(Name="web-dev")["State"] == "ACTIVE"
+    assert result.failed == []
+
+
+def test_point_jobs_at_moves_only_the_task_definition_of_the_runs(aws, make_ctx):
+    from ecsup.steps.jobs import point_jobs_at
+
+    create(make_ctx)
+    _, before = machine()
+    ecs = client("ecs")
+    td = ecs.describe_task_definition(taskDefinition="web-dev-nightly", include=["TAGS"])
+    again = {
+        k: td["taskDefinition"][k]
+        for k in ("family", "taskRoleArn", "executionRoleArn", "networkMode", "containerDefinitions", "cpu", "memory")
+    }
+    again["containerDefinitions"][0]["image"] = "public.ecr.aws/nginx/nginx:mainline"
+    arn = ecs.register_task_definition(**again, requiresCompatibilities=["FARGATE"], tags=td["tags"])["taskDefinition"][
+        "taskDefinitionArn"
+    ]
+    ctx = make_ctx(config_text(JOB))
+    assert point_jobs_at(ctx, {"nightly": arn, "gone": arn}) == {
+        "gone": "no state machine",
+        "nightly": "moved to web-dev-nightly:2",
+    }
+    _, after = machine()
+    assert after["States"]["Run"]["Parameters"]["TaskDefinition"] == arn
+    before["States"]["Run"]["Parameters"]["TaskDefinition"] = arn
+    assert after == before
+    assert point_jobs_at(ctx, {"nightly": arn}) == {"nightly": "already on it"}
+
+
+def test_plan_shows_a_line_per_job_resource(aws, make_ctx):
+    ctx = make_ctx(config_text(JOB + "alarm = true\n"))
+    ctx.mode = "plan"
+    outcome = engine.make_plan(ctx)
+    lines = {(a.kind, a.resource, a.name) for a in outcome.actions}
+    assert {
+        ("create", "IAM role", "web-dev-jobs"),
+        ("create", "IAM role", "web-dev-scheduler"),
+        ("create", "schedule group", "web-dev"),
+        ("create", "task definition", "web-dev-nightly"),
+        ("create", "state machine", "web-dev-nightly"),
+        ("create", "schedule", "web-dev-nightly"),
+        ("create", "CloudWatch alarm", "ecsup-web-dev-job-nightly-failed"),
+    } <= lines
+    assert aws.writes() == []
