@@ -51,10 +51,17 @@ READ_ACTIONS = (
     "route53:ListHostedZones",
     "route53:ListHostedZonesByName",
     "route53:ListResourceRecordSets",
+    "scheduler:GetSchedule",  # [jobs.*]: the schedules and their group
+    "scheduler:GetScheduleGroup",
+    "scheduler:ListSchedules",
+    "scheduler:ListTagsForResource",
     "ssm:DescribeParameters",
     "ssm:GetParameter",
     "ssm:GetParameters",
     "ssm:ListTagsForResource",
+    "states:DescribeStateMachine",  # [jobs.*]: the state machines that run them
+    "states:ListStateMachines",
+    "states:ListTagsForResource",
     "sts:GetCallerIdentity",
 )
 
@@ -115,10 +122,20 @@ WRITE_ACTIONS = (
     "logs:PutRetentionPolicy",
     "logs:TagResource",
     "route53:ChangeResourceRecordSets",
+    "scheduler:CreateSchedule",  # [jobs.*]
+    "scheduler:CreateScheduleGroup",
+    "scheduler:DeleteSchedule",
+    "scheduler:DeleteScheduleGroup",
+    "scheduler:TagResource",
+    "scheduler:UpdateSchedule",
     "ssm:AddTagsToResource",
     "ssm:DeleteParameter",
     "ssm:PutParameter",
     "ssm:StartSession",  # ecsup exec --forward
+    "states:CreateStateMachine",  # [jobs.*]
+    "states:DeleteStateMachine",
+    "states:TagResource",
+    "states:UpdateStateMachine",
 )
 
 ROLE_ACTIONS = (
@@ -160,7 +177,7 @@ ACCESS_LOG_BUCKET_ACTIONS = (
 def operator_policy(stack: str = "web-dev", account: str = "123456789012", partition: str = "aws") -> Policy:
     """What the credentials of a person (or a pipeline) running every command need: create, plan,
     status, cost, logs, deploy, rollback, run, exec and destroy, with every feature on
-    ([load_balancer] access_logs or shared, alarms, auto scaling, the before task, exec)."""
+    ([load_balancer] access_logs or shared, alarms, auto scaling, the before task, exec, jobs)."""
     return {
         "Version": VERSION,
         "Statement": [
@@ -286,7 +303,7 @@ def ci_trust_policy(
 
 # -- which IAM actions an AWS call needs --------------------------------------------------------------
 # botocore's service name -> the IAM service prefix, where they differ
-SERVICE_PREFIX = {"elbv2": "elasticloadbalancing"}
+SERVICE_PREFIX = {"elbv2": "elasticloadbalancing", "stepfunctions": "states"}
 # operations whose IAM action is named otherwise (S3's, mostly: Service Authorization Reference)
 RENAMED: dict[tuple[str, str], tuple[str, ...]] = {
     ("s3", "HeadBucket"): ("s3:ListBucket",),
@@ -323,6 +340,12 @@ IMPLIED: dict[str, tuple[str, ...]] = {
     "iam:CreateRole": ("iam:TagRole",),
     "logs:CreateLogGroup": ("logs:TagResource",),
     "ssm:PutParameter": ("ssm:AddTagsToResource",),
+    # [jobs.*]: a state machine is given its role, a schedule the scheduler role
+    "scheduler:CreateSchedule": ("iam:PassRole",),
+    "scheduler:UpdateSchedule": ("iam:PassRole",),
+    "scheduler:CreateScheduleGroup": ("scheduler:TagResource",),
+    "states:CreateStateMachine": ("states:TagResource", "iam:PassRole"),
+    "states:UpdateStateMachine": ("iam:PassRole",),
 }
 
 
