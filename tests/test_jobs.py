@@ -427,3 +427,23 @@ def test_plan_shows_a_line_per_job_resource(aws, make_ctx):
         ("create", "CloudWatch alarm", "ecsup-web-dev-job-nightly-failed"),
     } <= lines
     assert aws.writes() == []
+
+
+def test_ecsup_plan_prints_the_jobs_changes_attribute_by_attribute(aws, make_ctx, tmp_path):
+    from conftest import SECRET_GIVEN, explain
+    from typer.testing import CliRunner
+
+    from ecsup.cli import app
+
+    create(make_ctx)
+    path = tmp_path / "ecsup.toml"
+    path.write_text(config_text(CHANGED))
+    aws.reset()
+    result = CliRunner().invoke(app, ["plan", "-c", str(path)], env=SECRET_GIVEN)
+    assert result.exit_code == 0, explain(result)
+    out = result.stdout
+    assert "~ update    schedule web-dev-nightly" in out and "expression: cron(0 3 * * ? *) -> rate(2 hours)" in out
+    assert "+ create    task definition web-dev-nightly:2" in out, explain(result)
+    assert "~ update    state machine web-dev-nightly" in out and "timeout: 1800 -> 600" in out
+    assert "command: ['python', 'manage.py', 'cleanup'] -> ['python', 'manage.py', 'purge']" in out
+    assert aws.writes() == []

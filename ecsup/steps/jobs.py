@@ -498,7 +498,8 @@ def referenced_task_definition(found: dict[str, Any] | None) -> str | None:
 def _comparable(td: dict[str, Any]) -> dict[str, Any]:
     """ecs._effective plus what a workload's container sets besides the web's (its command)."""
     out = _effective(td)
-    out["commands"] = [c.get("command") or [] for c in td.get("containerDefinitions", [])]
+    for container, found in zip(out["containers"], td.get("containerDefinitions", []), strict=False):
+        container["command"] = list(found.get("command") or [])
     return out
 
 
@@ -514,7 +515,7 @@ def _td_changes(have: dict[str, Any], want: dict[str, Any]) -> list[Change]:
                         was = [x[0] for x in hc.get(k) or []] if k == "secrets" else hc.get(k)
                         changes.append(Change(k if k != "secrets" else "secrets (names)", str(was), str(shown)))
         elif old.get(key) != new[key]:
-            changes.append(Change(key if key != "commands" else "command", str(old.get(key)), str(new[key])))
+            changes.append(Change(key, str(old.get(key)), str(new[key])))
     return changes
 
 
@@ -735,16 +736,16 @@ class JobsStep(Step):
             job = _job_of(ctx, schedule)
             if job is not None and job not in configured:
                 actions += self._removal(ctx, job, schedule)
-        if not jobs:  # the last job went: its roles and the group go too
+        if not jobs:  # the last job went: its roles and the group go too, once the rest is gone
+            removals = tuple(a.ref for a in actions if a.kind == "delete")
             for role in (ctx.names.jobs_role, ctx.names.scheduler_role):
                 found = get_role(ctx, role)
                 if found is not None and check_owner(ctx, "IAM role", role, tag_dict(found.get("Tags"))):
-                    actions.append(
-                        Action("delete", "IAM role", role, "no job left", run=partial(delete_role, ctx, role))
-                    )
-            actions.append(
-                Action("delete", "schedule group", name, "no job left", run=partial(self._delete_group, ctx))
-            )
+                    run = partial(delete_role, ctx, role)
+                    actions.append(Action("delete", "IAM role", role, "no job left", run=run, after=removals))
+            everything = tuple(a.ref for a in actions if a.kind == "delete")
+            run = partial(self._delete_group, ctx)
+            actions.append(Action("delete", "schedule group", name, "no job left", run=run, after=everything))
         if active and jobs and group is not None:
             actions.insert(0, Action("noop", "schedule group", name, group["Arn"]))
         return actions
@@ -977,7 +978,9 @@ class JobsStep(Step):
     # -- a job no longer configured ------------------------------------------------------------
     def _removal(self, ctx: Context, job: str, schedule: str) -> list[Action]:
         """Its alarm, state machine and family, then (last: what finds the rest again) its schedule."""
-        return [*self._leftovers(ctx, job, "no longer configured"), self._schedule_deletion(ctx, schedule, ())]
+        leftovers = self._leftovers(ctx, job, "no longer configured")
+        first = tuple(a.ref for a in leftovers if a.kind == "delete")
+        return [*leftovers, self._schedule_deletion(ctx, schedule, first)]
 
     def _leftovers(self, ctx: Context, job: str, why: str, after: tuple[str, ...] = ()) -> list[Action]:
         from ..deployments import alarm_states
