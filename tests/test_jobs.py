@@ -447,3 +447,33 @@ def test_ecsup_plan_prints_the_jobs_changes_attribute_by_attribute(aws, make_ctx
     assert "~ update    state machine web-dev-nightly" in out and "timeout: 1800 -> 600" in out
     assert "command: ['python', 'manage.py', 'cleanup'] -> ['python', 'manage.py', 'purge']" in out
     assert aws.writes() == []
+
+
+def test_a_job_runs_on_its_own_capacity_size_and_image(aws, make_ctx):
+    own = JOB + 'capacity = "mixed"\non_demand_base = 0\non_demand_percent = 25\ncpu = 1024\nmemory = 2048\n'
+    create(make_ctx, own + 'image = "ghcr.io/acme/jobs:7"\n')
+    _, doc = machine()
+    params = doc["States"]["Run"]["Parameters"]
+    assert "LaunchType" not in params
+    assert sorted(params["CapacityProviderStrategy"], key=lambda s: s["CapacityProvider"]) == [
+        {"CapacityProvider": "FARGATE", "Weight": 25, "Base": 0},
+        {"CapacityProvider": "FARGATE_SPOT", "Weight": 75, "Base": 0},
+    ]
+    td = client("ecs").describe_task_definition(taskDefinition=params["TaskDefinition"])["taskDefinition"]
+    assert (td["cpu"], td["memory"]) == ("1024", "2048")
+    assert td["containerDefinitions"][0]["image"] == "ghcr.io/acme/jobs:7"
+    svc = client("ecs").describe_task_definition(taskDefinition="web-dev")["taskDefinition"]
+    assert svc["containerDefinitions"][0]["image"] == "public.ecr.aws/nginx/nginx:stable"  # the web's is its own
+
+
+def test_a_job_follows_the_web_service_image_changed_in_the_config(aws, make_ctx):
+    create(make_ctx)
+    image = {'image = "public.ecr.aws/nginx/nginx:stable"': 'image = "public.ecr.aws/nginx/nginx:mainline"'}
+    create(make_ctx, replace=image)
+    _, doc = machine()
+    td = client("ecs").describe_task_definition(taskDefinition=doc["States"]["Run"]["Parameters"]["TaskDefinition"])
+    assert td["taskDefinition"]["revision"] == 2
+    assert td["taskDefinition"]["containerDefinitions"][0]["image"] == "public.ecr.aws/nginx/nginx:mainline"
+    aws.reset()
+    create(make_ctx, replace=image)
+    assert aws.mutating() == []

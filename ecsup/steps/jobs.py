@@ -708,7 +708,9 @@ class JobsStep(Step):
     removed job left; the roles and the group once no job is left."""
 
     title = "scheduled jobs"
-    needs = ("JobRolesStep", "TaskDefinitionStep", "SecurityGroupsStep", "ClusterStep", "IamStep")
+    # ServiceStep: a job that follows the web service's image moves to a new one only once the web
+    # service's release of it succeeded (an apply that follows `needs` keeps that order)
+    needs = ("JobRolesStep", "TaskDefinitionStep", "SecurityGroupsStep", "ClusterStep", "IamStep", "ServiceStep")
 
     def plan(self, ctx: Context) -> list[Action]:
         jobs = ctx.config.jobs
