@@ -477,3 +477,20 @@ def test_a_job_follows_the_web_service_image_changed_in_the_config(aws, make_ctx
     aws.reset()
     create(make_ctx, replace=image)
     assert aws.mutating() == []
+
+
+def test_status_lists_the_jobs_resources_as_they_are(aws, make_ctx):
+    from ecsup.status import collect
+
+    create(make_ctx)
+    client("scheduler").update_schedule(  # drifted behind ecsup's back
+        Name="web-dev-nightly",
+        GroupName="web-dev",
+        ScheduleExpression="rate(5 minutes)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target=schedule()["Target"],
+    )
+    rows = {(r.resource, r.name): r for r in collect(make_ctx(config_text(JOB))).rows}
+    assert rows[("state machine", "web-dev-nightly")].state == "OK"
+    drifted = rows[("schedule", "web-dev-nightly")]
+    assert drifted.state == "DRIFT" and "expression: rate(5 minutes) -> cron(0 3 * * ? *)" in drifted.detail
