@@ -59,7 +59,9 @@ READ_ACTIONS = (
     "ssm:GetParameter",
     "ssm:GetParameters",
     "ssm:ListTagsForResource",
+    "states:DescribeExecution",  # status: a job's last runs
     "states:DescribeStateMachine",  # [jobs.*]: the state machines that run them
+    "states:ListExecutions",
     "states:ListStateMachines",
     "states:ListTagsForResource",
     "sts:GetCallerIdentity",
