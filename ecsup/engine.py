@@ -24,6 +24,7 @@ from .steps.certificate import CertificateStep
 from .steps.dns import DnsStep
 from .steps.ecs import ClusterStep, TaskDefinitionStep
 from .steps.iam import IamStep
+from .steps.jobs import JobRolesStep, JobsStep
 from .steps.loadbalancer import HttpsStep, ListenersStep, LoadBalancerStep
 from .steps.logs import LogsStep
 from .steps.move import MoveStep, detect
@@ -51,6 +52,7 @@ def pipeline() -> list[Step]:
         # made soon and settles while the rest is built
         SecretsStep(),
         IamStep(),
+        JobRolesStep(),  # [jobs.*]: their roles settle while the rest is built
         DnsStep(),
         LogsStep(),
         ClusterStep(),
@@ -62,6 +64,9 @@ def pipeline() -> list[Step]:
         ServiceStep(),
         HttpsStep(),
         AutoscalingStep(),
+        # [jobs.*]: each job's family, state machine, schedule and alarm (after the web service's
+        # release: a job following its image moves only once that succeeded)
+        JobsStep(),
         # a stack moving between load balancers: the record (if the service's deployment did not
         # move it) and the side it left, once the service serves from the new one
         MoveStep(),

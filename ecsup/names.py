@@ -170,6 +170,11 @@ class Names:
         return f"{self.stack}-scheduler"
 
     @property
+    def jobs_role(self) -> str:
+        """The role the jobs' Step Functions state machines run with (RunTask and what runTask.sync needs)."""
+        return f"{self.stack}-jobs"
+
+    @property
     def job_runs_rule(self) -> str:
         """The EventBridge rule that keeps the jobs' stopped tasks' state-change events."""
         return f"ecsup-{self.stack}-job-runs"

@@ -51,11 +51,19 @@ READ_ACTIONS = (
     "route53:ListHostedZones",
     "route53:ListHostedZonesByName",
     "route53:ListResourceRecordSets",
+    "scheduler:GetSchedule",  # [jobs.*]: the schedules and their group
+    "scheduler:GetScheduleGroup",
+    "scheduler:ListSchedules",
+    "scheduler:ListTagsForResource",
     "ssm:DescribeParameters",
     "ssm:GetParameter",
     "ssm:GetParameters",
     "ssm:ListTagsForResource",
-    "states:DescribeStateMachine",  # a release: the task definition a job runs
+    "states:DescribeExecution",  # status: a job's last runs
+    "states:DescribeStateMachine",  # [jobs.*]: the state machines that run them; a release: the revision a job runs
+    "states:ListExecutions",
+    "states:ListStateMachines",
+    "states:ListTagsForResource",
     "sts:GetCallerIdentity",
 )
 
@@ -116,11 +124,20 @@ WRITE_ACTIONS = (
     "logs:PutRetentionPolicy",
     "logs:TagResource",
     "route53:ChangeResourceRecordSets",
+    "scheduler:CreateSchedule",  # [jobs.*]
+    "scheduler:CreateScheduleGroup",
+    "scheduler:DeleteSchedule",
+    "scheduler:DeleteScheduleGroup",
+    "scheduler:TagResource",
+    "scheduler:UpdateSchedule",
     "ssm:AddTagsToResource",
     "ssm:DeleteParameter",
     "ssm:PutParameter",
     "ssm:StartSession",  # ecsup exec --forward
-    "states:UpdateStateMachine",  # a release points a job at its new revision
+    "states:CreateStateMachine",  # [jobs.*]
+    "states:DeleteStateMachine",
+    "states:TagResource",
+    "states:UpdateStateMachine",  # also a release, pointing a job at its new revision
 )
 
 ROLE_ACTIONS = (
@@ -162,7 +179,7 @@ ACCESS_LOG_BUCKET_ACTIONS = (
 def operator_policy(stack: str = "web-dev", account: str = "123456789012", partition: str = "aws") -> Policy:
     """What the credentials of a person (or a pipeline) running every command need: create, plan,
     status, cost, logs, deploy, rollback, run, exec and destroy, with every feature on
-    ([load_balancer] access_logs or shared, alarms, auto scaling, the before task, exec)."""
+    ([load_balancer] access_logs or shared, alarms, auto scaling, the before task, exec, jobs)."""
     return {
         "Version": VERSION,
         "Statement": [
@@ -338,6 +355,12 @@ IMPLIED: dict[str, tuple[str, ...]] = {
     "iam:CreateRole": ("iam:TagRole",),
     "logs:CreateLogGroup": ("logs:TagResource",),
     "ssm:PutParameter": ("ssm:AddTagsToResource",),
+    # [jobs.*]: a state machine is given its role, a schedule the scheduler role
+    "scheduler:CreateSchedule": ("iam:PassRole",),
+    "scheduler:UpdateSchedule": ("iam:PassRole",),
+    "scheduler:CreateScheduleGroup": ("scheduler:TagResource",),
+    "states:CreateStateMachine": ("states:TagResource", "iam:PassRole"),
+    "states:UpdateStateMachine": ("iam:PassRole",),
 }
 
 

@@ -24,8 +24,13 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 SCALING = "\n[service.autoscaling]\nmin = 1\nmax = 4\ncpu_target = 60\nrequests_per_target = 500\n"
 BEFORE = '\n[service.deploy]\nbefore = ["sh", "-c", "echo migrating; exit 0"]\n'
+JOBS = '\n[jobs.nightly]\nschedule = "cron(0 3 * * ? *)"\ncommand = ["python", "cleanup.py"]\nalarm = true\n'
 FULL = config_text(
-    "\n[load_balancer]\naccess_logs = true\n" + SCALING + BEFORE + "[service.deploy.alarms]\nlatency_p95_ms = 800\n",
+    "\n[load_balancer]\naccess_logs = true\n"
+    + SCALING
+    + BEFORE
+    + "[service.deploy.alarms]\nlatency_p95_ms = 800\n"
+    + JOBS,
     replace={'health_check_path = "/health"': 'health_check_path = "/health"\nexec = true'},
 )
 STACKS = {"default": config_text(), "full": FULL, "shared": web(SCALING + BEFORE)}
@@ -121,6 +126,9 @@ def test_every_call_of_every_command_is_allowed_by_its_documented_policy(
         assert ("s3", "PutBucketPolicy") in every and ("application-autoscaling", "PutScalingPolicy") in every
         assert ("ecs", "RunTask") in made["deploy"]  # the before task, with the CI policy too
         assert ("application-autoscaling", "RegisterScalableTarget") in made["scale"]
+        # [jobs.*]: the schedule, its group, the state machine, made and deleted
+        assert {("scheduler", "CreateSchedule"), ("stepfunctions", "CreateStateMachine")} <= made["create"]
+        assert {("scheduler", "DeleteScheduleGroup"), ("stepfunctions", "DeleteStateMachine")} <= made["destroy"]
     if "[service.secrets]" in text:
         assert ("ssm", "PutParameter") in made["secrets"]
     if stack == "shared":

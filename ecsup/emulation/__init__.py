@@ -121,6 +121,12 @@ class Delays:
     # ExecuteCommand works only once it runs ("... or the execute command agent isn't running").
     # Seconds after the container starts; short in the tests, which wait it out.
     exec_agent_start: float = 5.0
+    # A deleted Step Functions state machine is DELETING, and its name cannot be taken again, for a
+    # while (DeleteStateMachine: "sets the state machine's status to DELETING"); a deleted schedule
+    # group is DELETING until its schedules are gone (DeleteScheduleGroup) (emulation/states.py,
+    # emulation/scheduler.py).
+    state_machine_deleting: float = 3.0
+    schedule_group_deleting: float = 3.0
 
 
 STRICT = Delays()  # the test suite: on its fake clock these cost no real time
@@ -144,6 +150,8 @@ SANDBOX = Delays(  # the sandbox: on the real clock, short enough to watch (scri
     deployment_minute=1.0,
     log_delivery=0.5,
     exec_agent_start=0.5,
+    state_machine_deleting=0.5,
+    schedule_group_deleting=0.5,
 )
 
 
@@ -308,6 +316,8 @@ SERVICES = (
     "tasks",
     "s3",
     "ssm",
+    "scheduler",
+    "states",
     "jobs",
 )
 
