@@ -31,6 +31,7 @@ from .steps.network import SecurityGroupsStep
 from .steps.secrets import SecretsStep
 from .steps.service import ServiceStep
 from .steps.shared import SharedLoadBalancerStep, SharedRuleStep
+from .steps.workloads import WorkerServiceStep, WorkerTaskDefinitionStep
 from .steps.zone import ZoneStep
 
 
@@ -55,11 +56,13 @@ def pipeline() -> list[Step]:
         LogsStep(),
         ClusterStep(),
         TaskDefinitionStep(),
+        WorkerTaskDefinitionStep(),  # [workers.<name>]: each worker's family (steps/workloads.py)
         ListenersStep(),
         SharedRuleStep(),  # on a shared load balancer: the stack's certificate and host rule
         # before the service, which names them: they need the load balancer and groups' ARNs
         AlarmsStep(),
         ServiceStep(),
+        WorkerServiceStep(),  # each worker's service, no load balancer; a removed worker's deleted
         HttpsStep(),
         AutoscalingStep(),
         # a stack moving between load balancers: the record (if the service's deployment did not
