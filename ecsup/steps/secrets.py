@@ -225,6 +225,8 @@ class SecretsStep(Step):
         return "created"
 
     def plan_destroy(self, ctx: Context) -> list[Action]:
+        from .workloads import worker_service_refs
+
         secrets = sorted(stack_parameters(ctx))
         if not secrets:
             return []
@@ -249,7 +251,12 @@ class SecretsStep(Step):
                 continue
             actions.append(
                 Action(
-                    "delete", "secret", name, "--purge", run=partial(self._delete, ctx, name), after=(service_ref(ctx),)
+                    "delete",
+                    "secret",
+                    name,
+                    "--purge",
+                    run=partial(self._delete, ctx, name),
+                    after=(service_ref(ctx), *worker_service_refs(ctx)),
                 )
             )
         return actions
