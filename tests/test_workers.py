@@ -333,3 +333,26 @@ def test_a_worker_whose_tasks_exit_fails_its_rollout_rolls_back_and_shows_failin
     report = collect(ctx_for(make_ctx, bad))
     assert any(r.resource == "task definition" and r.state != OK for r in report.rows)
     assert not report.healthy
+
+
+def test_a_removed_worker_is_found_past_the_first_page_of_a_crowded_cluster(aws: Recorder, make_ctx: Any) -> None:
+    """ListServices answers 10 services a page and DescribeServices takes 10 names (the strict
+    layer, as AWS): a removed worker listed on a later page, among services of the same prefix that
+    are not ecsup's, is still found and deleted; the others are left alone."""
+    engine.create(ctx_for(make_ctx, config_text(WORKER)))
+    ecs = client("ecs")
+    web = ecs.describe_services(cluster="web-dev", services=["web-dev"])["services"][0]
+    others = [f"web-dev-a{i:02d}" for i in range(11)]  # listed before web-dev-mailer
+    for name in others:
+        ecs.create_service(cluster="web-dev", serviceName=name, taskDefinition=web["taskDefinition"], desiredCount=0)
+    first = ecs.list_services(cluster="web-dev")
+    assert len(first["serviceArns"]) == 10 and first.get("nextToken")
+    try:
+        ecs.describe_services(cluster="web-dev", services=others)
+        raise AssertionError("DescribeServices took 11 names")
+    except ecs.exceptions.InvalidParameterException:
+        pass
+
+    engine.create(make_ctx(config_text()))  # the file no longer names the worker
+    assert service() is None
+    assert all(service(name) is not None for name in others)
