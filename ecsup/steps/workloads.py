@@ -452,8 +452,7 @@ class WorkerServiceStep(Step):
             kwargs["capacityProviderStrategy"] = worker_strategy(worker)
             kwargs["forceNewDeployment"] = True
         deploys = bool(kwargs.keys() & DEPLOYING)
-        if deploys:
-            permissions_settle(ctx)
+        permissions_settle(ctx)  # tasks may start (a new deployment, a higher count): their secrets readable
         with doing(f"update service {name}"):
             waiting.retry(
                 ctx,
