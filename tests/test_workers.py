@@ -356,3 +356,22 @@ def test_a_removed_worker_is_found_past_the_first_page_of_a_crowded_cluster(aws:
     engine.create(make_ctx(config_text()))  # the file no longer names the worker
     assert service() is None
     assert all(service(name) is not None for name in others)
+
+
+def test_the_execution_role_reads_the_parameters_of_every_workload_jobs_included(aws: Recorder, make_ctx: Any) -> None:
+    job = (
+        '\n[jobs.nightly]\nschedule = "cron(0 3 * * ? *)"\ncommand = ["cleanup"]\n'
+        '[jobs.nightly.secrets]\nREPORT_KEY = "/web/dev/REPORT_KEY"\n'
+    )
+    text = config_text(WORKER + job)
+    engine.create(make_ctx(text, secrets=dict(SECRETS, REPORT_KEY="r3port")))
+    (read,) = [s for s in execution_policy()["Statement"] if s["Sid"] == "ReadSecrets"]
+    assert sorted(read["Resource"]) == [
+        arn("/web/dev/DB_PASSWORD"),
+        arn("/web/dev/MAIL_TOKEN"),
+        arn("/web/dev/REPORT_KEY"),
+    ]
+
+    engine.create(make_ctx(config_text(job), secrets=dict(SECRETS, REPORT_KEY="r3port")))  # the worker removed
+    (read,) = [s for s in execution_policy()["Statement"] if s["Sid"] == "ReadSecrets"]
+    assert sorted(read["Resource"]) == [arn("/web/dev/DB_PASSWORD"), arn("/web/dev/REPORT_KEY")]
