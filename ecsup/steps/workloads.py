@@ -326,16 +326,13 @@ class WorkerServiceStep(Step):
                 )
             ]
         if svc is None:
-            from .service import _capacity_summary
-
             count = wanted_count(worker, worker.desired_count)
             return [
                 Action(
                     "create",
                     "ECS service",
                     name,
-                    f"{_capacity_summary(worker_strategy(worker))}, {count} task(s), no load balancer, ROLLING with "
-                    "the circuit breaker (rollback)",
+                    f"{worker.capacity}, {count} task(s), no load balancer, ROLLING, circuit breaker (rollback)",
                     run=partial(self._create, ctx, worker),
                 )
             ]
@@ -515,7 +512,7 @@ def _scaling_removal(ctx: Context, worker: str, svc: dict[str, Any]) -> list[Act
 
     if _tags(svc.get("tags")).get(MARKER_TAG) != "true":
         return []
-    scaled = Scaled(svc["serviceName"], None, f"[workers.{worker}.autoscaling]", svc, 0)
+    scaled = Scaled(svc["serviceName"], None, f"worker {worker!r}", svc, 0)  # "worker 'x' removed"
     return AutoscalingStep()._destroy_one(ctx, scaled)
 
 
