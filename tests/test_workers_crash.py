@@ -145,16 +145,26 @@ def test_destroy_with_workers_converges_after_a_crash_before_every_mutating_call
         assert_no_workers_left()
     assert operations.count("DeleteService") == 3 and "DeregisterScalableTarget" in operations
 
+    # Deletions run at once (engine.destroy), and a retried one (DependencyViolation while network
+    # interfaces are released, ...) makes as many calls as the concurrent waits let pass: how many
+    # mutating calls a destroy makes, and which comes n-th, differs from run to run. Crash before the
+    # 1st, 2nd, ... until a destroy makes fewer calls than the crash point (it ends uncrashed).
     crashed_at: list[str] = []
-    for n in range(1, total + 1):
+    n = 0
+    while True:
+        n += 1
+        assert n <= 2 * total, "destroys kept crashing past twice the calls of a full destroy"
         with mock_aws():
             _fresh_account()
             recorder.injectors = []
             engine.create(make_ctx(TEXT, secrets=SECRETS))
             recorder.reset()
             recorder.injectors = [_crash_before(n, crashed_at)]
-            with pytest.raises(Crash):
+            try:
                 _destroy(make_ctx(TEXT, secrets=SECRETS))
+                crashed = False
+            except Crash:
+                crashed = True
             recorder.injectors = []
             _destroy(make_ctx(TEXT, secrets=SECRETS))  # resume
             # not the certificate's validation record: a run killed after the certificate's deletion
@@ -162,8 +172,9 @@ def test_destroy_with_workers_converges_after_a_crash_before_every_mutating_call
             # once the certificate is gone) -- a stack without workers too; outside the workers' part
             assert_stack_gone(("not-the-validation-record." + ZONE + ".", ""))
             assert_no_workers_left()
-    # deletions run at once (engine.destroy): which call comes n-th differs from run to run
-    assert len(crashed_at) == total
+        if not crashed:
+            break
+    assert len(crashed_at) >= total - 5, (len(crashed_at), total)
     assert {"DeleteService", "DeleteScalingPolicy", "DeregisterTaskDefinition", "DeleteTaskDefinitions"} <= set(
         crashed_at
     )
