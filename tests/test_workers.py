@@ -375,3 +375,22 @@ def test_the_execution_role_reads_the_parameters_of_every_workload_jobs_included
     engine.create(make_ctx(config_text(job), secrets=dict(SECRETS, REPORT_KEY="r3port")))  # the worker removed
     (read,) = [s for s in execution_policy()["Statement"] if s["Sid"] == "ReadSecrets"]
     assert sorted(read["Resource"]) == [arn("/web/dev/DB_PASSWORD"), arn("/web/dev/REPORT_KEY")]
+
+
+def test_destroy_deletes_what_the_workers_use_only_after_their_services(aws: Recorder, make_ctx: Any) -> None:
+    """The cluster, the roles, the tasks' security group, and with --purge the log group and the
+    secrets, wait for every worker service's deletion (its tasks run in them, with them)."""
+    text = config_text(WORKER)
+    engine.create(ctx_for(make_ctx, text))
+    outcome = engine.plan_destroy(ctx_for(make_ctx, text), purge=True)
+    waits = {a.ref: a.after for a in outcome.actions if a.kind == "delete"}
+    for ref in (
+        "ECS cluster web-dev",
+        "IAM role web-dev-execution",
+        "IAM role web-dev-task",
+        "security group web-dev-tasks",
+        "log group /ecs/web-dev",
+        "secret /web/dev/MAIL_TOKEN",
+        "task definition web-dev-mailer",
+    ):
+        assert "ECS service web-dev-mailer" in waits[ref], ref
