@@ -348,8 +348,11 @@ def cost_change(ctx: Context, outcome: Outcome) -> dict[str, Any] | None:
     from .cost import Sharing, Usage, compute_change, estimate
     from .prices import UnknownRegion, shipped_prices
 
-    count_changes = any(
-        c.attribute == "desired count" for a in outcome.actions if a.resource == "ECS service" for c in a.changes
+    count_changes = any(  # the web service's (a worker's count is not the web service's compute)
+        c.attribute == "desired count"
+        for a in outcome.actions
+        if a.resource == "ECS service" and a.name == ctx.names.service
+        for c in a.changes
     )
     change = compute_change(
         ctx.config, ctx.region, ctx.facts.get("service"), ctx.facts.get("running_size"), count_changes

@@ -394,3 +394,19 @@ def test_destroy_deletes_what_the_workers_use_only_after_their_services(aws: Rec
         "task definition web-dev-mailer",
     ):
         assert "ECS service web-dev-mailer" in waits[ref], ref
+
+
+def test_a_workers_count_repaired_is_not_read_as_a_change_of_the_web_services_cost(
+    aws: Recorder, make_ctx: Any
+) -> None:
+    text = config_text(WORKER)
+    engine.create(ctx_for(make_ctx, text))
+    ecs = client("ecs")
+    ecs.update_service(cluster="web-dev", service="web-dev", desiredCount=2)  # kept (`ecsup scale`'s)
+    engine.create(ctx_for(make_ctx, text))  # records it as the live one create keeps
+    ecs.update_service(cluster="web-dev", service="web-dev-mailer", desiredCount=3)
+    ctx = ctx_for(make_ctx, text)
+    ctx.mode = "plan"
+    outcome = engine.make_plan(ctx)
+    assert [a.name for a in outcome.changes()] == ["web-dev-mailer"]
+    assert engine.cost_change(ctx, outcome) is None
