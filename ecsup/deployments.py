@@ -168,11 +168,11 @@ def _reasons(task: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(str(r) for r in found if r))
 
 
-def stopped_reasons(ctx: Context, service_name: str | None = None) -> list[str]:
-    """Why the service's (``service_name``'s: a worker's) recently stopped tasks stopped (best
-    effort: [] when unreadable)."""
+def stopped_reasons(ctx: Context, service: str | None = None) -> list[str]:
+    """Why the service's (or a worker's, ``service``) recently stopped tasks stopped (best effort:
+    [] when unreadable)."""
     try:
-        tasks = _stopped_tasks(ctx, serviceName=service_name or ctx.names.service)
+        tasks = _stopped_tasks(ctx, serviceName=service or ctx.names.service)
     except EcsupError:  # diagnosis is best effort: never hide the original failure
         return []
     return sorted({r for t in tasks for r in _reasons(t)})

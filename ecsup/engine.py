@@ -32,6 +32,7 @@ from .steps.network import SecurityGroupsStep
 from .steps.secrets import SecretsStep
 from .steps.service import ServiceStep
 from .steps.shared import SharedLoadBalancerStep, SharedRuleStep
+from .steps.workloads import WorkerServiceStep, WorkerTaskDefinitionStep
 from .steps.zone import ZoneStep
 
 
@@ -57,11 +58,13 @@ def pipeline() -> list[Step]:
         LogsStep(),
         ClusterStep(),
         TaskDefinitionStep(),
+        WorkerTaskDefinitionStep(),  # [workers.<name>]: each worker's family (steps/workloads.py)
         ListenersStep(),
         SharedRuleStep(),  # on a shared load balancer: the stack's certificate and host rule
         # before the service, which names them: they need the load balancer and groups' ARNs
         AlarmsStep(),
         ServiceStep(),
+        WorkerServiceStep(),  # each worker's service, no load balancer; a removed worker's deleted
         HttpsStep(),
         AutoscalingStep(),
         # [jobs.*]: each job's family, state machine, schedule and alarm (after the web service's
@@ -359,8 +362,11 @@ def cost_change(ctx: Context, outcome: Outcome) -> dict[str, Any] | None:
     from .cost import Sharing, Usage, compute_change, estimate
     from .prices import UnknownRegion, shipped_prices
 
-    count_changes = any(
-        c.attribute == "desired count" for a in outcome.actions if a.resource == "ECS service" for c in a.changes
+    count_changes = any(  # the web service's (a worker's count is not the web service's compute)
+        c.attribute == "desired count"
+        for a in outcome.actions
+        if a.resource == "ECS service" and a.name == ctx.names.service
+        for c in a.changes
     )
     change = compute_change(
         ctx.config, ctx.region, ctx.facts.get("service"), ctx.facts.get("running_size"), count_changes

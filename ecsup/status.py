@@ -43,6 +43,7 @@ class Report:
     notes: list[str] = field(default_factory=list)
     shared: dict[str, Any] = field(default_factory=dict)  # [load_balancer] shared: the stack's place on it
     jobs: list[Any] = field(default_factory=list)  # jobs_status.JobStatus of each [jobs.<name>]
+    workers: list[dict[str, Any]] = field(default_factory=list)  # [workers.<name>]: each worker's service
 
     @property
     def exists(self) -> bool:
@@ -71,6 +72,7 @@ class Report:
             "notes": self.notes,
             **({"shared_load_balancer": self.shared} if self.shared else {}),
             "jobs": [job.as_dict() for job in self.jobs],
+            **({"workers": self.workers} if self.workers else {}),
         }
 
 
@@ -117,7 +119,7 @@ def collect(ctx: Context) -> Report:
     # the health reads are independent: at once, each into its own report, merged in this order
     parts = {
         fn: Report(report.stack, report.url, report.region)
-        for fn in (_certificate_validation, _target_health, _service, _public_dns, _jobs)
+        for fn in (_certificate_validation, _target_health, _service, _public_dns, _workers, _jobs)
     }
     for _, error in ctx.in_parallel({fn: partial(fn, ctx, part) for fn, part in parts.items()}).values():
         if error is not None:
@@ -128,7 +130,53 @@ def collect(ctx: Context) -> Report:
         report.events += part.events
         report.stopped_reasons += part.stopped_reasons
         report.jobs += part.jobs
+        report.workers += part.workers
     return report
+
+
+def _workers(ctx: Context, report: Report) -> None:
+    """One row per configured worker that exists: its service's running/desired count, the
+    revision it runs and its rollout (FAILING when a rollout failed or tasks are missing, PENDING
+    while one rolls out). A missing or drifted worker has its plan row already (MISSING, DRIFT)."""
+    from .deployments import stopped_reasons
+    from .steps.workloads import worker_services
+
+    if not ctx.config.workers or not ctx.facts.get("cluster_arn"):
+        return
+    found = worker_services(ctx)
+    scaling = ctx.facts.get("worker_autoscaling") or {}
+    for worker in ctx.config.workers:
+        svc = found.get(worker.name)
+        if svc is None or svc.get("status") != "ACTIVE":
+            continue
+        name = str(svc["serviceName"])
+        deployments = svc.get("deployments") or []
+        running, desired = int(svc.get("runningCount") or 0), int(svc.get("desiredCount") or 0)
+        revision = str(svc.get("taskDefinition", "")).split("/")[-1]
+        rollouts = [str(d.get("rolloutState") or "") for d in deployments]
+        failed = "FAILED" in rollouts
+        rolling = len(deployments) > 1 or "IN_PROGRESS" in rollouts
+        state = FAILING if failed or running < desired else PENDING if rolling else OK
+        detail = f"running {running}/{desired}, pending {svc.get('pendingCount', 0)}; runs {revision}; " + ", ".join(
+            f"{d.get('status')} {str(d.get('taskDefinition', '')).split('/')[-1]} {d.get('rolloutState') or ''}".strip()
+            for d in deployments
+        )
+        live = scaling.get(name)
+        if live is not None:
+            detail += f"; auto scaling {live['min']} to {live['max']}"
+        report.rows.append(Row(state, "worker", name, detail))
+        entry: dict[str, Any] = {
+            "name": worker.name,
+            "service": name,
+            "running": running,
+            "desired": desired,
+            "task_definition": revision,
+            "rollout": [r for r in rollouts if r],
+        }
+        if state == FAILING:
+            entry["stopped_reasons"] = stopped_reasons(ctx, name)
+            report.stopped_reasons += entry["stopped_reasons"]
+        report.workers.append(entry)
 
 
 def _jobs(ctx: Context, report: Report) -> None:

@@ -134,7 +134,8 @@ Sandbox convention: unhealthy images
 ------------------------------------
 Nothing runs in the emulation, so a task's health is decided by its image: **a container
 image reference containing the word "unhealthy"** (any case, e.g.
-``public.ecr.aws/nginx/nginx:unhealthy``) never passes its health checks, and one containing
+``public.ecr.aws/nginx/nginx:unhealthy``) never passes its health checks (a service without a load
+balancer, a worker: its essential container exits, code 1), and one containing
 **"unpullable"** cannot be pulled (as a one-off task's: emulation/tasks.py). Deploying one shows a
 failing deployment, the circuit breaker and its rollback; the tasks ECS stopped meanwhile are
 listed (ListTasks desiredStatus=STOPPED, startedBy the deployment's ``ecs-svc/<n>``) and described
@@ -1033,6 +1034,12 @@ def _why(rev: Revision) -> tuple[str, str, str | None, int | None]:
             "ssm:GetParameters"
         )
         return "TaskFailedToStart", why, None, None
+    if not rev.group:
+        # a service without a load balancer (a worker) has no ELB health check: its unhealthy image's
+        # container exits, and the task stops with it (stopCode EssentialContainerExited, "Essential
+        # container in task exited": API reference, Task.stopCode; ECS Developer Guide, "Amazon ECS
+        # stopped task error messages")
+        return "EssentialContainerExited", "Essential container in task exited", None, 1
     return "ServiceSchedulerInitiated", f"Task failed ELB health checks in (target-group {rev.group})", None, 143
 
 

@@ -211,6 +211,46 @@ def service_capacity_as_aws(em: Emulation, resp: Any, proceed: Callable[[], Any]
     return result
 
 
+LIST_SERVICES_PAGE = 10  # ListServices without maxResults: "returns up to 10 results and a nextToken"
+DESCRIBE_SERVICES_LIMIT = 10
+
+
+def list_services_as_aws(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """ListServices: only ACTIVE services (a deleted one "is no longer visible ... in the
+    ListServices API operation" while DRAINING, nor once INACTIVE: DeleteService API reference),
+    paged -- up to 10 without maxResults, maxResults 1 to 100, a nextToken while more remain
+    (ListServices API reference). moto lists every service it keeps, all at once."""
+    import base64
+
+    result = proceed()
+    ecs = _ecs(resp.current_account, resp.region)
+    status = {svc.arn: svc.status for svc in ecs.services.values()}
+    arns = [arn for arn in result.result.get("serviceArns") or [] if status.get(arn) == "ACTIVE"]
+    size = resp._get_param("maxResults")
+    size = LIST_SERVICES_PAGE if size is None else int(size)
+    if not 1 <= size <= 100:
+        raise AwsFault("InvalidParameterException", "maxResults must be between 1 and 100.")
+    token = resp._get_param("nextToken")
+    start = 0
+    if token:
+        try:
+            start = int(base64.urlsafe_b64decode(str(token).encode()).decode())
+        except ValueError:
+            raise AwsFault("InvalidParameterException", "Invalid nextToken.") from None
+    result.result["serviceArns"] = arns[start : start + size]
+    if start + size < len(arns):
+        result.result["nextToken"] = base64.urlsafe_b64encode(str(start + size).encode()).decode()
+    return result
+
+
+def describe_services_as_aws(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """DescribeServices takes at most 10 services: "InvalidParameterException: service names can
+    have at most 10 items." (remind101/empire#468, structurely/ecs-autoscale#32); moto takes any number."""
+    if len(resp._get_param("services") or []) > DESCRIBE_SERVICES_LIMIT:
+        raise AwsFault("InvalidParameterException", "service names can have at most 10 items.")
+    return proceed()
+
+
 def install(around: Callable[..., None]) -> None:
     from moto.ecs.responses import EC2ContainerServiceResponse as ECS
 
@@ -226,3 +266,5 @@ def install(around: Callable[..., None]) -> None:
     around(ECS, "register_task_definition", environment_in_no_promised_order)
     around(ECS, "create_service", service_capacity_as_aws)
     around(ECS, "update_service", service_capacity_as_aws)
+    around(ECS, "list_services", list_services_as_aws)
+    around(ECS, "describe_services", describe_services_as_aws)

@@ -3,6 +3,7 @@ definition differs), and the service, waited on until stable."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -143,6 +144,7 @@ class ClusterStep(Step):
             return actions
         if check_owner(ctx, "ECS cluster", name, _tags(cluster.get("tags"))):
             ctx.facts["cluster_arn"] = cluster["clusterArn"]
+            ctx.facts["cluster_tags"] = _tags(cluster.get("tags"))  # e.g. the stack has workers (workloads.py)
             have = set(cluster.get("capacityProviders") or [])
             providers = needs_providers(ctx) and not FARGATE_PROVIDERS.issubset(have)
             changes = insights_changes(ctx, cluster)
@@ -214,6 +216,8 @@ class ClusterStep(Step):
             return []
         if not ctx.names.owns(_tags(cluster.get("tags"))):
             return [foreign(ctx, "ECS cluster", ctx.names.cluster)]
+        from .workloads import worker_service_refs
+
         stops = self._one_off_stops(ctx)
         return [
             *stops,
@@ -223,7 +227,7 @@ class ClusterStep(Step):
                 ctx.names.cluster,
                 "",
                 run=lambda: self._delete(ctx),
-                after=(service_ref(ctx), *(a.ref for a in stops)),
+                after=(service_ref(ctx), *worker_service_refs(ctx), *(a.ref for a in stops)),
             ),
         ]
 
@@ -315,19 +319,46 @@ def seen_service(ctx: Context) -> dict[str, Any] | None:
 # -- task definition ------------------------------------------------------------------
 def container_definition(ctx: Context) -> dict[str, Any]:
     svc = ctx.config.service
-    return {
-        "name": ctx.names.container,
-        "image": ctx.facts.get("image", svc.image),
-        "essential": True,
-        "portMappings": [{"containerPort": svc.container_port, "hostPort": svc.container_port, "protocol": "tcp"}],
-        "environment": [{"name": k, "value": v} for k, v in svc.environment],
-        "secrets": [{"name": var, "valueFrom": ctx.facts["secret_arns"][var]} for var, _ in svc.secrets],
+    return container(
+        ctx,
+        ctx.names.container,
+        ctx.facts.get("image", svc.image),
+        svc.environment,
+        [(var, ctx.facts["secret_arns"][var]) for var, _ in svc.secrets],
+        "ecs",
+        port=svc.container_port,
+    )
+
+
+def container(
+    ctx: Context,
+    name: str,
+    image: str,
+    environment: tuple[tuple[str, str], ...],
+    secrets: list[tuple[str, str]],
+    stream_prefix: str,
+    port: int | None = None,
+    command: tuple[str, ...] = (),
+    stop_timeout: int | None = None,
+) -> dict[str, Any]:
+    """One essential container of a workload's task definition (the web service's, a worker's, a
+    job's): its environment, its secrets ((variable, parameter ARN) pairs), its logs in the stack's
+    log group under ``stream_prefix``, [service] readonly_root_filesystem."""
+    svc = ctx.config.service
+    out: dict[str, Any] = {"name": name, "image": image, "essential": True}
+    if port is not None:
+        out["portMappings"] = [{"containerPort": port, "hostPort": port, "protocol": "tcp"}]
+    if command:
+        out["command"] = list(command)
+    out |= {
+        "environment": [{"name": k, "value": v} for k, v in environment],
+        "secrets": [{"name": var, "valueFrom": arn} for var, arn in secrets],
         "logConfiguration": {
             "logDriver": "awslogs",
             "options": {
                 "awslogs-group": ctx.names.log_group,
                 "awslogs-region": ctx.region,
-                "awslogs-stream-prefix": "ecs",
+                "awslogs-stream-prefix": stream_prefix,
                 # Written explicitly, whatever the account's default (ECS account setting
                 # defaultLogDriverMode): a CloudWatch Logs outage must never block the application's
                 # writes to stdout/stderr. Lines are buffered in memory up to max-buffer-size and dropped
@@ -336,7 +367,10 @@ def container_definition(ctx: Context) -> dict[str, Any]:
                 "max-buffer-size": AWSLOGS_BUFFER,
             },
         },
-    } | ({"readonlyRootFilesystem": True} if svc.readonly_root_filesystem else {})
+    }
+    if stop_timeout is not None:  # seconds ECS waits after SIGTERM before SIGKILL (Fargate: 2-120)
+        out["stopTimeout"] = stop_timeout
+    return out | ({"readonlyRootFilesystem": True} if svc.readonly_root_filesystem else {})
 
 
 AWSLOGS_BUFFER = "25m"
@@ -344,17 +378,26 @@ AWSLOGS_BUFFER = "25m"
 
 def task_definition(ctx: Context) -> dict[str, Any]:
     svc = ctx.config.service
+    return fargate_task_definition(
+        ctx, ctx.names.family, svc.cpu, svc.memory, svc.cpu_architecture, container_definition(ctx)
+    )
+
+
+def fargate_task_definition(
+    ctx: Context, family: str, cpu: int, memory: int, architecture: str, container: dict[str, Any]
+) -> dict[str, Any]:
+    """A workload's task definition: Fargate, awsvpc, the stack's task and execution roles."""
     return {
-        "family": ctx.names.family,
+        "family": family,
         "taskRoleArn": ctx.facts["task_role_arn"],
         "executionRoleArn": ctx.facts["execution_role_arn"],
         "networkMode": "awsvpc",
         "requiresCompatibilities": ["FARGATE"],
-        "cpu": str(svc.cpu),
-        "memory": str(svc.memory),
+        "cpu": str(cpu),
+        "memory": str(memory),
         # ARM64 is Graviton (about 20% cheaper per vCPU-hour); the image must be built for it
-        "runtimePlatform": {"operatingSystemFamily": "LINUX", "cpuArchitecture": svc.cpu_architecture},
-        "containerDefinitions": [container_definition(ctx)],
+        "runtimePlatform": {"operatingSystemFamily": "LINUX", "cpuArchitecture": architecture},
+        "containerDefinitions": [container],
     }
 
 
@@ -375,6 +418,8 @@ def _effective(td: dict[str, Any]) -> dict[str, Any]:
                 "secrets": sorted((s["name"], s["valueFrom"]) for s in c.get("secrets", [])),
                 "logConfiguration": c.get("logConfiguration"),
                 "readonlyRootFilesystem": bool(c.get("readonlyRootFilesystem", False)),
+                "command": list(c.get("command") or []),
+                "stopTimeout": c.get("stopTimeout"),
             }
         )
     return {
@@ -410,10 +455,11 @@ def _describe_changes(have: dict[str, Any], want: dict[str, Any]) -> list[Change
     return changes
 
 
-def latest_task_definition(ctx: Context) -> tuple[dict[str, Any], dict[str, str]] | None:
-    with doing(f"look up task definition {ctx.names.family}"):
+def latest_task_definition(ctx: Context, family: str = "") -> tuple[dict[str, Any], dict[str, str]] | None:
+    family = family or ctx.names.family
+    with doing(f"look up task definition {family}"):
         try:
-            resp = ctx.client("ecs").describe_task_definition(taskDefinition=ctx.names.family, include=["TAGS"])
+            resp = ctx.client("ecs").describe_task_definition(taskDefinition=family, include=["TAGS"])
         except Exception as exc:
             if is_code(exc, "ClientException"):  # no active revision in the family
                 return None
@@ -534,61 +580,80 @@ class TaskDefinitionStep(Step):
         return f"revision {td['revision']}"
 
     def plan_destroy(self, ctx: Context) -> list[Action]:
-        ecs = ctx.client("ecs")
-        arns: list[str] = []
-        with doing(f"list task definitions of {ctx.names.family}"):
-            for status in ("ACTIVE", "INACTIVE"):
-                for page in ecs.get_paginator("list_task_definitions").paginate(
-                    familyPrefix=ctx.names.family, status=status
-                ):
-                    arns += [
-                        a for a in page["taskDefinitionArns"] if a.split("/")[-1].rsplit(":", 1)[0] == ctx.names.family
-                    ]
-            mine: list[tuple[str, str]] = []
-            theirs: list[str] = []
-            for arn in arns:
-                resp = ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
-                if ctx.names.owns(_tags(resp.get("tags"))):
-                    mine.append((arn, str(resp["taskDefinition"].get("status"))))
-                else:
-                    theirs.append(arn)
-        actions: list[Action] = []
-        if theirs:
-            actions.append(
-                Action(
-                    "skip",
-                    "task definition",
-                    ctx.names.family,
-                    f"{len(theirs)} revision(s) not ecsup's (no matching ownership tags): left alone",
-                )
-            )
-        if mine:
-            actions.append(
-                Action(
-                    "delete",
-                    "task definition",
-                    ctx.names.family,
-                    f"{len(mine)} revision(s)",
-                    run=lambda: self._deregister(ctx, mine),
-                    after=(service_ref(ctx),),
-                )
-            )
-        return actions
+        return plan_family_deletion(ctx, ctx.names.family, (service_ref(ctx),))
 
-    def _deregister(self, ctx: Context, revisions: list[tuple[str, str]]) -> str:
-        ecs = ctx.client("ecs")
-        arns = [arn for arn, _ in revisions]
-        with doing(f"deregister task definitions of {ctx.names.family}"):
-            for arn, status in revisions:
-                if status == "ACTIVE":
-                    ecs.deregister_task_definition(taskDefinition=arn)
-            for i in range(0, len(arns), 10):
-                try:
-                    ecs.delete_task_definitions(taskDefinitions=arns[i : i + 10])
-                except Exception as exc:  # partitions without the API: deregistered is enough
-                    if not is_code(exc, "InvalidParameterException", "UnsupportedOperation", "NotImplemented"):
-                        raise
-        return f"deregistered {len(arns)}"
+
+def family_revisions(
+    ctx: Context, family: str, keep: Callable[[dict[str, str]], bool] | None = None
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """The revisions of a task definition family, ACTIVE and INACTIVE: ecsup's for this stack
+    ((ARN, status); with ``keep``, those whose tags it keeps), and the ARNs of the others."""
+    ecs = ctx.client("ecs")
+    arns: list[str] = []
+    with doing(f"list task definitions of {family}"):
+        for status in ("ACTIVE", "INACTIVE"):
+            for page in ecs.get_paginator("list_task_definitions").paginate(familyPrefix=family, status=status):
+                arns += [a for a in page["taskDefinitionArns"] if a.split("/")[-1].rsplit(":", 1)[0] == family]
+        mine: list[tuple[str, str]] = []
+        theirs: list[str] = []
+        for arn in arns:
+            resp = ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
+            tags = _tags(resp.get("tags"))
+            if ctx.names.owns(tags) and (keep is None or keep(tags)):
+                mine.append((arn, str(resp["taskDefinition"].get("status"))))
+            else:
+                theirs.append(arn)
+    return mine, theirs
+
+
+def plan_family_deletion(
+    ctx: Context,
+    family: str,
+    after: tuple[str, ...],
+    found: tuple[list[tuple[str, str]], list[str]] | None = None,
+    detail: str = "",
+) -> list[Action]:
+    """Destroy's actions for a family: deregister and delete ecsup's revisions once what runs
+    them (``after``) is gone; a note about revisions that are not ecsup's."""
+    mine, theirs = found if found is not None else family_revisions(ctx, family)
+    actions: list[Action] = []
+    if theirs:
+        actions.append(
+            Action(
+                "skip",
+                "task definition",
+                family,
+                f"{len(theirs)} revision(s) not ecsup's (no matching ownership tags): left alone",
+            )
+        )
+    if mine:
+        actions.append(
+            Action(
+                "delete",
+                "task definition",
+                family,
+                f"{len(mine)} revision(s)" + detail,
+                run=partial(deregister_family, ctx, family, mine),
+                after=after,
+            )
+        )
+    return actions
+
+
+def deregister_family(ctx: Context, family: str, revisions: list[tuple[str, str]]) -> str:
+    ecs = ctx.client("ecs")
+    arns = [arn for arn, _ in revisions]
+    with doing(f"deregister task definitions of {family}"):
+        for arn, status in revisions:
+            if status == "ACTIVE":
+                ecs.deregister_task_definition(taskDefinition=arn)
+        for i in range(0, len(arns), 10):
+            try:
+                ecs.delete_task_definitions(taskDefinitions=arns[i : i + 10])
+            except Exception as exc:  # partitions without the API: deregistered is enough
+                if not is_code(exc, "InvalidParameterException", "UnsupportedOperation", "NotImplemented"):
+                    raise
+    return f"deregistered {len(arns)}"
 
 
 __all__ = ["ClusterStep", "TaskDefinitionStep", "error_code"]

@@ -140,7 +140,9 @@ def role_arn(ctx: Context, name: str) -> str:
 
 
 def inline_policy(ctx: Context) -> dict[str, Any] | None:
-    arns = sorted(ctx.facts.get("secret_arns", {}).values())
+    """ssm:GetParameters on exactly the parameters the stack's workloads read (the web service's,
+    every worker's and job's: steps/secrets.py), and kms:Decrypt on the keys that encrypt them."""
+    arns = sorted(set(ctx.facts.get("parameter_arns", {}).values()))
     if not arns:
         return None
     statements: list[dict[str, Any]] = [
@@ -350,8 +352,11 @@ class IamStep(Step):
             ctx.facts["permissions_changed_at"] = ctx.clock()
 
     def plan_destroy(self, ctx: Context) -> list[Action]:
+        from .workloads import worker_service_refs
+
         actions = []
         n = ctx.names
+        services = (service_ref(ctx), *worker_service_refs(ctx))  # every service that runs with them
         for name in (n.execution_role, n.task_role, n.infrastructure_role):  # whatever the strategy now
             role = get_role(ctx, name)
             if role is None:
@@ -360,9 +365,7 @@ class IamStep(Step):
                 actions.append(foreign(ctx, "IAM role", name))
                 continue
             # after the service: deleting its execution role first strands its tasks
-            actions.append(
-                Action("delete", "IAM role", name, "", run=partial(self._delete, ctx, name), after=(service_ref(ctx),))
-            )
+            actions.append(Action("delete", "IAM role", name, "", run=partial(self._delete, ctx, name), after=services))
         return actions
 
     def _delete(self, ctx: Context, name: str) -> str:

@@ -78,6 +78,8 @@ class LogsStep(Step):
         return f"retention {days} days"
 
     def plan_destroy(self, ctx: Context) -> list[Action]:
+        from .workloads import worker_service_refs
+
         group = find_log_group(ctx)
         name = ctx.names.log_group
         if group is None:
@@ -87,7 +89,14 @@ class LogsStep(Step):
         if not ctx.names.owns(group_tags(ctx, group)):
             return [Action("keep", "log group", name, "not created by ecsup: left alone")]
         return [
-            Action("delete", "log group", name, "--purge", run=lambda: self._delete(ctx), after=(service_ref(ctx),))
+            Action(
+                "delete",
+                "log group",
+                name,
+                "--purge",
+                run=lambda: self._delete(ctx),
+                after=(service_ref(ctx), *worker_service_refs(ctx)),  # every workload logs to it
+            )
         ]
 
     def _delete(self, ctx: Context) -> str:

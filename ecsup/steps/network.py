@@ -455,6 +455,8 @@ class SecurityGroupsStep(Step):
             resolve_network(ctx)
         except ConfigError:
             return []
+        from .workloads import worker_service_refs
+
         groups = self._groups(ctx)
         actions = []
         # tasks' group first: it references the ALB's
@@ -469,7 +471,7 @@ class SecurityGroupsStep(Step):
             # the tasks' group: after the service (its tasks' interfaces use it); the ALB's: after the
             # load balancer and after the tasks' group, whose rule refers to it
             after = (
-                (service_ref(ctx),)
+                (service_ref(ctx), *worker_service_refs(ctx))  # the workers' tasks use it too
                 if name == ctx.names.sg_tasks
                 else (load_balancer_ref(ctx), f"security group {ctx.names.sg_tasks}")
             )

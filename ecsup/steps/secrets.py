@@ -61,7 +61,7 @@ def kms_key_arn(ctx: Context) -> str | None:
 AWS_MANAGED_KEY = "alias/aws/ssm"
 
 
-def parameter_key_arn(ctx: Context, var: str, name: str, key_id: str) -> str:
+def parameter_key_arn(ctx: Context, var: str, name: str, key_id: str, key: str = "") -> str:
     """The ARN of the customer-managed key that encrypts an existing SecureString
     (DescribeParameters gives its KeyId as it was set: an alias, key id or ARN): the execution
     role needs kms:Decrypt on it, or the tasks fail with ResourceInitializationError."""
@@ -77,7 +77,7 @@ def parameter_key_arn(ctx: Context, var: str, name: str, key_id: str) -> str:
                 raise ConfigError(
                     [
                         (
-                            f"service.secrets.{var}",
+                            key or f"service.secrets.{var}",
                             f"SSM parameter {name} is encrypted with KMS key {key_id}, which does not exist in "
                             f"{ctx.region}: the tasks could not decrypt it",
                         )
@@ -97,13 +97,13 @@ def parameter_key_arn(ctx: Context, var: str, name: str, key_id: str) -> str:
 VALUE_LIMIT = {"Standard": 4096, "Advanced": 8192}
 
 
-def value_too_long(var: str, name: str, value: str, tier: str = "Standard") -> tuple[str, str] | None:
+def value_too_long(var: str, name: str, value: str, tier: str = "Standard", key: str = "") -> tuple[str, str] | None:
     """The problem with a value SSM would refuse for its length (never the value itself)."""
     limit = VALUE_LIMIT.get(tier, VALUE_LIMIT["Standard"])
     if len(value) <= limit:
         return None
     return (
-        f"service.secrets.{var}",
+        key or f"service.secrets.{var}",
         f"the value for {name} is {len(value)} characters: an SSM {tier}-tier parameter holds at most {limit}",
     )
 
@@ -114,13 +114,28 @@ TOO_LONG_HINT = (
 )
 
 
-def _no_value(var: str, name: str) -> tuple[str, str]:
+def _no_value(var: str, name: str, key: str = "") -> tuple[str, str]:
     """A missing parameter with no value to create it from: plan and create say it alike."""
     return (
-        f"service.secrets.{var}",
+        key or f"service.secrets.{var}",
         f"SSM parameter {name} does not exist and no value was given: "
         f"export ECSUP_SECRET_{var} (or run on a terminal to be prompted)",
     )
+
+
+def stack_parameters(ctx: Context) -> dict[str, tuple[str, str]]:
+    """Every SSM parameter a workload of the stack reads ([service], each worker, each job), with
+    the variable it is read as and the key path that names it (the first, in that order): a worker
+    may read a variable of [service] from another parameter, or another variable from the same one."""
+    cfg = ctx.config
+    sources: list[tuple[str, tuple[tuple[str, str], ...]]] = [("service", cfg.service.secrets)]
+    sources += [(f"workers.{w.name}", w.secrets) for w in cfg.workers]
+    sources += [(f"jobs.{j.name}", j.secrets) for j in cfg.jobs]
+    found: dict[str, tuple[str, str]] = {}
+    for prefix, pairs in sources:
+        for var, name in pairs:
+            found.setdefault(name, (var, f"{prefix}.secrets.{var}"))
+    return found
 
 
 class SecretsStep(Step):
@@ -128,22 +143,26 @@ class SecretsStep(Step):
     needs = ("CertificateStep",)  # the account id, learned from the certificate ARN (no sts call)
 
     def plan(self, ctx: Context) -> list[Action]:
-        secrets = dict(ctx.config.service.secrets)
+        params = stack_parameters(ctx)
         kms_key_arn(ctx)
-        ctx.facts["secret_arns"] = {var: parameter_arn(ctx, name) for var, name in secrets.items()}
+        # the web container's, by variable; every workload's, by parameter (config.all_secrets)
+        ctx.facts["secret_arns"] = {var: parameter_arn(ctx, name) for var, name in ctx.config.service.secrets}
+        ctx.facts["parameter_arns"] = {name: parameter_arn(ctx, name) for name in params}
+        secrets = {name: var for name, (var, _) in params.items()}
         if not secrets:
             return []
-        existing = describe_parameters(ctx, list(secrets.values()))
+        existing = describe_parameters(ctx, list(secrets))
         ctx.facts["secret_parameters"] = existing  # what `status` compares with the tasks' start
         actions: list[Action] = []
         unavailable: list[tuple[str, str]] = []
         too_long: list[tuple[str, str]] = []
         keys = {ctx.facts["kms_key_arn"]} if ctx.facts.get("kms_key_arn") else set()
-        for var, name in secrets.items():
+        for name, var in secrets.items():
+            key = params[name][1]
             param = existing.get(name)
             key_id = str((param or {}).get("KeyId") or "")
             if param is not None and param.get("Type") == "SecureString" and key_id and key_id != AWS_MANAGED_KEY:
-                keys.add(parameter_key_arn(ctx, var, name, key_id))
+                keys.add(parameter_key_arn(ctx, var, name, key_id, key))
             if param is not None:
                 kind = param.get("Type")
                 modified = str(param.get("LastModifiedDate", "?"))[:19]
@@ -155,12 +174,12 @@ class SecretsStep(Step):
             if ctx.mode == "plan":  # what create would do, without asking for the value
                 source = ctx.secret_source_of(var)
                 if source is None:
-                    unavailable.append(_no_value(var, name))
+                    unavailable.append(_no_value(var, name, key))
                 else:
                     actions.append(Action("create", "secret", name, f"SecureString from {source}"))
                     if source.startswith("ECSUP_SECRET_"):
                         given = ctx.secret_source(var) if ctx.secret_source else os.environ.get(source)
-                        long = value_too_long(var, name, given or "")
+                        long = value_too_long(var, name, given or "", key=key)
                         if long:
                             too_long.append(long)
                 continue
@@ -170,9 +189,9 @@ class SecretsStep(Step):
                 continue
             value = ctx.secret_value(var, name)
             if value is None:
-                unavailable.append(_no_value(var, name))
+                unavailable.append(_no_value(var, name, key))
                 continue
-            long = value_too_long(var, name, value)
+            long = value_too_long(var, name, value, key=key)
             if long:
                 too_long.append(long)
                 continue
@@ -206,12 +225,14 @@ class SecretsStep(Step):
         return "created"
 
     def plan_destroy(self, ctx: Context) -> list[Action]:
-        secrets = dict(ctx.config.service.secrets)
+        from .workloads import worker_service_refs
+
+        secrets = sorted(stack_parameters(ctx))
         if not secrets:
             return []
-        existing = describe_parameters(ctx, list(secrets.values()))
+        existing = describe_parameters(ctx, secrets)
         actions: list[Action] = []
-        for name in secrets.values():
+        for name in secrets:
             if name not in existing:
                 continue
             if not ctx.facts.get("purge"):
@@ -230,7 +251,12 @@ class SecretsStep(Step):
                 continue
             actions.append(
                 Action(
-                    "delete", "secret", name, "--purge", run=partial(self._delete, ctx, name), after=(service_ref(ctx),)
+                    "delete",
+                    "secret",
+                    name,
+                    "--purge",
+                    run=partial(self._delete, ctx, name),
+                    after=(service_ref(ctx), *worker_service_refs(ctx)),
                 )
             )
         return actions

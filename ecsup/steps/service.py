@@ -10,7 +10,7 @@ from typing import Any
 from .. import deployments as deploy
 from .. import waiting
 from ..context import Context
-from ..deployments import failure_hint, service_failure
+from ..deployments import failure_hint, service_failure, stopped_reasons
 from ..errors import AwsError, WaitTimeout, doing, is_code
 from ..plan import KNOWN_AFTER_APPLY, Action, Change
 from . import Step, check_owner, foreign
@@ -162,14 +162,18 @@ def _strategy_summary(config: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def wait_stable(ctx: Context) -> str:
+def wait_stable(ctx: Context, service: str = "", want: str | None = None) -> str:
+    """Wait until a service of the stack (the web service unless ``service``: a worker's) runs its
+    desired count with one deployment, COMPLETED; a failed rollout (the circuit breaker's rollback,
+    or the service back on another revision than ``want``) raises, with the stopped tasks' reasons."""
     ecs = ctx.client("ecs")
     seen: set[str] = set()
     last: dict[str, Any] = {}
+    name = service or ctx.names.service
 
     def check() -> tuple[bool, str]:
-        with doing(f"read the state of service {ctx.names.service}"):
-            found = ecs.describe_services(cluster=ctx.names.cluster, services=[ctx.names.service])["services"]
+        with doing(f"read the state of service {name}"):
+            found = ecs.describe_services(cluster=ctx.names.cluster, services=[name])["services"]
         if not found:  # just created: DescribeServices may still report it MISSING
             return False, "not visible yet"
         svc = found[0]
@@ -181,16 +185,16 @@ def wait_stable(ctx: Context) -> str:
         deployments = svc.get("deployments", [])
         primary: dict[str, Any] = next((d for d in deployments if d.get("status") == "PRIMARY"), {})
         failed = next((d for d in deployments if d.get("rolloutState") == "FAILED"), None)
-        want = ctx.facts.get("task_definition_arn")
-        rolled_back = bool(want) and svc.get("taskDefinition") != want  # the breaker put the old revision back
+        wanted = want if service else ctx.facts.get("task_definition_arn")
+        rolled_back = bool(wanted) and svc.get("taskDefinition") != wanted  # the breaker put the old revision back
         if failed is not None or rolled_back:
-            diagnosis = service_failure(ctx, svc)
+            diagnosis = service_failure(ctx, svc, stopped_reasons(ctx, name) if service else None)
             reason = (failed or {}).get("rolloutStateReason") or (
                 f"the service runs {str(svc.get('taskDefinition', '?')).split('/')[-1]} again, "
-                f"not {str(want).split('/')[-1]}"
+                f"not {str(wanted).split('/')[-1]}"
             )
             raise AwsError(
-                f"the deployment of service {ctx.names.service} failed and was rolled back: {reason}; {diagnosis}",
+                f"the deployment of service {name} failed and was rolled back: {reason}; {diagnosis}",
                 "DeploymentFailed",
                 hint=failure_hint(diagnosis),
             )
@@ -200,15 +204,15 @@ def wait_stable(ctx: Context) -> str:
         return done, state
 
     def timeout(state: str) -> WaitTimeout:
-        diagnosis = service_failure(ctx, last.get("service"))
+        diagnosis = service_failure(ctx, last.get("service"), stopped_reasons(ctx, name) if service else None)
         return WaitTimeout(
-            f"service {ctx.names.service} not stable after {int(ctx.timeouts.service)} s ({state}); {diagnosis}",
+            f"service {name} not stable after {int(ctx.timeouts.service)} s ({state}); {diagnosis}",
             hint=failure_hint(diagnosis),
         )
 
     return waiting.poll(
         ctx,
-        f"service {ctx.names.service} to become stable",
+        f"service {name} to become stable",
         check,
         ctx.timeouts.service,
         on_timeout=timeout,
