@@ -534,61 +534,77 @@ class TaskDefinitionStep(Step):
         return f"revision {td['revision']}"
 
     def plan_destroy(self, ctx: Context) -> list[Action]:
-        ecs = ctx.client("ecs")
-        arns: list[str] = []
-        with doing(f"list task definitions of {ctx.names.family}"):
-            for status in ("ACTIVE", "INACTIVE"):
-                for page in ecs.get_paginator("list_task_definitions").paginate(
-                    familyPrefix=ctx.names.family, status=status
-                ):
-                    arns += [
-                        a for a in page["taskDefinitionArns"] if a.split("/")[-1].rsplit(":", 1)[0] == ctx.names.family
-                    ]
-            mine: list[tuple[str, str]] = []
-            theirs: list[str] = []
-            for arn in arns:
-                resp = ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
-                if ctx.names.owns(_tags(resp.get("tags"))):
-                    mine.append((arn, str(resp["taskDefinition"].get("status"))))
-                else:
-                    theirs.append(arn)
-        actions: list[Action] = []
-        if theirs:
-            actions.append(
-                Action(
-                    "skip",
-                    "task definition",
-                    ctx.names.family,
-                    f"{len(theirs)} revision(s) not ecsup's (no matching ownership tags): left alone",
-                )
-            )
-        if mine:
-            actions.append(
-                Action(
-                    "delete",
-                    "task definition",
-                    ctx.names.family,
-                    f"{len(mine)} revision(s)",
-                    run=lambda: self._deregister(ctx, mine),
-                    after=(service_ref(ctx),),
-                )
-            )
-        return actions
+        return family_deletion(ctx, ctx.names.family, after=(service_ref(ctx),))
 
-    def _deregister(self, ctx: Context, revisions: list[tuple[str, str]]) -> str:
-        ecs = ctx.client("ecs")
-        arns = [arn for arn, _ in revisions]
-        with doing(f"deregister task definitions of {ctx.names.family}"):
-            for arn, status in revisions:
-                if status == "ACTIVE":
-                    ecs.deregister_task_definition(taskDefinition=arn)
-            for i in range(0, len(arns), 10):
+
+# -- a task definition family's revisions (the web service's; a worker's or job's: steps/jobs.py) ----
+def family_revisions(ctx: Context, family: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """(ecsup's revisions of the family as (ARN, status), the other ones' ARNs), every page, ACTIVE
+    and INACTIVE (an INACTIVE revision stays until DeleteTaskDefinitions)."""
+    ecs = ctx.client("ecs")
+    arns: list[str] = []
+    with doing(f"list task definitions of {family}"):
+        for status in ("ACTIVE", "INACTIVE"):
+            for page in ecs.get_paginator("list_task_definitions").paginate(familyPrefix=family, status=status):
+                arns += [a for a in page["taskDefinitionArns"] if a.split("/")[-1].rsplit(":", 1)[0] == family]
+        mine: list[tuple[str, str]] = []
+        theirs: list[str] = []
+        for arn in arns:
+            resp = ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
+            if ctx.names.owns(_tags(resp.get("tags"))):
+                mine.append((arn, str(resp["taskDefinition"].get("status"))))
+            else:
+                theirs.append(arn)
+    return mine, theirs
+
+
+def deregister_family(ctx: Context, family: str, revisions: list[tuple[str, str]]) -> str:
+    """Deregister, then delete, ecsup's revisions of a family."""
+    ecs = ctx.client("ecs")
+    arns = [arn for arn, _ in revisions]
+    with doing(f"deregister task definitions of {family}"):
+        for arn, status in revisions:
+            if status == "ACTIVE":
                 try:
-                    ecs.delete_task_definitions(taskDefinitions=arns[i : i + 10])
-                except Exception as exc:  # partitions without the API: deregistered is enough
-                    if not is_code(exc, "InvalidParameterException", "UnsupportedOperation", "NotImplemented"):
+                    ecs.deregister_task_definition(taskDefinition=arn)
+                except Exception as exc:  # deregistered meanwhile
+                    if not is_code(exc, "ClientException", "InvalidParameterException"):
                         raise
-        return f"deregistered {len(arns)}"
+        for i in range(0, len(arns), 10):
+            try:
+                ecs.delete_task_definitions(taskDefinitions=arns[i : i + 10])
+            except Exception as exc:  # partitions without the API: deregistered is enough
+                if not is_code(exc, "InvalidParameterException", "UnsupportedOperation", "NotImplemented"):
+                    raise
+    return f"deregistered {len(arns)}"
+
+
+def family_deletion(ctx: Context, family: str, after: tuple[str, ...] = ()) -> list[Action]:
+    """What deleting a family takes: its revisions that are ecsup's, deregistered and deleted once
+    ``after`` (what runs them) is gone; the others left alone, said so."""
+    mine, theirs = family_revisions(ctx, family)
+    actions: list[Action] = []
+    if theirs:
+        actions.append(
+            Action(
+                "skip",
+                "task definition",
+                family,
+                f"{len(theirs)} revision(s) not ecsup's (no matching ownership tags): left alone",
+            )
+        )
+    if mine:
+        actions.append(
+            Action(
+                "delete",
+                "task definition",
+                family,
+                f"{len(mine)} revision(s)",
+                run=partial(deregister_family, ctx, family, mine),
+                after=after,
+            )
+        )
+    return actions
 
 
 __all__ = ["ClusterStep", "TaskDefinitionStep", "error_code"]
