@@ -13,10 +13,25 @@ A job is an EventBridge Scheduler schedule ``Names.schedule(job)`` in the stack'
 * a Choice on ``$.task.Containers[0].ExitCode``: 0 -> a Succeed state; otherwise a Fail state with
   ``"Error": "NonZeroExit"`` and ``"CausePath": "States.Format('exit code {}', $.task.Containers[0].ExitCode)"``.
 
-A task that could not start, ran past its timeout or exited non-zero is a failed execution that
-Step Functions keeps listed for 90 days (what `status` reads), and counts in the state machine's
-own metrics (AWS/States ExecutionsFailed, ExecutionsTimedOut, ExecutionsAborted by StateMachineArn:
-``[jobs.<name>] alarm`` / ``notify``).
+What really happens on AWS (the Choice and the Fail state are the contract's, kept as a guard: on
+AWS they are reached with exit 0 only):
+
+* a non-zero exit: runTask.sync itself fails the Run state with ``States.TaskFailed``, the task's
+  description (its containers' ExitCode) as the cause; the execution ends FAILED there and the
+  Choice is never reached (aws/copilot-cli#3160; wellcomecollection/catalogue-pipeline#3377: ".sync
+  treats any non-zero container exit code as a failure");
+* a run past ``timeout``: the Run state's own TimeoutSeconds fails it with ``States.Timeout``, Step
+  Functions stops the task, and the execution ends FAILED (TIMED_OUT is only for an execution's
+  own TimeoutSeconds, which ecsup does not set);
+* a task that could not start: ``States.TaskFailed`` (its stoppedReason) or an ECS error (RunTask
+  refused): FAILED.
+
+``status`` reads each of them as ecsup/jobs_status.py says (exit N, timed out, could not start),
+whichever of the two shapes a run ended with. Every failed run is a failed execution that Step
+Functions keeps listed for 90 days (what `status` reads), and counts in the state machine's own
+metrics: AWS/States ExecutionsFailed counts all of the above (non-zero exit, timeout, could not
+start); ExecutionsTimedOut (an execution's own timeout) and ExecutionsAborted (StopExecution) are
+alarmed on too (``[jobs.<name>] alarm`` / ``notify``).
 
 Two roles: ``Names.jobs_role``, which the state machines run with (trusted by
 states.amazonaws.com), and ``Names.scheduler_role``, which the schedules start them with
@@ -59,6 +74,9 @@ NON_ZERO_EXIT = "NonZeroExit"
 RETRY_ATTEMPTS = 2
 MAX_EVENT_AGE = 3600
 ALARM_PERIOD = 300
+# ExecutionsFailed counts a non-zero exit (States.TaskFailed), a run past its timeout (States.Timeout:
+# FAILED, not TIMED_OUT) and a task that could not start; the two others, an execution's own timeout
+# and a StopExecution
 FAILURE_METRICS = ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted")
 ROLE_POLICY = "ecsup-jobs"
 
@@ -373,10 +391,13 @@ def definition(ctx: Context, job: JobConfig, task_definition: str) -> dict[str, 
                 "Type": "Task",
                 "Resource": f"arn:{ctx.partition}:states:::ecs:runTask.sync",
                 "Parameters": parameters,
+                # past it: States.Timeout, the task stopped, the execution FAILED (not TIMED_OUT)
                 "TimeoutSeconds": job.timeout,
                 "ResultPath": "$.task",
                 "Next": EXIT_STATE,
             },
+            # a non-zero exit never gets here on AWS (runTask.sync fails the Run state with
+            # States.TaskFailed first, module docstring): reached with exit 0, a guard otherwise
             EXIT_STATE: {
                 "Type": "Choice",
                 "Choices": [{"Variable": exit_code, "NumericEquals": 0, "Next": SUCCEEDED_STATE}],
