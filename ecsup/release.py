@@ -16,10 +16,10 @@ One ``ecsup deploy --image IMG`` is one release:
    each worker's rolling deployment, started together and watched together (``watch_together``:
    one live view, a line per workload);
 4. once all of them succeeded, each job's state machine points at its new revision
-   (``point_job_at``). A failed release leaves the jobs where they were; a worker that fails
-   fails the release: the web service's deployment is rolled back (StopServiceDeployment
-   ROLLBACK while it runs, a deployment of the revision before once it ended SUCCESSFUL) and the
-   other workers are updated back to the revision they ran (``undo``).
+   (``steps.jobs.point_jobs_at``, next to the definition it edits). A failed release leaves the
+   jobs where they were; a worker that fails fails the release: the web service's deployment is
+   rolled back (StopServiceDeployment ROLLBACK while it runs, a deployment of the revision before
+   once it ended SUCCESSFUL) and the other workers are updated back to the revision they ran (``undo``).
 
 ``ecsup rollback`` takes every workload back to the release before: the web service to the
 revision it ran before its last successful deployment (deploy.previous_revision), each worker
@@ -55,6 +55,7 @@ from .deployments import (
 )
 from .errors import EcsupError, OwnershipConflict, doing, is_code
 from .names import tag_dict
+from .steps.jobs import point_jobs_at, state_machine_arn
 
 RECORD_TAG = "ecsup:release:"  # on a web revision: ecsup:release:<workload> = <family>:<revision>
 # the Run state of a job's state machine (its definition is the jobs' step's): the ECS integration
@@ -109,10 +110,6 @@ def worker_service(ctx: Context, name: str, to: str = "release") -> dict[str, An
     return dict(svc)
 
 
-def state_machine_arn(ctx: Context, job: str) -> str:
-    return f"arn:{ctx.partition}:states:{ctx.region}:{ctx.account_id}:stateMachine:{ctx.names.workload(job)}"
-
-
 def _run_parameters(definition: dict[str, Any]) -> dict[str, Any] | None:
     """The Parameters of the state that runs the job's task (Resource arn:<partition>:states:::ecs:runTask[.sync])."""
     for state in (definition.get("States") or {}).values():
@@ -147,23 +144,6 @@ def job_task_definition(ctx: Context, job: str) -> str:
             hint="`ecsup create` puts it back as ecsup makes it",
         )
     return found
-
-
-def point_job_at(ctx: Context, job: str, task_definition_arn: str) -> bool:
-    """Point a job's state machine at a task definition (its Run state's Parameters.TaskDefinition):
-    DescribeStateMachine, then UpdateStateMachine with that one value replaced. False when it
-    points there already (nothing sent)."""
-    arn, definition = _state_machine(ctx, job)
-    changed = False
-    for state in (definition.get("States") or {}).values():
-        params = state.get("Parameters")
-        runs = RUN_TASK in str(state.get("Resource", "")) and isinstance(params, dict)
-        if runs and params.get("TaskDefinition") != task_definition_arn:
-            params["TaskDefinition"], changed = task_definition_arn, True
-    if changed:
-        with doing(f"point job {job} at {short(task_definition_arn)}"):
-            ctx.client("stepfunctions").update_state_machine(stateMachineArn=arn, definition=json.dumps(definition))
-    return changed
 
 
 def members(
@@ -261,7 +241,7 @@ def start_workers(ctx: Context, released: list[Member]) -> None:
 def point_jobs(ctx: Context, released: list[Member]) -> None:
     for member in released:
         if member.kind == "job" and member.after:
-            point_job_at(ctx, member.name, member.after)
+            point_jobs_at(ctx, {member.name: member.after})
             member.status = "POINTED"
 
 
@@ -485,7 +465,7 @@ def finish_jobs(ctx: Context, web_task_definition: str) -> tuple[list[Member], s
         if short(member.before) == record[job.name]:
             continue
         member.after = describe_task_definition(ctx, record[job.name])[0]["taskDefinitionArn"]
-        point_job_at(ctx, job.name, member.after)
+        point_jobs_at(ctx, {job.name: member.after})
         member.status = "POINTED"
         moved.append(member)
     return moved, ""

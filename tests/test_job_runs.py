@@ -1,9 +1,8 @@
 """A scheduled job's runs: the next run computed from its schedule, the emulation firing schedules
 and running the job's state machine, `status`'s job section and exit code, and `run --job`.
 
-The job's resources (schedule group, schedule, state machine, task definition family) are made
-here with boto3 as ecsup's job steps make them (the contract in names.py: the schedule targets the
-state machine <app>-<env>-<job>, which runs the family's task with ecs:runTask.sync)."""
+The job's resources (schedule group, schedule, state machine, task definition family) are made by
+`create` from [jobs.nightly] in ecsup.toml; a test changes the job there and runs `create` again."""
 
 from __future__ import annotations
 
@@ -79,126 +78,81 @@ def test_what_is_not_computed_is_said_not_guessed(expression):
         next_fire(expression, "UTC", at("2026-03-07T12:00:00"))
 
 
-# -- the job's resources, as ecsup's job steps make them -----------------------------------------
-def definition(task_definition: str, command: list[str], timeout: int, catch: bool = False) -> dict[str, Any]:
-    """The contract's state machine: RunTask .sync with the state's TimeoutSeconds, a Choice on the
-    exit code. ``catch``: a non-zero exit (States.TaskFailed) caught and taken to the Choice."""
-    svc = client("ecs").describe_services(cluster=STACK, services=[STACK])["services"][0]
-    network = svc["networkConfiguration"]["awsvpcConfiguration"]
-    run: dict[str, Any] = {
-        "Type": "Task",
-        "Resource": "arn:aws:states:::ecs:runTask.sync",
-        "TimeoutSeconds": timeout,
-        "Parameters": {
-            "Cluster": svc["clusterArn"],
-            "TaskDefinition": task_definition,
-            "LaunchType": "FARGATE",
-            "NetworkConfiguration": {
-                "AwsvpcConfiguration": {
-                    "Subnets": network["subnets"],
-                    "SecurityGroups": network["securityGroups"],
-                    "AssignPublicIp": network.get("assignPublicIp", "ENABLED"),
-                }
-            },
-            "Overrides": {"ContainerOverrides": [{"Name": "nightly", "Command": command}]},
-            "StartedBy": "ecsup-job/nightly",
-            "Tags": [{"Key": "ecsup:app", "Value": "web"}],
-            "EnableECSManagedTags": True,
-        },
-        "ResultPath": "$.task",
-        "Next": "Exited",
+# -- the job's resources, as `create` makes them ------------------------------------------------------
+MACHINE = f"arn:aws:states:eu-west-1:123456789012:stateMachine:{FAMILY}"
+
+
+def job_toml(schedule: str, command: tuple[str, ...] | list[str], timeout: int, image: str, timezone: str) -> str:
+    lines = [
+        "[jobs.nightly]",
+        f"schedule = {json.dumps(schedule)}",
+        f"timezone = {json.dumps(timezone)}",
+        f"command = {json.dumps(list(command))}",
+        f"timeout = {timeout}",
+    ]
+    if image:
+        lines.append(f"image = {json.dumps(image)}")
+    return "\n" + "\n".join(lines) + "\n"
+
+
+def catching(definition: dict[str, Any]) -> dict[str, Any]:
+    """The definition `create` wrote with a non-zero exit (States.TaskFailed, the task's description
+    as its cause) caught and taken to its Choice on the exit code: a definition create does not write."""
+    run = definition["States"]["Run"]
+    run["Catch"] = [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.error", "Next": "Stopped"}]
+    definition["States"]["Stopped"] = {
+        "Type": "Pass",
+        "Parameters": {"task.$": "States.StringToJson($.error.Cause)"},
+        "Next": run["Next"],
     }
-    states: dict[str, Any] = {
-        "Run": run,
-        "Exited": {
-            "Type": "Choice",
-            "Choices": [{"Variable": "$.task.Containers[0].ExitCode", "NumericEquals": 0, "Next": "Done"}],
-            "Default": "Failed",
-        },
-        "Done": {"Type": "Succeed"},
-        "Failed": {
-            "Type": "Fail",
-            "Error": "NonZeroExit",
-            "CausePath": "States.Format('exit code {}', $.task.Containers[0].ExitCode)",
-        },
-    }
-    if catch:
-        run["Catch"] = [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.error", "Next": "Stopped"}]
-        states["Stopped"] = {
-            "Type": "Pass",
-            "Parameters": {"task.$": "States.StringToJson($.error.Cause)"},
-            "Next": "Exited",
-        }
-    return {"StartAt": "Run", "States": states}
+    return definition
 
 
-def make_job(
-    schedule: str = "cron(0 3 * * ? *)",
-    command: tuple[str, ...] = ("sh", "-c", "echo cleaning up; sleep 20; echo done; exit 0"),
-    timeout: int = 600,
-    image: str = "public.ecr.aws/nginx/nginx:stable",
-    timezone: str = "UTC",
-    catch: bool = False,
-) -> str:
-    """The job's family, state machine, schedule group and schedule; the state machine's ARN."""
-    ecs = client("ecs")
-    web = ecs.describe_task_definition(taskDefinition=STACK)["taskDefinition"]
-    td = ecs.register_task_definition(
-        family=FAMILY,
-        networkMode="awsvpc",
-        requiresCompatibilities=["FARGATE"],
-        cpu="256",
-        memory="512",
-        executionRoleArn=web["executionRoleArn"],
-        containerDefinitions=[
-            {
-                "name": "nightly",
-                "image": image,
-                "essential": True,
-                "command": list(command),
-                "logConfiguration": {
-                    "logDriver": "awslogs",
-                    "options": {
-                        "awslogs-group": f"/ecs/{STACK}",
-                        "awslogs-region": "eu-west-1",
-                        "awslogs-stream-prefix": "nightly",
-                    },
-                },
-            }
-        ],
-    )["taskDefinition"]["taskDefinitionArn"]
-    role = client("iam").create_role(
-        RoleName=f"{STACK}-states",
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}
-                ],
-            }
-        ),
-    )["Role"]["Arn"]
-    machine = client("stepfunctions").create_state_machine(
-        name=FAMILY, roleArn=role, definition=json.dumps(definition(td, list(command), timeout, catch))
-    )["stateMachineArn"]
-    scheduler = client("scheduler")
-    scheduler.create_schedule_group(Name=STACK)
-    scheduler.create_schedule(
-        Name=FAMILY,
-        GroupName=STACK,
-        ScheduleExpression=schedule,
-        ScheduleExpressionTimezone=timezone,
-        FlexibleTimeWindow={"Mode": "OFF"},
-        Target={"Arn": machine, "RoleArn": role, "Input": "{}"},
-    )
-    return str(machine)
+class Job:
+    """The stack with [jobs.nightly] as a test gives it, made by `create` (the schedule is created as
+    given: a rate schedule counts from its creation), then changed in ecsup.toml and applied with
+    `create` again (the roles create made stay: IAM has propagated them). ecsup.toml is written
+    where ``job_config`` is, so that `status` and `run` read the job as created."""
+
+    def __init__(self, aws: Any, make_ctx: Any, config: Path) -> None:
+        self.aws, self.make_ctx, self.config = aws, make_ctx, config
+        self.settings: dict[str, Any] = {}
+
+    def make(
+        self,
+        schedule: str = "cron(0 3 * * ? *)",
+        command: tuple[str, ...] = ("sh", "-c", "echo cleaning up; sleep 20; echo done; exit 0"),
+        timeout: int = 600,
+        image: str = "",
+        timezone: str = "UTC",
+        catch: bool = False,
+    ) -> str:
+        """The stack and its job as given, made by `create`; the job's state machine's ARN."""
+        self.settings = {"schedule": schedule, "command": command, "timeout": timeout, "image": image}
+        self.settings["timezone"] = timezone
+        self._create()
+        register_task_targets("web-dev-blue")  # healthy, as ECS makes it (moto's ECS does not)
+        self.aws.reset()
+        if catch:
+            sfn = client("stepfunctions")
+            created = json.loads(sfn.describe_state_machine(stateMachineArn=MACHINE)["definition"])
+            sfn.update_state_machine(stateMachineArn=MACHINE, definition=json.dumps(catching(created)))
+        return MACHINE
+
+    def set_command(self, command: list[str]) -> None:
+        """The job's command changed in ecsup.toml, applied with `create` (a new revision of its family)."""
+        self.settings["command"] = tuple(command)
+        self._create()
+
+    def _create(self) -> None:
+        text = config_text(job_toml(**self.settings))
+        self.config.write_text(text)
+        engine.create(self.make_ctx(text))
 
 
-def set_command(machine: str, command: list[str], timeout: int = 600) -> None:
-    td = client("ecs").describe_task_definition(taskDefinition=FAMILY)["taskDefinition"]["taskDefinitionArn"]
-    client("stepfunctions").update_state_machine(
-        stateMachineArn=machine, definition=json.dumps(definition(td, command, timeout))
-    )
+@pytest.fixture
+def job(aws, make_ctx, tmp_path: Path) -> Job:
+    return Job(aws, make_ctx, tmp_path / "ecsup.toml")
 
 
 def executions(machine: str) -> list[dict[str, Any]]:
@@ -231,10 +185,10 @@ def job_config(tmp_path: Path) -> Path:
 
 
 # -- the emulation ----------------------------------------------------------------------------------
-def test_a_due_schedule_starts_an_execution_that_runs_the_job_task(job_stack, clock: FakeClock):
+def test_a_due_schedule_starts_an_execution_that_runs_the_job_task(job, clock: FakeClock):
     """rate(): the first run at once (no StartDate), then every period; each run is an ECS task of the
     job's family, started by ecsup-job/nightly, whose exit 0 makes the execution SUCCEEDED."""
-    machine = make_job(schedule="rate(5 minutes)")
+    machine = job.make(schedule="rate(5 minutes)")
     assert len(executions(machine)) == len(executions(machine)) == 1  # two looks at its first moment: one run
     clock.sleep(1)
     first = executions(machine)
@@ -252,9 +206,9 @@ def test_a_due_schedule_starts_an_execution_that_runs_the_job_task(job_stack, cl
     assert [e["status"] for e in executions(machine)] == ["SUCCEEDED", "SUCCEEDED"]
 
 
-def test_nothing_fires_before_the_cron_time_or_while_disabled(job_stack, clock: FakeClock):
+def test_nothing_fires_before_the_cron_time_or_while_disabled(job, clock: FakeClock):
     hour = (datetime.now(UTC).hour + 12) % 24  # hours away from the emulation's wall clock
-    machine = make_job(schedule=f"cron(0 {hour} * * ? *)")
+    machine = job.make(schedule=f"cron(0 {hour} * * ? *)")
     clock.sleep(30)
     assert executions(machine) == []
     client("scheduler").update_schedule(
@@ -269,12 +223,12 @@ def test_nothing_fires_before_the_cron_time_or_while_disabled(job_stack, clock: 
     assert executions(machine) == []
 
 
-def test_a_run_that_came_due_before_a_change_ran_as_things_were(job_stack, clock: FakeClock):
+def test_a_run_that_came_due_before_a_change_ran_as_things_were(job, clock: FakeClock):
     """Nothing read the runs while the schedule fired; the state machine changed after: the run
     that came due first used the definition of its time (the emulation looks before a change)."""
-    machine = make_job(schedule="rate(1 day)", command=("sh", "-c", "exit 5"))
+    machine = job.make(schedule="rate(1 day)", command=("sh", "-c", "exit 5"))
     clock.sleep(60)
-    set_command(machine, ["sh", "-c", "exit 0"])
+    job.set_command(["sh", "-c", "exit 0"])
     client("stepfunctions").start_execution(stateMachineArn=machine)
     clock.sleep(60)
     assert [(e["status"], e.get("error")) for e in executions(machine)] == [
@@ -283,9 +237,9 @@ def test_a_run_that_came_due_before_a_change_ran_as_things_were(job_stack, clock
     ]
 
 
-def test_a_non_zero_exit_fails_the_execution(job_stack, clock: FakeClock):
+def test_a_non_zero_exit_fails_the_execution(job, clock: FakeClock):
     """As on AWS: the .sync state fails with States.TaskFailed, the task's description as the cause."""
-    machine = make_job(schedule="rate(1 day)", command=("sh", "-c", "echo broken; exit 3"))
+    machine = job.make(schedule="rate(1 day)", command=("sh", "-c", "echo broken; exit 3"))
     clock.sleep(60)
     (run,) = executions(machine)
     assert run["status"] == "FAILED" and run["error"] == "States.TaskFailed"
@@ -293,16 +247,18 @@ def test_a_non_zero_exit_fails_the_execution(job_stack, clock: FakeClock):
     assert jobs_status.interpret(run, "nightly", datetime.now(UTC)).result == "exit 3"
 
 
-def test_a_definition_that_catches_the_failure_ends_in_its_fail_state(job_stack, clock: FakeClock):
-    machine = make_job(schedule="rate(1 day)", command=("sh", "-c", "exit 4"), catch=True)
+def test_a_definition_that_catches_the_failure_ends_in_its_fail_state(job, clock: FakeClock):
+    # far away: the run is started once the definition catches (a schedule due at create ran before)
+    machine = job.make(schedule="cron(0 0 1 1 ? 2199)", command=("sh", "-c", "exit 4"), catch=True)
+    client("stepfunctions").start_execution(stateMachineArn=machine)
     clock.sleep(60)
     (run,) = executions(machine)
     assert (run["status"], run["error"], run["cause"]) == ("FAILED", "NonZeroExit", "exit code 4")
     assert jobs_status.interpret(run, "nightly", datetime.now(UTC)).exit_code == 4
 
 
-def test_the_state_timeout_stops_the_task_and_fails_the_run(job_stack, clock: FakeClock):
-    machine = make_job(schedule="rate(1 day)", command=("sh", "-c", "echo working; sleep 600"), timeout=60)
+def test_the_state_timeout_stops_the_task_and_fails_the_run(job, clock: FakeClock):
+    machine = job.make(schedule="rate(1 day)", command=("sh", "-c", "echo working; sleep 600"), timeout=60)
     clock.sleep(30)
     assert [e["status"] for e in executions(machine)] == ["RUNNING"]
     clock.sleep(120)
@@ -315,8 +271,8 @@ def test_the_state_timeout_stops_the_task_and_fails_the_run(job_stack, clock: Fa
     assert jobs_status.interpret(run, "nightly", datetime.now(UTC)).result.startswith("timed out")
 
 
-def test_a_task_that_cannot_start_fails_the_run(job_stack, clock: FakeClock):
-    machine = make_job(schedule="rate(1 day)", image="public.ecr.aws/x/unpullable:1")
+def test_a_task_that_cannot_start_fails_the_run(job, clock: FakeClock):
+    machine = job.make(schedule="rate(1 day)", image="public.ecr.aws/x/unpullable:1")
     clock.sleep(60)
     (run,) = executions(machine)
     assert run["status"] == "FAILED" and run["error"] == "States.TaskFailed"
@@ -324,8 +280,8 @@ def test_a_task_that_cannot_start_fails_the_run(job_stack, clock: FakeClock):
     assert result.startswith("could not start (CannotPullContainerError")
 
 
-def test_a_runtask_refusal_fails_the_run_with_the_ecs_error(job_stack, clock: FakeClock):
-    machine = make_job(schedule="cron(0 0 1 1 ? 2199)")  # far away: the run is started by hand
+def test_a_runtask_refusal_fails_the_run_with_the_ecs_error(job, clock: FakeClock):
+    machine = job.make(schedule="cron(0 0 1 1 ? 2199)")  # far away: the run is started by hand
     client("ecs").deregister_task_definition(taskDefinition=f"{FAMILY}:1")
     client("stepfunctions").start_execution(stateMachineArn=machine)
     clock.sleep(5)
@@ -337,8 +293,8 @@ def test_a_runtask_refusal_fails_the_run_with_the_ecs_error(job_stack, clock: Fa
     assert job_tasks() == []
 
 
-def test_start_execution_by_a_client_runs_the_same_way(job_stack, clock: FakeClock):
-    machine = make_job(schedule="cron(0 0 1 1 ? 2199)")  # far away
+def test_start_execution_by_a_client_runs_the_same_way(job, clock: FakeClock):
+    machine = job.make(schedule="cron(0 0 1 1 ? 2199)")  # far away
     sfn = client("stepfunctions")
     arn = sfn.start_execution(stateMachineArn=machine)["executionArn"]
     assert sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
@@ -357,10 +313,10 @@ def status(config: Path, *extra: str) -> Any:
 
 
 def test_status_shows_each_job_and_is_unhealthy_while_its_last_run_failed(
-    job_stack, job_config, clock: FakeClock, monkeypatch
+    job, job_config, clock: FakeClock, monkeypatch
 ):
     monkeypatch.setattr(jobs_status, "now", lambda: at("2026-03-07T12:00:00"))
-    machine = make_job(schedule="cron(0 3 * * ? *)", timezone="Asia/Tokyo")
+    machine = job.make(schedule="cron(0 3 * * ? *)", timezone="Asia/Tokyo")
     result = status(job_config)
     assert result.exit_code == 0, explain(result)
     assert "job nightly: cron(0 3 * * ? *) (Asia/Tokyo)" in result.stdout
@@ -368,7 +324,7 @@ def test_status_shows_each_job_and_is_unhealthy_while_its_last_run_failed(
     assert "no runs yet" in result.stdout
 
     sfn = client("stepfunctions")
-    set_command(machine, ["sh", "-c", "echo oops; sleep 12; exit 3"])
+    job.set_command(["sh", "-c", "echo oops; sleep 12; exit 3"])
     sfn.start_execution(stateMachineArn=machine)
     clock.sleep(90)
     failed = status(job_config)
@@ -376,7 +332,7 @@ def test_status_shows_each_job_and_is_unhealthy_while_its_last_run_failed(
     assert "exit 3" in failed.stdout and "job nightly: its last run failed (exit 3)" in failed.stdout
     assert "took" in failed.stdout and "not OK" not in failed.stdout  # the stack itself is fine
 
-    set_command(machine, ["sh", "-c", "echo fine; exit 0"])
+    job.set_command(["sh", "-c", "echo fine; exit 0"])
     sfn.start_execution(stateMachineArn=machine)
     clock.sleep(5)
     running = status(job_config)  # the last FINISHED run still failed
@@ -396,15 +352,15 @@ def test_status_shows_each_job_and_is_unhealthy_while_its_last_run_failed(
     assert all(r["seconds"] is not None and r["seconds"] > 0 for r in job["runs"])
 
 
-def test_status_says_see_the_schedule_for_what_it_cannot_compute(job_stack, job_config, monkeypatch):
-    make_job(schedule="cron(0 3 ? * L *)")
+def test_status_says_see_the_schedule_for_what_it_cannot_compute(job, job_config, monkeypatch):
+    job.make(schedule="cron(0 3 ? * L *)")
     result = status(job_config, "--json")
     (job,) = json.loads(result.stdout)["jobs"]
     assert job["next_run"] is None and job["next_run_note"].startswith("see the schedule")
 
 
 def test_status_of_a_job_not_created_yet(aws, make_ctx, job_config):
-    engine.create(make_ctx(config_text(JOB)))
+    engine.create(make_ctx(config_text("")))  # ecsup.toml (job_config) names the job; create has not made it
     result = status(job_config, "--json")
     (job,) = json.loads(result.stdout)["jobs"]
     assert job["state"] == "MISSING" and job["runs"] == []
@@ -414,8 +370,7 @@ def test_status_of_a_job_not_created_yet(aws, make_ctx, job_config):
 # -- ecsup run --job ------------------------------------------------------------------------------
 def test_run_job_runs_the_job_task_with_its_exit_code_and_live_logs(job_stack, job_config):
     text = config_text(JOB.replace("exit 0", "exit 7"))
-    job_config.write_text(text)
-    make_job(command=("sh", "-c", "echo unused"))
+    job_config.write_text(text)  # not what create put in the job's family: run --job runs ecsup.toml's command
     result = invoke("run", "-c", str(job_config), "--job", "nightly")
     assert result.exit_code == 7, explain(result)
     assert "cleaning up" in result.stdout and "done" in result.stdout and "exited 7" in result.stdout
@@ -428,7 +383,6 @@ def test_run_job_runs_the_job_task_with_its_exit_code_and_live_logs(job_stack, j
 
 def test_run_job_timeout_defaults_to_the_job_timeout(job_stack, job_config):
     job_config.write_text(config_text(JOB.replace("sleep 20", "sleep 900")))
-    make_job()
     result = invoke("run", "-c", str(job_config), "--job", "nightly")
     assert result.exit_code == 125, explain(result)
     assert "600 s" in result.stdout + result.stderr
@@ -449,19 +403,20 @@ def test_run_job_refuses_bad_input_with_exit_2(job_stack, job_config, args, expe
     assert job_stack.mutating() == []
 
 
-def test_run_job_of_a_job_not_created_says_so(job_stack, job_config):
+def test_run_job_of_a_job_not_created_says_so(aws, make_ctx, job_config):
+    engine.create(make_ctx(config_text("")))  # ecsup.toml (job_config) names the job; create has not made it
     result = invoke("run", "-c", str(job_config), "--job", "nightly")
     assert result.exit_code == EXIT_UNHEALTHY, explain(result)
     assert "has no active task definition web-dev-nightly" in result.stderr
 
 
 # -- the sandbox ----------------------------------------------------------------------------------
-def test_the_sandbox_looks_at_its_schedules_on_its_own(job_stack, clock: FakeClock):
+def test_the_sandbox_looks_at_its_schedules_on_its_own(job, clock: FakeClock):
     """Its ticker fires a due schedule with nothing reading the runs: the job's task starts then."""
     from ecsup.sandbox import SANDBOX_ACCOUNT, _JobsTicker
 
     assert client("sts").get_caller_identity()["Account"] == SANDBOX_ACCOUNT
-    make_job(schedule="rate(5 minutes)")
+    job.make(schedule="rate(5 minutes)")
     clock.sleep(1)
     assert job_tasks() == []  # ECS reads alone do not look at the schedules
     _JobsTicker("eu-west-1").tick()
@@ -476,7 +431,6 @@ def test_run_job_interrupted_while_runtask_is_in_flight_stops_the_job_task(job_s
     from ecsup.errors import EXIT_INTERRUPTED
 
     job_config.write_text(config_text(JOB.replace("sleep 20", "sleep 900")))
-    make_job()
     job_stack.injectors.append(not_listed_at_first())
     on_event(monkeypatch, job_stack, "before-parse.ecs.RunTask", ctrl_c)
     result = invoke("run", "-c", str(job_config), "--job", "nightly")
@@ -502,7 +456,6 @@ def test_a_run_reads_in_utc_whatever_the_local_time_zone():
 
 
 def test_run_job_detach_and_json_as_run(job_stack, job_config):
-    make_job()
     detached = invoke("run", "-c", str(job_config), "--job", "nightly", "--detach")
     assert detached.exit_code == 0, explain(detached)
     (task,) = job_tasks()

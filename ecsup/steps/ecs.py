@@ -606,6 +606,27 @@ def family_revisions(
     return mine, theirs
 
 
+def deregister_family(ctx: Context, family: str, revisions: list[tuple[str, str]]) -> str:
+    """Deregister, then delete, ecsup's revisions of a family."""
+    ecs = ctx.client("ecs")
+    arns = [arn for arn, _ in revisions]
+    with doing(f"deregister task definitions of {family}"):
+        for arn, status in revisions:
+            if status == "ACTIVE":
+                try:
+                    ecs.deregister_task_definition(taskDefinition=arn)
+                except Exception as exc:  # deregistered meanwhile
+                    if not is_code(exc, "ClientException", "InvalidParameterException"):
+                        raise
+        for i in range(0, len(arns), 10):
+            try:
+                ecs.delete_task_definitions(taskDefinitions=arns[i : i + 10])
+            except Exception as exc:  # partitions without the API: deregistered is enough
+                if not is_code(exc, "InvalidParameterException", "UnsupportedOperation", "NotImplemented"):
+                    raise
+    return f"deregistered {len(arns)}"
+
+
 def plan_family_deletion(
     ctx: Context,
     family: str,
@@ -638,22 +659,6 @@ def plan_family_deletion(
             )
         )
     return actions
-
-
-def deregister_family(ctx: Context, family: str, revisions: list[tuple[str, str]]) -> str:
-    ecs = ctx.client("ecs")
-    arns = [arn for arn, _ in revisions]
-    with doing(f"deregister task definitions of {family}"):
-        for arn, status in revisions:
-            if status == "ACTIVE":
-                ecs.deregister_task_definition(taskDefinition=arn)
-        for i in range(0, len(arns), 10):
-            try:
-                ecs.delete_task_definitions(taskDefinitions=arns[i : i + 10])
-            except Exception as exc:  # partitions without the API: deregistered is enough
-                if not is_code(exc, "InvalidParameterException", "UnsupportedOperation", "NotImplemented"):
-                    raise
-    return f"deregistered {len(arns)}"
 
 
 __all__ = ["ClusterStep", "TaskDefinitionStep", "error_code"]

@@ -13,10 +13,25 @@ A job is an EventBridge Scheduler schedule ``Names.schedule(job)`` in the stack'
 * a Choice on ``$.task.Containers[0].ExitCode``: 0 -> a Succeed state; otherwise a Fail state with
   ``"Error": "NonZeroExit"`` and ``"CausePath": "States.Format('exit code {}', $.task.Containers[0].ExitCode)"``.
 
-A task that could not start, ran past its timeout or exited non-zero is a failed execution that
-Step Functions keeps listed for 90 days (what `status` reads), and counts in the state machine's
-own metrics (AWS/States ExecutionsFailed, ExecutionsTimedOut, ExecutionsAborted by StateMachineArn:
-``[jobs.<name>] alarm`` / ``notify``).
+What really happens on AWS (the Choice and the Fail state are the contract's, kept as a guard: on
+AWS they are reached with exit 0 only):
+
+* a non-zero exit: runTask.sync itself fails the Run state with ``States.TaskFailed``, the task's
+  description (its containers' ExitCode) as the cause; the execution ends FAILED there and the
+  Choice is never reached (aws/copilot-cli#3160; wellcomecollection/catalogue-pipeline#3377: ".sync
+  treats any non-zero container exit code as a failure");
+* a run past ``timeout``: the Run state's own TimeoutSeconds fails it with ``States.Timeout``, Step
+  Functions stops the task, and the execution ends FAILED (TIMED_OUT is only for an execution's
+  own TimeoutSeconds, which ecsup does not set);
+* a task that could not start: ``States.TaskFailed`` (its stoppedReason) or an ECS error (RunTask
+  refused): FAILED.
+
+``status`` reads each of them as ecsup/jobs_status.py says (exit N, timed out, could not start),
+whichever of the two shapes a run ended with. Every failed run is a failed execution that Step
+Functions keeps listed for 90 days (what `status` reads), and counts in the state machine's own
+metrics: AWS/States ExecutionsFailed counts all of the above (non-zero exit, timeout, could not
+start); ExecutionsTimedOut (an execution's own timeout) and ExecutionsAborted (StopExecution) are
+alarmed on too (``[jobs.<name>] alarm`` / ``notify``).
 
 Two roles: ``Names.jobs_role``, which the state machines run with (trusted by
 states.amazonaws.com), and ``Names.scheduler_role``, which the schedules start them with
@@ -43,7 +58,7 @@ from ..names import tag_dict
 from ..plan import KNOWN_AFTER_APPLY, Action, Change
 from ..workloads import JobConfig
 from . import Step, check_owner, foreign, resolve
-from .ecs import _effective, ecs_tags, eventually_consistent
+from .ecs import _effective, ecs_tags, eventually_consistent, plan_family_deletion
 from .iam import _doc, _norm, get_role, role_arn, trust
 from .workloads import workload_task_definition
 
@@ -59,6 +74,9 @@ NON_ZERO_EXIT = "NonZeroExit"
 RETRY_ATTEMPTS = 2
 MAX_EVENT_AGE = 3600
 ALARM_PERIOD = 300
+# ExecutionsFailed counts a non-zero exit (States.TaskFailed), a run past its timeout (States.Timeout:
+# FAILED, not TIMED_OUT) and a task that could not start; the two others, an execution's own timeout
+# and a StopExecution
 FAILURE_METRICS = ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted")
 ROLE_POLICY = "ecsup-jobs"
 
@@ -373,10 +391,13 @@ def definition(ctx: Context, job: JobConfig, task_definition: str) -> dict[str, 
                 "Type": "Task",
                 "Resource": f"arn:{ctx.partition}:states:::ecs:runTask.sync",
                 "Parameters": parameters,
+                # past it: States.Timeout, the task stopped, the execution FAILED (not TIMED_OUT)
                 "TimeoutSeconds": job.timeout,
                 "ResultPath": "$.task",
                 "Next": EXIT_STATE,
             },
+            # a non-zero exit never gets here on AWS (runTask.sync fails the Run state with
+            # States.TaskFailed first, module docstring): reached with exit 0, a guard otherwise
             EXIT_STATE: {
                 "Type": "Choice",
                 "Choices": [{"Variable": exit_code, "NumericEquals": 0, "Next": SUCCEEDED_STATE}],
@@ -457,21 +478,27 @@ def get_schedule(ctx: Context, job: str) -> dict[str, Any] | None:
             raise
 
 
-def get_state_machine(ctx: Context, job: str) -> tuple[dict[str, Any], dict[str, str]] | None:
-    """The job's state machine (not one being deleted) and its tags."""
+def describe_state_machine(ctx: Context, job: str) -> dict[str, Any] | None:
+    """The job's state machine (not one being deleted)."""
     sfn = ctx.client("stepfunctions")
-    arn = state_machine_arn(ctx, job)
     with doing(f"look up state machine {ctx.names.workload(job)}"):
         try:
-            found = dict(sfn.describe_state_machine(stateMachineArn=arn))
+            found = dict(sfn.describe_state_machine(stateMachineArn=state_machine_arn(ctx, job)))
         except Exception as exc:
             if is_code(exc, "StateMachineDoesNotExist"):
                 return None
             raise
-        if found.get("status") == "DELETING":
-            return None
-        tags = tag_dict(sfn.list_tags_for_resource(resourceArn=arn).get("tags"), "key", "value")
-    return found, tags
+    return None if found.get("status") == "DELETING" else found
+
+
+def get_state_machine(ctx: Context, job: str) -> tuple[dict[str, Any], dict[str, str]] | None:
+    """The job's state machine (not one being deleted) and its tags."""
+    found = describe_state_machine(ctx, job)
+    if found is None:
+        return None
+    with doing(f"look up state machine {ctx.names.workload(job)}"):
+        tags = ctx.client("stepfunctions").list_tags_for_resource(resourceArn=found["stateMachineArn"]).get("tags")
+    return found, tag_dict(tags, "key", "value")
 
 
 def _describe_td(ctx: Context, ref: str) -> tuple[dict[str, Any], dict[str, str]] | None:
@@ -517,46 +544,6 @@ def _td_changes(have: dict[str, Any], want: dict[str, Any]) -> list[Change]:
         elif old.get(key) != new[key]:
             changes.append(Change(key, str(old.get(key)), str(new[key])))
     return changes
-
-
-def family_revisions(ctx: Context, family: str) -> tuple[list[tuple[str, str]], list[str]]:
-    """(ecsup's revisions of the family as (ARN, status), the other ones' ARNs), every page."""
-    ecs = ctx.client("ecs")
-    arns: list[str] = []
-    with doing(f"list task definitions of {family}"):
-        for status in ("ACTIVE", "INACTIVE"):
-            for page in ecs.get_paginator("list_task_definitions").paginate(familyPrefix=family, status=status):
-                arns += [a for a in page["taskDefinitionArns"] if a.split("/")[-1].rsplit(":", 1)[0] == family]
-        mine: list[tuple[str, str]] = []
-        theirs: list[str] = []
-        for arn in arns:
-            resp = ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
-            if ctx.names.owns(tag_dict(resp.get("tags"), "key", "value")):
-                mine.append((arn, str(resp["taskDefinition"].get("status"))))
-            else:
-                theirs.append(arn)
-    return mine, theirs
-
-
-def deregister_family(ctx: Context, family: str, revisions: list[tuple[str, str]]) -> str:
-    """Deregister, then delete, ecsup's revisions of a family (as the web family's)."""
-    ecs = ctx.client("ecs")
-    arns = [arn for arn, _ in revisions]
-    with doing(f"deregister task definitions of {family}"):
-        for arn, status in revisions:
-            if status == "ACTIVE":
-                try:
-                    ecs.deregister_task_definition(taskDefinition=arn)
-                except Exception as exc:  # deregistered meanwhile
-                    if not is_code(exc, "ClientException", "InvalidParameterException"):
-                        raise
-        for i in range(0, len(arns), 10):
-            try:
-                ecs.delete_task_definitions(taskDefinitions=arns[i : i + 10])
-            except Exception as exc:  # partitions without the API: deregistered is enough
-                if not is_code(exc, "InvalidParameterException", "UnsupportedOperation", "NotImplemented"):
-                    raise
-    return f"deregistered {len(arns)}"
 
 
 # -- alarms ---------------------------------------------------------------------------------------
@@ -1010,27 +997,7 @@ class JobsStep(Step):
             else:
                 actions.append(foreign(ctx, "state machine", name))
         if ctx.config.worker(job) is None:  # a worker of that name now owns the family
-            mine, theirs = family_revisions(ctx, name)
-            if theirs:
-                actions.append(
-                    Action(
-                        "skip",
-                        "task definition",
-                        name,
-                        f"{len(theirs)} revision(s) not ecsup's (no matching ownership tags): left alone",
-                    )
-                )
-            if mine:
-                actions.append(
-                    Action(
-                        "delete",
-                        "task definition",
-                        name,
-                        f"{len(mine)} revision(s)",
-                        run=partial(deregister_family, ctx, name, mine),
-                        after=machine_ref,
-                    )
-                )
+            actions += plan_family_deletion(ctx, name, machine_ref)
         return actions
 
     def _schedule_deletion(self, ctx: Context, schedule: str, after: tuple[str, ...]) -> Action:
@@ -1209,11 +1176,11 @@ def point_jobs_at(ctx: Context, revisions: dict[str, str]) -> dict[str, str]:
     sfn = ctx.client("stepfunctions")
     out: dict[str, str] = {}
     for job, arn in sorted(revisions.items()):
-        found = get_state_machine(ctx, job)
+        found = describe_state_machine(ctx, job)  # no tags read: the CI policy a release runs with has none
         if found is None:
             out[job] = "no state machine"
             continue
-        doc = json.loads(found[0]["definition"])
+        doc = json.loads(found["definition"])
         params = doc["States"][RUN_STATE]["Parameters"]
         if params.get("TaskDefinition") == arn:
             out[job] = "already on it"
