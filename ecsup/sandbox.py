@@ -17,15 +17,22 @@ from .errors import EcsupError
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 SANDBOX_ACCOUNT = "123456789012"  # moto's account for the dummy credentials
 JOBS_TICK = 1.0  # seconds between the sandbox's looks at its schedules (emulation/jobs.py)
-# `ecsup demo` shows a scheduled job (its config's [jobs.report], `run --job`, then `status`) once
-# `create` builds jobs; until then the demo's stack has none.
-DEMO_JOB = False
+# `ecsup demo` shows a worker beside the web service and a scheduled job (its config's
+# [workers.mailer] and [jobs.report], `run --job`, then `status`).
+DEMO_JOB = True
 DEMO_JOB_CONFIG = """
+[workers.mailer]
+# an ECS service beside the web one (no load balancer): its image, secrets and releases
+command = ["sh", "-c", "echo mailer: waiting for mail to send; while true; do sleep 60; done"]
+desired_count = 1
+capacity = "FARGATE_SPOT"
+
 [jobs.report]
 # EventBridge Scheduler -> Step Functions -> a one-off task; rate() runs at once, then every minute
 schedule = "rate(1 minute)"
 command = ["sh", "-c", "echo report: 1042 orders, 3 without a status; sleep 1; exit 0"]
 timeout = 300
+expected_minutes = 1   # what `ecsup cost` prices a run at (default: the timeout)
 """
 
 
