@@ -447,5 +447,8 @@ def scale_workload(
             with doing(f"update the desired count of service {service_name}"):
                 ctx.client("ecs").update_service(cluster=ctx.names.cluster, service=service_name, desiredCount=count)
     if result.desired_after != cfg.desired_count:
-        result.notes.append(f"a live change: ecsup.toml says workers.{workload}.desired_count = {cfg.desired_count}")
+        result.notes.append(
+            f"a live change: ecsup.toml says workers.{workload}.desired_count = {cfg.desired_count}"
+            + ("; `create` keeps the live count until you change that in the file" if cfg.autoscaling is None else "")
+        )
     return result

@@ -165,11 +165,23 @@ def _workers(ctx: Context, report: Report) -> None:
         if live is not None:
             detail += f"; auto scaling {live['min']} to {live['max']}"
         report.rows.append(Row(state, "worker", name, detail))
+        if desired != worker.desired_count and worker.autoscaling is None:  # as _day_two says the web's
+            report.rows.append(
+                Row(
+                    OK,
+                    "scale",
+                    name,
+                    f"desired count {desired} set on the live service; ecsup.toml says "
+                    f"workers.{worker.name}.desired_count = {worker.desired_count} "
+                    "(kept by `create` until the file's value changes)",
+                )
+            )
         entry: dict[str, Any] = {
             "name": worker.name,
             "service": name,
             "running": running,
             "desired": desired,
+            "desired_in_config": worker.desired_count,
             "task_definition": revision,
             "rollout": [r for r in rollouts if r],
         }

@@ -3,8 +3,8 @@ workers and jobs that follow its image, `rollback` takes them all back, `restart
 workers too, `scale --workload` scales a worker. On the strict layer (ECS's deployments emulated),
 on the fake clock.
 
-The workers' services and the jobs' state machines are made here with boto3 (``workloads``), as
-the workers' and jobs' steps make them, where `create` does not make them yet."""
+The workers' services and the jobs' state machines are made by `create` from ecsup.toml, as a user
+makes them."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ command = ["python", "manage.py", "cleanup"]
 TEXT = config_text(WORKLOADS)
 
 
-# -- the workloads, made as the workers' and jobs' steps make them -----------------------------------
+# -- a revision of a workload's family made by hand (not a release's) ---------------------------------
 def _task_definition(name: str, image: str, command: list[str]) -> str:
     ecs = client("ecs")
     web = ecs.describe_task_definition(taskDefinition="web-dev")["taskDefinition"]
@@ -70,84 +70,14 @@ def _task_definition(name: str, image: str, command: list[str]) -> str:
     )
 
 
-def _worker(name: str, image: str, command: list[str]) -> None:
-    ecs = client("ecs")
-    found = ecs.describe_services(cluster="web-dev", services=[f"web-dev-{name}"])["services"]
-    if any(s["status"] == "ACTIVE" for s in found):  # made by `create` already
-        return
-    web = ecs.describe_services(cluster="web-dev", services=["web-dev"])["services"][0]
-    ecs.create_service(
-        cluster="web-dev",
-        serviceName=f"web-dev-{name}",
-        taskDefinition=_task_definition(name, image, command),
-        desiredCount=1,
-        launchType="FARGATE",
-        networkConfiguration=web["networkConfiguration"],
-        deploymentConfiguration={
-            "strategy": "ROLLING",
-            "deploymentCircuitBreaker": {"enable": True, "rollback": True},
-            "maximumPercent": 200,
-            "minimumHealthyPercent": 100,
-        },
-        propagateTags="SERVICE",
-        tags=[
-            {"key": "ecsup:app", "value": "web"},
-            {"key": "ecsup:env", "value": "dev"},
-            {"key": "ManagedBy", "value": "ecsup"},
-        ],
-    )
-
-
-def _job(name: str) -> None:
-    sfn = client("stepfunctions")
-    arn = f"arn:aws:states:eu-west-1:123456789012:stateMachine:web-dev-{name}"
-    try:
-        sfn.describe_state_machine(stateMachineArn=arn)
-        return
-    except sfn.exceptions.StateMachineDoesNotExist:
-        pass
-    td = _task_definition(name, IMAGE_1, ["python", "manage.py", "cleanup"])
-    definition = {
-        "StartAt": "Run",
-        "States": {
-            "Run": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::ecs:runTask.sync",
-                "Parameters": {
-                    "Cluster": "web-dev",
-                    "TaskDefinition": td,
-                    "LaunchType": "FARGATE",
-                    "StartedBy": f"ecsup-job/{name}",
-                },
-                "TimeoutSeconds": 3600,
-                "ResultPath": "$.task",
-                "Next": "Check",
-            },
-            "Check": {
-                "Type": "Choice",
-                "Choices": [{"Variable": "$.task.Containers[0].ExitCode", "NumericEquals": 0, "Next": "Done"}],
-                "Default": "Failed",
-            },
-            "Done": {"Type": "Succeed"},
-            "Failed": {
-                "Type": "Fail",
-                "Error": "NonZeroExit",
-                "CausePath": "States.Format('exit code {}', $.task.Containers[0].ExitCode)",
-            },
-        },
-    }
-    role = client("iam").get_role(RoleName="web-dev-task")["Role"]["Arn"]
-    sfn.create_state_machine(name=f"web-dev-{name}", definition=json.dumps(definition), roleArn=role)
-
-
 @pytest.fixture
 def workloads(aws: Recorder, make_ctx: Any) -> Recorder:
     """The stack with worker mailer (the service's image), worker reports (its own image) and job
-    nightly (the service's image), all on their first revision."""
+    nightly (the service's image), all on their first revision, made by `create`."""
     engine.create(make_ctx(TEXT))
-    _worker("mailer", IMAGE_1, ["bundle", "exec", "sidekiq"])
-    _worker("reports", OWN_IMAGE, ["reports"])
-    _job("nightly")
+    assert runs("web-dev-mailer") == ("web-dev-mailer:1", IMAGE_1, ["bundle", "exec", "sidekiq"])
+    assert runs("web-dev-reports") == ("web-dev-reports:1", OWN_IMAGE, ["reports"])
+    assert job_runs() == ("web-dev-nightly:1", IMAGE_1)
     aws.reset()
     return aws
 
@@ -275,8 +205,11 @@ def test_a_failing_web_service_rolls_back_the_worker(workloads, make_ctx, monkey
 
 
 def test_a_worker_not_made_yet_refuses_the_release_before_any_change(aws, make_ctx):
-    engine.create(make_ctx(TEXT))
-    _job("nightly")
+    # the stack was created before [workers.mailer] was added to ecsup.toml (no `create` since)
+    without_mailer = TEXT.replace('[workers.mailer]\ncommand = ["bundle", "exec", "sidekiq"]\n', "")
+    assert "mailer" not in without_mailer
+    engine.create(make_ctx(without_mailer))
+    assert job_runs() == ("web-dev-nightly:1", IMAGE_1)
     aws.reset()
     with pytest.raises(deploy.StackMissing) as err:
         deploy.deploy(make_ctx(TEXT), IMAGE_2)
@@ -440,3 +373,81 @@ def test_watching_a_release_whose_worker_fails_leaves_the_job_and_exits_9(worklo
     assert "worker mailer runs web-dev-mailer:1, not web-dev-mailer:2" in err.value.message
     assert "`ecsup rollback`" in str(err.value.hint)
     assert job_runs() == ("web-dev-nightly:1", IMAGE_1)  # the release failed: the job stays
+
+
+# -- create after day-two changes: a worker's live count, a release ------------------------------------
+def desired(service: str) -> int:
+    return int(client("ecs").describe_services(cluster="web-dev", services=[service])["services"][0]["desiredCount"])
+
+
+def test_a_worker_s_count_set_by_scale_is_kept_by_create_until_the_file_changes(workloads, config_file, make_ctx):
+    result = invoke("scale", "-c", str(config_file), "--workload", "mailer", "--count", "3")
+    assert result.exit_code == 0, explain(result)
+    assert "`create` keeps the live count" in result.stdout
+
+    ctx = make_ctx(TEXT)
+    engine.create(ctx)  # ecsup.toml still says 1, as create applied it: the live count is kept
+    assert desired("web-dev-mailer") == 3
+    assert "service web-dev-mailer: desired count 3 was changed on the live service (config says 1)" in " ".join(
+        ctx.notes
+    )
+    status = invoke("status", "-c", str(config_file))
+    scale_rows = [line for line in status.stdout.splitlines() if line.split()[1:3] == ["scale", "web-dev-mailer"]]
+    assert len(scale_rows) == 1 and "desired count 3 set on the live service" in scale_rows[0], explain(status)
+    as_json = json.loads(invoke("status", "-c", str(config_file), "--json").stdout)
+    mailer = next(w for w in as_json["workers"] if w["name"] == "mailer")
+    assert (mailer["desired"], mailer["desired_in_config"]) == (3, 1)
+
+    # the file's value changes: the next create applies it (as the web service's)
+    two = TEXT.replace(
+        'command = ["bundle", "exec", "sidekiq"]\n', 'command = ["bundle", "exec", "sidekiq"]\ndesired_count = 2\n'
+    )
+    assert two != TEXT
+    engine.create(make_ctx(two))
+    assert desired("web-dev-mailer") == 2
+    assert desired("web-dev-reports") == 1 and desired("web-dev") == 1
+    workloads.reset()
+    engine.create(make_ctx(two))  # applied and recorded: nothing more to do
+    assert workloads.writes() == []
+    config_file.write_text(two)
+    status = invoke("status", "-c", str(config_file))
+    assert status.exit_code == 0 and "set on the live service" not in status.stdout, explain(status)
+
+
+def test_create_after_a_release_leaves_every_workload_on_its_revision(workloads, make_ctx):
+    deploy.deploy(make_ctx(TEXT), IMAGE_2)
+    assert runs("web-dev-mailer")[:2] == ("web-dev-mailer:2", IMAGE_2)
+    assert job_runs() == ("web-dev-nightly:2", IMAGE_2)
+    workloads.reset()
+
+    engine.create(make_ctx(TEXT))  # no change in ecsup.toml: the release stays
+
+    assert workloads.writes() == []
+    assert runs("web-dev")[:2] == ("web-dev:2", IMAGE_2)
+    assert runs("web-dev-mailer") == ("web-dev-mailer:2", IMAGE_2, ["bundle", "exec", "sidekiq"])
+    assert runs("web-dev-reports") == ("web-dev-reports:1", OWN_IMAGE, ["reports"])
+    assert job_runs() == ("web-dev-nightly:2", IMAGE_2)
+
+
+def test_a_config_change_of_a_worker_and_a_job_after_a_release_keeps_the_released_image(workloads, make_ctx):
+    deploy.deploy(make_ctx(TEXT), IMAGE_2)
+    changed = TEXT.replace(
+        'command = ["bundle", "exec", "sidekiq"]\n',
+        'command = ["bundle", "exec", "sidekiq"]\n[workers.mailer.environment]\nQUEUES = "mailers"\n',
+    ).replace('command = ["python", "manage.py", "cleanup"]', 'command = ["python", "manage.py", "purge"]')
+    assert "QUEUES" in changed and "purge" in changed
+    workloads.reset()
+
+    engine.create(make_ctx(changed))
+
+    # a new revision of each changed family, on the released image; the web service is not touched
+    assert runs("web-dev-mailer")[:2] == ("web-dev-mailer:3", IMAGE_2)
+    td = client("ecs").describe_task_definition(taskDefinition="web-dev-mailer:3")["taskDefinition"]
+    assert {"name": "QUEUES", "value": "mailers"} in td["containerDefinitions"][0]["environment"]
+    assert job_runs() == ("web-dev-nightly:3", IMAGE_2)
+    nightly = client("ecs").describe_task_definition(taskDefinition="web-dev-nightly:3")["taskDefinition"]
+    assert nightly["containerDefinitions"][0]["command"] == ["python", "manage.py", "purge"]
+    assert runs("web-dev")[:2] == ("web-dev:2", IMAGE_2)
+    assert runs("web-dev-reports")[0] == "web-dev-reports:1"
+    registered = [c for c in workloads.writes() if c[1] == "RegisterTaskDefinition"]
+    assert len(registered) == 2

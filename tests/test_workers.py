@@ -167,26 +167,38 @@ def test_a_worker_reading_a_variable_from_another_parameter_gets_it_and_the_role
 
 
 # -- drift ---------------------------------------------------------------------------------------
-def test_drift_of_the_desired_count_and_a_changed_environment_are_repaired(aws: Recorder, make_ctx: Any) -> None:
+def test_a_changed_environment_is_repaired_a_live_count_kept_and_the_file_s_new_count_applied(
+    aws: Recorder, make_ctx: Any
+) -> None:
     engine.create(ctx_for(make_ctx, config_text(WORKER)))
     first = service()
     assert first is not None
+    # a live change of the count (`ecsup scale --workload`, or by hand): kept, as the web service's
     client("ecs").update_service(cluster="web-dev", service="web-dev-mailer", desiredCount=3)
 
     changed = config_text(WORKER.replace('QUEUES = "mailers"', 'QUEUES = "mailers,digests"'))
     outcome = engine.create(ctx_for(make_ctx, changed))
     update = next(a for a in outcome.actions if a.resource == "ECS service" and a.name == "web-dev-mailer")
     assert update.kind == "update"
-    assert {c.attribute for c in update.changes} == {"task definition", "desired count"}
+    assert {c.attribute for c in update.changes} == {"task definition"}
     svc = service()
-    assert svc is not None and svc["desiredCount"] == 1 and svc["runningCount"] == 1
+    assert svc is not None and svc["desiredCount"] == 3
     assert svc["taskDefinition"] != first["taskDefinition"]
     (c,) = task_definition(svc["taskDefinition"])["containerDefinitions"]
     assert {e["name"]: e["value"] for e in c["environment"]}["QUEUES"] == "mailers,digests"
     assert len(svc["deployments"]) == 1 and svc["deployments"][0]["rolloutState"] == "COMPLETED"
 
+    # desired_count changed in the file: applied over the live count
+    counted = changed.replace("stop_timeout = 90\n", "stop_timeout = 90\ndesired_count = 2\n", 1)
+    assert counted.count("desired_count = 2") == 1
+    outcome = engine.create(ctx_for(make_ctx, counted))
+    update = next(a for a in outcome.actions if a.resource == "ECS service" and a.name == "web-dev-mailer")
+    assert [(c.attribute, c.old, c.new) for c in update.changes] == [("desired count", "3", "2")]
+    svc = service()
+    assert svc is not None and svc["desiredCount"] == 2
+
     aws.reset()
-    engine.create(ctx_for(make_ctx, changed))
+    engine.create(ctx_for(make_ctx, counted))
     assert aws.writes() == []
 
 
@@ -404,8 +416,9 @@ def test_a_workers_count_repaired_is_not_read_as_a_change_of_the_web_services_co
     ecs = client("ecs")
     ecs.update_service(cluster="web-dev", service="web-dev", desiredCount=2)  # kept (`ecsup scale`'s)
     engine.create(ctx_for(make_ctx, text))  # records it as the live one create keeps
-    ecs.update_service(cluster="web-dev", service="web-dev-mailer", desiredCount=3)
-    ctx = ctx_for(make_ctx, text)
+    three = text.replace("stop_timeout = 90\n", "stop_timeout = 90\ndesired_count = 3\n", 1)
+    assert three.count("desired_count = 3") == 1
+    ctx = ctx_for(make_ctx, three)  # the worker's count changes in the file
     ctx.mode = "plan"
     outcome = engine.make_plan(ctx)
     assert [a.name for a in outcome.changes()] == ["web-dev-mailer"]

@@ -324,62 +324,43 @@ def test_filter_log_events_takes_a_stream_prefix_or_names_not_both(workload_logs
 
 
 # -- exec --workload ---------------------------------------------------------------------------------
+# the worker on one task (the strict layer runs one task of a service: conftest's MOTO_ECS_SERVICE_RUNNING)
+EXEC_WORKER = WORKER.replace("desired_count = 2", "desired_count = 1")
 EXEC_ON = config_text(
-    WORKER + JOB, replace={'health_check_path = "/health"': 'health_check_path = "/health"\nexec = true'}
+    EXEC_WORKER + JOB, replace={'health_check_path = "/health"': 'health_check_path = "/health"\nexec = true'}
+)
+EXEC_WITHOUT_WORKER = config_text(
+    JOB, replace={'health_check_path = "/health"': 'health_check_path = "/health"\nexec = true'}
 )
 
 
-def worker_service(clock: Any) -> str:
-    """The worker's ECS service as the workers' step makes it (its family and service
-    <app>-<env>-mailer, its container "mailer", the stack's network and tags, ECS Exec on), made
-    here directly; its tasks run. Returns the id of its running task."""
+def running_worker_task(clock: Any) -> str:
+    """The id of a running task of the worker's service that `create` made, once ECS Exec's agent
+    runs in it (the emulation starts both on the clock)."""
     from conftest import client
 
     ecs = client("ecs")
-    web = ecs.describe_services(cluster="web-dev", services=["web-dev"])["services"][0]
-    web_td = ecs.describe_task_definition(taskDefinition=web["taskDefinition"])["taskDefinition"]
-    tags = [{"key": "ecsup:app", "value": "web"}, {"key": "ecsup:env", "value": "dev"}]
-    tags.append({"key": "ManagedBy", "value": "ecsup"})
-    container = dict(web_td["containerDefinitions"][0], name="mailer", command=["bundle", "exec", "sidekiq"])
-    container.pop("portMappings", None)
-    td = ecs.register_task_definition(
-        family="web-dev-mailer",
-        networkMode="awsvpc",
-        requiresCompatibilities=["FARGATE"],
-        cpu="512",
-        memory="1024",
-        executionRoleArn=web_td["executionRoleArn"],
-        taskRoleArn=web_td["taskRoleArn"],
-        containerDefinitions=[container],
-        tags=tags,
-    )["taskDefinition"]
-    ecs.create_service(
-        cluster="web-dev",
-        serviceName="web-dev-mailer",
-        taskDefinition=td["taskDefinitionArn"],
-        desiredCount=1,
-        launchType="FARGATE",
-        networkConfiguration=web["networkConfiguration"],
-        enableExecuteCommand=True,
-        tags=tags,
-    )
-    for _ in range(20):  # the emulation starts its task on the clock, then ECS Exec's agent
-        clock.sleep(15)
-        ecs.describe_services(cluster="web-dev", services=["web-dev-mailer"])
+    for _ in range(20):
         arns = ecs.list_tasks(cluster="web-dev", serviceName="web-dev-mailer")["taskArns"]
         if arns:
             task = ecs.describe_tasks(cluster="web-dev", tasks=arns)["tasks"][0]
             agents = [a for c in task["containers"] for a in c.get("managedAgents", [])]
             if agents and agents[0]["lastStatus"] == "RUNNING":
                 return str(task["taskArn"].split("/")[-1])
+        clock.sleep(15)
+        ecs.describe_services(cluster="web-dev", services=["web-dev-mailer"])
     raise AssertionError("the worker's task did not start")
 
 
 def test_exec_workload_reaches_a_running_task_of_the_worker(aws, make_ctx, clock, tmp_path, plugin):  # noqa: F811
+    from conftest import client
+
     from ecsup import engine
 
-    engine.create(make_ctx(EXEC_ON))
-    task_id = worker_service(clock)
+    engine.create(make_ctx(EXEC_ON))  # makes the worker's service, ECS Exec on as [service] exec says
+    worker = client("ecs").describe_services(cluster="web-dev", services=["web-dev-mailer"])["services"][0]
+    assert worker["enableExecuteCommand"] is True
+    task_id = running_worker_task(clock)
     path = tmp_path / "ecsup.toml"
     path.write_text(EXEC_ON)
     seen: list[dict[str, Any]] = []
@@ -415,13 +396,16 @@ def test_exec_into_a_worker_that_is_not_built_says_so(aws, make_ctx, tmp_path, p
     from ecsup import engine
     from ecsup.errors import EXIT_UNHEALTHY
 
-    engine.create(make_ctx(EXEC_ON))
+    # [workers.mailer] is in ecsup.toml, but the stack was created before it was added
+    engine.create(make_ctx(EXEC_WITHOUT_WORKER))
     path = tmp_path / "ecsup.toml"
     path.write_text(EXEC_ON)
+    aws.reset()
     result = invoke("exec", "-c", str(path), "--workload", "mailer")
     assert result.exit_code == EXIT_UNHEALTHY, explain(result)
     assert "there is no service web-dev-mailer (worker mailer)" in result.stderr, explain(result)
-    assert "ecsup create" in result.stderr
+    assert "ecsup create" in result.stderr and "Traceback" not in result.output
+    assert aws.writes() == []
 
 
 # -- init ------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from ..plan import KNOWN_AFTER_APPLY, Action, Change
 from ..workloads import WorkerConfig, Workload
 from . import Step, check_owner, foreign
 from .ecs import (
+    DESIRED_TAG,
     _describe_changes,
     _effective,
     _tags,
@@ -289,13 +290,34 @@ def worker_strategy(worker: Workload) -> list[dict[str, Any]]:
     return worker.capacity_provider_strategy or [{"capacityProvider": "FARGATE", "weight": 1, "base": 0}]
 
 
-def wanted_count(worker: WorkerConfig, live: int | None) -> int:
-    """The desired count create sets: the file's; with auto scaling a live count within min..max
-    is kept (auto scaling's), one outside is brought to the nearest bound."""
+def wanted_count(worker: WorkerConfig, live: int | None, applied: str | None = None) -> int:
+    """The desired count create sets. With auto scaling: a live count within min..max is kept
+    (auto scaling's), one outside is brought to the nearest bound. Without: the web service's rule
+    (steps/service.py) -- a live count (`ecsup scale --workload`, another tool) is kept while the
+    file's ``desired_count`` is still the one create applied last (``applied``: the service's
+    ``ecsup:desired-count`` tag); a changed (or never recorded) value in the file is applied."""
     scaling = worker.autoscaling
-    if scaling is None or live is None:
+    if live is None:
         return worker.desired_count
+    if scaling is None:
+        return live if applied == str(worker.desired_count) else worker.desired_count
     return min(max(live, scaling.min), scaling.max)
+
+
+def _applied(svc: dict[str, Any]) -> str | None:
+    """The desired count create applied last to the worker's service (its ``ecsup:desired-count`` tag)."""
+    return _tags(svc.get("tags")).get(DESIRED_TAG)
+
+
+def live_count_kept(worker: WorkerConfig, svc: dict[str, Any]) -> bool:
+    """The worker's live desired count differs from the file's and create keeps it (a live change:
+    `ecsup scale --workload`); auto scaling's count is said by its own range."""
+    live = svc.get("desiredCount")
+    return (
+        worker.autoscaling is None
+        and live != worker.desired_count
+        and live == wanted_count(worker, live, _applied(svc))
+    )
 
 
 class WorkerServiceStep(Step):
@@ -342,6 +364,11 @@ class WorkerServiceStep(Step):
         detail = f"running {svc.get('runningCount')}/{svc.get('desiredCount')}"
         if worker.autoscaling and svc.get("desiredCount") != worker.desired_count and not changes:
             detail += " (auto scaling's)"
+        if live_count_kept(worker, svc):
+            ctx.notes.append(
+                f"service {name}: desired count {svc.get('desiredCount')} was changed on the live "
+                f"service (config says {worker.desired_count}); left as it is"
+            )
         if not changes:
             return [Action("noop", "ECS service", name, detail)]
         return [
@@ -358,8 +385,11 @@ class WorkerServiceStep(Step):
                 Change("task definition", str(svc.get("taskDefinition", "-")).split("/")[-1], want_td.split("/")[-1])
             )
         live = svc.get("desiredCount")
-        if live != wanted_count(worker, live):
-            changes.append(Change("desired count", str(live), str(wanted_count(worker, live))))
+        want_count = wanted_count(worker, live, _applied(svc))
+        if live != want_count:
+            changes.append(Change("desired count", str(live), str(want_count)))
+        elif _applied(svc) != str(worker.desired_count):  # what create applies, recorded
+            changes.append(Change(f"tag {DESIRED_TAG}", str(_applied(svc)), str(worker.desired_count)))
         have_net = svc.get("networkConfiguration", {}).get("awsvpcConfiguration", {})
         want_net = _network(ctx, known=False)["awsvpcConfiguration"]
         if (
@@ -417,7 +447,7 @@ class WorkerServiceStep(Step):
                     propagateTags="SERVICE",
                     enableECSManagedTags=True,
                     enableExecuteCommand=ctx.config.service.exec,
-                    tags=ecs_tags(ctx, {WORKER_TAG: worker.name}),
+                    tags=ecs_tags(ctx, {WORKER_TAG: worker.name, DESIRED_TAG: str(worker.desired_count)}),
                 ),
                 eventually_consistent,
                 ctx.timeouts.propagation,
@@ -435,7 +465,7 @@ class WorkerServiceStep(Step):
         if "task definition" in attrs:
             kwargs["taskDefinition"] = td
         if "desired count" in attrs:
-            kwargs["desiredCount"] = wanted_count(worker, svc.get("desiredCount"))
+            kwargs["desiredCount"] = wanted_count(worker, svc.get("desiredCount"), _applied(svc))
         if "network" in attrs:
             kwargs["networkConfiguration"] = _network(ctx)
         if "load balancer" in attrs:
@@ -449,15 +479,23 @@ class WorkerServiceStep(Step):
             kwargs["capacityProviderStrategy"] = worker_strategy(worker)
             kwargs["forceNewDeployment"] = True
         deploys = bool(kwargs.keys() & DEPLOYING)
-        permissions_settle(ctx)  # tasks may start (a new deployment, a higher count): their secrets readable
+        if kwargs:
+            permissions_settle(ctx)  # tasks may start (a new deployment, a higher count): their secrets readable
         with doing(f"update service {name}"):
-            waiting.retry(
-                ctx,
-                "the new IAM roles to be usable by ECS",
-                lambda: ecs.update_service(cluster=ctx.names.cluster, service=name, **kwargs),
-                eventually_consistent,
-                ctx.timeouts.propagation,
-            )
+            if kwargs:
+                waiting.retry(
+                    ctx,
+                    "the new IAM roles to be usable by ECS",
+                    lambda: ecs.update_service(cluster=ctx.names.cluster, service=name, **kwargs),
+                    eventually_consistent,
+                    ctx.timeouts.propagation,
+                )
+            if _applied(svc) != str(worker.desired_count):  # the file's value is applied: recorded
+                ecs.tag_resource(
+                    resourceArn=svc["serviceArn"], tags=[{"key": DESIRED_TAG, "value": str(worker.desired_count)}]
+                )
+        if not kwargs:
+            return "tagged"
         if not deploys:
             return "updated"
         return wait_stable(ctx, name, td or svc.get("taskDefinition"))
