@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -97,3 +98,112 @@ def test_the_process_ends_without_tearing_its_modules_down(tmp_path: Path) -> No
     assert "none.toml" in refused.stderr and "TORN DOWN" not in refused.stderr
     usage = ecsup("plan", "--no-such")
     assert usage.returncode == 2 and "--no-such" in usage.stderr, usage
+
+
+# -- sequential rounds of calls -------------------------------------------------------------------
+class Rounds:
+    """The critical path of a command in rounds of AWS calls, whatever the machine: every call
+    takes one round on a virtual clock of its own thread; the tasks of ``Context.in_parallel`` start
+    at their caller's time and it goes on from the latest of them; a planned step starts once the
+    steps it is observed after (engine._needs) are done, the plan ends with the last of them.
+    At 30 ms a call (and moto's time) each round is what a user waits, however fast the rest."""
+
+    def __init__(self, monkeypatch, recorder) -> None:  # type: ignore[no-untyped-def]
+        import threading
+
+        from ecsup import context as context_module
+        from ecsup import engine
+
+        self.local = threading.local()
+        self.steps: dict[str, int] = {}
+        self.end: dict[str, int] = {}
+        recorder_hook = recorder.hook
+
+        def hook(session: Any) -> None:
+            recorder_hook(session)
+            session.events.register("before-call", self._before)
+            session.events.register("after-call", self._after)
+            session.events.register("after-call-error", self._after)
+
+        monkeypatch.setattr(context_module, "SESSION_HOOKS", [hook])
+        in_parallel = context_module.Context.in_parallel
+
+        def forked(ctx: Any, tasks: dict[Any, Any], workers: int = 8) -> Any:
+            start, ends = self.now, [self.now]
+
+            def at(fn: Any) -> Any:
+                def task() -> Any:
+                    self.now = start
+                    try:
+                        return fn()
+                    finally:
+                        ends.append(self.now)
+
+                return task
+
+            found = in_parallel(ctx, {key: at(fn) for key, fn in tasks.items()}, workers)
+            self.now = max(ends)
+            return found
+
+        monkeypatch.setattr(context_module.Context, "in_parallel", forked)
+        observe = engine.observe
+
+        def observed(ctx: Any, steps: list[Any], method: str) -> Any:
+            start, self.steps = self.now, {}
+            for step in steps:
+                plan = getattr(step, method)
+
+                def timed(c: Any, plan: Any = plan, name: str = type(step).__name__) -> Any:
+                    self.now = 0
+                    try:
+                        return plan(c)
+                    finally:
+                        self.steps[name] = self.now
+
+                setattr(step, method, timed)
+            planned = observe(ctx, steps, method)
+            index = {type(step).__name__: i for i, step in enumerate(steps)}
+            end: dict[str, int] = {}
+            for step in steps:
+                name = type(step).__name__
+                end[name] = max([0, *(end[n] for n in engine._needs(ctx, step, index))]) + self.steps[name]
+            self.end = end
+            self.now = start + max(end.values())
+            return planned
+
+        monkeypatch.setattr(engine, "observe", observed)
+
+    @property
+    def now(self) -> int:
+        return int(getattr(self.local, "now", 0))
+
+    @now.setter
+    def now(self, value: int) -> None:
+        self.local.now = value
+
+    def _before(self, context: dict[str, Any], **_: Any) -> None:
+        context["rounds_start"] = self.now
+
+    def _after(self, context: dict[str, Any], **_: Any) -> None:
+        self.now = context.get("rounds_start", self.now) + 1
+
+
+def test_the_read_only_commands_take_few_sequential_rounds_of_calls(stack, make_ctx, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from ecsup import engine
+    from ecsup.status import collect
+
+    rounds = Rounds(monkeypatch, stack)
+    ctx = make_ctx()
+    ctx.mode = "plan"
+    assert not engine.make_plan(ctx).changes()
+    plan = rounds.now
+    rounds.now = 0
+    collect(make_ctx())
+    status = rounds.now
+    rounds.now = 0
+    assert not engine.create(make_ctx()).changes()
+    create = rounds.now
+    # plan: the load balancer's chain (its subnets and groups, its target groups, then the deployment
+    # alarms that watch them); status: the health reads after it; create: the lock's state before it
+    assert (plan, status, create) == (9, 12, 10), rounds.end
+    assert ("sts", "GetCallerIdentity") not in stack.calls  # the account id comes from the ARNs read

@@ -31,6 +31,9 @@ def describe_parameters(ctx: Context, names: list[str]) -> dict[str, dict[str, A
             for page in pages:
                 for p in page["Parameters"]:
                     found[p["Name"]] = p
+                    # the account id, without an sts call: DescribeParameters lists this account's own
+                    # parameters (another's shared ones only with the "Shared" option), each with its ARN
+                    ctx.learn_account(str(p.get("ARN") or ""))
         except EcsupError:  # ecsup's own (a stopped --endpoint-url, context.py): already says what to do
             raise
         except Exception as exc:
@@ -125,15 +128,14 @@ def _no_value(var: str, name: str) -> tuple[str, str]:
 
 class SecretsStep(Step):
     title = "secrets"
-    needs = ("CertificateStep",)  # the account id, learned from the certificate ARN (no sts call)
 
     def plan(self, ctx: Context) -> list[Action]:
         secrets = dict(ctx.config.service.secrets)
         kms_key_arn(ctx)
+        existing = describe_parameters(ctx, list(secrets.values())) if secrets else {}
         ctx.facts["secret_arns"] = {var: parameter_arn(ctx, name) for var, name in secrets.items()}
         if not secrets:
             return []
-        existing = describe_parameters(ctx, list(secrets.values()))
         ctx.facts["secret_parameters"] = existing  # what `status` compares with the tasks' start
         actions: list[Action] = []
         unavailable: list[tuple[str, str]] = []
