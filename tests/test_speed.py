@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from ecsup.cli import app
@@ -207,3 +208,93 @@ def test_the_read_only_commands_take_few_sequential_rounds_of_calls(stack, make_
     # alarms that watch them); status: the health reads after it; create: the lock's state before it
     assert (plan, status, create) == (9, 12, 10), rounds.end
     assert ("sts", "GetCallerIdentity") not in stack.calls  # the account id comes from the ARNs read
+
+
+# -- what a process makes ------------------------------------------------------------------------
+def test_service_models_load_without_listing_every_service(monkeypatch) -> None:
+    from botocore.exceptions import UnknownServiceError
+    from botocore.loaders import Loader, create_loader
+
+    from ecsup import context as context_module
+
+    reference = {
+        (service, kind): create_loader().load_service_model(service, kind)
+        for service in ("ec2", "ecs", "elbv2", "ssm")
+        for kind in ("service-2", "endpoint-rule-set-1", "paginators-1")
+    }
+    listed: list[str] = []
+    every = Loader.list_available_services
+
+    def listing(self: Any, type_name: str) -> Any:
+        listed.append(type_name)
+        return every(self, type_name)
+
+    monkeypatch.setattr(Loader, "list_available_services", listing)
+    loader = context_module._shared_loader.__wrapped__()  # a fresh one
+    for (service, kind), model in reference.items():
+        assert loader.load_service_model(service, kind) == model
+    assert listed == []  # ~420 directories per kind of model, not read
+    with pytest.raises(UnknownServiceError):
+        loader.load_service_model("no-such-service", "service-2")
+
+
+def test_a_client_quick_to_make_is_not_held_up_by_another_being_made(monkeypatch) -> None:
+    import threading
+
+    from ecsup.config import parse
+    from ecsup.context import Context
+    from tests.conftest import config_text
+
+    ctx = Context(parse(config_text()), credentials={"aws_access_key_id": "x", "aws_secret_access_key": "y"})
+    ctx.client("sts")  # the first client: the session's shared parts
+    make = Context._make_client
+    elbv2_made = threading.Event()
+
+    def slow_ec2(self: Context, service: str, region: str) -> Any:
+        if service == "ec2":
+            assert elbv2_made.wait(10), "elbv2's client waited for ec2's"
+        return make(self, service, region)
+
+    monkeypatch.setattr(Context, "_make_client", slow_ec2)
+    ec2 = threading.Thread(target=ctx.client, args=("ec2",))
+    ec2.start()
+    ctx.client("elbv2")
+    elbv2_made.set()
+    ec2.join(15)
+    assert {service for service, _ in ctx._clients} == {"sts", "elbv2", "ec2"}
+    assert ctx.client("ec2") is ctx.client("ec2")  # made once
+
+
+def test_a_process_builds_only_the_command_it_runs(tmp_path: Path) -> None:
+    code = (
+        "import sys, typer.main\n"
+        "built = []\n"
+        "make = typer.main.get_command_from_info\n"
+        "def counted(command_info, **kwargs):\n"
+        "    built.append(command_info.callback.__name__)\n"
+        "    return make(command_info, **kwargs)\n"
+        "typer.main.get_command_from_info = counted\n"
+        "import atexit\n"
+        "atexit.register(lambda: sys.stderr.write('BUILT ' + ' '.join(built) + '\\n'))\n"
+        "sys.argv = ['ecsup', *sys.argv[1:]]\n"
+        "from ecsup.cli import run\n"
+        "run()\n"
+    )
+
+    def ecsup(*argv: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+        proc = subprocess.run(
+            [sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60, cwd=tmp_path
+        )
+        built = next(line for line in proc.stderr.splitlines() if line.startswith("BUILT")).split()[1:]
+        return proc, built
+
+    plan, built = ecsup("plan", "-c", "none.toml")
+    assert plan.returncode == 2 and "none.toml is missing" in plan.stderr and built == ["plan"]
+    listing, built = ecsup("secrets", "list", "--help")
+    assert listing.returncode == 0 and "secrets list" in listing.stdout
+    assert set(built) == {"secrets_set", "secrets_list", "secrets_unset"}  # the group only
+    everything, built = ecsup("--help")
+    assert everything.returncode == 0 and len(built) > 10
+    assert all(name in everything.stdout for name in ("plan", "create", "status", "destroy", "secrets"))
+    unknown, built = ecsup("no-such")
+    assert unknown.returncode == 2 and "No such command 'no-such'" in unknown.stderr
