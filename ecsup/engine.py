@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from .context import Context
 from .errors import OwnershipConflict
 from .plan import FOUND, Action
-from .steps import Step
+from .steps import Step, both
 from .steps.accesslogs import AccessLogsStep
 from .steps.alarms import AlarmsStep
 from .steps.autoscaling import AutoscalingStep
@@ -167,7 +168,10 @@ class Detection(Step):
     title = "target groups and moves"
 
     def plan(self, ctx: Context) -> list[Action]:
-        detect(ctx)
+        # EC2's client is made while detection reads: the security groups, which wait for detection
+        # and begin the longest chain of reads (then the load balancer, its listeners and alarms),
+        # start with it made. Its model is the largest to parse (~70 ms of a fresh process).
+        both(ctx, partial(detect, ctx), partial(ctx.client, "ec2"))
         return []
 
 
