@@ -28,9 +28,10 @@ def _plain_values_need_no_pydantic() -> None:
     first use: importing pydantic and building them cost every command about 0.1 s before it
     starts. A str option's value is a str already (the command line gives strings), a flag's a
     bool, a number option's default a number: they need no coercion, and get none here -- exactly
-    what pydantic returns for them. Any other value (a number given on the command line, a path, a choice, a
-    list, an option with bounds or a parser) goes to typer's own coercion, as before. Done only
-    when typer is built this way (its ``core.build_runtime_param``); otherwise nothing changes."""
+    what pydantic returns for them. Any other value (a number given on the command line, a path,
+    a choice, a list, an option with bounds or a parser) goes to typer's own coercion, as before.
+    Done only when typer is built this way (its ``core.build_runtime_param``); otherwise nothing
+    changes."""
     from dataclasses import dataclass
 
     try:
@@ -1746,15 +1747,14 @@ def _only_the_command_run(argv: list[str]) -> None:
 
 
 def _group_name(group: Any) -> str:
-    name = (
-        group.name if isinstance(group.name, str) else getattr(getattr(group.typer_instance, "info", None), "name", "")
-    )
-    return str(name or "")
+    if isinstance(group.name, str):
+        return group.name
+    return str(getattr(getattr(group.typer_instance, "info", None), "name", "") or "")
 
 
 def _exit(code: Any) -> None:
     """End the process as soon as the command is done. Python's own exit then tears down every
-    module and object one by one -- the AWS clients' service models are large: 0.1-0.2 s that
+    module and object one by one -- the AWS clients' service models are large: 0.1-0.3 s that
     nobody waits for. When nothing but this thread runs, the exit handlers run and the output is
     flushed here, then the process ends at once with the command's exit code; otherwise (a thread
     still working, an output that cannot be flushed) Python's usual exit does it all."""
@@ -1763,7 +1763,8 @@ def _exit(code: Any) -> None:
     import threading
 
     status = 0 if code is None else code
-    if not isinstance(status, int) or any(t.is_alive() and not t.daemon for t in threading.enumerate()[1:]):
+    others = [t for t in threading.enumerate() if t is not threading.current_thread()]
+    if not isinstance(status, int) or any(t.is_alive() and not t.daemon for t in others):
         raise SystemExit(code)
     atexit._run_exitfuncs()
     try:
