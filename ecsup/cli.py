@@ -23,6 +23,61 @@ if TYPE_CHECKING:
     from .render import ConsoleUI
 
 
+def _plain_values_need_no_pydantic() -> None:
+    """typer coerces every option's value through a pydantic TypeAdapter built on the option's
+    first use: importing pydantic and building them cost every command about 0.1 s before it
+    starts. A str option's value is a str already (the command line gives strings), a flag's a
+    bool, a number option's default a number: they need no coercion, and get none here -- exactly
+    what pydantic returns for them. Any other value (a number given on the command line, a path,
+    a choice, a list, an option with bounds or a parser) goes to typer's own coercion, as before.
+    Done only when typer is built this way (its ``core.build_runtime_param``); otherwise nothing
+    changes."""
+    from dataclasses import dataclass
+
+    try:
+        from typer import _coercion
+        from typer import core as typer_core
+    except ImportError:
+        return
+    build = getattr(typer_core, "build_runtime_param", None)
+    base = getattr(_coercion, "RuntimeParam", None)
+    if build is None or base is None or getattr(build, "ecsup_plain", False):
+        return
+    typers: Callable[[Any], Any] = build
+
+    @dataclass(frozen=True)
+    class Plain(base):  # type: ignore[misc, valid-type]
+        descriptor: Any = None
+
+        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+            if type(value) is self.annotation:
+                return value
+            if self.annotation is float and type(value) is int:
+                return float(value)  # pydantic's float of an int default
+            return typers(self.descriptor)._coerce_value(value, param=param, ctx=ctx)
+
+    def plain_or_typers(descriptor: Any) -> Any:
+        info = descriptor.parameter_info
+        plain = (
+            descriptor.annotation in (str, bool, int, float)
+            and descriptor.file_annotation is None
+            and not descriptor.is_path
+            and getattr(info, "parser", None) is None
+            and getattr(info, "min", None) is None
+            and getattr(info, "max", None) is None
+            and not getattr(info, "clamp", False)
+        )
+        if not plain:
+            return typers(descriptor)
+        return Plain(parameter_info=info, annotation=descriptor.annotation, descriptor=descriptor)
+
+    plain_or_typers.ecsup_plain = True  # type: ignore[attr-defined]
+    typer_core.build_runtime_param = plain_or_typers
+
+
+_plain_values_need_no_pydantic()
+
+
 class _InOrder(typer.core.TyperGroup):
     """`ecsup --help` lists commands and command groups (`secrets`) alike in _ORDER."""
 
@@ -1728,4 +1783,60 @@ app.registered_commands.sort(
 
 
 def run() -> None:  # console-script entry point
-    app()
+    import gc
+
+    # A command's process makes millions of objects (botocore's service models, the sandbox's
+    # moto): with Python's default thresholds (a young collection every 700 new objects) the
+    # cyclic collector took ~0.15 s of CPU of a no-op plan. It still runs, ~70 times less often.
+    gc.set_threshold(50_000, 20, 100)
+    _only_the_command_run(sys.argv[1:])
+    try:
+        app()
+    except SystemExit as done:
+        _exit(done.code)
+    _exit(0)
+
+
+def _only_the_command_run(argv: list[str]) -> None:
+    """typer builds every command (its options from its signature's annotations) before it runs
+    one: ~20 of them, tens of ms of each process. When the first word is a command (or a command
+    group), the process builds that one only: the same parsing, help and errors for it. Anything
+    else (global options first, no command, an unknown one, shell completion) sees them all."""
+    import os
+
+    if not argv or argv[0].startswith("-") or any(k.startswith("_") and k.endswith("_COMPLETE") for k in os.environ):
+        return
+    commands = [c for c in app.registered_commands if _command_name(c) == argv[0]]
+    groups = [g for g in app.registered_groups if _group_name(g) == argv[0]]
+    if commands or groups:
+        app.registered_commands[:] = commands
+        app.registered_groups[:] = groups
+
+
+def _group_name(group: Any) -> str:
+    if isinstance(group.name, str):
+        return group.name
+    return str(getattr(getattr(group.typer_instance, "info", None), "name", "") or "")
+
+
+def _exit(code: Any) -> None:
+    """End the process as soon as the command is done. Python's own exit then tears down every
+    module and object one by one -- the AWS clients' service models are large: 0.1-0.3 s that
+    nobody waits for. When nothing but this thread runs, the exit handlers run and the output is
+    flushed here, then the process ends at once with the command's exit code; otherwise (a thread
+    still working, an output that cannot be flushed) Python's usual exit does it all."""
+    import atexit
+    import os
+    import threading
+
+    status = 0 if code is None else code
+    others = [t for t in threading.enumerate() if t is not threading.current_thread()]
+    if not isinstance(status, int) or any(t.is_alive() and not t.daemon for t in others):
+        raise SystemExit(code)
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a closed pipe (`ecsup status | head`): Python's exit reports it
+        raise SystemExit(code) from None
+    os._exit(status & 0xFF if status >= 0 else 1)

@@ -33,9 +33,30 @@ def is_mutating(operation: str) -> bool:
 
 @functools.cache
 def _shared_loader() -> Any:
-    from botocore.loaders import create_loader
+    import os
 
-    return create_loader()
+    from botocore.exceptions import DataNotFoundError
+    from botocore.loaders import Loader, instance_cache
+
+    class KnownServiceLoader(Loader):
+        """botocore's loader, without the listing of every service it knows before it loads one
+        service's model: ~420 directories read and their versions looked at, for each kind of
+        model (service, endpoint rules, paginators) -- tens of ms of a fresh process, more when
+        clients are made at once (its cache fills only once a listing is done). The version of
+        the service asked for is looked up in its own directory instead: the same latest version,
+        the same model, its extras applied. An unknown service gets botocore's own error."""
+
+        @instance_cache
+        def load_service_model(self, service_name: str, type_name: str, api_version: str | None = None) -> Any:
+            try:
+                version = api_version or self.determine_latest_version(service_name, type_name)
+                model = self.load_data(os.path.join(service_name, version, type_name))
+                self._extras_processor.process(model, self._find_extras(service_name, type_name, version))
+                return model
+            except (DataNotFoundError, AttributeError):  # not known here, or another botocore
+                return super().load_service_model(service_name, type_name, api_version)
+
+    return KnownServiceLoader()
 
 
 @dataclass
@@ -252,6 +273,7 @@ class Context:
         self._session: boto3.Session | None = None
         self._clients: dict[tuple[str, str], Any] = {}
         self._client_lock = threading.Lock()  # a boto3 Session is not thread-safe; its clients are
+        self._making: dict[tuple[str, str], threading.Lock] = {}  # a client being made (client())
         self._account_lock = threading.Lock()
         self._account: str | None = None
 
@@ -289,9 +311,22 @@ class Context:
         return region
 
     def client(self, service: str, region: str | None = None) -> Any:
+        """The client of ``service`` in ``region`` (default: the stack's), made once. The session and
+        the first client (which sets up what every client shares: credentials, endpoint data) are
+        made under one lock; later clients each under their own, so that a step whose client is
+        quick to make (most models are small) sends its call while another's is still being made
+        (EC2's model alone takes ~70 ms to parse): a fresh process makes ~10 of them."""
         with self._client_lock:  # the session too is made under the lock
             region = region or self.region
-            return self._clients.get((service, region)) or self._make_client(service, region)
+            key = (service, region)
+            found = self._clients.get(key)
+            if found is not None:
+                return found
+            if not self._clients:
+                return self._make_client(service, region)
+            making = self._making.setdefault(key, threading.Lock())
+        with making:
+            return self._clients.get(key) or self._make_client(service, region)
 
     def _make_client(self, service: str, region: str) -> Any:
         key = (service, region)

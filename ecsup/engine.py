@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from .context import Context
 from .errors import OwnershipConflict
 from .plan import FOUND, Action
-from .steps import Step
+from .steps import Step, both
 from .steps.accesslogs import AccessLogsStep
 from .steps.alarms import AlarmsStep
 from .steps.autoscaling import AutoscalingStep
@@ -123,15 +124,17 @@ def observe(ctx: Context, steps: list[Step], method: str) -> list[Planned]:
     from .context import STEP
 
     index = {type(step).__name__: i for i, step in enumerate(steps)}
+    needs = {i: _needs(ctx, step, index) for i, step in enumerate(steps)}
     for i, step in enumerate(steps):
-        for name in step.needs:
+        for name in needs[i]:
             if index.get(name, len(steps)) >= i:
                 raise RuntimeError(f"{type(step).__name__} needs {name}, which is not planned before it")
     results: dict[int, list[Action]] = {}
     failed: dict[int, BaseException] = {}
 
     def run(i: int) -> list[Action]:
-        STEP.index = i
+        # detection's notes come after every step's, as when it ran before them
+        STEP.index = 1 << 30 if isinstance(steps[i], Detection) else i
         try:
             return list(getattr(steps[i], method)(ctx))
         finally:
@@ -142,7 +145,7 @@ def observe(ctx: Context, steps: list[Step], method: str) -> list[Planned]:
     with ThreadPoolExecutor(max_workers=OBSERVERS, thread_name_prefix="ecsup-plan") as pool:
         while waiting_steps or running:
             for i in list(waiting_steps):
-                deps = [index[name] for name in steps[i].needs]
+                deps = [index[name] for name in needs[i]]
                 if any(d in failed for d in deps):  # what it needs could not be observed
                     waiting_steps.remove(i)
                     failed[i] = failed[min(d for d in deps if d in failed)]
@@ -165,10 +168,44 @@ def observe(ctx: Context, steps: list[Step], method: str) -> list[Planned]:
     return [Planned(step, results[i]) for i, step in enumerate(steps)]
 
 
+class Detection(Step):
+    """move.detect -- which pair of target groups the stack uses, whether it moves between load
+    balancers, the service as seen -- observed first, as a step without actions of its own: the
+    steps that read none of it (BESIDE_DETECTION) are observed while it reads, the others after."""
+
+    title = "target groups and moves"
+
+    def plan(self, ctx: Context) -> list[Action]:
+        # EC2's client is made while detection reads: the security groups, which wait for detection
+        # and begin the longest chain of reads (then the load balancer, its listeners and alarms),
+        # start with it made. Its model is the largest to parse (~70 ms of a fresh process).
+        both(ctx, partial(detect, ctx), partial(ctx.client, "ec2"))
+        return []
+
+
+# The steps whose plan reads nothing move.detect finds (ctx.names' pair, facts "move",
+# "service_seen", "target_groups_seen"). Any other step, one added later included, waits for it.
+BESIDE_DETECTION = frozenset(
+    {"ZoneStep", "SharedLoadBalancerStep", "CertificateStep", "SecretsStep", "IamStep", "LogsStep", "ClusterStep"}
+)
+
+
+def _needs(ctx: Context, step: Step, index: dict[str, int]) -> tuple[str, ...]:
+    """The steps ``step`` is observed after: its own ``needs``, and Detection when it is planned
+    (make_plan) and the step reads what detection finds."""
+    name = type(step).__name__
+    if "Detection" not in index or name == "Detection":
+        return step.needs
+    beside = name in BESIDE_DETECTION and not (name == "ZoneStep" and ctx.config.dns.external)  # refuse_move
+    return step.needs if beside else ("Detection", *step.needs)
+
+
 def make_plan(ctx: Context) -> Outcome:
-    """Observe every step (read calls only) and return what create would do."""
-    detect(ctx)  # which target groups; a move between load balancers (steps/move.py)
-    outcome = Outcome(planned=observe(ctx, pipeline(), "plan"))
+    """Observe every step (read calls only) and return what create would do. Which target groups
+    and whether the stack moves between load balancers (steps/move.py) is read at once with the
+    steps that do not depend on it."""
+    planned = observe(ctx, [Detection(), *pipeline()], "plan")
+    outcome = Outcome(planned=planned[1:])
     if ctx.mode != "status":  # status reports conflicts as rows instead
         _raise_conflicts(ctx)
     outcome.notes = list(ctx.notes)

@@ -1,4 +1,5 @@
-"""SSM Parameter Store: the KMS key of an overwritten SecureString; the Standard tier's value limit."""
+"""SSM Parameter Store: the KMS key of an overwritten SecureString; the Standard tier's value limit;
+the ARN of a described parameter."""
 
 from __future__ import annotations
 
@@ -49,7 +50,19 @@ def standard_tier_values_hold_4096_characters(em: Emulation, resp: Any, proceed:
     return overwrite_without_key_id_uses_the_default_key(em, resp, proceed)
 
 
+def described_parameters_carry_their_arn(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """DescribeParameters gives each parameter's ARN (API reference, ParameterMetadata: "ARN: The
+    Amazon Resource Name (ARN) of the parameter"; botocore's model has it). moto leaves it out."""
+    from moto.ssm.utils import parameter_arn
+
+    answer = proceed()
+    for parameter in getattr(answer, "result", {}).get("Parameters", []):
+        parameter.setdefault("ARN", parameter_arn(resp.current_account, resp.region, parameter["Name"]))
+    return answer
+
+
 def install(around: Callable[..., None]) -> None:
     from moto.ssm.responses import SimpleSystemManagerResponse as SSM
 
     around(SSM, "put_parameter", standard_tier_values_hold_4096_characters)
+    around(SSM, "describe_parameters", described_parameters_carry_their_arn)

@@ -31,6 +31,9 @@ def describe_parameters(ctx: Context, names: list[str]) -> dict[str, dict[str, A
             for page in pages:
                 for p in page["Parameters"]:
                     found[p["Name"]] = p
+                    # the account id, without an sts call: DescribeParameters lists this account's own
+                    # parameters (another's shared ones only with the "Shared" option), each with its ARN
+                    ctx.learn_account(str(p.get("ARN") or ""))
         except EcsupError:  # ecsup's own (a stopped --endpoint-url, context.py): already says what to do
             raise
         except Exception as exc:
@@ -140,18 +143,18 @@ def stack_parameters(ctx: Context) -> dict[str, tuple[str, str]]:
 
 class SecretsStep(Step):
     title = "secrets"
-    needs = ("CertificateStep",)  # the account id, learned from the certificate ARN (no sts call)
 
     def plan(self, ctx: Context) -> list[Action]:
         params = stack_parameters(ctx)
         kms_key_arn(ctx)
+        secrets = {name: var for name, (var, _) in params.items()}
+        # read first: the parameters' ARNs tell the account id (no sts call)
+        existing = describe_parameters(ctx, list(secrets)) if secrets else {}
         # the web container's, by variable; every workload's, by parameter (config.all_secrets)
         ctx.facts["secret_arns"] = {var: parameter_arn(ctx, name) for var, name in ctx.config.service.secrets}
         ctx.facts["parameter_arns"] = {name: parameter_arn(ctx, name) for name in params}
-        secrets = {name: var for name, (var, _) in params.items()}
         if not secrets:
             return []
-        existing = describe_parameters(ctx, list(secrets))
         ctx.facts["secret_parameters"] = existing  # what `status` compares with the tasks' start
         actions: list[Action] = []
         unavailable: list[tuple[str, str]] = []
