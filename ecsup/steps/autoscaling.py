@@ -178,7 +178,8 @@ def scaling_policies(ctx: Context) -> dict[str, dict[str, Any]]:
 
 class AutoscalingStep(Step):
     title = "auto scaling"
-    needs = ("ServiceStep", "LoadBalancerStep")
+    reads = ("service", "service_seen", "alb_arn", "tg_blue", "tg_green")
+    provides = ("autoscaling",)
 
     def plan(self, ctx: Context) -> list[Action]:
         cfg = ctx.config.service.autoscaling

@@ -122,12 +122,9 @@ def point_record(ctx: Context, target: tuple[str, str] | None = None) -> str:
 
 class DnsStep(Step):
     title = "DNS record"
-    needs = (
-        "ZoneStep",
-        "CertificateStep",
-        "LoadBalancerStep",
-        "SharedLoadBalancerStep",
-    )  # the zone, its records read, the ALB
+    reads = ("zone_id", "alb_dns", "alb_zone", "move")
+    plan_reads = ("records",)  # the certificate's step read the zone's records (one listing for both)
+    provides = ("provider_leftover_alb",)
 
     def plan(self, ctx: Context) -> list[Action]:
         host = ctx.config.dns.hostname

@@ -189,7 +189,10 @@ def get_role(ctx: Context, name: str) -> dict[str, Any] | None:
 
 class IamStep(Step):
     title = "IAM roles"
-    needs = ("SecretsStep",)  # the parameters and keys the execution role may read
+    reads = ("secret_arns", "decrypt_keys")  # the parameters and keys the execution role may read
+    provides = ("execution_role_arn", "task_role_arn", "infrastructure_role_arn", "permissions_changed_at")
+    concurrent = True  # one role each
+    after = ("CertificateStep",)  # the two longest waits start first (CertificateStep.after)
 
     def plan(self, ctx: Context) -> list[Action]:
         n = ctx.names
@@ -346,8 +349,8 @@ class IamStep(Step):
                 lambda e: is_code(e, "NoSuchEntity"),
                 ctx.timeouts.propagation,
             )
-        if calls and spec.settles:
-            ctx.facts["permissions_changed_at"] = ctx.clock()
+        if calls and spec.settles:  # the latest change (the roles are made at once: IamStep.concurrent)
+            ctx.facts["permissions_changed_at"] = max(ctx.clock(), ctx.facts.get("permissions_changed_at") or 0.0)
 
     def plan_destroy(self, ctx: Context) -> list[Action]:
         actions = []

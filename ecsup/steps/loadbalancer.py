@@ -150,7 +150,9 @@ class LoadBalancerStep(Step):
     """ALB and target groups (no listeners: see ListenersStep)."""
 
     title = "load balancer"
-    needs = ("SecurityGroupsStep",)  # the subnets and the group it should have
+    reads = ("vpc_id", "alb_subnets", "sg_alb", "target_groups_seen")
+    provides = ("alb_arn", "alb_dns", "alb_zone", "alb_attributes", "tg_blue", "tg_green")
+    concurrent = True  # the load balancer and each target group: independent
 
     def plan(self, ctx: Context) -> list[Action]:
         n = ctx.names
@@ -431,7 +433,8 @@ class HttpsStep(Step):
     service, which started behind it meanwhile (see STAGING_PORT)."""
 
     title = "HTTPS listener"
-    needs = ("ListenersStep",)
+    # not after the service: the promotion keeps the default action (ECS's weights) as it is
+    reads = ("promote", "https_listener_arn", "cert_arn")
 
     def plan(self, ctx: Context) -> list[Action]:
         if not ctx.facts.get("promote"):
@@ -581,7 +584,9 @@ class ListenersStep(Step):
     the forward's weights are ECS's to move (deployments), never "repaired" here."""
 
     title = "listeners"
-    needs = ("LoadBalancerStep", "CertificateStep")
+    reads = ("alb_arn", "tg_blue", "tg_green", "alb_ingress", "cert_arn", "cert_arn_issued")
+    provides = ("https_listener_arn", "promote", "live_target_group_arn", "live_target_group", "production_weights")
+    concurrent = True  # HTTP:80 does not wait for the certificate
 
     def plan(self, ctx: Context) -> list[Action]:
         n = ctx.names

@@ -125,7 +125,10 @@ def _no_value(var: str, name: str) -> tuple[str, str]:
 
 class SecretsStep(Step):
     title = "secrets"
-    needs = ("CertificateStep",)  # the account id, learned from the certificate ARN (no sts call)
+    reads = ("purge",)
+    plan_reads = ("cert_arn",)  # the account id, learned from the certificate ARN (no sts call)
+    provides = ("kms_key_arn", "key_arns", "secret_arns", "secret_parameters", "decrypt_keys")
+    concurrent = True  # one parameter each
 
     def plan(self, ctx: Context) -> list[Action]:
         secrets = dict(ctx.config.service.secrets)
