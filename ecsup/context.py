@@ -270,9 +270,6 @@ class Context:
         self._client_lock = threading.Lock()  # a boto3 Session is not thread-safe; its clients are
         self._account_lock = threading.Lock()
         self._account: str | None = None
-        # While create applies its plan: the scheduler its steps' mutating calls and waits go through
-        # (rounds.py); None otherwise.
-        self.rounds: Any = None
 
     # -- AWS ------------------------------------------------------------------
     @property
@@ -317,7 +314,7 @@ class Context:
         if key not in self._clients:
             from botocore.config import Config as BotoConfig
 
-            from . import __version__
+            from . import __version__, rounds
 
             cfg = BotoConfig(
                 retries={"mode": "standard", "max_attempts": 8},
@@ -336,12 +333,11 @@ class Context:
                 self.calls.append(Call(service, model.name, region, depth))
 
             def gate(model: Any, **_: Any) -> None:  # first: before any other handler sees the call
-                if self.rounds is not None and is_mutating(model.name):
-                    self.rounds.call(service)
+                if is_mutating(model.name):
+                    rounds.gate(service)
 
             def issued(**_: Any) -> None:  # the call is made (or answered without being sent)
-                if self.rounds is not None:
-                    self.rounds.issued()
+                rounds.sent()
 
             client.meta.events.register_first("before-call", gate)
             client.meta.events.register("before-call", record)

@@ -220,8 +220,10 @@ def observe(ctx: Context, steps: list[Step], method: str) -> list[Planned]:
 
 def make_plan(ctx: Context) -> Outcome:
     """Observe every step (read calls only) and return what create would do."""
+    steps = pipeline()
+    graph(steps)  # a step reading a fact no step before it provides: a bug, said before any call
     detect(ctx)  # which target groups; a move between load balancers (steps/move.py)
-    outcome = Outcome(planned=observe(ctx, pipeline(), "plan"))
+    outcome = Outcome(planned=observe(ctx, steps, "plan"))
     if ctx.mode != "status":  # status reports conflicts as rows instead
         _raise_conflicts(ctx)
     outcome.notes = list(ctx.notes)
@@ -392,7 +394,7 @@ class _Apply:
 
         ctx = self.ctx
         sleep = ctx.sleep
-        ctx.rounds, ctx.sleep = self.rounds, self.rounds.wait
+        ctx.sleep = self.rounds.wait  # a unit's waits go through the rounds; other threads' do not
         shown = 0
         try:
             with self.rounds.cond:
@@ -417,7 +419,7 @@ class _Apply:
                 thread.join()
             raise
         finally:
-            ctx.rounds, ctx.sleep = None, sleep
+            ctx.sleep = sleep
         for thread in self.threads:
             thread.join()
         set_chain_depth(max([self.base, *(u.depth for u in self.units)]))

@@ -31,6 +31,23 @@ from dataclasses import dataclass, field
 
 PER_SERVICE = 4  # mutating calls to one AWS service let through in one round
 EPSILON = 1e-6
+# In a unit's thread: its Rounds and Token. Found by the thread, not by the Context that made the
+# client (clients may be shared: tests/conftest.py's crash tests).
+CURRENT = threading.local()
+
+
+def gate(service: str) -> None:
+    """Before a mutating call (context.py's first before-call handler)."""
+    rounds: Rounds | None = getattr(CURRENT, "rounds", None)
+    if rounds is not None:
+        rounds.call(service)
+
+
+def sent() -> None:
+    """A call was sent, or answered without being sent (context.py's handlers)."""
+    rounds: Rounds | None = getattr(CURRENT, "rounds", None)
+    if rounds is not None:
+        rounds.issued()
 
 
 class Aborted(BaseException):
@@ -62,7 +79,6 @@ class Rounds:
     issuer: Token | None = None  # the unit whose call is being sent
     aborted: bool = False
     rounds: int = 0  # rounds that let a mutating call through
-    local: threading.local = field(default_factory=threading.local)
     on_issue: Callable[[Token], None] | None = None  # under cond, when a unit's call is sent
 
     # -- units ----------------------------------------------------------------------------------
@@ -73,12 +89,12 @@ class Rounds:
 
     def enter(self, token: Token) -> None:
         """In the unit's thread, first."""
-        self.local.token = token
+        CURRENT.rounds, CURRENT.token = self, token
 
     def finished(self, then: Callable[[], None] | None = None) -> None:
         """In the unit's thread, last: ``then`` runs under ``cond`` (engine.apply starts the units
         that waited for this one there, before the next round can start)."""
-        token: Token | None = getattr(self.local, "token", None)
+        token: Token | None = getattr(CURRENT, "token", None)
         with self.cond:
             if token is not None and self.issuer is token:
                 self._next_turn()
@@ -87,7 +103,7 @@ class Rounds:
                 then()
             self._decide()
             self.cond.notify_all()
-        self.local.token = None
+        CURRENT.rounds = CURRENT.token = None
 
     def abort(self) -> None:
         with self.cond:
@@ -98,7 +114,7 @@ class Rounds:
     def call(self, service: str) -> None:
         """Before a unit's mutating call (context.py's before-call handler): wait for its round
         and its turn in it."""
-        token: Token | None = getattr(self.local, "token", None)
+        token: Token | None = getattr(CURRENT, "token", None)
         if token is None:
             return  # not a unit (the lock's calls, reads started by a step's own threads)
         with self.cond:
@@ -115,7 +131,7 @@ class Rounds:
 
     def issued(self) -> None:
         """The unit's call has been sent (or answered without being sent): the next one's turn."""
-        token: Token | None = getattr(self.local, "token", None)
+        token: Token | None = getattr(CURRENT, "token", None)
         if token is None or self.issuer is not token:
             return
         with self.cond:
@@ -127,7 +143,7 @@ class Rounds:
 
     def wait(self, seconds: float) -> None:
         """A unit's ctx.sleep."""
-        token: Token | None = getattr(self.local, "token", None)
+        token: Token | None = getattr(CURRENT, "token", None)
         if token is None:
             self.sleep(seconds)
             return
