@@ -458,10 +458,12 @@ def create(
     report: Reporter | None = None,
     on_plan: Callable[[Outcome], None] | None = None,
     force_unlock: bool = False,
+    on_failure: Callable[[Action, str], None] | None = None,
+    on_left: Callable[[Action, str], None] | None = None,
 ) -> Outcome:
     """Plan; when there is something to change, take the lock and apply -- planning again
     under the lock only if another run changed the stack since the plan began (lock.py).
-    A no-op makes no mutating call."""
+    A no-op makes no mutating call. ``on_failure`` / ``on_left``: see apply()."""
     from . import lock
 
     ctx.mode = "apply"
@@ -477,7 +479,7 @@ def create(
             outcome = make_plan(ctx)
         if on_plan:
             on_plan(outcome)
-        return apply(ctx, outcome, report)
+        return apply(ctx, outcome, report, on_failure, on_left)
 
 
 def plan_destroy(ctx: Context, purge: bool = False) -> Outcome:
