@@ -16,6 +16,7 @@ listener), so ACM validates while the rest is built.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -118,6 +119,7 @@ class Graph:
     plan: list[set[int]]
     apply: list[set[int]]
     after: list[set[int]]  # apply: steps whose first mutating call comes before (Step.after)
+    providers: dict[str, set[int]]  # fact -> the steps that provide it
 
 
 def graph(steps: list[Step]) -> Graph:
@@ -158,7 +160,7 @@ def graph(steps: list[Step]) -> Graph:
             providers.setdefault(fact, set()).add(i)
         plan.append(plan_deps)
         apply.append(deps.union(*(apply[j] for j in deps)))
-    return Graph(plan, apply, after)
+    return Graph(plan, apply, after, providers)
 
 
 OBSERVERS = 8  # steps observed at once (each makes a few reads; boto3 clients are thread-safe)
@@ -264,7 +266,8 @@ class _Unit:
     actions: list[Action]
     priority: int  # the first action's place in the plan
     state: str = "waiting"  # waiting, running, done, failed, left, aborted
-    issued: bool = False  # its first mutating call is made (Step.after)
+    calling: bool = False  # it reached its first mutating call (Step.after)
+    deps: set[int] = field(default_factory=set)  # steps its actions wait for besides its step's (Action.reads)
     depth: int = 0  # the chain of calls it ended on (context.CHAIN)
 
 
@@ -284,8 +287,8 @@ class _Apply:
         self.actions = outcome.actions
         order = {id(a): i for i, a in enumerate(self.actions)}
         self.steps = [p.step for p in outcome.planned]
-        found = graph(self.steps)
-        self.deps, self.after = found.apply, found.after
+        derived = graph(self.steps)
+        self.deps, self.after = derived.apply, derived.after
         self.units: list[_Unit] = []
         for i, planned in enumerate(outcome.planned):
             runs = [a for a in planned.actions if a.run is not None and a.mutates]
@@ -294,6 +297,11 @@ class _Apply:
         self.by_step: dict[int, list[_Unit]] = {}
         for unit in self.units:
             self.by_step.setdefault(unit.step, []).append(unit)
+            for fact in {f for a in unit.actions for f in a.reads}:  # Action.reads: its own waits
+                found = {j for j in derived.providers.get(fact, set()) if j < unit.step}
+                if not found and fact not in INPUTS:
+                    raise RuntimeError(f"{unit.actions[0].ref} reads {fact!r}, which no step before it provides")
+                unit.deps |= found.union(*(self.deps[j] for j in found))
         # what happened to each runnable action: done, or (failed|left, message); others are final
         self.outcome: dict[int, tuple[str, str]] = {}
         self.errors: dict[int, BaseException] = {}  # by action index: EcsupErrors, reported and raised
@@ -301,7 +309,7 @@ class _Apply:
         self.threads: list[Any] = []
         self.base = chain_depth()
         self.rounds = Rounds(ctx.clock, ctx.sleep)
-        self.rounds.on_issue = self._issued
+        self.rounds.on_call = self._calling
         self.order = order
 
     # -- units (under rounds.cond) -----------------------------------------------------------------
@@ -313,7 +321,7 @@ class _Apply:
             for unit in self.units:
                 if unit.state != "waiting":
                     continue
-                before = [u for d in sorted(self.deps[unit.step]) for u in self.by_step.get(d, [])]
+                before = [u for d in sorted(self.deps[unit.step] | unit.deps) for u in self.by_step.get(d, [])]
                 broken = [u for u in before if u.state in ("failed", "left", "aborted")]
                 if broken or self.fatal or self.rounds.aborted:
                     unit.state = "left" if broken else "aborted"
@@ -325,26 +333,24 @@ class _Apply:
                         for action in unit.actions:
                             self.outcome[self.order[id(action)]] = ("left", why)
                     continue
-                started = all(  # Step.after: those steps made their first mutating call (or have none)
+                started = all(  # Step.after: those steps reached their first mutating call (or have none)
                     not self.by_step.get(d)
-                    or any(u.issued or u.state not in ("waiting", "running") for u in self.by_step[d])
+                    or any(u.calling or u.state not in ("waiting", "running") for u in self.by_step[d])
                     for d in self.after[unit.step]
                 )
                 if started and all(u.state == "done" for u in before):
                     unit.state = "running"
                     unit.depth = max([self.base, *(u.depth for u in before)])
                     self.rounds.started()
-                    import threading
-
                     thread = threading.Thread(target=self._run, args=(unit,), name="ecsup-apply", daemon=True)
                     self.threads.append(thread)
                     thread.start()
                     changed = True
 
-    def _issued(self, token: Any) -> None:
+    def _calling(self, token: Any) -> None:
         unit = token.owner
-        if isinstance(unit, _Unit) and not unit.issued:
-            unit.issued = True
+        if isinstance(unit, _Unit) and not unit.calling:
+            unit.calling = True
             self._settle()
 
     def _run(self, unit: _Unit) -> None:

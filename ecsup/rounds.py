@@ -79,7 +79,7 @@ class Rounds:
     issuer: Token | None = None  # the unit whose call is being sent
     aborted: bool = False
     rounds: int = 0  # rounds that let a mutating call through
-    on_issue: Callable[[Token], None] | None = None  # under cond, when a unit's call is sent
+    on_call: Callable[[Token], None] | None = None  # under cond, when a unit is about to make a call
 
     # -- units ----------------------------------------------------------------------------------
     def started(self) -> None:
@@ -122,6 +122,8 @@ class Rounds:
                 raise Aborted()
             token.service, token.granted = service, False
             self.calls.append(token)
+            if self.on_call is not None:
+                self.on_call(token)  # may start units, which then join this round
             self.running -= 1
             self._decide()
             while not token.granted and not self.aborted:
@@ -137,8 +139,6 @@ class Rounds:
         with self.cond:
             if self.issuer is token:
                 self._next_turn()
-                if self.on_issue is not None:
-                    self.on_issue(token)
                 self._decide()
 
     def wait(self, seconds: float) -> None:

@@ -24,8 +24,9 @@ class Step:
     - ``provides``: the facts its planning or its actions write, or the resources its actions
       make that another step's need (markers, facts.py);
     - ``needs``: steps (class names) waited for besides, while planning and applying;
-    - ``after``: steps (class names) whose first mutating call comes before this step's
-      actions start, although it reads nothing of theirs: which of two long waits starts first;
+    - ``after``: steps (class names) whose first mutating call comes before this step's (in the
+      same round at the earliest: rounds.py), although it reads nothing of theirs: which of two
+      long waits starts first;
     - ``concurrent``: its actions are independent of one another, so each runs as soon as the
       step may (by default they run one after another, in order)."""
 

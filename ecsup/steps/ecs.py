@@ -182,6 +182,7 @@ class ClusterStep(Step):
                 lambda: ecs.create_cluster(**kwargs)["cluster"],
                 eventually_consistent,
                 ctx.timeouts.propagation,
+                first=0.5,  # the role is usable within seconds, and the service waits for the cluster
             )
         ctx.facts["cluster_arn"] = cluster["clusterArn"]
         return str(cluster["clusterArn"])
