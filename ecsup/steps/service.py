@@ -439,6 +439,8 @@ class ServiceStep(Step):
         ecs = ctx.client("ecs")
         if wait_inactive:
             self._wait_inactive(ctx)
+        if ctx.config.service.deploy.shifts_traffic:
+            production_rule(ctx)  # read while IAM settles, not after
         permissions_settle(ctx)
         _guard_release(ctx)
         _before_rollout(ctx)
