@@ -7,9 +7,12 @@ it reads from are applied). Reads go straight to AWS. A unit's mutating calls an
 - a round starts when no unit is running -- each is waiting to make a mutating call, asleep, or
   done. Then the units whose wait is over wake up, and every unit waiting to make a mutating call
   is let through (at most ``PER_SERVICE`` calls to one AWS service per round: AWS throttles each
-  service's API on its own, Route53 at five requests a second an account), one after the other
-  in pipeline order: the next unit's call starts as soon as the previous one's is sent, so the
-  calls of a round are under way together;
+  service's API on its own, with token buckets per account -- Route53 refills ten requests a
+  second, bursts of 50, and answers PriorRequestNotComplete to a change of a zone still applying
+  the previous one: Route 53 Developer Guide, "Throttling for Amazon Route 53 API requests";
+  botocore's standard retry mode retries both), one after the other in pipeline order: the next
+  unit's call starts as soon as the previous one's is sent, so the calls of a round are under
+  way together;
 - when no unit runs and none waits for a call, time moves on to the first unit's wake-up (the
   clock's own sleep: seconds on the real clock, nothing on the tests' fake one).
 
