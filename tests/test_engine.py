@@ -98,6 +98,39 @@ def test_an_undeclared_step_waits_for_every_step_before_it(make_ctx, clock):
     assert starts == {"Network": 0, "Roles": 0, "Legacy": 5, "Balancer": 5}
 
 
+def test_an_action_reading_more_than_its_step_waits_for_that_alone(make_ctx, clock):
+    """Action.reads: HTTPS:443 waits for the certificate; the step's other listener does not."""
+
+    class Certificate(Fake):
+        provides = ("cert",)
+        seconds = 7.0
+
+    class Listeners(Step):
+        reads = ("net",)
+        plan_reads = ("cert",)
+        concurrent = True
+
+        def __init__(self, log: list[tuple[str, str, float]]) -> None:
+            self.log = log
+
+        def plan(self, ctx: Context) -> list[Action]:
+            def run(name: str) -> str:
+                self.log.append((name, "start", ctx.clock()))
+                return "made"
+
+            return [
+                Action("create", "listener", "staging", run=lambda: run("staging")),
+                Action("create", "listener", "https", run=lambda: run("https"), reads=("cert",)),
+            ]
+
+    log: list[tuple[str, str, float]] = []
+    ctx = make_ctx()
+    start = clock()
+    _run(ctx, [Network(log), Certificate(log), Listeners(log)])
+    starts = {name: at - start for name, what, at in log if what == "start"}
+    assert starts == {"Network": 0, "Certificate": 0, "staging": 5, "https": 7}
+
+
 def test_a_fact_no_step_before_provides_is_an_error_before_any_call(aws: Recorder, make_ctx, monkeypatch):
     class Reader(Fake):
         reads = ("lb",)  # Balancer comes after it
