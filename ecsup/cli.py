@@ -305,7 +305,14 @@ def run_create(
             ui.print("Applying:", style="bold")
 
     shown: list[str] = []
-    outcome = create(ctx, report=ui.action_done, on_plan=show_plan, force_unlock=force_unlock)
+    outcome = create(
+        ctx,
+        report=ui.action_done,
+        on_plan=show_plan,
+        force_unlock=force_unlock,
+        on_failure=ui.action_failed,
+        on_left=ui.action_left,
+    )
     outcome.notes = list(ctx.notes)  # including any from applying (e.g. the lock's release)
     for note in outcome.notes:
         if note in shown:

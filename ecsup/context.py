@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .config import Config
+from .facts import Facts
 from .names import Names
 
 if TYPE_CHECKING:
@@ -131,6 +132,20 @@ def seconds_from_environment(variable: str, default: float) -> float:
 
 
 STEP = threading.local()  # which pipeline step the current thread is planning (engine.observe)
+# How many AWS calls, one after another, led to where the current thread is (a Lamport clock over
+# calls): each call is one deeper than the thread's previous one; a step starts as deep as the
+# deepest of the steps it waits for, and threads started for concurrent reads start where their
+# parent is and hand the deepest back (engine.py, Context.in_parallel). The deepest call of a run
+# is the length of its critical path in calls (Call.depth; tests/test_engine.py guards it).
+CHAIN = threading.local()
+
+
+def chain_depth() -> int:
+    return int(getattr(CHAIN, "depth", 0))
+
+
+def set_chain_depth(depth: int) -> None:
+    CHAIN.depth = depth
 
 
 class PerStep(list[str]):
@@ -225,6 +240,7 @@ class Call:
     service: str
     operation: str
     region: str
+    depth: int = 0  # its place on the chain of calls that led to it (CHAIN)
 
     @property
     def mutating(self) -> bool:
@@ -260,7 +276,7 @@ class Context:
         self.secret_source = secret_source
         self.run_id = uuid.uuid4().hex
         self.calls: list[Call] = []
-        self.facts: dict[str, Any] = {}
+        self.facts = Facts()
         self.secret_values: set[str] = set()
         self.conflicts = PerStep()
         self._secret_cache: dict[str, str | None] = {}
@@ -333,7 +349,7 @@ class Context:
         if key not in self._clients:
             from botocore.config import Config as BotoConfig
 
-            from . import __version__
+            from . import __version__, rounds
 
             cfg = BotoConfig(
                 retries={"mode": "standard", "max_attempts": 8},
@@ -347,9 +363,22 @@ class Context:
             client = session.client(service, region_name=region, endpoint_url=self.endpoint_url, config=cfg)
 
             def record(model: Any, **_: Any) -> None:
-                self.calls.append(Call(service, model.name, region))
+                depth = chain_depth() + 1
+                set_chain_depth(depth)
+                self.calls.append(Call(service, model.name, region, depth))
 
+            def gate(model: Any, **_: Any) -> None:  # first: before any other handler sees the call
+                if is_mutating(model.name):
+                    rounds.gate(service)
+
+            def issued(**_: Any) -> None:  # the call is made (or answered without being sent)
+                rounds.sent()
+
+            client.meta.events.register_first("before-call", gate)
             client.meta.events.register("before-call", record)
+            client.meta.events.register_last("before-call", issued)
+            client.meta.events.register("after-call", issued)
+            client.meta.events.register("after-call-error", issued)
             if self.endpoint:
                 client.meta.events.register_first("needs-retry", self._endpoint_answers)
             self._clients[key] = client
@@ -385,13 +414,20 @@ class Context:
         if not tasks:
             return {}
         step = getattr(STEP, "index", 1 << 30)  # notes made in the tasks belong to the caller's step
+        depth = chain_depth()
+        deepest = [depth]
 
         def run(fn: Callable[[], T]) -> T:
             STEP.index = step
-            return fn()
+            set_chain_depth(depth)
+            try:
+                return fn()
+            finally:
+                deepest.append(chain_depth())
 
         with ThreadPoolExecutor(max_workers=min(workers, len(tasks)), thread_name_prefix="ecsup") as pool:
             futures = {key: pool.submit(run, fn) for key, fn in tasks.items()}
+        set_chain_depth(max(deepest))
         out: dict[K, tuple[T | None, Any]] = {}
         for key, future in futures.items():
             try:

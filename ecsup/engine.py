@@ -1,13 +1,22 @@
-"""The ordered pipelines: create (plan, then apply), plan, status and destroy.
+"""The pipelines: create (plan, then apply), plan, status and destroy.
 
-Planning is read-only for every step first -- so every validation, preflight and
-ownership check happens before the first mutating call -- then the actions run in
-pipeline order. Waits are deferred to the actions that need them (the certificate
-is waited for by the HTTPS listener), so ACM validates while the rest is built.
+Planning is read-only for every step first -- so every validation, preflight and ownership
+check happens before the first mutating call -- then the actions run. Both phases follow one
+graph, derived from what each step declares it reads and provides (facts.py, steps.Step): a
+step is observed once the steps whose facts it reads are observed, and its actions run once
+those steps' actions have run, each step's in a thread of its own -- so the service starts as
+soon as what it needs exists, while ACM validates and the load balancer provisions. Mutating
+calls and waits go through rounds (rounds.py): the same plan makes the same calls in the same
+order every time, so a crash at any point converges on a re-run. Lines are printed in pipeline
+order as results become available; a failure stops the steps that read from the failed one,
+not the others, and the first failure in pipeline order is raised once they are done. Waits
+are deferred to the actions that need them (the certificate is waited for by the HTTPS
+listener), so ACM validates while the rest is built.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,6 +25,7 @@ from typing import Any
 
 from .context import Context
 from .errors import OwnershipConflict
+from .facts import INPUTS
 from .plan import FOUND, Action
 from .steps import Step, both
 from .steps.accesslogs import AccessLogsStep
@@ -110,48 +120,103 @@ def _raise_conflicts(ctx: Context) -> None:
         )
 
 
+@dataclass
+class Graph:
+    """Which steps (by index in the pipeline) each step waits for: while planning, and while
+    applying (there transitively: a step waits for what the steps it reads from wait for)."""
+
+    plan: list[set[int]]
+    apply: list[set[int]]
+    after: list[set[int]]  # apply: steps whose first mutating call comes before (Step.after)
+    providers: dict[str, set[int]]  # fact -> the steps that provide it
+
+
+def graph(steps: list[Step]) -> Graph:
+    """The graph the steps' declarations give (steps.Step): a step waits for every step before it
+    that provides a fact it reads; an undeclared step (``reads`` None) for every step before it.
+    A fact read that no step before it provides (nor the engine: facts.INPUTS) is a bug: raised
+    before any call."""
+    index = {type(step).__name__: i for i, step in enumerate(steps)}
+    providers: dict[str, set[int]] = {}
+    plan: list[set[int]] = []
+    apply: list[set[int]] = []
+    after: list[set[int]] = []
+
+    def provided(i: int, fact: str) -> set[int]:
+        found = providers.get(fact, set())
+        if not found and fact not in INPUTS:
+            raise RuntimeError(
+                f"{type(steps[i]).__name__} reads the fact {fact!r}, which no step before it provides "
+                "(Step.provides; facts.py)"
+            )
+        return set(found)
+
+    for i, step in enumerate(steps):
+        name = type(step).__name__
+        if step.reads is None:  # undeclared: after everything before it
+            deps = set(range(i))
+            plan_deps = set(deps)
+        else:
+            deps = set().union(*(provided(i, fact) for fact in step.reads))
+            plan_deps = deps.union(*(provided(i, fact) for fact in step.plan_reads))
+        for needed in (*step.needs, *step.after):
+            if index.get(needed, len(steps)) >= i:
+                raise RuntimeError(f"{name} needs {needed}, which is not planned before it")
+        deps |= {index[needed] for needed in step.needs}
+        plan_deps |= {index[needed] for needed in step.needs}
+        after.append({index[needed] for needed in step.after})
+        for fact in step.provides:
+            providers.setdefault(fact, set()).add(i)
+        plan.append(plan_deps)
+        apply.append(deps.union(*(apply[j] for j in deps)))
+    return Graph(plan, apply, after, providers)
+
+
 OBSERVERS = 8  # steps observed at once (each makes a few reads; boto3 clients are thread-safe)
 
 
 def observe(ctx: Context, steps: list[Step], method: str) -> list[Planned]:
     """Run each step's ``plan`` (or ``plan_destroy``) -- read calls only -- as soon as the steps
-    whose facts it reads (``Step.needs``) are done, concurrently, so that planning takes about
-    as long as its longest chain of dependent reads rather than the sum of all of them. The
-    result, and the order of notes and conflicts, are the same as planning step by step; the
-    first failure in pipeline order is raised."""
+    whose facts it reads are done (graph()), concurrently, so that planning takes about as long
+    as its longest chain of dependent reads rather than the sum of all of them. The result, and
+    the order of notes and conflicts, are the same as planning step by step; the first failure
+    in pipeline order is raised."""
     from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
-    from .context import STEP
+    from .context import STEP, chain_depth, set_chain_depth
 
-    index = {type(step).__name__: i for i, step in enumerate(steps)}
-    needs = {i: _needs(ctx, step, index) for i, step in enumerate(steps)}
-    for i, step in enumerate(steps):
-        for name in needs[i]:
-            if index.get(name, len(steps)) >= i:
-                raise RuntimeError(f"{type(step).__name__} needs {name}, which is not planned before it")
+    needs = [set(deps) for deps in graph(steps).plan]
+    if steps and isinstance(steps[0], Detection):  # make_plan: what reads what detection finds waits for it
+        for i, step in enumerate(steps[1:], 1):
+            if "Detection" in _needs(ctx, step, {"Detection": 0}):
+                needs[i].add(0)
     results: dict[int, list[Action]] = {}
     failed: dict[int, BaseException] = {}
+    base = chain_depth()
+    depth: dict[int, int] = {}
 
-    def run(i: int) -> list[Action]:
+    def run(i: int, start: int) -> list[Action]:
         # detection's notes come after every step's, as when it ran before them
         STEP.index = 1 << 30 if isinstance(steps[i], Detection) else i
+        set_chain_depth(start)
         try:
             return list(getattr(steps[i], method)(ctx))
         finally:
             STEP.index = 1 << 30
+            depth[i] = chain_depth()
 
     waiting_steps = list(range(len(steps)))
     running: dict[Future[list[Action]], int] = {}
     with ThreadPoolExecutor(max_workers=OBSERVERS, thread_name_prefix="ecsup-plan") as pool:
         while waiting_steps or running:
             for i in list(waiting_steps):
-                deps = [index[name] for name in needs[i]]
+                deps = needs[i]
                 if any(d in failed for d in deps):  # what it needs could not be observed
                     waiting_steps.remove(i)
                     failed[i] = failed[min(d for d in deps if d in failed)]
                 elif all(d in results for d in deps):
                     waiting_steps.remove(i)
-                    running[pool.submit(run, i)] = i
+                    running[pool.submit(run, i, max([base, *(depth[d] for d in deps)]))] = i
             if not running:
                 break
             done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -161,6 +226,7 @@ def observe(ctx: Context, steps: list[Step], method: str) -> list[Planned]:
                     results[i] = future.result()
                 except BaseException as exc:  # raised below, in pipeline order
                     failed[i] = exc
+    set_chain_depth(max([base, *depth.values()]))
     ctx.notes.in_order()
     ctx.conflicts.in_order()
     if failed:
@@ -204,7 +270,9 @@ def make_plan(ctx: Context) -> Outcome:
     """Observe every step (read calls only) and return what create would do. Which target groups
     and whether the stack moves between load balancers (steps/move.py) is read at once with the
     steps that do not depend on it."""
-    planned = observe(ctx, [Detection(), *pipeline()], "plan")
+    steps = pipeline()
+    graph(steps)  # a step reading a fact no step before it provides: a bug, said before any call
+    planned = observe(ctx, [Detection(), *steps], "plan")
     outcome = Outcome(planned=planned[1:])
     if ctx.mode != "status":  # status reports conflicts as rows instead
         _raise_conflicts(ctx)
@@ -212,19 +280,231 @@ def make_plan(ctx: Context) -> Outcome:
     return outcome
 
 
-def apply(ctx: Context, outcome: Outcome, report: Reporter | None = None) -> Outcome:
-    for planned in outcome.planned:
-        for action in planned.actions:
-            if action.run is not None and action.mutates:
-                action.result = action.run()
-                if action.kind in ("create", "update") and action.result and action.result.startswith(FOUND):
-                    action.kind = "noop"  # made by another run meanwhile: nothing changed here
+def apply(
+    ctx: Context,
+    outcome: Outcome,
+    report: Reporter | None = None,
+    on_failure: Callable[[Action, str], None] | None = None,
+    on_left: Callable[[Action, str], None] | None = None,
+) -> Outcome:
+    """Run the plan's actions: each step's once the steps it reads from are applied (graph()),
+    in threads, through rounds (rounds.py). Lines are reported in pipeline order as results
+    become available. A step whose action fails (an EcsupError) stops: its later actions and
+    the steps that read from it are left (``on_left``), the others go on; once every step that
+    can run has run, the failures are reported in pipeline order (``on_failure``) and the first
+    is raised. Anything else (a bug, Ctrl-C) stops every step at its next mutating call or wait,
+    and is raised once they have stopped."""
+    if not any(a.run is not None and a.mutates for a in outcome.actions):
+        for action in outcome.actions:  # nothing to run: no thread, no round
             if report:
                 report(action)
+        return outcome
+    _Apply(ctx, outcome, report, on_failure, on_left).run()
     if outcome.changes():  # what waits for the finished stack (a no-op run waits for nothing)
         for planned in outcome.planned:
             planned.step.after_apply(ctx)
     return outcome
+
+
+@dataclass(eq=False)
+class _Unit:
+    """Actions of one step that run one after another, in a thread of their own."""
+
+    step: int
+    actions: list[Action]
+    priority: int  # the first action's place in the plan
+    state: str = "waiting"  # waiting, running, done, failed, left, aborted
+    calling: bool = False  # it reached its first mutating call (Step.after)
+    deps: set[int] = field(default_factory=set)  # steps its actions wait for besides its step's (Action.reads)
+    depth: int = 0  # the chain of calls it ended on (context.CHAIN)
+
+
+class _Apply:
+    def __init__(
+        self,
+        ctx: Context,
+        outcome: Outcome,
+        report: Reporter | None,
+        on_failure: Callable[[Action, str], None] | None,
+        on_left: Callable[[Action, str], None] | None,
+    ) -> None:
+        from .context import chain_depth
+        from .rounds import Rounds
+
+        self.ctx, self.report, self.on_failure, self.on_left = ctx, report, on_failure, on_left
+        self.actions = outcome.actions
+        order = {id(a): i for i, a in enumerate(self.actions)}
+        self.steps = [p.step for p in outcome.planned]
+        derived = graph(self.steps)
+        self.deps, self.after = derived.apply, derived.after
+        self.units: list[_Unit] = []
+        for i, planned in enumerate(outcome.planned):
+            runs = [a for a in planned.actions if a.run is not None and a.mutates]
+            for group in [[a] for a in runs] if planned.step.concurrent and runs else [runs] if runs else []:
+                self.units.append(_Unit(i, group, order[id(group[0])]))
+        self.by_step: dict[int, list[_Unit]] = {}
+        for unit in self.units:
+            self.by_step.setdefault(unit.step, []).append(unit)
+            for fact in {f for a in unit.actions for f in a.reads}:  # Action.reads: its own waits
+                found = {j for j in derived.providers.get(fact, set()) if j < unit.step}
+                if not found and fact not in INPUTS:
+                    raise RuntimeError(f"{unit.actions[0].ref} reads {fact!r}, which no step before it provides")
+                unit.deps |= found.union(*(self.deps[j] for j in found))
+        # what happened to each runnable action: done, or (failed|left, message); others are final
+        self.outcome: dict[int, tuple[str, str]] = {}
+        self.errors: dict[int, BaseException] = {}  # by action index: EcsupErrors, reported and raised
+        self.fatal: list[BaseException] = []
+        self.threads: list[Any] = []
+        self.base = chain_depth()
+        self.rounds = Rounds(ctx.clock, ctx.sleep)
+        self.rounds.on_call = self._calling
+        self.order = order
+
+    # -- units (under rounds.cond) -----------------------------------------------------------------
+    def _settle(self) -> None:
+        """Start the units whose steps' dependencies are applied; leave those whose cannot be."""
+        changed = True
+        while changed:
+            changed = False
+            for unit in self.units:
+                if unit.state != "waiting":
+                    continue
+                before = [u for d in sorted(self.deps[unit.step] | unit.deps) for u in self.by_step.get(d, [])]
+                broken = [u for u in before if u.state in ("failed", "left", "aborted")]
+                if broken or self.fatal or self.rounds.aborted:
+                    unit.state = "left" if broken else "aborted"
+                    changed = True
+                    if broken:
+                        cause = broken[0]
+                        why = f"needs {self.steps[cause.step].title or type(self.steps[cause.step]).__name__} first"
+                        why += ", which failed" if cause.state == "failed" else ", which was left"
+                        for action in unit.actions:
+                            self.outcome[self.order[id(action)]] = ("left", why)
+                    continue
+                started = all(  # Step.after: those steps reached their first mutating call (or have none)
+                    not self.by_step.get(d)
+                    or any(u.calling or u.state not in ("waiting", "running") for u in self.by_step[d])
+                    for d in self.after[unit.step]
+                )
+                if started and all(u.state == "done" for u in before):
+                    unit.state = "running"
+                    unit.depth = max([self.base, *(u.depth for u in before)])
+                    self.rounds.started()
+                    thread = threading.Thread(target=self._run, args=(unit,), name="ecsup-apply", daemon=True)
+                    self.threads.append(thread)
+                    thread.start()
+                    changed = True
+
+    def _calling(self, token: Any) -> None:
+        unit = token.owner
+        if isinstance(unit, _Unit) and not unit.calling:
+            unit.calling = True
+            self._settle()
+
+    def _run(self, unit: _Unit) -> None:
+        from .context import STEP, chain_depth, set_chain_depth
+        from .errors import EcsupError
+        from .rounds import Aborted, Token
+
+        self.rounds.enter(Token(unit.priority, owner=unit))
+        STEP.index = unit.step  # notes made while applying follow pipeline order too
+        set_chain_depth(unit.depth)
+        state = "done"
+        try:
+            for n, action in enumerate(unit.actions):
+                assert action.run is not None
+                try:
+                    action.result = action.run()
+                except EcsupError as exc:
+                    at = self.order[id(action)]
+                    self.errors[at] = exc
+                    self.outcome[at] = ("failed", exc.message)
+                    for rest in unit.actions[n + 1 :]:
+                        self.outcome[self.order[id(rest)]] = ("left", f"{action.ref} failed before it")
+                    state = "failed"
+                    break
+                if action.kind in ("create", "update") and action.result and action.result.startswith(FOUND):
+                    action.kind = "noop"  # made by another run meanwhile: nothing changed here
+                self.outcome[self.order[id(action)]] = ("done", "")
+        except Aborted:
+            state = "aborted"
+        except BaseException as exc:  # a bug, or the process dying: everything stops
+            state = "aborted"
+            self.fatal.append(exc)
+            self.rounds.abort()
+        finally:
+            unit.depth = chain_depth()
+            STEP.index = 1 << 30
+
+            def then() -> None:
+                unit.state = state
+                self._settle()
+
+            self.rounds.finished(then)
+
+    # -- the run (main thread) -------------------------------------------------------------------
+    def run(self) -> None:
+        from .context import set_chain_depth
+
+        ctx = self.ctx
+        sleep = ctx.sleep
+        ctx.sleep = self.rounds.wait  # a unit's waits go through the rounds; other threads' do not
+        shown = 0
+        try:
+            with self.rounds.cond:
+                self._settle()
+            while True:
+                with self.rounds.cond:
+                    ready = self._ready(shown)
+                    while ready == shown and not self._over():
+                        self.rounds.cond.wait(0.5)  # woken by every unit's end; the timeout lets Ctrl-C in
+                        ready = self._ready(shown)
+                    over = self._over()
+                for i in range(shown, ready):
+                    self._show(i)
+                shown = ready
+                if over and shown == len(self.actions):
+                    break
+                if over and self.fatal:
+                    break
+        except BaseException:
+            self.rounds.abort()
+            for thread in self.threads:
+                thread.join()
+            raise
+        finally:
+            ctx.sleep = sleep
+        for thread in self.threads:
+            thread.join()
+        set_chain_depth(max([self.base, *(u.depth for u in self.units)]))
+        ctx.notes.in_order()
+        if self.fatal:
+            raise self.fatal[0]
+        if self.errors:
+            raise self.errors[min(self.errors)]
+
+    def _over(self) -> bool:
+        return all(u.state not in ("waiting", "running") for u in self.units)
+
+    def _ready(self, shown: int) -> int:
+        """How far the lines can be printed: up to the first action still to run or running."""
+        runnable = {id(a) for u in self.units for a in u.actions}
+        i = shown
+        while i < len(self.actions) and (id(self.actions[i]) not in runnable or i in self.outcome):
+            i += 1
+        return i
+
+    def _show(self, i: int) -> None:
+        action = self.actions[i]
+        what, message = self.outcome.get(i, ("done", ""))
+        if what == "failed":
+            if self.on_failure:
+                self.on_failure(action, message)
+        elif what == "left":
+            if self.on_left:
+                self.on_left(action, message)
+        elif self.report:
+            self.report(action)
 
 
 def create(
@@ -232,10 +512,12 @@ def create(
     report: Reporter | None = None,
     on_plan: Callable[[Outcome], None] | None = None,
     force_unlock: bool = False,
+    on_failure: Callable[[Action, str], None] | None = None,
+    on_left: Callable[[Action, str], None] | None = None,
 ) -> Outcome:
     """Plan; when there is something to change, take the lock and apply -- planning again
     under the lock only if another run changed the stack since the plan began (lock.py).
-    A no-op makes no mutating call."""
+    A no-op makes no mutating call. ``on_failure`` / ``on_left``: see apply()."""
     from . import lock
 
     ctx.mode = "apply"
@@ -251,7 +533,7 @@ def create(
             outcome = make_plan(ctx)
         if on_plan:
             on_plan(outcome)
-        return apply(ctx, outcome, report)
+        return apply(ctx, outcome, report, on_failure, on_left)
 
 
 def plan_destroy(ctx: Context, purge: bool = False) -> Outcome:

@@ -42,6 +42,9 @@ class Action:
     # destroy: the deletions (by ``ref``) that must succeed before this one can (a resource
     # still in use cannot go; see engine.destroy)
     after: tuple[str, ...] = field(default=(), compare=False)
+    # create: facts its run reads besides its step's (Step.reads): it waits for the steps that
+    # provide them too (engine.apply), while the step's other actions need not
+    reads: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def ref(self) -> str:

@@ -8,13 +8,16 @@ target (exit 0 unless something breaks). Run it through `scripts/bench` (which s
     python scripts/bench.py [--latency-ms 30] [--validation-delay 6] [--load-balancer-delay 3]
         [--service-delay 5] [--draining-delay 3] [--eni-delay 3] [--runs 7] [--json]
 
-For each of two configs -- the default one (no CloudFront certificate) and the demo one
-(`ecsup demo`'s config: also a us-east-1 certificate) -- it runs, on a freshly reset
-sandbox: create, create again (nothing to do), status, plan, destroy, destroy again
-(nothing to do), each on a fresh Context in this process, with warm clients (botocore parses
-service models once per process) and a frozen heap (so that moto's in-process state adds no
-collector pauses). Then, in subprocesses: `python -m ecsup --help` / `--version`, which heavy
-modules they import, and what a fresh `ecsup create` process spends before its first call.
+For each of three configs -- the default one (no CloudFront certificate), the workloads one
+(the default one with two workers and two jobs: [workers.a], [workers.b], [jobs.x], [jobs.y];
+until ecsup builds workers and jobs they parse and add no resource) and the demo one (`ecsup
+demo`'s config: also a us-east-1 certificate) -- it runs, on a freshly reset sandbox: create,
+create again (nothing to do), status, plan, destroy, destroy again (nothing to do), each on a
+fresh Context in this process, with warm clients (botocore parses service models once per
+process) and a frozen heap (so that moto's in-process state adds no collector pauses) -- after
+one create of the default config that is not counted (moto's first use of each service in a
+process). Then, in subprocesses: `python -m ecsup --help` / `--version`, which heavy modules
+they import, and what a fresh `ecsup create` process spends before its first call.
 
 AWS's delays are the sandbox's (ecsup.emulation.SANDBOX), with the five a create or a destroy
 waits out set by the flags (ecsup.sandbox.sandbox_delays passes them to the emulation, which
@@ -134,6 +137,7 @@ if str(ROOT) not in sys.path:  # `python scripts/bench.py` from a checkout witho
 
 # Targets (from the issue).
 CREATE_EXCESS_TARGET_S = 1.5  # create within 1.5 s of its physical limit (compressed clock)
+WORKLOADS_EXTRA_S = 1.0  # two workers and two jobs: at most 1 s more than the default stack's create
 NOOP_CREATE_WALL_TARGET_S = 0.5
 NOOP_CREATE_CALLS_TARGET = 25
 STATUS_WALL_TARGET_S = 0.6
@@ -150,6 +154,22 @@ WARM_CLIENTS = (
     ("acm", "us-east-1"),
 )
 HEAVY_MODULES = ("boto3", "botocore", "rich", "moto", "ecsup.engine", "ecsup.context")
+# The second stack of the issue: two workers and two jobs beside the web service.
+WORKLOADS = """
+[workers.a]
+command = ["sh", "-c", "echo worker a; sleep 3600"]
+
+[workers.b]
+command = ["sh", "-c", "echo worker b; sleep 3600"]
+
+[jobs.x]
+command = ["sh", "-c", "echo job x"]
+schedule = "rate(1 day)"
+
+[jobs.y]
+command = ["sh", "-c", "echo job y"]
+schedule = "cron(0 3 * * ? *)"
+"""
 
 
 # --------------------------------------------------------------------------- recording
@@ -219,13 +239,16 @@ class Recorder:
         session.events.register("after-call-error", self.after_call_error)
 
     def before_parameter_build(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        # The first event of a call: its clock starts here (botocore's validation and
-        # serialisation count as part of the call). Parameters are only hashed, never kept.
+        # Parameters are only hashed, never kept.
         digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:16]
-        context["ecsup_bench"] = (time.perf_counter(), digest, str(params.get("Protocol") or ""))
+        context["ecsup_bench"] = (digest, str(params.get("Protocol") or ""))
 
     def before_call(self, model: Any, context: dict[str, Any], **_: Any) -> None:
-        start, digest, detail = context.get("ecsup_bench", (time.perf_counter(), "", ""))
+        # A call's clock starts here: after ecsup's own first before-call handler, which holds a
+        # mutating call of create's apply until its round (ecsup/rounds.py) -- that wait is
+        # ecsup's, not the call's (T_listener and T_poll below are calls' times).
+        start = time.perf_counter()
+        digest, detail = context.get("ecsup_bench", ("", ""))
         rec = CallRecord(
             service=model.service_model.service_name,
             operation=model.name,
@@ -1186,7 +1209,8 @@ def report(data: dict[str, Any], out: Any) -> None:
     variants = data["variants"]
     names = list(variants)
     p("Each operation on a fresh Context, in this order, on a reset sandbox per config:")
-    p("  default = demo_config() without cloudfront_certificate; demo = `ecsup demo`'s config (+ us-east-1 cert).")
+    p("  default = demo_config() without cloudfront_certificate; workloads = default + two workers and two jobs;")
+    p("  demo = `ecsup demo`'s config (+ us-east-1 cert).")
     p("  time split = latency / moto (the calls' measured time minus latency) / outside the calls (ecsup and")
     p("  botocore client code, boto3 session and client creation, waits' sleeps). Clients are warm (made once")
     p("  beforehand; a fresh process's cost is below) and the heap is frozen before each operation (moto's state")
@@ -1218,23 +1242,23 @@ def report(data: dict[str, Any], out: Any) -> None:
     p()
     report_chains(data, p)
     p()
-    r = data["real_scale"]
-    d = r["delays"]
-    p("Real-scale projection: the default config's create, in-process, on a virtual clock with AWS's delays")
-    p(
-        f"  (validation V {d['certificate_validation']:g} s, load balancer P {d['load_balancer_provisioning']:g} s, "
-        f"tasks S {d['service_start']:g} s, stage Q {d['task_start'] / 10:g} s, IAM I {d['iam_permissions']:g} s); "
-        "calls take no virtual time"
-    )
-    p(
-        f"  create {minutes(r['virtual_s'])} against the physical limit {minutes(r['limit_s'])} "
-        f"(certificate chain {minutes(r['certificate_chain_s'])}, service chain {minutes(r['service_chain_s'])}): "
-        f"{r['excess_s']:+.1f} s, {r['excess_ratio']:+.1%}; {r['calls']} calls, {r['sleeps']} waits; "
-        f"{r['cpu_wall_s']:.1f} s of real time"
-    )
-    for what, at in r["timeline"].items():
-        p(f"    {what:<42} {'-' if at is None else minutes(at)}")
-    p()
+    for variant, r in data["real_scale"].items():
+        d = r["delays"]
+        p(f"Real-scale projection: the {variant} config's create, in-process, on a virtual clock with AWS's delays")
+        p(
+            f"  (validation V {d['certificate_validation']:g} s, load balancer P {d['load_balancer_provisioning']:g}"
+            f" s, tasks S {d['service_start']:g} s, stage Q {d['task_start'] / 10:g} s, IAM I {d['iam_permissions']:g}"
+            " s); calls take no virtual time"
+        )
+        p(
+            f"  create {minutes(r['virtual_s'])} against the physical limit {minutes(r['limit_s'])} "
+            f"(certificate chain {minutes(r['certificate_chain_s'])}, service chain {minutes(r['service_chain_s'])}): "
+            f"{r['excess_s']:+.1f} s, {r['excess_ratio']:+.1%}; {r['calls']} calls, {r['sleeps']} waits; "
+            f"{r['cpu_wall_s']:.1f} s of real time"
+        )
+        for what, at in r["timeline"].items():
+            p(f"    {what:<42} {'-' if at is None else minutes(at)}")
+        p()
 
     p("Targets")
     rows = [[t["target"], t["variant"], t["value"], verdict(t["met"])] for t in data["targets"]]
@@ -1365,7 +1389,7 @@ def main(argv: list[str] | None = None) -> int:
         help="the network interfaces of stopped tasks hold their security group this long after (DependencyViolation);"
         " default 3",
     )
-    parser.add_argument("--real-scale-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--real-scale-only", choices=("default", "workloads"), help=argparse.SUPPRESS)
     parser.add_argument(
         "--processes-only",
         action="store_true",
@@ -1402,19 +1426,31 @@ def main(argv: list[str] | None = None) -> int:
             raise RuntimeError("demo_config() changed: cannot derive the plain config from it")
         return text
 
+    def workloads_config(zone: str, region: str) -> str:
+        """The default config with two workers and two jobs (the issue's second stack)."""
+        return default_config(zone, region) + WORKLOADS
+
+    configs = {"default": default_config, "workloads": workloads_config}
     if args.real_scale_only:  # the subprocess that runs the projection
-        print(json.dumps(real_scale(default_config("example.test", "eu-west-1"))))
+        print(json.dumps(real_scale(configs[args.real_scale_only]("example.test", "eu-west-1"))))
         return 0
     if args.processes_only:
         return processes_only(args, default_config)
-    projection = subprocess.run(
-        [sys.executable, __file__, "--real-scale-only"], capture_output=True, text=True, cwd=ROOT, check=True
-    )
-    projected = json.loads(projection.stdout.strip().splitlines()[-1])
+    projected: dict[str, Any] = {}
+    for name in configs:
+        projection = subprocess.run(
+            [sys.executable, __file__, "--real-scale-only", name], capture_output=True, text=True, cwd=ROOT, check=True
+        )
+        projected[name] = json.loads(projection.stdout.strip().splitlines()[-1])
 
     bench = Bench(args)
+    # Once, not counted: the first create of a process also pays for moto's own first use of each
+    # service (its modules, an account's backends: about a second), which no real run has; every
+    # variant is then measured alike.
+    bench.run_variant(default_config)
     variants = {"default": bench.run_variant(default_config)}
     clients = sorted({(r.service, r.region) for r in bench.noop_records})
+    variants["workloads"] = bench.run_variant(workloads_config)
     variants["demo"] = bench.run_variant(demo_config)
     cli: dict[str, Any] = {
         "--help": time_cli(["--help"], args.runs),
@@ -1455,11 +1491,19 @@ def main(argv: list[str] | None = None) -> int:
             f"{excess:+.2f} s" if chain else "n/a",
             excess <= DESTROY_EXCESS_TARGET_S,
         )
+    for name, found in projected.items():
+        target(
+            f"create within {REAL_SCALE_TARGET:.0%} of its physical limit at real scale",
+            name,
+            f"{found['excess_ratio']:+.1%} ({found['excess_s']:+.1f} s)",
+            found["excess_ratio"] <= REAL_SCALE_TARGET,
+        )
+    more = variants["workloads"]["results"]["create"]["wall_s"] - variants["default"]["results"]["create"]["wall_s"]
     target(
-        f"create within {REAL_SCALE_TARGET:.0%} of its physical limit at real scale",
-        "default",
-        f"{projected['excess_ratio']:+.1%} ({projected['excess_s']:+.1f} s)",
-        projected["excess_ratio"] <= REAL_SCALE_TARGET,
+        f"create with two workers and two jobs <= {WORKLOADS_EXTRA_S:g} s more than the default stack's",
+        "workloads",
+        f"{more:+.2f} s",
+        more <= WORKLOADS_EXTRA_S,
     )
     help_ms = cli["--help"]["median_ms"]
     target(f"ecsup --help <= {HELP_TARGET_MS:g} ms (median)", "-", f"{help_ms:.0f} ms", help_ms <= HELP_TARGET_MS)

@@ -13,10 +13,37 @@ from ..plan import Action
 
 
 class Step:
+    """A resource family. What it reads and provides is declared by fact name (facts.py); the
+    engine derives from it which steps it waits for, when planning and when applying:
+
+    - ``reads``: the facts it reads, while planning and when its actions run. It waits for every
+      step before it (in pipeline order) that provides one of them. None (the default): not
+      declared -- it waits for every step before it, the safe order;
+    - ``plan_reads``: facts it reads only while planning (a listing another step made, the
+      account id another step's ARN gives): no wait when applying;
+    - ``provides``: the facts its planning or its actions write, or the resources its actions
+      make that another step's need (markers, facts.py);
+    - ``needs``: steps (class names) waited for besides, while planning and applying;
+    - ``after``: steps (class names) whose first mutating call comes before this step's (in the
+      same round at the earliest: rounds.py), although it reads nothing of theirs: which of two
+      long waits starts first;
+    - ``concurrent``: its actions are independent of one another, so each runs as soon as the
+      step may (by default they run one after another, in order)."""
+
     title = ""
-    # The steps (class names) whose facts this one reads while planning: it is observed once
-    # they are done, concurrently with the rest (engine.observe).
+    reads: tuple[str, ...] | None = None
+    plan_reads: tuple[str, ...] = ()
+    provides: tuple[str, ...] = ()
     needs: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+    concurrent = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for attr in ("reads", "plan_reads", "provides", "needs", "after"):
+            value = cls.__dict__.get(attr)
+            if value is not None and (not isinstance(value, tuple) or not all(isinstance(v, str) for v in value)):
+                raise TypeError(f"{cls.__name__}.{attr} must be a tuple of names, not {value!r}")
 
     def plan(self, ctx: Context) -> list[Action]:
         """Observe and say what ``create`` must do (read calls only)."""

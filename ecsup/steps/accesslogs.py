@@ -180,7 +180,7 @@ FOREIGN: dict[str, Any] = {"foreign": True}  # _bucket's answer for another acco
 
 class AccessLogsStep(Step):
     title = "access logs"
-    needs = ("LoadBalancerStep",)  # the load balancer's ARN (alb_arn), when it exists
+    reads = ("alb_arn", "alb_attributes", "purge")  # the load balancer's ARN, when it exists
 
     # -- observe -------------------------------------------------------------------------------
     def _bucket(self, ctx: Context, name: str) -> dict[str, Any] | None:

@@ -352,7 +352,9 @@ def _state_line(alarm: dict[str, Any]) -> str:
 
 class AlarmsStep(Step):
     title = "deployment alarms"
-    needs = ("LoadBalancerStep",)
+    reads = ("alb_arn", "tg_blue", "tg_green")
+    provides = ("alarms", "alarm_states")
+    concurrent = True  # one alarm each
 
     def plan(self, ctx: Context) -> list[Action]:
         cfg = ctx.config.service.deploy.alarms

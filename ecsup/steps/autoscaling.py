@@ -229,7 +229,9 @@ class AutoscalingStep(Step):
     """The web service's auto scaling and each worker's, by the same code."""
 
     title = "auto scaling"
-    needs = ("ServiceStep", "LoadBalancerStep", "WorkerServiceStep")
+    reads = ("service", "service_seen", "alb_arn", "tg_blue", "tg_green")
+    provides = ("autoscaling",)
+    needs = ("WorkerServiceStep",)  # each worker's scalable target names its service
 
     def plan(self, ctx: Context) -> list[Action]:
         actions = self._plan_one(ctx, web_scaled(ctx))

@@ -315,7 +315,21 @@ def unwanted_regions(ctx: Context) -> list[str]:
 
 class CertificateStep(Step):
     title = "certificate"
-    needs = ("ZoneStep",)  # records in the zone
+    reads = ("zone_id",)  # records in the zone
+    # the two longest waits start first: the load balancer (it provisions for minutes), then the
+    # certificate (ACM validates meanwhile): its request comes right after the load balancer's
+    after = ("LoadBalancerStep",)
+    provides = (
+        "cert_arn",
+        "cert_arn_issued",
+        "cert_arn_cloudfront",
+        "cert_arn_cloudfront_issued",
+        "records",
+        "provider_validation",
+        "provider_records",
+        "owned_cert_arns",
+        "provider_leftover_validation",
+    )
 
     def plan(self, ctx: Context) -> list[Action]:
         arn = ctx.config.dns.certificate_arn

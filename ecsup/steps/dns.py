@@ -122,12 +122,11 @@ def point_record(ctx: Context, target: tuple[str, str] | None = None) -> str:
 
 class DnsStep(Step):
     title = "DNS record"
-    needs = (
-        "ZoneStep",
-        "CertificateStep",
-        "LoadBalancerStep",
-        "SharedLoadBalancerStep",
-    )  # the zone, its records read, the ALB
+    # records: the certificate's step reads the zone's records (one listing for both) and writes its
+    # validation records first: one change of the zone at a time (Route53 refuses a change to a zone
+    # still applying another, PriorRequestNotComplete), and the record is not on the service's path
+    reads = ("zone_id", "alb_dns", "alb_zone", "move", "records")
+    provides = ("provider_leftover_alb",)
 
     def plan(self, ctx: Context) -> list[Action]:
         host = ctx.config.dns.hostname

@@ -123,6 +123,8 @@ def insights_detail(ctx: Context) -> str:
 
 class ClusterStep(Step):
     title = "cluster"
+    reads = ()
+    provides = ("cluster_arn",)
 
     def plan(self, ctx: Context) -> list[Action]:
         cluster = find_cluster(ctx)
@@ -182,6 +184,7 @@ class ClusterStep(Step):
                 lambda: ecs.create_cluster(**kwargs)["cluster"],
                 eventually_consistent,
                 ctx.timeouts.propagation,
+                first=0.5,  # the role is usable within seconds, and the service waits for the cluster
             )
         ctx.facts["cluster_arn"] = cluster["clusterArn"]
         return str(cluster["clusterArn"])
@@ -493,7 +496,9 @@ class TaskDefinitionStep(Step):
     on top of the image the service runs."""
 
     title = "task definition"
-    needs = ("IamStep", "SecretsStep", "ClusterStep")  # roles, secret ARNs, the service in the cluster
+    reads = ("task_role_arn", "execution_role_arn", "secret_arns", "service_seen")
+    plan_reads = ("cluster_arn",)  # the service in the cluster (seen_service)
+    provides = ("image", "running_image", "running_size", "task_definition_arn")
 
     def plan(self, ctx: Context) -> list[Action]:
         family = ctx.names.family

@@ -191,7 +191,10 @@ def get_role(ctx: Context, name: str) -> dict[str, Any] | None:
 
 class IamStep(Step):
     title = "IAM roles"
-    needs = ("SecretsStep",)  # the parameters and keys the execution role may read
+    reads = ("secret_arns", "decrypt_keys")  # the parameters and keys the execution role may read
+    provides = ("execution_role_arn", "task_role_arn", "infrastructure_role_arn", "permissions_changed_at")
+    concurrent = True  # one role each
+    after = ("CertificateStep",)  # the two longest waits start first (CertificateStep.after)
 
     def plan(self, ctx: Context) -> list[Action]:
         n = ctx.names
@@ -266,12 +269,15 @@ class IamStep(Step):
         with doing(f"configure IAM role {name}"):
             role: dict[str, Any] | None = None
             if create:
+                # a role ECS acts with carries the time of its permissions' change from its creation
+                # (the policies come right after): one call less before the service's settle
+                stamp = [{"Key": PERMISSIONS_TAG, "Value": f"{ctx.wall():.3f}"}] if spec.settles else []
                 try:
                     role = iam.create_role(
                         RoleName=name,
                         AssumeRolePolicyDocument=json.dumps(trust_policy(ctx, spec)),
                         Description=f"ecsup {ctx.names.stack} {spec.description}"[:1000],
-                        Tags=ctx.names.tag_list(),
+                        Tags=[*ctx.names.tag_list(), *stamp],
                     )["Role"]
                 except Exception as exc:
                     if not is_code(exc, "EntityAlreadyExists"):
@@ -285,7 +291,7 @@ class IamStep(Step):
                     initial.append(Change("inline policy", "absent", ""))
                 if spec.exec_policy and ctx.config.service.exec:
                     initial.append(Change(EXEC_CHANGE, "absent", "ssmmessages"))
-                self._write(ctx, spec, initial)
+                self._write(ctx, spec, initial, stamped=True)
                 return str(role["Arn"])
             role = waiting.retry(  # a run that died after CreateRole left it: it may not be readable yet
                 ctx,
@@ -307,7 +313,7 @@ class IamStep(Step):
             self._write(ctx, spec, self._changes(ctx, role, spec))
         return str(role["Arn"])
 
-    def _write(self, ctx: Context, spec: RoleSpec, changes: list[Change]) -> None:
+    def _write(self, ctx: Context, spec: RoleSpec, changes: list[Change], stamped: bool = False) -> None:
         """Apply policy changes. IAM may not yet know a role created a moment ago
         (NoSuchEntity): retried, bounded. For the execution role the time of the change is
         kept (on the role, and for this run): the service waits for it to take effect before
@@ -337,7 +343,7 @@ class IamStep(Step):
                             RoleName=name, PolicyName=ctx.names.execution_policy, PolicyDocument=doc
                         )
                     )
-        if calls and spec.settles:  # the time first: a run dying between the two over-reports, never under
+        if calls and spec.settles and not stamped:  # the time first: a run dying between the two over-reports
             stamp = [{"Key": PERMISSIONS_TAG, "Value": f"{ctx.wall():.3f}"}]
             calls.insert(0, lambda: iam.tag_role(RoleName=name, Tags=stamp))
         for call in calls:
@@ -348,8 +354,8 @@ class IamStep(Step):
                 lambda e: is_code(e, "NoSuchEntity"),
                 ctx.timeouts.propagation,
             )
-        if calls and spec.settles:
-            ctx.facts["permissions_changed_at"] = ctx.clock()
+        if calls and spec.settles:  # the latest change (the roles are made at once: IamStep.concurrent)
+            ctx.facts["permissions_changed_at"] = max(ctx.clock(), ctx.facts.get("permissions_changed_at") or 0.0)
 
     def plan_destroy(self, ctx: Context) -> list[Action]:
         from .workloads import worker_service_refs

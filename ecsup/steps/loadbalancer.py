@@ -29,6 +29,7 @@ TLS_POLICY = DEFAULT_TLS_POLICY  # [load_balancer] tls_policy changes it (config
 # you must add the security policy and default certificate properties" -- ELB API reference,
 # ModifyListener): its ARN, and so the default rule ECS uses as production rule, stay the same.
 STAGING_PORT = 18443
+CERTIFICATE = ("cert_arn", "cert_arn_issued")  # what HTTPS:443's actions read when they run
 
 
 def early_start(ctx: Context) -> bool:
@@ -150,7 +151,9 @@ class LoadBalancerStep(Step):
     """ALB and target groups (no listeners: see ListenersStep)."""
 
     title = "load balancer"
-    needs = ("SecurityGroupsStep",)  # the subnets and the group it should have
+    reads = ("vpc_id", "alb_subnets", "sg_alb", "target_groups_seen")
+    provides = ("alb_arn", "alb_dns", "alb_zone", "alb_attributes", "tg_blue", "tg_green")
+    concurrent = True  # the load balancer and each target group: independent
 
     def plan(self, ctx: Context) -> list[Action]:
         n = ctx.names
@@ -431,7 +434,8 @@ class HttpsStep(Step):
     service, which started behind it meanwhile (see STAGING_PORT)."""
 
     title = "HTTPS listener"
-    needs = ("ListenersStep",)
+    # not after the service: the promotion keeps the default action (ECS's weights) as it is
+    reads = ("promote", "https_listener_arn", "cert_arn")
 
     def plan(self, ctx: Context) -> list[Action]:
         if not ctx.facts.get("promote"):
@@ -581,7 +585,15 @@ class ListenersStep(Step):
     the forward's weights are ECS's to move (deployments), never "repaired" here."""
 
     title = "listeners"
-    needs = ("LoadBalancerStep", "CertificateStep")
+    reads = ("alb_arn", "tg_blue", "tg_green", "alb_ingress")
+    # the certificate: read to plan; HTTPS:443's own actions wait for it (Action.reads), while the
+    # staging listener and HTTP:80 -- what the service needs -- do not
+    plan_reads = ("cert_arn", "cert_arn_issued")
+    # made in the task definition's round at the earliest: what needs the listener (the service)
+    # waits for IAM to apply the roles' permissions after that anyway
+    after = ("TaskDefinitionStep",)
+    provides = ("https_listener_arn", "promote", "live_target_group_arn", "live_target_group", "production_weights")
+    concurrent = True  # HTTP:80 does not wait for the certificate
 
     def plan(self, ctx: Context) -> list[Action]:
         n = ctx.names
@@ -629,6 +641,7 @@ class ListenersStep(Step):
                     f"{n.alb} HTTPS:443",
                     f"{tls_policy(ctx)}, forward {n.tg_blue}=100 {n.tg_green}=0",
                     run=lambda: self._create(ctx, 443),
+                    reads=CERTIFICATE,
                 )
             )
         else:
@@ -681,6 +694,7 @@ class ListenersStep(Step):
                             443,
                             keep_action=not any(c.attribute == "default action" for c in changes),
                         ),
+                        reads=CERTIFICATE,
                     )
                 )
             else:

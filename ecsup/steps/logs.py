@@ -28,6 +28,8 @@ def group_tags(ctx: Context, group: dict[str, Any]) -> dict[str, str]:
 
 class LogsStep(Step):
     title = "log group"
+    reads = ("purge",)
+    provides = ("log_group",)  # the tasks' logs go there: it exists before they start
 
     def plan(self, ctx: Context) -> list[Action]:
         name = ctx.names.log_group

@@ -33,6 +33,7 @@ from typing import Any
 
 from ..context import Context
 from ..errors import ConfigError, doing, is_code
+from ..facts import Facts
 from ..names import TAG_SHARED, Names
 from ..plan import Action
 from . import Step, both
@@ -313,7 +314,7 @@ def old_view(ctx: Context, move: Move) -> Context:
     that do not depend on the load balancer (network, zone, the stack's certificate)."""
     old = copy.copy(ctx)
     old.names = move.old
-    old.facts = {k: ctx.facts[k] for k in ("vpc_id", "subnets", "alb_subnets", "zone_id") if k in ctx.facts}
+    old.facts = Facts.of({k: ctx.facts[k] for k in ("vpc_id", "subnets", "alb_subnets", "zone_id") if k in ctx.facts})
     certs = list(ctx.facts.get("owned_cert_arns", []))
     if ctx.facts.get("cert_arn") and ctx.facts["cert_arn"] not in certs:
         certs.append(ctx.facts["cert_arn"])
@@ -431,7 +432,7 @@ class MoveStep(Step):
     side, and the service's MOVE_TAG."""
 
     title = "move"
-    needs = ("ServiceStep", "DnsStep", "SecurityGroupsStep", "LoadBalancerStep", "CertificateStep")
+    # not declared: after every step before it (the record, the service's deployment, then the old side)
 
     def plan(self, ctx: Context) -> list[Action]:
         move = moving(ctx)

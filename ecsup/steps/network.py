@@ -317,7 +317,8 @@ ALB_RULES: set[Rule] = {("tcp", port, port, src) for port in (80, 443) for src i
 
 class SecurityGroupsStep(Step):
     title = "security groups"
-    needs = ("SharedLoadBalancerStep",)  # on a shared load balancer: its group, the tasks' source
+    reads = ("alb_subnets", "sg_alb", "move")  # on a shared load balancer: its network and group (the tasks' source)
+    provides = ("vpc_id", "subnets", "alb_subnets", "sg_alb", "sg_tasks", "alb_ingress")
 
     def _groups(self, ctx: Context) -> dict[str, dict[str, Any]]:
         n = ctx.names

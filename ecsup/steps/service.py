@@ -258,14 +258,24 @@ def scaling_policies(ctx: Context) -> list[str]:
 
 class ServiceStep(Step):
     title = "service"
-    needs = (
-        "TaskDefinitionStep",
-        "ListenersStep",
-        "SharedRuleStep",
-        "LoadBalancerStep",
-        "SecurityGroupsStep",
-        "IamStep",
+    reads = (
+        "task_definition_arn",
+        "cluster_arn",
+        "subnets",
+        "sg_tasks",
+        "tg_blue",
+        "tg_green",
+        "https_listener_arn",  # ECS takes a target group once a listener forwards to it
+        "production_rule_arn",
+        "live_target_group_arn",
+        "infrastructure_role_arn",
+        "permissions_changed_at",
+        "log_group",  # the tasks log there
+        "alarms",  # the deployment names them: they exist first
+        "service_seen",
+        "move",
     )
+    provides = ("service",)
 
     def plan(self, ctx: Context) -> list[Action]:
         svc_cfg = ctx.config.service
@@ -433,6 +443,8 @@ class ServiceStep(Step):
         ecs = ctx.client("ecs")
         if wait_inactive:
             self._wait_inactive(ctx)
+        if ctx.config.service.deploy.shifts_traffic:
+            production_rule(ctx)  # read while IAM settles, not after
         permissions_settle(ctx)
         _guard_release(ctx)
         _before_rollout(ctx)

@@ -332,6 +332,19 @@ class SharedLoadBalancerStep(Step):
     that needs it; HTTPS:443 is made by SharedRuleStep, which has the certificate."""
 
     title = "shared load balancer"
+    reads = ()
+    provides = (
+        "vpc_id",
+        "subnets",
+        "alb_subnets",
+        "sg_alb",
+        "alb_arn",
+        "alb_dns",
+        "alb_zone",
+        "shared_listeners",
+        "shared_rules",
+        "shared_others",
+    )
 
     def plan(self, ctx: Context) -> list[Action]:
         n = ctx.names
@@ -630,7 +643,17 @@ class SharedRuleStep(Step):
     this stack's host rule forwarding to its blue/green groups -- ECS's production rule."""
 
     title = "listener rule"
-    needs = ("SharedLoadBalancerStep", "LoadBalancerStep", "CertificateStep")
+    reads = ("alb_arn", "shared_listeners", "shared_rules", "tg_blue", "tg_green", "cert_arn", "owned_cert_arns")
+    provides = (
+        "https_listener_arn",
+        "production_rule_arn",
+        "rule_priority",
+        "live_target_group_arn",
+        "live_target_group",
+        "production_weights",
+        "listener_certificates",
+        "listener_certificate",
+    )
 
     def plan(self, ctx: Context) -> list[Action]:
         n = ctx.names

@@ -137,6 +137,8 @@ def refuse_move(ctx: Context) -> None:
 
 class ZoneStep(Step):
     title = "hosted zone"
+    reads = ("move",)
+    provides = ("zone_id",)
 
     def plan(self, ctx: Context) -> list[Action]:
         if ctx.config.dns.external:  # no zone: the DNS is at another provider (steps/external.py)
