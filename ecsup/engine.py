@@ -185,11 +185,7 @@ def observe(ctx: Context, steps: list[Step], method: str) -> list[Planned]:
 
     from .context import STEP, chain_depth, set_chain_depth
 
-    needs = [set(deps) for deps in graph(steps).plan]
-    if steps and isinstance(steps[0], Detection):  # make_plan: what reads what detection finds waits for it
-        for i, step in enumerate(steps[1:], 1):
-            if "Detection" in _needs(ctx, step, {"Detection": 0}):
-                needs[i].add(0)
+    needs = plan_dependencies(ctx, steps)
     results: dict[int, list[Action]] = {}
     failed: dict[int, BaseException] = {}
     base = chain_depth()
@@ -254,6 +250,17 @@ class Detection(Step):
 BESIDE_DETECTION = frozenset(
     {"ZoneStep", "SharedLoadBalancerStep", "CertificateStep", "SecretsStep", "IamStep", "LogsStep", "ClusterStep"}
 )
+
+
+def plan_dependencies(ctx: Context, steps: list[Step]) -> list[set[int]]:
+    """Which steps (by index) each step's planning waits for: the graph's, and Detection (make_plan
+    puts it first) for a step that reads what detection finds."""
+    needs = [set(deps) for deps in graph(steps).plan]
+    if steps and isinstance(steps[0], Detection):
+        for i, step in enumerate(steps[1:], 1):
+            if "Detection" in _needs(ctx, step, {"Detection": 0}):
+                needs[i].add(0)
+    return needs
 
 
 def _needs(ctx: Context, step: Step, index: dict[str, int]) -> tuple[str, ...]:

@@ -163,11 +163,11 @@ class Rounds:
 
                 setattr(step, method, timed)
             planned = observe(ctx, steps, method)
-            index = {type(step).__name__: i for i, step in enumerate(steps)}
+            needs = engine.plan_dependencies(ctx, steps)  # what the engine waits for, as it runs them
+            names = [type(step).__name__ for step in steps]
             end: dict[str, int] = {}
-            for step in steps:
-                name = type(step).__name__
-                end[name] = max([0, *(end[n] for n in engine._needs(ctx, step, index))]) + self.steps[name]
+            for i, name in enumerate(names):
+                end[name] = max([0, *(end[names[j]] for j in needs[i])]) + self.steps[name]
             self.end = end
             self.now = start + max(end.values())
             return planned
@@ -205,8 +205,9 @@ def test_the_read_only_commands_take_few_sequential_rounds_of_calls(stack, make_
     assert not engine.create(make_ctx()).changes()
     create = rounds.now
     # plan: the load balancer's chain (its subnets and groups, its target groups, then the deployment
-    # alarms that watch them); status: the health reads after it; create: the lock's state before it
-    assert (plan, status, create) == (9, 12, 10), rounds.end
+    # alarms that watch them), then the jobs (declared after everything before them); status: the
+    # health reads after it; create: the lock's state before it
+    assert (plan, status, create) == (10, 13, 11), rounds.end
     assert ("sts", "GetCallerIdentity") not in stack.calls  # the account id comes from the ARNs read
 
 
