@@ -474,6 +474,8 @@ def _undo_start(
     workers') started: roll back what started (release.undo), and say so in ``exc``'s message."""
     from . import release
 
+    # the web deployment just started (PENDING or IN_PROGRESS): StopServiceDeployment ROLLBACK takes
+    # either to ROLLBACK_REQUESTED (ECS Developer Guide, "Stopping Amazon ECS service deployments")
     try:
         done = release.undo(ctx, arn or ongoing(ctx), web_before, "", released, timeout)
     except EcsupError as undo_error:
