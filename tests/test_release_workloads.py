@@ -390,10 +390,9 @@ def test_watching_a_release_whose_worker_never_started_rolls_the_web_service_bac
     def crash(ctx: Any, released: Any) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(release, "start_workers", crash)
-    with pytest.raises(KeyboardInterrupt):
+    with monkeypatch.context() as patched, pytest.raises(KeyboardInterrupt):
+        patched.setattr(release, "start_workers", crash)
         deploy.deploy(make_ctx(TEXT), IMAGE_2, wait=False)
-    monkeypatch.undo()
     assert runs("web-dev")[:2] == ("web-dev:2", IMAGE_2) and runs("web-dev-mailer")[:2] == ("web-dev-mailer:1", IMAGE_1)
 
     with pytest.raises(deploy.RolledBack) as err:
