@@ -12,7 +12,8 @@ service's events and the production listener rule's weights, and handed to the U
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from .context import Context
@@ -209,6 +210,12 @@ def _attach(ctx: Context, in_progress: str, current: str, timeout: float, wait_u
     ctx.ui.release_started(result.message)
     from . import release
 
+    since = dep.get("createdAt")
+    if target_arn and str(dep.get("status")) not in ("ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS"):
+        # a worker of this release that already failed, or was never started: the release cannot succeed
+        left = release.behind(ctx, target_arn, since, settled=False)
+        if left is not None:
+            _undo_attached(ctx, in_progress, target_arn, left, since, result, timeout, None)
     workers = release.busy_workers(ctx)  # a release in progress: its workers' deployments, watched beside
     outcome = release.watch_together(
         ctx,
@@ -224,22 +231,97 @@ def _attach(ctx: Context, in_progress: str, current: str, timeout: float, wait_u
     watched.image_before, watched.image_after, watched.message = current, target_image, result.message
     if watched.stage == "complete" and target_arn:
         # a release watched to its end moves its jobs -- unless one of its workers does not run the
-        # revision the release recorded (its deployment failed): then the release failed
-        moved, why = release.finish_jobs(ctx, target_arn)
+        # revision the release recorded (its deployment failed, or never started): then the release
+        # failed, and is rolled back as deploy rolls back its own
+        left = release.behind(ctx, target_arn, since)
+        if left is not None:
+            watched.workloads = {m.name: m.as_dict() for m in workers}
+            _undo_attached(ctx, in_progress, target_arn, left, since, watched, timeout, outcome.error)
+        with _jobs_lock(ctx, target_image):
+            moved = release.finish_jobs(ctx, target_arn)
         watched.workloads = {m.name: m.as_dict() for m in [*workers, *moved]}
         if moved:
             watched.message += release.describe(moved).replace(", with", "; moved", 1)
-        if why:
-            error = outcome.error
-            raise RolledBack(
-                f"{why}{f' ({error.message})' if error else ''}",
-                hint="`ecsup rollback` takes the web service back to the release before too; or fix the worker "
-                "and `ecsup deploy --image ...` again",
-                result=watched,
-            )
     elif outcome.error is not None:
         raise outcome.error
     return _early(watched, watched.stage) if watched.stage != "complete" else watched
+
+
+def source_of(ctx: Context, deployment: str) -> str | None:
+    """The task definition a deployment replaces (its first source revision's), or None (a
+    service's first deployment)."""
+    dep = describe_deployment(ctx, deployment)
+    sources = [s["arn"] for s in dep.get("sourceServiceRevisions") or [] if s.get("arn")]
+    if not sources:
+        return None
+    cache: dict[str, str] = {}
+    _revision_task_definitions(ctx, sources[:1], cache)
+    return cache.get(sources[0]) or None
+
+
+def _undo_attached(
+    ctx: Context,
+    web_arn: str,
+    web_td: str,
+    left: Any,
+    since: Any,
+    result: DeployResult,
+    timeout: float,
+    error: EcsupError | None,
+) -> None:
+    """`deploy --watch` of a release one of whose workers failed (``left.started``) or was never
+    started (the run that started the release stopped between the web service's UpdateService
+    and the workers'): roll back the web service and the workers that moved, as `deploy` rolls
+    back its own failed release (release.undo), and raise RolledBack (exit 9).
+
+    A release whose worker never started is rolled back too, not completed: the run that wanted
+    it is gone, a watch starts no deployment of its own, and a release taken back to the revisions
+    every workload ran before ends consistent in one known step (`ecsup deploy --image` again
+    releases it whole); completing it would start a deployment nobody watched the start of, and
+    its failure would need the same rollback anyway."""
+    from . import release
+
+    web_before = source_of(ctx, web_arn)
+    what = f"{left.why}{f' ({error.message})' if error else ''}"
+    if web_before is None:
+        raise RolledBack(
+            f"{what}: the web service's revision before it is unknown, so it stays on {short(web_td)}",
+            hint="`ecsup rollback` takes every workload back to the release before",
+            result=result,
+        )
+    workers = release.recorded_workers(ctx, web_td, since)
+    done = release.undo(ctx, web_arn, web_before, left.worker, workers, timeout)
+    result.status = "ROLLBACK_REQUESTED"
+    result.workloads = {m.name: m.as_dict() for m in workers}
+    raise RolledBack(
+        f"{what}, so the release is rolled back ({'; '.join(done)}); the jobs stay on their revisions",
+        hint=(
+            "fix the worker and `ecsup deploy --image ...` again"
+            if left.started
+            else "`ecsup deploy --image ...` again releases every workload"
+        ),
+        result=result,
+    )
+
+
+@contextmanager
+def _jobs_lock(ctx: Context, image: str) -> Iterator[None]:
+    """The stack's lock while a release points its jobs at their new revisions (each state
+    machine's definition is read, edited and written: a concurrent `create` could overwrite it),
+    taken as deploy takes it. Held by another run: LockHeld (exit 8), saying the jobs did not move."""
+    from .lock import LockHeld, held
+
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(held(ctx, "deploy"))
+        except LockHeld as exc:
+            exc.message = f"the release succeeded, but its jobs stay on their revisions: {exc.message}"
+            exc.hint = (
+                f"once that run has finished, `ecsup deploy --image {image or '...'}` moves them "
+                "(it releases again the workloads that run another image)"
+            )
+            raise
+        yield
 
 
 def _target_of(ctx: Context, deployment: str) -> tuple[str | None, str]:
@@ -322,7 +404,11 @@ def deploy(
 
         before_rollout(ctx, new_td, placement_of(svc))  # [service.deploy] before: BeforeFailed stops here
         arn = start(ctx, new_td, svc)
-        release.start_workers(ctx, released)
+        try:
+            release.start_workers(ctx, released)
+        except Exception as exc:  # throttled, denied, a service being deleted: undo what started
+            _undo_start(ctx, arn, str(current_td["taskDefinitionArn"]), released, timeout, exc)
+            raise
     result = DeployResult(arn, "PENDING", short(svc["taskDefinition"]), short(new_td), current, target)
     result.message = (
         f"deploying {target} as {short(new_td)}{release.describe(released)}, replacing {current} "
@@ -337,7 +423,7 @@ def deploy(
     if not released:
         watched = _follow(ctx, arn, timeout, wait_until)
     else:
-        watched = _release(ctx, arn, str(current_td["taskDefinitionArn"]), released, timeout, wait_until)
+        watched = _release(ctx, arn, str(current_td["taskDefinitionArn"]), released, timeout, wait_until, target)
     watched.image_before, watched.image_after, watched.message = current, target, result.message
     watched.workloads = {m.name: m.as_dict() for m in released}
     if watched.stage != "complete":
@@ -346,7 +432,7 @@ def deploy(
 
 
 def _release(
-    ctx: Context, arn: str, web_before: str, released: list[Any], timeout: float, wait_until: str
+    ctx: Context, arn: str, web_before: str, released: list[Any], timeout: float, wait_until: str, image: str = ""
 ) -> DeployResult:
     """Watch the web service's deployment and the workers' together (release.py); once all of them
     succeeded, point the jobs at their new revisions. A failure rolls back the others (RolledBack,
@@ -359,7 +445,8 @@ def _release(
     error = outcome.error
     if error is None and outcome.web is not None:
         if outcome.web.stage == "complete":
-            release.point_jobs(ctx, released)
+            with _jobs_lock(ctx, image):
+                release.point_jobs(ctx, released)
         return outcome.web
     if isinstance(error, WaitTimeout) or error is None:
         raise error or WaitTimeout("the release was not watched to its end", hint=ATTACH_HINT)
@@ -378,6 +465,25 @@ def _release(
         raise RolledBack(message, hint=error.hint, result=result)
     error.message = message
     raise error
+
+
+def _undo_start(
+    ctx: Context, arn: str | None, web_before: str, released: list[Any], timeout: float, exc: Exception
+) -> None:
+    """A worker's UpdateService failed after the web service's deployment (and maybe other
+    workers') started: roll back what started (release.undo), and say so in ``exc``'s message."""
+    from . import release
+
+    # the web deployment just started (PENDING or IN_PROGRESS): StopServiceDeployment ROLLBACK takes
+    # either to ROLLBACK_REQUESTED (ECS Developer Guide, "Stopping Amazon ECS service deployments")
+    try:
+        done = release.undo(ctx, arn or ongoing(ctx), web_before, "", released, timeout)
+    except EcsupError as undo_error:
+        ctx.notes.append(f"the release could not be rolled back: {undo_error.message}")
+        done = [f"not completed: {undo_error.message}"]
+    if isinstance(exc, EcsupError):
+        exc.message += f"; the release is rolled back ({'; '.join(done)})"
+        exc.hint = "`ecsup deploy --image ...` again once the cause is fixed"
 
 
 def _jobs_wait(result: DeployResult, released: list[Any]) -> DeployResult:

@@ -441,22 +441,81 @@ def busy_workers(ctx: Context) -> list[Member]:
     return busy
 
 
-def finish_jobs(ctx: Context, web_task_definition: str) -> tuple[list[Member], str]:
-    """A release watched to its end by `ecsup deploy --watch` (one started with --no-wait or cut
-    short): once each worker of its record runs the revision recorded (its deployment succeeded),
-    point each job following the image at the revision the record names. Returns the jobs moved,
-    and why none was when a worker does not run its revision (the release failed)."""
+@dataclass
+class Behind:
+    """A worker of a release that does not run the revision the release recorded for it."""
+
+    worker: str
+    runs: str  # family:revision it runs
+    recorded: str  # family:revision the release recorded
+    started: bool  # its deployment was started (and failed); False: never started (the run crashed first)
+    release: str  # the web revision (family:revision)
+
+    @property
+    def why(self) -> str:
+        if self.started:
+            return (
+                f"worker {self.worker} runs {self.runs}, not {self.recorded} of the release {self.release}: "
+                "its deployment failed, so the release did"
+            )
+        return (
+            f"worker {self.worker} runs {self.runs}, not {self.recorded} of the release {self.release}: its "
+            "deployment was never started (the run that started the release stopped before it), so the release "
+            "is incomplete"
+        )
+
+
+def _since(ctx: Context, worker_service_name: str, since: Any) -> list[dict[str, Any]]:
+    """The worker's deployments created after ``since`` (the web deployment's createdAt), newest first."""
+    from .deployments import list_deployments
+
+    return list_deployments(ctx, worker_service_name, createdAt={"after": since}) if since else []
+
+
+def behind(ctx: Context, web_task_definition: str, since: Any = None, settled: bool = True) -> Behind | None:
+    """The first worker of the release ``web_task_definition`` records that does not run its
+    recorded revision (with ``settled``: or whose deployment still runs), or None. ``since``: the
+    web deployment's createdAt -- a worker with no deployment created after it was never started
+    (a run that stopped between the web service's UpdateService and the workers')."""
     record = recorded(ctx, web_task_definition)
     for worker in ctx.config.workers:
         if worker.follows_service_image and worker.name in record:
             svc = worker_service(ctx, worker.name, "watch")
             runs = short(str(svc["taskDefinition"]))
-            if runs != record[worker.name] or ongoing(ctx, svc["serviceName"]):
-                return [], (
-                    f"worker {worker.name} runs {runs}, not {record[worker.name]} of the release "
-                    f"{short(web_task_definition)}: its deployment failed, so the release did, and the jobs stay on "
-                    "their revisions"
-                )
+            if runs != record[worker.name] or (settled and ongoing(ctx, svc["serviceName"])):
+                started = since is None or bool(_since(ctx, str(svc["serviceName"]), since))
+                return Behind(worker.name, runs, record[worker.name], started, short(web_task_definition))
+    return None
+
+
+def recorded_workers(ctx: Context, web_task_definition: str, since: Any) -> list[Member]:
+    """The workers of the release ``web_task_definition`` records that were started with it (a
+    deployment created after ``since``), each with the revision that deployment replaced: what
+    ``undo`` takes back."""
+    from .deploy import source_of
+
+    record = recorded(ctx, web_task_definition)
+    found = []
+    for worker in ctx.config.workers:
+        if not worker.follows_service_image or worker.name not in record:
+            continue
+        svc = worker_service(ctx, worker.name, "roll back")
+        briefs = _since(ctx, str(svc["serviceName"]), since)
+        before = source_of(ctx, str(briefs[0]["serviceDeploymentArn"])) if briefs else None
+        if before is None:
+            continue
+        member = Member(worker.name, "worker", ctx.names.workload(worker.name), before, str(svc["taskDefinition"]))
+        member.deployment = str(briefs[0]["serviceDeploymentArn"])
+        found.append(member)
+    return found
+
+
+def finish_jobs(ctx: Context, web_task_definition: str) -> list[Member]:
+    """A release watched to its end by `ecsup deploy --watch` (one started with --no-wait or cut
+    short) whose workers all run the revision recorded (``behind`` found none): point each job
+    following the image at the revision the record names. Returns the jobs moved. Under the
+    stack's lock (the caller's): the state machine's definition is read, edited and written."""
+    record = recorded(ctx, web_task_definition)
     moved = []
     for job in ctx.config.jobs:
         if not job.follows_service_image or job.name not in record:
@@ -468,4 +527,4 @@ def finish_jobs(ctx: Context, web_task_definition: str) -> tuple[list[Member], s
         point_jobs_at(ctx, {job.name: member.after})
         member.status = "POINTED"
         moved.append(member)
-    return moved, ""
+    return moved

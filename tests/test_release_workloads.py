@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import BASE_CONFIG, Recorder, client, config_text, explain, invoke
+from conftest import BASE_CONFIG, Recorder, client, config_text, explain, fail_first, invoke
 
 from ecsup import deploy, engine
 from ecsup.context import SilentUI
-from ecsup.errors import EXIT_CONFIG, EXIT_ROLLED_BACK, EXIT_UNHEALTHY
+from ecsup.errors import EXIT_CONFIG, EXIT_LOCKED, EXIT_ROLLED_BACK, EXIT_UNHEALTHY, EcsupError
+from ecsup.lock import LockHeld
 from ecsup.release import RECORD_TAG
 
 IMAGE_1 = "public.ecr.aws/nginx/nginx:stable"
@@ -371,8 +372,99 @@ def test_watching_a_release_whose_worker_fails_leaves_the_job_and_exits_9(worklo
         deploy.attach(make_ctx(TEXT))
     assert err.value.exit_code == EXIT_ROLLED_BACK
     assert "worker mailer runs web-dev-mailer:1, not web-dev-mailer:2" in err.value.message
-    assert "`ecsup rollback`" in str(err.value.hint)
+    assert "its deployment failed" in err.value.message
+    assert "the release is rolled back (the web service back to web-dev:1" in err.value.message
+    assert "`ecsup deploy --image ...` again" in str(err.value.hint)
     assert job_runs() == ("web-dev-nightly:1", IMAGE_1)  # the release failed: the job stays
+    # the watch ends the release consistent: the web service is back on the release before, as deploy's own
+    assert runs("web-dev")[:2] == ("web-dev:1", IMAGE_1)
+    assert runs("web-dev-mailer")[:2] == ("web-dev-mailer:1", IMAGE_1)
+    assert deployments_of("web-dev")[0]["status"] == "SUCCESSFUL"  # the deployment of web-dev:1, watched to its end
+
+
+def test_watching_a_release_whose_worker_never_started_rolls_the_web_service_back(workloads, make_ctx, monkeypatch):
+    """The run that started the release stopped between the web service's UpdateService and the
+    workers' (a crash, a kill): `deploy --watch` says so, and takes the web service back."""
+    from ecsup import release
+
+    def crash(ctx: Any, released: Any) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched, pytest.raises(KeyboardInterrupt):
+        patched.setattr(release, "start_workers", crash)
+        deploy.deploy(make_ctx(TEXT), IMAGE_2, wait=False)
+    assert runs("web-dev")[:2] == ("web-dev:2", IMAGE_2) and runs("web-dev-mailer")[:2] == ("web-dev-mailer:1", IMAGE_1)
+
+    with pytest.raises(deploy.RolledBack) as err:
+        deploy.attach(make_ctx(TEXT))
+    assert err.value.exit_code == EXIT_ROLLED_BACK
+    assert "worker mailer runs web-dev-mailer:1, not web-dev-mailer:2" in err.value.message
+    assert "was never started" in err.value.message and "failed" not in err.value.message
+    assert "the release is rolled back (the web service" in err.value.message
+    assert runs("web-dev")[:2] == ("web-dev:1", IMAGE_1)
+    assert runs("web-dev-mailer")[:2] == ("web-dev-mailer:1", IMAGE_1)
+    assert len(deployments_of("web-dev-mailer")) == 1  # never deployed by the release, nor by its undo
+    assert job_runs() == ("web-dev-nightly:1", IMAGE_1)
+
+
+TWO_WORKERS = config_text(WORKLOADS + '\n[workers.sender]\ncommand = ["send"]\n')
+
+
+def test_a_failed_update_of_the_second_worker_rolls_back_what_started(aws, make_ctx):
+    engine.create(make_ctx(TWO_WORKERS))
+    aws.injectors.append(
+        fail_first("ecs", "UpdateService", "AccessDeniedException", 1, match={"service": "web-dev-sender"})
+    )
+    with pytest.raises(EcsupError) as err:
+        deploy.deploy(make_ctx(TWO_WORKERS), IMAGE_2)
+    assert "update service web-dev-sender" in err.value.message
+    assert "the release is rolled back" in err.value.message and "worker mailer back to web-dev-mailer:1" in (
+        err.value.message
+    )
+    # nothing of the release keeps going: every workload runs what it ran before
+    assert runs("web-dev")[:2] == ("web-dev:1", IMAGE_1)
+    assert runs("web-dev-mailer")[:2] == ("web-dev-mailer:1", IMAGE_1)
+    assert runs("web-dev-sender")[:2] == ("web-dev-sender:1", IMAGE_1)
+    assert job_runs() == ("web-dev-nightly:1", IMAGE_1)
+    assert all(d["status"] not in ("PENDING", "IN_PROGRESS") for d in deployments_of("web-dev"))
+    assert all(d["status"] not in ("PENDING", "IN_PROGRESS") for d in deployments_of("web-dev-mailer"))
+
+
+def _taken_by_another_run() -> None:
+    client("ssm").put_parameter(
+        Name="/ecsup/web-dev/lock",
+        Type="String",
+        Value=json.dumps(
+            {"host": "elsewhere", "pid": 1, "command": "create", "run": "other", "since": "2026-11-27T01:02:03Z"}
+        ),
+    )
+
+
+@pytest.mark.parametrize("watched", [False, True], ids=["deploy", "deploy --watch"])
+def test_the_jobs_move_only_under_the_stack_lock(workloads, make_ctx, monkeypatch, watched):
+    """Pointing a job at its revision rewrites its state machine's definition: a `create` holding
+    the lock meanwhile refuses the move (exit 8, as deploy), and the job stays where it was."""
+    from ecsup import release
+
+    real = release.watch_together
+
+    def then_locked(*args: Any, **kwargs: Any) -> Any:
+        outcome = real(*args, **kwargs)
+        _taken_by_another_run()  # another run takes the lock while the release is watched
+        return outcome
+
+    monkeypatch.setattr(release, "watch_together", then_locked)
+    with pytest.raises(LockHeld) as err:
+        if watched:
+            deploy.deploy(make_ctx(TEXT), IMAGE_2, wait=False)
+            deploy.attach(make_ctx(TEXT))
+        else:
+            deploy.deploy(make_ctx(TEXT), IMAGE_2)
+    assert err.value.exit_code == EXIT_LOCKED
+    assert "the release succeeded, but its jobs stay on their revisions" in err.value.message
+    assert f"`ecsup deploy --image {IMAGE_2}` moves them" in str(err.value.hint)
+    assert job_runs() == ("web-dev-nightly:1", IMAGE_1)
+    assert runs("web-dev-mailer")[:2] == ("web-dev-mailer:2", IMAGE_2)
 
 
 # -- create after day-two changes: a worker's live count, a release ------------------------------------
