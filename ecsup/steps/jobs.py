@@ -85,6 +85,12 @@ ROLE_POLICY = "ecsup-jobs"
 # role IAM has not propagated yet: terraform-provider-aws retries CreateStateMachine on
 # AccessDeniedException, internal/service/sfn/state_machine.go). AWS gives only message text here.
 STATES_CANNOT_ASSUME = "is authorized to assume the provided role"
+# "AccessDeniedException: 'arn:aws:iam::...:role/<role>' is not authorized to create managed-rule."
+# (CreateStateMachine / UpdateStateMachine of a .sync integration whose role's events:PutRule on the
+# StepFunctionsGetEventsForECSTaskRule is not in effect yet: the policy is put moments before;
+# terraform-aws-modules/terraform-aws-step-functions#11 and #41, nasa/cumulus#2693). The jobs' role
+# allows it (jobs_role_policy, TaskStateEvents): until IAM has propagated that, retried.
+STATES_CANNOT_CREATE_RULE = "is not authorized to create managed-rule"
 # "ValidationException: The execution role you provide must allow AWS EventBridge Scheduler to
 # assume the role." (CreateSchedule / UpdateSchedule, same cause: terraform-provider-aws
 # internal/service/scheduler retryWhenIAMNotPropagated, 2 minutes).
@@ -100,7 +106,10 @@ def _message(exc: BaseException) -> str:
 
 
 def states_role_not_ready(exc: BaseException) -> bool:
-    return is_code(exc, "AccessDeniedException") and STATES_CANNOT_ASSUME in _message(exc)
+    message = _message(exc)
+    return is_code(exc, "AccessDeniedException") and (
+        STATES_CANNOT_ASSUME in message or STATES_CANNOT_CREATE_RULE in message
+    )
 
 
 def scheduler_role_not_ready(exc: BaseException) -> bool:
