@@ -422,6 +422,12 @@ def schedule_problem(expression: str) -> str | None:
             return f"rate({value} {unit}): the unit is singular for 1, plural otherwise (rate(1 hour), rate(2 hours))"
         return None
     if _AT_RE.fullmatch(expression):
+        from datetime import datetime
+
+        try:
+            datetime.strptime(expression[3:-1], "%Y-%m-%dT%H:%M:%S")
+        except ValueError:
+            return "at() needs a date and time that exists (at(yyyy-mm-ddThh:mm:ss), e.g. at(2027-01-01T03:00:00))"
         return None
     cron = _CRON_RE.fullmatch(expression)
     if not cron:
@@ -437,6 +443,18 @@ def schedule_problem(expression: str) -> str | None:
     dom, dow = fields[2], fields[4]
     if (dom == "?") == (dow == "?"):
         return 'cron() needs "?" in exactly one of day-of-month (3rd field) and day-of-week (5th): "cron(0 3 * * ? *)"'
+    # each field's values within its range (minutes 0-59, hours 0-23, day-of-month 1-31, month 1-12
+    # or JAN-DEC, day-of-week 1-7 or SUN-SAT, year 1970-2199): EventBridge Scheduler refuses the
+    # others at CreateSchedule (ValidationException). The parser `status` computes next runs with
+    # says which; what it does not compute (NotSupported alone) is left for AWS to judge.
+    from .schedule_times import BadValue, Cron, NotSupported
+
+    try:
+        Cron.parse(expression)
+    except BadValue as exc:
+        return f"cron() {exc}"
+    except NotSupported:
+        pass
     return None
 
 
