@@ -21,6 +21,14 @@ WEB = "web"  # how --workload names the web service; no worker or job may take t
 # ecsup's schedule, the job's family and a worker's service are <app>-<env>-<name>, and the same
 # limit is kept for workers (their service, family and scaling policy names read alike).
 WORKLOAD_NAME_LIMIT = 64
+# A job's runs are started by "ecsup-job/<name>" (steps/jobs.started_by: what `status`, `run --job`
+# and destroy find them by, with ListTasks' startedBy filter). ECS takes "Up to 36 letters
+# (uppercase and lowercase), numbers, hyphens (-), forward slash (/), and underscores (_)" there
+# (ECS API reference, StartTask startedBy); RunTask answers "startedBy longer than 36." past it
+# (mapbox/ecs-watchbot#78, convox/rack#1843) and ListTasks "ownerId longer than 36."
+# (aws/amazon-ecs-cli#97), whatever RunTask's reference says today. So a job's name is at most 26.
+JOB_STARTED_BY_PREFIX = "ecsup-job/"
+JOB_NAME_LIMIT = 36 - len(JOB_STARTED_BY_PREFIX)
 STOP_TIMEOUT_RANGE = (2, 120)  # Fargate's stopTimeout (ContainerDefinition.stopTimeout)
 JOB_TIMEOUT_RANGE = (60, 86400)
 
@@ -254,6 +262,14 @@ def _check_workload_name(
     if name in seen:
         problems.append((prefix, f"{name!r} is also {seen[name]}: a worker and a job need different names"))
     seen[name] = prefix
+    if section == "jobs" and len(name) > JOB_NAME_LIMIT:
+        problems.append(
+            (
+                prefix,
+                f"a job's name is at most {JOB_NAME_LIMIT} characters ({name!r} has {len(name)}): its runs are "
+                f"started by {JOB_STARTED_BY_PREFIX}<name>, which ECS takes up to 36 characters long",
+            )
+        )
     if stack is not None and len(f"{stack}-{name}") > WORKLOAD_NAME_LIMIT:
         full = f"{stack}-{name}"
         problems.append(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import Recorder, config_text, explain, invoke
+from conftest import Recorder, client, config_text, explain, invoke
 from typer.testing import Result
 
 from ecsup.config import parse
@@ -139,6 +139,11 @@ BAD = [
     ),
     ("expected-minutes", JOB + "timeout = 600\nexpected_minutes = 20\n", "jobs.nightly.expected_minutes:"),
     ("long-name", "[workers." + "a" * 60 + ']\ncommand = ["x"]\n', "the service name"),
+    (
+        "job-name-past-started-by",
+        JOB.replace("[jobs.nightly]", "[jobs." + "n" * 27 + "]"),
+        "jobs." + "n" * 27 + ": a job's name is at most 26 characters",
+    ),
     ("not-a-table", 'workers = "mailer"\n', "workers:"),
 ]
 
@@ -213,3 +218,26 @@ def test_every_problem_is_reported_at_once() -> None:
         "workers.mailer.stop_timeout",
         "jobs.nightly.timeout",
     } <= keys
+
+
+def test_a_job_name_of_the_limit_makes_a_started_by_ecs_takes() -> None:
+    """ECS takes startedBy up to 36 characters (RunTask, ListTasks' filter): the longest job name allowed
+    makes exactly that; the strict layer refuses one more, as ECS does."""
+    from ecsup.emulation.tasks import STARTED_BY_LIMIT
+    from ecsup.steps.jobs import started_by
+    from ecsup.workloads import JOB_NAME_LIMIT
+
+    config = parse(config_text(extra="\n" + JOB.replace("[jobs.nightly]", "[jobs." + "n" * JOB_NAME_LIMIT + "]")))
+    (job,) = config.jobs
+    assert len(started_by(job.name)) == STARTED_BY_LIMIT == 36
+
+
+def test_the_strict_layer_refuses_a_started_by_past_36_characters(aws: Recorder) -> None:
+    from botocore.exceptions import ClientError
+
+    ecs = client("ecs")
+    ecs.create_cluster(clusterName="web-dev")
+    with pytest.raises(ClientError) as caught:
+        ecs.list_tasks(cluster="web-dev", startedBy="ecsup-job/" + "n" * 27)
+    assert caught.value.response["Error"]["Code"] == "InvalidParameterException"
+    assert ecs.list_tasks(cluster="web-dev", startedBy="ecsup-job/" + "n" * 26)["taskArns"] == []

@@ -56,14 +56,14 @@ from ..context import Context
 from ..errors import OwnershipConflict, doing, is_code
 from ..names import tag_dict
 from ..plan import KNOWN_AFTER_APPLY, Action, Change
-from ..workloads import JobConfig
+from ..workloads import JOB_STARTED_BY_PREFIX, JobConfig
 from . import Step, check_owner, foreign, resolve
 from .ecs import _effective, ecs_tags, eventually_consistent, plan_family_deletion
 from .iam import _doc, _norm, get_role, role_arn, trust
 from .workloads import workload_task_definition
 
 JOB_TAG = "ecsup:job"  # on each job's state machine, alarm and tasks: which job
-STARTED_BY_PREFIX = "ecsup-job/"
+STARTED_BY_PREFIX = JOB_STARTED_BY_PREFIX  # at most 36 characters with the job's name (workloads.JOB_NAME_LIMIT)
 RUN_STATE = "Run"
 EXIT_STATE = "Exit code"
 SUCCEEDED_STATE = "Succeeded"
