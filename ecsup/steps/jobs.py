@@ -1071,6 +1071,7 @@ class JobsStep(Step):
         jobs = {job.name for job in ctx.config.jobs}
         jobs |= {j for j in (_job_of(ctx, s) for s in scheduled) if j}
         jobs |= self._machines_named_for_the_stack(ctx)
+        jobs |= self._families_named_for_the_stack(ctx, jobs)
         schedule_refs: list[str] = []
         machine_refs: list[str] = []
         for job in sorted(jobs):
@@ -1131,6 +1132,48 @@ class JobsStep(Step):
                     )
                     if ctx.names.owns(tags) and tags.get(JOB_TAG) == machine["name"][len(prefix) :]:
                         found.add(tags[JOB_TAG])
+        return found
+
+    def _families_named_for_the_stack(self, ctx: Context, known: set[str]) -> set[str]:
+        """Jobs whose family is left with no schedule and no state machine (a destroy, or a job's
+        removal, that died between deleting its state machine and its family): families named
+        <stack>-<job> (ListTaskDefinitionFamilies, every page, INACTIVE ones too) whose revisions
+        carry the stack's tags and the job's. The workers' families (``ecsup:worker``) are
+        WorkerTaskDefinitionStep's."""
+        ecs = ctx.client("ecs")
+        prefix = ctx.names.stack + "-"
+        workers = {w.name for w in ctx.config.workers}
+        found: set[str] = set()
+        with doing(f"list the task definition families of {ctx.names.stack}"):
+            families = [
+                f
+                for page in ecs.get_paginator("list_task_definition_families").paginate(
+                    familyPrefix=prefix, status="ALL"
+                )
+                for f in page.get("families", [])
+            ]
+        for family in families:
+            job = family[len(prefix) :]
+            if not family.startswith(prefix) or not job or job in known or job in workers:
+                continue
+            with doing(f"list task definitions of {family}"):
+                pages = (
+                    page
+                    for status in ("ACTIVE", "INACTIVE")
+                    for page in ecs.get_paginator("list_task_definitions").paginate(familyPrefix=family, status=status)
+                )
+                arn = next(  # one revision says whose the family is: the pages stop there
+                    (
+                        a
+                        for page in pages
+                        for a in page.get("taskDefinitionArns", [])
+                        if a.split("/")[-1].rsplit(":", 1)[0] == family
+                    ),
+                    None,
+                )
+            found_td = _describe_td(ctx, arn) if arn else None
+            if found_td is not None and ctx.names.owns(found_td[1]) and found_td[1].get(JOB_TAG) == job:
+                found.add(job)
         return found
 
     def _task_stops(self, ctx: Context, job: str) -> list[Action]:
