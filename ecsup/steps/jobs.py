@@ -58,11 +58,14 @@ from ..names import tag_dict
 from ..plan import KNOWN_AFTER_APPLY, Action, Change
 from ..workloads import JOB_STARTED_BY_PREFIX, JobConfig
 from . import Step, check_owner, foreign, resolve
-from .ecs import _effective, ecs_tags, eventually_consistent, plan_family_deletion
+from .ecs import _effective, ecs_tags, eventually_consistent, plan_family_deletion, settled_image
 from .iam import _doc, _norm, get_role, role_arn, trust
 from .workloads import workload_task_definition
 
 JOB_TAG = "ecsup:job"  # on each job's state machine, alarm and tasks: which job
+# on a job's revision made by create with the job's own ``image``: that image (a job that follows
+# the service's image again takes the web service's, not this one)
+OWN_IMAGE_TAG = "ecsup:own-image"
 STARTED_BY_PREFIX = JOB_STARTED_BY_PREFIX  # at most 36 characters with the job's name (workloads.JOB_NAME_LIMIT)
 RUN_STATE = "Run"
 EXIT_STATE = "Exit code"
@@ -357,11 +360,23 @@ def settle_roles(ctx: Context) -> None:
 
 
 # -- the state machine's definition -------------------------------------------------------------
-def job_image(ctx: Context, job: JobConfig) -> str:
-    """The job's own image, else the image the web service runs (the one this create leaves it
-    running: the live one unless service.image changed since create applied it, TaskDefinitionStep),
-    else [service] image."""
-    return job.image or ctx.facts.get("image") or ctx.config.service.image
+def job_image(ctx: Context, job: JobConfig, named: tuple[dict[str, Any], dict[str, str]] | None = None) -> str:
+    """The image create gives the job: its own ``image``; else, for a job that follows the web
+    service's image, the image of the revision its state machine names (``named``, with its tags:
+    a release moves it, once the release succeeded) -- unless [service] image changed in ecsup.toml
+    since create last applied it, then the one the web service is given (TaskDefinitionStep's,
+    ServiceStep deploys it before the jobs move), or the job had an image of its own until now
+    (its revision's OWN_IMAGE_TAG). A job with no revision yet starts with the image the web service
+    runs outside a release (ecs.settled_image): never an unfinished release's, which a `create`
+    run while it is under way would otherwise read."""
+    if job.image:
+        return job.image
+    if named is not None and not ctx.facts.get("service_image_applied"):
+        td, tags = named
+        image = next((c.get("image") for c in td.get("containerDefinitions", []) if c.get("name") == job.name), None)
+        if image and tags.get(OWN_IMAGE_TAG) != image:
+            return str(image)
+    return settled_image(ctx)
 
 
 def definition(ctx: Context, job: JobConfig, task_definition: str) -> dict[str, Any]:
@@ -718,6 +733,7 @@ class JobsStep(Step):
         if not jobs and not active:  # no job, and no group (or one being deleted): nothing of jobs
             return []
         ctx.facts.setdefault("job_task_definitions", {})
+        ctx.facts.setdefault("job_images", {})
         actions: list[Action] = []
         if jobs and not active:
             detail = "the previous one is still being deleted: wait, then create" if group else "tagged as the stack's"
@@ -777,7 +793,14 @@ class JobsStep(Step):
         latest: tuple[dict[str, Any], dict[str, str]] | None,
     ) -> list[Action]:
         family = ctx.names.workload(job.name)
-        image = job_image(ctx, job)
+        named = latest  # what the schedule runs: the revision the state machine names
+        referenced = referenced_task_definition(machine[0] if machine else None)
+        if latest is not None and referenced and referenced != latest[0]["taskDefinitionArn"]:
+            found = _describe_td(ctx, referenced)
+            if found is not None and found[0].get("family") == family:
+                named = found
+        image = job_image(ctx, job, named if machine is not None else None)
+        ctx.facts.setdefault("job_images", {})[job.name] = image
         want = workload_task_definition(ctx, job, image)
         register = partial(self._register, ctx, job)
         if latest is None:
@@ -793,12 +816,7 @@ class JobsStep(Step):
         td, tags = latest
         if not check_owner(ctx, "task definition", f"{family}:{td['revision']}", tags):
             return []
-        current = td
-        referenced = referenced_task_definition(machine[0] if machine else None)
-        if referenced and referenced != td["taskDefinitionArn"]:
-            found = _describe_td(ctx, referenced)
-            if found is not None and found[0].get("family") == family:
-                current = found[0]  # what the schedule runs: compare with it
+        current = named[0] if named is not None else td  # what the schedule runs: compare with it
         changes = _td_changes(current, want)
         if not changes:
             ctx.facts["job_task_definitions"][job.name] = current["taskDefinitionArn"]
@@ -809,8 +827,9 @@ class JobsStep(Step):
 
     def _register(self, ctx: Context, job: JobConfig) -> str:
         ecs = ctx.client("ecs")
-        want = workload_task_definition(ctx, job, job_image(ctx, job))
-        tags = ecs_tags(ctx, {JOB_TAG: job.name})
+        image = ctx.facts.get("job_images", {}).get(job.name) or job_image(ctx, job)
+        want = workload_task_definition(ctx, job, image)
+        tags = ecs_tags(ctx, {JOB_TAG: job.name, **({OWN_IMAGE_TAG: job.image} if job.image else {})})
         with doing(f"register task definition {want['family']}"):
             td = waiting.retry(
                 ctx,
