@@ -689,11 +689,12 @@ def run_job(
     timeout: float | None = None,
     detach: bool = False,
 ) -> RunResult:
-    """`ecsup run --job NAME`: the job now, as its schedule runs it -- a one-off task of the latest
-    ACTIVE revision of the job's family (the one its state machine names), the job's command, the
+    """`ecsup run --job NAME`: the job now, as its schedule runs it -- a one-off task of the revision
+    its state machine names (the family's latest ACTIVE one when it has none), the job's command, the
     stack's network (the web service's subnets, security group and public-IP setting) and the job's
     capacity, started by ecsup-job/NAME. ``timeout`` defaults to the job's."""
     from .deployments import StackMissing, describe_task_definition, service
+    from .release import job_task_definition
 
     job = ctx.config.job(name)
     if job is None:
@@ -714,7 +715,13 @@ def run_job(
         check_size(cpu, memory, {})
     family = ctx.names.workload(name)
     try:
-        td = describe_task_definition(ctx, family)[0]  # a family alone: its latest ACTIVE revision
+        # the revision its state machine names (what its schedule runs: after a failed release or a
+        # rollback, not the family's latest)
+        ref = job_task_definition(ctx, name)
+    except StackMissing:  # no state machine: the family alone, its latest ACTIVE revision
+        ref = family
+    try:
+        td = describe_task_definition(ctx, ref)[0]
     except AwsError as exc:
         if exc.code not in ("ClientException", "InvalidParameterException"):
             raise

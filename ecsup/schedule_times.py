@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
@@ -48,6 +49,11 @@ class NotSupported(ValueError):
     """An expression (or a part of one) this evaluator does not compute: say so, never guess."""
 
 
+class BadValue(NotSupported):
+    """A value no cron() field takes (out of its range, or not a number or name): EventBridge
+    Scheduler refuses the expression (CreateSchedule: ValidationException), so validation does."""
+
+
 def zone(name: str) -> tzinfo:
     import zoneinfo
 
@@ -64,10 +70,10 @@ def _number(text: str, names: dict[str, int] | None, low: int, high: int) -> int
     value = names.get(text.upper()) if names else None
     if value is None:
         if not text.isdigit():
-            raise NotSupported(f"{text!r} is not a value this field takes")
+            raise BadValue(f"{text!r} is not a value this field takes")
         value = int(text)
     if not low <= value <= high:
-        raise NotSupported(f"{value} is outside {low}-{high}")
+        raise BadValue(f"{value} is outside {low}-{high}")
     return value
 
 
@@ -79,7 +85,7 @@ def _values(field: str, low: int, high: int, names: dict[str, int] | None = None
         if "/" in part:
             part, _, every = part.partition("/")
             if not every.isdigit() or int(every) < 1:
-                raise NotSupported(f"step {every!r}")
+                raise BadValue(f"step {every!r} is not a whole number of 1 or more")
             step = int(every)
         if part == "*":
             start, end = low, high
@@ -117,15 +123,23 @@ class Cron:
         minute, hour, dom, month, dow, year = fields
         if (dom == "?") == (dow == "?"):
             raise NotSupported('exactly one of day-of-month and day-of-week is "?"')
+
+        def field(name: str, parse: Callable[[], frozenset[int]]) -> frozenset[int]:
+            try:
+                return parse()
+            except BadValue as exc:
+                raise BadValue(f"{name}: {exc}") from None
+
         cron = cls(
-            frozenset(_values(minute, 0, 59)),
-            frozenset(_values(hour, 0, 23)),
+            field("minutes", lambda: frozenset(_values(minute, 0, 59))),
+            field("hours", lambda: frozenset(_values(hour, 0, 23))),
             dom,
-            frozenset(_values(month, 1, 12, MONTHS)),
+            field("month", lambda: frozenset(_values(month, 1, 12, MONTHS))),
             dow,
-            frozenset(_values(year, *YEARS)),
+            field("year", lambda: frozenset(_values(year, *YEARS))),
         )
-        cron.days(2024, 2)  # the day fields' syntax, checked once (NotSupported)
+        # the day fields' syntax and ranges, checked once (NotSupported; BadValue)
+        field("day-of-month" if dom != "?" else "day-of-week", lambda: frozenset(cron.days(2024, 2)))
         return cron
 
     def days(self, year: int, month: int) -> list[int]:
@@ -145,7 +159,7 @@ class Cron:
             elif part.endswith("W") and part[:-1].isdigit():
                 day = int(part[:-1])
                 if not 1 <= day <= 31:
-                    raise NotSupported(f"{part!r}")
+                    raise BadValue(f"{part!r}: the day is outside 1-31")
                 if day <= last:
                     out.add(_nearest_weekday(year, month, day, last))
             elif "L" in part or "W" in part or "#" in part:
@@ -164,7 +178,7 @@ class Cron:
                 a, _, k = part.partition("#")
                 want = _number(a, DAYS, 1, 7)
                 if not k.isdigit() or not 1 <= int(k) <= 5:
-                    raise NotSupported(f"day-of-week {part!r}")
+                    raise BadValue(f"{part!r}: the week is outside 1-5")
                 hits = [d for d in range(1, last + 1) if weekday(d) == want]
                 if int(k) <= len(hits):
                     out.add(hits[int(k) - 1])

@@ -21,6 +21,14 @@ WEB = "web"  # how --workload names the web service; no worker or job may take t
 # ecsup's schedule, the job's family and a worker's service are <app>-<env>-<name>, and the same
 # limit is kept for workers (their service, family and scaling policy names read alike).
 WORKLOAD_NAME_LIMIT = 64
+# A job's runs are started by "ecsup-job/<name>" (steps/jobs.started_by: what `status`, `run --job`
+# and destroy find them by, with ListTasks' startedBy filter). ECS takes "Up to 36 letters
+# (uppercase and lowercase), numbers, hyphens (-), forward slash (/), and underscores (_)" there
+# (ECS API reference, StartTask startedBy); RunTask answers "startedBy longer than 36." past it
+# (mapbox/ecs-watchbot#78, convox/rack#1843) and ListTasks "ownerId longer than 36."
+# (aws/amazon-ecs-cli#97), whatever RunTask's reference says today. So a job's name is at most 26.
+JOB_STARTED_BY_PREFIX = "ecsup-job/"
+JOB_NAME_LIMIT = 36 - len(JOB_STARTED_BY_PREFIX)
 STOP_TIMEOUT_RANGE = (2, 120)  # Fargate's stopTimeout (ContainerDefinition.stopTimeout)
 JOB_TIMEOUT_RANGE = (60, 86400)
 
@@ -254,6 +262,14 @@ def _check_workload_name(
     if name in seen:
         problems.append((prefix, f"{name!r} is also {seen[name]}: a worker and a job need different names"))
     seen[name] = prefix
+    if section == "jobs" and len(name) > JOB_NAME_LIMIT:
+        problems.append(
+            (
+                prefix,
+                f"a job's name is at most {JOB_NAME_LIMIT} characters ({name!r} has {len(name)}): its runs are "
+                f"started by {JOB_STARTED_BY_PREFIX}<name>, which ECS takes up to 36 characters long",
+            )
+        )
     if stack is not None and len(f"{stack}-{name}") > WORKLOAD_NAME_LIMIT:
         full = f"{stack}-{name}"
         problems.append(
@@ -422,6 +438,12 @@ def schedule_problem(expression: str) -> str | None:
             return f"rate({value} {unit}): the unit is singular for 1, plural otherwise (rate(1 hour), rate(2 hours))"
         return None
     if _AT_RE.fullmatch(expression):
+        from datetime import datetime
+
+        try:
+            datetime.strptime(expression[3:-1], "%Y-%m-%dT%H:%M:%S")
+        except ValueError:
+            return "at() needs a date and time that exists (at(yyyy-mm-ddThh:mm:ss), e.g. at(2027-01-01T03:00:00))"
         return None
     cron = _CRON_RE.fullmatch(expression)
     if not cron:
@@ -437,6 +459,18 @@ def schedule_problem(expression: str) -> str | None:
     dom, dow = fields[2], fields[4]
     if (dom == "?") == (dow == "?"):
         return 'cron() needs "?" in exactly one of day-of-month (3rd field) and day-of-week (5th): "cron(0 3 * * ? *)"'
+    # each field's values within its range (minutes 0-59, hours 0-23, day-of-month 1-31, month 1-12
+    # or JAN-DEC, day-of-week 1-7 or SUN-SAT, year 1970-2199): EventBridge Scheduler refuses the
+    # others at CreateSchedule (ValidationException). The parser `status` computes next runs with
+    # says which; what it does not compute (NotSupported alone) is left for AWS to judge.
+    from .schedule_times import BadValue, Cron, NotSupported
+
+    try:
+        Cron.parse(expression)
+    except BadValue as exc:
+        return f"cron() {exc}"
+    except NotSupported:
+        pass
     return None
 
 

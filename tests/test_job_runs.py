@@ -381,6 +381,22 @@ def test_run_job_runs_the_job_task_with_its_exit_code_and_live_logs(job_stack, j
     assert task["launchType"] == "FARGATE"
 
 
+def test_run_job_runs_the_revision_its_state_machine_names_not_the_latest(job_stack, job_config):
+    """A failed release (or a rollback) leaves a newer revision of the job's family that its state
+    machine does not name: `run --job` runs the one the schedule runs."""
+    ecs = client("ecs")
+    found = ecs.describe_task_definition(taskDefinition=FAMILY, include=["TAGS"])
+    td = found["taskDefinition"]
+    body = {k: td[k] for k in ("family", "taskRoleArn", "executionRoleArn", "networkMode", "cpu", "memory")}
+    body["containerDefinitions"] = [dict(td["containerDefinitions"][0], image="public.ecr.aws/nginx/nginx:broken")]
+    newer = ecs.register_task_definition(**body, requiresCompatibilities=["FARGATE"], tags=found["tags"])
+    assert newer["taskDefinition"]["revision"] == 2
+    result = invoke("run", "-c", str(job_config), "--job", "nightly")
+    assert result.exit_code == 0, explain(result)
+    (task,) = job_tasks()
+    assert task["taskDefinitionArn"].endswith(f"{FAMILY}:1")
+
+
 def test_run_job_timeout_defaults_to_the_job_timeout(job_stack, job_config):
     job_config.write_text(config_text(JOB.replace("sleep 20", "sleep 900")))
     result = invoke("run", "-c", str(job_config), "--job", "nightly")

@@ -494,3 +494,34 @@ def test_status_lists_the_jobs_resources_as_they_are(aws, make_ctx):
     assert rows[("state machine", "web-dev-nightly")].state == "OK"
     drifted = rows[("schedule", "web-dev-nightly")]
     assert drifted.state == "DRIFT" and "expression: rate(5 minutes) -> cron(0 3 * * ? *)" in drifted.detail
+
+
+def test_a_role_not_yet_allowed_to_create_the_managed_rule_is_retried(aws, make_ctx):
+    """CreateStateMachine of a .sync integration refuses with "is not authorized to create
+    managed-rule" while the jobs' role's events:PutRule has not propagated: retried, not a failure."""
+    from conftest import fail_first
+
+    create(make_ctx, "")
+    message = f"'arn:aws:iam::{ACCOUNT}:role/web-dev-jobs' is not authorized to create managed-rule."
+    aws.injectors.append(fail_first("stepfunctions", "CreateStateMachine", "AccessDeniedException", 1, message))
+    aws.reset()
+    create(make_ctx)
+    assert aws.calls.count(("stepfunctions", "CreateStateMachine")) == 2
+    assert machine()[0]["status"] == "ACTIVE" and schedule()["Target"]["Arn"] == MACHINE
+
+
+def test_destroy_deletes_the_family_a_removed_job_left_with_no_state_machine(aws, make_ctx, clock):
+    """A destroy (or a job's removal) that died after deleting the job's schedule and state machine
+    but before its family: the family, of a job no longer in ecsup.toml, is found and deleted."""
+    create(make_ctx)
+    client("scheduler").delete_schedule(Name="web-dev-nightly", GroupName="web-dev")
+    client("stepfunctions").delete_state_machine(stateMachineArn=MACHINE)
+    clock.sleep(60)
+    assert client("ecs").list_task_definitions(familyPrefix="web-dev-nightly")["taskDefinitionArns"]
+    result = destroy(make_ctx, "")  # ecsup.toml no longer names the job
+    assert result.failed == [] and result.left == []
+    for status in ("ACTIVE", "INACTIVE"):
+        assert (
+            client("ecs").list_task_definitions(familyPrefix="web-dev-nightly", status=status)["taskDefinitionArns"]
+            == []
+        )

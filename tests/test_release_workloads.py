@@ -543,3 +543,39 @@ def test_a_config_change_of_a_worker_and_a_job_after_a_release_keeps_the_release
     assert runs("web-dev-reports")[0] == "web-dev-reports:1"
     registered = [c for c in workloads.writes() if c[1] == "RegisterTaskDefinition"]
     assert len(registered) == 2
+
+
+# -- create while a release is under way -------------------------------------------------------------
+NEW_JOB = '\n[jobs.weekly]\nschedule = "cron(0 4 ? * MON *)"\ncommand = ["python", "manage.py", "report"]\n'
+NEW_WORKER = '\n[workers.pdf]\ncommand = ["pdf-worker"]\n'
+
+
+def test_create_during_a_release_leaves_the_jobs_on_their_revision(workloads, make_ctx, failing_worker):
+    """`create` while a release (started with --no-wait) is under way: the job stays on the revision
+    its state machine names, and a job and a worker added now start with the image the web service
+    ran before the release -- the release then fails (its worker does): none is left on its image."""
+    deploy.deploy(make_ctx(TEXT), IMAGE_2, wait=False)
+    more = TEXT + NEW_JOB + NEW_WORKER
+
+    engine.create(make_ctx(more))
+
+    assert job_runs() == ("web-dev-nightly:1", IMAGE_1)
+    assert job_runs("weekly") == ("web-dev-weekly:1", IMAGE_1)
+    assert runs("web-dev-pdf")[:2] == ("web-dev-pdf:1", IMAGE_1)
+    with pytest.raises(deploy.RolledBack):
+        deploy.attach(make_ctx(more))
+    assert job_runs() == ("web-dev-nightly:1", IMAGE_1)
+    assert runs("web-dev-mailer")[:2] == ("web-dev-mailer:1", IMAGE_1)
+
+
+def test_a_job_that_follows_the_service_image_again_takes_the_web_service_s(workloads, make_ctx):
+    own = TEXT.replace(
+        'command = ["python", "manage.py", "cleanup"]',
+        f'command = ["python", "manage.py", "cleanup"]\nimage = "{OWN_IMAGE}"',
+    )
+    engine.create(make_ctx(own))
+    assert job_runs() == ("web-dev-nightly:2", OWN_IMAGE)
+
+    engine.create(make_ctx(TEXT))  # `image` removed: the job follows the web service's image again
+
+    assert job_runs() == ("web-dev-nightly:3", IMAGE_1)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import Recorder, config_text, explain, invoke
+from conftest import Recorder, client, config_text, explain, invoke
 from typer.testing import Result
 
 from ecsup.config import parse
@@ -99,6 +99,36 @@ BAD = [
     ("scaling-min", WORKER + "[workers.mailer.autoscaling]\nmin = 3\nmax = 2\ncpu_target = 50\n", "autoscaling.min:"),
     ("no-schedule", '[jobs.nightly]\ncommand = ["x"]\n', "jobs.nightly.schedule:"),
     ("cron-5-fields", JOB.replace("? *)", "?)"), "jobs.nightly.schedule:"),
+    (
+        "cron-minute-99",
+        JOB.replace("cron(0 3", "cron(99 3"),
+        "jobs.nightly.schedule: 'cron(99 3 * * ? *)': cron() minutes: 99 is outside 0-59",
+    ),
+    (
+        "cron-hour-25",
+        JOB.replace("cron(0 3", "cron(0 25"),
+        "schedule: 'cron(0 25 * * ? *)': cron() hours: 25 is outside 0-23",
+    ),
+    (
+        "cron-month-13",
+        JOB.replace("* * ? *)", "* 13 ? *)"),
+        "schedule: 'cron(0 3 * 13 ? *)': cron() month: 13 is outside 1-12",
+    ),
+    (
+        "cron-day-of-week-9",
+        JOB.replace("* * ? *)", "? * 9 *)"),
+        "schedule: 'cron(0 3 ? * 9 *)': cron() day-of-week: 9 is outside 1-7",
+    ),
+    (
+        "cron-year-1800",
+        JOB.replace("? *)", "? 1800)"),
+        "schedule: 'cron(0 3 * * ? 1800)': cron() year: 1800 is outside 1970-2199",
+    ),
+    (
+        "at-month-13",
+        JOB.replace("cron(0 3 * * ? *)", "at(2026-13-45T99:00:00)"),
+        "jobs.nightly.schedule: 'at(2026-13-45T99:00:00)': at() needs a date and time that exists",
+    ),
     ("timezone", JOB + 'timezone = "Mars/Olympus"\n', "jobs.nightly.timezone:"),
     ("timeout", JOB + "timeout = 5\n", "jobs.nightly.timeout:"),
     ("notify", JOB + 'notify = "my-topic"\n', "jobs.nightly.notify:"),
@@ -109,6 +139,11 @@ BAD = [
     ),
     ("expected-minutes", JOB + "timeout = 600\nexpected_minutes = 20\n", "jobs.nightly.expected_minutes:"),
     ("long-name", "[workers." + "a" * 60 + ']\ncommand = ["x"]\n', "the service name"),
+    (
+        "job-name-past-started-by",
+        JOB.replace("[jobs.nightly]", "[jobs." + "n" * 27 + "]"),
+        "jobs." + "n" * 27 + ": a job's name is at most 26 characters",
+    ),
     ("not-a-table", 'workers = "mailer"\n', "workers:"),
 ]
 
@@ -142,6 +177,24 @@ def test_bad_workload_keys_are_refused_with_their_key_path(
         ("rate(2 day)", False),
         ("rate(0 minutes)", False),
         ("at(2027-01-01T03:00:00)", True),
+        ("at(2026-13-45T99:00:00)", False),
+        ("at(2027-02-29T03:00:00)", False),  # not a leap year
+        ("at(2028-02-29T03:00:00)", True),
+        ("cron(99 3 * * ? *)", False),
+        ("cron(0 25 * * ? *)", False),
+        ("cron(0 3 32 * ? *)", False),
+        ("cron(0 3 * 13 ? *)", False),
+        ("cron(0 3 ? * 9 *)", False),
+        ("cron(0 3 ? * 8-9 *)", False),
+        ("cron(0 3 * * ? 1800)", False),
+        ("cron(0 3 * FOO ? *)", False),
+        ("cron(0 3 ? * MON#6 *)", False),
+        ("cron(0 3 * * ? 2026-2199)", True),
+        ("cron(59 23 31 DEC ? *)", True),
+        ("cron(0 3 ? * 7 *)", True),
+        ("cron(0 3 ? * 2#5 *)", True),
+        ("cron(0 3 15W * ? *)", True),
+        ("cron(0 3 ? * L-2 *)", True),  # not computed here: AWS judges it
         ("every day", False),
     ],
 )
@@ -165,3 +218,26 @@ def test_every_problem_is_reported_at_once() -> None:
         "workers.mailer.stop_timeout",
         "jobs.nightly.timeout",
     } <= keys
+
+
+def test_a_job_name_of_the_limit_makes_a_started_by_ecs_takes() -> None:
+    """ECS takes startedBy up to 36 characters (RunTask, ListTasks' filter): the longest job name allowed
+    makes exactly that; the strict layer refuses one more, as ECS does."""
+    from ecsup.emulation.tasks import STARTED_BY_LIMIT
+    from ecsup.steps.jobs import started_by
+    from ecsup.workloads import JOB_NAME_LIMIT
+
+    config = parse(config_text(extra="\n" + JOB.replace("[jobs.nightly]", "[jobs." + "n" * JOB_NAME_LIMIT + "]")))
+    (job,) = config.jobs
+    assert len(started_by(job.name)) == STARTED_BY_LIMIT == 36
+
+
+def test_the_strict_layer_refuses_a_started_by_past_36_characters(aws: Recorder) -> None:
+    from botocore.exceptions import ClientError
+
+    ecs = client("ecs")
+    ecs.create_cluster(clusterName="web-dev")
+    with pytest.raises(ClientError) as caught:
+        ecs.list_tasks(cluster="web-dev", startedBy="ecsup-job/" + "n" * 27)
+    assert caught.value.response["Error"]["Code"] == "InvalidParameterException"
+    assert ecs.list_tasks(cluster="web-dev", startedBy="ecsup-job/" + "n" * 26)["taskArns"] == []

@@ -110,7 +110,13 @@ NOT_ENABLED = (
 LIST_TASKS_PAGE = 100  # ListTasks' page without maxResults (ECS API reference); tests shrink it
 # "Up to 128 letters (uppercase and lowercase), numbers, hyphens (-), forward slash (/), and
 # underscores (_) are allowed." (ECS API reference, RunTask startedBy; a service's own are ecs-svc/...)
-_STARTED_BY = re.compile(r"^[A-Za-z0-9_/-]{1,128}$")
+# RunTask's / StartTask's startedBy: "Up to 36 letters (uppercase and lowercase), numbers, hyphens
+# (-), forward slash (/), and underscores (_)" (ECS API reference, StartTask); a longer one is
+# refused, "InvalidParameterException: startedBy longer than 36." (mapbox/ecs-watchbot#78,
+# convox/rack#1843), and so is ListTasks' startedBy filter, "ownerId longer than 36."
+# (aws/amazon-ecs-cli#97)
+STARTED_BY_LIMIT = 36
+_STARTED_BY = re.compile(r"^[A-Za-z0-9_/-]+$")
 _LOCK = threading.RLock()  # the sandbox's server answers requests on several threads
 
 
@@ -589,8 +595,10 @@ def run_task(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
         if td.network_mode == "awsvpc" and not network:
             raise _invalid("Network Configuration must be provided when networkMode 'awsvpc' is specified.")
         started_by = resp._get_param("startedBy")
+        if started_by is not None and len(started_by) > STARTED_BY_LIMIT:
+            raise _invalid(f"startedBy longer than {STARTED_BY_LIMIT}.")
         if started_by is not None and not _STARTED_BY.fullmatch(started_by):
-            raise _invalid("startedBy must be up to 128 letters, numbers, hyphens and underscores.")
+            raise _invalid("startedBy may contain only letters, numbers, hyphens, forward slashes and underscores.")
         count = int(resp._get_param("count") or 1)
         if not 1 <= count <= 10:
             raise _invalid("count must be between 1 and 10.")
@@ -732,6 +740,8 @@ def list_tasks(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
         ecs, cluster = _cluster_of(em, resp)
         desired = resp._get_param("desiredStatus") or "RUNNING"
         family, started_by = resp._get_param("family"), resp._get_param("startedBy")
+        if started_by is not None and len(started_by) > STARTED_BY_LIMIT:
+            raise _invalid(f"ownerId longer than {STARTED_BY_LIMIT}.")
         service = resp._get_param("serviceName")
         arns = []
         if desired == "RUNNING":

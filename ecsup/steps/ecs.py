@@ -489,6 +489,35 @@ def _image(td: dict[str, Any], container: str) -> str | None:
     return next((c.get("image") for c in td.get("containerDefinitions", []) if c.get("name") == container), None)
 
 
+def settled_image(ctx: Context) -> str:
+    """The image the web service runs when no release is under way: TaskDefinitionStep's (``image``)
+    unless a deployment of the service is in progress, then the one it ran before -- the revision
+    of its ACTIVE deployment that had COMPLETED (during a rollback, that one FAILED: the PRIMARY,
+    which the service goes back to, is already TaskDefinitionStep's). What a workload that follows
+    the service's image and has no revision yet starts with: never an unfinished release's image."""
+    image = str(ctx.facts.get("image") or ctx.config.service.image)
+    if ctx.facts.get("service_image_applied"):
+        return image
+    svc = seen_service(ctx)
+    deployments = (svc or {}).get("deployments") or []
+    primary: dict[str, Any] = next((d for d in deployments if d.get("status") == "PRIMARY"), {})
+    if primary.get("rolloutState") != "IN_PROGRESS":
+        return image
+    before = next(
+        (
+            d
+            for d in deployments
+            if d.get("status") == "ACTIVE" and d.get("rolloutState") == "COMPLETED" and d.get("taskDefinition")
+        ),
+        None,
+    )
+    if before is None:
+        return image
+    with doing(f"describe task definition {str(before['taskDefinition']).split('/')[-1]}"):
+        td = ctx.client("ecs").describe_task_definition(taskDefinition=before["taskDefinition"])["taskDefinition"]
+    return _image(td, ctx.names.container) or image
+
+
 class TaskDefinitionStep(Step):
     """The image belongs to deploys once the service exists: the config's image is applied
     only when it changed since `create` last applied it (the service's ecsup:image tag), the
@@ -533,6 +562,9 @@ class TaskDefinitionStep(Step):
                     "ships it again)"
                 )
         ctx.facts["image"] = image
+        # create applies service.image this run (changed in ecsup.toml since it was applied, or no
+        # service yet): the workloads that follow it move with it; otherwise they keep theirs
+        ctx.facts["service_image_applied"] = live_image is None or applied not in (ctx.config.service.image, None)
         ctx.facts["running_image"] = _image(live, ctx.names.container) if live else None
         if live is not None:  # what the service runs now, for "monthly cost before -> after"
             platform = live.get("runtimePlatform") or {}

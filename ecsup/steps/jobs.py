@@ -56,14 +56,17 @@ from ..context import Context
 from ..errors import OwnershipConflict, doing, is_code
 from ..names import tag_dict
 from ..plan import KNOWN_AFTER_APPLY, Action, Change
-from ..workloads import JobConfig
+from ..workloads import JOB_STARTED_BY_PREFIX, JobConfig
 from . import Step, check_owner, foreign, resolve
-from .ecs import _effective, ecs_tags, eventually_consistent, plan_family_deletion
+from .ecs import _effective, ecs_tags, eventually_consistent, plan_family_deletion, settled_image
 from .iam import _doc, _norm, get_role, role_arn, trust
 from .workloads import workload_task_definition
 
 JOB_TAG = "ecsup:job"  # on each job's state machine, alarm and tasks: which job
-STARTED_BY_PREFIX = "ecsup-job/"
+# on a job's revision made by create with the job's own ``image``: that image (a job that follows
+# the service's image again takes the web service's, not this one)
+OWN_IMAGE_TAG = "ecsup:own-image"
+STARTED_BY_PREFIX = JOB_STARTED_BY_PREFIX  # at most 36 characters with the job's name (workloads.JOB_NAME_LIMIT)
 RUN_STATE = "Run"
 EXIT_STATE = "Exit code"
 SUCCEEDED_STATE = "Succeeded"
@@ -85,6 +88,12 @@ ROLE_POLICY = "ecsup-jobs"
 # role IAM has not propagated yet: terraform-provider-aws retries CreateStateMachine on
 # AccessDeniedException, internal/service/sfn/state_machine.go). AWS gives only message text here.
 STATES_CANNOT_ASSUME = "is authorized to assume the provided role"
+# "AccessDeniedException: 'arn:aws:iam::...:role/<role>' is not authorized to create managed-rule."
+# (CreateStateMachine / UpdateStateMachine of a .sync integration whose role's events:PutRule on the
+# StepFunctionsGetEventsForECSTaskRule is not in effect yet: the policy is put moments before;
+# terraform-aws-modules/terraform-aws-step-functions#11 and #41, nasa/cumulus#2693). The jobs' role
+# allows it (jobs_role_policy, TaskStateEvents): until IAM has propagated that, retried.
+STATES_CANNOT_CREATE_RULE = "is not authorized to create managed-rule"
 # "ValidationException: The execution role you provide must allow AWS EventBridge Scheduler to
 # assume the role." (CreateSchedule / UpdateSchedule, same cause: terraform-provider-aws
 # internal/service/scheduler retryWhenIAMNotPropagated, 2 minutes).
@@ -100,7 +109,10 @@ def _message(exc: BaseException) -> str:
 
 
 def states_role_not_ready(exc: BaseException) -> bool:
-    return is_code(exc, "AccessDeniedException") and STATES_CANNOT_ASSUME in _message(exc)
+    message = _message(exc)
+    return is_code(exc, "AccessDeniedException") and (
+        STATES_CANNOT_ASSUME in message or STATES_CANNOT_CREATE_RULE in message
+    )
 
 
 def scheduler_role_not_ready(exc: BaseException) -> bool:
@@ -348,11 +360,23 @@ def settle_roles(ctx: Context) -> None:
 
 
 # -- the state machine's definition -------------------------------------------------------------
-def job_image(ctx: Context, job: JobConfig) -> str:
-    """The job's own image, else the image the web service runs (the one this create leaves it
-    running: the live one unless service.image changed since create applied it, TaskDefinitionStep),
-    else [service] image."""
-    return job.image or ctx.facts.get("image") or ctx.config.service.image
+def job_image(ctx: Context, job: JobConfig, named: tuple[dict[str, Any], dict[str, str]] | None = None) -> str:
+    """The image create gives the job: its own ``image``; else, for a job that follows the web
+    service's image, the image of the revision its state machine names (``named``, with its tags:
+    a release moves it, once the release succeeded) -- unless [service] image changed in ecsup.toml
+    since create last applied it, then the one the web service is given (TaskDefinitionStep's,
+    ServiceStep deploys it before the jobs move), or the job had an image of its own until now
+    (its revision's OWN_IMAGE_TAG). A job with no revision yet starts with the image the web service
+    runs outside a release (ecs.settled_image): never an unfinished release's, which a `create`
+    run while it is under way would otherwise read."""
+    if job.image:
+        return job.image
+    if named is not None and not ctx.facts.get("service_image_applied"):
+        td, tags = named
+        image = next((c.get("image") for c in td.get("containerDefinitions", []) if c.get("name") == job.name), None)
+        if image and tags.get(OWN_IMAGE_TAG) != image:
+            return str(image)
+    return settled_image(ctx)
 
 
 def definition(ctx: Context, job: JobConfig, task_definition: str) -> dict[str, Any]:
@@ -709,6 +733,7 @@ class JobsStep(Step):
         if not jobs and not active:  # no job, and no group (or one being deleted): nothing of jobs
             return []
         ctx.facts.setdefault("job_task_definitions", {})
+        ctx.facts.setdefault("job_images", {})
         actions: list[Action] = []
         if jobs and not active:
             detail = "the previous one is still being deleted: wait, then create" if group else "tagged as the stack's"
@@ -768,7 +793,14 @@ class JobsStep(Step):
         latest: tuple[dict[str, Any], dict[str, str]] | None,
     ) -> list[Action]:
         family = ctx.names.workload(job.name)
-        image = job_image(ctx, job)
+        named = latest  # what the schedule runs: the revision the state machine names
+        referenced = referenced_task_definition(machine[0] if machine else None)
+        if latest is not None and referenced and referenced != latest[0]["taskDefinitionArn"]:
+            found = _describe_td(ctx, referenced)
+            if found is not None and found[0].get("family") == family:
+                named = found
+        image = job_image(ctx, job, named if machine is not None else None)
+        ctx.facts.setdefault("job_images", {})[job.name] = image
         want = workload_task_definition(ctx, job, image)
         register = partial(self._register, ctx, job)
         if latest is None:
@@ -784,12 +816,7 @@ class JobsStep(Step):
         td, tags = latest
         if not check_owner(ctx, "task definition", f"{family}:{td['revision']}", tags):
             return []
-        current = td
-        referenced = referenced_task_definition(machine[0] if machine else None)
-        if referenced and referenced != td["taskDefinitionArn"]:
-            found = _describe_td(ctx, referenced)
-            if found is not None and found[0].get("family") == family:
-                current = found[0]  # what the schedule runs: compare with it
+        current = named[0] if named is not None else td  # what the schedule runs: compare with it
         changes = _td_changes(current, want)
         if not changes:
             ctx.facts["job_task_definitions"][job.name] = current["taskDefinitionArn"]
@@ -800,8 +827,9 @@ class JobsStep(Step):
 
     def _register(self, ctx: Context, job: JobConfig) -> str:
         ecs = ctx.client("ecs")
-        want = workload_task_definition(ctx, job, job_image(ctx, job))
-        tags = ecs_tags(ctx, {JOB_TAG: job.name})
+        image = ctx.facts.get("job_images", {}).get(job.name) or job_image(ctx, job)
+        want = workload_task_definition(ctx, job, image)
+        tags = ecs_tags(ctx, {JOB_TAG: job.name, **({OWN_IMAGE_TAG: job.image} if job.image else {})})
         with doing(f"register task definition {want['family']}"):
             td = waiting.retry(
                 ctx,
@@ -1062,6 +1090,7 @@ class JobsStep(Step):
         jobs = {job.name for job in ctx.config.jobs}
         jobs |= {j for j in (_job_of(ctx, s) for s in scheduled) if j}
         jobs |= self._machines_named_for_the_stack(ctx)
+        jobs |= self._families_named_for_the_stack(ctx, jobs)
         schedule_refs: list[str] = []
         machine_refs: list[str] = []
         for job in sorted(jobs):
@@ -1122,6 +1151,48 @@ class JobsStep(Step):
                     )
                     if ctx.names.owns(tags) and tags.get(JOB_TAG) == machine["name"][len(prefix) :]:
                         found.add(tags[JOB_TAG])
+        return found
+
+    def _families_named_for_the_stack(self, ctx: Context, known: set[str]) -> set[str]:
+        """Jobs whose family is left with no schedule and no state machine (a destroy, or a job's
+        removal, that died between deleting its state machine and its family): families named
+        <stack>-<job> (ListTaskDefinitionFamilies, every page, INACTIVE ones too) whose revisions
+        carry the stack's tags and the job's. The workers' families (``ecsup:worker``) are
+        WorkerTaskDefinitionStep's."""
+        ecs = ctx.client("ecs")
+        prefix = ctx.names.stack + "-"
+        workers = {w.name for w in ctx.config.workers}
+        found: set[str] = set()
+        with doing(f"list the task definition families of {ctx.names.stack}"):
+            families = [
+                f
+                for page in ecs.get_paginator("list_task_definition_families").paginate(
+                    familyPrefix=prefix, status="ALL"
+                )
+                for f in page.get("families", [])
+            ]
+        for family in families:
+            job = family[len(prefix) :]
+            if not family.startswith(prefix) or not job or job in known or job in workers:
+                continue
+            with doing(f"list task definitions of {family}"):
+                pages = (
+                    page
+                    for status in ("ACTIVE", "INACTIVE")
+                    for page in ecs.get_paginator("list_task_definitions").paginate(familyPrefix=family, status=status)
+                )
+                arn = next(  # one revision says whose the family is: the pages stop there
+                    (
+                        a
+                        for page in pages
+                        for a in page.get("taskDefinitionArns", [])
+                        if a.split("/")[-1].rsplit(":", 1)[0] == family
+                    ),
+                    None,
+                )
+            found_td = _describe_td(ctx, arn) if arn else None
+            if found_td is not None and ctx.names.owns(found_td[1]) and found_td[1].get(JOB_TAG) == job:
+                found.add(job)
         return found
 
     def _task_stops(self, ctx: Context, job: str) -> list[Action]:

@@ -83,10 +83,20 @@ def workload_task_definition(ctx: Context, workload: Workload, image: str) -> di
     )
 
 
-def workload_image(ctx: Context, workload: Workload) -> str:
+def workload_image(ctx: Context, workload: Workload, new: bool = False) -> str:
     """Its own image, or the one the web service runs after this run (TaskDefinitionStep's: the
-    deployed image unless [service] image changed in the file), [service] image on a new stack."""
-    return workload.image or str(ctx.facts.get("image") or ctx.config.service.image)
+    deployed image unless [service] image changed in the file), [service] image on a new stack.
+    A ``new`` workload (no service yet) during a release of the web service starts with the image
+    the web service ran before it (ecs.settled_image), never the unfinished release's: a release
+    that fails would leave it there. (An existing worker under a release runs the release's
+    revision, which the release moves and takes back: the same image, no change from create.)"""
+    if workload.image:
+        return workload.image
+    if new:
+        from .ecs import settled_image
+
+        return settled_image(ctx)
+    return str(ctx.facts.get("image") or ctx.config.service.image)
 
 
 # -- the stack's worker services --------------------------------------------------------------
@@ -174,6 +184,7 @@ class WorkerTaskDefinitionStep(Step):
     def plan(self, ctx: Context) -> list[Action]:
         services = worker_services(ctx)
         ctx.facts.setdefault("worker_task_definitions", {})
+        ctx.facts.setdefault("worker_images", {})
         found = ctx.in_parallel(
             {w.name: partial(self._plan_worker, ctx, w, services.get(w.name)) for w in ctx.config.workers}
         )
@@ -186,7 +197,8 @@ class WorkerTaskDefinitionStep(Step):
 
     def _plan_worker(self, ctx: Context, worker: WorkerConfig, svc: dict[str, Any] | None) -> list[Action]:
         family = ctx.names.workload(worker.name)
-        image = workload_image(ctx, worker)
+        image = workload_image(ctx, worker, new=not _owned(ctx, svc))
+        ctx.facts.setdefault("worker_images", {})[worker.name] = image
         want = workload_task_definition(ctx, worker, image)
         found = latest_task_definition(ctx, family)
         live: dict[str, Any] | None = None
@@ -229,7 +241,8 @@ class WorkerTaskDefinitionStep(Step):
     def _register(self, ctx: Context, worker: WorkerConfig) -> str:
         ecs = ctx.client("ecs")
         family = ctx.names.workload(worker.name)
-        body = workload_task_definition(ctx, worker, workload_image(ctx, worker))
+        image = ctx.facts.get("worker_images", {}).get(worker.name) or workload_image(ctx, worker)
+        body = workload_task_definition(ctx, worker, image)
         with doing(f"register task definition {family}"):
             td = waiting.retry(
                 ctx,
