@@ -157,8 +157,8 @@ def graph(steps: list[Step]) -> Graph:
             deps = set(range(i))
             plan_deps = set(deps)
         else:
-            deps = set().union(*(provided(i, fact) for fact in step.reads))
-            plan_deps = deps.union(*(provided(i, fact) for fact in step.plan_reads))
+            plan_deps = set().union(*(provided(i, fact) for fact in (*step.reads, *step.plan_reads)))
+            deps = set().union(*(provided(i, fact) for fact in (*step.reads, *step.apply_reads)))
         for needed in (*step.needs, *step.after):
             if index.get(needed, len(steps)) >= i:
                 raise RuntimeError(f"{name} needs {needed}, which is not planned before it")
@@ -347,7 +347,7 @@ class _Apply:
         self.units: list[_Unit] = []
         for i, planned in enumerate(outcome.planned):
             runs = [a for a in planned.actions if a.run is not None and a.mutates]
-            for group in [[a] for a in runs] if planned.step.concurrent and runs else [runs] if runs else []:
+            for group in planned.step.groups(runs):
                 self.units.append(_Unit(i, group, order[id(group[0])]))
         self.by_step: dict[int, list[_Unit]] = {}
         for unit in self.units:

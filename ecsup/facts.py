@@ -86,6 +86,7 @@ class Facts(MutableMapping[str, Any]):
     secret_arns: dict[str, str] | None = None  # variable -> SSM parameter ARN
     secret_parameters: dict[str, dict[str, Any]] | None = None  # what status compares with the tasks' start
     decrypt_keys: list[str] | None = None
+    parameter_arns: dict[str, str] | None = None  # SSM parameter name -> ARN: every workload's secrets
     execution_role_arn: str | None = None
     task_role_arn: str | None = None
     infrastructure_role_arn: str | None = None
@@ -93,6 +94,7 @@ class Facts(MutableMapping[str, Any]):
     # -- ECS ----------------------------------------------------------------------------------------------
     log_group: str | None = None  # marker: the log group exists once LogsStep is applied
     cluster_arn: str | None = None
+    cluster_tags: dict[str, str] | None = None  # an existing cluster's (the stack has workers: workloads.py)
     image: str | None = None
     running_image: str | None = None
     running_size: tuple[int, int, str] | None = None  # cpu, memory, architecture of what runs
@@ -101,6 +103,11 @@ class Facts(MutableMapping[str, Any]):
     alarm_states: list[dict[str, Any]] | None = None
     service: dict[str, Any] | None = None  # the ECS service (status reports on it); exists once applied
     autoscaling: dict[str, Any] | None = None
+    # -- workers and jobs ---------------------------------------------------------------------------------
+    worker_services: dict[str, dict[str, Any]] | None = None  # the stack's worker services, by worker (a cache)
+    worker_task_definitions: dict[str, str] | None = None  # worker -> the revision its service runs after this run
+    jobs_roles_changed_at: float | None = None  # on the context's clock: the jobs' roles changed (they settle)
+    job_task_definitions: dict[str, str] | None = None  # job -> the revision its state machine runs
     # -- not fields ------------------------------------------------------------------------------------------
     _present: set[str] = field(default_factory=set, repr=False)
     _extra: dict[str, Any] = field(default_factory=dict, repr=False)

@@ -168,6 +168,86 @@ def test_the_pipeline_graph_is_complete_and_every_read_has_a_provider():
     assert "CertificateStep" in waits("HttpsStep") and "ServiceStep" not in waits("HttpsStep")
     # the secrets learn the account id from their parameters' own ARNs: they wait for no certificate
     assert "CertificateStep" not in waits("SecretsStep", plan=True) | waits("SecretsStep")
+    # the workers' services beside the web service, after what their tasks need
+    assert {
+        "WorkerTaskDefinitionStep",
+        "TaskDefinitionStep",
+        "IamStep",
+        "SecretsStep",
+        "SecurityGroupsStep",
+        "ClusterStep",
+        "LogsStep",
+    } <= waits("WorkerServiceStep")
+    assert "ServiceStep" not in waits("WorkerServiceStep") | waits("WorkerServiceStep", plan=True)
+    assert "TaskDefinitionStep" in waits("WorkerTaskDefinitionStep")  # the image the web service runs after
+    # the jobs' roles beside the stack's (after none of them); the jobs after what they name, and after
+    # the web service's release when applying only (they are planned beside it)
+    assert waits("JobRolesStep") == set() and "IamStep" not in waits("JobRolesStep", plan=True)
+    assert {"JobRolesStep", "TaskDefinitionStep", "IamStep", "SecurityGroupsStep", "ClusterStep", "LogsStep"} <= waits(
+        "JobsStep"
+    )
+    assert "ServiceStep" in waits("JobsStep") and "ServiceStep" not in waits("JobsStep", plan=True)
+    assert "WorkerServiceStep" not in waits("JobsStep")
+
+
+WORKER_AND_JOB = """
+[workers.mailer]
+command = ["bundle", "exec", "sidekiq"]
+
+[jobs.nightly]
+schedule = "cron(0 3 * * ? *)"
+command = ["python", "manage.py", "cleanup"]
+timeout = 1800
+"""
+BEFORE = '\n[service.deploy]\nbefore = ["sh", "-c", "echo migrating; exit 0"]\n'
+
+
+def _timeline(aws: Recorder, clock: Any) -> list[tuple[float, str, str]]:
+    """(time, operation, name) of the calls that create services, run tasks, make state machines or
+    read the web service (its waits), on the test's clock."""
+    seen: list[tuple[float, str, str]] = []
+
+    def log(service: str, operation: str, params: dict[str, Any]) -> None:
+        name = params.get("serviceName") or params.get("name") or ",".join(params.get("services") or [])
+        if operation in ("CreateService", "RunTask", "CreateStateMachine", "DescribeServices"):
+            seen.append((clock(), operation, str(name)))
+
+    aws.injectors.append(log)
+    return seen
+
+
+def test_a_worker_service_is_created_beside_the_web_service_and_the_jobs_after_its_release(
+    aws: Recorder, make_ctx: Any, clock: Any
+) -> None:
+    from conftest import config_text
+
+    seen = _timeline(aws, clock)
+    engine.create(make_ctx(config_text(WORKER_AND_JOB)))
+
+    created = {name: t for t, op, name in seen if op == "CreateService"}
+    web_stable = max(t for t, op, name in seen if op == "DescribeServices" and name == "web-dev")
+    assert created["web-dev-mailer"] <= created["web-dev"] + 1  # at once, not once the web service is stable
+    assert created["web-dev-mailer"] < web_stable
+    (machine,) = [t for t, op, name in seen if op == "CreateStateMachine"]
+    assert machine >= web_stable  # a job following the service's image: once its release succeeded
+    assert (
+        client("ecs").describe_services(cluster="web-dev", services=["web-dev-mailer"])["services"][0]["runningCount"]
+        == 1
+    )
+
+
+def test_with_a_before_task_a_worker_following_the_web_image_rolls_out_after_it(
+    aws: Recorder, make_ctx: Any, clock: Any
+) -> None:
+    from conftest import config_text
+
+    seen = _timeline(aws, clock)
+    engine.create(make_ctx(config_text(BEFORE + WORKER_AND_JOB)))
+
+    order = [(op, name) for _, op, name in seen if op in ("CreateService", "RunTask")]
+    assert order.index(("CreateService", "web-dev-mailer")) > order.index(("CreateService", "web-dev"))
+    run = next(i for i, (op, _) in enumerate(order) if op == "RunTask")  # the before task
+    assert run < order.index(("CreateService", "web-dev-mailer"))
 
 
 def test_a_failure_stops_what_reads_from_it_not_the_rest_and_is_reported_in_pipeline_order(make_ctx, clock):

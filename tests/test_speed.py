@@ -204,10 +204,12 @@ def test_the_read_only_commands_take_few_sequential_rounds_of_calls(stack, make_
     rounds.now = 0
     assert not engine.create(make_ctx()).changes()
     create = rounds.now
-    # plan: the load balancer's chain (its subnets and groups, its target groups, then the deployment
-    # alarms that watch them), then the jobs (declared after everything before them); status: the
+    # plan: the load balancer's chain -- the move detection (1), the security groups and subnets (4),
+    # the load balancer and its target groups (7), then the deployment alarms that watch them (9), as
+    # the service (9); the jobs are observed beside it (they wait for the web service's release when
+    # applying only: JobsStep.apply_reads), the workers once the task definition is (5); status: the
     # health reads after it; create: the lock's state before it
-    assert (plan, status, create) == (10, 13, 11), rounds.end
+    assert (plan, status, create) == (9, 12, 10), rounds.end
     assert ("sts", "GetCallerIdentity") not in stack.calls  # the account id comes from the ARNs read
 
 

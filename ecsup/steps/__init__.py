@@ -21,6 +21,9 @@ class Step:
       declared -- it waits for every step before it, the safe order;
     - ``plan_reads``: facts it reads only while planning (a listing another step made, the
       account id another step's ARN gives): no wait when applying;
+    - ``apply_reads``: facts only its actions read (when they run): it waits for their steps when
+      applying, not while planning (the jobs move to a new image once the web service's release
+      succeeded, and are planned beside it);
     - ``provides``: the facts its planning or its actions write, or the resources its actions
       make that another step's need (markers, facts.py);
     - ``needs``: steps (class names) waited for besides, while planning and applying;
@@ -33,6 +36,7 @@ class Step:
     title = ""
     reads: tuple[str, ...] | None = None
     plan_reads: tuple[str, ...] = ()
+    apply_reads: tuple[str, ...] = ()
     provides: tuple[str, ...] = ()
     needs: tuple[str, ...] = ()
     after: tuple[str, ...] = ()
@@ -40,7 +44,7 @@ class Step:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        for attr in ("reads", "plan_reads", "provides", "needs", "after"):
+        for attr in ("reads", "plan_reads", "apply_reads", "provides", "needs", "after"):
             value = cls.__dict__.get(attr)
             if value is not None and (not isinstance(value, tuple) or not all(isinstance(v, str) for v in value)):
                 raise TypeError(f"{cls.__name__}.{attr} must be a tuple of names, not {value!r}")
@@ -52,6 +56,13 @@ class Step:
     def plan_destroy(self, ctx: Context) -> list[Action]:
         """Observe and say what ``destroy`` must do (read calls only)."""
         return []
+
+    def groups(self, actions: list[Action]) -> list[list[Action]]:
+        """Its runnable actions (in plan order) as the engine runs them, each group one after another
+        in a thread of its own: all in one, or each alone when ``concurrent``."""
+        if not actions:
+            return []
+        return [[a] for a in actions] if self.concurrent else [actions]
 
     def after_apply(self, ctx: Context) -> None:
         """Once every action of a changing ``create`` ran: waits that must not hold up the stack."""

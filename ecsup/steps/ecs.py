@@ -124,7 +124,7 @@ def insights_detail(ctx: Context) -> str:
 class ClusterStep(Step):
     title = "cluster"
     reads = ()
-    provides = ("cluster_arn",)
+    provides = ("cluster_arn", "cluster_tags")
 
     def plan(self, ctx: Context) -> list[Action]:
         cluster = find_cluster(ctx)

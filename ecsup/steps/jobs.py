@@ -252,7 +252,13 @@ class JobRolesStep(Step):
     last job was removed loses them in JobsStep, after the schedules and state machines."""
 
     title = "jobs' roles"
-    needs = ("IamStep",)  # the account id (learned early), the stack's roles the policy passes
+    # beside the stack's roles: the policy names them (PassRole) and the state machines, which IAM
+    # takes before they exist; the account id of every ARN is what the parameters' ARNs gave
+    reads = ()
+    plan_reads = ("parameter_arns",)
+    provides = ("jobs_roles_changed_at",)  # and the roles: what names them settles after this (settle_roles)
+    concurrent = True  # one role each
+    after = ("CertificateStep",)  # the two longest waits start first (as IamStep)
 
     def plan(self, ctx: Context) -> list[Action]:
         jobs = ctx.config.jobs
@@ -719,9 +725,24 @@ class JobsStep(Step):
     removed job left; the roles and the group once no job is left."""
 
     title = "scheduled jobs"
-    # ServiceStep: a job that follows the web service's image moves to a new one only once the web
-    # service's release of it succeeded (an apply that follows `needs` keeps that order)
-    needs = ("JobRolesStep", "TaskDefinitionStep", "SecurityGroupsStep", "ClusterStep", "IamStep", "ServiceStep")
+    # what the families, state machines and schedules name: the image the web service runs after
+    # this run (job_image), the stack's roles and parameters, the tasks' network, the cluster, the
+    # log group the runs write to, the jobs' roles (settle_roles)
+    reads = (
+        "image",
+        "task_role_arn",
+        "execution_role_arn",
+        "parameter_arns",
+        "subnets",
+        "sg_tasks",
+        "cluster_arn",
+        "log_group",
+        "jobs_roles_changed_at",
+    )
+    # applied once the web service's step is: a job that follows its image moves to a new one only
+    # once the web service's release of it succeeded (planned beside it, though)
+    apply_reads = ("service",)
+    provides = ("job_task_definitions",)
 
     def plan(self, ctx: Context) -> list[Action]:
         jobs = ctx.config.jobs

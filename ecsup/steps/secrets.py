@@ -144,7 +144,7 @@ def stack_parameters(ctx: Context) -> dict[str, tuple[str, str]]:
 class SecretsStep(Step):
     title = "secrets"
     reads = ("purge",)
-    provides = ("kms_key_arn", "key_arns", "secret_arns", "secret_parameters", "decrypt_keys")
+    provides = ("kms_key_arn", "key_arns", "secret_arns", "parameter_arns", "secret_parameters", "decrypt_keys")
     concurrent = True  # one parameter each
 
     def plan(self, ctx: Context) -> list[Action]:

@@ -179,7 +179,12 @@ class WorkerTaskDefinitionStep(Step):
     the worker's service runs (else the latest), as for the web service's."""
 
     title = "worker task definitions"
-    needs = ("TaskDefinitionStep", "IamStep", "SecretsStep", "ClusterStep")  # image, roles, ARNs, cluster
+    # the image the web service runs after this run (TaskDefinitionStep's: workload_image), the
+    # stack's roles, every workload's parameters (each exists before a task that names it starts)
+    reads = ("image", "task_role_arn", "execution_role_arn", "parameter_arns")
+    plan_reads = ("cluster_arn", "cluster_tags")  # the services in the cluster (worker_services)
+    provides = ("worker_services", "worker_task_definitions")
+    concurrent = True  # one family each
 
     def plan(self, ctx: Context) -> list[Action]:
         services = worker_services(ctx)
@@ -334,18 +339,54 @@ def live_count_kept(worker: WorkerConfig, svc: dict[str, Any]) -> bool:
 
 
 class WorkerServiceStep(Step):
+    """Beside the web service, not after it: what a worker's tasks need exists (its revision, the
+    cluster, the tasks' network, the log group, the roles' permissions settled). One exception:
+    with [service.deploy] before, a worker following the web service's image rolls out a new
+    revision only after the web service's step (which runs the before task first), as a release
+    does -- the before task once, then every deployment (``_after_before_task``)."""
+
     title = "worker services"
-    needs = ("WorkerTaskDefinitionStep", "SecurityGroupsStep", "IamStep", "ClusterStep")
+    reads = (
+        "worker_task_definitions",
+        "worker_services",
+        "cluster_arn",
+        "cluster_tags",  # mark_cluster
+        "subnets",
+        "sg_tasks",
+        "permissions_changed_at",  # permissions_settle
+        "log_group",  # the tasks log there
+    )
+    plan_reads = ("task_definition_arn", "service_seen")  # whether the web service rolls out (before task)
+    provides = ("cluster_tags",)  # the cluster says the stack has workers (mark_cluster)
+
+    def groups(self, actions: list[Action]) -> list[list[Action]]:
+        """Each worker's actions in a unit of their own (its service waits to be stable while the
+        others' do): a removed worker's scaling, service and family, one after another."""
+        by_worker: dict[str, list[Action]] = {}
+        for action in actions:
+            by_worker.setdefault(getattr(self, "_worker_of", {}).get(id(action), ""), []).append(action)
+        return list(by_worker.values())
+
+    _worker_of: dict[int, str]  # id(action) -> its worker (plan)
 
     def plan(self, ctx: Context) -> list[Action]:
         services = worker_services(ctx)
         actions: list[Action] = []
+        self._worker_of = {}
         for worker in ctx.config.workers:
-            actions += self._plan_worker(ctx, worker, services.get(worker.name))
+            planned = self._plan_worker(ctx, worker, services.get(worker.name))
+            if _after_before_task(ctx, worker):
+                for action in planned:
+                    if action.kind == "create" or any(c.attribute == "task definition" for c in action.changes):
+                        action.reads = ("service",)
+            self._worker_of |= {id(a): worker.name for a in planned}
+            actions += planned
         configured = {w.name for w in ctx.config.workers}
         for name, svc in sorted(services.items()):
             if name not in configured and svc.get("status") == "ACTIVE":
-                actions += self._plan_removed(ctx, name, svc)
+                planned = self._plan_removed(ctx, name, svc)
+                self._worker_of |= {id(a): name for a in planned}
+                actions += planned
         return actions
 
     def _plan_worker(self, ctx: Context, worker: WorkerConfig, svc: dict[str, Any] | None) -> list[Action]:
@@ -555,6 +596,17 @@ class WorkerServiceStep(Step):
                 )
             )
         return actions
+
+
+def _after_before_task(ctx: Context, worker: WorkerConfig) -> bool:
+    """The web service runs [service.deploy] before in this create (it is created, or rolls out a new
+    revision: steps/service.py) and the worker follows its image: the worker's rollout comes after."""
+    if not ctx.config.service.deploy.before or worker.image:
+        return False
+    svc = ctx.facts.get("service_seen")
+    if svc is None or svc.get("status") == "DRAINING":
+        return True
+    return ctx.facts.get("task_definition_arn") != svc.get("taskDefinition")
 
 
 def _scaling_removal(ctx: Context, worker: str, svc: dict[str, Any]) -> list[Action]:
