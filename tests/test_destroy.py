@@ -531,3 +531,43 @@ def test_cli_destroy_reports_a_failure_with_a_nonzero_exit(aws, make_ctx, tmp_pa
     assert aws.calls.count(("iam", "DeleteRole")) == 3  # AccessDenied: reported, not retried
     assert role_exists("web-dev-execution") and role_exists("web-dev-task")
     assert load_balancers() == [] and security_groups() == [] and certificates() == []
+
+
+def test_destroy_right_after_a_create_stopped_past_create_role_deletes_the_roles(aws, make_ctx, clock):
+    """Ctrl-C just after the roles' CreateRole (they are made at once, right after the load
+    balancer): IAM does not show a role to reads for a moment (eventual consistency), so the
+    destroy that follows at once found none and left all three. The stack changed moments ago (its
+    generation parameter): a role that reads as missing is looked at again until IAM shows it."""
+    import pytest
+
+    def ctrl_c(service: str, operation: str, params: dict[str, Any]) -> Any:
+        if (service, operation) in (("iam", "AttachRolePolicy"), ("iam", "PutRolePolicy")):
+            raise KeyboardInterrupt  # the roles' next calls: every CreateRole was sent
+        return None
+
+    aws.injectors.append(ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        engine.create(make_ctx())
+    aws.injectors.clear()
+    roles = ("web-dev-execution", "web-dev-task", "web-dev-infrastructure")
+    made = {r["RoleName"] for r in client("iam").list_roles()["Roles"]}
+    assert set(roles) <= made  # made before the interrupt ...
+    unseen = []
+    for role in roles:  # ... and not yet shown to reads (IAM's eventual consistency)
+        try:
+            client("iam").get_role(RoleName=role)
+        except Exception as exc:
+            unseen.append(getattr(exc, "response", {}).get("Error", {}).get("Code"))
+    assert unseen == ["NoSuchEntity"] * 3
+
+    result = destroy(make_ctx(), purge=True)
+
+    assert result["failed"] == []
+    assert {name for resource, name in names(result["deleted"]) if resource == "IAM role"} == set(roles)
+    assert not {r["RoleName"] for r in client("iam").list_roles()["Roles"]} & set(roles)
+
+
+def test_destroy_of_a_stack_that_never_ran_waits_for_no_role(aws, make_ctx, clock):
+    """No run changed the stack (no generation parameter): a missing role is missing, no wait."""
+    result = destroy(make_ctx(), purge=True)
+    assert result["deleted"] == [] and clock.sleeps == []

@@ -189,6 +189,46 @@ def get_role(ctx: Context, name: str) -> dict[str, Any] | None:
             raise
 
 
+def unsettled_for(ctx: Context) -> float:
+    """How long IAM may still answer NoSuchEntity for a role the stack's last run created: IAM is
+    eventually consistent ("Changes that I make are not always immediately visible", IAM User
+    Guide), so a destroy right after a create that stopped moments after CreateRole (Ctrl-C, a
+    crash: the roles are made at once, IamStep.concurrent) may not see them. The last changing run
+    ended when it rewrote the stack's generation parameter (lock.py); up to
+    ``Timeouts.propagation`` after that, a role that reads as missing is looked at again. 0 when no
+    run changed the stack lately (a destroy of an old or never created stack does not wait)."""
+    from datetime import datetime
+
+    with doing("read the stack's generation"):
+        try:
+            found = ctx.client("ssm").get_parameter(Name=ctx.names.generation_parameter)["Parameter"]
+        except Exception as exc:
+            if is_code(exc, "ParameterNotFound"):
+                return 0.0
+            raise
+    changed = found.get("LastModifiedDate")
+    if not isinstance(changed, datetime):
+        return 0.0
+    bound = ctx.timeouts.propagation
+    return max(0.0, min(bound, changed.timestamp() + bound - ctx.wall()))
+
+
+def _readable(ctx: Context, name: str, bound: float) -> dict[str, Any] | None:
+    """The role, once IAM shows it, or None if it still does not after ``bound`` seconds."""
+    from ..errors import WaitTimeout
+
+    try:
+        return waiting.retry(
+            ctx,
+            f"IAM role {name} to be readable (the last run may have made it moments ago)",
+            lambda: dict(ctx.client("iam").get_role(RoleName=name)["Role"]),
+            lambda e: is_code(e, "NoSuchEntity"),
+            bound,
+        )
+    except WaitTimeout:
+        return None
+
+
 class IamStep(Step):
     title = "IAM roles"
     reads = ("secret_arns", "decrypt_keys")  # the parameters and keys the execution role may read
@@ -363,8 +403,13 @@ class IamStep(Step):
         actions = []
         n = ctx.names
         services = (service_ref(ctx), *worker_service_refs(ctx))  # every service that runs with them
+        settling: list[float] = []  # found once: how long IAM may still hide a role the last run made
         for name in (n.execution_role, n.task_role, n.infrastructure_role):  # whatever the strategy now
             role = get_role(ctx, name)
+            if role is None:
+                if not settling:
+                    settling.append(unsettled_for(ctx))
+                role = _readable(ctx, name, settling[0]) if settling[0] > 0 else None
             if role is None:
                 continue
             if not ctx.names.owns(tag_dict(role.get("Tags"))):
