@@ -1415,12 +1415,15 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
 
     def default_config(zone: str, region: str) -> str:
-        """demo_config() without cloudfront_certificate and without the [service.deploy] before
-        migration (their defaults: the plain stack; the demo variant has both)."""
+        """demo_config() without cloudfront_certificate, without the [service.deploy] before
+        migration and without the demo's worker and job (the plain stack: the web service alone;
+        the demo variant has all of them)."""
         import re
 
+        from ecsup.sandbox import DEMO_JOB_CONFIG
+
         demo = demo_config(zone, region)
-        text = demo.replace("cloudfront_certificate = true\n", "")
+        text = demo.replace("cloudfront_certificate = true\n", "").replace(DEMO_JOB_CONFIG, "")
         text = re.sub(r"\n\[service\.deploy\]\n(#[^\n]*\n)*before = [^\n]*\n", "\n", text)
         if text == demo or "before =" in text:
             raise RuntimeError("demo_config() changed: cannot derive the plain config from it")
