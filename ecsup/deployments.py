@@ -250,30 +250,34 @@ def _likely_cause(diagnosis: str) -> str | None:
 
 
 # -- reading ------------------------------------------------------------------------------
-def service(ctx: Context, to: str = "deploy to") -> dict[str, Any]:
-    """The stack's service, which must exist and be ecsup's; ``to``: what the command would do
-    with it, for the error when there is none ("restart", "scale", "run a task beside")."""
-    with doing(f"look up service {ctx.names.service}"):
+def service(
+    ctx: Context, to: str = "deploy to", name: str = "", missing: tuple[str, str] | None = None
+) -> dict[str, Any]:
+    """The stack's service (or ``name``'s: a worker's), which must exist and be ecsup's; ``to``: what
+    the command would do with it, for the error when there is none ("restart", "scale", "run a task
+    beside"); ``missing``: that error's message and hint instead of the web service's."""
+    name = name or ctx.names.service
+    with doing(f"look up service {name}"):
         try:
-            found = ctx.client("ecs").describe_services(
-                cluster=ctx.names.cluster, services=[ctx.names.service], include=["TAGS"]
-            )["services"]
+            found = ctx.client("ecs").describe_services(cluster=ctx.names.cluster, services=[name], include=["TAGS"])[
+                "services"
+            ]
         except Exception as exc:
             if not is_code(exc, "ClusterNotFoundException"):
                 raise
             found = []
     svc = next((s for s in found if s.get("status") == "ACTIVE"), None)
     if svc is None:
-        raise StackMissing(
-            f"there is no service {ctx.names.service} in {ctx.region} to {to}",
-            hint="`ecsup create` builds the stack first",
+        message, hint = missing or (
+            f"there is no service {name} in {ctx.region} to {to}",
+            "`ecsup create` builds the stack first",
         )
+        raise StackMissing(message, hint=hint)
     if not ctx.names.owns(tag_dict(svc.get("tags"), "key", "value")):
         from .errors import OwnershipConflict
 
         raise OwnershipConflict(
-            f"ECS service {ctx.names.service!r} exists but does not carry ecsup's tags for app={ctx.names.app}, "
-            f"env={ctx.names.env}"
+            f"ECS service {name!r} exists but does not carry ecsup's tags for app={ctx.names.app}, env={ctx.names.env}"
         )
     ctx.learn_account(str(svc.get("serviceArn", "")))  # a job's state machine ARN needs it (release.py)
     return dict(svc)

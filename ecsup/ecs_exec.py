@@ -145,31 +145,17 @@ def target_of(ctx: Context, workload: str | None) -> Target:
 
 def _worker_service(ctx: Context, where: Target) -> dict[str, Any]:
     """A worker's ECS service, which must exist and be ecsup's."""
-    from .deployments import StackMissing
-    from .errors import OwnershipConflict, is_code
-    from .names import tag_dict
+    from .deployments import service
 
-    with doing(f"look up service {where.service}"):
-        try:
-            found = ctx.client("ecs").describe_services(
-                cluster=ctx.names.cluster, services=[where.service], include=["TAGS"]
-            )["services"]
-        except Exception as exc:
-            if not is_code(exc, "ClusterNotFoundException"):
-                raise
-            found = []
-    svc = next((s for s in found if s.get("status") == "ACTIVE"), None)
-    if svc is None:
-        raise StackMissing(
+    return service(
+        ctx,
+        "exec into",
+        where.service,
+        (
             f"there is no service {where.service} (worker {where.workload}) in {ctx.region} to exec into",
-            hint="`ecsup create` builds it",
-        )
-    if not ctx.names.owns(tag_dict(svc.get("tags"), "key", "value")):
-        raise OwnershipConflict(
-            f"ECS service {where.service!r} exists but does not carry ecsup's tags for app={ctx.names.app}, "
-            f"env={ctx.names.env}"
-        )
-    return dict(svc)
+            "`ecsup create` builds it",
+        ),
+    )
 
 
 def pick_task(ctx: Context, task: str | None, where: Target | None = None) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -53,8 +53,7 @@ from .deployments import (
     started_deployment,
     watch,
 )
-from .errors import EcsupError, OwnershipConflict, doing, is_code
-from .names import tag_dict
+from .errors import EcsupError, doing, is_code
 from .steps.jobs import point_jobs_at, state_machine_arn
 
 RECORD_TAG = "ecsup:release:"  # on a web revision: ecsup:release:<workload> = <family>:<revision>
@@ -86,28 +85,18 @@ class Member:
 # -- reading ----------------------------------------------------------------------------------------
 def worker_service(ctx: Context, name: str, to: str = "release") -> dict[str, Any]:
     """The worker's ECS service, which must exist and be ecsup's."""
+    from .deployments import service
+
     service_name = ctx.names.workload(name)
-    with doing(f"look up service {service_name}"):
-        try:
-            found = ctx.client("ecs").describe_services(
-                cluster=ctx.names.cluster, services=[service_name], include=["TAGS"]
-            )["services"]
-        except Exception as exc:
-            if not is_code(exc, "ClusterNotFoundException"):
-                raise
-            found = []
-    svc = next((s for s in found if s.get("status") == "ACTIVE"), None)
-    if svc is None:
-        raise StackMissing(
+    return service(
+        ctx,
+        to,
+        service_name,
+        (
             f"worker {name} has no service {service_name} in {ctx.region} to {to}: nothing was changed",
-            hint="`ecsup create` builds it (ecsup.toml names it under [workers])",
-        )
-    if not ctx.names.owns(tag_dict(svc.get("tags"), "key", "value")):
-        raise OwnershipConflict(
-            f"ECS service {service_name!r} exists but does not carry ecsup's tags for app={ctx.names.app}, "
-            f"env={ctx.names.env}"
-        )
-    return dict(svc)
+            "`ecsup create` builds it (ecsup.toml names it under [workers])",
+        ),
+    )
 
 
 def _run_parameters(definition: dict[str, Any]) -> dict[str, Any] | None:

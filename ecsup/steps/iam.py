@@ -420,21 +420,26 @@ class IamStep(Step):
         return actions
 
     def _delete(self, ctx: Context, name: str) -> str:
-        iam = ctx.client("iam")
-        with doing(f"delete IAM role {name}"):
-            try:
-                for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=name):
-                    for p in page["AttachedPolicies"]:
-                        iam.detach_role_policy(RoleName=name, PolicyArn=p["PolicyArn"])
-                for page in iam.get_paginator("list_role_policies").paginate(RoleName=name):
-                    for policy in page["PolicyNames"]:
-                        iam.delete_role_policy(RoleName=name, PolicyName=policy)
-                iam.delete_role(RoleName=name)
-            except Exception as exc:
-                if is_code(exc, "NoSuchEntity"):
-                    return "already gone"
-                raise
-        return "deleted"
+        return delete_role(ctx, name)
+
+
+def delete_role(ctx: Context, name: str) -> str:
+    """Detach and delete a role's policies, then the role (the stack's roles, the jobs' roles)."""
+    iam = ctx.client("iam")
+    with doing(f"delete IAM role {name}"):
+        try:
+            for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=name):
+                for p in page["AttachedPolicies"]:
+                    iam.detach_role_policy(RoleName=name, PolicyArn=p["PolicyArn"])
+            for page in iam.get_paginator("list_role_policies").paginate(RoleName=name):
+                for policy in page["PolicyNames"]:
+                    iam.delete_role_policy(RoleName=name, PolicyName=policy)
+            iam.delete_role(RoleName=name)
+        except Exception as exc:
+            if is_code(exc, "NoSuchEntity"):
+                return "already gone"
+            raise
+    return "deleted"
 
 
 # ECS Developer Guide, "Monitor Amazon ECS containers with ECS Exec" (IAM permissions required

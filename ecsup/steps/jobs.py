@@ -59,7 +59,7 @@ from ..plan import KNOWN_AFTER_APPLY, Action, Change
 from ..workloads import JOB_STARTED_BY_PREFIX, JobConfig
 from . import Step, check_owner, foreign, resolve
 from .ecs import _effective, ecs_tags, eventually_consistent, plan_family_deletion, settled_image
-from .iam import _doc, _norm, get_role, role_arn, trust
+from .iam import _doc, _norm, delete_role, get_role, role_arn, trust
 from .workloads import workload_task_definition
 
 JOB_TAG = "ecsup:job"  # on each job's state machine, alarm and tasks: which job
@@ -337,24 +337,6 @@ def _policy_summary(policy: dict[str, Any]) -> str:
         {a for s in policy["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     )
     return ", ".join(actions)
-
-
-def delete_role(ctx: Context, name: str) -> str:
-    iam = ctx.client("iam")
-    with doing(f"delete IAM role {name}"):
-        try:
-            for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=name):
-                for p in page["AttachedPolicies"]:
-                    iam.detach_role_policy(RoleName=name, PolicyArn=p["PolicyArn"])
-            for page in iam.get_paginator("list_role_policies").paginate(RoleName=name):
-                for policy in page["PolicyNames"]:
-                    iam.delete_role_policy(RoleName=name, PolicyName=policy)
-            iam.delete_role(RoleName=name)
-        except Exception as exc:
-            if is_code(exc, "NoSuchEntity"):
-                return "already gone"
-            raise
-    return "deleted"
 
 
 def settle_roles(ctx: Context) -> None:
