@@ -174,7 +174,9 @@ def test_destroy_with_workers_converges_after_a_crash_before_every_mutating_call
             assert_no_workers_left()
         if not crashed:
             break
-    assert len(crashed_at) >= total - 5, (len(crashed_at), total)
+    # how many calls a destroy makes varies with its retries (above): a loaded machine's first destroy
+    # made 53, the crashed ones 45; the loop must still have crashed before most of them
+    assert len(crashed_at) >= total * 3 // 4, (len(crashed_at), total)
     assert {"DeleteService", "DeleteScalingPolicy", "DeregisterTaskDefinition", "DeleteTaskDefinitions"} <= set(
         crashed_at
     )
