@@ -177,6 +177,6 @@ def test_destroy_with_workers_converges_after_a_crash_before_every_mutating_call
     # how many calls a destroy makes varies with its retries (above): a loaded machine's first destroy
     # made 53, the crashed ones 45; the loop must still have crashed before most of them
     assert len(crashed_at) >= total * 3 // 4, (len(crashed_at), total)
-    assert {"DeleteService", "DeleteScalingPolicy", "DeregisterTaskDefinition", "DeleteTaskDefinitions"} <= set(
-        crashed_at
-    )
+    # the workers' own deletions that come before the last ones (which of the last few calls is n-th
+    # varies with the retries, so the loop may end before crashing at one of them)
+    assert {"DeleteService", "DeleteScalingPolicy", "DeregisterScalableTarget"} <= set(crashed_at), crashed_at
