@@ -421,6 +421,14 @@ def plan(
         ),
     ] = False,
     verbose: VerboseOption = False,
+    output_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            metavar="FORMAT",
+            help="text (the default), json (as --json) or markdown (for a pull request comment).",
+        ),
+    ] = "text",
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
@@ -428,8 +436,9 @@ def plan(
     """Show what `create` would do, without changing anything: the changes, then how many
     resources stay unchanged (--verbose lists them)."""
     _aws_options(tctx, profile, region, endpoint_url)
+    fmt = _plan_format(output_format, json_output)
     try:
-        changes = _plan(tctx, config, json_output, verbose)
+        changes = _plan(tctx, config, fmt == "json", verbose, fmt)
     except typer.Exit as done:
         if detailed_exitcode and done.exit_code == EXIT_CONFIG_CODE:
             raise typer.Exit(1) from None  # Terraform's convention: 2 means "changes", so errors are 1
@@ -439,14 +448,29 @@ def plan(
 
 
 EXIT_CONFIG_CODE = 2
+PLAN_FORMATS = ("text", "json", "markdown")  # a new format: a name here and a branch in _plan
 
 
-def _plan(tctx: typer.Context, config: str, json_output: bool, verbose: bool = False) -> bool:
+def _plan_format(value: str, json_output: bool) -> str:
+    """--format's value (--json is --format json); a usage error (exit 2) for anything else."""
+    from .errors import OptionError
+    from .render import make_console
+
+    fmt = value.strip().lower()
+    with _handled(make_console(sys.stderr)):
+        if fmt not in PLAN_FORMATS:
+            raise OptionError(f"--format {value!r} is not one of {', '.join(PLAN_FORMATS)}")
+        if json_output and fmt not in ("text", "json"):
+            raise OptionError(f"--json and --format {fmt} ask for two formats", hint="give one of them")
+    return "json" if json_output else fmt
+
+
+def _plan(tctx: typer.Context, config: str, json_output: bool, verbose: bool = False, fmt: str = "text") -> bool:
     """Print the plan; True when it has changes."""
     from .engine import cost_change, cost_line, make_plan, sharing_line
-    from .render import plan_summary
+    from .render import plan_markdown, plan_summary
 
-    ctx, ui, err = _setup(tctx, config, json_output)
+    ctx, ui, err = _setup(tctx, config, json_output or fmt != "text")  # stdout: the document alone
     ctx.mode = "plan"
     with _handled(err, ctx.redact):
         ui.print(f"ecsup plan {ctx.names.stack} in {ctx.region}{ctx.whereabouts()}", style="bold")
@@ -454,7 +478,12 @@ def _plan(tctx: typer.Context, config: str, json_output: bool, verbose: bool = F
         changes = outcome.changes()
         money = cost_change(ctx, outcome) if changes else None
         saving = sharing_line(ctx, outcome)
-        if json_output:
+        if fmt == "markdown":
+            typer.echo(
+                plan_markdown(ctx.names.stack, ctx.region, outcome.actions, outcome.notes, money, saving, ctx.redact),
+                nl=False,
+            )
+        elif json_output:
             typer.echo(
                 json.dumps(
                     {

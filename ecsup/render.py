@@ -490,3 +490,86 @@ def cost_report(console: Console, estimate: Any) -> None:
     if estimate.prices.note:
         console.print(escape(f"note: {estimate.prices.note}"), style="yellow")
     console.print(escape(estimate.prices_source), style="cyan")
+
+
+# -- a plan as Markdown (a pull request's comment: `ecsup plan --format markdown`) ----------------
+PLAN_MARKER = "<!-- ecsup-plan:{stack} -->"  # the Action finds its earlier comment by it (action.yml)
+WARN_KINDS = ("replace", "delete", "skip")  # what a reviewer must not miss: a resource gone, remade or left alone
+
+
+def _md_cell(text: str) -> str:
+    """A table cell: one line, its pipes escaped (GitHub's table syntax), no raw HTML."""
+    one = " ".join(text.split()).replace(" -> ", " → ")
+    return one.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _md_line(text: str) -> str:
+    return " ".join(text.split()).replace(" -> ", " → ").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _why(action: Action) -> str:
+    parts = [str(c) for c in action.changes]
+    if action.detail:
+        parts.insert(0, action.detail.strip("()"))
+    return "; ".join(parts)
+
+
+def plan_markdown(
+    stack: str,
+    region: str,
+    actions: list[Action],
+    notes: list[str],
+    money: dict[str, Any] | None,
+    saving: str | None = None,
+    redact: Callable[[str], str] = lambda s: s,
+) -> str:
+    """The plan for a pull request comment: a heading with the stack, the changes as a table
+    (+ create, ~ update, -/+ replace, - delete; the resource, its name, why), the monthly cost
+    and its delta, the warnings (deletions, replacements, what is left alone) and the notes;
+    "No changes" when there are none. The first line is a hidden marker naming the stack, which
+    the GitHub Action looks for to update its one comment instead of adding another."""
+    changes = [a for a in actions if a.kind not in ("noop", "keep")]
+    unchanged = len(actions) - len(changes)
+    mutating = [a for a in changes if a.mutates]
+    lines = [PLAN_MARKER.format(stack=stack), f"### ecsup plan: `{stack}` ({region})", ""]
+    if not mutating:
+        lines.append(f"**No changes.** {unchanged} resource{'s' if unchanged != 1 else ''} as configured.")
+    else:
+        lines.append(f"**Plan: {plan_summary(actions)}** ({unchanged} unchanged)")
+    if changes:
+        lines += ["", "| | resource | name | why |", "|---|---|---|---|"]
+        for a in changes:
+            lines.append(
+                f"| `{SYMBOL[a.kind]}` {PLANNED[a.kind]} | {_md_cell(a.resource)} | `{_md_cell(a.name)}` "
+                f"| {_md_cell(_why(a))} |"
+            )
+    if money:
+
+        def usd(value: float | None) -> str:
+            return "nothing" if value is None else f"${value:,.2f}"
+
+        after = usd(money["after"]) + (f" to {usd(money['after_high'])}" if money.get("after_high") else "")
+        sign = "+" if money["delta"] >= 0 else "-"
+        lines += [
+            "",
+            f"**Monthly cost:** {usd(money['before'])} → {after} (**{sign}${abs(money['delta']):,.2f}** a month; "
+            f"Fargate compute {usd(money['compute']['before'])} → {usd(money['compute']['after'])})",
+            f"<sub>{_md_line(money['what'])}; not counted: {_md_line(money['not_counted'])}. "
+            f"{_md_line(money['prices'])}</sub>",
+        ]
+    if saving:
+        lines += ["", _md_line(saving)]
+    warnings = [a for a in changes if a.kind in WARN_KINDS]
+    if warnings:
+        lines += ["", "**Warnings**", ""]
+        for a in warnings:
+            what = {"replace": "replaces", "delete": "deletes", "skip": "leaves alone"}[a.kind]
+            why = _why(a)
+            lines.append(
+                f"- :warning: {what} {_md_line(a.resource)} `{_md_line(a.name)}`"
+                + (f": {_md_line(why)}" if why else "")
+            )
+    if notes:
+        lines += ["", "**Notes**", ""]
+        lines += [f"- {_md_line(note)}" for note in notes]
+    return redact("\n".join(lines)) + "\n"
