@@ -675,7 +675,7 @@ def run_release(
     except BaseException:
         ui.stop_live()
         raise
-    doc = result.as_dict() | {"seconds": round(time.monotonic() - start, 1)}
+    doc = result.as_dict() | {"seconds": round(time.monotonic() - start, 1), "url": ctx.config.url}
     if json_output:
         typer.echo(ctx.redact(json.dumps(doc, indent=2)))
     else:
@@ -1800,6 +1800,123 @@ def secrets_unset(
             ui.print(f"next: {note}" if "ecsup.toml" in note else f"note: {note}", style="yellow")
         if json_output:
             typer.echo(json.dumps(change.as_dict(), indent=2))
+
+
+ci_app = typer.Typer(
+    name="ci",
+    help="CI: GitHub Actions' OIDC provider and deploy role (bootstrap), the workflow file (init github).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(ci_app)
+ci_init_app = typer.Typer(name="init", help="Write a CI system's workflow file.", no_args_is_help=True)
+ci_app.add_typer(ci_init_app)
+
+
+@ci_app.command("bootstrap")
+def ci_bootstrap(
+    tctx: typer.Context,
+    github: Annotated[
+        str,
+        typer.Option(
+            "--github",
+            metavar="OWNER/REPO",
+            help="The repository whose workflows deploy (OWNER@OWNER_ID/REPO@REPO_ID: its numeric ids too).",
+        ),
+    ] = "",
+    branch: Annotated[
+        str, typer.Option("--branch", metavar="BRANCH", help="The branch whose pushes deploy (default main).")
+    ] = "main",
+    environment: Annotated[
+        str,
+        typer.Option("--environment", metavar="NAME", help="Also admit the jobs of this GitHub environment."),
+    ] = "",
+    delete: Annotated[
+        bool,
+        typer.Option(
+            "--delete", help="Remove the deploy role (and the provider, if ecsup made it and no role trusts it)."
+        ),
+    ] = False,
+    plan_only: Annotated[bool, typer.Option("--plan", help="Show what would be done, and do nothing.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    config: ConfigOption = "ecsup.toml",
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+) -> None:
+    """Create (or repair) what a GitHub Actions workflow needs in the account: GitHub's OIDC
+    provider (if missing) and the role <app>-<env>-github-deploy, which trusts it for one repository
+    (its pushes to --branch, its pull requests, --environment's jobs) and holds the stack's policy.
+    Shows the plan, then asks (a terminal) or needs --yes; prints the role's ARN."""
+    _aws_options(tctx, profile, region, endpoint_url)
+    import os
+
+    from . import ci
+    from .errors import OptionError, Refused
+
+    ctx, ui, err = _setup(tctx, config, build=False)
+    with _handled(err, ctx.redact, "re-running `ecsup ci bootstrap` resumes where it stopped"):
+        if delete:
+            if github:
+                raise OptionError("--delete takes no --github", hint="`ecsup ci bootstrap --delete` removes the role")
+            ui.print(f"ecsup ci bootstrap --delete {ctx.names.stack}{ctx.whereabouts()}", style="bold")
+            actions = ci.plan_delete(ctx)
+        else:
+            if not github:
+                raise OptionError("--github OWNER/REPO is required", hint="e.g. --github acme/web")
+            repository = ci.parse_repository(github)
+            boot = ci.Bootstrap(repository, branch, environment)  # validates --branch, --environment
+            if not repository.owner_id:
+                token = os.environ.get("GITHUB_TOKEN") or os.environ.get("GH_TOKEN") or ""
+                owner_id, repo_id = ci.github_ids(repository, token)
+                boot = ci.Bootstrap(
+                    ci.Repository(repository.owner, repository.name, owner_id, repo_id), branch, environment
+                )
+            ui.print(
+                f"ecsup ci bootstrap {ctx.names.stack} for GitHub {repository.full}{ctx.whereabouts()}", style="bold"
+            )
+            actions = ci.plan_bootstrap(ctx, boot)
+        doing = [a for a in actions if a.mutates]
+        for action in actions:
+            ui.action_planned(action)
+        if plan_only or not doing:
+            ui.print(
+                "nothing to do" if not doing else f"Plan: {len(doing)} to change (--plan: nothing done)", style="bold"
+            )
+        else:
+            if not yes and not _ask(f"{len(doing)} change(s) to IAM above"):
+                raise Refused("ci bootstrap not confirmed: nothing was changed", hint="pass --yes to confirm")
+            ui.print("Applying:", style="bold")
+            ci.apply(actions, ui.action_done)
+        if not delete:
+            arn = ci.role_arn(ctx)
+            ui.print(f"role-to-assume: {arn}", style="bold green")
+            if not plan_only:
+                ui.print(
+                    f"next: `gh variable set ECSUP_ROLE_ARN --body {arn}` and `gh variable set AWS_REGION --body "
+                    f"{ctx.region}`, then `ecsup ci init github` writes the workflow",
+                    style="cyan",
+                )
+
+
+@ci_init_app.command("github")
+def ci_init_github(
+    path: Annotated[
+        str, typer.Option("--path", metavar="PATH", help="Where to write it.")
+    ] = ".github/workflows/ecsup.yml",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write the GitHub Actions workflow (the one docs/ci.md shows): the plan on pull requests, a
+    preview per pull request, deploy on main."""
+    from pathlib import Path
+
+    from . import ci
+    from .render import make_console
+
+    with _handled(make_console(sys.stderr)):
+        written = ci.write_workflow(Path(path), force)
+    typer.echo(f"wrote {written}")
+    typer.echo("next: set the repository variables ECSUP_ROLE_ARN and AWS_REGION (`ecsup ci bootstrap` prints them)")
 
 
 # `ecsup --help` lists the commands in the order a user meets them (init first); commands

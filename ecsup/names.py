@@ -92,6 +92,13 @@ class Names:
         return f"{self.stack}-infrastructure"
 
     @property
+    def github_deploy_role(self) -> str:
+        """The role GitHub Actions assumes through OIDC (`ecsup ci bootstrap`): <app>-<env>-github-deploy."""
+        from .policies import GITHUB_DEPLOY_SUFFIX
+
+        return f"{self.stack}{GITHUB_DEPLOY_SUFFIX}"
+
+    @property
     def execution_policy(self) -> str:
         return "ecsup-secrets"
 

@@ -289,29 +289,128 @@ def ci_deploy_policy(
     }
 
 
-def ci_trust_policy(
+# -- CI: GitHub Actions' OIDC provider and the deploy role `ecsup ci bootstrap` makes -------------
+GITHUB_ISSUER = "token.actions.githubusercontent.com"
+GITHUB_AUDIENCE = "sts.amazonaws.com"
+GITHUB_DEPLOY_SUFFIX = "-github-deploy"  # the deploy role: <app>-<env>-github-deploy (names.py)
+
+
+def github_subjects(
     repository: str = "org/web",
     branch: str = "main",
+    environment: str = "",
+    ids: tuple[str, str] | None = ("1234567", "890123456"),
+    pull_requests: bool = True,
+) -> list[str]:
+    """The `sub` claims the deploy role admits: the branch's pushes, the repository's pull requests
+    and, when given, a GitHub environment's jobs -- each in both forms GitHub issues. The name form
+    `repo:OWNER/REPO:<context>`; the immutable form `repo:OWNER@OWNER_ID/REPO@REPO_ID:<context>`,
+    the default `sub` of repositories created (or renamed) on or after 15 July 2026 and of older
+    ones that opt in (aws-actions/configure-aws-credentials#1889 and its README: "append the numeric
+    org and repository IDs after each name, separated by `@`, e.g.
+    `repo:org@123456/repo@789012:ref:refs/heads/main`"; github/docs#45221). ``ids`` = (owner id,
+    repository id), None: the name form only. ``pull_requests``: admit the pull requests' jobs (the
+    plan's comment, previews) too."""
+    owner, name = repository.split("/", 1)
+    contexts = [f"ref:refs/heads/{branch}"] + (["pull_request"] if pull_requests else [])
+    contexts += [f"environment:{environment}"] if environment else []
+    prefixes = [f"repo:{owner}/{name}"] + ([f"repo:{owner}@{ids[0]}/{name}@{ids[1]}"] if ids else [])
+    return [f"{prefix}:{context}" for prefix in prefixes for context in contexts]
+
+
+def ci_trust_policy(
+    subjects: list[str] | None = None,
     account: str = "123456789012",
     partition: str = "aws",
 ) -> Policy:
-    """The deploy role's trust policy: GitHub's OIDC provider, this repository's branch only."""
+    """The deploy role's trust policy: GitHub's OIDC provider, the audience STS, and a `sub` among
+    ``subjects`` (github_subjects: this repository only). StringLike so that a branch may be a
+    pattern (`release/*`); the subjects are otherwise exact."""
     return {
         "Version": VERSION,
         "Statement": [
             {
                 "Effect": "Allow",
-                "Principal": {
-                    "Federated": f"arn:{partition}:iam::{account}:oidc-provider/token.actions.githubusercontent.com"
-                },
+                "Principal": {"Federated": f"arn:{partition}:iam::{account}:oidc-provider/{GITHUB_ISSUER}"},
                 "Action": "sts:AssumeRoleWithWebIdentity",
                 "Condition": {
-                    "StringEquals": {
-                        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-                        "token.actions.githubusercontent.com:sub": f"repo:{repository}:ref:refs/heads/{branch}",
-                    }
+                    "StringEquals": {f"{GITHUB_ISSUER}:aud": GITHUB_AUDIENCE},
+                    "StringLike": {f"{GITHUB_ISSUER}:sub": subjects if subjects is not None else github_subjects()},
                 },
             }
+        ],
+    }
+
+
+def ci_role_policy(stack: str = "web-dev", account: str = "123456789012", partition: str = "aws") -> Policy:
+    """The deploy role's permissions: what create, deploy and destroy (and every other command) need
+    for this stack -- the operator policy -- and nothing on the deploy role itself: the operator's
+    role actions cover `role/<app>-<env>-*`, which would let a workflow rewrite its own role's trust
+    or permissions (or pass it to a task)."""
+    policy = operator_policy(stack, account, partition)
+    policy["Statement"].append(
+        {
+            "Sid": "NotItsOwnRole",
+            "Effect": "Deny",
+            "Resource": f"arn:{partition}:iam::{account}:role/{stack}{GITHUB_DEPLOY_SUFFIX}",
+            "Action": list(ROLE_ACTIONS),
+        }
+    )
+    return policy
+
+
+# IAM's quotas on a role's policies (IAM User Guide, "IAM and AWS STS quotas"): all inline policies
+# of a role together 10,240 characters, a managed policy 6,144; whitespace is not counted.
+INLINE_ROLE_POLICY_QUOTA = 10_240
+MANAGED_POLICY_QUOTA = 6_144
+
+
+def policy_size(policy: Policy) -> int:
+    """The characters IAM counts against its quotas (the JSON without whitespace)."""
+    return len(json.dumps(policy, separators=(",", ":")))
+
+
+CI_BOOTSTRAP_ACTIONS = (
+    "iam:AddClientIDToOpenIDConnectProvider",
+    "iam:CreateOpenIDConnectProvider",
+    "iam:DeleteOpenIDConnectProvider",
+    "iam:GetOpenIDConnectProvider",
+    "iam:TagOpenIDConnectProvider",
+)
+
+
+def ci_bootstrap_policy(stack: str = "web-dev", account: str = "123456789012", partition: str = "aws") -> Policy:
+    """What `ecsup ci bootstrap` (and `--delete`) needs, run once by an administrator: GitHub's OIDC
+    provider, and the deploy role with its inline policy. ListRoles: `--delete` keeps the provider
+    while another role trusts it."""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "GitHubProvider",
+                "Effect": "Allow",
+                "Resource": f"arn:{partition}:iam::{account}:oidc-provider/{GITHUB_ISSUER}",
+                "Action": list(CI_BOOTSTRAP_ACTIONS),
+            },
+            {
+                "Sid": "DeployRole",
+                "Effect": "Allow",
+                "Resource": f"arn:{partition}:iam::{account}:role/{stack}{GITHUB_DEPLOY_SUFFIX}",
+                "Action": [
+                    "iam:CreateRole",
+                    "iam:DeleteRole",
+                    "iam:DeleteRolePolicy",
+                    "iam:DetachRolePolicy",
+                    "iam:GetRole",
+                    "iam:GetRolePolicy",
+                    "iam:ListAttachedRolePolicies",
+                    "iam:ListRolePolicies",
+                    "iam:PutRolePolicy",
+                    "iam:TagRole",
+                    "iam:UpdateAssumeRolePolicy",
+                ],
+            },
+            {"Sid": "Look", "Effect": "Allow", "Resource": "*", "Action": ["iam:ListRoles", "sts:GetCallerIdentity"]},
         ],
     }
 
@@ -353,6 +452,7 @@ IMPLIED: dict[str, tuple[str, ...]] = {
     "elasticloadbalancing:CreateListener": ("elasticloadbalancing:AddTags",),
     "elasticloadbalancing:CreateRule": ("elasticloadbalancing:AddTags",),
     "iam:CreateRole": ("iam:TagRole",),
+    "iam:CreateOpenIDConnectProvider": ("iam:TagOpenIDConnectProvider",),
     "logs:CreateLogGroup": ("logs:TagResource",),
     "ssm:PutParameter": ("ssm:AddTagsToResource",),
     # [jobs.*]: a state machine is given its role, a schedule the scheduler role
@@ -387,8 +487,9 @@ def allows(policy: Policy, action: str) -> bool:
 # docs page -> (marker, the policy): a ```json block right after `<!-- policy: NAME -->`
 DOCUMENTED: dict[str, tuple[str, Callable[[], Policy]]] = {
     "operator": ("iam.md", operator_policy),
-    "ci-trust": ("releasing.md", ci_trust_policy),
+    "ci-trust": ("releasing.md", lambda: ci_trust_policy(github_subjects(pull_requests=False))),
     "ci-deploy": ("releasing.md", ci_deploy_policy),
+    "ci-bootstrap": ("iam.md", ci_bootstrap_policy),
 }
 _BLOCK = re.compile(r"(<!-- policy: (?P<name>[\w-]+) -->\n```json\n)(?P<body>.*?)(\n```)", re.S)
 

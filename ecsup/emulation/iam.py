@@ -51,6 +51,49 @@ def role_permissions_changed(em: Emulation, resp: Any, proceed: Callable[[], Any
     return result
 
 
+def _federated_principals(document: Any) -> list[str]:
+    import json
+    from urllib.parse import unquote
+
+    try:
+        doc = json.loads(unquote(document)) if isinstance(document, str) else document
+    except ValueError:
+        return []
+    found: list[str] = []
+    statements = doc.get("Statement", []) if isinstance(doc, dict) else []
+    for statement in statements if isinstance(statements, list) else [statements]:
+        principal = statement.get("Principal") if isinstance(statement, dict) else None
+        federated = principal.get("Federated") if isinstance(principal, dict) else None
+        found += [federated] if isinstance(federated, str) else list(federated or [])
+    return found
+
+
+def federated_principal_exists(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """A trust policy naming an OIDC provider the account does not have: AWS refuses it
+    (CreateRole / UpdateAssumeRolePolicy: "MalformedPolicyDocument: Invalid principal in policy";
+    terraform-aws-modules/terraform-aws-iam#202, pulumi/pulumi-eks#871: the provider must exist
+    first). moto accepts any principal."""
+    document = resp._get_param("AssumeRolePolicyDocument") or resp._get_param("PolicyDocument")
+    providers = _iam(resp.current_account).open_id_providers
+    for principal in _federated_principals(document):
+        if ":oidc-provider/" in principal and principal not in providers:
+            raise AwsFault("MalformedPolicyDocument", f'Invalid principal in policy: "Federated":"{principal}"')
+    return proceed()
+
+
+def add_client_id_to_open_id_connect_provider(resp: Any) -> Any:
+    """AddClientIDToOpenIDConnectProvider, which moto lacks: adds an audience (a client id already
+    is no error: the API reference calls the operation idempotent); NoSuchEntity
+    for an unknown provider."""
+    from moto.core.responses import EmptyResult
+
+    provider = resp.backend.get_open_id_connect_provider(resp._get_param("OpenIDConnectProviderArn"))
+    client_id = resp._get_param("ClientID")
+    if client_id not in provider.client_id_list:
+        provider.client_id_list.append(client_id)
+    return EmptyResult()
+
+
 def install(around: Callable[..., None]) -> None:
     from moto.iam import models as iam_models
     from moto.iam.responses import IamResponse as IAM
@@ -63,3 +106,7 @@ def install(around: Callable[..., None]) -> None:
         around(IAM, read, role_read_right_after_create)
     for change in ("put_role_policy", "delete_role_policy", "attach_role_policy", "detach_role_policy"):
         around(IAM, change, role_permissions_changed)
+    around(IAM, "create_role", federated_principal_exists)
+    around(IAM, "update_assume_role_policy", federated_principal_exists)
+    if not hasattr(IAM, "add_client_id_to_open_id_connect_provider"):
+        IAM.add_client_id_to_open_id_connect_provider = add_client_id_to_open_id_connect_provider  # type: ignore[attr-defined]
