@@ -456,3 +456,34 @@ def test_the_workflow_gives_the_action_what_it_needs() -> None:
         "preview-down": ("preview-down", "github.event_name == 'pull_request' && github.event.action == 'closed'"),
         "deploy": ("deploy", "github.event_name == 'push'"),
     }
+
+
+def test_bootstrap_stopped_between_the_role_and_its_policy_converges_on_the_next_run(
+    aws: Any, config_file: Path
+) -> None:
+    from conftest import fail_first
+
+    from ecsup import policies
+
+    aws.injectors.append(fail_first("iam", "PutRolePolicy", "AccessDenied", 1))
+    failed = _bootstrap(config_file, "--github", "acme@111/web@222", "--yes")
+    assert failed.exit_code == 3 and "AccessDenied" in failed.stderr, explain(failed)
+    assert _iam().get_role(RoleName=ROLE)["Role"]["AssumeRolePolicyDocument"] == TRUST
+    aws.reset()
+    again = _bootstrap(config_file, "--github", "acme@111/web@222", "--yes")
+    assert again.exit_code == 0, explain(again)
+    assert "permissions: absent -> web-dev's policy" in again.stdout, again.stdout
+    assert [c for c in aws.mutating() if c[0] == "iam"] == [("iam", "PutRolePolicy")]
+    policy = _iam().get_role_policy(RoleName=ROLE, PolicyName="ecsup-deploy")["PolicyDocument"]
+    assert policy == policies.ci_role_policy("web-dev", ACCOUNT)
+
+
+def test_markdown_plan_of_a_new_stack_names_the_secret_s_parameter_never_its_value(aws: Any, tmp_path: Path) -> None:
+    path = tmp_path / "ecsup.toml"
+    path.write_text(config_text())
+    result = cli("plan", "-c", str(path), "--format", "markdown")  # the value comes from ECSUP_SECRET_DB_PASSWORD
+    assert result.exit_code == 0, explain(result)
+    rows = [line for line in result.stdout.splitlines() if "/web/dev/DB_PASSWORD" in line]
+    assert rows and rows[0].startswith("| `+` create |"), result.stdout
+    assert SECRET_VALUE not in result.stdout + result.stderr
+    assert "**Monthly cost:** nothing → $" in result.stdout
