@@ -150,7 +150,8 @@ def role_policy(ctx: Context) -> dict[str, Any]:
     """The stack's policy (policies.ci_role_policy). One inline policy: IAM counts all of a role's
     inline policies together against 10,240 characters (a managed policy: 6,144), so splitting it
     inline would not help; it is far below that (tests/test_ci.py checks the margin)."""
-    policy = policies.ci_role_policy(ctx.names.stack, ctx.account_id, ctx.partition)
+    previews = f"{ctx.names.app}-pr" if getattr(ctx.config, "preview", None) is not None else ""
+    policy = policies.ci_role_policy(ctx.names.stack, ctx.account_id, ctx.partition, previews)
     size = policies.policy_size(policy)
     if size > policies.INLINE_ROLE_POLICY_QUOTA:
         raise EcsupError(

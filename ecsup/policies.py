@@ -342,12 +342,24 @@ def ci_trust_policy(
     }
 
 
-def ci_role_policy(stack: str = "web-dev", account: str = "123456789012", partition: str = "aws") -> Policy:
+def ci_role_policy(
+    stack: str = "web-dev", account: str = "123456789012", partition: str = "aws", previews: str = ""
+) -> Policy:
     """The deploy role's permissions: what create, deploy and destroy (and every other command) need
     for this stack -- the operator policy -- and nothing on the deploy role itself: the operator's
     role actions cover `role/<app>-<env>-*`, which would let a workflow rewrite its own role's trust
-    or permissions (or pass it to a task)."""
+    or permissions (or pass it to a task). ``previews`` (`<app>-pr`, with a [preview] section): the
+    previews' stacks `<app>-pr-<number>` (the Action's default names) have roles of their own."""
     policy = operator_policy(stack, account, partition)
+    if previews:
+        policy["Statement"].append(
+            {
+                "Sid": "PreviewRoles",
+                "Effect": "Allow",
+                "Resource": f"arn:{partition}:iam::{account}:role/{previews}-*",
+                "Action": list(ROLE_ACTIONS),
+            }
+        )
     policy["Statement"].append(
         {
             "Sid": "NotItsOwnRole",

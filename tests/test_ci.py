@@ -487,3 +487,13 @@ def test_markdown_plan_of_a_new_stack_names_the_secret_s_parameter_never_its_val
     assert rows and rows[0].startswith("| `+` create |"), result.stdout
     assert SECRET_VALUE not in result.stdout + result.stderr
     assert "**Monthly cost:** nothing → $" in result.stdout
+
+
+def test_with_previews_the_deploy_role_may_manage_the_previews_roles_but_still_not_its_own() -> None:
+    from ecsup import policies
+
+    policy = policies.ci_role_policy("web-dev", ACCOUNT, previews="web-pr")
+    previews = next(s for s in policy["Statement"] if s.get("Sid") == "PreviewRoles")
+    assert previews["Resource"] == f"arn:aws:iam::{ACCOUNT}:role/web-pr-*" and "iam:CreateRole" in previews["Action"]
+    assert policy["Statement"][-1]["Effect"] == "Deny" and policy["Statement"][-1]["Resource"] == ROLE_ARN
+    assert "PreviewRoles" not in json.dumps(policies.ci_role_policy("web-dev", ACCOUNT))
