@@ -194,3 +194,41 @@ def test_a_cname_needs_no_aaaa_and_the_plan_says_so(aws, make_ctx):
     assert load_balancer()["IpAddressType"] == "dualstack"
     assert records("AAAA") == [] and len(records("CNAME")) == 1
     assert any("no AAAA record to add" in note for note in ctx.notes)
+
+
+def _on_shared(vpc: Vpc, ipv6: bool, app: str) -> str:
+    text = with_network(vpc, ipv6=ipv6) + '\n[load_balancer]\nshared = "edge"\n'
+    if app == "api":
+        text = text.replace('app = "web"', 'app = "api"').replace(
+            f'hostname = "www.{ZONE}"', f'hostname = "api.{ZONE}"'
+        )
+    return text
+
+
+def test_a_shared_load_balancer_turns_dual_stack_when_a_stack_on_it_asks_and_stays(aws, make_ctx):
+    vpc = make_vpc()
+    engine.create(make_ctx(_on_shared(vpc, ipv6=False, app="web")))
+    elb = client("elbv2")
+    assert elb.describe_load_balancers(Names=["edge"])["LoadBalancers"][0]["IpAddressType"] == "ipv4"
+
+    ctx = make_ctx(_on_shared(vpc, ipv6=True, app="api"))
+    ctx.mode = "plan"
+    planned = [
+        (a.kind, [(c.attribute, c.old, c.new) for c in a.changes])
+        for a in engine.make_plan(ctx).changes()
+        if a.resource == "load balancer"
+    ]
+    assert planned == [("update", [("IP address type", "ipv4", "dualstack")])]
+    engine.create(make_ctx(_on_shared(vpc, ipv6=True, app="api")))
+    lb = elb.describe_load_balancers(Names=["edge"])["LoadBalancers"][0]
+    assert lb["IpAddressType"] == "dualstack"
+    rrs = client("route53").list_resource_record_sets(HostedZoneId=zone_id())["ResourceRecordSets"]
+    aaaa = {r["Name"] for r in rrs if r["Type"] == "AAAA"}
+    assert aaaa == {f"api.{ZONE}."}  # the stack with ipv6 only
+
+    # the stack without ipv6 does not turn it back: it says so, and changes nothing
+    ctx = make_ctx(_on_shared(vpc, ipv6=False, app="web"))
+    ctx.mode = "plan"
+    outcome = engine.make_plan(ctx)
+    assert outcome.changes() == []
+    assert any("shared load balancer edge is dualstack" in note for note in outcome.notes)

@@ -134,3 +134,38 @@ def test_the_plan_shows_what_egress_public_to_ipv6_saves(aws, make_ctx):
     ctx = make_ctx()
     ctx.mode = "plan"
     assert engine.cost_change(ctx, engine.make_plan(ctx)) is None
+
+
+def test_the_stacks_on_a_shared_network_are_counted_by_their_tasks_groups(aws, make_ctx, monkeypatch):
+    from conftest import client
+
+    from ecsup.steps import network_sharing as module
+
+    monkeypatch.setattr(module, "network_name", lambda ctx: "main")  # [network] shared = "main" (the net part's key)
+    ctx = make_ctx()
+    assert module.network_sharing(ctx) == Sharing("main", 1, what="ecsup's network")  # no network yet
+    assert module.network_sharing(ctx, offline=True).known is False
+    ec2 = client("ec2")
+    vpc = ec2.create_vpc(
+        CidrBlock="10.70.0.0/16",
+        TagSpecifications=[{"ResourceType": "vpc", "Tags": [{"Key": "ecsup:network", "Value": "main"}]}],
+    )["Vpc"]["VpcId"]
+    other = ec2.create_vpc(CidrBlock="10.71.0.0/16")["Vpc"]["VpcId"]
+    for name, where, tagged in (
+        ("api-dev-tasks", vpc, True),
+        ("web-dev-tasks", vpc, True),  # this stack: counted once
+        ("jobs-prd-tasks", other, True),  # on another network
+        ("someone-tasks", vpc, False),  # not ecsup's
+    ):
+        tags = [{"Key": "ecsup:app", "Value": name.split("-")[0]}, {"Key": "ecsup:env", "Value": name.split("-")[1]}]
+        ec2.create_security_group(
+            GroupName=name,
+            Description="x",
+            VpcId=where,
+            TagSpecifications=[
+                {"ResourceType": "security-group", "Tags": tags if tagged else [{"Key": "x", "Value": "y"}]}
+            ],
+        )
+    found = module.network_sharing(ctx)
+    assert found is not None and (found.stacks, found.others) == (2, ("api-dev",))
+    assert "ecsup's network main, 2 stacks on it (with api-dev)" in found.note()
