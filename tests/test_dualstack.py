@@ -232,3 +232,17 @@ def test_a_shared_load_balancer_turns_dual_stack_when_a_stack_on_it_asks_and_sta
     outcome = engine.make_plan(ctx)
     assert outcome.changes() == []
     assert any("shared load balancer edge is dualstack" in note for note in outcome.notes)
+
+
+def test_status_reports_a_missing_aaaa_and_an_ipv4_load_balancer(aws, make_ctx):
+    from ecsup import status
+
+    vpc = make_vpc()
+    engine.create(make_ctx(with_network(vpc)))
+    change_records("DELETE", records("AAAA")[0])  # by hand
+    client("elbv2").set_ip_address_type(LoadBalancerArn=load_balancer()["LoadBalancerArn"], IpAddressType="ipv4")
+    rows = {(r.resource, r.name): r for r in status.collect(make_ctx(with_network(vpc))).rows}
+    assert rows[("DNS record", f"www.{ZONE} AAAA")].state == status.MISSING
+    assert rows[("load balancer", "web-dev")].state == status.DRIFT
+    assert "IP address type" in rows[("load balancer", "web-dev")].detail
+    assert rows[("DNS record", f"www.{ZONE}")].state == status.OK
