@@ -1502,6 +1502,12 @@ def cost(
         int, typer.Option(min=0, metavar="N", help="Requests a month the load balancer serves (sets its LCUs).")
     ] = 1_000_000,
     log_gb_per_month: Annotated[float, typer.Option(min=0.0, metavar="GB", help="GB of container logs a month.")] = 1.0,
+    network_gb_per_month: Annotated[
+        float,
+        typer.Option(
+            min=0.0, metavar="GB", help="GB a month the tasks exchange through a NAT gateway or VPC endpoints."
+        ),
+    ] = 10.0,
     deploys_per_month: Annotated[
         int, typer.Option(min=0, metavar="N", help="Deployments a month (new and old tasks overlap in each).")
     ] = 20,
@@ -1528,13 +1534,16 @@ def cost(
             requests_per_month=requests_per_month,
             log_gb_per_month=log_gb_per_month,
             deploys_per_month=deploys_per_month,
+            network_gb_per_month=network_gb_per_month,
         )
         sharing = None
         if ctx.config.load_balancer.shared:  # its hours and addresses are split among its stacks
             from .steps.shared import sharing as count_sharing
 
             sharing = count_sharing(ctx, offline)
-        result = estimate(ctx.config, usage, prices, sharing)
+        from .steps.network_sharing import network_sharing  # [network] shared: its NAT and endpoints split
+
+        result = estimate(ctx.config, usage, prices, sharing, network_sharing(ctx, offline))
         if json_output:
             typer.echo(json.dumps(result.as_dict(), indent=2))
         else:

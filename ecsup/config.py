@@ -79,6 +79,13 @@ class NetworkConfig:
     subnets: tuple[str, ...] = ()  # the tasks'
     alb_subnets: tuple[str, ...] = ()  # the load balancer's (public)
     assign_public_ip: bool = True
+    ipv6: bool = False  # dual-stack: the load balancer, its security group and the DNS record (AAAA) get IPv6
+    egress: str = "public"  # how tasks reach the internet and AWS: public, ipv6, nat, endpoints (EGRESS)
+
+
+# [network] egress: "public" (a public IPv4 each), "ipv6" (no public IPv4: IPv6 through an egress-only
+# gateway), "nat" (private subnets, one NAT gateway), "endpoints" (private subnets, VPC endpoints)
+EGRESS = ("public", "ipv6", "nat", "endpoints")
 
 
 STRATEGIES = ("blue_green", "linear", "canary", "rolling")
@@ -276,6 +283,8 @@ _SCHEMA: dict[str, Any] = {
         "subnets": (list, []),
         "alb_subnets": (list, []),
         "assign_public_ip": (bool, True),
+        "ipv6": (bool, False),
+        "egress": (str, "public"),
     },
     "service": {
         "image": (str, REQUIRED),
@@ -508,6 +517,8 @@ def _validate(raw: dict[str, Any], problems: list[tuple[str, str]], build: list[
     if (net["subnets"] or net["alb_subnets"]) and not net["vpc_id"]:
         key = "network.subnets" if net["subnets"] else "network.alb_subnets"
         problems.append(("network.vpc_id", f"is required when {key} is given"))
+    if net["egress"] not in EGRESS:
+        problems.append(("network.egress", f"{net['egress']!r} must be one of " + ", ".join(EGRESS)))
 
     svc = raw["service"]
     if svc["image"] is not None and (not svc["image"].strip() or any(c.isspace() for c in svc["image"])):
@@ -1005,6 +1016,8 @@ def parse(text: str, path: str = "ecsup.toml", build: bool = True) -> Config:
             subnets=tuple(net["subnets"]),
             alb_subnets=tuple(net["alb_subnets"]),
             assign_public_ip=net["assign_public_ip"],
+            ipv6=net["ipv6"],
+            egress=net["egress"],
         ),
         service=ServiceConfig(
             image=svc["image"].strip(),

@@ -23,6 +23,10 @@ DAYS_PER_MONTH = HOURS_PER_MONTH / 24
 DEFAULT_REQUESTS_PER_MONTH = 1_000_000
 DEFAULT_LOG_GB_PER_MONTH = 1.0
 DEFAULT_DEPLOYS_PER_MONTH = 20
+# The tasks' traffic out of the VPC that is not the load balancer's: image pulls (a few hundred MB
+# a deployment, most of it from S3 through the free gateway endpoint with egress = "endpoints"),
+# log lines, calls to AWS APIs and to the internet.
+DEFAULT_NETWORK_GB_PER_MONTH = 10.0
 KB_PER_REQUEST = 20.0  # request and response together
 
 # Elastic Load Balancing pricing: an ALB's LCU-hours are the largest of these dimensions, each
@@ -51,6 +55,8 @@ class Usage:
     log_gb_per_month: float = DEFAULT_LOG_GB_PER_MONTH
     deploys_per_month: float = DEFAULT_DEPLOYS_PER_MONTH
     kb_per_request: float = KB_PER_REQUEST
+    # what the tasks send and receive through a NAT gateway or VPC endpoints ([network] egress)
+    network_gb_per_month: float = DEFAULT_NETWORK_GB_PER_MONTH
 
 
 def cents(value: float) -> float:
@@ -527,6 +533,7 @@ class Sharing:
     stacks: int
     others: tuple[str, ...] = ()
     known: bool = True  # False: the count could not be read (offline): this stack alone assumed
+    what: str = "shared load balancer"  # or "network" (ecsup's own, [network] shared)
 
     @property
     def share(self) -> str:
@@ -535,9 +542,9 @@ class Sharing:
     def note(self) -> str:
         who = f" (with {', '.join(self.others)})" if self.others else ""
         if not self.known:
-            return f"shared load balancer {self.name}: the stacks on it could not be counted, this one alone assumed"
+            return f"{self.what} {self.name}: the stacks on it could not be counted, this one alone assumed"
         plural = "s" if self.stacks != 1 else ""
-        return f"shared load balancer {self.name}, {self.stacks} stack{plural} on it{who}: this stack's {self.share}"
+        return f"{self.what} {self.name}, {self.stacks} stack{plural} on it{who}: this stack's {self.share}"
 
 
 def load_balancer_lines(usage: Usage, prices: Prices, sharing: Sharing | None = None) -> list[LineItem]:
@@ -577,10 +584,18 @@ def alb_zones(config: Config, region: str) -> tuple[int, str]:
     return ASSUMED_ZONES, f"the default subnets: {ASSUMED_ZONES} zones assumed for {region}"
 
 
-def public_ipv4_line(config: Config, prices: Prices, sharing: Sharing | None = None) -> LineItem:
+def tasks_have_public_ipv4(config: Config) -> bool:
+    """Whether each task has a public IPv4 address: egress "public" with assign_public_ip; every
+    other egress puts the tasks in private subnets without one."""
+    return config.network.egress == "public" and config.network.assign_public_ip
+
+
+def public_ipv4_line(
+    config: Config, prices: Prices, sharing: Sharing | None = None, network_sharing: Sharing | None = None
+) -> LineItem:
     zones, why = alb_zones(config, prices.region)
     low, high = task_counts(config)
-    public = config.network.assign_public_ip
+    public = tasks_have_public_ipv4(config)
     task_low, task_high = (low, high) if public else (0, 0)
     counts = [worker_counts(w) for w in config.workers] if public else []
     workers_low, workers_high = sum(c[0] for c in counts), sum(c[1] for c in counts)
@@ -588,8 +603,10 @@ def public_ipv4_line(config: Config, prices: Prices, sharing: Sharing | None = N
     jobs = sum(job_runs(j).task_hours for j in config.jobs) / HOURS_PER_MONTH if public else 0.0
     split = sharing.stacks if sharing else 1
     alb = zones / split  # the shared load balancer's addresses: this stack's share
-    addresses_low = alb + task_low + workers_low + jobs
-    addresses_high = alb + task_high + workers_high + jobs
+    net_split = network_sharing.stacks if network_sharing else 1
+    nat = 1 / net_split if config.network.egress == "nat" else 0.0  # the NAT gateway's Elastic IP
+    addresses_low = alb + task_low + workers_low + jobs + nat
+    addresses_high = alb + task_high + workers_high + jobs + nat
     alb_text = f"{zones} for the ALB" + (f" / {split} stacks" if split > 1 else "")
     if split > 1:
         why += f"; {sharing.note() if sharing else ''}"
@@ -600,12 +617,23 @@ def public_ipv4_line(config: Config, prices: Prices, sharing: Sharing | None = N
         if config.jobs:
             parts += f" + {_num(jobs, 3)} for the jobs' runs"
         note = f"the ALB has one per availability zone, {zones} ({why}); each task one (network.assign_public_ip)"
+    elif config.network.egress != "public":
+        parts = alb_text
+        note = (
+            f"the ALB has one per availability zone, {zones} ({why}); tasks have none "
+            f'([network] egress = "{config.network.egress}": {EGRESS_WAY[config.network.egress]})'
+        )
     else:
         parts = alb_text
         note = (
             f"the ALB has one per availability zone, {zones} ({why}); tasks have none "
             "(assign_public_ip = false: a NAT gateway or VPC endpoints, not counted, carry their traffic)"
         )
+    if nat:
+        parts += " + 1 for the NAT gateway" + (f" / {net_split} stacks" if net_split > 1 else "")
+        note += "; the NAT gateway's Elastic IP is a public IPv4 address too"
+    if config.network.ipv6:
+        note += "; dual-stack: IPv6 addresses are free, and the ALB keeps its public IPv4 ones"
     return LineItem(
         "Public IPv4 addresses",
         f"{_counted(round(addresses_low, 3), round(addresses_high, 3), 'address')} ({parts}) "
@@ -614,6 +642,167 @@ def public_ipv4_line(config: Config, prices: Prices, sharing: Sharing | None = N
         addresses_low * HOURS_PER_MONTH * prices.public_ipv4_hour,
         addresses_high * HOURS_PER_MONTH * prices.public_ipv4_hour,
         note + "; charged since February 2024",
+    )
+
+
+# -- the network ([network] egress, ipv6) -----------------------------------------------------------
+EGRESS_WAY = {
+    "public": "a public IPv4 address each",
+    "ipv6": "IPv6 through an egress-only internet gateway, which is free",
+    "nat": "private subnets behind one NAT gateway",
+    "endpoints": "private subnets with VPC endpoints for ECR, S3, CloudWatch Logs and SSM",
+}
+ECSUP_NETWORK_ZONES = 3  # ecsup's own network ([network] shared): up to 3 zones where Fargate runs
+
+
+def network_zones(config: Config, region: str) -> tuple[int, str]:
+    """(number of the tasks' availability zones, why): where an interface endpoint has a network
+    interface each."""
+    net = config.network
+    if net.subnets:
+        return len(net.subnets), "network.subnets"
+    if net.alb_subnets:
+        return len(net.alb_subnets), "network.alb_subnets"
+    if getattr(net, "shared", ""):  # [network] shared: ecsup's own network
+        zones = min(ECSUP_NETWORK_ZONES, DEFAULT_SUBNETS.get(region, ASSUMED_ZONES))
+        return zones, f"ecsup's network {getattr(net, 'shared', '')}: up to {ECSUP_NETWORK_ZONES} zones"
+    return alb_zones(config, region)
+
+
+def interface_endpoints(config: Config) -> list[str]:
+    """The interface endpoints egress = "endpoints" gives the tasks (the set steps/egress.py makes):
+    ECR's two, CloudWatch Logs, SSM for the secrets, SSM messages for ECS Exec. S3 is a gateway
+    endpoint: free."""
+    names = ["ecr.api", "ecr.dkr", "logs"]
+    if config.all_secrets:
+        names.append("ssm")
+    if config.service.exec or any(getattr(w, "exec", False) for w in config.workers):
+        names.append("ssmmessages")
+    return names
+
+
+def _network_split(network_sharing: Sharing | None) -> tuple[int, str, str]:
+    """(stacks, " / N stacks" for a quantity, "; ..." for a note) of a network's shared parts."""
+    split = network_sharing.stacks if network_sharing else 1
+    return (
+        split,
+        (f" / {split} stacks" if split > 1 else ""),
+        (f"; {network_sharing.note()}" if network_sharing else ""),
+    )
+
+
+def network_lines(
+    config: Config, usage: Usage, prices: Prices, network_sharing: Sharing | None = None
+) -> list[LineItem]:
+    """What [network] egress adds: NAT gateway hours and data, interface endpoints per zone and their
+    data, the free S3 gateway endpoint; with egress = "ipv6" the egress-only gateway (free) and the
+    tasks' public IPv4 addresses it saves. The network's hours are split among the stacks on it
+    (``network_sharing``, as the shared load balancer's); each stack's data is its own."""
+    egress = config.network.egress
+    split, per, shared_note = _network_split(network_sharing)
+    gb = usage.network_gb_per_month
+    lines: list[LineItem] = []
+    if egress == "nat":
+        hours = HOURS_PER_MONTH * prices.nat_gateway_hour / split
+        lines.append(
+            LineItem(
+                "NAT gateway hours",
+                f"1 NAT gateway x {_num(HOURS_PER_MONTH)} h{per}",
+                f"{_rate(prices.nat_gateway_hour)}/h",
+                hours,
+                hours,
+                '[network] egress = "nat": one NAT gateway for the network, billed whether or not traffic '
+                "comes (its Elastic IP is on the public IPv4 line); one zone's failure cuts the tasks of the "
+                "other zones off the internet" + shared_note,
+            )
+        )
+        lines.append(
+            LineItem(
+                "NAT gateway data processed",
+                f"{_num(gb)} GB",
+                f"{_rate(prices.nat_gateway_gb)}/GB",
+                gb * prices.nat_gateway_gb,
+                gb * prices.nat_gateway_gb,
+                "everything the tasks send or receive outside the VPC except through the load balancer (image "
+                "pulls, logs, AWS API calls), on top of data transfer; an assumption: --network-gb-per-month "
+                "changes it",
+            )
+        )
+    elif egress == "endpoints":
+        names = interface_endpoints(config)
+        zones, why = network_zones(config, prices.region)
+        hours = len(names) * zones * HOURS_PER_MONTH * prices.vpc_endpoint_hour / split
+        lines.append(
+            LineItem(
+                "VPC interface endpoints",
+                f"{len(names)} endpoints ({', '.join(names)}) x {zones} zones x {_num(HOURS_PER_MONTH)} h{per}",
+                f"{_rate(prices.vpc_endpoint_hour)}/endpoint-zone-h",
+                hours,
+                hours,
+                f'[network] egress = "endpoints": each endpoint has a network interface in each of the tasks\' '
+                f"{zones} zones ({why}), billed whether or not traffic comes" + shared_note,
+            )
+        )
+        lines.append(
+            LineItem(
+                "VPC endpoints data processed",
+                f"{_num(gb)} GB",
+                f"{_rate(prices.vpc_endpoint_gb)}/GB",
+                gb * prices.vpc_endpoint_gb,
+                gb * prices.vpc_endpoint_gb,
+                "what the tasks exchange with ECR, CloudWatch Logs and SSM (image layers come from S3 through "
+                "the gateway endpoint, free: this is an upper bound); an assumption: --network-gb-per-month "
+                "changes it",
+            )
+        )
+        lines.append(
+            LineItem(
+                "S3 gateway endpoint",
+                "1 (ECR's image layers)",
+                "free",
+                0.0,
+                0.0,
+                "gateway endpoints cost nothing, per hour or per GB",
+            )
+        )
+    elif egress == "ipv6":
+        lines.append(
+            LineItem(
+                "Egress-only internet gateway",
+                "1 (the tasks' IPv6 way out)",
+                "free",
+                0.0,
+                0.0,
+                "no hourly or data processing charge; data transfer out is billed as over IPv4",
+            )
+        )
+    saved = ipv4_saved_line(config, prices)
+    if saved is not None:
+        lines.append(saved)
+    return lines
+
+
+def ipv4_saved_line(config: Config, prices: Prices) -> LineItem | None:
+    """The tasks' public IPv4 addresses an egress other than "public" does without: 0 on the bill,
+    what it saves against egress = "public" in the note."""
+    if config.network.egress == "public" or not config.network.assign_public_ip:
+        return None
+    low, high = task_counts(config)
+    for worker in config.workers:
+        w_low, w_high = worker_counts(worker)
+        low, high = low + w_low, high + w_high
+    jobs = sum(job_runs(j).task_hours for j in config.jobs) / HOURS_PER_MONTH
+    saved_low = (low + jobs) * HOURS_PER_MONTH * prices.public_ipv4_hour
+    saved_high = (high + jobs) * HOURS_PER_MONTH * prices.public_ipv4_hour
+    saving = usd(saved_low) + (f" to {usd(saved_high)}" if cents(saved_low) != cents(saved_high) else "")
+    return LineItem(
+        "Public IPv4 saved",
+        f"{_counted(round(low + jobs, 3), round(high + jobs, 3), 'task address')} not billed",
+        f"{_rate(prices.public_ipv4_hour)}/address-h",
+        0.0,
+        0.0,
+        f'[network] egress = "{config.network.egress}": the tasks have no public IPv4 address; '
+        f'{saving} a month less than egress = "public" on this line',
     )
 
 
@@ -835,7 +1024,7 @@ def deploy_line(config: Config, usage: Usage, prices: Prices) -> LineItem:
     deploy = config.service.deploy
     minutes = overlap_minutes(deploy)
     low, high = task_counts(config)
-    ipv4 = prices.public_ipv4_hour if config.network.assign_public_ip else 0.0
+    ipv4 = prices.public_ipv4_hour if tasks_have_public_ipv4(config) else 0.0
 
     def per_task_hour(count: int) -> float:
         return _compute(config, prices, count) / HOURS_PER_MONTH / count + ipv4 if count else 0.0
@@ -897,23 +1086,40 @@ def assumptions(config: Config, usage: Usage, prices: Prices) -> list[str]:
         out.append(
             "the workers' rolling deployments (new tasks beside the old for a few minutes per release) are not counted"
         )
+    if config.network.egress in ("nat", "endpoints"):
+        out.append(
+            f"{_num(usage.network_gb_per_month)} GB a month through the "
+            + ("NAT gateway" if config.network.egress == "nat" else "VPC endpoints")
+            + " (image pulls, logs, AWS API calls)"
+        )
     out.append(
         "not counted: data transfer out to the internet and between zones, ECR storage and image pulls, "
-        "the CloudWatch alarms of auto scaling, NAT gateways or VPC endpoints, ephemeral storage over 20 GB"
+        "the CloudWatch alarms of auto scaling, "
+        + ("" if config.network.egress in ("nat", "endpoints") else "NAT gateways or VPC endpoints of your own, ")
+        + "ephemeral storage over 20 GB"
     )
     return out
 
 
-def estimate(config: Config, usage: Usage, prices: Prices, sharing: Sharing | None = None) -> Estimate:
+def estimate(
+    config: Config,
+    usage: Usage,
+    prices: Prices,
+    sharing: Sharing | None = None,
+    network_sharing: Sharing | None = None,
+) -> Estimate:
     """The stack's monthly cost, one line per thing AWS bills (and the free ones, at 0.00). On a
-    shared load balancer, its hours and addresses are split equally among its stacks (``sharing``)."""
+    shared load balancer, its hours and addresses are split equally among its stacks (``sharing``);
+    on a shared network ([network] shared), its NAT gateway and endpoints among its stacks
+    (``network_sharing``)."""
     lines = [
         compute_line(config, prices),
         *(worker_line(worker, prices) for worker in config.workers),
         *(job_line(job, prices) for job in config.jobs),
         *job_service_lines(config, prices),
         *load_balancer_lines(usage, prices, sharing),
-        public_ipv4_line(config, prices, sharing),
+        public_ipv4_line(config, prices, sharing, network_sharing),
+        *network_lines(config, usage, prices, network_sharing),
         *logs_lines(config, usage, prices),
         route53_line(config, prices),
         certificate_line(config),

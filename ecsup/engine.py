@@ -679,10 +679,12 @@ def new_workloads(ctx: Context, outcome: Outcome) -> list[str]:
 
 def cost_change(ctx: Context, outcome: Outcome) -> dict[str, Any] | None:
     """The stack's monthly cost before -> after, when the plan makes a new stack, changes what
-    Fargate bills for the web service (cpu, memory, count, architecture, capacity) or adds a worker
-    or a job: the full fixed total of `ecsup cost`'s estimate (compute, workers, jobs, load balancer
-    hours, public addresses, zone, alarms, ...) without what depends on traffic, and the Fargate
-    compute part. The shipped prices and the plan's own facts: no AWS call."""
+    Fargate bills for the web service (cpu, memory, count, architecture, capacity), adds a worker
+    or a job, or changes [network] egress (live_egress: the tasks' public addresses, a NAT gateway,
+    endpoints; a shared network's part counted whole): the full fixed total of `ecsup cost`'s
+    estimate (compute, workers, jobs, load balancer hours, public addresses, zone, alarms, ...)
+    without what depends on traffic, and the Fargate compute part. The shipped prices and the
+    plan's own facts: no AWS call."""
     from dataclasses import replace
 
     from .cost import Sharing, Usage, compute_change, estimate
@@ -698,7 +700,9 @@ def cost_change(ctx: Context, outcome: Outcome) -> dict[str, Any] | None:
         ctx.config, ctx.region, ctx.facts.get("service"), ctx.facts.get("running_size"), count_changes
     )
     new = new_workloads(ctx, outcome)
-    if change is None and not new:
+    egress_before = live_egress(ctx)
+    network_changed = egress_before is not None and egress_before != ctx.config.network.egress
+    if change is None and not new and not network_changed:
         return None
     try:
         prices = shipped_prices(ctx.region)
@@ -711,6 +715,7 @@ def cost_change(ctx: Context, outcome: Outcome) -> dict[str, Any] | None:
     usage = Usage(requests_per_month=0, log_gb_per_month=0, deploys_per_month=0)
     fixed = estimate(ctx.config, usage, prices, sharing)
     total_after = fixed.total_low
+    network: dict[str, Any] | None = None  # a change of [network] egress: its part of the difference
     web = next(line for line in fixed.lines if line.workload == "web")
     compute_before: float | None = round(web.monthly_low, 2)
     compute_after = round(web.monthly_low, 2)
@@ -727,8 +732,16 @@ def cost_change(ctx: Context, outcome: Outcome) -> dict[str, Any] | None:
             ctx.config,
             workers=tuple(w for w in ctx.config.workers if w.name not in new),
             jobs=tuple(j for j in ctx.config.jobs if j.name not in new),
+            network=replace(ctx.config.network, egress=egress_before or ctx.config.network.egress),
         )
-        total_before = round(estimate(without, usage, prices, sharing).total_low - (compute_after - compute_before), 2)
+        before_estimate = estimate(without, usage, prices, sharing)
+        total_before = round(before_estimate.total_low - (compute_after - compute_before), 2)
+        if network_changed:
+            network = {
+                "before": round(_network_total(before_estimate), 2),
+                "after": round(_network_total(fixed), 2),
+                "egress": {"before": egress_before, "after": ctx.config.network.egress},
+            }
     kinds = {w.name: "worker" for w in ctx.config.workers} | {j.name: "job" for j in ctx.config.jobs}
     added = [
         {"workload": line.workload, "kind": kinds[line.workload], "after": round(line.monthly_low, 2)}
@@ -742,10 +755,43 @@ def cost_change(ctx: Context, outcome: Outcome) -> dict[str, Any] | None:
         "delta": round(total_after - (total_before or 0.0), 2),
         "compute": {"before": compute_before, "after": compute_after},
         "new_workloads": added,
+        "network": network,
         "what": "the stack's fixed cost, USD a month",
         "not_counted": NOT_COUNTED,
         "prices": prices.source_line,
     }
+
+
+# the lines of `ecsup cost` a change of [network] egress moves (cost.public_ipv4_line, cost.network_lines)
+NETWORK_LINES = (
+    "Public IPv4 addresses",
+    "NAT gateway hours",
+    "NAT gateway data processed",
+    "VPC interface endpoints",
+    "VPC endpoints data processed",
+)
+
+
+def _network_total(estimate: Any) -> float:
+    return float(sum(line.monthly_low for line in estimate.lines if line.name in NETWORK_LINES))
+
+
+def live_egress(ctx: Context) -> str | None:
+    """The [network] egress the live stack has, as the plan read it: the egress step's reading
+    (fact ``egress_live``) when it gave one, else the web service's tasks: a public IPv4 address
+    (assignPublicIp ENABLED) is "public"; without one, the configured layout is taken as the live
+    one when it is not "public" (which private layout cannot be told from the service). None: no
+    live service, or nothing to tell."""
+    told = ctx.facts.get("egress_live")
+    if isinstance(told, str):
+        return told
+    service = ctx.facts.get("service")
+    if not isinstance(service, dict):
+        return None
+    vpc = (service.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}
+    if vpc.get("assignPublicIp") == "ENABLED":
+        return "public"
+    return ctx.config.network.egress if ctx.config.network.egress != "public" else None
 
 
 def sharing_line(ctx: Context, outcome: Outcome) -> str | None:
@@ -785,6 +831,13 @@ def cost_line(change: dict[str, Any]) -> str:
     after = usd(change["after"]) + (f" to {usd(change['after_high'])}" if change.get("after_high") else "")
     compute = change["compute"]
     added = "".join(f"; new {w['kind']} {w['workload']} {usd(w['after'])}" for w in change.get("new_workloads") or [])
+    network = change.get("network")
+    if network:
+        egress = network["egress"]
+        added += (
+            f"; network (egress {egress['before']} -> {egress['after']}) {usd(network['before'])} -> "
+            f"{usd(network['after'])}"
+        )
     return (
         f"monthly cost: {usd(change['before'])} -> {after} ({'+' if change['delta'] >= 0 else '-'}"
         f"${abs(change['delta']):,.2f} a month; Fargate compute {usd(compute['before'])} -> {usd(compute['after'])}"

@@ -313,6 +313,9 @@ def render(opts: InitOptions) -> str:
         "# # or VPC endpoints for ECR, S3, CloudWatch Logs and SSM) with assign_public_ip = false.",
         '# subnets = ["subnet-0aaaaaaaaaaaaaaa0", "subnet-0bbbbbbbbbbbbbbb0"]',
         "# assign_public_ip = true",
+        "# # Dual-stack: the load balancer answers on IPv6 too and the hostname gets an AAAA alias",
+        "# # (the load balancer's subnets need IPv6 CIDR blocks).",
+        "# ipv6 = false",
         "",
     ]
     return "\n".join(lines)

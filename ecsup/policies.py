@@ -116,7 +116,9 @@ WRITE_ACTIONS = (
     "elasticloadbalancing:ModifyTargetGroup",
     "elasticloadbalancing:ModifyTargetGroupAttributes",
     "elasticloadbalancing:RemoveListenerCertificates",
+    "elasticloadbalancing:SetIpAddressType",  # [network] ipv6: dual-stack, and back
     "elasticloadbalancing:SetSecurityGroups",
+    "elasticloadbalancing:SetSubnets",  # drift repair of the load balancer's subnets
     "logs:AssociateKmsKey",
     "logs:CreateLogGroup",
     "logs:DeleteLogGroup",

@@ -77,6 +77,16 @@ TABLE_SOURCE = "AWS pricing pages and AWS Price List data (sources listed in ecs
 #   (AWS Price List bulk API, AmazonECS ap-northeast-1, publicationDate 2026-07-07).
 # - Public IPv4: $0.005 per address-hour in every region since 2024-02-01 (AWS News Blog, "New
 #   AWS Public IPv4 Address Charge"; an eu-west-1 bill: 1,783 address-hours for $8.91).
+# - The network ([network] egress; not in REQUIRED: a Price List answer without them keeps the
+#   table's figure). NAT gateway per hour and per GB processed (AmazonEC2, productFamily "NAT
+#   Gateway", usage types <prefix>-NatGateway-Hours / -NatGateway-Bytes): $0.045 / $0.045 in
+#   us-east-1 (Price List SKU M2YSHUBETB3JX4M4, 2025-10) and us-west-2, $0.048 in eu-west-1, $0.052
+#   in eu-central-1, $0.062 in ap-northeast-1 (aws.amazon.com/vpc/pricing/; European figures also a
+#   2026 regional comparison, cloudpipelines.pages.dev). An interface VPC endpoint per availability
+#   zone and hour and per GB processed (AmazonVPC, VpcEndpoint-Hours / VpcEndpoint-Bytes, first
+#   tier): $0.01 / $0.01 in us-east-1 and us-west-2, $0.011 in eu-west-1, $0.012 in eu-central-1,
+#   $0.014 in ap-northeast-1 per hour, $0.01 per GB everywhere (aws.amazon.com/privatelink/pricing/).
+#   The S3 gateway endpoint is free.
 TABLE: dict[str, dict[str, float]] = {
     "us-east-1": {
         "fargate_vcpu_hour": 0.04048,
@@ -88,6 +98,10 @@ TABLE: dict[str, dict[str, float]] = {
         "public_ipv4_hour": 0.005,
         "logs_ingest_gb": 0.50,
         "logs_storage_gb_month": 0.03,
+        "nat_gateway_hour": 0.045,
+        "nat_gateway_gb": 0.045,
+        "vpc_endpoint_hour": 0.01,
+        "vpc_endpoint_gb": 0.01,
     },
     "us-west-2": {
         "fargate_vcpu_hour": 0.04048,
@@ -99,6 +113,10 @@ TABLE: dict[str, dict[str, float]] = {
         "public_ipv4_hour": 0.005,
         "logs_ingest_gb": 0.50,
         "logs_storage_gb_month": 0.03,
+        "nat_gateway_hour": 0.045,
+        "nat_gateway_gb": 0.045,
+        "vpc_endpoint_hour": 0.01,
+        "vpc_endpoint_gb": 0.01,
     },
     "eu-west-1": {
         "fargate_vcpu_hour": 0.04048,
@@ -110,6 +128,10 @@ TABLE: dict[str, dict[str, float]] = {
         "public_ipv4_hour": 0.005,
         "logs_ingest_gb": 0.57,
         "logs_storage_gb_month": 0.03,
+        "nat_gateway_hour": 0.048,
+        "nat_gateway_gb": 0.048,
+        "vpc_endpoint_hour": 0.011,
+        "vpc_endpoint_gb": 0.01,
     },
     "eu-central-1": {
         "fargate_vcpu_hour": 0.04656,
@@ -121,6 +143,10 @@ TABLE: dict[str, dict[str, float]] = {
         "public_ipv4_hour": 0.005,
         "logs_ingest_gb": 0.63,
         "logs_storage_gb_month": 0.0324,
+        "nat_gateway_hour": 0.052,
+        "nat_gateway_gb": 0.052,
+        "vpc_endpoint_hour": 0.012,
+        "vpc_endpoint_gb": 0.01,
     },
     "ap-northeast-1": {
         "fargate_vcpu_hour": 0.05056,
@@ -132,6 +158,10 @@ TABLE: dict[str, dict[str, float]] = {
         "public_ipv4_hour": 0.005,
         "logs_ingest_gb": 0.76,
         "logs_storage_gb_month": 0.033,
+        "nat_gateway_hour": 0.062,
+        "nat_gateway_gb": 0.062,
+        "vpc_endpoint_hour": 0.014,
+        "vpc_endpoint_gb": 0.01,
     },
 }
 
@@ -156,6 +186,11 @@ class Prices:
     logs_ingest_gb: float
     logs_storage_gb_month: float
     route53_zone_month: float = ROUTE53_ZONE_MONTH
+    # the network ([network] egress): us-east-1's unless the table or the API has the region's
+    nat_gateway_hour: float = 0.045
+    nat_gateway_gb: float = 0.045
+    vpc_endpoint_hour: float = 0.01  # an interface endpoint in one availability zone
+    vpc_endpoint_gb: float = 0.01
     # the same in the shipped table's regions (above); not read from the Price List API
     sfn_transition: float = STEP_FUNCTIONS_TRANSITION
     scheduler_invocation: float = SCHEDULER_INVOCATION
@@ -275,6 +310,16 @@ _QUERIES: list[tuple[str, list[tuple[str, str, str]], dict[str, str]]] = [
         [("CONTAINS", "usagetype", "TimedStorage-ByteHrs")],
         {"TimedStorage-ByteHrs": "logs_storage_gb_month"},
     ),
+    (
+        "AmazonEC2",
+        [("TERM_MATCH", "productFamily", "NAT Gateway")],
+        {"NatGateway-Hours": "nat_gateway_hour", "NatGateway-Bytes": "nat_gateway_gb"},
+    ),
+    (
+        "AmazonVPC",
+        [("CONTAINS", "usagetype", "VpcEndpoint-")],
+        {"VpcEndpoint-Hours": "vpc_endpoint_hour", "VpcEndpoint-Bytes": "vpc_endpoint_gb"},
+    ),
 ]
 REQUIRED = (
     "fargate_vcpu_hour",
@@ -287,6 +332,8 @@ REQUIRED = (
     "logs_ingest_gb",
     "logs_storage_gb_month",
 )
+# read when the API has them; otherwise the shipped table's (or us-east-1's) figure
+OPTIONAL = ("nat_gateway_hour", "nat_gateway_gb", "vpc_endpoint_hour", "vpc_endpoint_gb")
 _REGION_PREFIX = re.compile(r"^[A-Z]{2,5}\d{0,2}-")
 
 
@@ -350,13 +397,16 @@ def fetch_prices(client: Any, region: str, now: Callable[[], float] = time.time)
     missing = [key for key in REQUIRED if key not in found]
     if missing:
         raise PriceListUnavailable(f"the AWS Price List API has no {', '.join(missing)} for {region}")
+    for key in OPTIONAL:  # not priced by the API for the region: the table's figure, if it has one
+        if key not in found and key in TABLE.get(region, {}):
+            found[key] = TABLE[region][key]
     fetched = datetime.fromtimestamp(now(), UTC).isoformat(timespec="seconds")
     return Prices(region=region, kind=API_KIND, date=fetched, **found)
 
 
 # -- the disk cache ----------------------------------------------------------------------------
 CACHE_MAX_AGE = 86400.0  # a day
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: the network's prices
 
 
 def cache_dir() -> Path:

@@ -92,7 +92,7 @@ def line(est: Any, name: str) -> Any:
 def test_the_table_covers_the_five_regions_with_every_price() -> None:
     assert {"us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-northeast-1"} <= set(TABLE)
     for region, row in TABLE.items():
-        assert set(row) == set(prices_module.REQUIRED), region
+        assert set(row) == set(prices_module.REQUIRED) | set(prices_module.OPTIONAL), region
         assert all(value > 0 for value in row.values()), region
         # Graviton is 20% below x86 in every region AWS publishes
         assert row["fargate_arm_vcpu_hour"] / row["fargate_vcpu_hour"] == pytest.approx(0.8, abs=0.001)
@@ -102,6 +102,7 @@ def test_the_table_covers_the_five_regions_with_every_price() -> None:
     assert TABLE["us-east-1"]["fargate_arm_gb_hour"] == 0.00356
     assert TABLE["ap-northeast-1"]["alb_hour"] == 0.0243
     assert TABLE["ap-northeast-1"]["logs_ingest_gb"] == 0.76
+    assert (TABLE["us-east-1"]["nat_gateway_hour"], TABLE["us-east-1"]["vpc_endpoint_hour"]) == (0.045, 0.01)
 
 
 def test_shipped_prices_say_where_they_come_from() -> None:
@@ -438,6 +439,12 @@ API_PRODUCTS: dict[str, list[str]] = {
     "AmazonVPC": [
         price_item("EU-PublicIPv4:IdleAddress", "0.0050000000", family="VPC Public IPv4 Address"),
         price_item("EU-PublicIPv4:InUseAddress", "0.0060000000", family="VPC Public IPv4 Address"),
+        price_item("EU-VpcEndpoint-Hours", "0.0120000000", family="VpcEndpoint"),
+        price_item("EU-VpcEndpoint-Bytes", [("1048576", "0.0060000000"), ("0", "0.0100000000")], family="VpcEndpoint"),
+    ],
+    "AmazonEC2": [
+        price_item("EU-NatGateway-Hours", "0.0490000000", family="NAT Gateway"),
+        price_item("EU-NatGateway-Bytes", "0.0470000000", family="NAT Gateway"),
     ],
     "AmazonCloudWatch": [
         price_item("EU-VendedLog-Bytes", "0.2500000000", family="Data Payload"),
@@ -516,7 +523,15 @@ def test_fetch_prices_reads_each_price_from_its_usage_type() -> None:
     assert prices.spot_vcpu_hour is None  # no Spot rows: estimated
     assert prices.date == "2026-11-18T11:06:40+00:00"  # NOW, in UTC
     assert prices.source_line == "prices: AWS Price List API, fetched 2026-11-18 11:06 UTC"
-    assert {call["ServiceCode"] for call in fake.calls} == {"AmazonECS", "AWSELB", "AmazonVPC", "AmazonCloudWatch"}
+    assert (prices.nat_gateway_hour, prices.nat_gateway_gb) == (0.049, 0.047)
+    assert (prices.vpc_endpoint_hour, prices.vpc_endpoint_gb) == (0.012, 0.01)  # the first tier
+    assert {call["ServiceCode"] for call in fake.calls} == {
+        "AmazonECS",
+        "AWSELB",
+        "AmazonVPC",
+        "AmazonCloudWatch",
+        "AmazonEC2",
+    }
     for call in fake.calls:
         assert {"Type": "TERM_MATCH", "Field": "regionCode", "Value": REGION} in call["Filters"]
 
@@ -582,9 +597,23 @@ def test_fetch_prices_with_stubber_pages_through_next_token() -> None:
                     "MaxResults": 100,
                 },
             )
+        for service, kind, field, value in [
+            ("AmazonEC2", "TERM_MATCH", "productFamily", "NAT Gateway"),
+            ("AmazonVPC", "CONTAINS", "usagetype", "VpcEndpoint-"),
+        ]:
+            stub.add_response(  # none: the network's prices stay the table's
+                "get_products",
+                {"FormatVersion": "aws_v1", "PriceList": []},
+                {
+                    "ServiceCode": service,
+                    "Filters": [region_filter, {"Type": kind, "Field": field, "Value": value}],
+                    "MaxResults": 100,
+                },
+            )
         prices = fetch_prices(pricing, REGION)
         stub.assert_no_pending_responses()
     assert prices.fargate_arm_gb_hour == 0.004  # from the second page
+    assert prices.nat_gateway_hour == TABLE[REGION]["nat_gateway_hour"]  # not in the answer: the table's
 
 
 def test_access_denied_falls_back_to_the_table_with_the_reason(cache_in_tmp: Path) -> None:
@@ -652,7 +681,7 @@ def test_the_cache_is_used_within_a_day_and_refreshed_after(cache_in_tmp: Path) 
     fake = FakePriceList()
     first = choose_prices(REGION, client=fake.client, now=lambda: NOW)
     calls = len(fake.calls)
-    assert first.kind == "api" and not first.cached and calls == 5
+    assert first.kind == "api" and not first.cached and calls == 7
     cached_file = cache_in_tmp / f"prices-{REGION}.json"
     assert json.loads(cached_file.read_text())["fetched_at"] == NOW
 

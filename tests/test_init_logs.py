@@ -82,13 +82,14 @@ def test_init_minimal_options_write_a_loadable_commented_file(tmp_path: Path) ->
         "alb_subnets",
         "subnets",
         "assign_public_ip",
+        "ipv6",
         "shared",
     ]:
         at = next(i for i, line in enumerate(lines) if line.lstrip("# ").startswith(f"{key} = "))
         assert lines[at - 1].startswith("#"), key
     # the commented-out [network] example is valid once uncommented
     network = "\n".join(line[2:] for line in lines[lines.index("# [network]") :] if line.startswith("# "))
-    assert set(tomllib.loads(network)["network"]) == {"vpc_id", "alb_subnets", "subnets", "assign_public_ip"}
+    assert set(tomllib.loads(network)["network"]) == {"vpc_id", "alb_subnets", "subnets", "assign_public_ip", "ipv6"}
     # so is the [load_balancer] one, shared load balancer included
     start = lines.index("# [load_balancer]")
     end = lines.index("", start)

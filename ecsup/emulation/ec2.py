@@ -84,10 +84,37 @@ def ingress_rules_in_no_promised_order(em: Emulation, resp: Any, proceed: Callab
     return result
 
 
+def _subnet_ipv6_associations_as_aws(original: Any) -> Any:
+    """DescribeSubnets' Ipv6CidrBlockAssociationSet[].Ipv6CidrBlockState.State: "associated" on AWS;
+    moto 5.2 answers the whole state dict as a string ("{'State': 'associated'}"). With the
+    emulation active, the field is AWS's shape."""
+
+    def associations(subnet: Any) -> Any:
+        from . import ACTIVE
+
+        if ACTIVE is None:
+            return original.fget(subnet)
+        return [
+            {
+                "ipv6CidrBlock": a["ipv6CidrBlock"],
+                "associationId": a["associationId"],
+                "ipv6CidrBlockState": {"state": (a.get("ipv6CidrBlockState") or {}).get("State")},
+            }
+            for a in subnet.ipv6_cidr_block_associations.values()
+            if (a.get("ipv6CidrBlockState") or {}).get("State") == "associated"
+        ]
+
+    return property(associations)
+
+
 def install(around: Callable[..., None]) -> None:
+    from moto.ec2.models.subnets import Subnet
     from moto.ec2.models.vpcs import VPCBackend
     from moto.ec2.responses import EC2Response as EC2
 
+    Subnet.ipv6_cidr_block_association_set = _subnet_ipv6_associations_as_aws(  # type: ignore[method-assign]
+        Subnet.ipv6_cidr_block_association_set
+    )
     around(VPCBackend, "create_default_vpc", default_vpc_has_an_internet_gateway, always=True)
     around(EC2, "delete_security_group", security_group_in_use_is_a_dependency_violation)
     around(EC2, "authorize_security_group_ingress", ingress_rules_in_no_promised_order)

@@ -49,6 +49,56 @@ def internet_facing_load_balancer_needs_an_internet_gateway(
     return result
 
 
+# ELB's answer to a dual-stack load balancer in a subnet without an IPv6 CIDR block (CreateLoadBalancer,
+# SetIpAddressType, SetSubnets): "ValidationError: You must specify subnets with an associated IPv6 CIDR
+# block." (kubernetes-sigs/aws-load-balancer-controller#4852, #4865). moto accepts any subnet.
+DUALSTACK_NEEDS_IPV6 = "You must specify subnets with an associated IPv6 CIDR block."
+
+
+def _subnet_has_ipv6(subnet: Any) -> bool:
+    return any(
+        (a.get("ipv6CidrBlockState") or {}).get("State") == "associated"
+        for a in getattr(subnet, "ipv6_cidr_block_associations", {}).values()
+    )
+
+
+def _refuse_dualstack_without_ipv6(account: str, region: str, subnet_ids: list[str]) -> None:
+    ec2 = _ec2(account, region)
+    if any(not _subnet_has_ipv6(ec2.get_subnet(sid)) for sid in subnet_ids):
+        raise AwsFault("ValidationError", DUALSTACK_NEEDS_IPV6)
+
+
+def _subnet_ids(params: dict[str, Any]) -> list[str]:
+    return [*(params.get("Subnets") or []), *(m.get("SubnetId") for m in params.get("SubnetMappings") or [])]
+
+
+def dualstack_needs_ipv6_subnets(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """CreateLoadBalancer with IpAddressType dualstack (or dualstack-without-public-ipv4): every
+    subnet needs an associated IPv6 CIDR block (DUALSTACK_NEEDS_IPV6)."""
+    params = _params(resp)
+    if str(params.get("IpAddressType", "ipv4")).startswith("dualstack"):
+        _refuse_dualstack_without_ipv6(resp.current_account, resp.region, _subnet_ids(params))
+    return proceed()
+
+
+def set_ip_address_type_needs_ipv6_subnets(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """SetIpAddressType to dualstack: the load balancer's subnets need IPv6 CIDR blocks, as at create."""
+    params = _params(resp)
+    lb = _elbv2(resp.current_account, resp.region).load_balancers.get(params.get("LoadBalancerArn"))
+    if lb is not None and str(params.get("IpAddressType", "")).startswith("dualstack"):
+        _refuse_dualstack_without_ipv6(resp.current_account, resp.region, [s.id for s in lb.subnets])
+    return proceed()
+
+
+def set_subnets_of_dualstack_needs_ipv6(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """SetSubnets on a dual-stack load balancer: the new subnets need IPv6 CIDR blocks too."""
+    params = _params(resp)
+    lb = _elbv2(resp.current_account, resp.region).load_balancers.get(params.get("LoadBalancerArn"))
+    if lb is not None and str(getattr(lb, "ip_address_type", "ipv4")).startswith("dualstack"):
+        _refuse_dualstack_without_ipv6(resp.current_account, resp.region, _subnet_ids(params))
+    return proceed()
+
+
 def load_balancer_active_at(delays: Delays, lb: Any) -> float | None:
     """When a load balancer turns (or turned) "active": load_balancer_provisioning after its
     creation; None when the emulation did not see it created (it is active)."""
@@ -386,6 +436,9 @@ def install(around: Callable[..., None]) -> None:
     from moto.elbv2.responses import ELBV2Response as ELB
 
     around(ELB, "create_load_balancer", internet_facing_load_balancer_needs_an_internet_gateway)
+    around(ELB, "create_load_balancer", dualstack_needs_ipv6_subnets)
+    around(ELB, "set_ip_address_type", set_ip_address_type_needs_ipv6_subnets)
+    around(ELB, "set_subnets", set_subnets_of_dualstack_needs_ipv6)
     around(ELB, "create_listener", listener_certificate_must_be_usable)
     around(ELB, "create_listener", listener_order_is_not_promised)
     around(ELB, "modify_listener", listener_certificate_must_be_usable)

@@ -58,6 +58,15 @@ def tls_policy(ctx: Context) -> str:
     return ctx.config.load_balancer.tls_policy
 
 
+def ip_address_type(ctx: Context) -> str:
+    """The load balancer's IpAddressType: "dualstack" with [network] ipv6 (clients reach it on IPv4
+    and IPv6; its subnets need IPv6 CIDR blocks: network.resolve_network checks), else "ipv4"."""
+    return "dualstack" if ctx.config.network.ipv6 else "ipv4"
+
+
+IP_ADDRESS_TYPE = "IP address type"  # the plan's name for the change SetIpAddressType makes
+
+
 TG_ATTRIBUTES = {"deregistration_delay.timeout_seconds": "30"}
 CERTIFICATE_SETTLING = ("UnsupportedCertificate", "CertificateNotFound")
 
@@ -165,11 +174,8 @@ class LoadBalancerStep(Step):
         if n.shared:
             pass  # the shared part is steps/shared.py's (an own one left by a move: steps/move.py's)
         elif lb is None:
-            actions.append(
-                Action(
-                    "create", "load balancer", n.alb, "internet-facing, application", run=lambda: self._create_lb(ctx)
-                )
-            )
+            detail = "internet-facing, application" + (", dual-stack" if ctx.config.network.ipv6 else "")
+            actions.append(Action("create", "load balancer", n.alb, detail, run=lambda: self._create_lb(ctx)))
         elif check_owner(ctx, "load balancer", n.alb, tags.get(lb["LoadBalancerArn"], {})):
             ctx.learn_account(lb["LoadBalancerArn"])
             ctx.facts.update(alb_arn=lb["LoadBalancerArn"], alb_dns=lb["DNSName"], alb_zone=lb["CanonicalHostedZoneId"])
@@ -208,6 +214,10 @@ class LoadBalancerStep(Step):
         have_subnets = sorted(az["SubnetId"] for az in lb.get("AvailabilityZones", []))
         if have_subnets != ctx.facts["alb_subnets"]:
             changes.append(Change("subnets", ",".join(have_subnets), ",".join(ctx.facts["alb_subnets"])))
+        have_type, want_type = lb.get("IpAddressType", "ipv4"), ip_address_type(ctx)
+        ctx.facts["alb_ip_type"] = have_type  # what the plan's cost line takes as "before"
+        if have_type != want_type:
+            changes.append(Change(IP_ADDRESS_TYPE, have_type, want_type))
         want_sg = ctx.facts.get("sg_alb", KNOWN_AFTER_APPLY)
         if lb.get("SecurityGroups", []) != [want_sg]:
             changes.append(Change("security groups", ",".join(lb.get("SecurityGroups", [])), want_sg))
@@ -237,7 +247,7 @@ class LoadBalancerStep(Step):
                 SecurityGroups=[ctx.facts["sg_alb"]],
                 Scheme="internet-facing",
                 Type="application",
-                IpAddressType="ipv4",
+                IpAddressType=ip_address_type(ctx),
                 Tags=ctx.names.tag_list(),
             )["LoadBalancers"][0]
         ctx.facts.update(alb_arn=lb["LoadBalancerArn"], alb_dns=lb["DNSName"], alb_zone=lb["CanonicalHostedZoneId"])
@@ -251,8 +261,15 @@ class LoadBalancerStep(Step):
         with doing(f"configure load balancer {ctx.names.alb}"):
             if attrs:
                 elb.modify_load_balancer_attributes(LoadBalancerArn=arn, Attributes=attrs)
+            # SetIpAddressType "dualstack" needs IPv6 blocks on the subnets it is in, and SetSubnets of
+            # a dual-stack one needs them on the new subnets: to dualstack after the subnets, to ipv4 before
+            retype = any(c.attribute == IP_ADDRESS_TYPE for c in changes)
+            if retype and ip_address_type(ctx) == "ipv4":
+                elb.set_ip_address_type(LoadBalancerArn=arn, IpAddressType="ipv4")
             if any(c.attribute == "subnets" for c in changes):
                 elb.set_subnets(LoadBalancerArn=arn, Subnets=ctx.facts["alb_subnets"])
+            if retype and ip_address_type(ctx) != "ipv4":
+                elb.set_ip_address_type(LoadBalancerArn=arn, IpAddressType=ip_address_type(ctx))
             if any(c.attribute == "security groups" for c in changes):
                 elb.set_security_groups(LoadBalancerArn=arn, SecurityGroups=[ctx.facts["sg_alb"]])
         return ", ".join(c.attribute for c in changes)

@@ -200,6 +200,9 @@ def resolve_network(ctx: Context) -> None:
             ]
         )
 
+    if net.ipv6:
+        _ipv6_subnets_ok(alb, alb_key)
+
     task_key = "network.subnets" if net.subnets else alb_key
     arch = ctx.config.service.cpu_architecture
     unsupported = [s for s in tasks if not fargate_runs_in(ctx.region, s.get("AvailabilityZoneId", ""), arch)]
@@ -245,6 +248,37 @@ def resolve_network(ctx: Context) -> None:
     ctx.facts["vpc_id"] = vpc_id
     ctx.facts["subnets"] = sorted(s["SubnetId"] for s in tasks)
     ctx.facts["alb_subnets"] = sorted(s["SubnetId"] for s in alb)
+
+
+def has_ipv6(subnet: dict[str, Any]) -> bool:
+    """Whether a subnet has an associated IPv6 CIDR block (DescribeSubnets
+    Ipv6CidrBlockAssociationSet; a block being associated or disassociated does not count)."""
+    return any(
+        (a.get("Ipv6CidrBlockState") or {}).get("State") == "associated"
+        for a in subnet.get("Ipv6CidrBlockAssociationSet") or []
+    )
+
+
+def _ipv6_subnets_ok(alb: list[dict[str, Any]], key: str) -> None:
+    """[network] ipv6 on a network the user owns (or the default VPC): a dual-stack load balancer
+    needs an IPv6 CIDR block on each of its subnets. AWS refuses it at CreateLoadBalancer /
+    SetIpAddressType otherwise ("ValidationError: You must specify subnets with an associated IPv6
+    CIDR block." -- kubernetes-sigs/aws-load-balancer-controller#4852): refused here, before any change."""
+    missing = [s["SubnetId"] for s in alb if not has_ipv6(s)]
+    if missing:
+        raise ConfigError(
+            [
+                (
+                    "network.ipv6",
+                    f"is true but the load balancer's subnets {', '.join(missing)} ({key}) have no IPv6 CIDR block, "
+                    "and a dual-stack load balancer needs one in each",
+                )
+            ],
+            hint="associate an IPv6 CIDR block with the VPC and each of those subnets (aws ec2 "
+            "associate-vpc-cidr-block --amazon-provided-ipv6-cidr-block, associate-subnet-cidr-block), "
+            'list subnets that have one, use ecsup\'s own network ([network] shared = "main"), or set ipv6 = false; '
+            "nothing was changed",
+        )
 
 
 def _warn_missing_endpoints(ctx: Context, vpc_id: str, isolated: list[str]) -> None:

@@ -30,7 +30,17 @@ from ..names import TAG_APP, TAG_CERTIFICATE, TAG_ENV, TAG_SHARED, Names, tag_di
 from ..plan import FOUND, KNOWN_AFTER_APPLY, Action, Change
 from . import Step, listeners_ref, service_ref
 from .certificate import covers, wait_issued
-from .loadbalancer import REDIRECT, _forward, _forward_groups, elb_tags, forward_weights, repaired_weights, tls_policy
+from .loadbalancer import (
+    IP_ADDRESS_TYPE,
+    REDIRECT,
+    _forward,
+    _forward_groups,
+    elb_tags,
+    forward_weights,
+    ip_address_type,
+    repaired_weights,
+    tls_policy,
+)
 from .network import ALB_RULES, _permissions, _rules, resolve_network
 
 # ALB quotas ("Quotas for your Application Load Balancers", ELB User Guide): 100 rules per load
@@ -326,6 +336,25 @@ def host_condition(ctx: Context) -> list[dict[str, Any]]:
     return [{"Field": "host-header", "HostHeaderConfig": {"Values": [ctx.config.dns.hostname]}}]
 
 
+def _shared_ip_address_type(ctx: Context, lb: dict[str, Any]) -> list[Change]:
+    """How a shared load balancer's IP address type is settled: it is made dual-stack by the stack
+    that creates it with [network] ipv6 = true, or later by any stack on it that sets ipv6 (a planned
+    change of the shared part, made under its lock: a dual-stack load balancer still serves every stack
+    on IPv4, so no other stack loses anything). A stack without ipv6 never turns it back to IPv4 (others
+    on it may serve IPv6 clients): it says so, and its hostname simply gets no AAAA record."""
+    have = lb.get("IpAddressType", "ipv4")
+    ctx.facts["alb_ip_type"] = have
+    if ctx.config.network.ipv6 and have == "ipv4":
+        return [Change(IP_ADDRESS_TYPE, have, "dualstack")]
+    if not ctx.config.network.ipv6 and have != "ipv4":
+        ctx.notes.append(
+            f"shared load balancer {ctx.names.shared} is {have} (a stack on it has [network] ipv6 = true): it serves "
+            "this stack on IPv4 as before, and this stack's hostname gets no AAAA record; it stays so while "
+            "stacks are on it"
+        )
+    return []
+
+
 # -- the shared part ---------------------------------------------------------------------------
 class SharedLoadBalancerStep(Step):
     """The shared part: found by its name and tags, created (under its lock) by the first stack
@@ -367,7 +396,9 @@ class SharedLoadBalancerStep(Step):
                     "create",
                     "load balancer",
                     n.shared,
-                    "shared, created: internet-facing, its security group, HTTP:80 -> HTTPS; 1 stack on it (this one)",
+                    "shared, created: internet-facing"
+                    + (", dual-stack" if ctx.config.network.ipv6 else "")
+                    + ", its security group, HTTP:80 -> HTTPS; 1 stack on it (this one)",
                     run=lambda: self._ensure(ctx),
                 )
             ]
@@ -401,6 +432,7 @@ class SharedLoadBalancerStep(Step):
             ctx.notes.append(f"shared load balancer {n.shared} is {lb.get('Scheme')}, not internet-facing: not changed")
         if 80 not in https:
             changes.append(Change("HTTP:80", "-", "redirect to HTTPS"))
+        changes += _shared_ip_address_type(ctx, lb)
         if group is not None and ALB_RULES - _rules(group):
             changes.append(Change("security group ingress", "-", "80/443 from anywhere"))
         if changes:
@@ -459,7 +491,7 @@ class SharedLoadBalancerStep(Step):
                         SecurityGroups=[group["GroupId"]],
                         Scheme="internet-facing",
                         Type="application",
-                        IpAddressType="ipv4",
+                        IpAddressType=ip_address_type(ctx),
                         Tags=n.shared_tag_list(),
                     )["LoadBalancers"][0]
                     elb.modify_load_balancer_attributes(
@@ -477,6 +509,10 @@ class SharedLoadBalancerStep(Step):
                     ]
                 )
             self._learn(ctx, lb)
+            if ctx.config.network.ipv6 and lb.get("IpAddressType", "ipv4") == "ipv4":  # _shared_ip_address_type
+                with doing(f"make shared load balancer {n.shared} dual-stack"):
+                    elb.set_ip_address_type(LoadBalancerArn=lb["LoadBalancerArn"], IpAddressType="dualstack")
+                made.append("dual-stack")
             if 80 not in shared_listeners(ctx, lb["LoadBalancerArn"]):
                 with doing(f"create listener 80 on {n.shared}"):
                     elb.create_listener(
