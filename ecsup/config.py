@@ -458,7 +458,7 @@ def _validate_egress(net: dict[str, Any], problems: list[tuple[str, str]]) -> No
     """[network] egress: how the tasks on ecsup's own network reach the internet and AWS."""
     egress = net["egress"]
     if egress not in EGRESS:
-        problems.append(("network.egress", f"{egress!r} is not one of {', '.join(map(repr, EGRESS))}"))
+        problems.append(("network.egress", f"{egress!r} is not one of " + ", ".join(f'"{e}"' for e in EGRESS)))
         return
     if egress != "public" and not net["shared"]:
         problems.append(
