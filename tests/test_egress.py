@@ -391,3 +391,20 @@ def test_a_crash_before_every_mutating_call_converges(
             assert egress_left(vpc_id) == [], f"after a crash before {deleting[n - 1]}"
             delete_network(vpc_id)
     assert crashed_at == deleting
+
+
+def test_the_documented_operator_policy_allows_every_call_egress_makes(aws: Recorder, make_ctx: Any) -> None:
+    from ecsup import policies
+
+    for mode, secrets in MODES:
+        vpc_id, public = make_network()
+        text = network_config(mode, secrets)
+        egress.plan_egress(make_ctx(text), client("ec2").describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0], public)
+        egress.ensure_egress(make_ctx(text), vpc_id, public)
+        egress.plan_delete_egress(make_ctx(text), vpc_id)
+        egress.delete_egress(make_ctx(text), vpc_id)
+        delete_network(vpc_id)
+    policy = policies.operator_policy()
+    actions = {a for service, op in set(aws.calls) for a in policies.iam_actions(service, op)}
+    assert {"ec2:CreateNatGateway", "ec2:CreateVpcEndpoint", "ecs:PutAccountSetting"} <= actions
+    assert [a for a in sorted(actions) if not policies.allows(policy, a)] == []
