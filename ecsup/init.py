@@ -313,6 +313,10 @@ def render(opts: InitOptions) -> str:
         "# # or VPC endpoints for ECR, S3, CloudWatch Logs and SSM) with assign_public_ip = false.",
         '# subnets = ["subnet-0aaaaaaaaaaaaaaa0", "subnet-0bbbbbbbbbbbbbbb0"]',
         "# assign_public_ip = true",
+        "# # On ecsup's own network (shared = ...): how the tasks reach the internet and AWS --",
+        '# # "public" (a public IPv4 each), "nat" (one NAT gateway), "endpoints" (VPC endpoints, no',
+        '# # internet) or "ipv6" (egress-only, with ipv6 = true). See docs/network.md, "Egress".',
+        '# egress = "public"',
         "",
     ]
     return "\n".join(lines)
