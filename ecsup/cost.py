@@ -580,7 +580,7 @@ def alb_zones(config: Config, region: str) -> tuple[int, str]:
 def public_ipv4_line(config: Config, prices: Prices, sharing: Sharing | None = None) -> LineItem:
     zones, why = alb_zones(config, prices.region)
     low, high = task_counts(config)
-    public = config.network.assign_public_ip
+    public = config.network.task_public_ip == "ENABLED"  # on ecsup's own network: egress decides
     task_low, task_high = (low, high) if public else (0, 0)
     counts = [worker_counts(w) for w in config.workers] if public else []
     workers_low, workers_high = sum(c[0] for c in counts), sum(c[1] for c in counts)
@@ -835,7 +835,7 @@ def deploy_line(config: Config, usage: Usage, prices: Prices) -> LineItem:
     deploy = config.service.deploy
     minutes = overlap_minutes(deploy)
     low, high = task_counts(config)
-    ipv4 = prices.public_ipv4_hour if config.network.assign_public_ip else 0.0
+    ipv4 = prices.public_ipv4_hour if config.network.task_public_ip == "ENABLED" else 0.0
 
     def per_task_hour(count: int) -> float:
         return _compute(config, prices, count) / HOURS_PER_MONTH / count + ipv4 if count else 0.0

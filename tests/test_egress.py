@@ -408,3 +408,14 @@ def test_the_documented_operator_policy_allows_every_call_egress_makes(aws: Reco
     actions = {a for service, op in set(aws.calls) for a in policies.iam_actions(service, op)}
     assert {"ec2:CreateNatGateway", "ec2:CreateVpcEndpoint", "ecs:PutAccountSetting"} <= actions
     assert [a for a in sorted(actions) if not policies.allows(policy, a)] == []
+
+
+def test_cost_counts_a_public_ipv4_per_task_only_when_egress_gives_one() -> None:
+    from ecsup.cost import public_ipv4_line
+    from ecsup.prices import shipped_prices
+
+    prices = shipped_prices("eu-west-1")
+    public = public_ipv4_line(parse(network_config("public")), prices)
+    nat = public_ipv4_line(parse(network_config("nat")), prices)
+    assert public.monthly_low == pytest.approx(nat.monthly_low + prices.public_ipv4_hour * 730, rel=0.01)
+    assert "tasks have none" in nat.note
