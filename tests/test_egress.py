@@ -348,8 +348,10 @@ def _crash_before(n: int, crashed_at: list[str]) -> Any:
 
 @pytest.mark.parametrize(("mode", "secrets"), [("nat", True), ("endpoints", True), ("ipv6", False)])
 def test_a_crash_before_every_mutating_call_converges(
-    recorder: Recorder, make_ctx: Any, mode: str, secrets: bool
+    make_ctx: Any, shared_clients: Any, mode: str, secrets: bool
 ) -> None:
+    recorder = Recorder()
+    shared_clients(recorder)  # one set of clients for the many Contexts of the loop
     text = network_config(mode, secrets)
     with mock_aws():  # how many mutating calls do ensure and delete make?
         vpc_id, public = make_network()

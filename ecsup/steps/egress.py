@@ -393,24 +393,27 @@ def ensure_egress(ctx: Context, vpc_id: str, public_subnets: list[dict[str, Any]
     check_ipv6_egress(ctx)
     if net.egress == "public":
         return sorted(s["SubnetId"] for s in public_subnets)
-    private = _ensure_private_subnets(ctx, vpc_id, public_subnets)
-    _ensure_route_table(ctx, vpc_id, public_subnets)
+    found = observe(ctx, vpc_id)  # once: each part below keeps it up to date with what it makes
+    private = _ensure_private_subnets(ctx, vpc_id, public_subnets, found)
+    _ensure_route_table(ctx, vpc_id, public_subnets, found)
     if net.egress == "nat":
-        _ensure_nat(ctx, vpc_id, public_subnets)
+        _ensure_nat(ctx, vpc_id, public_subnets, found)
     elif net.egress == "ipv6":
         _ensure_dual_stack_setting(ctx, vpc_id, public_subnets)
-        _ensure_eigw(ctx, vpc_id, public_subnets)
+        _ensure_eigw(ctx, vpc_id, public_subnets, found)
     elif net.egress == "endpoints":
-        _ensure_endpoint_group(ctx, vpc_id, public_subnets)
-        _ensure_endpoints(ctx, vpc_id, public_subnets)
+        _ensure_endpoint_group(ctx, vpc_id, public_subnets, found)
+        _ensure_endpoints(ctx, vpc_id, public_subnets, found)
     return sorted(private)
 
 
-def _ensure_private_subnets(ctx: Context, vpc_id: str, public_subnets: list[dict[str, Any]]) -> list[str]:
+def _ensure_private_subnets(
+    ctx: Context, vpc_id: str, public_subnets: list[dict[str, Any]], found: Egress | None = None
+) -> list[str]:
     """One private subnet in each zone of the public ones, of their size, in free space of the VPC's
     CIDR (and a free /64 of its IPv6 block, with IPv6 addresses given on creation, on a dual-stack VPC)."""
     ec2 = ctx.client("ec2")
-    found = observe(ctx, vpc_id)
+    found = found or observe(ctx, vpc_id)
     ipv6 = _ipv6_block(found.vpc)
     prefix = ipaddress.ip_network(public_subnets[0]["CidrBlock"]).prefixlen if public_subnets else 20
     for zone in _zones(public_subnets):
@@ -444,10 +447,12 @@ def _ensure_private_subnets(ctx: Context, vpc_id: str, public_subnets: list[dict
     return [found.private[z]["SubnetId"] for z in _zones(public_subnets) if z in found.private]
 
 
-def _ensure_route_table(ctx: Context, vpc_id: str, public_subnets: list[dict[str, Any]]) -> str:
+def _ensure_route_table(
+    ctx: Context, vpc_id: str, public_subnets: list[dict[str, Any]], found: Egress | None = None
+) -> str:
     """The private subnets' route table, associated with each of them."""
     ec2 = ctx.client("ec2")
-    found = observe(ctx, vpc_id)
+    found = found or observe(ctx, vpc_id)
     table = found.table
     if table is None:
         name = network_resource(_name(ctx), "private")
@@ -455,11 +460,13 @@ def _ensure_route_table(ctx: Context, vpc_id: str, public_subnets: list[dict[str
             table = ec2.create_route_table(
                 VpcId=vpc_id, TagSpecifications=_spec(ctx, "route-table", PRIVATE_ROUTES, name)
             )["RouteTable"]
-    associated = {a.get("SubnetId") for a in table.get("Associations", [])}
+        found.table = table
+    associations = table.setdefault("Associations", [])
     for subnet in found.private.values():
-        if subnet["SubnetId"] not in associated:
+        if subnet["SubnetId"] not in {a.get("SubnetId") for a in associations}:
             with doing(f"associate {subnet['SubnetId']} with route table {table['RouteTableId']}"):
-                ec2.associate_route_table(RouteTableId=table["RouteTableId"], SubnetId=subnet["SubnetId"])
+                assoc = ec2.associate_route_table(RouteTableId=table["RouteTableId"], SubnetId=subnet["SubnetId"])
+            associations.append({"SubnetId": subnet["SubnetId"], "RouteTableAssociationId": assoc["AssociationId"]})
     return str(table["RouteTableId"])
 
 
@@ -480,11 +487,11 @@ def _ensure_route(ctx: Context, table_id: str, destination: str, target: dict[st
             ec2.replace_route(RouteTableId=table_id, **{key: destination}, **target)
 
 
-def _ensure_nat(ctx: Context, vpc_id: str, public_subnets: list[dict[str, Any]]) -> str:
+def _ensure_nat(ctx: Context, vpc_id: str, public_subnets: list[dict[str, Any]], found: Egress | None = None) -> str:
     """An Elastic IP, a NAT gateway with it in the first public subnet (waited for until available:
     a route to a gateway that then fails leads nowhere), and 0.0.0.0/0 to it on the private table."""
     ec2 = ctx.client("ec2")
-    found = observe(ctx, vpc_id)
+    found = found or observe(ctx, vpc_id)
     name = network_resource(_name(ctx), "nat")
     if found.nats:
         nat = found.nats[0]
@@ -496,6 +503,7 @@ def _ensure_nat(ctx: Context, vpc_id: str, public_subnets: list[dict[str, Any]])
                 allocation = ec2.allocate_address(Domain="vpc", TagSpecifications=_spec(ctx, "elastic-ip", NAT, name))[
                     "AllocationId"
                 ]
+            found.addresses.append({"AllocationId": allocation})
         if not public_subnets:
             raise AwsError(f"the network {network_resource(_name(ctx))} has no public subnet for its NAT gateway")
         with doing(f"create NAT gateway {name}"):
@@ -505,6 +513,7 @@ def _ensure_nat(ctx: Context, vpc_id: str, public_subnets: list[dict[str, Any]])
                 ConnectivityType="public",
                 TagSpecifications=_spec(ctx, "natgateway", NAT, name),
             )["NatGateway"]
+        found.nats.append(nat)
     nat_id = str(nat["NatGatewayId"])
     if nat.get("State") != "available":
 
@@ -522,7 +531,8 @@ def _ensure_nat(ctx: Context, vpc_id: str, public_subnets: list[dict[str, Any]])
         waiting.poll(
             ctx, f"NAT gateway {nat_id} to be available", check, ctx.timeouts.load_balancer, first=5.0, cap=15.0
         )
-    table = _ensure_route_table(ctx, vpc_id, public_subnets)
+        nat["State"] = "available"
+    table = _ensure_route_table(ctx, vpc_id, public_subnets, found)
     _ensure_route(ctx, table, "0.0.0.0/0", {"NatGatewayId": nat_id})
     return nat_id
 
@@ -556,9 +566,9 @@ def _ensure_dual_stack_setting(
         ctx.client("ecs").put_account_setting(name="dualStackIPv6", value="enabled")
 
 
-def _ensure_eigw(ctx: Context, vpc_id: str, public_subnets: list[dict[str, Any]]) -> str:
+def _ensure_eigw(ctx: Context, vpc_id: str, public_subnets: list[dict[str, Any]], found: Egress | None = None) -> str:
     ec2 = ctx.client("ec2")
-    found = observe(ctx, vpc_id)
+    found = found or observe(ctx, vpc_id)
     if found.eigws:
         gid = str(found.eigws[0]["EgressOnlyInternetGatewayId"])
     else:
@@ -567,15 +577,18 @@ def _ensure_eigw(ctx: Context, vpc_id: str, public_subnets: list[dict[str, Any]]
             gid = ec2.create_egress_only_internet_gateway(
                 VpcId=vpc_id, TagSpecifications=_spec(ctx, "egress-only-internet-gateway", EIGW, name)
             )["EgressOnlyInternetGateway"]["EgressOnlyInternetGatewayId"]
-    table = _ensure_route_table(ctx, vpc_id, public_subnets)
+        found.eigws.append({"EgressOnlyInternetGatewayId": gid})
+    table = _ensure_route_table(ctx, vpc_id, public_subnets, found)
     _ensure_route(ctx, table, "::/0", {"EgressOnlyInternetGatewayId": gid})
     return gid
 
 
-def _ensure_endpoint_group(ctx: Context, vpc_id: str, public_subnets: list[dict[str, Any]]) -> str:
+def _ensure_endpoint_group(
+    ctx: Context, vpc_id: str, public_subnets: list[dict[str, Any]], found: Egress | None = None
+) -> str:
     """The interface endpoints' security group: HTTPS from the VPC (its IPv4 block, and IPv6 one)."""
     ec2 = ctx.client("ec2")
-    found = observe(ctx, vpc_id)
+    found = found or observe(ctx, vpc_id)
     name = network_resource(_name(ctx), "endpoints")
     group = found.group
     if group is None:
@@ -617,23 +630,27 @@ def _ensure_endpoint_group(ctx: Context, vpc_id: str, public_subnets: list[dict[
     if perms:
         with doing(f"admit HTTPS from the VPC in {gid}"):
             ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=perms)
+        group.setdefault("IpPermissions", []).extend(perms)
+    found.group = group
     return gid
 
 
-def _ensure_endpoints(ctx: Context, vpc_id: str, public_subnets: list[dict[str, Any]]) -> list[str]:
+def _ensure_endpoints(
+    ctx: Context, vpc_id: str, public_subnets: list[dict[str, Any]], found: Egress | None = None
+) -> list[str]:
     """The interface endpoints (private DNS: the tasks' usual AWS hostnames resolve to them, which
     needs the VPC's DNS support and DNS hostnames) and the S3 gateway endpoint on the private table;
     waited for until available (tasks started before cannot pull their image)."""
     ec2 = ctx.client("ec2")
-    group = _ensure_endpoint_group(ctx, vpc_id, public_subnets)
-    table = _ensure_route_table(ctx, vpc_id, public_subnets)
+    found = found or observe(ctx, vpc_id)
+    group = _ensure_endpoint_group(ctx, vpc_id, public_subnets, found)
+    table = _ensure_route_table(ctx, vpc_id, public_subnets, found)
     for attribute in ("enableDnsSupport", "enableDnsHostnames"):
         key = attribute[0].upper() + attribute[1:]
         value = ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute=attribute)[key]["Value"]
         if not value:
             with doing(f"turn on {attribute} of {vpc_id} (private DNS of the VPC endpoints needs it)"):
                 ec2.modify_vpc_attribute(VpcId=vpc_id, **{key: {"Value": True}})
-    found = observe(ctx, vpc_id)
     subnets = [s["SubnetId"] for _, s in sorted(found.private.items())]
     have = {str(e["ServiceName"]): e for e in found.endpoints}
     ids: list[str] = []
