@@ -102,6 +102,7 @@ WRITE_ACTIONS = (
     "ec2:DisassociateRouteTable",
     "ec2:ModifySubnetAttribute",
     "ec2:ModifyVpcAttribute",
+    "ec2:ModifyVpcEndpoint",
     "ec2:ReleaseAddress",
     "ec2:ReplaceRoute",
     "ecs:CreateCluster",

@@ -421,3 +421,28 @@ def test_cost_counts_a_public_ipv4_per_task_only_when_egress_gives_one() -> None
     nat = public_ipv4_line(parse(network_config("nat")), prices)
     assert public.monthly_low == pytest.approx(nat.monthly_low + prices.public_ipv4_hour * 730, rel=0.01)
     assert "tasks have none" in nat.note
+
+
+def test_a_zone_added_to_the_network_gets_a_private_subnet_and_the_endpoints_reach_into_it(
+    aws: Recorder, make_ctx: Any
+) -> None:
+    vpc_id, public = make_network()
+    text = network_config("endpoints")
+    egress.ensure_egress(make_ctx(text), vpc_id, public)
+    third = client("ec2").create_subnet(
+        VpcId=vpc_id,
+        CidrBlock="10.20.240.0/20",
+        AvailabilityZone="eu-west-1c",
+        TagSpecifications=[
+            {
+                "ResourceType": "subnet",
+                "Tags": [{"Key": TAG_NETWORK, "Value": NETWORK}, {"Key": "Name", "Value": "ecsup-net-main-public-c"}],
+            }
+        ],
+    )["Subnet"]
+    tasks = egress.ensure_egress(make_ctx(text), vpc_id, [*public, third])
+    assert len(tasks) == 3
+    zones = {s["AvailabilityZone"] for s in client("ec2").describe_subnets(SubnetIds=tasks)["Subnets"]}
+    assert zones == {"eu-west-1a", "eu-west-1b", "eu-west-1c"}
+    endpoints = client("ec2").describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["VpcEndpoints"]
+    assert all(sorted(e["SubnetIds"]) == tasks for e in endpoints if e["VpcEndpointType"] == "Interface")

@@ -371,9 +371,9 @@ def plan_egress(ctx: Context, vpc: dict[str, Any] | None, public_subnets: list[d
         )
     if vpc and public_subnets and found is not None and not found.private:
         ctx.notes.append(
-            f'network.egress = "{net.egress}" on a live network: the tasks move from the public subnets to new private '
-            "ones with a new deployment (as any network change of the service: the old tasks serve until the new ones "
-            "are healthy, so nothing is interrupted); the public IPv4 of each task goes with it"
+            f'network.egress = "{net.egress}" on a live network: a stack already running there moves its tasks from '
+            "the public subnets to the new private ones with a new deployment (as any network change of the service: "
+            "the old tasks serve until the new ones are healthy, so nothing is interrupted); their public IPv4s go"
         )
     return actions
 
@@ -677,6 +677,10 @@ def _ensure_endpoints(
                     TagSpecifications=_spec(ctx, "vpc-endpoint", ENDPOINT, name),
                     **kwargs,
                 )["VpcEndpoint"]
+        elif service != "s3" and set(subnets) - set(endpoint.get("SubnetIds", [])):
+            added = sorted(set(subnets) - set(endpoint.get("SubnetIds", [])))
+            with doing(f"add {', '.join(added)} to VPC endpoint {endpoint['VpcEndpointId']}"):
+                ec2.modify_vpc_endpoint(VpcEndpointId=endpoint["VpcEndpointId"], AddSubnetIds=added)
         ids.append(str(endpoint["VpcEndpointId"]))
         states[ids[-1]] = str(endpoint.get("State", "")).lower()
     if any(state != "available" for state in states.values()):
