@@ -446,3 +446,21 @@ def test_a_zone_added_to_the_network_gets_a_private_subnet_and_the_endpoints_rea
     assert zones == {"eu-west-1a", "eu-west-1b", "eu-west-1c"}
     endpoints = client("ec2").describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["VpcEndpoints"]
     assert all(sorted(e["SubnetIds"]) == tasks for e in endpoints if e["VpcEndpointType"] == "Interface")
+
+
+def test_endpoints_turn_on_the_vpcs_dns_hostnames_which_private_dns_needs(aws: Recorder, make_ctx: Any) -> None:
+    vpc_id, public = make_network()
+    ec2 = client("ec2")
+    ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": False})
+    with pytest.raises(ec2.exceptions.ClientError) as refused:  # the strict layer, as AWS
+        ec2.create_vpc_endpoint(
+            VpcId=vpc_id,
+            ServiceName="com.amazonaws.eu-west-1.logs",
+            VpcEndpointType="Interface",
+            SubnetIds=[public[0]["SubnetId"]],
+            PrivateDnsEnabled=True,
+        )
+    assert refused.value.response["Error"]["Code"] == "InvalidParameter"
+    tasks = egress.ensure_egress(make_ctx(network_config("endpoints")), vpc_id, public)
+    assert ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute="enableDnsHostnames")["EnableDnsHostnames"]["Value"]
+    assert_layout("endpoints", vpc_id, public, tasks)

@@ -209,6 +209,26 @@ def vpc_endpoints_settle(em: Emulation, backend: Any, proceed: Callable[[], Any]
     return proceed()
 
 
+def private_dns_needs_the_vpcs_dns_attributes(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """CreateVpcEndpoint of an interface endpoint with private DNS (AWS's default for AWS services) in a
+    VPC without enableDnsSupport and enableDnsHostnames: refused, InvalidParameter (VPC User Guide,
+    "DNS attributes for your VPC": private DNS of interface endpoints needs both; terraform-community-
+    modules/tf_aws_vpc#6). moto creates it, and resolves nothing either way."""
+    if str(resp._get_param("VpcEndpointType") or "Gateway").lower() == "interface" and resp._get_bool_param(
+        "PrivateDnsEnabled", if_none=True
+    ):
+        vpc_id = resp._get_param("VpcId")
+        vpc = _ec2(resp.current_account, resp.region).vpcs.get(vpc_id)
+        on = [str(v).lower() == "true" for v in (vpc.enable_dns_support, vpc.enable_dns_hostnames)] if vpc else []
+        if vpc is not None and not all(on):  # moto keeps a modified attribute as the request's "true"/"false"
+            raise AwsFault(
+                "InvalidParameter",
+                "Enabling private DNS requires both enableDnsSupport and enableDnsHostnames VPC attributes set "
+                f"to true for {vpc_id}",
+            )
+    return proceed()
+
+
 def install_egress(around: Callable[..., None]) -> None:
     from moto.ec2.models.nat_gateways import NatGatewayBackend
     from moto.ec2.models.vpcs import VPCBackend
@@ -221,3 +241,4 @@ def install_egress(around: Callable[..., None]) -> None:
     around(EC2, "delete_subnet", subnet_with_gateways_or_endpoints_is_a_dependency_violation)
     around(VPCBackend, "delete_vpc_endpoints", vpc_endpoint_takes_time_to_go)
     around(VPCBackend, "describe_vpc_endpoints", vpc_endpoints_settle)
+    around(EC2, "create_vpc_endpoint", private_dns_needs_the_vpcs_dns_attributes)
