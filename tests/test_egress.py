@@ -464,3 +464,13 @@ def test_endpoints_turn_on_the_vpcs_dns_hostnames_which_private_dns_needs(aws: R
     tasks = egress.ensure_egress(make_ctx(network_config("endpoints")), vpc_id, public)
     assert ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute="enableDnsHostnames")["EnableDnsHostnames"]["Value"]
     assert_layout("endpoints", vpc_id, public, tasks)
+
+
+def test_the_plan_knows_the_tasks_subnets_once_they_exist(aws: Recorder, make_ctx: Any) -> None:
+    vpc_id, public = make_network()
+    ctx = make_ctx(network_config("nat"))
+    assert egress.planned_task_subnets(ctx, vpc_id, public) is None  # known after apply
+    tasks = egress.ensure_egress(ctx, vpc_id, public)
+    assert egress.planned_task_subnets(make_ctx(network_config("nat")), vpc_id, public) == tasks
+    public_ids = sorted(s["SubnetId"] for s in public)
+    assert egress.planned_task_subnets(make_ctx(network_config("public")), vpc_id, public) == public_ids

@@ -378,6 +378,21 @@ def plan_egress(ctx: Context, vpc: dict[str, Any] | None, public_subnets: list[d
     return actions
 
 
+def planned_task_subnets(ctx: Context, vpc_id: str | None, public_subnets: list[dict[str, Any]]) -> list[str] | None:
+    """The tasks' subnet ids as ``ensure_egress`` will return them, for planning (read calls only): the
+    public ones for "public", the private ones when each zone has its own already, else None (known
+    after apply: the service's plan then shows its network change with the new subnets to come)."""
+    if ctx.config.network.egress == "public":
+        return sorted(s["SubnetId"] for s in public_subnets)
+    if not vpc_id or not public_subnets:
+        return None
+    found = observe(ctx, vpc_id)
+    zones = _zones(public_subnets)
+    if any(z not in found.private for z in zones):
+        return None
+    return sorted(found.private[z]["SubnetId"] for z in zones)
+
+
 def _run_part(ctx: Context, part: Callable[..., Any]) -> str:
     vpc_id = ctx.facts["vpc_id"]
     part(ctx, vpc_id, _public_subnets(ctx, vpc_id))
