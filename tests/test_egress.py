@@ -199,6 +199,7 @@ def test_each_egress_builds_what_its_tasks_need_once_and_deletes_it_so_the_vpc_c
     again = make_ctx(network_config(mode, secrets))
     assert egress.ensure_egress(again, vpc_id, public) == tasks
     assert egress.plan_egress(again, vpc, public) == []
+    assert again.notes == []  # the cost and availability notes come with the plan that makes the parts
     assert aws.mutating() == []
 
     deletions = egress.plan_delete_egress(make_ctx(network_config(mode, secrets)), vpc_id)

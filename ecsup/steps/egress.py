@@ -303,13 +303,13 @@ def plan_egress(ctx: Context, vpc: dict[str, Any] | None, public_subnets: list[d
             act("create", "elastic IP", network_resource(name, "nat"), "the NAT gateway's public IPv4", _ensure_nat)
         if not found or not found.nats:
             act("create", "NAT gateway", network_resource(name, "nat"), f"in the public subnet of {first}", _ensure_nat)
-        ctx.notes.append(
-            f"NAT gateway {network_resource(name, 'nat')}: ${NAT_HOUR} an hour (about ${NAT_HOUR * HOURS:.2f} a month) "
-            f"plus ${NAT_GB} per GB it processes (us-east-1; most regions charge a little more), and its Elastic IP "
-            f"${PUBLIC_IPV4_HOUR * HOURS:.2f} a month. It is one gateway in one zone ({first}): if that zone fails, "
-            "the tasks in the other zones keep serving but lose their way out (image pulls, logs, secrets, "
-            "the internet) until it is back"
-        )
+            ctx.notes.append(
+                f"NAT gateway {network_resource(name, 'nat')}: ${NAT_HOUR} an hour (about ${NAT_HOUR * HOURS:.2f} a "
+                f"month) plus ${NAT_GB} per GB it processes (us-east-1; most regions charge a little more), and its "
+                f"Elastic IP ${PUBLIC_IPV4_HOUR * HOURS:.2f} a month. It is one gateway in one zone ({first}): if that "
+                "zone fails, the tasks in the other zones keep serving but lose their way out (image pulls, logs, "
+                "secrets, the internet) until it is back"
+            )
     if net.egress == "ipv6":
         if not found or not found.eigws:
             act(
@@ -363,12 +363,13 @@ def plan_egress(ctx: Context, vpc: dict[str, Any] | None, public_subnets: list[d
                     _ensure_endpoints,
                 )
         count = len(interface_endpoints(ctx)) * max(len(zones), 2)
-        ctx.notes.append(
-            f"VPC endpoints: {len(interface_endpoints(ctx))} interface endpoints in {max(len(zones), 2)} zones bill "
-            f"${ENDPOINT_HOUR} an hour each per zone (about ${count * ENDPOINT_HOUR * HOURS:.2f} a month) plus "
-            "$0.01 per "
-            "GB (us-east-1); the S3 gateway endpoint is free. The tasks reach AWS only: the internet is out of reach"
-        )
+        if any(a.resource == "VPC endpoint" for a in actions):
+            ctx.notes.append(
+                f"VPC endpoints: {len(interface_endpoints(ctx))} interface endpoints in {max(len(zones), 2)} zones "
+                f"bill ${ENDPOINT_HOUR} an hour each per zone (about ${count * ENDPOINT_HOUR * HOURS:.2f} a month) "
+                "plus $0.01 per GB (us-east-1); the S3 gateway endpoint is free. The tasks reach AWS only: the "
+                "internet is out of reach"
+            )
     if vpc and public_subnets and found is not None and not found.private:
         ctx.notes.append(
             f'network.egress = "{net.egress}" on a live network: a stack already running there moves its tasks from '
