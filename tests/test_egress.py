@@ -187,6 +187,9 @@ def test_each_egress_builds_what_its_tasks_need_once_and_deletes_it_so_the_vpc_c
     planned = egress.plan_egress(ctx, vpc, public)
     aws.reset()
     assert bool(planned) == (mode != "public")
+    if mode == "ipv6":  # the account setting is a planned change, shown before it is made
+        (setting,) = [a for a in planned if a.resource == "ECS account setting"]
+        assert setting.kind == "update" and [str(c) for c in setting.changes] == ["value: disabled -> enabled"]
     tasks = egress.ensure_egress(ctx, vpc_id, public)
     assert_layout(mode, vpc_id, public, tasks)
     if mode == "nat":

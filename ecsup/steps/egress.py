@@ -32,7 +32,7 @@ from .. import waiting
 from ..context import Context
 from ..errors import AwsError, ConfigError, doing, is_code
 from ..names import TAG_EGRESS, TAG_NETWORK, network_resource, network_tags, tag_dict
-from ..plan import KNOWN_AFTER_APPLY, Action, Kind
+from ..plan import KNOWN_AFTER_APPLY, Action, Change, Kind
 
 # Parts (the ecsup:egress tag's values)
 PRIVATE_SUBNET = "private-subnet"
@@ -274,8 +274,11 @@ def plan_egress(ctx: Context, vpc: dict[str, Any] | None, public_subnets: list[d
     zones = _zones(public_subnets) if public_subnets else []
     actions: list[Action] = []
 
-    def act(kind: Kind, resource: str, what: str, detail: str, part: Callable[..., Any]) -> None:
-        actions.append(Action(kind, resource, what, detail, run=partial(_run_part, ctx, part), reads=("vpc_id",)))
+    def act(
+        kind: Kind, resource: str, what: str, detail: str, part: Callable[..., Any], changes: list[Change] | None = None
+    ) -> None:
+        run = partial(_run_part, ctx, part)
+        actions.append(Action(kind, resource, what, detail, changes or [], run=run, reads=("vpc_id",)))
 
     missing = [z for z in zones if not found or z not in found.private] if zones else []
     for zone in missing or ([] if zones else ["(each zone of the public subnets)"]):
@@ -325,9 +328,10 @@ def plan_egress(ctx: Context, vpc: dict[str, Any] | None, public_subnets: list[d
                 "update",
                 "ECS account setting",
                 "dualStackIPv6",
-                f"{setting or 'disabled'} -> enabled, for the IAM identity ecsup runs as: Fargate gives tasks IPv6 "
-                "addresses only with it",
+                "for the IAM identity ecsup runs as, not the account's default: Fargate gives tasks IPv6 addresses "
+                "only with it",
                 _ensure_dual_stack_setting,
+                [Change("value", setting or "disabled", "enabled")],
             )
         image = ctx.config.service.image
         if ".dkr.ecr." in image and image.split("/", 1)[0].endswith(".amazonaws.com"):
