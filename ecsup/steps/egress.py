@@ -145,6 +145,7 @@ class Egress:
     private: dict[str, dict[str, Any]] = field(default_factory=dict)  # by zone
     table: dict[str, Any] | None = None
     nats: list[dict[str, Any]] = field(default_factory=list)  # pending or available
+    deleting_nats: list[dict[str, Any]] = field(default_factory=list)  # deleted by a run that then stopped
     addresses: list[dict[str, Any]] = field(default_factory=list)
     eigws: list[dict[str, Any]] = field(default_factory=list)
     endpoints: list[dict[str, Any]] = field(default_factory=list)  # not deleted
@@ -196,11 +197,9 @@ def observe(ctx: Context, vpc_id: str) -> Egress:
                 found.private.setdefault(subnet["AvailabilityZone"], subnet)
         tables = _pages(ctx, "describe_route_tables", "RouteTables", Filters=in_vpc + _mine(ctx, PRIVATE_ROUTES))
         found.table = tables[0] if tables else None
-        found.nats = [
-            n
-            for n in _pages(ctx, "describe_nat_gateways", "NatGateways", Filter=in_vpc + _mine(ctx, NAT))
-            if n.get("State") in ("pending", "available")
-        ]
+        nats = _pages(ctx, "describe_nat_gateways", "NatGateways", Filter=in_vpc + _mine(ctx, NAT))
+        found.nats = [n for n in nats if n.get("State") in ("pending", "available")]
+        found.deleting_nats = [n for n in nats if n.get("State") == "deleting"]
         found.addresses = list(ec2.describe_addresses(Filters=_mine(ctx, NAT))["Addresses"])
         found.eigws = [
             g
@@ -742,7 +741,7 @@ def plan_delete_egress(ctx: Context, vpc_id: str) -> list[Action]:
         )
         endpoint_refs.append(actions[-1].ref)
     nat_refs: list[str] = []
-    for n in found.nats:
+    for n in [*found.nats, *found.deleting_nats]:  # one being deleted: waited for until deleted
         actions.append(
             Action(
                 "delete",
@@ -857,12 +856,13 @@ def _delete_endpoint(ctx: Context, endpoint_id: str) -> str:
 def _delete_nat(ctx: Context, nat: dict[str, Any]) -> str:
     ec2 = ctx.client("ec2")
     nat_id = nat["NatGatewayId"]
-    with doing(f"delete NAT gateway {nat_id}"):
-        try:
-            ec2.delete_nat_gateway(NatGatewayId=nat_id)
-        except Exception as exc:
-            if not _gone(exc, "NatGatewayNotFound", "InvalidNatGatewayID.NotFound"):
-                raise
+    if nat.get("State") != "deleting":
+        with doing(f"delete NAT gateway {nat_id}"):
+            try:
+                ec2.delete_nat_gateway(NatGatewayId=nat_id)
+            except Exception as exc:
+                if not _gone(exc, "NatGatewayNotFound", "InvalidNatGatewayID.NotFound"):
+                    raise
 
     def check() -> tuple[bool, str]:
         try:
