@@ -265,6 +265,9 @@ def test_ipv6_egress_is_refused_where_an_endpoint_the_tasks_need_has_no_ipv6(aws
 def test_ipv6_egress_is_region_aware(make_ctx: Any) -> None:
     text = network_config("ipv6", secrets=False)
     assert egress.ipv6_blockers(make_ctx(text)) == []
+    assert egress.ipv6_blockers(make_ctx(text.replace('region = "eu-west-1"', 'region = "mx-central-1"'))) == []
+    govcloud = make_ctx(text.replace('region = "eu-west-1"', 'region = "us-gov-west-1"'))
+    assert len(egress.ipv6_blockers(govcloud)) == 3
     china = make_ctx(text.replace('region = "eu-west-1"', 'region = "cn-north-1"'))
     assert egress.ipv6_blockers(china) == [
         "ECR (image pulls)",

@@ -44,19 +44,27 @@ ENDPOINT_GROUP = "endpoint-group"
 
 
 # Which public AWS endpoints a task's own traffic reaches answer on IPv6 ("dual-stack"), per service,
-# as AWS documents them. Each answers in the regions of the commercial partition (aws); for China
-# (cn-*) and GovCloud (us-gov-*) no page lists them all, so "ipv6" egress is refused there (the safe
-# side: "nat" or "endpoints" work everywhere).
-def _commercial(region: str) -> bool:
-    return not region.startswith(("cn-", "us-gov-", "us-iso", "eu-isoe"))
+# as AWS documents them, by the region's partition (botocore's endpoint data). Each answers in the
+# regions of the commercial partition (aws); for the others (China, GovCloud, the European Sovereign
+# Cloud, ...) no page lists them all, so "ipv6" egress is refused there (the safe side: "nat" or
+# "endpoints" work everywhere).
+def _commercial(partition: str) -> bool:
+    return partition == "aws"
 
 
-def _nowhere(region: str) -> bool:
+def _nowhere(partition: str) -> bool:
     return False
 
 
+def _partition(ctx: Context) -> str:
+    try:
+        return str(ctx.session.get_partition_for_region(ctx.region))
+    except Exception:  # a region botocore does not know: none AWS documents dual-stack endpoints for
+        return ""
+
+
 DUAL_STACK: dict[str, tuple[str, Callable[[str], bool], str]] = {
-    # service: (what it is to the user, where it answers on IPv6, AWS's page)
+    # service: (what it is to the user, the partitions where it answers on IPv6, AWS's page)
     "ecr": (
         "ECR (image pulls)",
         _commercial,
@@ -93,7 +101,8 @@ DUAL_STACK: dict[str, tuple[str, Callable[[str], bool], str]] = {
 def ipv6_blockers(ctx: Context) -> list[str]:
     """The services the tasks need that have no IPv6 endpoint in the stack's region."""
     needed = ["ecr", "s3", "logs"] + (["ssm"] if ctx.config.all_secrets else [])
-    return [DUAL_STACK[s][0] for s in needed if not DUAL_STACK[s][1](ctx.region)]
+    partition = _partition(ctx)
+    return [DUAL_STACK[s][0] for s in needed if not DUAL_STACK[s][1](partition)]
 
 
 def check_ipv6_egress(ctx: Context) -> None:
