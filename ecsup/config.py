@@ -79,13 +79,23 @@ class NetworkConfig:
     subnets: tuple[str, ...] = ()  # the tasks'
     alb_subnets: tuple[str, ...] = ()  # the load balancer's (public)
     assign_public_ip: bool = True
-    ipv6: bool = False  # dual-stack: the load balancer, its security group and the DNS record (AAAA) get IPv6
-    egress: str = "public"  # how tasks reach the internet and AWS: public, ipv6, nat, endpoints (EGRESS)
+    # ecsup's own network ([network] shared; steps/vpc.py)
+    shared: str = ""
+    cidr: str = ""
+    ipv6: bool = False
+    # how the tasks on ecsup's own network reach the internet and AWS (steps/egress.py)
+    egress: str = "public"
 
-
-# [network] egress: "public" (a public IPv4 each), "ipv6" (no public IPv4: IPv6 through an egress-only
-# gateway), "nat" (private subnets, one NAT gateway), "endpoints" (private subnets, VPC endpoints)
-EGRESS = ("public", "ipv6", "nat", "endpoints")
+    @property
+    def task_public_ip(self) -> str:
+        """The tasks' awsvpcConfiguration.assignPublicIp, for the service, the workers, one-off
+        tasks and the jobs alike: on ecsup's own network it follows egress (a public IPv4 only
+        with "public": the other layouts put the tasks in private subnets, where AWS would
+        refuse none but bill nothing for it either -- a public IP there reaches nothing);
+        on a network the user owns, network.assign_public_ip."""
+        if self.shared:
+            return "ENABLED" if self.egress == "public" else "DISABLED"
+        return "ENABLED" if self.assign_public_ip else "DISABLED"
 
 
 STRATEGIES = ("blue_green", "linear", "canary", "rolling")
@@ -283,6 +293,8 @@ _SCHEMA: dict[str, Any] = {
         "subnets": (list, []),
         "alb_subnets": (list, []),
         "assign_public_ip": (bool, True),
+        "shared": (str, ""),
+        "cidr": (str, ""),
         "ipv6": (bool, False),
         "egress": (str, "public"),
     },
@@ -439,6 +451,36 @@ def check_ssm_name(name: str) -> str | None:
     return None
 
 
+EGRESS = ("public", "ipv6", "nat", "endpoints")
+
+
+def _validate_egress(net: dict[str, Any], problems: list[tuple[str, str]]) -> None:
+    """[network] egress: how the tasks on ecsup's own network reach the internet and AWS."""
+    egress = net["egress"]
+    if egress not in EGRESS:
+        problems.append(("network.egress", f"{egress!r} is not one of " + ", ".join(f'"{e}"' for e in EGRESS)))
+        return
+    if egress != "public" and not net["shared"]:
+        problems.append(
+            (
+                "network.egress",
+                f"{egress!r} needs network.shared (ecsup's own network): on a network you own (network.vpc_id, "
+                "or the default VPC) the routing is yours -- give the tasks private subnets in network.subnets "
+                "and set network.assign_public_ip = false",
+            )
+        )
+    if egress == "ipv6" and not net["ipv6"]:
+        problems.append(("network.egress", '"ipv6" needs network.ipv6 = true (a dual-stack network)'))
+    if net["shared"] and egress == "public" and not net["assign_public_ip"]:
+        problems.append(
+            (
+                "network.assign_public_ip",
+                "on ecsup's own network (network.shared) the tasks' public IP follows network.egress: remove "
+                'assign_public_ip, and choose network.egress = "nat", "endpoints" or "ipv6" for tasks without one',
+            )
+        )
+
+
 def _validate(raw: dict[str, Any], problems: list[tuple[str, str]], build: list[tuple[str, str]] | None = None) -> None:
     unusable = {key for key, _ in problems}  # missing or of the wrong type: the value read is a stand-in
     _check_name(raw["app"], "app", problems)
@@ -517,8 +559,7 @@ def _validate(raw: dict[str, Any], problems: list[tuple[str, str]], build: list[
     if (net["subnets"] or net["alb_subnets"]) and not net["vpc_id"]:
         key = "network.subnets" if net["subnets"] else "network.alb_subnets"
         problems.append(("network.vpc_id", f"is required when {key} is given"))
-    if net["egress"] not in EGRESS:
-        problems.append(("network.egress", f"{net['egress']!r} must be one of " + ", ".join(EGRESS)))
+    _validate_egress(net, problems)
 
     svc = raw["service"]
     if svc["image"] is not None and (not svc["image"].strip() or any(c.isspace() for c in svc["image"])):
@@ -1016,6 +1057,8 @@ def parse(text: str, path: str = "ecsup.toml", build: bool = True) -> Config:
             subnets=tuple(net["subnets"]),
             alb_subnets=tuple(net["alb_subnets"]),
             assign_public_ip=net["assign_public_ip"],
+            shared=net["shared"],
+            cidr=net["cidr"],
             ipv6=net["ipv6"],
             egress=net["egress"],
         ),

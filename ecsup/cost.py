@@ -585,9 +585,9 @@ def alb_zones(config: Config, region: str) -> tuple[int, str]:
 
 
 def tasks_have_public_ipv4(config: Config) -> bool:
-    """Whether each task has a public IPv4 address: egress "public" with assign_public_ip; every
-    other egress puts the tasks in private subnets without one."""
-    return config.network.egress == "public" and config.network.assign_public_ip
+    """Whether each task has a public IPv4 address (NetworkConfig.task_public_ip: on ecsup's own
+    network egress decides, on one the user owns assign_public_ip)."""
+    return config.network.task_public_ip == "ENABLED"
 
 
 def public_ipv4_line(
@@ -595,7 +595,7 @@ def public_ipv4_line(
 ) -> LineItem:
     zones, why = alb_zones(config, prices.region)
     low, high = task_counts(config)
-    public = tasks_have_public_ipv4(config)
+    public = config.network.task_public_ip == "ENABLED"  # on ecsup's own network: egress decides
     task_low, task_high = (low, high) if public else (0, 0)
     counts = [worker_counts(w) for w in config.workers] if public else []
     workers_low, workers_high = sum(c[0] for c in counts), sum(c[1] for c in counts)
@@ -1024,7 +1024,7 @@ def deploy_line(config: Config, usage: Usage, prices: Prices) -> LineItem:
     deploy = config.service.deploy
     minutes = overlap_minutes(deploy)
     low, high = task_counts(config)
-    ipv4 = prices.public_ipv4_hour if tasks_have_public_ipv4(config) else 0.0
+    ipv4 = prices.public_ipv4_hour if config.network.task_public_ip == "ENABLED" else 0.0
 
     def per_task_hour(count: int) -> float:
         return _compute(config, prices, count) / HOURS_PER_MONTH / count + ipv4 if count else 0.0

@@ -316,6 +316,10 @@ def render(opts: InitOptions) -> str:
         "# # Dual-stack: the load balancer answers on IPv6 too and the hostname gets an AAAA alias",
         "# # (the load balancer's subnets need IPv6 CIDR blocks).",
         "# ipv6 = false",
+        "# # On ecsup's own network (shared = ...): how the tasks reach the internet and AWS --",
+        '# # "public" (a public IPv4 each), "nat" (one NAT gateway), "endpoints" (VPC endpoints, no',
+        '# # internet) or "ipv6" (egress-only, with ipv6 = true). See docs/network.md, "Egress".',
+        '# egress = "public"',
         "",
     ]
     return "\n".join(lines)

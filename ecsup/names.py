@@ -217,3 +217,21 @@ class Names:
 
 def tag_dict(tags: Iterable[Mapping[str, str]] | None, key: str = "Key", value: str = "Value") -> dict[str, str]:
     return {t[key]: t[value] for t in tags or []}
+
+
+# -- ecsup's own network ([network] shared) ---------------------------------------------------
+# Everything of the network carries ecsup:network = its name and ManagedBy = ecsup (no ecsup:app /
+# ecsup:env: the network is no single stack's). What the egress layouts add (steps/egress.py)
+# carries ecsup:egress too, naming its part, so that deleting them never touches the VPC's own.
+TAG_NETWORK = "ecsup:network"
+TAG_EGRESS = "ecsup:egress"
+
+
+def network_tags(name: str) -> dict[str, str]:
+    return {TAG_NETWORK: name, TAG_MANAGED: MANAGED_VALUE}
+
+
+def network_resource(name: str, what: str = "") -> str:
+    """ecsup-net-<name> (the VPC), ecsup-net-<name>-<what> (its parts): subnets
+    ecsup-net-<name>-public-<zone> / -private-<zone>."""
+    return f"ecsup-net-{name}" + (f"-{what}" if what else "")

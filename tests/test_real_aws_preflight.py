@@ -35,6 +35,7 @@ def make_vpc() -> Vpc:
     one), two private subnets behind the NAT, two isolated ones."""
     ec2 = client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})  # interface endpoints' private DNS
     igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
     ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
 

@@ -127,6 +127,12 @@ class Delays:
     # emulation/scheduler.py).
     state_machine_deleting: float = 3.0
     schedule_group_deleting: float = 3.0
+    # A NAT gateway is "pending" for a minute or more after CreateNatGateway, then "available"; after
+    # DeleteNatGateway "deleting" until "deleted", holding its network interface and Elastic IP until
+    # then (EC2 API reference, NatGateway State; eformat/sno-for-100#5). An interface VPC endpoint is
+    # "deleting" for a while after DeleteVpcEndpoints, its network interfaces still in its subnets.
+    nat_gateway: float = 90.0
+    vpc_endpoint_deleting: float = 30.0
 
 
 STRICT = Delays()  # the test suite: on its fake clock these cost no real time
@@ -152,6 +158,8 @@ SANDBOX = Delays(  # the sandbox: on the real clock, short enough to watch (scri
     exec_agent_start=0.5,
     state_machine_deleting=0.5,
     schedule_group_deleting=0.5,
+    nat_gateway=1.0,
+    vpc_endpoint_deleting=0.5,
 )
 
 

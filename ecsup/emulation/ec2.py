@@ -118,3 +118,154 @@ def install(around: Callable[..., None]) -> None:
     around(VPCBackend, "create_default_vpc", default_vpc_has_an_internet_gateway, always=True)
     around(EC2, "delete_security_group", security_group_in_use_is_a_dependency_violation)
     around(EC2, "authorize_security_group_ingress", ingress_rules_in_no_promised_order)
+    install_egress(around)
+
+
+# -- EC2: what the egress layouts make (steps/egress.py) -----------------------------------------
+def nat_gateway_is_pending_at_first(
+    em: Emulation, backend: Any, proceed: Callable[[], Any], *args: Any, **kw: Any
+) -> Any:
+    """CreateNatGateway answers "pending"; the gateway is "available" a minute or more later (EC2 API
+    reference, NatGateway: pending | failed | available | deleting | deleted). moto: available at once."""
+    nat = proceed()
+    nat.state = "pending"
+    _state(backend, "nat_gateway_since")[nat.id] = em.now()
+    return nat
+
+
+def nat_gateway_takes_time_to_go(em: Emulation, backend: Any, proceed: Callable[[], Any], *args: Any, **kw: Any) -> Any:
+    """DeleteNatGateway answers "deleting"; "deleted" comes later, and until then the gateway keeps its
+    network interface (its subnet cannot be deleted) and its Elastic IP (eformat/sno-for-100#5). moto:
+    "deleted" at once, and its interface and address association stay for ever."""
+    nat = proceed()
+    nat.state = "deleting"
+    _state(backend, "nat_gateway_since")[nat.id] = em.now()
+    return nat
+
+
+def nat_gateways_settle(em: Emulation, backend: Any, proceed: Callable[[], Any], *args: Any, **kw: Any) -> Any:
+    """DescribeNatGateways: pending -> available, deleting -> deleted (its interface and address let go)
+    once nat_gateway seconds have passed."""
+    since = _state(backend, "nat_gateway_since")
+    for nat in list(backend.nat_gateways.values()):
+        if nat.state not in ("pending", "deleting") or not _settled(em, since.get(nat.id), em.delays.nat_gateway):
+            continue
+        if nat.state == "pending":
+            nat.state = "available"
+            continue
+        nat.state = "deleted"
+        eni = getattr(nat, "_eni", None)
+        for address in list(backend.addresses):
+            if eni is not None and address.eni is eni:
+                address.eni = None
+                address.association_id = None
+        if eni is not None:
+            backend.enis.pop(eni.id, None)
+    return proceed()
+
+
+def _nat_gateways(em: Emulation, ec2: Any) -> list[Any]:
+    """The NAT gateways, their states advanced to now first (nat_gateways_settle)."""
+    nat_gateways_settle(em, ec2, lambda: None)
+    return list(ec2.nat_gateways.values())
+
+
+def address_held_by_a_nat_gateway_is_not_released(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """ReleaseAddress of an Elastic IP a NAT gateway still holds (any state before "deleted"):
+    "AuthFailure: You do not have permission to access the specified resource." (eformat/sno-for-100#5,
+    #9); of one associated with anything else: InvalidIPAddress.InUse. moto releases it."""
+    allocation = resp._get_param("AllocationId")
+    ec2 = _ec2(resp.current_account, resp.region)
+    address = next((a for a in ec2.addresses if allocation and a.allocation_id == allocation), None)
+    if address is not None:
+        held = [
+            n
+            for n in _nat_gateways(em, ec2)
+            if n.state != "deleted" and any(a.get("allocationId") == allocation for a in n.address_set)
+        ]
+        if held:
+            raise AwsFault("AuthFailure", "You do not have permission to access the specified resource.")
+        if address.eni is not None or address.instance is not None:
+            raise AwsFault("InvalidIPAddress.InUse", f"Address {address.public_ip} is in use.")
+    return proceed()
+
+
+def subnet_with_gateways_or_endpoints_is_a_dependency_violation(
+    em: Emulation, resp: Any, proceed: Callable[[], Any]
+) -> Any:
+    """DeleteSubnet of a subnet a NAT gateway (not yet "deleted") or an interface VPC endpoint (not yet
+    gone) still has network interfaces in: "DependencyViolation: The subnet '...' has dependencies and
+    cannot be deleted." (EC2 API reference, DeleteSubnet: "You must terminate all running instances in
+    the subnet before you can delete the subnet"; terraform-provider-aws retries it). moto deletes it."""
+    subnet_id = resp._get_param("SubnetId")
+    ec2 = _ec2(resp.current_account, resp.region)
+    nats = [n for n in _nat_gateways(em, ec2) if n.subnet_id == subnet_id and n.state != "deleted"]
+    endpoints = [
+        e
+        for e in ec2.vpc_end_points.values()
+        if subnet_id in (e.subnet_ids or []) and str(e.state).lower() != "deleted"
+    ]
+    if nats or endpoints:
+        raise AwsFault("DependencyViolation", f"The subnet '{subnet_id}' has dependencies and cannot be deleted.")
+    return proceed()
+
+
+def vpc_endpoint_takes_time_to_go(
+    em: Emulation, backend: Any, proceed: Callable[[], Any], *args: Any, **kw: Any
+) -> Any:
+    """DeleteVpcEndpoints: an interface endpoint is "deleting" for a while (its network interfaces still
+    in its subnets); moto: "deleted" at once."""
+    ids = kw.get("vpce_ids", args[0] if args else None) or []
+    result = proceed()
+    since = _state(backend, "vpc_endpoint_deleting")
+    for vpce_id in ids:
+        endpoint = backend.vpc_end_points.get(vpce_id)
+        if endpoint is not None and str(endpoint.vpc_endpoint_type).lower() == "interface":
+            endpoint.state = "deleting"
+            since[vpce_id] = em.now()
+    return result
+
+
+def vpc_endpoints_settle(em: Emulation, backend: Any, proceed: Callable[[], Any], *args: Any, **kw: Any) -> Any:
+    since = _state(backend, "vpc_endpoint_deleting")
+    for vpce_id, at in list(since.items()):
+        endpoint = backend.vpc_end_points.get(vpce_id)
+        if endpoint is not None and endpoint.state == "deleting" and _settled(em, at, em.delays.vpc_endpoint_deleting):
+            endpoint.state = "deleted"
+            since.pop(vpce_id)
+    return proceed()
+
+
+def private_dns_needs_the_vpcs_dns_attributes(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """CreateVpcEndpoint of an interface endpoint with private DNS (AWS's default for AWS services) in a
+    VPC without enableDnsSupport and enableDnsHostnames: refused, InvalidParameter (VPC User Guide,
+    "DNS attributes for your VPC": private DNS of interface endpoints needs both; terraform-community-
+    modules/tf_aws_vpc#6). moto creates it, and resolves nothing either way."""
+    if str(resp._get_param("VpcEndpointType") or "Gateway").lower() == "interface" and resp._get_bool_param(
+        "PrivateDnsEnabled", if_none=True
+    ):
+        vpc_id = resp._get_param("VpcId")
+        vpc = _ec2(resp.current_account, resp.region).vpcs.get(vpc_id)
+        on = [str(v).lower() == "true" for v in (vpc.enable_dns_support, vpc.enable_dns_hostnames)] if vpc else []
+        if vpc is not None and not all(on):  # moto keeps a modified attribute as the request's "true"/"false"
+            raise AwsFault(
+                "InvalidParameter",
+                "Enabling private DNS requires both enableDnsSupport and enableDnsHostnames VPC attributes set "
+                f"to true for {vpc_id}",
+            )
+    return proceed()
+
+
+def install_egress(around: Callable[..., None]) -> None:
+    from moto.ec2.models.nat_gateways import NatGatewayBackend
+    from moto.ec2.models.vpcs import VPCBackend
+    from moto.ec2.responses import EC2Response as EC2
+
+    around(NatGatewayBackend, "create_nat_gateway", nat_gateway_is_pending_at_first)
+    around(NatGatewayBackend, "delete_nat_gateway", nat_gateway_takes_time_to_go)
+    around(NatGatewayBackend, "describe_nat_gateways", nat_gateways_settle)
+    around(EC2, "release_address", address_held_by_a_nat_gateway_is_not_released)
+    around(EC2, "delete_subnet", subnet_with_gateways_or_endpoints_is_a_dependency_violation)
+    around(VPCBackend, "delete_vpc_endpoints", vpc_endpoint_takes_time_to_go)
+    around(VPCBackend, "describe_vpc_endpoints", vpc_endpoints_settle)
+    around(EC2, "create_vpc_endpoint", private_dns_needs_the_vpcs_dns_attributes)

@@ -379,7 +379,7 @@ def definition(ctx: Context, job: JobConfig, task_definition: str) -> dict[str, 
             "AwsvpcConfiguration": {
                 "Subnets": list(ctx.facts.get("subnets") or [KNOWN_AFTER_APPLY]),
                 "SecurityGroups": [ctx.facts.get("sg_tasks") or KNOWN_AFTER_APPLY],
-                "AssignPublicIp": "ENABLED" if ctx.config.network.assign_public_ip else "DISABLED",
+                "AssignPublicIp": ctx.config.network.task_public_ip,
             }
         },
         "StartedBy": started_by(job.name),

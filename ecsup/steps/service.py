@@ -35,7 +35,7 @@ def network_configuration(ctx: Context) -> dict[str, Any]:
         "awsvpcConfiguration": {
             "subnets": ctx.facts["subnets"],
             "securityGroups": [ctx.facts["sg_tasks"]],
-            "assignPublicIp": "ENABLED" if ctx.config.network.assign_public_ip else "DISABLED",
+            "assignPublicIp": ctx.config.network.task_public_ip,
         }
     }
 
@@ -341,7 +341,7 @@ class ServiceStep(Step):
         want_net = {
             "subnets": ctx.facts["subnets"],
             "securityGroups": [ctx.facts.get("sg_tasks", KNOWN_AFTER_APPLY)],
-            "assignPublicIp": "ENABLED" if ctx.config.network.assign_public_ip else "DISABLED",
+            "assignPublicIp": ctx.config.network.task_public_ip,
         }
         if (
             sorted(have_net.get("subnets", [])) != want_net["subnets"]

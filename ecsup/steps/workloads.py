@@ -625,7 +625,7 @@ def _network(ctx: Context, known: bool = True) -> dict[str, Any]:
         "awsvpcConfiguration": {
             "subnets": sorted(ctx.facts.get("subnets") or []),
             "securityGroups": [ctx.facts["sg_tasks"] if known else ctx.facts.get("sg_tasks", KNOWN_AFTER_APPLY)],
-            "assignPublicIp": "ENABLED" if ctx.config.network.assign_public_ip else "DISABLED",
+            "assignPublicIp": ctx.config.network.task_public_ip,
         }
     }
 
