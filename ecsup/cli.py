@@ -704,6 +704,22 @@ def deploy(
         bool,
         typer.Option("--watch", help="Watch the deployment in progress (changes nothing; none: says what runs)."),
     ] = False,
+    build: Annotated[
+        bool,
+        typer.Option(
+            "--build",
+            help="Build the image with Docker (from PATH, else [service] build), push it to the app's ECR "
+            "repository and ship it by digest. With [service] build set, deploy builds without it.",
+        ),
+    ] = False,
+    build_path: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[PATH]",
+            help="With --build: the Docker build context [default: [service] build].",
+            show_default=False,
+        ),
+    ] = None,
     no_wait: NoWait = False,
     wait_until: WaitUntil = "complete",
     json_output: JsonOption = False,
@@ -744,6 +760,35 @@ def deploy(
                 hint=f"`ecsup deploy --image {image}` ships it (and watches it); `ecsup deploy --watch` watches the "
                 "deployment in progress",
             )
+        if build_path is not None and not build:
+            raise OptionError(
+                f"{build_path}: a build context is given with --build", hint=f"`ecsup deploy --build {build_path}`"
+            )
+        building = not watch_only and (build or (image is None and bool(ctx.config.service.build)))
+        if building and image is not None:
+            raise OptionError(
+                f"--build builds the image to ship, and --image {image} names one",
+                hint="give one of them (with [service] build set, `ecsup deploy` builds)",
+            )
+        if watch_only and build:
+            raise OptionError("--watch ships nothing, and --build builds an image to ship", hint="give one of them")
+        if building:
+            from .build import build_image, digest_of, protect
+
+            ui.print(f"ecsup deploy --build {ctx.names.stack} in {ctx.region}{ctx.whereabouts()}", style="bold")
+            built = build_image(ctx, build_path)
+            _alarm_options(ctx, wait_for_alarms, ignore_alarms)
+            doc = run_release(
+                ctx,
+                ui,
+                lambda: run(ctx, built.image, wait=not no_wait, timeout=timeout, wait_until=wait_until, confirm=_ask),
+                json_output,
+                "deployed",
+            )
+            digest = digest_of(built.image)
+            if digest and doc.get("status") not in ("ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"):
+                protect(ctx, digest)  # what the environment runs now: kept by the repository's lifecycle policy
+            return
         if watch_only:
             ui.print(f"ecsup deploy --watch {ctx.names.stack} in {ctx.region}{ctx.whereabouts()}", style="bold")
             run_release(
