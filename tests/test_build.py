@@ -119,7 +119,11 @@ def project(tmp_path: Path, extra: str = "", git: bool = True, env: str = "dev",
     root = tmp_path / f"app-{env}"
     root.mkdir()
     (root / "Dockerfile").write_text("FROM public.ecr.aws/docker/library/python:3.12-slim\nRUN make\n")
-    swap = {'image = "public.ecr.aws/nginx/nginx:stable"': 'build = "."', 'env = "dev"': f'env = "{env}"'}
+    swap = {
+        'image = "public.ecr.aws/nginx/nginx:stable"': 'build = "."',
+        'env = "dev"': f'env = "{env}"',
+        f'hostname = "www.{ZONE}"': f'hostname = "{env}.{ZONE}"',
+    }
     if arm:
         swap["cpu = 512"] = 'cpu = 512\ncpu_architecture = "ARM64"'
     text = config_text(extra, replace=swap)
@@ -317,3 +321,119 @@ def test_deploy_build_path_overrides_the_context_and_refuses_image_with_it(
     missing = invoke("deploy", "-c", str(cfg), "--build", str(tmp_path / "nope"))
     assert missing.exit_code == 2 and "not a directory" in missing.stderr
     assert calls(docker) == []
+
+
+def _destroy(make_ctx: Any, root: Path, purge: bool) -> list[Any]:
+    ctx = ctx_for(make_ctx, root)
+    outcome = engine.plan_destroy(ctx, purge=purge)
+    with engine.destroy_locked(ctx):
+        engine.destroy(ctx, outcome)
+    return [a for a in outcome.actions if a.resource in ("ECR repository", "image tags")]
+
+
+def test_destroy_keeps_the_repository_and_purge_deletes_it_only_when_no_other_environment_uses_it(
+    server: str, docker: Path, tmp_path: Path, make_ctx: Any
+) -> None:
+    dev, prod = project(tmp_path), project(tmp_path, env="prod")
+    engine.create(ctx_for(make_ctx, dev))
+    engine.create(ctx_for(make_ctx, prod))
+    ecr = aws("ecr")
+
+    def tags() -> set[str]:
+        return {t for i in ecr.describe_images(repositoryName="web")["imageDetails"] for t in i.get("imageTags", [])}
+
+    assert {"ecsup-dev-live", "ecsup-prod-live"} <= tags()
+    kept = _destroy(make_ctx, dev, purge=True)  # prod deploys from it: kept, dev's release tags removed
+    assert [(a.kind, a.resource) for a in kept] == [("delete", "image tags"), ("keep", "ECR repository")]
+    assert "prod" in kept[-1].detail
+    assert ecr.describe_repositories(repositoryNames=["web"])["repositories"]
+    assert "ecsup-dev-live" not in tags() and "ecsup-prod-live" in tags()
+    assert head(dev) in tags()  # the image stays: only the release tag went
+
+    plain = _destroy(make_ctx, prod, purge=False)  # without --purge: kept, whoever uses it
+    assert [a.kind for a in plain] == ["delete", "keep"] and "--purge" in plain[-1].detail
+    assert ecr.describe_repositories(repositoryNames=["web"])["repositories"]
+
+    purged = _destroy(make_ctx, prod, purge=True)  # no environment left: deleted, images and all
+    assert [(a.kind, a.resource) for a in purged] == [("delete", "ECR repository")]
+    assert ecr.describe_repositories()["repositories"] == []
+
+
+def test_a_foreign_repository_named_after_the_app_is_a_conflict(
+    server: str, docker: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aws("ecr").create_repository(repositoryName="web", tags=[{"Key": "team", "Value": "other"}])
+    root = project(tmp_path)
+    monkeypatch.setenv("ECSUP_SECRET_DB_PASSWORD", SECRET_VALUE)
+    result = invoke("plan", "-c", str(root / "ecsup.toml"))
+    assert result.exit_code == 4, explain(result)
+    assert "ECR repository 'web' exists but does not carry ecsup's tags" in result.stderr
+    created = invoke("create", "-c", str(root / "ecsup.toml"))
+    assert created.exit_code == 4, explain(created)
+    assert calls(docker) == [] and aws("ecs").list_clusters()["clusterArns"] == []
+
+
+def test_plan_shows_the_repository_and_the_build_and_repairs_a_changed_lifecycle_policy(
+    server: str, docker: Path, tmp_path: Path, make_ctx: Any
+) -> None:
+    root = project(tmp_path)
+    ctx = ctx_for(make_ctx, root)
+    ctx.mode = "plan"
+    planned = {(a.kind, a.resource, a.name) for a in engine.make_plan(ctx).actions}
+    assert ("create", "ECR repository", "web") in planned
+    assert ("create", "image", f"web:{head(root)}") in planned
+    assert calls(docker) == []  # a plan builds nothing
+    engine.create(ctx_for(make_ctx, root))
+    aws("ecr").put_lifecycle_policy(
+        repositoryName="web",
+        lifecyclePolicyText=json.dumps(
+            {
+                "rules": [
+                    {
+                        "rulePriority": 1,
+                        "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 1},
+                        "action": {"type": "expire"},
+                    }
+                ]
+            }
+        ),
+    )
+    outcome = engine.create(ctx_for(make_ctx, root))
+    assert [(a.kind, a.resource) for a in outcome.changes()] == [("update", "ECR repository")]
+    assert (
+        json.loads(aws("ecr").get_lifecycle_policy(repositoryName="web")["lifecyclePolicyText"]) == lifecycle_policy()
+    )
+
+
+@pytest.mark.parametrize(
+    ("service", "key", "says"),
+    [
+        ('image = "x:1"\nbuild = "."', "service.build", "cannot be combined with service.image"),
+        ("exec = false", "service.image", "is required: an image reference"),
+        ('build = "."\nbuild_args = { DB_PASSWORD = "x" }', "service.build_args.DB_PASSWORD", "docker build --secret"),
+        ('image = "x:1"\nbuild_dockerfile = "Dockerfile"', "service.build_dockerfile", "only with service.build"),
+    ],
+)
+def test_build_keys_are_validated_with_their_key_paths(service: str, key: str, says: str) -> None:
+    from ecsup.errors import ConfigError
+
+    text = config_text(replace={'image = "public.ecr.aws/nginx/nginx:stable"': service})
+    with pytest.raises(ConfigError) as exc:
+        parse(text)
+    assert any(k == key and says in why for k, why in exc.value.problems), exc.value.problems
+    assert exc.value.exit_code == 2
+
+
+def test_init_writes_build_commented_and_uncommented_it_replaces_image(tmp_path: Path) -> None:
+    from conftest import ZONE as zone
+
+    from ecsup.config import load
+
+    path = tmp_path / "ecsup.toml"
+    result = invoke("init", "-c", str(path), "--app", "web", "--env", "dev", "--zone", zone, "--image", "nginx:1")
+    assert result.exit_code == 0, explain(result)
+    text = path.read_text()
+    assert '# build = "."' in text and "# build_args = " in text and "docker build --secret" in text
+    path.write_text(text.replace('image = "nginx:1"', "").replace('# build = "."', 'build = "."'))
+    cfg = load(path)
+    assert cfg.service.build == "." and cfg.service.image == ""
