@@ -437,3 +437,34 @@ def test_init_writes_build_commented_and_uncommented_it_replaces_image(tmp_path:
     path.write_text(text.replace('image = "nginx:1"', "").replace('# build = "."', 'build = "."'))
     cfg = load(path)
     assert cfg.service.build == "." and cfg.service.image == ""
+
+
+def test_every_call_of_a_build_s_create_deploy_and_destroy_is_allowed_by_the_documented_policies(
+    server: str, docker: Path, tmp_path: Path, make_ctx: Any, recorder: Any
+) -> None:
+    from ecsup import deploy, policies
+    from ecsup.build import build_image, digest_of, protect
+
+    root = project(tmp_path)
+    made: dict[str, set[tuple[str, str]]] = {}
+    recorder.reset()
+    engine.create(ctx_for(make_ctx, root))
+    made["create"] = set(recorder.calls)
+    (root / "v2.txt").write_text("2\n")
+    recorder.reset()
+    ctx = ctx_for(make_ctx, root)
+    built = build_image(ctx)
+    deploy.deploy(ctx, built.image, wait=False)
+    protect(ctx, digest_of(built.image) or "")
+    made["deploy"] = set(recorder.calls)
+    recorder.reset()
+    _destroy(make_ctx, root, purge=True)
+    made["destroy"] = set(recorder.calls)
+    assert ("ecr", "CreateRepository") in made["create"] and ("ecr", "GetAuthorizationToken") in made["deploy"]
+    assert ("ecr", "PutImage") in made["deploy"] and ("ecr", "DeleteRepository") in made["destroy"]
+    operator, ci = policies.operator_policy(), policies.ci_deploy_policy("web-dev")
+    for name, seen in made.items():
+        missing = {f"{s}:{o}" for s, o in seen for a in policies.iam_actions(s, o) if not policies.allows(operator, a)}
+        assert not missing, (name, missing)
+    ci_missing = {a for s, o in made["deploy"] for a in policies.iam_actions(s, o) if not policies.allows(ci, a)}
+    assert not ci_missing
