@@ -205,6 +205,9 @@ def test_the_repository_is_the_apps_with_immutable_tags_scanning_and_a_lifecycle
     before = len(calls(docker))
     outcome = engine.create(ctx_for(make_ctx, root))
     assert len(calls(docker)) == before and not outcome.changes()
+    status = invoke("status", "-c", str(root / "ecsup.toml"))
+    assert status.exit_code == 0, explain(status)
+    assert "ECR repository" in status.stdout and "web" in status.stdout
 
 
 def test_a_dirty_tree_is_tagged_dirty_and_a_clean_rebuild_reuses_the_pushed_tag(
