@@ -490,7 +490,7 @@ def build_image(ctx: Context, path: str | None = None) -> Built:
         argv = [binary, "buildx", "build", "--platform", src.platform, "--provenance=false", "--progress=plain"]
         argv += ["-t", ref, "-f", str(src.dockerfile), *args, "--push", str(src.context)]
         code, tail = _run(ctx, argv, "build")
-        if code != 0:
+        if code != 0 and not _pushed_meanwhile(ctx, tag, dirty):
             raise _failed("docker buildx build --push", code, tail, created)
     else:
         argv = [binary, "build", "--platform", src.platform, "-t", ref, "-f", str(src.dockerfile), *args]
@@ -498,7 +498,7 @@ def build_image(ctx: Context, path: str | None = None) -> Built:
         if code != 0:
             raise _failed("docker build", code, tail, created)
         code, tail = _run(ctx, [binary, "push", ref], "push")
-        if code != 0:
+        if code != 0 and not _pushed_meanwhile(ctx, tag, dirty):
             raise _failed("docker push", code, tail, created)
     digest = image_digest(ctx, tag)
     if digest is None:
@@ -508,6 +508,15 @@ def build_image(ctx: Context, path: str | None = None) -> Built:
         )
     ctx.ui.build_progress("push", f"pushed {ref} ({digest})")
     return Built(f"{repo.uri}@{digest}", tag, False, created)
+
+
+def _pushed_meanwhile(ctx: Context, tag: str, dirty: bool) -> bool:
+    """A push refused because the tag exists now: another run (another environment's create, a CI
+    job) pushed the same clean commit meanwhile. Its image is the commit's: use it."""
+    if dirty or image_digest(ctx, tag) is None:
+        return False
+    ctx.ui.build_progress("push", f"{tag} was pushed by another run meanwhile: using that image (the same commit)")
+    return True
 
 
 def registry_uri(ctx: Context) -> str:

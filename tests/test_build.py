@@ -42,6 +42,16 @@ if building:
     print("#1 [internal] load build definition from Dockerfile")
     print("#5 [2/3] RUN make")
     print("#5 0.123 compiling...")
+    if os.environ.get("FAKE_DOCKER_RACE"):  # another run pushes the same tag first: this push is refused
+        import boto3
+        uri, tag = argv[argv.index("-t") + 1].rsplit(":", 1)
+        other = {{"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                  "config": {{"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1,
+                             "digest": "sha256:" + "ab" * 32}}, "layers": []}}
+        ecr = boto3.client("ecr")
+        ecr.put_image(repositoryName=uri.split("/", 1)[1], imageManifest=json.dumps(other), imageTag=tag)
+        print("ERROR: failed to push: tag invalid: The image tag '" + tag + "' already exists")
+        sys.exit(1)
     if os.environ.get("FAKE_DOCKER_FAIL"):
         print('ERROR: failed to solve: process "/bin/sh -c make" did not complete successfully: exit code: 2')
         sys.exit(1)
@@ -471,3 +481,36 @@ def test_every_call_of_a_build_s_create_deploy_and_destroy_is_allowed_by_the_doc
         assert not missing, (name, missing)
     ci_missing = {a for s, o in made["deploy"] for a in policies.iam_actions(s, o) if not policies.allows(ci, a)}
     assert not ci_missing
+
+
+def test_a_clean_commit_pushed_by_another_run_meanwhile_is_used_not_a_failure(
+    server: str, docker: Path, tmp_path: Path, make_ctx: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ecsup.build import build_image
+
+    root = project(tmp_path)
+    monkeypatch.setenv("FAKE_DOCKER_RACE", "1")
+    built = build_image(ctx_for(make_ctx, root))
+    pushed = aws("ecr").describe_images(repositoryName="web", imageIds=[{"imageTag": head(root)}])["imageDetails"]
+    assert built.image.endswith("@" + pushed[0]["imageDigest"])
+    (root / "dirty.txt").write_text("x\n")  # a dirty tree's refused push is a failure: its tag may hold other changes
+    from ecsup.errors import BuildFailed
+
+    with pytest.raises(BuildFailed) as exc:
+        build_image(ctx_for(make_ctx, root))
+    assert "already exists" in exc.value.message and exc.value.exit_code == EXIT_BUILD
+
+
+def test_a_missing_dockerfile_stops_the_plan_with_the_key(
+    aws: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "app"
+    root.mkdir()
+    (root / "ecsup.toml").write_text(
+        config_text(replace={'image = "public.ecr.aws/nginx/nginx:stable"': 'build = "."'})
+    )
+    monkeypatch.setenv("ECSUP_SECRET_DB_PASSWORD", SECRET_VALUE)
+    result = invoke("plan", "-c", str(root / "ecsup.toml"))
+    assert result.exit_code == 2, explain(result)
+    assert "service.build: there is no Dockerfile at" in result.stderr
+    assert aws.mutating() == []
