@@ -715,7 +715,7 @@ def deploy(
     build_path: Annotated[
         str | None,
         typer.Argument(
-            metavar="[PATH]",
+            metavar="PATH",
             help="With --build: the Docker build context [default: [service] build].",
             show_default=False,
         ),
@@ -738,7 +738,9 @@ def deploy(
     Exit 9 when ECS rolled it back (an alarm, the circuit breaker, or a failed probe of the new
     version), 5 when --timeout ran out, 10 when the [service.deploy] before task failed (nothing
     was rolled out), 7 when no --image was given and service.image would replace the running
-    image without a terminal to confirm on."""
+    image without a terminal to confirm on. With [service] build set (or --build [PATH]) it first
+    builds the image with Docker, pushes it to the app's ECR repository and ships it by digest;
+    exit 12 when Docker is missing or the build or push failed (nothing was deployed)."""
     _aws_options(tctx, profile, region, endpoint_url)
     from .config import WAIT_UNTIL
     from .deploy import ATTACH_HINT, attach
