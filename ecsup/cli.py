@@ -626,7 +626,12 @@ def destroy(
 
 
 def run_release(
-    ctx: Context, ui: ConsoleUI, operation: Callable[[], Any], json_output: bool, what: str
+    ctx: Context,
+    ui: ConsoleUI,
+    operation: Callable[[], Any],
+    json_output: bool,
+    what: str,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run a deploy or rollback: its result as JSON or a closing line; a rollback by ECS or a
     timeout is raised after the JSON document (exit codes 9 and 5)."""
@@ -640,13 +645,13 @@ def run_release(
     except RolledBack as exc:
         ui.stop_live()
         if json_output and exc.result is not None:
-            doc = exc.result.as_dict() | {"seconds": round(time.monotonic() - start, 1)}
+            doc = exc.result.as_dict() | {"seconds": round(time.monotonic() - start, 1)} | (extra or {})
             typer.echo(ctx.redact(json.dumps(doc, indent=2)))
         raise
     except BaseException:
         ui.stop_live()
         raise
-    doc = result.as_dict() | {"seconds": round(time.monotonic() - start, 1)}
+    doc = result.as_dict() | {"seconds": round(time.monotonic() - start, 1)} | (extra or {})
     if json_output:
         typer.echo(ctx.redact(json.dumps(doc, indent=2)))
     else:
@@ -786,6 +791,7 @@ def deploy(
                 lambda: run(ctx, built.image, wait=not no_wait, timeout=timeout, wait_until=wait_until, confirm=_ask),
                 json_output,
                 "deployed",
+                {"build": {"image": built.image, "tag": built.tag, "reused": built.reused}},
             )
             digest = digest_of(built.image)
             if digest and doc.get("status") not in ("ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"):

@@ -302,9 +302,13 @@ def test_deploy_builds_pushes_and_ships_the_new_commit_by_digest(
     subprocess.run(
         ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "v2"], cwd=root, check=True
     )
-    result = invoke("deploy", "-c", str(root / "ecsup.toml"), "--no-wait")
+    result = invoke("deploy", "-c", str(root / "ecsup.toml"), "--no-wait", "--json")
     assert result.exit_code == 0, explain(result)
     sha = head(root)
+    doc = json.loads(result.stdout)
+    assert doc["build"]["tag"] == sha and doc["build"]["reused"] is False
+    assert doc["image_after"] == doc["build"]["image"]
+    assert "#5 [2/3] RUN make" in result.stderr  # docker's steps beside the JSON, on stderr
     ecr = aws("ecr")
     digest = ecr.describe_images(repositoryName="web", imageIds=[{"imageTag": sha}])["imageDetails"][0]["imageDigest"]
     ecs = aws("ecs")
