@@ -47,6 +47,7 @@ TAG_MUTABILITY = "IMMUTABLE_WITH_EXCLUSION"
 EXCLUSION_FILTERS = [{"filterType": "WILDCARD", "filter": f"{RELEASE_TAG_PREFIX}*"}]
 ENCRYPTION = {"encryptionType": "AES256"}
 PLATFORMS = {"X86_64": "linux/amd64", "ARM64": "linux/arm64"}
+RELEASES = ("live", "previous")  # the release tags of each environment (Names.release_tag)
 
 
 # -- the repository -----------------------------------------------------------------------------
@@ -276,12 +277,13 @@ def protect(ctx: Context, digest: str) -> None:
 
 def release_tags_of_others(ctx: Context) -> set[str]:
     """The other environments whose live or previous release is in the repository (its ecsup- tags)."""
-    mine = f"{RELEASE_TAG_PREFIX}{ctx.names.env}-"
+    mine = {ctx.names.release_tag(which) for which in RELEASES}
     envs = set()
     for image in images(ctx):
         for tag in image.get("imageTags") or []:
-            if tag.startswith(RELEASE_TAG_PREFIX) and not tag.startswith(mine):
-                env = tag[len(RELEASE_TAG_PREFIX) :].rsplit("-", 1)[0]
+            env, _, which = tag[len(RELEASE_TAG_PREFIX) :].rpartition("-")
+            # whole tags compared: environment "dev-2" (ecsup-dev-2-live) is not "dev"'s
+            if tag.startswith(RELEASE_TAG_PREFIX) and which in RELEASES and env and tag not in mine:
                 envs.add(env)
     return envs
 

@@ -518,3 +518,18 @@ def test_a_missing_dockerfile_stops_the_plan_with_the_key(
     assert result.exit_code == 2, explain(result)
     assert "service.build: there is no Dockerfile at" in result.stderr
     assert aws.mutating() == []
+
+
+def test_another_environment_is_told_apart_by_its_whole_release_tag(
+    make_ctx: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ecsup import build
+
+    ctx = make_ctx(config_text())  # env dev
+    listed = [
+        {"imageTags": ["abc", "ecsup-dev-live"]},
+        {"imageTags": ["def", "ecsup-dev-previous", "ecsup-dev-2-live"]},
+        {"imageTags": ["ecsup-staging-previous", "ecsup-notes"]},
+    ]
+    monkeypatch.setattr(build, "images", lambda ctx: listed)
+    assert build.release_tags_of_others(ctx) == {"dev-2", "staging"}
