@@ -1,9 +1,10 @@
 """[service] build: the app's ECR repository, the image built with Docker and pushed to it, and the
 reference deploys ship (by digest).
 
-Not a step: building is an operation on the user's machine (like a deploy), run before the stack is
-planned (``prepare_create``: ``create`` builds the first image when the service has none yet) or
-before a release (``build_image``: ``deploy`` with ``build`` set, or ``deploy --build``). The
+Not a step: building is an operation on the user's machine (like a deploy), run once the stack's plan
+passed its checks and before anything else changes (``build_first_image``: ``create`` builds the first
+image when the service has none yet, then plans again with its digest) or before a release
+(``build_image``: ``deploy`` with ``build`` set, or ``deploy --build``). The
 repository itself is also planned, converged and destroyed by the pipeline's RepositoryStep
 (steps/repository.py), which reads and writes it through the functions here.
 
@@ -563,9 +564,10 @@ PLANNED_BUILD = "build_planned"  # ctx.facts: the image a plan would build (step
 
 
 def plan_image(ctx: Context) -> None:
-    """For a plan (or status) with [service] build: the image the stack is given -- the service's (a
-    create builds nothing then), else ``<repository>:<tag>`` as the build would push it (its digest is
-    known only after the push). Read-only."""
+    """Planning with [service] build: the image the stack is given -- the service's (a create builds
+    nothing then), else ``<repository>:<tag>`` as the build would push it (its digest is known only
+    after the push: ``build_first_image``). Read-only; a create that will build checks here, with the
+    plan's other checks, that Docker is there (exit 12 before any change)."""
     if not ctx.config.service.build or ctx.config.service.image:
         return
     running = service_image(ctx)
@@ -578,40 +580,31 @@ def plan_image(ctx: Context) -> None:
         if ctx.mode != "status":
             raise
         tag = "(not built)"
+    if ctx.mode == "apply":
+        docker()
     image = f"{registry_uri(ctx)}:{tag}"
     ctx.facts[PLANNED_BUILD] = image
     _use(ctx, image)
 
 
-def prepare_create(ctx: Context, report: Any = None) -> None:
-    """`create` with [service] build: a stack whose service has an image keeps it (`ecsup deploy` builds
-    and ships the next one); a new one gets its first image built and pushed here, before the stack
-    is planned, so that a failed build changes nothing but the repository (when this run made it).
-    ``report``: the engine's reporter, for the repository's and the image's lines."""
+def build_first_image(ctx: Context, report: Any = None) -> bool:
+    """`create` of a stack whose service does not exist yet, with [service] build: once the plan (all
+    its checks) passed, build and push the first image, and give the stack its reference by digest.
+    True when it did: the stack is then planned again with it. Before anything else is changed, so a
+    failed build changes nothing but the repository (when this run made it). ``report``: the engine's
+    reporter, for the repository's and the image's lines."""
     from .plan import Action
 
-    if not ctx.config.service.build or ctx.config.service.image:
-        return
-    running = service_image(ctx)
-    if running is not None:
-        _use(ctx, running)
-        return
-    docker()  # before any change: no Docker, nothing made
+    if ctx.mode != "apply" or not ctx.facts.get(PLANNED_BUILD):
+        return False
     built = build_image(ctx)
+    digest = digest_of(built.image)
     if report is not None:
         if built.created_repository:
             report(Action("create", "ECR repository", ctx.names.repository, result="tags immutable, scan on push"))
         verb: Literal["noop", "create"] = "noop" if built.reused else "create"
-        report(
-            Action(
-                verb,
-                "image",
-                f"{ctx.names.repository}:{built.tag}",
-                digest_of(built.image) or "",
-                result=digest_of(built.image),
-            )
-        )
-    digest = digest_of(built.image)
+        report(Action(verb, "image", f"{ctx.names.repository}:{built.tag}", digest or "", result=digest))
     if digest:
         protect(ctx, digest)
     _use(ctx, built.image)
+    return True

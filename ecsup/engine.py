@@ -533,11 +533,13 @@ def create(
     from . import lock
 
     ctx.mode = "apply"
-    from .build import prepare_create
-
-    prepare_create(ctx, report)  # [service] build and no service yet: the first image, built and pushed
     before = lock.snapshot(ctx)
     outcome = make_plan(ctx)
+    from .build import build_first_image
+
+    if build_first_image(ctx, report):  # [service] build, no service yet: its first image, by digest
+        ctx.reset_observations()
+        outcome = make_plan(ctx)
     if not outcome.changes():
         if on_plan:
             on_plan(outcome)

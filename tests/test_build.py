@@ -533,3 +533,15 @@ def test_another_environment_is_told_apart_by_its_whole_release_tag(
     ]
     monkeypatch.setattr(build, "images", lambda ctx: listed)
     assert build.release_tags_of_others(ctx) == {"dev-2", "staging"}
+
+
+def test_a_create_the_plan_stops_builds_nothing_and_makes_no_repository(
+    server: str, docker: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = project(tmp_path)
+    monkeypatch.delenv("ECSUP_SECRET_DB_PASSWORD", raising=False)  # the plan stops on the missing secret
+    result = invoke("create", "-c", str(root / "ecsup.toml"))
+    assert result.exit_code == 2, explain(result)
+    assert "ECSUP_SECRET_DB_PASSWORD" in result.stderr
+    assert calls(docker) == []
+    assert aws("ecr").describe_repositories()["repositories"] == []
