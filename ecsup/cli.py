@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -718,7 +719,7 @@ def deploy(
         ),
     ] = False,
     build_path: Annotated[
-        str | None,
+        Path | None,
         typer.Argument(
             metavar="PATH",
             help="With --build: the Docker build context [default: [service] build].",
@@ -783,7 +784,7 @@ def deploy(
             from .build import build_image, digest_of, protect
 
             ui.print(f"ecsup deploy --build {ctx.names.stack} in {ctx.region}{ctx.whereabouts()}", style="bold")
-            built = build_image(ctx, build_path)
+            built = build_image(ctx, None if build_path is None else str(build_path))
             _alarm_options(ctx, wait_for_alarms, ignore_alarms)
             doc = run_release(
                 ctx,

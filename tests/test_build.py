@@ -159,9 +159,9 @@ def ctx_for(make_ctx: Any, root: Path) -> Any:
     return make_ctx(parse(path.read_text(), str(path)))
 
 
-def web_image(stack: str = "web-dev") -> str:
+def web_image(service: str = "web-dev") -> str:
     ecs = aws("ecs")
-    svc = ecs.describe_services(cluster=stack, services=[stack])["services"][0]
+    svc = ecs.describe_services(cluster="web-dev", services=[service])["services"][0]
     td = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])["taskDefinition"]
     return str(td["containerDefinitions"][0]["image"])
 
@@ -169,7 +169,7 @@ def web_image(stack: str = "web-dev") -> str:
 def test_create_builds_pushes_and_deploys_the_first_image_by_digest(
     server: str, docker: Path, tmp_path: Path, make_ctx: Any
 ) -> None:
-    root = project(tmp_path, arm=True)
+    root = project(tmp_path, arm=True, extra='\n[workers.mailer]\ncommand = ["sidekiq"]\n')
     engine.create(ctx_for(make_ctx, root))
 
     sha = head(root)
@@ -188,6 +188,7 @@ def test_create_builds_pushes_and_deploys_the_first_image_by_digest(
         "imageDigest"
     ]
     assert web_image() == f"{uri}@{digest}"
+    assert web_image("web-dev-mailer") == f"{uri}@{digest}"  # a worker without an image of its own: the built one
     # the release tag the lifecycle policy keeps
     live = aws("ecr").describe_images(repositoryName="web", imageIds=[{"imageTag": "ecsup-dev-live"}])
     assert live["imageDetails"][0]["imageDigest"] == digest
