@@ -770,7 +770,7 @@ def deploy(
             )
         if build_path is not None and not build:
             raise OptionError(
-                f"{build_path}: a build context is given with --build", hint=f"`ecsup deploy --build {build_path}`"
+                f"{build_path}: a build context goes with --build", hint=f"`ecsup deploy --build {build_path}`"
             )
         building = not watch_only and (build or (image is None and bool(ctx.config.service.build)))
         if building and image is not None:
@@ -783,9 +783,9 @@ def deploy(
         if building:
             from .build import build_image, digest_of, protect
 
+            _alarm_options(ctx, wait_for_alarms, ignore_alarms)  # a bad option: said before a build
             ui.print(f"ecsup deploy --build {ctx.names.stack} in {ctx.region}{ctx.whereabouts()}", style="bold")
             built = build_image(ctx, None if build_path is None else str(build_path))
-            _alarm_options(ctx, wait_for_alarms, ignore_alarms)
             doc = run_release(
                 ctx,
                 ui,

@@ -338,6 +338,10 @@ def test_deploy_build_path_overrides_the_context_and_refuses_image_with_it(
     assert both.exit_code == 2 and "--build builds the image" in both.stderr
     missing = invoke("deploy", "-c", str(cfg), "--build", str(tmp_path / "nope"))
     assert missing.exit_code == 2 and "not a directory" in missing.stderr
+    alone = invoke("deploy", "-c", str(cfg), str(other))
+    assert alone.exit_code == 2 and "goes with --build" in alone.stderr
+    watching = invoke("deploy", "-c", str(cfg), "--watch", "--build")
+    assert watching.exit_code == 2 and "--watch ships nothing" in watching.stderr
     assert calls(docker) == []
 
 
