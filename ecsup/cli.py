@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -655,7 +656,12 @@ def destroy(
 
 
 def run_release(
-    ctx: Context, ui: ConsoleUI, operation: Callable[[], Any], json_output: bool, what: str
+    ctx: Context,
+    ui: ConsoleUI,
+    operation: Callable[[], Any],
+    json_output: bool,
+    what: str,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run a deploy or rollback: its result as JSON or a closing line; a rollback by ECS or a
     timeout is raised after the JSON document (exit codes 9 and 5)."""
@@ -669,13 +675,13 @@ def run_release(
     except RolledBack as exc:
         ui.stop_live()
         if json_output and exc.result is not None:
-            doc = exc.result.as_dict() | {"seconds": round(time.monotonic() - start, 1)}
+            doc = exc.result.as_dict() | {"seconds": round(time.monotonic() - start, 1)} | (extra or {})
             typer.echo(ctx.redact(json.dumps(doc, indent=2)))
         raise
     except BaseException:
         ui.stop_live()
         raise
-    doc = result.as_dict() | {"seconds": round(time.monotonic() - start, 1), "url": ctx.config.url}
+    doc = result.as_dict() | {"seconds": round(time.monotonic() - start, 1), "url": ctx.config.url} | (extra or {})
     if json_output:
         typer.echo(ctx.redact(json.dumps(doc, indent=2)))
     else:
@@ -733,6 +739,22 @@ def deploy(
         bool,
         typer.Option("--watch", help="Watch the deployment in progress (changes nothing; none: says what runs)."),
     ] = False,
+    build: Annotated[
+        bool,
+        typer.Option(
+            "--build",
+            help="Build the image with Docker (from PATH, else [service] build), push it to the app's ECR "
+            "repository and ship it by digest. With [service] build set, deploy builds without it.",
+        ),
+    ] = False,
+    build_path: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="PATH",
+            help="With --build: the Docker build context [default: [service] build].",
+            show_default=False,
+        ),
+    ] = None,
     no_wait: NoWait = False,
     wait_until: WaitUntil = "complete",
     json_output: JsonOption = False,
@@ -751,7 +773,9 @@ def deploy(
     Exit 9 when ECS rolled it back (an alarm, the circuit breaker, or a failed probe of the new
     version), 5 when --timeout ran out, 10 when the [service.deploy] before task failed (nothing
     was rolled out), 7 when no --image was given and service.image would replace the running
-    image without a terminal to confirm on."""
+    image without a terminal to confirm on. With [service] build set (or --build [PATH]) it first
+    builds the image with Docker, pushes it to the app's ECR repository and ships it by digest;
+    exit 12 when Docker is missing or the build or push failed (nothing was deployed)."""
     _aws_options(tctx, profile, region, endpoint_url)
     from .config import WAIT_UNTIL
     from .deploy import ATTACH_HINT, attach
@@ -773,6 +797,36 @@ def deploy(
                 hint=f"`ecsup deploy --image {image}` ships it (and watches it); `ecsup deploy --watch` watches the "
                 "deployment in progress",
             )
+        if build_path is not None and not build:
+            raise OptionError(
+                f"{build_path}: a build context goes with --build", hint=f"`ecsup deploy --build {build_path}`"
+            )
+        building = not watch_only and (build or (image is None and bool(ctx.config.service.build)))
+        if building and image is not None:
+            raise OptionError(
+                f"--build builds the image to ship, and --image {image} names one",
+                hint="give one of them (with [service] build set, `ecsup deploy` builds)",
+            )
+        if watch_only and build:
+            raise OptionError("--watch ships nothing, and --build builds an image to ship", hint="give one of them")
+        if building:
+            from .build import build_image, digest_of, protect
+
+            _alarm_options(ctx, wait_for_alarms, ignore_alarms)  # a bad option: said before a build
+            ui.print(f"ecsup deploy --build {ctx.names.stack} in {ctx.region}{ctx.whereabouts()}", style="bold")
+            built = build_image(ctx, None if build_path is None else str(build_path))
+            doc = run_release(
+                ctx,
+                ui,
+                lambda: run(ctx, built.image, wait=not no_wait, timeout=timeout, wait_until=wait_until, confirm=_ask),
+                json_output,
+                "deployed",
+                {"build": {"image": built.image, "tag": built.tag, "reused": built.reused}},
+            )
+            digest = digest_of(built.image)
+            if digest and doc.get("status") not in ("ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED"):
+                protect(ctx, digest)  # what the environment runs now: kept by the repository's lifecycle policy
+            return
         if watch_only:
             ui.print(f"ecsup deploy --watch {ctx.names.stack} in {ctx.region}{ctx.whereabouts()}", style="bold")
             run_release(

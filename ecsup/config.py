@@ -197,6 +197,11 @@ class ServiceConfig:
     readonly_root_filesystem: bool = False  # the container's root file system read-only
     container_insights: bool = False  # the cluster's containerInsights setting ("enabled")
     log_kms_key: str = ""  # a customer-managed KMS key for the log group (as secrets_kms_key for SSM)
+    # a Docker build context (relative to ecsup.toml's directory), instead of image: ecsup builds, pushes to
+    # the app's ECR repository and deploys by digest (build.py); "" = image is used
+    build: str = ""
+    build_dockerfile: str = ""  # "" = <build>/Dockerfile (relative to ecsup.toml's directory too)
+    build_args: tuple[tuple[str, str], ...] = ()  # --build-arg K=V (never secrets: they show in the image's history)
 
     @property
     def capacity_provider_strategy(self) -> list[dict[str, Any]] | None:
@@ -299,7 +304,10 @@ _SCHEMA: dict[str, Any] = {
         "egress": (str, "public"),
     },
     "service": {
-        "image": (str, REQUIRED),
+        "image": (str, ""),  # required unless build (_validate_build)
+        "build": (str, ""),
+        "build_dockerfile": (str, ""),
+        "build_args": (dict, {}),
         "container_port": (int, 80),
         "cpu": (int, 256),
         "memory": (int, 512),
@@ -562,8 +570,9 @@ def _validate(raw: dict[str, Any], problems: list[tuple[str, str]], build: list[
     _validate_egress(net, problems)
 
     svc = raw["service"]
-    if svc["image"] is not None and (not svc["image"].strip() or any(c.isspace() for c in svc["image"])):
+    if svc["image"] and (not svc["image"].strip() or any(c.isspace() for c in svc["image"])):
         problems.append(("service.image", "must be an image reference such as public.ecr.aws/nginx/nginx:stable"))
+    _validate_build(svc, problems)
     port = svc["container_port"]
     if not 1 <= port <= 65535:
         problems.append(("service.container_port", f"{port} is not a port (1-65535)"))
@@ -930,6 +939,51 @@ def _validate_verify(verify: dict[str, Any], problems: list[tuple[str, str]], ho
         problems.append((f"{key}.seconds", f"{verify['seconds']} must be from 0 to 3600"))
 
 
+# Build arguments whose name says they carry a secret: a --build-arg value is kept in the image's
+# history and metadata (`docker history`, the build cache), so such values belong in
+# `docker build --secret` (BuildKit secret mounts), which ecsup does not pass.
+_SECRET_ARG_RE = re.compile(r"(SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL)", re.IGNORECASE)
+
+
+def _validate_build(svc: dict[str, Any], problems: list[tuple[str, str]]) -> None:
+    """[service] build / build_dockerfile / build_args, and exactly one of image and build."""
+    given = svc[GIVEN]
+    if "image" in given and "build" in given:
+        problems.append(
+            (
+                "service.build",
+                "cannot be combined with service.image: set image (an image pushed elsewhere) or build "
+                "(a Docker build context ecsup builds and pushes), not both",
+            )
+        )
+    elif not svc["image"] and not svc["build"]:
+        key = "service.build" if "build" in given else "service.image"
+        problems.append(
+            (key, 'is required: an image reference (image = "...") or a Docker build context (build = ".")')
+        )
+    if "build" in given and not str(svc["build"]).strip():
+        problems.append(("service.build", 'must be a directory (a Docker build context), e.g. "."'))
+    if svc["build_dockerfile"] and "build" not in given:
+        problems.append(("service.build_dockerfile", "is used only with service.build"))
+    if svc["build_args"] and "build" not in given:
+        problems.append(("service.build_args", "is used only with service.build"))
+    for name, value in svc["build_args"].items():
+        key = f"service.build_args.{name}"
+        if not _ENV_VAR_RE.fullmatch(name):
+            problems.append((key, "must be a name of letters, digits and '_' (not starting with a digit)"))
+        elif not isinstance(value, str | int | float | bool):
+            problems.append((key, "must be a string"))
+        elif _SECRET_ARG_RE.search(name):
+            problems.append(
+                (
+                    key,
+                    "looks like a secret: build arguments stay in the image's history; pass build secrets with "
+                    "`docker build --secret` (a BuildKit secret mount) outside ecsup, and runtime secrets through "
+                    "[service.secrets]",
+                )
+            )
+
+
 def _autoscaling(raw: dict[str, Any]) -> AutoscalingConfig | None:
     if not raw[GIVEN]:
         return None
@@ -1081,6 +1135,9 @@ def parse(text: str, path: str = "ecsup.toml", build: bool = True) -> Config:
             readonly_root_filesystem=svc["readonly_root_filesystem"],
             container_insights=svc["container_insights"],
             log_kms_key=svc["log_kms_key"],
+            build=svc["build"].strip(),
+            build_dockerfile=svc["build_dockerfile"].strip(),
+            build_args=tuple(sorted((k, _env_value(v)) for k, v in svc["build_args"].items())),
             deploy=DeployConfig(
                 strategy=svc["deploy"]["strategy"],
                 bake_minutes=svc["deploy"]["bake_minutes"],

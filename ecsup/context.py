@@ -198,6 +198,7 @@ class UI(Protocol):
 
     def provider_records(self, heading: str, lines: list[str]) -> None: ...  # dns.external: records to create
     def ask_choice(self, question: str, choices: tuple[str, ...], default: str) -> str | None: ...  # None: no terminal
+    def build_progress(self, stage: str, line: str) -> None: ...  # [service] build: a line of docker's (build.py)
 
 
 class SilentUI:
@@ -233,6 +234,9 @@ class SilentUI:
 
     def ask_choice(self, question: str, choices: tuple[str, ...], default: str) -> str | None:
         return None
+
+    def build_progress(self, stage: str, line: str) -> None:
+        pass
 
 
 @dataclass

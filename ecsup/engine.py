@@ -40,6 +40,7 @@ from .steps.loadbalancer import HttpsStep, ListenersStep, LoadBalancerStep
 from .steps.logs import LogsStep
 from .steps.move import MoveStep, detect
 from .steps.network import SecurityGroupsStep
+from .steps.repository import RepositoryStep
 from .steps.secrets import SecretsStep
 from .steps.service import ServiceStep
 from .steps.shared import SharedLoadBalancerStep, SharedRuleStep
@@ -53,6 +54,7 @@ def pipeline() -> list[Step]:
     validates, and the HTTPS listener (HttpsStep) is what waits for the certificate."""
     return [
         ZoneStep(),
+        RepositoryStep(),  # [service] build: the app's ECR repository (create builds into it first: build.py)
         # [load_balancer] shared: the shared part, under its own lock (nothing without the key)
         SharedLoadBalancerStep(),
         # the load balancer first: it provisions for minutes on AWS (longer than ACM validates),
@@ -279,6 +281,9 @@ def make_plan(ctx: Context) -> Outcome:
     steps that do not depend on it."""
     steps = pipeline()
     graph(steps)  # a step reading a fact no step before it provides: a bug, said before any call
+    from .build import plan_image
+
+    plan_image(ctx)  # [service] build: the image the stack is given (create has built it already)
     planned = observe(ctx, [Detection(), *steps], "plan")
     outcome = Outcome(planned=planned[1:])
     if ctx.mode != "status":  # status reports conflicts as rows instead
@@ -530,6 +535,11 @@ def create(
     ctx.mode = "apply"
     before = lock.snapshot(ctx)
     outcome = make_plan(ctx)
+    from .build import build_first_image
+
+    if build_first_image(ctx, report):  # [service] build, no service yet: its first image, by digest
+        ctx.reset_observations()
+        outcome = make_plan(ctx)
     if not outcome.changes():
         if on_plan:
             on_plan(outcome)

@@ -25,6 +25,7 @@ EXIT_LOCKED = 8
 EXIT_ROLLED_BACK = 9
 EXIT_BEFORE_FAILED = 10  # the [service.deploy] before task failed: the release was not started
 EXIT_NO_PLUGIN = 11  # `exec`: AWS's session-manager-plugin is not installed
+EXIT_BUILD = 12  # [service] build / deploy --build: Docker is missing, or the build or the push failed
 EXIT_TASK_NOT_RUN = 125  # `run`: the task did not start or stopped without an exit code (docker run's 125)
 EXIT_INTERRUPTED = 130
 
@@ -90,6 +91,12 @@ class Refused(EcsupError):
     """The user did not confirm (or could not be asked)."""
 
     exit_code = EXIT_REFUSED
+
+
+class BuildFailed(EcsupError):
+    """Docker is not on PATH, or `docker build` / `docker push` / the registry login failed."""
+
+    exit_code = EXIT_BUILD
 
 
 class Unhealthy(EcsupError):

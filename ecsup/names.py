@@ -21,6 +21,8 @@ MANAGED_VALUE = "ecsup"
 TAG_CERTIFICATE = "ecsup:certificate"
 
 ELB_NAME_LIMIT = 32
+# Image tags ecsup moves in the app's ECR repository (Names.release_tag): the only mutable ones there.
+RELEASE_TAG_PREFIX = "ecsup-"
 
 
 @dataclass(frozen=True)
@@ -193,6 +195,24 @@ class Names:
 
     def job_alarm(self, job: str) -> str:
         return self.alarm(f"job-{job}-failed")
+
+    # -- the app's image repository (build.py) --------------------------------
+    @property
+    def repository(self) -> str:
+        """The app's ECR repository, shared by its environments: <app>."""
+        return self.app
+
+    def repository_tags(self) -> dict[str, str]:
+        """The repository's owner: the app (no environment: every environment of the app uses it)."""
+        return {TAG_APP: self.app, TAG_MANAGED: MANAGED_VALUE}
+
+    def owns_repository(self, tags: Mapping[str, str]) -> bool:
+        return all(tags.get(k) == v for k, v in self.repository_tags().items())
+
+    def release_tag(self, which: str) -> str:
+        """The image tags that mark what this environment runs (``live``) and ran before (``previous``):
+        mutable (the repository's exclusion filter ecsup-*), kept by its lifecycle policy."""
+        return f"{RELEASE_TAG_PREFIX}{self.env}-{which}"
 
     # -- tags ---------------------------------------------------------------
     def tags(self) -> dict[str, str]:

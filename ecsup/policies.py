@@ -34,6 +34,10 @@ READ_ACTIONS = (
     "cloudwatch:DescribeAlarms",
     "cloudwatch:ListTagsForResource",
     "ec2:Describe*",
+    "ecr:DescribeImages",  # [service] build: the app's ECR repository and its images (build.py)
+    "ecr:DescribeRepositories",
+    "ecr:GetLifecyclePolicy",
+    "ecr:ListTagsForResource",
     "ecs:Describe*",
     "ecs:List*",
     "elasticloadbalancing:Describe*",
@@ -105,6 +109,26 @@ WRITE_ACTIONS = (
     "ec2:ModifyVpcEndpoint",
     "ec2:ReleaseAddress",
     "ec2:ReplaceRoute",
+    *(
+        # [service] build: the app's repository, its release tags, and docker's push with ECR's token
+        "ecr:BatchDeleteImage",
+        "ecr:CreateRepository",
+        "ecr:DeleteRepository",
+        "ecr:PutImageScanningConfiguration",
+        "ecr:PutImageTagMutability",
+        "ecr:PutLifecyclePolicy",
+        "ecr:TagResource",
+    ),
+    *(
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:BatchGetImage",
+        "ecr:CompleteLayerUpload",
+        "ecr:GetAuthorizationToken",
+        "ecr:GetDownloadUrlForLayer",
+        "ecr:InitiateLayerUpload",
+        "ecr:PutImage",
+        "ecr:UploadLayerPart",
+    ),
     "ecs:CreateCluster",
     "ecs:CreateService",
     "ecs:DeleteCluster",
@@ -247,6 +271,22 @@ CI_CLUSTER_ACTIONS = (
 )
 
 
+# What a deploy with [service] build does in the app's repository: look, push (docker), tag the release.
+ECR_PUSH_ACTIONS = (
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:CompleteLayerUpload",
+    "ecr:DescribeImages",
+    "ecr:DescribeRepositories",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:GetLifecyclePolicy",
+    "ecr:InitiateLayerUpload",
+    "ecr:ListTagsForResource",
+    "ecr:PutImage",
+    "ecr:UploadLayerPart",
+)
+
+
 def ci_deploy_policy(
     stack: str = "web-prod", account: str = "123456789012", region: str = "eu-west-1", partition: str = "aws"
 ) -> Policy:
@@ -295,6 +335,14 @@ def ci_deploy_policy(
             },
             {"Effect": "Allow", "Action": "elasticloadbalancing:DescribeRules", "Resource": "*"},
             {"Effect": "Allow", "Action": "cloudwatch:DescribeAlarms", "Resource": "*"},
+            {
+                # [service] build: `deploy` builds and pushes to the app's repository (<app>: the stack's
+                # name up to its last hyphen, as app and env have no hyphen of their own here)
+                "Effect": "Allow",
+                "Action": list(ECR_PUSH_ACTIONS),
+                "Resource": f"arn:{partition}:ecr:{region}:{account}:repository/{stack.rsplit('-', 1)[0]}",
+            },
+            {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
             {
                 "Effect": "Allow",
                 "Action": "logs:GetLogEvents",
@@ -485,6 +533,7 @@ IMPLIED: dict[str, tuple[str, ...]] = {
     "ec2:CreateRouteTable": ("ec2:CreateTags",),
     "ec2:CreateSubnet": ("ec2:CreateTags",),
     "ec2:CreateVpcEndpoint": ("ec2:CreateTags",),
+    "ecr:CreateRepository": ("ecr:TagResource",),
     "ecs:CreateCluster": ("ecs:TagResource",),
     "ecs:CreateService": ("ecs:TagResource", "iam:PassRole"),
     "ecs:RegisterTaskDefinition": ("ecs:TagResource", "iam:PassRole"),

@@ -7,6 +7,7 @@ prints plain lines (no escape codes, no redraws) so CI logs stay readable.
 from __future__ import annotations
 
 import getpass
+import re
 import sys
 import threading
 import time
@@ -74,6 +75,7 @@ class ConsoleUI:
         self._last_lines: dict[str, str] = {}
         self._deploy_lock = threading.Lock()
         self.announced: str | None = None  # release_started's line
+        self._build_shown: set[str] = set()  # docker's lines printed once (build_progress)
 
     def print(self, text: str = "", style: str | None = None) -> None:
         self._stop()
@@ -202,6 +204,25 @@ class ConsoleUI:
             self._live.stop()
             self._live = None
 
+    # -- [service] build (build.py) ------------------------------------------------
+    def build_progress(self, stage: str, line: str) -> None:
+        """docker's output, condensed: each build step, the pushes and the errors as lines (the rest of
+        docker's output -- a step's own output, layer progress -- only on a terminal's status line,
+        replaced by the next one)."""
+        text = self.redact(line)
+        if _BUILD_LINE.search(text) and text not in self._build_shown:
+            self._build_shown.add(text)
+            self._stop()
+            self.console.print(escape(f"  {stage}: {text}"), style="dim" if "error" not in text.lower() else "red")
+            return
+        if self.live:
+            status = escape(f"{stage}: {text[:120]}")
+            if self._status is None:
+                self._status = self.console.status(status)
+                self._status.start()
+            else:
+                self._status.update(status)
+
     # -- context.UI ---------------------------------------------------------
     def wait_progress(self, what: str, state: str, elapsed: float, bound: float) -> None:
         line = f"waiting for {what}: {state} ({elapsed:.0f}s, at most {bound:.0f}s)"
@@ -263,6 +284,15 @@ class ConsoleUI:
         if detail:
             text += f"  {detail}" if detail.startswith("(") else f"  ({detail})"
         self.console.print(escape(self.redact(text)), style=STYLE[action.kind])
+
+
+# docker's lines worth a line of their own: BuildKit's steps (#5 [2/4] RUN ...), the classic builder's
+# (Step 2/4 : RUN ...), the layers and manifest pushed, the digest, login, errors; build.py's own lines.
+_BUILD_LINE = re.compile(
+    r"^#\d+ \[[^\]]*\d+/\d+\]|^Step \d+/\d+ :|pushing (layers|manifest)|: Pushed$|digest: sha256:|"
+    r"Login Succeeded|error|^pushed |repository already",
+    re.IGNORECASE,
+)
 
 
 def _bar(weight: float, width: int = 20) -> str:

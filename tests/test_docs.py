@@ -60,6 +60,8 @@ def _merge(fragment: str) -> str:
     base = config.tomllib.loads(BASE)
     for key, value in data.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict) and key != "dns":  # [dns] given whole
+            if key == "service" and "build" in value:  # build instead of the base's image
+                base[key].pop("image", None)
             base[key].update(value)
         else:
             base[key] = value
