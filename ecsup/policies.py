@@ -288,12 +288,19 @@ ECR_PUSH_ACTIONS = (
 
 
 def ci_deploy_policy(
-    stack: str = "web-prod", account: str = "123456789012", region: str = "eu-west-1", partition: str = "aws"
+    stack: str = "web-prod",
+    account: str = "123456789012",
+    region: str = "eu-west-1",
+    partition: str = "aws",
+    app: str = "",
 ) -> Policy:
     """The least a CI job needs for `ecsup deploy` and `ecsup rollback` (the before task
     included): the ECS calls on the stack's cluster, a revision of its task definition, the
     roles passed with it, the reads of the watch, the before task's log stream, the stack lock."""
     role = f"arn:{partition}:iam::{account}:role/{stack}"
+    # the app's repository (<app>): given by the caller, which knows it (an env may have hyphens,
+    # pr-123); the stack's name up to its last hyphen only for the documented example
+    repository = app or stack.rsplit("-", 1)[0]
     return {
         "Version": VERSION,
         "Statement": [
@@ -336,11 +343,10 @@ def ci_deploy_policy(
             {"Effect": "Allow", "Action": "elasticloadbalancing:DescribeRules", "Resource": "*"},
             {"Effect": "Allow", "Action": "cloudwatch:DescribeAlarms", "Resource": "*"},
             {
-                # [service] build: `deploy` builds and pushes to the app's repository (<app>: the stack's
-                # name up to its last hyphen, as app and env have no hyphen of their own here)
+                # [service] build: `deploy` builds and pushes to the app's repository (<app>)
                 "Effect": "Allow",
                 "Action": list(ECR_PUSH_ACTIONS),
-                "Resource": f"arn:{partition}:ecr:{region}:{account}:repository/{stack.rsplit('-', 1)[0]}",
+                "Resource": f"arn:{partition}:ecr:{region}:{account}:repository/{repository}",
             },
             {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
             {
