@@ -43,6 +43,7 @@ from .steps.network import SecurityGroupsStep
 from .steps.secrets import SecretsStep
 from .steps.service import ServiceStep
 from .steps.shared import SharedLoadBalancerStep, SharedRuleStep
+from .steps.vpc import NetworkStep
 from .steps.workloads import WorkerServiceStep, WorkerTaskDefinitionStep
 from .steps.zone import ZoneStep
 
@@ -53,6 +54,8 @@ def pipeline() -> list[Step]:
     validates, and the HTTPS listener (HttpsStep) is what waits for the certificate."""
     return [
         ZoneStep(),
+        # [network] shared: ecsup's own network, under its own lock (nothing without the key)
+        NetworkStep(),
         # [load_balancer] shared: the shared part, under its own lock (nothing without the key)
         SharedLoadBalancerStep(),
         # the load balancer first: it provisions for minutes on AWS (longer than ACM validates),
@@ -248,7 +251,16 @@ class Detection(Step):
 # The steps whose plan reads nothing move.detect finds (ctx.names' pair, facts "move",
 # "service_seen", "target_groups_seen"). Any other step, one added later included, waits for it.
 BESIDE_DETECTION = frozenset(
-    {"ZoneStep", "SharedLoadBalancerStep", "CertificateStep", "SecretsStep", "IamStep", "LogsStep", "ClusterStep"}
+    {
+        "ZoneStep",
+        "NetworkStep",
+        "SharedLoadBalancerStep",
+        "CertificateStep",
+        "SecretsStep",
+        "IamStep",
+        "LogsStep",
+        "ClusterStep",
+    }
 )
 
 

@@ -84,6 +84,68 @@ def ingress_rules_in_no_promised_order(em: Emulation, resp: Any, proceed: Callab
     return result
 
 
+# -- EC2: ecsup's own network (steps/vpc.py) ---------------------------------------------------
+def vpc_with_dependencies_is_a_dependency_violation(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """DeleteVpc: "DependencyViolation: The vpc 'vpc-...' has dependencies and cannot be deleted."
+    while anything but its default security group, main route table and default network ACL is in
+    it (EC2 API reference, DeleteVpc: "You must detach or delete all gateways and resources that
+    are associated with the VPC before you can delete it ... delete all security groups associated
+    with the VPC (except the default one), delete all route tables associated with the VPC (except
+    the default one)"; the message: repost.aws knowledge-center troubleshoot-dependency-error-delete-vpc).
+    moto refuses subnets and extra route tables, not an attached internet gateway, other security
+    groups or network interfaces."""
+    vpc_id = resp._get_param("VpcId")
+    ec2 = _ec2(resp.current_account, resp.region)
+    if vpc_id in ec2.vpcs:
+        attached = any(igw.vpc is not None and igw.vpc.id == vpc_id for igw in ec2.internet_gateways.values())
+        groups = any(
+            g.vpc_id == vpc_id and g.name != "default" for groups in ec2.groups.values() for g in groups.values()
+        )
+        interfaces = any(eni.subnet.vpc_id == vpc_id for eni in ec2.enis.values())
+        if attached or groups or interfaces:
+            raise AwsFault("DependencyViolation", f"The vpc '{vpc_id}' has dependencies and cannot be deleted.")
+    return proceed()
+
+
+def subnet_with_interfaces_is_a_dependency_violation(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """DeleteSubnet: "DependencyViolation: The subnet 'subnet-...' has dependencies and cannot be
+    deleted." while a network interface is in it (terraform-aws-modules/terraform-aws-vpc#1081,
+    hashicorp/terraform#6318: an ELB's interface still in it; gruntwork-io/cloud-nuke#285: VPC
+    endpoints'). moto deletes it."""
+    subnet_id = resp._get_param("SubnetId")
+    ec2 = _ec2(resp.current_account, resp.region)
+    if any(eni.subnet.id == subnet_id for eni in ec2.enis.values()):
+        raise AwsFault("DependencyViolation", f"The subnet '{subnet_id}' has dependencies and cannot be deleted.")
+    return proceed()
+
+
+def attached_internet_gateway_is_a_dependency_violation(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """DeleteInternetGateway while attached: "DependencyViolation: The internetGateway 'igw-...' has
+    dependencies and cannot be deleted." (giantswarm/aws-operator#109; the EC2 API reference,
+    DeleteInternetGateway: "You must detach the internet gateway from the VPC before you can delete
+    it"). moto refuses it too, with another message: AWS's is kept here whatever moto does."""
+    gid = resp._get_param("InternetGatewayId")
+    igw = _ec2(resp.current_account, resp.region).internet_gateways.get(gid)
+    if igw is not None and igw.vpc is not None:
+        raise AwsFault("DependencyViolation", f"The internetGateway '{gid}' has dependencies and cannot be deleted.")
+    return proceed()
+
+
+def _subnet_ipv6_associations(self: Any) -> list[dict[str, Any]]:
+    """A subnet's IPv6 blocks as AWS describes them: Ipv6CidrBlockState {"State": "associated"}
+    (moto 5 nests its own dict under "state", which reaches the client as the string
+    "{'State': 'associated'}")."""
+    return [
+        {
+            "ipv6CidrBlock": a["ipv6CidrBlock"],
+            "associationId": a["associationId"],
+            "ipv6CidrBlockState": {"state": a["ipv6CidrBlockState"]["State"]},
+        }
+        for a in self.ipv6_cidr_block_associations.values()
+        if a["ipv6CidrBlockState"]["State"] == "associated"
+    ]
+
+
 def install(around: Callable[..., None]) -> None:
     from moto.ec2.models.vpcs import VPCBackend
     from moto.ec2.responses import EC2Response as EC2
@@ -91,3 +153,9 @@ def install(around: Callable[..., None]) -> None:
     around(VPCBackend, "create_default_vpc", default_vpc_has_an_internet_gateway, always=True)
     around(EC2, "delete_security_group", security_group_in_use_is_a_dependency_violation)
     around(EC2, "authorize_security_group_ingress", ingress_rules_in_no_promised_order)
+    around(EC2, "delete_vpc", vpc_with_dependencies_is_a_dependency_violation)
+    around(EC2, "delete_subnet", subnet_with_interfaces_is_a_dependency_violation)
+    around(EC2, "delete_internet_gateway", attached_internet_gateway_is_a_dependency_violation)
+    from moto.ec2.models.subnets import Subnet
+
+    Subnet.ipv6_cidr_block_association_set = property(_subnet_ipv6_associations)  # type: ignore[assignment,method-assign]
