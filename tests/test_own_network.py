@@ -286,3 +286,27 @@ def test_the_network_waits_out_dependency_violation_while_interfaces_are_release
     result = destroy(make_ctx, web())
     assert result.failed == [] and result.left == []
     assert vpcs() == []
+
+
+def test_init_writes_shared_main_where_the_region_has_no_default_vpc(bare, tmp_path):
+    from ecsup.config import load
+
+    path = tmp_path / "ecsup.toml"
+    args = ("init", "--app", "web", "--env", "dev", "--zone", ZONE, "--image", "nginx", "--region", "eu-west-1")
+    result = invoke(*args, "--config", str(path))
+    assert result.exit_code == 0, explain(result)
+    text = path.read_text()
+    assert '[network]\nshared = "main"\n' in text
+    assert load(path).network.shared == "main"
+
+
+def test_init_only_mentions_shared_main_where_there_is_a_default_vpc(aws, tmp_path):
+    from ecsup.config import load
+
+    path = tmp_path / "ecsup.toml"
+    args = ("init", "--app", "web", "--env", "dev", "--zone", ZONE, "--image", "nginx", "--region", "eu-west-1")
+    result = invoke(*args, "--config", str(path))
+    assert result.exit_code == 0, explain(result)
+    text = path.read_text()
+    assert '# shared = "main"' in text and "\n[network]" not in text
+    assert load(path).network.shared == ""
