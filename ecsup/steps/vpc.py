@@ -312,6 +312,22 @@ def _join(ctx: Context) -> bool:
     return True
 
 
+def _left_behind(ctx: Context) -> list[str]:
+    """With the network gone: its lock parameter, and this stack's marker, if still there."""
+    from ..names import network_lock_parameter
+
+    name = _name(ctx)
+    wanted = {network_lock_parameter(name), network_member_parameter(name, ctx.names.stack)}
+    with doing(f"look for what is left of network {name}"):
+        pages = (
+            ctx.client("ssm")
+            .get_paginator("get_parameters_by_path")
+            .paginate(Path=f"/ecsup/network/{name}", Recursive=True)
+        )
+        found = [p["Name"] for page in pages for p in page.get("Parameters", [])]
+    return sorted(n for n in found if n in wanted)
+
+
 def _leave_marker(ctx: Context) -> None:
     n = ctx.names
     with doing(f"remove stack {n.stack}'s mark on network {_name(ctx)}"):
@@ -571,7 +587,21 @@ class NetworkStep(Step):
             return []
         vpc = find_vpc(ctx, name)
         if vpc is None:
-            return []
+            left = _left_behind(ctx)
+            if not left:
+                return []
+            # a destroy that died after deleting the network, before releasing its lock (or, earlier,
+            # before this stack's marker went): nothing else would ever remove them
+            return [
+                Action(
+                    "delete",
+                    "network",
+                    name,
+                    f"already deleted; what an interrupted run left: {', '.join(left)}",
+                    run=partial(self._forget, ctx),
+                    after=_inside_refs(ctx),
+                )
+            ]
         state = State(ctx, vpc)
         _set_facts(ctx, state)
         stacks = members(ctx)
@@ -586,6 +616,13 @@ class NetworkStep(Step):
         if egress and not others:
             detail += f"; with {egress}"
         return [Action("delete", "network", name, detail, run=partial(self._leave, ctx), after=_inside_refs(ctx))]
+
+    def _forget(self, ctx: Context) -> str:
+        """The network is gone: this stack's marker goes, and its lock, taken (a dead run's is taken
+        over) and released (deleted)."""
+        with network_lock(ctx, "destroy"):
+            _leave_marker(ctx)
+        return "deleted what an interrupted run left (the network itself was gone)"
 
     def _leave(self, ctx: Context) -> str:
         """Under the network's lock: remove this stack's marker; the last stack out deletes the
