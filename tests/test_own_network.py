@@ -198,8 +198,10 @@ def test_the_block_chosen_overlaps_no_vpc_of_the_region(aws, make_ctx):
     client("ec2").create_vpc(CidrBlock="10.1.128.0/24")
     ctx = make_ctx(web())
     ctx.mode = "plan"
+    aws.reset()
     [action] = [a for a in engine.make_plan(ctx).actions if a.resource == "network"]
-    assert "10.2.0.0/16" in action.detail
+    assert action.kind == "create" and "10.2.0.0/16" in action.detail
+    assert aws.mutating() == []  # planning changes nothing
 
 
 def test_ipv6_blocks_on_the_vpc_and_subnets_and_a_route_for_ipv6(bare, make_ctx):
@@ -310,3 +312,19 @@ def test_init_only_mentions_shared_main_where_there_is_a_default_vpc(aws, tmp_pa
     text = path.read_text()
     assert '# shared = "main"' in text and "\n[network]" not in text
     assert load(path).network.shared == ""
+
+
+def test_ipv6_turned_on_later_adds_the_blocks_in_place(bare, make_ctx):
+    engine.create(make_ctx(web()))
+    [before] = network_vpcs()
+    subnets = sorted(s["SubnetId"] for s in in_vpc("describe_subnets", "Subnets", before["VpcId"]))
+    [action] = [a for a in changes(make_ctx, web("ipv6 = true\n")) if a.resource == "network"]
+    assert {c.attribute for c in action.changes} >= {"IPv6 block", "subnets' IPv6", "routes"}
+
+    engine.create(make_ctx(web("ipv6 = true\n")))
+    [after] = network_vpcs()
+    assert after["VpcId"] == before["VpcId"]  # the same network, changed in place
+    found = in_vpc("describe_subnets", "Subnets", after["VpcId"])
+    assert sorted(s["SubnetId"] for s in found) == subnets
+    assert all(s["Ipv6CidrBlockAssociationSet"] and s["AssignIpv6AddressOnCreation"] for s in found)
+    assert changes(make_ctx, web("ipv6 = true\n")) == []
