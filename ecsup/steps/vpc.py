@@ -797,6 +797,19 @@ def delete_network(ctx: Context, vpc: dict[str, Any]) -> None:
             ec2.delete_internet_gateway,
             InternetGatewayId=gid,
         )
+    for group in sorted(
+        _paginate(ctx, "describe_security_groups", "SecurityGroups", Filters=_in_vpc(vpc_id)),
+        key=lambda g: str(g["GroupId"]),
+    ):
+        if group.get("GroupName") != "default" and owns_network(state.name, tag_dict(group.get("Tags"))):
+            # the network's own (an endpoints' group egress left): the default one goes with the VPC
+            _retry_gone(
+                ctx,
+                f"delete security group {group['GroupId']}",
+                "InvalidGroup.NotFound",
+                ec2.delete_security_group,
+                GroupId=group["GroupId"],
+            )
     _retry_gone(ctx, f"delete VPC {vpc_id}", "InvalidVpcID.NotFound", ec2.delete_vpc, VpcId=vpc_id)
 
 
