@@ -328,3 +328,19 @@ def test_ipv6_turned_on_later_adds_the_blocks_in_place(bare, make_ctx):
     assert sorted(s["SubnetId"] for s in found) == subnets
     assert all(s["Ipv6CidrBlockAssociationSet"] and s["AssignIpv6AddressOnCreation"] for s in found)
     assert changes(make_ctx, web("ipv6 = true\n")) == []
+
+
+def test_stacks_on_a_shared_load_balancer_in_the_network_leave_nothing_behind(bare, make_ctx):
+    lb = '\n[load_balancer]\nshared = "edge"\n'
+    engine.create(make_ctx(web() + lb))
+    engine.create(make_ctx(api() + lb))
+    [vpc] = network_vpcs()
+    [edge] = client("elbv2").describe_load_balancers(Names=["edge"])["LoadBalancers"]
+    assert edge["VpcId"] == vpc["VpcId"]
+
+    for text in (web() + lb, api() + lb):
+        result = destroy(make_ctx, text)
+        assert result.failed == [] and result.left == []
+    assert client("elbv2").describe_load_balancers()["LoadBalancers"] == []
+    assert vpcs() == []
+    assert client("ec2").describe_security_groups()["SecurityGroups"] == []
