@@ -373,6 +373,16 @@ class NetworkStep(Step):
         name = _name(ctx)
         if not name:
             return []
+        if _egress(ctx) == "public" and not ctx.config.network.assign_public_ip:
+            raise ConfigError(
+                [
+                    (
+                        "network.assign_public_ip",
+                        f"is false, but on network {name} with the public egress the tasks are in public subnets, "
+                        "where only a public IP lets them reach the internet (ECR, CloudWatch Logs): set it to true",
+                    )
+                ]
+            )
         ipv6 = ctx.config.network.ipv6
         vpc = find_vpc(ctx, name)
         zones = fargate_zones(ctx)
