@@ -1060,6 +1060,13 @@ def sandbox(
             "groups (DependencyViolation).",
         ),
     ] = SANDBOX_DELAY_DEFAULTS["eni_release"],
+    no_default_vpc: Annotated[
+        bool,
+        typer.Option(
+            "--no-default-vpc",
+            help='Start an account without a default VPC (as landing zones leave one): try [network] shared = "main".',
+        ),
+    ] = False,
 ) -> None:
     """Run the local AWS (moto) in the foreground for trying ecsup by hand.
 
@@ -1077,7 +1084,7 @@ def sandbox(
             service_draining=draining_delay,
             eni_release=eni_delay,
         )
-        box = Sandbox(zone=zone, region=region, port=port, delays=delays).start()
+        box = Sandbox(zone=zone, region=region, port=port, delays=delays, no_default_vpc=no_default_vpc).start()
 
         def announce() -> None:
             typer.echo(f"ecsup sandbox: local AWS on {box.endpoint_url} with public hosted zone {zone}")
@@ -1454,7 +1461,7 @@ def init(
 ) -> None:
     """Write a commented ecsup.toml (asks for what is missing when run on a terminal)."""
     _aws_options(tctx, profile, None, endpoint_url)
-    from .init import InitOptions, account_zones, environment_region, parse_pairs, run_init
+    from .init import InitOptions, account_zones, default_vpc_missing, environment_region, parse_pairs, run_init
     from .render import make_console
 
     g: Globals = tctx.obj or Globals()
@@ -1486,6 +1493,7 @@ def init(
             interactive=interactive,
             zones=lambda: account_zones(g.profile, opts.region, g.endpoint_url),
             default_region=environment_region(g.profile) if interactive and opts.region is None else None,
+            no_default_vpc=lambda region: default_vpc_missing(g.profile, region, g.endpoint_url),
         )
     import shlex
 

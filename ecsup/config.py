@@ -568,6 +568,7 @@ def _validate(raw: dict[str, Any], problems: list[tuple[str, str]], build: list[
         key = "network.subnets" if net["subnets"] else "network.alb_subnets"
         problems.append(("network.vpc_id", f"is required when {key} is given"))
     _validate_egress(net, problems)
+    _validate_own_network(net, problems)
 
     svc = raw["service"]
     if svc["image"] and (not svc["image"].strip() or any(c.isspace() for c in svc["image"])):
@@ -719,6 +720,51 @@ def _validate_host_header(raw: dict[str, Any], host: str | None, problems: list[
 # maximum of 32 characters, must contain only alphanumeric characters or hyphens, must not begin or
 # end with a hyphen, and must not begin with 'internal-'".
 _ALB_NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$")
+
+
+NETWORK_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?")
+
+
+def _validate_own_network(net: dict[str, Any], problems: list[tuple[str, str]]) -> None:
+    """[network] shared / cidr: ecsup's own network (steps/vpc.py), never beside a network the
+    user names (vpc_id, subnets, alb_subnets)."""
+    import ipaddress
+
+    name = net["shared"]
+    if name and not NETWORK_NAME.fullmatch(name):
+        problems.append(
+            (
+                "network.shared",
+                f"{name!r} is not a network name: 1-32 lowercase letters, digits and hyphens, "
+                "not starting or ending with a hyphen",
+            )
+        )
+    given = [f"network.{k}" for k in ("vpc_id", "subnets", "alb_subnets") if net[k]]
+    if name and given:
+        problems.append(
+            (
+                "network.shared",
+                f"cannot be combined with {', '.join(given)}: ecsup's own network or one you name, not both "
+                "(remove one)",
+            )
+        )
+    cidr = net["cidr"]
+    if cidr and not name:
+        problems.append(("network.cidr", "is the block of ecsup's own network: set network.shared too"))
+    if cidr:
+        try:
+            block = ipaddress.ip_network(cidr, strict=True)
+        except ValueError:
+            problems.append(("network.cidr", f"{cidr!r} is not an IPv4 CIDR block such as 10.20.0.0/16"))
+            return
+        if block.version != 4 or not block.is_private or not 16 <= block.prefixlen <= 24:
+            problems.append(
+                (
+                    "network.cidr",
+                    f"{cidr} is not a private IPv4 block from /16 to /24 (10.0.0.0/8, 172.16.0.0/12 or "
+                    "192.168.0.0/16; a VPC's block is /16 to /28, and ecsup cuts it into 8 subnets)",
+                )
+            )
 
 
 def _validate_shared(lb: dict[str, Any], problems: list[tuple[str, str]]) -> None:

@@ -44,6 +44,7 @@ from .steps.repository import RepositoryStep
 from .steps.secrets import SecretsStep
 from .steps.service import ServiceStep
 from .steps.shared import SharedLoadBalancerStep, SharedRuleStep
+from .steps.vpc import NetworkStep
 from .steps.workloads import WorkerServiceStep, WorkerTaskDefinitionStep
 from .steps.zone import ZoneStep
 
@@ -55,6 +56,8 @@ def pipeline() -> list[Step]:
     return [
         ZoneStep(),
         RepositoryStep(),  # [service] build: the app's ECR repository (create builds into it first: build.py)
+        # [network] shared: ecsup's own network, under its own lock (nothing without the key)
+        NetworkStep(),
         # [load_balancer] shared: the shared part, under its own lock (nothing without the key)
         SharedLoadBalancerStep(),
         # the load balancer first: it provisions for minutes on AWS (longer than ACM validates),
@@ -250,7 +253,16 @@ class Detection(Step):
 # The steps whose plan reads nothing move.detect finds (ctx.names' pair, facts "move",
 # "service_seen", "target_groups_seen"). Any other step, one added later included, waits for it.
 BESIDE_DETECTION = frozenset(
-    {"ZoneStep", "SharedLoadBalancerStep", "CertificateStep", "SecretsStep", "IamStep", "LogsStep", "ClusterStep"}
+    {
+        "ZoneStep",
+        "NetworkStep",
+        "SharedLoadBalancerStep",
+        "CertificateStep",
+        "SecretsStep",
+        "IamStep",
+        "LogsStep",
+        "ClusterStep",
+    }
 )
 
 

@@ -75,6 +75,8 @@ class InitOptions:
     secrets: tuple[tuple[str, str], ...] = ()
     environment: tuple[tuple[str, str], ...] = ()
     external: bool = False  # [dns] external = true: the domain's DNS is at another provider (no zone)
+    # the region has no default VPC (seen with working credentials): [network] shared = "main" is written
+    own_network: bool = False
 
     def missing_required(self) -> list[str]:
         """What must be given: app, env, zone and image; with external DNS no zone (there is none to
@@ -310,6 +312,13 @@ def render(opts: InitOptions) -> str:
         "# # Setting, removing or changing it on an existing stack moves it (see `ecsup plan`).",
         '# shared = "edge"',
         "",
+        *(_own_network() if opts.own_network else _default_network()),
+    ]
+    return "\n".join(lines)
+
+
+def _default_network() -> list[str]:
+    return [
         "# Network: the default VPC and its default subnets unless set here.",
         "# [network]",
         '# vpc_id = "vpc-0123456789abcdef0"',
@@ -327,9 +336,27 @@ def render(opts: InitOptions) -> str:
         '# # "public" (a public IPv4 each), "nat" (one NAT gateway), "endpoints" (VPC endpoints, no',
         '# # internet) or "ipv6" (egress-only, with ipv6 = true). See docs/network.md, "Egress".',
         '# egress = "public"',
+        "# # Or ecsup's own network (not with the keys above): found by its tags, or made by the first stack",
+        "# # naming it (VPC, public subnets, internet gateway), shared, deleted by the last one out. For",
+        "# # accounts without a default VPC. See docs/network.md.",
+        '# shared = "main"',
         "",
     ]
-    return "\n".join(lines)
+
+
+def _own_network() -> list[str]:
+    return [
+        '# Network: this region has no default VPC, so ecsup makes a network of its own, "main": a VPC,',
+        "# public subnets in 2-3 zones, an internet gateway, found by its tags and shared by every stack",
+        "# naming it; `ecsup destroy` of the last one deletes it. See docs/network.md.",
+        "[network]",
+        'shared = "main"',
+        "# # Its IPv4 block (/16 to /24, private); default: the first 10.x.0.0/16 no VPC of the region overlaps.",
+        '# cidr = "10.20.0.0/16"',
+        "# # An Amazon-provided IPv6 block too (a /64 per subnet).",
+        "# ipv6 = true",
+        "",
+    ]
 
 
 def _workloads_example(app: str, env: str) -> list[str]:
@@ -632,6 +659,34 @@ def account_zones(profile: str | None = None, region: str | None = None, endpoin
         return []
 
 
+def default_vpc_missing(profile: str | None = None, region: str | None = None, endpoint_url: str | None = None) -> bool:
+    """True when the credentials work and the region has no default VPC (DescribeVpcs, is-default);
+    False when it has one or nothing can be read (no credentials, no network, no permission)."""
+    import boto3
+    from botocore.config import Config as BotoConfig
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from .context import SESSION_HOOKS
+
+    try:
+        session = boto3.Session(profile_name=profile) if profile else boto3.Session()
+        for hook in SESSION_HOOKS:
+            hook(session)
+        where = region or session.region_name
+        if not where:
+            return False
+        ec2 = session.client(
+            "ec2",
+            region_name=where,
+            endpoint_url=endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None,
+            config=BotoConfig(connect_timeout=5, read_timeout=10, retries={"mode": "standard", "max_attempts": 2}),
+        )
+        found = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]
+    except (BotoCoreError, ClientError):
+        return False
+    return not found
+
+
 def terminal_prompt(label: str) -> str:
     import typer
 
@@ -693,14 +748,20 @@ def run_init(
     zones: Callable[[], list[str]] = account_zones,
     warn: Callable[[str], None] = terminal_warn,
     default_region: str | None = None,
+    no_default_vpc: Callable[[str | None], bool] = lambda region: False,
 ) -> Config:
     """Complete the options (asking again for an answer that is not valid), check the file
-    would not clobber one, validate, write."""
+    would not clobber one, validate, write. When the region has no default VPC (``no_default_vpc``:
+    False whenever it cannot tell), the file names ecsup's own network."""
     if Path(path).exists() and not force:  # say so before asking anything
         raise OptionError(f"{path} exists already: pass --force to overwrite it (nothing was written)")
+    checked: dict[str, bool] = {}
     while True:
         asked = opts.missing_required() + (["hostname"] if interactive and opts.hostname is None else [])
         opts = complete(opts, interactive, prompt, choose, zones, warn, default_region)
+        if "vpc" not in checked:
+            checked["vpc"] = no_default_vpc(opts.region)
+        opts = replace(opts, own_network=checked["vpc"])
         try:
             text, config = build(opts, path)
             break

@@ -401,3 +401,12 @@ def forget(ctx: Context) -> None:
         except Exception as exc:
             if not is_code(exc, "ParameterNotFound"):
                 raise
+
+
+def network_key(ctx: Context) -> LockKey:
+    """ecsup's own network's lock ([network] shared; steps/vpc.py): its creation and deletion and
+    the stacks' membership markers change only under it."""
+    from .names import network_lock_parameter, network_tags
+
+    name = ctx.config.network.shared
+    return LockKey(network_lock_parameter(name), "", f"network {name}", tuple(network_tags(name).items()))

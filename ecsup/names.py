@@ -245,6 +245,10 @@ def tag_dict(tags: Iterable[Mapping[str, str]] | None, key: str = "Key", value: 
 # carries ecsup:egress too, naming its part, so that deleting them never touches the VPC's own.
 TAG_NETWORK = "ecsup:network"
 TAG_EGRESS = "ecsup:egress"
+# -- ecsup's own network ([network] shared; steps/vpc.py) --------------------------------------
+# Its third owner: the network (VPC, subnets, gateways, route tables, what egress adds) carries
+# ecsup:network=<name> and the managed-by tag, no ecsup:app/ecsup:env. It is found by these tags,
+# never by its Name alone.
 
 
 def network_tags(name: str) -> dict[str, str]:
@@ -255,3 +259,37 @@ def network_resource(name: str, what: str = "") -> str:
     """ecsup-net-<name> (the VPC), ecsup-net-<name>-<what> (its parts): subnets
     ecsup-net-<name>-public-<zone> / -private-<zone>."""
     return f"ecsup-net-{name}" + (f"-{what}" if what else "")
+
+
+def network_tag_list(name: str, resource_name: str = "") -> list[dict[str, str]]:
+    """The network's tags, and a Name tag when ``resource_name`` is given (how consoles show it)."""
+    tags = [{"Key": k, "Value": v} for k, v in network_tags(name).items()]
+    return tags + ([{"Key": "Name", "Value": resource_name}] if resource_name else [])
+
+
+def owns_network(name: str, tags: Mapping[str, str]) -> bool:
+    return bool(name) and all(tags.get(k) == v for k, v in network_tags(name).items())
+
+
+def network_vpc(name: str) -> str:
+    """The VPC's (and its internet gateway's, route tables' base) Name: ecsup-net-<name>."""
+    return f"ecsup-net-{name}"
+
+
+def network_subnet(name: str, kind: str, zone: str) -> str:
+    """A subnet's Name: ecsup-net-<name>-public-<zone> / -private-<zone> (zone: its zone name)."""
+    return f"{network_vpc(name)}-{kind}-{zone}"
+
+
+def network_lock_parameter(name: str) -> str:
+    return f"/ecsup/network/{name}/lock"
+
+
+def network_member_parameter(name: str, stack: str) -> str:
+    """The marker a stack on the network keeps while it uses it (written and deleted under the
+    network's lock): the last stack out is the one that finds no other marker."""
+    return f"/ecsup/network/{name}/stacks/{stack}"
+
+
+def network_members_path(name: str) -> str:
+    return f"/ecsup/network/{name}/stacks"

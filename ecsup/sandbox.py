@@ -155,6 +155,8 @@ class Sandbox:
     _iam_settle: str | None = field(default=None, repr=False)
     _log_quiet: str | None = field(default=None, repr=False)
     _ticker: Any = field(default=None, repr=False)
+    # an account without a default VPC (as AWS Control Tower and most landing zones leave one)
+    no_default_vpc: bool = False
 
     def start(self) -> Sandbox:
         require_moto()
@@ -207,7 +209,10 @@ class Sandbox:
             HostedZoneConfig={"Comment": "ecsup sandbox", "PrivateZone": False},
         )
         self.zone_id = zone["HostedZone"]["Id"].split("/")[-1]
-        session.client("ec2", endpoint_url=self.endpoint_url).describe_vpcs()  # materialise the default VPC
+        ec2 = session.client("ec2", endpoint_url=self.endpoint_url)
+        ec2.describe_vpcs()  # materialise the default VPC
+        if self.no_default_vpc:
+            remove_default_vpc(ec2)
 
     def stop(self) -> None:
         if self._ticker is not None:
@@ -281,6 +286,23 @@ class _JobsTicker:
         em = emulation.ACTIVE
         if em is not None:
             jobs.advance(em, SANDBOX_ACCOUNT, self.region)
+
+
+def remove_default_vpc(ec2: Any) -> list[str]:
+    """Delete the region's default VPC and its parts, in AWS's order (subnets, the internet gateway
+    detached then deleted, the VPC): an account as a landing zone leaves it. The VPC ids deleted."""
+    gone = []
+    for vpc in ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]:
+        vpc_id = vpc["VpcId"]
+        for subnet in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]:
+            ec2.delete_subnet(SubnetId=subnet["SubnetId"])
+        gateways = ec2.describe_internet_gateways(Filters=[{"Name": "attachment.vpc-id", "Values": [vpc_id]}])
+        for igw in gateways["InternetGateways"]:
+            ec2.detach_internet_gateway(InternetGatewayId=igw["InternetGatewayId"], VpcId=vpc_id)
+            ec2.delete_internet_gateway(InternetGatewayId=igw["InternetGatewayId"])
+        ec2.delete_vpc(VpcId=vpc_id)
+        gone.append(vpc_id)
+    return gone
 
 
 def demo_delays() -> Any:

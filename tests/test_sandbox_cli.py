@@ -167,3 +167,20 @@ def test_a_stopped_sandbox_is_named_at_once(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.delenv("AWS_ENDPOINT_URL")
     result = invoke("status", "-c", str(path), "--endpoint-url", dead)
     assert result.exit_code == 3 and "(is the sandbox running? drop --endpoint-url to use AWS)" in result.stderr
+
+
+def test_a_sandbox_without_a_default_vpc_has_none(foreground: list[Foreground], tmp_path: Path) -> None:
+    """`ecsup sandbox --no-default-vpc`: the account as landing zones leave it, no VPC at all."""
+    box = Foreground("sandbox", "--no-default-vpc", cwd=tmp_path)
+    foreground.append(box)
+    exports = exports_of(box.read_until("Ctrl-C stops the sandbox"))
+    ec2 = boto3.client(
+        "ec2",
+        endpoint_url=exports["AWS_ENDPOINT_URL"],
+        region_name=exports["AWS_DEFAULT_REGION"],
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    assert ec2.describe_vpcs()["Vpcs"] == []
+    assert ec2.describe_subnets()["Subnets"] == []
+    assert ec2.describe_internet_gateways()["InternetGateways"] == []

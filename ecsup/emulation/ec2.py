@@ -107,6 +107,53 @@ def _subnet_ipv6_associations_as_aws(original: Any) -> Any:
     return property(associations)
 
 
+# -- EC2: ecsup's own network (steps/vpc.py) ---------------------------------------------------
+def vpc_with_dependencies_is_a_dependency_violation(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """DeleteVpc: "DependencyViolation: The vpc 'vpc-...' has dependencies and cannot be deleted."
+    while anything but its default security group, main route table and default network ACL is in
+    it (EC2 API reference, DeleteVpc: "You must detach or delete all gateways and resources that
+    are associated with the VPC before you can delete it ... delete all security groups associated
+    with the VPC (except the default one), delete all route tables associated with the VPC (except
+    the default one)"; the message: repost.aws knowledge-center troubleshoot-dependency-error-delete-vpc).
+    moto refuses subnets and extra route tables, not an attached internet gateway, other security
+    groups or network interfaces."""
+    vpc_id = resp._get_param("VpcId")
+    ec2 = _ec2(resp.current_account, resp.region)
+    if vpc_id in ec2.vpcs:
+        attached = any(igw.vpc is not None and igw.vpc.id == vpc_id for igw in ec2.internet_gateways.values())
+        groups = any(
+            g.vpc_id == vpc_id and g.name != "default" for groups in ec2.groups.values() for g in groups.values()
+        )
+        interfaces = any(eni.subnet.vpc_id == vpc_id for eni in ec2.enis.values())
+        if attached or groups or interfaces:
+            raise AwsFault("DependencyViolation", f"The vpc '{vpc_id}' has dependencies and cannot be deleted.")
+    return proceed()
+
+
+def subnet_with_interfaces_is_a_dependency_violation(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """DeleteSubnet: "DependencyViolation: The subnet 'subnet-...' has dependencies and cannot be
+    deleted." while a network interface is in it (terraform-aws-modules/terraform-aws-vpc#1081,
+    hashicorp/terraform#6318: an ELB's interface still in it; gruntwork-io/cloud-nuke#285: VPC
+    endpoints'). moto deletes it."""
+    subnet_id = resp._get_param("SubnetId")
+    ec2 = _ec2(resp.current_account, resp.region)
+    if any(eni.subnet.id == subnet_id for eni in ec2.enis.values()):
+        raise AwsFault("DependencyViolation", f"The subnet '{subnet_id}' has dependencies and cannot be deleted.")
+    return proceed()
+
+
+def attached_internet_gateway_is_a_dependency_violation(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """DeleteInternetGateway while attached: "DependencyViolation: The internetGateway 'igw-...' has
+    dependencies and cannot be deleted." (giantswarm/aws-operator#109; the EC2 API reference,
+    DeleteInternetGateway: "You must detach the internet gateway from the VPC before you can delete
+    it"). moto refuses it too, with another message: AWS's is kept here whatever moto does."""
+    gid = resp._get_param("InternetGatewayId")
+    igw = _ec2(resp.current_account, resp.region).internet_gateways.get(gid)
+    if igw is not None and igw.vpc is not None:
+        raise AwsFault("DependencyViolation", f"The internetGateway '{gid}' has dependencies and cannot be deleted.")
+    return proceed()
+
+
 def install(around: Callable[..., None]) -> None:
     from moto.ec2.models.subnets import Subnet
     from moto.ec2.models.vpcs import VPCBackend
@@ -118,6 +165,10 @@ def install(around: Callable[..., None]) -> None:
     around(VPCBackend, "create_default_vpc", default_vpc_has_an_internet_gateway, always=True)
     around(EC2, "delete_security_group", security_group_in_use_is_a_dependency_violation)
     around(EC2, "authorize_security_group_ingress", ingress_rules_in_no_promised_order)
+    # ecsup's own network (steps/vpc.py)
+    around(EC2, "delete_vpc", vpc_with_dependencies_is_a_dependency_violation)
+    around(EC2, "delete_subnet", subnet_with_interfaces_is_a_dependency_violation)
+    around(EC2, "delete_internet_gateway", attached_internet_gateway_is_a_dependency_violation)
     install_egress(around)
 
 

@@ -72,7 +72,13 @@ def _default_subnets(ctx: Context) -> list[dict[str, Any]]:
         raise ConfigError([("network.vpc_id", f"VPC {net.vpc_id} does not exist in {ctx.region}")])
     if not net.vpc_id and not ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"]:
         raise ConfigError(
-            [("network.vpc_id", f"there is no default VPC in {ctx.region}: set network.vpc_id and network.subnets")]
+            [
+                (
+                    "network.shared",
+                    f'there is no default VPC in {ctx.region}: add [network] shared = "main" to the config for a '
+                    "network of ecsup's own (or name yours in network.vpc_id and network.subnets); nothing was changed",
+                )
+            ]
         )
     raise ConfigError(
         [
@@ -149,6 +155,12 @@ def resolve_network(ctx: Context) -> None:
     - Fargate must run in their zones: default subnets elsewhere are left out (a note),
       configured ones are an error naming the zone."""
     net = ctx.config.network
+    if net.shared:  # ecsup's own network: its step (steps/vpc.py) sets the facts
+        if "vpc_id" not in ctx.facts:
+            from .vpc import network_facts
+
+            network_facts(ctx)
+        return
     with doing("look up the VPC, its subnets and route tables"):
         if net.subnets or net.alb_subnets:
             ids = list(dict.fromkeys([*net.subnets, *net.alb_subnets]))

@@ -355,13 +355,33 @@ def _shared_ip_address_type(ctx: Context, lb: dict[str, Any]) -> list[Change]:
     return []
 
 
+def same_network(ctx: Context, lb: dict[str, Any]) -> None:
+    """A shared load balancer and its stacks are on one network: its targets (the stacks' tasks)
+    are in its VPC. Refused before any change otherwise."""
+    mine = ctx.facts.get("vpc_id")
+    if lb.get("VpcId") == mine:
+        return
+    own = ctx.config.network.shared
+    where = f"ecsup's network {own} ({mine if mine != KNOWN_AFTER_APPLY else 'not made yet'})" if own else f"VPC {mine}"
+    raise ConfigError(
+        [
+            (
+                "network.shared" if own else "load_balancer.shared",
+                f"shared load balancer {ctx.names.shared} is in {lb.get('VpcId')}, this stack's network is {where}: "
+                "a shared load balancer and its stacks must be on the same network (give every stack on it the "
+                "same [network])",
+            )
+        ]
+    )
+
+
 # -- the shared part ---------------------------------------------------------------------------
 class SharedLoadBalancerStep(Step):
     """The shared part: found by its name and tags, created (under its lock) by the first stack
     that needs it; HTTPS:443 is made by SharedRuleStep, which has the certificate."""
 
     title = "shared load balancer"
-    reads = ()
+    reads = ("vpc_id",)  # [network] shared: ecsup's network (steps/vpc.py), where the load balancer is made
     provides = (
         "vpc_id",
         "subnets",
@@ -408,6 +428,7 @@ class SharedLoadBalancerStep(Step):
                 f"ecsup:shared-lb={n.shared}): ecsup will not put a stack on it"
             )
             return []
+        same_network(ctx, lb)
         self._learn(ctx, lb)
         https = shared_listeners(ctx, lb["LoadBalancerArn"])
         ctx.facts["shared_listeners"] = https
