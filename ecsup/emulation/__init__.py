@@ -127,6 +127,9 @@ class Delays:
     # emulation/scheduler.py).
     state_machine_deleting: float = 3.0
     schedule_group_deleting: float = 3.0
+    # AWS WAF answers WAFUnavailableEntityException to AssociateWebACL for a load balancer created
+    # moments ago (emulation/wafv2.py).
+    waf_resource_visible: float = 2.0
 
 
 STRICT = Delays()  # the test suite: on its fake clock these cost no real time
@@ -152,6 +155,7 @@ SANDBOX = Delays(  # the sandbox: on the real clock, short enough to watch (scri
     exec_agent_start=0.5,
     state_machine_deleting=0.5,
     schedule_group_deleting=0.5,
+    waf_resource_visible=0.5,
 )
 
 
@@ -319,6 +323,7 @@ SERVICES = (
     "scheduler",
     "states",
     "jobs",
+    "wafv2",
 )
 
 

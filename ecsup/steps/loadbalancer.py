@@ -11,7 +11,7 @@ from typing import Any
 from .. import waiting
 from ..config import DEFAULT_TLS_POLICY
 from ..context import Context
-from ..errors import doing, is_code
+from ..errors import ConfigError, doing, is_code
 from ..names import tag_dict
 from ..plan import KNOWN_AFTER_APPLY, Action, Change
 from . import Step, both, check_owner, foreign, listeners_ref, resolve, service_ref
@@ -52,6 +52,29 @@ def alb_attributes(ctx: Context) -> dict[str, str]:
     """The attributes ecsup sets: ALB_ATTRIBUTES, and deletion protection as configured."""
     protect = "true" if ctx.config.load_balancer.deletion_protection else "false"
     return ALB_ATTRIBUTES | {"deletion_protection.enabled": protect}
+
+
+def scheme(ctx: Context) -> str:
+    """The own load balancer's Scheme: [load_balancer] internal."""
+    return "internal" if ctx.config.load_balancer.internal else "internet-facing"
+
+
+def scheme_change(ctx: Context, have: str) -> ConfigError:
+    """AWS cannot change a load balancer's Scheme (ELB API reference: CreateLoadBalancer sets it;
+    no Modify call takes it): a change is a new load balancer, and with it a new DNS name. ecsup
+    refuses it in planning rather than replacing the load balancer under the service."""
+    want = scheme(ctx)
+    return ConfigError(
+        [
+            (
+                "load_balancer.internal",
+                f"is {'true' if want == 'internal' else 'false'} but load balancer {ctx.names.alb} is {have}: AWS "
+                "cannot change a load balancer's scheme in place",
+            )
+        ],
+        hint=f"to make it {want}, run `ecsup destroy` and `ecsup create` (the service is down in between), or "
+        "create the stack under a new env and move the hostname; or set the key back. Nothing was changed",
+    )
 
 
 def tls_policy(ctx: Context) -> str:
@@ -152,7 +175,7 @@ class LoadBalancerStep(Step):
 
     title = "load balancer"
     reads = ("vpc_id", "alb_subnets", "sg_alb", "target_groups_seen")
-    provides = ("alb_arn", "alb_dns", "alb_zone", "alb_attributes", "tg_blue", "tg_green")
+    provides = ("alb_arn", "alb_dns", "alb_zone", "alb_attributes", "alb_tags", "tg_blue", "tg_green")
     concurrent = True  # the load balancer and each target group: independent
 
     def plan(self, ctx: Context) -> list[Action]:
@@ -167,12 +190,17 @@ class LoadBalancerStep(Step):
         elif lb is None:
             actions.append(
                 Action(
-                    "create", "load balancer", n.alb, "internet-facing, application", run=lambda: self._create_lb(ctx)
+                    "create",
+                    "load balancer",
+                    n.alb,
+                    f"{scheme(ctx)}, application" + (" in the tasks' subnets" if scheme(ctx) == "internal" else ""),
+                    run=lambda: self._create_lb(ctx),
                 )
             )
         elif check_owner(ctx, "load balancer", n.alb, tags.get(lb["LoadBalancerArn"], {})):
             ctx.learn_account(lb["LoadBalancerArn"])
             ctx.facts.update(alb_arn=lb["LoadBalancerArn"], alb_dns=lb["DNSName"], alb_zone=lb["CanonicalHostedZoneId"])
+            ctx.facts["alb_tags"] = tags.get(lb["LoadBalancerArn"], {})
             actions.append(partial(self._plan_lb, ctx, lb))
         # -- target groups
         for name in (n.tg_blue, n.tg_green):
@@ -211,11 +239,8 @@ class LoadBalancerStep(Step):
         want_sg = ctx.facts.get("sg_alb", KNOWN_AFTER_APPLY)
         if lb.get("SecurityGroups", []) != [want_sg]:
             changes.append(Change("security groups", ",".join(lb.get("SecurityGroups", [])), want_sg))
-        if lb.get("Scheme") != "internet-facing":
-            ctx.conflicts.append(
-                f"load balancer {ctx.names.alb} is {lb.get('Scheme')}, not internet-facing: "
-                "ecsup will not replace it; destroy the stack and create it again"
-            )
+        if lb.get("Scheme") != scheme(ctx):
+            raise scheme_change(ctx, str(lb.get("Scheme")))
         state = lb.get("State", {}).get("Code", "?")
         if not changes:
             return Action("noop", "load balancer", ctx.names.alb, f"{state}, {lb['DNSName']}")
@@ -235,7 +260,7 @@ class LoadBalancerStep(Step):
                 Name=ctx.names.alb,
                 Subnets=ctx.facts["alb_subnets"],
                 SecurityGroups=[ctx.facts["sg_alb"]],
-                Scheme="internet-facing",
+                Scheme=scheme(ctx),
                 Type="application",
                 IpAddressType="ipv4",
                 Tags=ctx.names.tag_list(),
