@@ -346,3 +346,33 @@ def test_internal_takes_the_tasks_subnets_not_alb_subnets() -> None:
     assert [k for k, _ in err.value.problems] == ["network.alb_subnets"]
     cfg = parse(config_text(f'\n[load_balancer]\nallow_cidrs = ["203.0.113.5", "{V6}"]\n'))
     assert cfg.load_balancer.allow_cidrs == ("203.0.113.5/32", V6)  # normalised
+
+
+def test_an_internal_load_balancer_costs_no_public_ipv4_address() -> None:
+    from test_cost import cfg, line, table_prices
+
+    from ecsup.cost import Usage, estimate
+
+    public = line(estimate(cfg(), Usage(), table_prices()), "Public IPv4 addresses")
+    internal = line(
+        estimate(cfg("\n[load_balancer]\ninternal = true\n"), Usage(), table_prices()), "Public IPv4 addresses"
+    )
+    assert public.monthly_low == pytest.approx((3 + 1) * 730 * 0.005)  # eu-west-1: 3 zones + the task
+    assert internal.monthly_low == pytest.approx(1 * 730 * 0.005)  # the task's only
+    assert "load_balancer.internal" in internal.note
+
+
+def test_a_stop_between_recording_and_associating_the_web_acl_converges(aws: Recorder, make_ctx: Any) -> None:
+    from conftest import fail_first
+
+    acl = web_acl("office")
+    text = config_text(waf(acl))
+    aws.injectors.append(fail_first("wafv2", "AssociateWebACL", "WAFInternalErrorException", 50))
+    with pytest.raises(Exception):  # noqa: B017 -- AWS failed the association: the run stops
+        engine.create(make_ctx(text))
+    assert associated() == "" and lb_tags()[WAF_TAG] == acl  # recorded, not associated
+    aws.injectors.clear()
+    [change] = planned(make_ctx, text)
+    assert change.kind == "create" and change.resource == "web ACL association"
+    engine.create(make_ctx(text))
+    assert associated() == acl
