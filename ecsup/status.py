@@ -150,7 +150,7 @@ def _ingress(ctx: Context, report: Report) -> None:
         return
     waf = str(ctx.facts.get("waf_acl_associated") or "")
     report.ingress = {
-        "scheme": "internal" if lb.internal else "internet-facing",
+        "scheme": str(ctx.facts.get("alb_scheme") or ("internal" if lb.internal else "internet-facing")),
         "allow_cidrs": list(lb.allow_cidrs),
         "waf_acl": waf,
     }

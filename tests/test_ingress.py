@@ -188,6 +188,11 @@ def test_changing_internal_on_a_live_stack_is_refused_before_any_change(
         assert "ecsup destroy" in result.stderr
     assert aws.writes() == []
     assert lb()["Scheme"] == "internet-facing"
+    # status reports the difference instead of refusing
+    report = status.collect(make_ctx(path.read_text()))
+    [row] = [r for r in report.rows if r.resource == "load balancer"]
+    assert row.state == status.DRIFT and "scheme: internet-facing -> internal" in row.detail, row
+    assert report.as_dict()["ingress"]["scheme"] == "internet-facing"  # what it is, not what the config says
 
 
 # -- waf_acl -------------------------------------------------------------------------------------

@@ -79,7 +79,7 @@ class WafStep(Step):
         if ctx.names.shared:  # refused by the config on a shared load balancer
             return []
         want = ctx.config.load_balancer.waf_acl
-        if want:
+        if want and ctx.mode != "status":  # status reports what is associated, whatever the config says
             check_acl(ctx, want)
         arn = ctx.facts.get("alb_arn")
         name = ctx.names.alb

@@ -175,7 +175,7 @@ class LoadBalancerStep(Step):
 
     title = "load balancer"
     reads = ("vpc_id", "alb_subnets", "sg_alb", "target_groups_seen")
-    provides = ("alb_arn", "alb_dns", "alb_zone", "alb_attributes", "alb_tags", "tg_blue", "tg_green")
+    provides = ("alb_arn", "alb_dns", "alb_zone", "alb_attributes", "alb_tags", "alb_scheme", "tg_blue", "tg_green")
     concurrent = True  # the load balancer and each target group: independent
 
     def plan(self, ctx: Context) -> list[Action]:
@@ -201,6 +201,7 @@ class LoadBalancerStep(Step):
             ctx.learn_account(lb["LoadBalancerArn"])
             ctx.facts.update(alb_arn=lb["LoadBalancerArn"], alb_dns=lb["DNSName"], alb_zone=lb["CanonicalHostedZoneId"])
             ctx.facts["alb_tags"] = tags.get(lb["LoadBalancerArn"], {})
+            ctx.facts["alb_scheme"] = str(lb.get("Scheme", ""))
             actions.append(partial(self._plan_lb, ctx, lb))
         # -- target groups
         for name in (n.tg_blue, n.tg_green):
@@ -240,7 +241,9 @@ class LoadBalancerStep(Step):
         if lb.get("SecurityGroups", []) != [want_sg]:
             changes.append(Change("security groups", ",".join(lb.get("SecurityGroups", [])), want_sg))
         if lb.get("Scheme") != scheme(ctx):
-            raise scheme_change(ctx, str(lb.get("Scheme")))
+            if ctx.mode != "status":
+                raise scheme_change(ctx, str(lb.get("Scheme")))
+            changes.append(Change("scheme", str(lb.get("Scheme")), scheme(ctx)))  # status reports it
         state = lb.get("State", {}).get("Code", "?")
         if not changes:
             return Action("noop", "load balancer", ctx.names.alb, f"{state}, {lb['DNSName']}")
