@@ -710,8 +710,8 @@ _WAF_ACL_RE = re.compile(
 # for your Application Load Balancers"): the stack's host-header value counts, so 4 CIDRs.
 RULE_CONDITION_VALUES = 5
 # "Inbound or outbound rules per security group: 60 ... enforced separately for IPv4 rules and IPv6
-# rules"; a rule whose source is a security group counts toward both (VPC User Guide, "Amazon VPC
-# quotas", Security groups).
+# rules" (VPC User Guide, "Amazon VPC quotas", Security groups); a rule whose source is a security
+# group is counted in both families here, to be safe.
 SG_RULES_LIMIT = 60
 
 

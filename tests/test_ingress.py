@@ -381,3 +381,13 @@ def test_a_stop_between_recording_and_associating_the_web_acl_converges(aws: Rec
     assert change.kind == "create" and change.resource == "web ACL association"
     engine.create(make_ctx(text))
     assert associated() == acl
+
+
+def test_the_quota_counts_each_family_and_group_sources_in_both() -> None:
+    from ecsup.steps.network import rules_over_quota
+
+    v4 = {("tcp", p, p, f"10.{i}.0.0/16") for i in range(30) for p in (80, 443)}  # 60 IPv4 rules
+    v6 = {("tcp", p, p, f"2001:db8:{i}::/48") for i in range(30) for p in (80, 443)}  # 60 IPv6 rules
+    assert rules_over_quota(v4 | v6) == ""  # 120 in all: 60 per family fits
+    assert rules_over_quota(v4 | v6 | {("tcp", 22, 22, "sg-0123")}) == "61 IPv4, 61 IPv6"
+    assert rules_over_quota(v4 | {("tcp", 22, 22, "198.51.100.0/24")}) == "61 IPv4"

@@ -358,9 +358,9 @@ def _described(group: dict[str, Any], description: str) -> set[Rule]:
 
 def rules_over_quota(rules: set[Rule]) -> str:
     """Which family of a group's inbound rules passes SG_RULES_LIMIT ("" when neither)."""
-    groups = sum(1 for r in rules if r[3].startswith(("sg-", "pl-")))
-    v6 = sum(1 for r in rules if ":" in r[3]) + groups
-    v4 = len(rules) - v6 + 2 * groups
+    groups = sum(1 for r in rules if r[3].startswith(("sg-", "pl-")))  # counted in both families
+    v6_cidrs = sum(1 for r in rules if ":" in r[3])
+    v4, v6 = len(rules) - v6_cidrs, v6_cidrs + groups
     over = [f"{n} {family}" for n, family in ((v4, "IPv4"), (v6, "IPv6")) if n > SG_RULES_LIMIT]
     return ", ".join(over)
 
