@@ -391,3 +391,25 @@ def test_the_quota_counts_each_family_and_group_sources_in_both() -> None:
     assert rules_over_quota(v4 | v6) == ""  # 120 in all: 60 per family fits
     assert rules_over_quota(v4 | v6 | {("tcp", 22, 22, "sg-0123")}) == "61 IPv4, 61 IPv6"
     assert rules_over_quota(v4 | {("tcp", 22, 22, "198.51.100.0/24")}) == "61 IPv4"
+
+
+def test_four_cidrs_fit_a_shared_rule_and_aws_refuses_a_fifth(aws: Recorder, make_ctx: Any) -> None:
+    from botocore.exceptions import ClientError
+    from test_shared_lb import https_listener
+
+    cidrs = [f"10.{i}.0.0/16" for i in range(4)]
+    engine.create(make_ctx(config_text(f'\n[load_balancer]\nshared = "edge"\nallow_cidrs = {json.dumps(cidrs)}\n')))
+    [rule] = [
+        r
+        for r in client("elbv2").describe_rules(ListenerArn=https_listener()["ListenerArn"])["Rules"]
+        if not r["IsDefault"]
+    ]
+    with pytest.raises(ClientError) as err:  # the hostname and 5 CIDRs: 6 condition values
+        client("elbv2").modify_rule(
+            RuleArn=rule["RuleArn"],
+            Conditions=[
+                {"Field": "host-header", "HostHeaderConfig": {"Values": ["www.test.example.com"]}},
+                {"Field": "source-ip", "SourceIpConfig": {"Values": [*cidrs, "10.9.0.0/16"]}},
+            ],
+        )
+    assert "5' condition values" in str(err.value)
