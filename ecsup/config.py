@@ -246,7 +246,8 @@ class Config:
 
     @property
     def names(self) -> Names:
-        return Names(self.app, self.env, self.load_balancer.shared)
+        lb = self.load_balancer
+        return Names(self.app, self.env, lb.shared, internal=lb.internal and not lb.shared)
 
     @property
     def url(self) -> str:

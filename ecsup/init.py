@@ -301,7 +301,7 @@ def render(opts: InitOptions) -> str:
         "# # Who may connect (default: anyone): the load balancer admits only these CIDRs (IPv4 and IPv6).",
         '# allow_cidrs = ["203.0.113.0/24", "2001:db8::/32"]',
         "# # An internal load balancer in the tasks' subnets, reachable only inside the VPC (and networks",
-        "# # peered or connected to it). AWS cannot change this on an existing load balancer.",
+        "# # peered or connected to it). Changing it later moves the stack to a new load balancer.",
         "# internal = true",
         "# # Associate an existing REGIONAL AWS WAF web ACL of this region with the load balancer.",
         '# waf_acl = "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/my-acl/0123abcd-..."',

@@ -21,8 +21,8 @@ V4, V6 = "203.0.113.0/24", "2001:db8::/32"
 ALLOW = f'\n[load_balancer]\nallow_cidrs = ["{V4}", "{V6}"]\n'
 
 
-def lb() -> dict[str, Any]:
-    return dict(client("elbv2").describe_load_balancers(Names=["web-dev"])["LoadBalancers"][0])
+def lb(name: str = "web-dev") -> dict[str, Any]:
+    return dict(client("elbv2").describe_load_balancers(Names=[name])["LoadBalancers"][0])
 
 
 def alb_group() -> dict[str, Any]:
@@ -162,7 +162,7 @@ def test_an_internal_load_balancer_goes_in_the_tasks_private_subnets(aws: Record
     net = network(vpc.id, subnets=vpc.private, public_ip=False)
     text = with_network(net) + "\n[load_balancer]\ninternal = true\n"
     engine.create(make_ctx(text))
-    found = lb()
+    found = lb("web-dev-int")  # its name says its scheme: a change of the key is a move to the other name
     assert found["Scheme"] == "internal"
     assert {az["SubnetId"] for az in found["AvailabilityZones"]} == set(vpc.private)  # no internet gateway there
     assert planned(make_ctx, text) == []
@@ -172,27 +172,60 @@ def test_an_internal_load_balancer_goes_in_the_tasks_private_subnets(aws: Record
     records = client("route53").list_resource_record_sets(HostedZoneId=zone_id())["ResourceRecordSets"]
     [alias] = [r for r in records if r["Name"] == "www.test.example.com." and r["Type"] == "A"]
     assert alias["AliasTarget"]["DNSName"].rstrip(".").lower().endswith(found["DNSName"].lower())
+    from test_destroy import destroy
+
+    destroy(make_ctx(text))
+    assert client("elbv2").describe_load_balancers()["LoadBalancers"] == []
 
 
-def test_changing_internal_on_a_live_stack_is_refused_before_any_change(
-    aws: Recorder, make_ctx: Any, tmp_path: Any
-) -> None:
+def test_changing_internal_on_a_live_stack_moves_it_to_a_new_load_balancer(aws: Recorder, make_ctx: Any) -> None:
+    from conftest import ZONE
+    from test_shared_lb import _WhenRecordMoves, aliases, all_load_balancers, changes
+
     engine.create(make_ctx(config_text()))
-    path = tmp_path / "ecsup.toml"
-    path.write_text(config_text("\n[load_balancer]\ninternal = true\n"))
-    aws.reset()
-    for command in ("plan", "create"):
-        result = invoke(command, "-c", str(path))
-        assert result.exit_code == EXIT_CONFIG, explain(result)
-        assert "load_balancer.internal" in result.stderr and "cannot change a load balancer's scheme" in result.stderr
-        assert "ecsup destroy" in result.stderr
-    assert aws.writes() == []
-    assert lb()["Scheme"] == "internet-facing"
-    # status reports the difference instead of refusing
-    report = status.collect(make_ctx(path.read_text()))
-    [row] = [r for r in report.rows if r.resource == "load balancer"]
-    assert row.state == status.DRIFT and "scheme: internet-facing -> internal" in row.detail, row
-    assert report.as_dict()["ingress"]["scheme"] == "internet-facing"  # what it is, not what the config says
+    group = alb_group()["GroupId"]
+    internal = config_text("\n[load_balancer]\ninternal = true\n")
+    ctx = make_ctx(internal)
+    ctx.mode = "plan"
+    plan = engine.make_plan(ctx)
+    planned_ = {(a.kind, a.resource, a.name) for a in plan.changes()}
+    assert {
+        ("create", "load balancer", "web-dev-int"),
+        ("create", "target group", "web-dev-blu2"),
+        ("update", "ECS service", "web-dev"),
+        ("update", "DNS record", f"www.{ZONE}"),
+        ("delete", "load balancer", "web-dev"),
+    } <= planned_, planned_
+    assert ("delete", "security group", "web-dev-alb") not in planned_  # the new load balancer's too
+    assert any(
+        "moves from its own load balancer web-dev to its own load balancer web-dev-int" in n
+        and "reachable only inside the VPC" in n
+        and "new DNS name" in n
+        for n in plan.notes
+    ), plan.notes
+    assert all_load_balancers() == ["web-dev"]  # planning changed nothing
+
+    when = _WhenRecordMoves(("web-dev-blu2", "web-dev-grn2"), "web-dev-green")
+    aws.injectors = [when]
+    engine.create(make_ctx(internal))
+    aws.injectors = []
+    [moment] = when.seen  # the record moved once, while both load balancers served
+    assert moment["load balancers"] == ["web-dev", "web-dev-int"], moment
+    assert moment["new"]["web-dev-grn2"] >= 1 and moment["old"] >= 1, moment  # both served
+    assert all_load_balancers() == ["web-dev-int"]
+    new = client("elbv2").describe_load_balancers(Names=["web-dev-int"])["LoadBalancers"][0]
+    assert new["Scheme"] == "internal" and new["SecurityGroups"] == [group]
+    assert aliases()[f"www.{ZONE}"] == new["DNSName"].lower()
+    tasks = client("ec2").describe_security_groups(Filters=[{"Name": "group-name", "Values": ["web-dev-tasks"]}])
+    sources = [p["GroupId"] for perm in tasks["SecurityGroups"][0]["IpPermissions"] for p in perm["UserIdGroupPairs"]]
+    assert sources == [group]  # the tasks still admit the load balancer's group
+    assert changes(make_ctx, internal) == []
+
+    # and back: internet-facing again, under the stack's name
+    engine.create(make_ctx(config_text()))
+    assert all_load_balancers() == ["web-dev"] and lb()["Scheme"] == "internet-facing"
+    assert aliases()[f"www.{ZONE}"] == lb()["DNSName"].lower()
+    assert changes(make_ctx, config_text()) == []
 
 
 # -- waf_acl -------------------------------------------------------------------------------------

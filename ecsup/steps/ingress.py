@@ -2,7 +2,8 @@
 associated with it ([load_balancer] waf_acl). The allowlist ([load_balancer] allow_cidrs) is the
 load balancer's security group's rules (steps/network.py) or, on a shared load balancer, a
 source-ip condition of the stack's rule (steps/shared.py); an internal load balancer is
-LoadBalancerStep's scheme.
+LoadBalancerStep's scheme, under its own name (Names.own_alb), so that changing it is a move
+(steps/move.py).
 
 The association is ecsup's when the load balancer's tag WAF_TAG names the web ACL associated: a
 web ACL someone associated outside ecsup is replaced only when the config names another one, and

@@ -11,7 +11,7 @@ from typing import Any
 from .. import waiting
 from ..config import DEFAULT_TLS_POLICY
 from ..context import Context
-from ..errors import ConfigError, doing, is_code
+from ..errors import doing, is_code
 from ..names import tag_dict
 from ..plan import KNOWN_AFTER_APPLY, Action, Change
 from . import Step, both, check_owner, foreign, listeners_ref, resolve, service_ref
@@ -57,24 +57,6 @@ def alb_attributes(ctx: Context) -> dict[str, str]:
 def scheme(ctx: Context) -> str:
     """The own load balancer's Scheme: [load_balancer] internal."""
     return "internal" if ctx.config.load_balancer.internal else "internet-facing"
-
-
-def scheme_change(ctx: Context, have: str) -> ConfigError:
-    """AWS cannot change a load balancer's Scheme (ELB API reference: CreateLoadBalancer sets it;
-    no Modify call takes it): a change is a new load balancer, and with it a new DNS name. ecsup
-    refuses it in planning rather than replacing the load balancer under the service."""
-    want = scheme(ctx)
-    return ConfigError(
-        [
-            (
-                "load_balancer.internal",
-                f"is {'true' if want == 'internal' else 'false'} but load balancer {ctx.names.alb} is {have}: AWS "
-                "cannot change a load balancer's scheme in place",
-            )
-        ],
-        hint=f"to make it {want}, run `ecsup destroy` and `ecsup create` (the service is down in between), or "
-        "create the stack under a new env and move the hostname; or set the key back. Nothing was changed",
-    )
 
 
 def tls_policy(ctx: Context) -> str:
@@ -240,10 +222,11 @@ class LoadBalancerStep(Step):
         want_sg = ctx.facts.get("sg_alb", KNOWN_AFTER_APPLY)
         if lb.get("SecurityGroups", []) != [want_sg]:
             changes.append(Change("security groups", ",".join(lb.get("SecurityGroups", [])), want_sg))
-        if lb.get("Scheme") != scheme(ctx):
-            if ctx.mode != "status":
-                raise scheme_change(ctx, str(lb.get("Scheme")))
-            changes.append(Change("scheme", str(lb.get("Scheme")), scheme(ctx)))  # status reports it
+        if lb.get("Scheme") != scheme(ctx):  # the name says the scheme (Names.own_alb): made by hand
+            ctx.conflicts.append(
+                f"load balancer {ctx.names.alb} is {lb.get('Scheme')}, not {scheme(ctx)}: ecsup will not replace it; "
+                "destroy the stack and create it again"
+            )
         state = lb.get("State", {}).get("Code", "?")
         if not changes:
             return Action("noop", "load balancer", ctx.names.alb, f"{state}, {lb['DNSName']}")
