@@ -446,3 +446,24 @@ def test_four_cidrs_fit_a_shared_rule_and_aws_refuses_a_fifth(aws: Recorder, mak
             ],
         )
     assert "5' condition values" in str(err.value)
+
+
+@pytest.mark.parametrize("operation", ["UpdateService", "ChangeResourceRecordSets", "DeleteLoadBalancer"])
+def test_an_internal_move_that_died_is_finished_by_the_next_create(
+    aws: Recorder, make_ctx: Any, clock: Any, operation: str
+) -> None:
+    from test_crash import Crash
+    from test_shared_lb import _DiesAt, all_load_balancers, changes
+
+    engine.create(make_ctx(config_text()))
+    internal = config_text("\n[load_balancer]\ninternal = true\n")
+    aws.injectors = [_DiesAt(operation, "www" if operation == "ChangeResourceRecordSets" else "")]
+    with pytest.raises(Crash):
+        engine.create(make_ctx(internal))
+    aws.injectors = []
+    clock.sleep(600)  # a later run: the deployment the dead one started has ended meanwhile
+    engine.create(make_ctx(internal))
+    assert all_load_balancers() == ["web-dev-int"] and lb("web-dev-int")["Scheme"] == "internal"
+    svc = client("ecs").describe_services(cluster="web-dev", services=["web-dev"])["services"][0]
+    assert "ecsup:moving-from" not in {t["key"] for t in svc.get("tags", [])}
+    assert changes(make_ctx, internal) == []
