@@ -6,6 +6,7 @@ e.g. ``service.memory``.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -226,6 +227,11 @@ class LoadBalancerConfig:
     shared: str = ""  # join the shared load balancer of this name ("" = the stack's own ALB)
     # the access log bucket's name ("" = <stack>-logs-<account>-<region>): bucket names are global
     access_logs_bucket: str = ""
+    # who may reach the service (steps/ingress.py): the CIDRs the load balancer admits (() = anyone),
+    # normalised (ipaddress); an internal load balancer; a regional WAF web ACL associated with it
+    allow_cidrs: tuple[str, ...] = ()
+    internal: bool = False
+    waf_acl: str = ""
 
 
 @dataclass(frozen=True)
@@ -262,7 +268,8 @@ class Config:
 
     @property
     def names(self) -> Names:
-        return Names(self.app, self.env, self.load_balancer.shared)
+        lb = self.load_balancer
+        return Names(self.app, self.env, lb.shared, internal=lb.internal and not lb.shared)
 
     @property
     def url(self) -> str:
@@ -292,6 +299,9 @@ _SCHEMA: dict[str, Any] = {
         "access_logs": (bool, False),
         "shared": (str, ""),
         "access_logs_bucket": (str, ""),
+        "allow_cidrs": (list, []),
+        "internal": (bool, False),
+        "waf_acl": (str, ""),
     },
     "network": {
         "vpc_id": (str, ""),
@@ -625,6 +635,7 @@ def _validate(raw: dict[str, Any], problems: list[tuple[str, str]], build: list[
         )
     _validate_shared(raw["load_balancer"], problems)
     _validate_bucket_name(raw["load_balancer"]["access_logs_bucket"], problems)
+    _validate_ingress(raw, problems)
     kms = svc["secrets_kms_key"]
     if kms and (
         kms == "alias/aws/ssm"
@@ -793,6 +804,129 @@ def _validate_shared(lb: dict[str, Any], problems: list[tuple[str, str]]) -> Non
                 "load_balancer.access_logs",
                 "is for a stack's own load balancer; a shared one's logs would be every stack's (remove the key, "
                 "or remove load_balancer.shared)",
+            )
+        )
+
+
+# A regional AWS WAF web ACL (WAFV2 API reference, AssociateWebACL WebACLArn; the ARN forms in the
+# WAF Developer Guide): arn:aws:wafv2:<region>:<account>:regional/webacl/<name>/<id>. A CloudFront
+# one (global/webacl/..., in us-east-1) cannot be associated with a load balancer.
+_WAF_ACL_RE = re.compile(
+    r"^arn:aws[a-z-]*:wafv2:([a-z0-9-]+):(\d{12}):(regional|global)/webacl/([\w-]{1,128})/([\w-]+)$"
+)
+# What a listener rule's conditions may hold: "Condition values per rule: 5" (ELB User Guide, "Quotas
+# for your Application Load Balancers"): the stack's host-header value counts, so 4 CIDRs.
+RULE_CONDITION_VALUES = 5
+# "Inbound or outbound rules per security group: 60 ... enforced separately for IPv4 rules and IPv6
+# rules" (VPC User Guide, "Amazon VPC quotas", Security groups); a rule whose source is a security
+# group is counted in both families here, to be safe.
+SG_RULES_LIMIT = 60
+
+
+def waf_acl_region(arn: str) -> str:
+    """The region of a regional web ACL ARN ("" when it is not one)."""
+    m = _WAF_ACL_RE.fullmatch(arn)
+    return m.group(1) if m and m.group(3) == "regional" else ""
+
+
+def normalise_cidrs(values: list[Any]) -> tuple[str, ...]:
+    """allow_cidrs as ipaddress writes them (host bits refused by validation), in the given order."""
+    import ipaddress
+
+    return tuple(str(ipaddress.ip_network(str(v).strip(), strict=True)) for v in values)
+
+
+def _validate_ingress(raw: dict[str, Any], problems: list[tuple[str, str]]) -> None:
+    """[load_balancer] allow_cidrs, internal, waf_acl (docs/network.md, "Who may reach the service")."""
+    import ipaddress
+
+    lb = raw["load_balancer"]
+    seen: dict[str, int] = {}
+    for i, value in enumerate(lb["allow_cidrs"]):
+        key = f"load_balancer.allow_cidrs[{i}]"
+        if not isinstance(value, str):
+            problems.append((key, f"{value!r} must be a CIDR string such as 203.0.113.0/24 or 2001:db8::/32"))
+            continue
+        try:
+            net = ipaddress.ip_network(value.strip(), strict=True)
+        except ValueError as exc:
+            hint = ""
+            if "/" in value:  # host bits set: the network it is in
+                with contextlib.suppress(ValueError):
+                    hint = f" (did you mean {ipaddress.ip_network(value.strip(), strict=False)}?)"
+            problems.append((key, f"{value!r} is not a CIDR block: {exc}{hint}"))
+            continue
+        if str(net) in seen:
+            problems.append((key, f"{value!r} is {net}, already listed at allow_cidrs[{seen[str(net)]}]"))
+        seen.setdefault(str(net), i)
+    for family, count in (("IPv4", sum(1 for c in seen if ":" not in c)), ("IPv6", sum(1 for c in seen if ":" in c))):
+        if 2 * count > SG_RULES_LIMIT:
+            problems.append(
+                (
+                    "load_balancer.allow_cidrs",
+                    f"lists {count} {family} CIDRs: the load balancer's security group would need {2 * count} inbound "
+                    f"rules (80 and 443 each), and EC2 allows {SG_RULES_LIMIT} per family: list fewer, wider CIDRs",
+                )
+            )
+    if lb["internal"] and raw["network"]["alb_subnets"]:
+        problems.append(
+            (
+                "network.alb_subnets",
+                "is not used with load_balancer.internal = true: an internal load balancer goes in the tasks' "
+                "subnets (network.subnets): remove it",
+            )
+        )
+    acl = lb["waf_acl"]
+    if acl:
+        m = _WAF_ACL_RE.fullmatch(acl)
+        if m is None:
+            problems.append(
+                (
+                    "load_balancer.waf_acl",
+                    f"{acl!r} is not a WAF web ACL ARN (arn:aws:wafv2:<region>:<account>:regional/webacl/<name>/<id>)",
+                )
+            )
+        elif m.group(3) != "regional":
+            problems.append(
+                (
+                    "load_balancer.waf_acl",
+                    f"{acl!r} is a CloudFront (global) web ACL: a load balancer takes a REGIONAL one "
+                    "(scope REGIONAL, in the stack's region)",
+                )
+            )
+        elif raw["region"] and m.group(1) != raw["region"]:
+            problems.append(
+                (
+                    "load_balancer.waf_acl",
+                    f"{acl!r} is in {m.group(1)}: a load balancer takes a web ACL of its own region ({raw['region']})",
+                )
+            )
+    if not lb["shared"]:
+        return
+    if lb["internal"]:
+        problems.append(
+            (
+                "load_balancer.internal",
+                "is for a stack's own load balancer; a shared one's scheme is the shared part's, made by the first "
+                "stack (remove the key, or remove load_balancer.shared)",
+            )
+        )
+    if acl:
+        problems.append(
+            (
+                "load_balancer.waf_acl",
+                "is for a stack's own load balancer; a shared one's web ACL would filter every stack on it "
+                "(associate it with the shared load balancer yourself, or remove load_balancer.shared)",
+            )
+        )
+    limit = RULE_CONDITION_VALUES - 1  # the host-header value
+    if len(lb["allow_cidrs"]) > limit:
+        problems.append(
+            (
+                "load_balancer.allow_cidrs",
+                f"lists {len(lb['allow_cidrs'])} CIDRs; on a shared load balancer they are the stack's rule's "
+                f"source-ip condition, and ELB allows {RULE_CONDITION_VALUES} condition values per rule, one of "
+                f"them the hostname: at most {limit} (or use the stack's own load balancer)",
             )
         )
 
@@ -1151,6 +1285,9 @@ def parse(text: str, path: str = "ecsup.toml", build: bool = True) -> Config:
             access_logs=lb["access_logs"],
             shared=lb["shared"],
             access_logs_bucket=lb["access_logs_bucket"],
+            allow_cidrs=normalise_cidrs(lb["allow_cidrs"]),
+            internal=lb["internal"],
+            waf_acl=lb["waf_acl"],
         ),
         network=NetworkConfig(
             vpc_id=net["vpc_id"],

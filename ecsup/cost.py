@@ -594,6 +594,8 @@ def public_ipv4_line(
     config: Config, prices: Prices, sharing: Sharing | None = None, network_sharing: Sharing | None = None
 ) -> LineItem:
     zones, why = alb_zones(config, prices.region)
+    if config.load_balancer.internal and not config.load_balancer.shared:
+        zones, why = 0, "load_balancer.internal: an internal load balancer has private addresses only"
     low, high = task_counts(config)
     public = config.network.task_public_ip == "ENABLED"  # on ecsup's own network: egress decides
     task_low, task_high = (low, high) if public else (0, 0)

@@ -35,6 +35,7 @@ from .steps.certificate import CertificateStep
 from .steps.dns import DnsStep
 from .steps.ecs import ClusterStep, TaskDefinitionStep
 from .steps.iam import IamStep
+from .steps.ingress import WafStep
 from .steps.jobs import JobRolesStep, JobsStep
 from .steps.loadbalancer import HttpsStep, ListenersStep, LoadBalancerStep
 from .steps.logs import LogsStep
@@ -64,6 +65,7 @@ def pipeline() -> list[Step]:
         # and the service's first deployment ends no sooner than it is active
         SecurityGroupsStep(),
         LoadBalancerStep(),
+        WafStep(),  # [load_balancer] waf_acl: as soon as the load balancer exists
         CertificateStep(),
         # IAM early: a permission change must settle before tasks start (iam_settle), so it is
         # made soon and settles while the rest is built

@@ -50,6 +50,9 @@ class Facts(MutableMapping[str, Any]):
     alb_dns: str | None = None
     alb_zone: str | None = None
     alb_attributes: dict[str, str] | None = None
+    alb_tags: dict[str, str] | None = None  # the own load balancer's tags (WafStep: ecsup:waf-acl)
+    alb_scheme: str | None = None  # the own load balancer's Scheme, as read (status shows it)
+    waf_acl_associated: str | None = None  # the web ACL the load balancer has ("" none; status shows it)
     tg_blue: str | None = None
     tg_green: str | None = None
     https_listener_arn: str | None = None  # HTTPS:443 (or the staging listener that becomes it)

@@ -34,6 +34,10 @@ class Names:
     # group belongs to one load balancer at a time, so moving a stack between its own load
     # balancer and a shared one builds the other pair on the new one while the old one serves.
     pair: int = 1
+    # [load_balancer] internal: the stack's own load balancer is internal, named <app>-<env>-int. A
+    # load balancer's scheme cannot change, so changing the key moves the stack to the other name
+    # (steps/move.py), as between an own and a shared load balancer.
+    internal: bool = False
 
     @property
     def stack(self) -> str:
@@ -44,11 +48,19 @@ class Names:
     @property
     def alb(self) -> str:
         """The stack's own load balancer, or the shared one it joins."""
-        return self.shared or self.stack
+        return self.shared or self.own_alb
 
     @property
     def own_alb(self) -> str:
-        return self.stack
+        return f"{self.stack}-int" if self.internal else self.stack
+
+    def own(self, name: str) -> Names | None:
+        """These names on the stack's own load balancer called ``name`` (internal or not); None when
+        ``name`` is neither of its own."""
+        for internal in (self.internal, not self.internal):
+            if name == replace(self, shared="", internal=internal).own_alb:
+                return replace(self, shared="", internal=internal)
+        return None
 
     @property
     def rule(self) -> str:

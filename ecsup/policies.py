@@ -70,6 +70,8 @@ READ_ACTIONS = (
     "states:ListStateMachines",
     "states:ListTagsForResource",
     "sts:GetCallerIdentity",
+    "wafv2:GetWebACL",  # [load_balancer] waf_acl: the web ACL named exists
+    "wafv2:GetWebACLForResource",  # which web ACL the load balancer has
 )
 
 WRITE_ACTIONS = (
@@ -171,9 +173,11 @@ WRITE_ACTIONS = (
     "elasticloadbalancing:ModifyTargetGroup",
     "elasticloadbalancing:ModifyTargetGroupAttributes",
     "elasticloadbalancing:RemoveListenerCertificates",
+    "elasticloadbalancing:RemoveTags",  # [load_balancer] waf_acl removed: the tag recording ecsup's web ACL
     "elasticloadbalancing:SetIpAddressType",  # [network] ipv6: dual-stack, and back
     "elasticloadbalancing:SetSecurityGroups",
     "elasticloadbalancing:SetSubnets",  # drift repair of the load balancer's subnets
+    "elasticloadbalancing:SetWebAcl",  # what AssociateWebACL/DisassociateWebACL need on a load balancer
     "logs:AssociateKmsKey",
     "logs:CreateLogGroup",
     "logs:DeleteLogGroup",
@@ -195,6 +199,8 @@ WRITE_ACTIONS = (
     "states:DeleteStateMachine",
     "states:TagResource",
     "states:UpdateStateMachine",  # also a release, pointing a job at its new revision
+    "wafv2:AssociateWebACL",  # [load_balancer] waf_acl
+    "wafv2:DisassociateWebACL",
 )
 
 ROLE_ACTIONS = (
@@ -569,6 +575,10 @@ IMPLIED: dict[str, tuple[str, ...]] = {
     "scheduler:CreateScheduleGroup": ("scheduler:TagResource",),
     "states:CreateStateMachine": ("states:TagResource", "iam:PassRole"),
     "states:UpdateStateMachine": ("iam:PassRole",),
+    # "Permissions for AssociateWebACL" (WAF Developer Guide): an Application Load Balancer also
+    # needs elasticloadbalancing:SetWebAcl, for associating and for disassociating
+    "wafv2:AssociateWebACL": ("elasticloadbalancing:SetWebAcl",),
+    "wafv2:DisassociateWebACL": ("elasticloadbalancing:SetWebAcl",),
 }
 
 

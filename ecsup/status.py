@@ -44,6 +44,7 @@ class Report:
     shared: dict[str, Any] = field(default_factory=dict)  # [load_balancer] shared: the stack's place on it
     jobs: list[Any] = field(default_factory=list)  # jobs_status.JobStatus of each [jobs.<name>]
     workers: list[dict[str, Any]] = field(default_factory=list)  # [workers.<name>]: each worker's service
+    ingress: dict[str, Any] = field(default_factory=dict)  # who may reach the service (_ingress)
 
     @property
     def exists(self) -> bool:
@@ -73,6 +74,7 @@ class Report:
             **({"shared_load_balancer": self.shared} if self.shared else {}),
             "jobs": [job.as_dict() for job in self.jobs],
             **({"workers": self.workers} if self.workers else {}),
+            **({"ingress": self.ingress} if self.ingress else {}),
         }
 
 
@@ -116,6 +118,7 @@ def collect(ctx: Context) -> Report:
             "certificate": ctx.facts.get("listener_certificate"),
             "other_stacks": list(ctx.facts.get("shared_others", [])),
         }
+    _ingress(ctx, report)
     # the health reads are independent: at once, each into its own report, merged in this order
     parts = {
         fn: Report(report.stack, report.url, report.region)
@@ -132,6 +135,32 @@ def collect(ctx: Context) -> Report:
         report.jobs += part.jobs
         report.workers += part.workers
     return report
+
+
+def _ingress(ctx: Context, report: Report) -> None:
+    """Who may reach the service, on the load balancer's row: internal or internet-facing, the
+    allowlist (or anyone), and the WAF web ACL associated (as WafStep read it)."""
+    lb = ctx.config.load_balancer
+    if ctx.names.shared:
+        allowed = ", ".join(lb.allow_cidrs) or "anyone"
+        report.ingress = {"allow_cidrs": list(lb.allow_cidrs)}
+        for row in report.rows:
+            if row.resource == "listener rule" and row.name == ctx.names.rule:
+                row.detail += f"; clients: {allowed}" if lb.allow_cidrs else ""
+        return
+    waf = str(ctx.facts.get("waf_acl_associated") or "")
+    report.ingress = {
+        "scheme": str(ctx.facts.get("alb_scheme") or ("internal" if lb.internal else "internet-facing")),
+        "allow_cidrs": list(lb.allow_cidrs),
+        "waf_acl": waf,
+    }
+    summary = (
+        f"{report.ingress['scheme']}; clients: {', '.join(lb.allow_cidrs) or 'anyone'}; "
+        f"WAF: {waf.split('/')[-2] if waf.count('/') >= 2 else 'none'}"
+    )
+    for row in report.rows:
+        if row.resource == "load balancer" and row.name == ctx.names.alb:
+            row.detail = f"{row.detail}; {summary}" if row.detail else summary
 
 
 def _workers(ctx: Context, report: Report) -> None:

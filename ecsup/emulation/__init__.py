@@ -133,6 +133,9 @@ class Delays:
     # "deleting" for a while after DeleteVpcEndpoints, its network interfaces still in its subnets.
     nat_gateway: float = 90.0
     vpc_endpoint_deleting: float = 30.0
+    # AWS WAF answers WAFUnavailableEntityException to AssociateWebACL for a load balancer created
+    # moments ago (emulation/wafv2.py).
+    waf_resource_visible: float = 2.0
 
 
 STRICT = Delays()  # the test suite: on its fake clock these cost no real time
@@ -160,6 +163,7 @@ SANDBOX = Delays(  # the sandbox: on the real clock, short enough to watch (scri
     schedule_group_deleting=0.5,
     nat_gateway=1.0,
     vpc_endpoint_deleting=0.5,
+    waf_resource_visible=0.5,
 )
 
 
@@ -327,6 +331,7 @@ SERVICES = (
     "scheduler",
     "states",
     "jobs",
+    "wafv2",
 )
 
 

@@ -359,6 +359,29 @@ def rules_quota_per_load_balancer(em: Emulation, resp: Any, proceed: Callable[[]
     return proceed()
 
 
+CONDITION_VALUES_PER_RULE = 5
+
+
+def condition_values_per_rule(em: Emulation, resp: Any, proceed: Callable[[], Any]) -> Any:
+    """CreateRule/ModifyRule: "Condition values per rule: 5" (ELB User Guide, "Quotas for your
+    Application Load Balancers"), counted over all the rule's conditions: AWS answers "A rule can
+    only have '5' condition values" (aws/aws-cdk#10065, aws-cloudformation/cfn-lint#3833;
+    serverless/serverless#11882: the values of every condition add up). moto checks each condition
+    alone."""
+    conditions = _params(resp).get("Conditions") or []
+    total = 0
+    for condition in conditions.values() if isinstance(conditions, dict) else conditions:
+        for key, value in condition.items():
+            if key == "Values":
+                total += len(value)
+            elif key.endswith("Config") and isinstance(value, dict) and "Values" in value:
+                values = value["Values"]
+                total += len(values.values() if isinstance(values, dict) else values)
+    if total > CONDITION_VALUES_PER_RULE:
+        raise AwsFault("ValidationError", f"A rule can only have '{CONDITION_VALUES_PER_RULE}' condition values")
+    return proceed()
+
+
 # "Targets per Application Load Balancer: 1,000" (ELB User Guide, "Quotas for your Application Load
 # Balancers"; adjustable): every registration in every target group the load balancer forwards to.
 TARGETS_PER_LOAD_BALANCER = 1000
@@ -449,6 +472,8 @@ def install(around: Callable[..., None]) -> None:
     for operation in ("create_listener", "modify_listener", "create_rule", "modify_rule"):
         around(ELB, operation, target_group_belongs_to_one_load_balancer)
     around(ELB, "create_rule", rules_quota_per_load_balancer)
+    around(ELB, "create_rule", condition_values_per_rule)
+    around(ELB, "modify_rule", condition_values_per_rule)
     around(ELB, "register_targets", targets_quota_per_load_balancer)
     around(ELB, "describe_account_limits", account_limits_as_aws)
     around(ELB, "create_rule", rule_order_is_not_promised)

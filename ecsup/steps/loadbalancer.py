@@ -54,6 +54,11 @@ def alb_attributes(ctx: Context) -> dict[str, str]:
     return ALB_ATTRIBUTES | {"deletion_protection.enabled": protect}
 
 
+def scheme(ctx: Context) -> str:
+    """The own load balancer's Scheme: [load_balancer] internal."""
+    return "internal" if ctx.config.load_balancer.internal else "internet-facing"
+
+
 def tls_policy(ctx: Context) -> str:
     return ctx.config.load_balancer.tls_policy
 
@@ -161,7 +166,7 @@ class LoadBalancerStep(Step):
 
     title = "load balancer"
     reads = ("vpc_id", "alb_subnets", "sg_alb", "target_groups_seen")
-    provides = ("alb_arn", "alb_dns", "alb_zone", "alb_attributes", "tg_blue", "tg_green")
+    provides = ("alb_arn", "alb_dns", "alb_zone", "alb_attributes", "alb_tags", "alb_scheme", "tg_blue", "tg_green")
     concurrent = True  # the load balancer and each target group: independent
 
     def plan(self, ctx: Context) -> list[Action]:
@@ -174,11 +179,14 @@ class LoadBalancerStep(Step):
         if n.shared:
             pass  # the shared part is steps/shared.py's (an own one left by a move: steps/move.py's)
         elif lb is None:
-            detail = "internet-facing, application" + (", dual-stack" if ctx.config.network.ipv6 else "")
+            detail = f"{scheme(ctx)}, application" + (" in the tasks' subnets" if scheme(ctx) == "internal" else "")
+            detail += ", dual-stack" if ctx.config.network.ipv6 else ""
             actions.append(Action("create", "load balancer", n.alb, detail, run=lambda: self._create_lb(ctx)))
         elif check_owner(ctx, "load balancer", n.alb, tags.get(lb["LoadBalancerArn"], {})):
             ctx.learn_account(lb["LoadBalancerArn"])
             ctx.facts.update(alb_arn=lb["LoadBalancerArn"], alb_dns=lb["DNSName"], alb_zone=lb["CanonicalHostedZoneId"])
+            ctx.facts["alb_tags"] = tags.get(lb["LoadBalancerArn"], {})
+            ctx.facts["alb_scheme"] = str(lb.get("Scheme", ""))
             actions.append(partial(self._plan_lb, ctx, lb))
         # -- target groups
         for name in (n.tg_blue, n.tg_green):
@@ -221,10 +229,10 @@ class LoadBalancerStep(Step):
         want_sg = ctx.facts.get("sg_alb", KNOWN_AFTER_APPLY)
         if lb.get("SecurityGroups", []) != [want_sg]:
             changes.append(Change("security groups", ",".join(lb.get("SecurityGroups", [])), want_sg))
-        if lb.get("Scheme") != "internet-facing":
+        if lb.get("Scheme") != scheme(ctx):  # the name says the scheme (Names.own_alb): made by hand
             ctx.conflicts.append(
-                f"load balancer {ctx.names.alb} is {lb.get('Scheme')}, not internet-facing: "
-                "ecsup will not replace it; destroy the stack and create it again"
+                f"load balancer {ctx.names.alb} is {lb.get('Scheme')}, not {scheme(ctx)}: ecsup will not replace it; "
+                "destroy the stack and create it again"
             )
         state = lb.get("State", {}).get("Code", "?")
         if not changes:
@@ -245,7 +253,7 @@ class LoadBalancerStep(Step):
                 Name=ctx.names.alb,
                 Subnets=ctx.facts["alb_subnets"],
                 SecurityGroups=[ctx.facts["sg_alb"]],
-                Scheme="internet-facing",
+                Scheme=scheme(ctx),
                 Type="application",
                 IpAddressType=ip_address_type(ctx),
                 Tags=ctx.names.tag_list(),

@@ -152,7 +152,7 @@ def detect(ctx: Context) -> None:
         source, source_arn = elsewhere[0]
         if active and earlier and earlier not in (source, n.alb):
             # the other pair is still on the load balancer an unfinished move left: it cannot go to a third
-            back = f'load_balancer.shared = "{source}"' if source != n.own_alb else "no load_balancer.shared"
+            back = f'load_balancer.shared = "{source}"' if n.own(source) is None else "no load_balancer.shared"
             raise ConfigError(
                 [
                     (
@@ -181,7 +181,7 @@ def detect(ctx: Context) -> None:
         lb = _describe(ctx, name=earlier)
         ctx.facts["move"] = Move(
             earlier,
-            replace(n, shared="" if earlier == n.own_alb else earlier, pair=n.other_pair),
+            replace(n.own(earlier) or replace(n, shared=earlier), pair=n.other_pair),
             finishing=True,
             service=True,
             source_dns=str((lb or {}).get("DNSName", "")),
@@ -199,8 +199,9 @@ def _source_names(ctx: Context, tgs: dict[str, dict[str, Any]], source: str, sou
     if not all(n.owns(found.get(tg["TargetGroupArn"], {})) for tg in tgs.values()):
         return None  # LoadBalancerStep reports the groups that are not this stack's
     lb_tags = found.get(source_arn, {})
-    if source == n.own_alb and n.owns(lb_tags):
-        return replace(n, shared="")
+    own = n.own(source)  # its own, internal or not ([load_balancer] internal changed: a new one)
+    if own is not None and n.owns(lb_tags):
+        return own
     if lb_tags.get(TAG_SHARED) == source:
         return replace(n, shared=source)
     ctx.conflicts.append(
@@ -358,6 +359,8 @@ def old_side(ctx: Context, move: Move, destroying: bool) -> list[Action]:
         groups = SecurityGroupsStep()._groups(old) if old.facts.get("vpc_id") else {}
         group = groups.get(move.old.sg_alb)
         tail = [a for a in SecurityGroupsStep().plan_destroy(old) if a.name == move.old.sg_alb]
+        if move.old.sg_alb == ctx.names.sg_alb:  # own to own (internal changed): one group, kept for the new
+            group, tail = None, []
     tasks = ctx.facts.get("sg_tasks")
     if not destroying and group is not None and tasks:
         port = ctx.config.service.container_port
@@ -406,6 +409,13 @@ def interruption(ctx: Context, move: Move) -> str:
         head = f"{ctx.names.stack} moves from {move.label} to shared load balancer {ctx.names.shared}"
     else:
         head = f"{ctx.names.stack} moves from {move.label} to its own load balancer {ctx.names.alb}"
+    if not ctx.names.shared and not move.old.shared and move.old.internal != ctx.names.internal:
+        head += (
+            " (an internal one: from then on the service is reachable only inside the VPC and networks connected "
+            "to it; a new DNS name, the record switched in one UPSERT)"
+            if ctx.names.internal
+            else " (internet-facing: a new DNS name, the record switched in one UPSERT)"
+        )
     if move.finishing:
         return (
             f"{head}: the service moved already; {host} follows once production traffic is on the new load "

@@ -8,6 +8,7 @@ from functools import partial
 from typing import Any
 
 from .. import waiting
+from ..config import SG_RULES_LIMIT
 from ..context import Context
 from ..errors import ConfigError, doing, is_code
 from ..names import tag_dict
@@ -184,8 +185,13 @@ def resolve_network(ctx: Context) -> None:
         return _default_route(routes.get(subnet["SubnetId"], routes.get("", [])))
 
     alb_key = "network.alb_subnets" if net.alb_subnets else "network.subnets" if net.subnets else "network.vpc_id"
+    internal = ctx.config.load_balancer.internal and not ctx.names.shared
+    if internal:  # an internal load balancer: in the tasks' subnets, no internet gateway needed
+        alb, alb_key = None, "network.subnets" if net.subnets else alb_key
     _zones_ok(alb if alb is not None else tasks, alb_key, "a load balancer")
-    if alb is None:  # only network.subnets: the load balancer goes there too, if they are public
+    if alb is None and internal:
+        alb = list(tasks)
+    elif alb is None:  # only network.subnets: the load balancer goes there too, if they are public
         private = [s["SubnetId"] for s in tasks if route(s) != "igw"]
         if private:
             raise ConfigError(
@@ -199,7 +205,7 @@ def resolve_network(ctx: Context) -> None:
                 ]
             )
         alb = list(tasks)
-    private_alb = [s["SubnetId"] for s in alb if route(s) != "igw"]
+    private_alb = [] if internal else [s["SubnetId"] for s in alb if route(s) != "igw"]
     if private_alb:
         raise ConfigError(
             [
@@ -238,6 +244,9 @@ def resolve_network(ctx: Context) -> None:
         tasks = [s for s in tasks if s not in unsupported]
     if not tasks:
         raise ConfigError([(task_key, f"Fargate runs in none of these subnets' zones in {ctx.region}")])
+    if internal and unsupported:  # the internal load balancer goes where the tasks run
+        alb = list(tasks)
+        _zones_ok(alb, task_key, "an internal load balancer (in the tasks' subnets)")
 
     if ctx.config.network.assign_public_ip:
         private = [s["SubnetId"] for s in tasks if route(s) != "igw"]
@@ -359,6 +368,57 @@ def _fmt(rules: set[Rule]) -> str:
 
 
 ALB_RULES: set[Rule] = {("tcp", port, port, src) for port in (80, 443) for src in ("0.0.0.0/0", "::/0")}
+ANYWHERE = ("0.0.0.0/0", "::/0")
+
+
+def alb_rules(ctx: Context) -> set[Rule]:
+    """What the stack's own load balancer's group admits: 80 and 443 from anywhere (both families),
+    or only from [load_balancer] allow_cidrs, each CIDR in its family."""
+    allow = ctx.config.load_balancer.allow_cidrs
+    if not allow:
+        return set(ALB_RULES)
+    return {("tcp", port, port, cidr) for port in (80, 443) for cidr in allow}
+
+
+def _admits_web(rule: Rule) -> bool:
+    """A CIDR rule that lets clients reach 80 or 443 (exactly, in a range, or all traffic)."""
+    proto, lo, hi, src = rule
+    if src.startswith(("sg-", "pl-")):
+        return False
+    return proto == "-1" or (proto == "tcp" and any(lo <= port <= hi for port in (80, 443)))
+
+
+def _described(group: dict[str, Any], description: str) -> set[Rule]:
+    """The group's CIDR rules carrying this description (what ecsup writes on its own)."""
+    out: set[Rule] = set()
+    for perm in group.get("IpPermissions", []):
+        proto, lo, hi = perm.get("IpProtocol", "-1"), perm.get("FromPort", -1), perm.get("ToPort", -1)
+        for r in perm.get("IpRanges", []):
+            if r.get("Description") == description:
+                out.add((proto, lo, hi, r["CidrIp"]))
+        for r in perm.get("Ipv6Ranges", []):
+            if r.get("Description") == description:
+                out.add((proto, lo, hi, r["CidrIpv6"]))
+    return out
+
+
+def rules_over_quota(rules: set[Rule]) -> str:
+    """Which family of a group's inbound rules passes SG_RULES_LIMIT ("" when neither)."""
+    groups = sum(1 for r in rules if r[3].startswith(("sg-", "pl-")))  # counted in both families
+    v6_cidrs = sum(1 for r in rules if ":" in r[3])
+    v4, v6 = len(rules) - v6_cidrs, v6_cidrs + groups
+    over = [f"{n} {family}" for n, family in ((v4, "IPv4"), (v6, "IPv6")) if n > SG_RULES_LIMIT]
+    return ", ".join(over)
+
+
+def _sources(ctx: Context) -> str:
+    allow = ctx.config.load_balancer.allow_cidrs
+    return ", ".join(allow) if allow else "anywhere"
+
+
+def _group_description(ctx: Context) -> str:
+    allowed = "allow_cidrs" if ctx.config.load_balancer.allow_cidrs else "anywhere"
+    return f"load balancer: HTTP/HTTPS from {allowed}"
 
 
 class SecurityGroupsStep(Step):
@@ -391,7 +451,7 @@ class SecurityGroupsStep(Step):
             ctx.facts["sg_tasks"] = tasks["GroupId"]
         port = ctx.config.service.container_port
         for name, group, fact, desc in (
-            *([] if n.shared else [(n.sg_alb, alb, "sg_alb", "load balancer: HTTP/HTTPS from anywhere")]),
+            *([] if n.shared else [(n.sg_alb, alb, "sg_alb", f"load balancer: HTTP/HTTPS from {_sources(ctx)}")]),
             (n.sg_tasks, tasks, "sg_tasks", f"tasks: port {port} from the load balancer"),
         ):
             if group is None:
@@ -406,8 +466,10 @@ class SecurityGroupsStep(Step):
             if fact == "sg_alb":  # every rule, ecsup's or not: what ports clients can reach
                 ctx.facts["alb_ingress"] = sorted(have)
             missing = want - have
-            extra = self._stale(ctx, fact, have) - want
+            extra = self._stale(ctx, fact, have, group) - want
             others = have - want - extra
+            if fact == "sg_alb" and missing:
+                self._check_quota(ctx, name, want | others)
             if others and not (fact == "sg_tasks" and ctx.facts.get("move")):  # a move's old source: move.py's
                 ctx.notes.append(f"security group {name} also has rules ecsup did not add (left alone): {_fmt(others)}")
             if not missing and not extra:
@@ -426,17 +488,35 @@ class SecurityGroupsStep(Step):
             )
         return actions
 
+    def _check_quota(self, ctx: Context, name: str, rules: set[Rule]) -> None:
+        over = rules_over_quota(rules)
+        if over:
+            raise ConfigError(
+                [
+                    (
+                        "load_balancer.allow_cidrs",
+                        f"security group {name} would hold {over} inbound rules (80 and 443 for each CIDR, and the "
+                        f"rules others added): EC2 allows {SG_RULES_LIMIT} per family; list fewer, wider CIDRs",
+                    )
+                ],
+                hint="nothing was changed",
+            )
+
     def _wanted(self, ctx: Context, fact: str) -> set[Rule]:
         if fact == "sg_alb":
-            return set(ALB_RULES)
+            return alb_rules(ctx)
         port = ctx.config.service.container_port
         return {("tcp", port, port, ctx.facts.get("sg_alb") or KNOWN_AFTER_APPLY)}
 
-    def _stale(self, ctx: Context, fact: str, have: set[Rule]) -> set[Rule]:
+    def _stale(self, ctx: Context, fact: str, have: set[Rule], group: dict[str, Any] | None = None) -> set[Rule]:
         """Rules ecsup itself added earlier (ALB ports; the ALB group as source) but no longer wants.
-        Rules anyone else added are left alone."""
+        Rules anyone else added are left alone -- except, with allow_cidrs, any CIDR rule that lets
+        clients reach 80 or 443: the allowlist is what the group admits there (drift repaired)."""
         if fact == "sg_alb":
-            return {r for r in have if r[3] in ("0.0.0.0/0", "::/0") and r[1] in (80, 443)} - ALB_RULES
+            if ctx.config.load_balancer.allow_cidrs:
+                return {r for r in have if _admits_web(r)}
+            ours = {r for r in _described(group or {}, "ecsup") if r[1] == r[2] and r[1] in (80, 443)}
+            return ({r for r in have if r[3] in ANYWHERE and r[1] in (80, 443)} | ours) - ALB_RULES
         alb = ctx.facts.get("sg_alb")
         return {r for r in have if alb and r[3] == alb}
 
@@ -446,7 +526,8 @@ class SecurityGroupsStep(Step):
             try:
                 gid = ec2.create_security_group(
                     GroupName=name,
-                    Description=f"ecsup {ctx.names.stack} {desc}",
+                    # fixed at creation (255 characters): the allowlist itself is in the rules
+                    Description=f"ecsup {ctx.names.stack} {desc if fact != 'sg_alb' else _group_description(ctx)}",
                     VpcId=ctx.facts["vpc_id"],
                     TagSpecifications=[
                         {

@@ -333,7 +333,32 @@ def certificate_tag(ctx: Context) -> list[dict[str, str]]:
 
 
 def host_condition(ctx: Context) -> list[dict[str, Any]]:
-    return [{"Field": "host-header", "HostHeaderConfig": {"Values": [ctx.config.dns.hostname]}}]
+    """The stack's rule's conditions: its hostname, and with [load_balancer] allow_cidrs the
+    clients' addresses (a source-ip condition: requests from elsewhere fall to the listener's
+    default action, 404; the shared load balancer's group stays open to all)."""
+    conditions: list[dict[str, Any]] = [
+        {"Field": "host-header", "HostHeaderConfig": {"Values": [ctx.config.dns.hostname]}}
+    ]
+    allow = ctx.config.load_balancer.allow_cidrs
+    if allow:
+        conditions.append({"Field": "source-ip", "SourceIpConfig": {"Values": list(allow)}})
+    return conditions
+
+
+def _only_from(ctx: Context) -> str:
+    allow = ctx.config.load_balancer.allow_cidrs
+    return f" from {', '.join(allow)} only" if allow else ""
+
+
+def rule_sources(rule: dict[str, Any]) -> list[str]:
+    """The CIDRs of a rule's source-ip condition ([] for none), normalised and sorted."""
+    import ipaddress
+
+    found: list[str] = []
+    for cond in rule.get("Conditions", []):
+        if cond.get("Field") == "source-ip":
+            found += (cond.get("SourceIpConfig") or {}).get("Values") or cond.get("Values") or []
+    return sorted(str(ipaddress.ip_network(v, strict=False)) for v in found)
 
 
 def _shared_ip_address_type(ctx: Context, lb: dict[str, Any]) -> list[Change]:
@@ -771,7 +796,8 @@ class SharedRuleStep(Step):
                     "create",
                     "listener rule",
                     n.rule,
-                    f"host {host} -> forward {n.tg_blue}=100 {n.tg_green}=0, priority chosen under the shared lock",
+                    f"host {host}{_only_from(ctx)} -> forward {n.tg_blue}=100 {n.tg_green}=0, "
+                    "priority chosen under the shared lock",
                     run=lambda: self._create_rule(ctx),
                 )
             )
@@ -781,6 +807,9 @@ class SharedRuleStep(Step):
         changes = []
         if rule_hosts(rule) != [host]:
             changes.append(Change("host", ",".join(rule_hosts(rule)), host))
+        sources = sorted(ctx.config.load_balancer.allow_cidrs)
+        if rule_sources(rule) != sources:
+            changes.append(Change("source-ip", ",".join(rule_sources(rule)) or "any", ",".join(sources) or "any"))
         have = _forward_groups(rule.get("Actions", []))
         want = (
             f"forward {', '.join(sorted([n.tg_blue, n.tg_green]))}"
@@ -810,7 +839,12 @@ class SharedRuleStep(Step):
             )
         else:
             actions.append(
-                Action("noop", "listener rule", n.rule, f"priority {rule.get('Priority')}, host {host}, {have}")
+                Action(
+                    "noop",
+                    "listener rule",
+                    n.rule,
+                    f"priority {rule.get('Priority')}, host {host}{_only_from(ctx)}, {have}",
+                )
             )
         return actions
 
@@ -828,7 +862,7 @@ class SharedRuleStep(Step):
                 "create",
                 "listener rule",
                 n.rule,
-                f"host {ctx.config.dns.hostname} -> forward {n.tg_blue}=100 {n.tg_green}=0, "
+                f"host {ctx.config.dns.hostname}{_only_from(ctx)} -> forward {n.tg_blue}=100 {n.tg_green}=0, "
                 "priority chosen under the shared lock",
                 run=lambda: self._create_rule(ctx),
             ),
