@@ -347,8 +347,8 @@ def test_stacks_on_a_shared_load_balancer_in_the_network_leave_nothing_behind(ba
 
 
 def test_tasks_without_a_public_ip_in_the_public_subnets_are_refused_before_any_change(bare, make_ctx):
-    ctx = make_ctx(web("assign_public_ip = false\n"))
+    # refused when the file is read (config.py), before a client exists
     with pytest.raises(ConfigError) as err:
-        engine.create(ctx)
+        engine.create(make_ctx(web("assign_public_ip = false\n")))
     assert err.value.problems[0][0] == "network.assign_public_ip"
     assert bare.writes() == [] and vpcs() == []

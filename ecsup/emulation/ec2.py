@@ -180,6 +180,11 @@ def nat_gateway_is_pending_at_first(
     reference, NatGateway: pending | failed | available | deleting | deleted). moto: available at once."""
     nat = proceed()
     nat.state = "pending"
+    # its network interface is AWS's "nat_gateway" type (DescribeNetworkInterfaces InterfaceType;
+    # EC2 API reference, NetworkInterface); moto's is a plain "interface", as if a user had made it
+    eni = getattr(nat, "_eni", None)
+    if eni is not None:
+        eni.interface_type = "nat_gateway"
     _state(backend, "nat_gateway_since")[nat.id] = em.now()
     return nat
 
@@ -307,6 +312,20 @@ def private_dns_needs_the_vpcs_dns_attributes(em: Emulation, resp: Any, proceed:
     return proceed()
 
 
+def endpoint_interfaces_are_the_vpc_endpoint_type(
+    em: Emulation, backend: Any, proceed: Callable[[], Any], *args: Any, **kw: Any
+) -> Any:
+    """An interface endpoint's network interfaces are AWS's "vpc_endpoint" type (DescribeNetworkInterfaces
+    InterfaceType; EC2 API reference, NetworkInterface); moto's are plain "interface", as if a user had
+    made them."""
+    endpoint = proceed()
+    for eni_id in getattr(endpoint, "network_interface_ids", None) or []:
+        eni = backend.enis.get(eni_id)
+        if eni is not None:
+            eni.interface_type = "vpc_endpoint"
+    return endpoint
+
+
 def install_egress(around: Callable[..., None]) -> None:
     from moto.ec2.models.nat_gateways import NatGatewayBackend
     from moto.ec2.models.vpcs import VPCBackend
@@ -317,6 +336,7 @@ def install_egress(around: Callable[..., None]) -> None:
     around(NatGatewayBackend, "describe_nat_gateways", nat_gateways_settle)
     around(EC2, "release_address", address_held_by_a_nat_gateway_is_not_released)
     around(EC2, "delete_subnet", subnet_with_gateways_or_endpoints_is_a_dependency_violation)
+    around(VPCBackend, "create_vpc_endpoint", endpoint_interfaces_are_the_vpc_endpoint_type)
     around(VPCBackend, "delete_vpc_endpoints", vpc_endpoint_takes_time_to_go)
     around(VPCBackend, "describe_vpc_endpoints", vpc_endpoints_settle)
     around(EC2, "create_vpc_endpoint", private_dns_needs_the_vpcs_dns_attributes)
