@@ -67,3 +67,16 @@ def test_a_stack_on_each_private_egress_is_built_and_the_last_destroy_removes_th
     assert [n for n in ec2.describe_nat_gateways()["NatGateways"] if n["State"] != "deleted"] == []
     assert [e for e in ec2.describe_vpc_endpoints()["VpcEndpoints"] if e["State"] != "deleted"] == []
     assert ec2.describe_egress_only_internet_gateways()["EgressOnlyInternetGateways"] == []
+
+
+def test_an_internal_load_balancer_on_ecsup_s_network_is_in_the_tasks_private_subnets(
+    aws: Recorder, make_ctx: Any
+) -> None:
+    assert remove_default_vpc(client("ec2"))
+    engine.create(make_ctx(layout("nat", "\n[load_balancer]\ninternal = true\n")))
+    ec2 = client("ec2")
+    [vpc] = ec2.describe_vpcs(Filters=[{"Name": "tag:ecsup:network", "Values": ["main"]}])["Vpcs"]
+    subnets = named(ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["Subnets"])
+    [lb] = client("elbv2").describe_load_balancers()["LoadBalancers"]
+    assert lb["Scheme"] == "internal"
+    assert all("-private-" in subnets[z["SubnetId"]] for z in lb["AvailabilityZones"])

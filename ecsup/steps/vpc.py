@@ -347,9 +347,17 @@ def _set_facts(ctx: Context, state: State | None) -> None:
         ctx.facts.update(vpc_id=KNOWN_AFTER_APPLY, alb_subnets=[KNOWN_AFTER_APPLY], subnets=[KNOWN_AFTER_APPLY])
         return
     ctx.facts["vpc_id"] = state.vpc["VpcId"]
-    ctx.facts["alb_subnets"] = sorted(s["SubnetId"] for s in public) or [KNOWN_AFTER_APPLY]
     tasks = public if _egress(ctx) == "public" else private
     ctx.facts["subnets"] = sorted(s["SubnetId"] for s in tasks) or [KNOWN_AFTER_APPLY]
+    ctx.facts["alb_subnets"] = _alb_subnets(ctx, sorted(s["SubnetId"] for s in public) or [KNOWN_AFTER_APPLY])
+
+
+def _alb_subnets(ctx: Context, public: list[str]) -> list[str]:
+    """The load balancer's subnets: the public ones; an internal load balancer's are the tasks'
+    (the private ones with a private egress), as on a network the user names (resolve_network)."""
+    if ctx.config.load_balancer.internal and not ctx.names.shared:
+        return list(ctx.facts["subnets"])
+    return public
 
 
 def network_facts(ctx: Context) -> None:
@@ -469,8 +477,8 @@ class NetworkStep(Step):
             tasks = ensure_egress(ctx, vpc_id, state.public())
             joined = _join(ctx)
         ctx.facts["vpc_id"] = vpc_id
-        ctx.facts["alb_subnets"] = sorted(s["SubnetId"] for s in state.public())
         ctx.facts["subnets"] = sorted(tasks)
+        ctx.facts["alb_subnets"] = _alb_subnets(ctx, sorted(s["SubnetId"] for s in state.public()))
         if made:
             return "created " + ", ".join(made)
         if joined:
