@@ -1282,7 +1282,9 @@ def _demo_shared(
     for app_name in ("shop", "blog"):
         paths[app_name] = tmp / f"{app_name}.toml"
         paths[app_name].write_text(shared_demo_config(app_name, zone, region))
-    out.print("[bold]Two apps on one load balancer[/] - shop.toml (blog.toml: the same with blog):")
+    out.print(
+        "[bold]Two apps on one load balancer, on ecsup's own network[/] - shop.toml (blog.toml: the same with blog):"
+    )
     out.print(paths["shop"].read_text(), markup=False, highlight=False)
 
     def cost(ctx: Context, ui: Any) -> None:
@@ -1322,15 +1324,20 @@ def _demo_shared(
         return body
 
     def about_edge(line: str) -> bool:
-        return (" edge " in line or "edge:" in line) and (
-            "created" in line or "found" in line or "shared load balancer" in line
-        )
+        shared = " edge " in line or "edge:" in line or "network main" in line
+        return shared and ("created" in line or "found" in line or "joined" in line or "shared load balancer" in line)
 
     def gone(line: str) -> bool:
-        return "load balancer edge" in line or "listener rule edge" in line or line.startswith("deleted ")
+        return (
+            "load balancer edge" in line
+            or "listener rule edge" in line
+            or "network main" in line
+            or line.startswith("deleted ")
+        )
 
     step(
-        'ecsup create -c shop.toml & ecsup create -c blog.toml   # both join "edge" at once: one creates it',
+        'ecsup create -c shop.toml & ecsup create -c blog.toml   # both join "edge" and network "main" at once: '
+        "one creates each",
         at_once(lambda c, u: run_create(c, u), about_edge),
         paths["shop"],
     )

@@ -343,7 +343,8 @@ def log_quiet(delays: Any) -> float:
 
 
 def shared_demo_config(app: str, zone: str, region: str) -> str:
-    """A small stack on the demo's shared load balancer "edge" (ecsup demo's last part)."""
+    """A small stack on the demo's shared load balancer "edge", on ecsup's own dual-stack network
+    "main" (ecsup demo's last part)."""
     return f'''# written by `ecsup demo`: {app} on the shared load balancer "edge"
 app = "{app}"
 env = "dev"
@@ -355,6 +356,10 @@ hostname = "{app}.{zone}"
 
 [load_balancer]
 shared = "edge"
+
+[network]
+shared = "main"   # ecsup's own network, dual-stack: the first stack makes it, the last one out deletes it
+ipv6 = true
 
 [service]
 image = "public.ecr.aws/nginx/nginx:stable"
