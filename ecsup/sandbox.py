@@ -280,7 +280,8 @@ class _JobsTicker:
 
         em = emulation.ACTIVE
         if em is not None:
-            jobs.advance(em, SANDBOX_ACCOUNT, self.region)
+            with emulation.SERIAL:  # moto's state, read and changed outside a request: one at a time
+                jobs.advance(em, SANDBOX_ACCOUNT, self.region)
 
 
 def demo_delays() -> Any:
