@@ -605,74 +605,167 @@ def destroy(
     it gone first -- the cluster, roles, groups and load balancer of a service that could not be
     deleted stay, rather than being retried for minutes and leaving a running service without
     its role -- and says so; independent deletions still run. Lines are reported as deletions
-    end; the result lists follow the plan's order."""
-    from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+    end; the result lists follow the plan's order.
 
-    from .errors import EcsupError
+    Each deletion runs in a thread of its own whose mutating calls and waits go through rounds
+    (rounds.py), as create's steps do: the same plan makes the same calls in the same order every
+    time, however the threads are scheduled -- a crash before the n-th mutating call of a destroy
+    is the same call every time (tests/test_workers_crash.py) -- while deletions still overlap
+    their calls and their waits."""
+    return _Deletions(ctx, outcome, report, on_failure, on_left).run()
 
-    result = DestroyResult()
-    actions = [a for planned in outcome.planned for a in planned.actions]
-    order = {id(a): i for i, a in enumerate(actions)}
-    doomed = {a.ref for a in actions if a.kind == "delete" and a.run is not None}
-    gone: set[str] = set()
-    blocked: dict[str, str] = {}  # ref -> the deletion that failed, first cause of its staying
-    failed: list[tuple[Action, str]] = []
-    left: list[tuple[Action, str]] = []
 
-    def run(action: Action) -> str | None:
-        return action.run() if action.run is not None else None
+class _Deletions:
+    """destroy()'s run. Which deletions start is decided when no deletion runs (at the start, and
+    before each round: Rounds.on_idle), in the plan's order, at most DELETERS at once -- so which
+    start does not depend on which of the deletions that ended since the last round ended first.
+    A deletion that ends is reported by the main thread."""
 
-    pending = list(actions)
-    running: dict[Future[str | None], Action] = {}
-    with ThreadPoolExecutor(max_workers=DELETERS, thread_name_prefix="ecsup-destroy") as pool:
-        while pending or running:
-            before = len(pending)
-            for action in list(pending):
+    def __init__(
+        self,
+        ctx: Context,
+        outcome: Outcome,
+        report: Reporter | None,
+        on_failure: Callable[[Action, str], None] | None,
+        on_left: Callable[[Action, str], None] | None,
+    ) -> None:
+        from .rounds import Rounds
+
+        self.ctx, self.report, self.on_failure, self.on_left = ctx, report, on_failure, on_left
+        self.actions = [a for planned in outcome.planned for a in planned.actions]
+        self.order = {id(a): i for i, a in enumerate(self.actions)}
+        self.doomed = {a.ref for a in self.actions if a.kind == "delete" and a.run is not None}
+        self.gone: set[str] = set()
+        self.blocked: dict[str, str] = {}  # ref -> the deletion that failed, first cause of its staying
+        self.failed: list[tuple[Action, str]] = []
+        self.left: list[tuple[Action, str]] = []
+        self.pending = list(self.actions)
+        self.active = 0  # deletions started and not ended
+        self.events: list[tuple[str, Action, str]] = []  # (done|failed|left, action, message), to report
+        self.fatal: list[BaseException] = []
+        self.threads: list[threading.Thread] = []
+        self.rounds = Rounds(ctx.clock, ctx.sleep)
+        self.rounds.on_idle = self._settle
+
+    # -- under rounds.cond ---------------------------------------------------------------------
+    def _settle(self) -> None:
+        """Start the deletions whose needs are gone (while fewer than DELETERS run), leave those
+        that need one that could not be deleted; in the plan's order."""
+        changed = True
+        while changed:
+            changed = False
+            for action in list(self.pending):
                 if action.kind != "delete" or action.run is None:
-                    pending.remove(action)
-                    if report:
-                        report(action)
+                    self.pending.remove(action)
+                    self.events.append(("done", action, ""))
                     continue
-                needs = [ref for ref in action.after if ref in doomed]  # what is not in the plan is gone
-                stuck = [ref for ref in needs if ref in blocked]
+                needs = [ref for ref in action.after if ref in self.doomed]  # what is not in the plan is gone
+                stuck = [ref for ref in needs if ref in self.blocked]
                 if stuck:
-                    pending.remove(action)
-                    cause = blocked[stuck[0]]
+                    self.pending.remove(action)
+                    cause = self.blocked[stuck[0]]
                     why = f"needs {stuck[0]} deleted first" + (
                         ", which could not be deleted" if cause == stuck[0] else f", left because {cause} could not be"
                     )
-                    left.append((action, why))
-                    blocked[action.ref] = cause
-                    if on_left:
-                        on_left(action, why)
-                elif all(ref in gone for ref in needs):
-                    pending.remove(action)
-                    running[pool.submit(run, action)] = action
-            if not running and pending and len(pending) < before:
-                continue  # left some this pass: what needs them may be listed before them, look again
-            if not running:
-                if pending:  # waiting on each other: a bug in the plan's `after`
-                    raise RuntimeError("destroy: circular dependencies: " + ", ".join(a.ref for a in pending))
-                break
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                action = running.pop(future)
-                try:
-                    action.result = future.result()
-                except EcsupError as exc:
-                    failed.append((action, exc.message))
-                    blocked[action.ref] = action.ref
-                    if on_failure:
-                        on_failure(action, exc.message)
-                    continue
-                if action.result and action.result.startswith(KEPT):  # it decided not to, and said why
-                    action.kind = "keep"
-                gone.add(action.ref)
-                if report:
-                    report(action)
-    result.failed = sorted(failed, key=lambda pair: order[id(pair[0])])
-    result.left = sorted(left, key=lambda pair: order[id(pair[0])])
-    return result
+                    self.left.append((action, why))
+                    self.blocked[action.ref] = cause
+                    self.events.append(("left", action, why))
+                    changed = True  # what needs it may be listed before it: look again
+                elif (
+                    all(ref in self.gone for ref in needs)
+                    and self.active < DELETERS
+                    and not self.fatal
+                    and not self.rounds.aborted
+                ):
+                    self.pending.remove(action)
+                    self._start(action)
+
+    def _start(self, action: Action) -> None:
+        self.active += 1
+        self.rounds.started()
+        thread = threading.Thread(target=self._run, args=(action,), name="ecsup-destroy", daemon=True)
+        self.threads.append(thread)
+        thread.start()
+
+    # -- a deletion's thread --------------------------------------------------------------------
+    def _run(self, action: Action) -> None:
+        from .errors import EcsupError
+        from .rounds import Aborted, Token
+
+        self.rounds.enter(Token(self.order[id(action)], owner=action))
+        ended: tuple[str, str] = ("aborted", "")
+        try:
+            assert action.run is not None
+            action.result = action.run()
+            ended = ("done", "")
+        except EcsupError as exc:
+            ended = ("failed", exc.message)
+        except Aborted:
+            pass
+        except BaseException as exc:  # a bug, or the process dying: every deletion stops
+            self.fatal.append(exc)
+            self.rounds.abort()
+        finally:
+
+            def then() -> None:
+                self.active -= 1
+                what, message = ended
+                if what == "failed":
+                    self.failed.append((action, message))
+                    self.blocked[action.ref] = action.ref
+                    self.events.append(("failed", action, message))
+                elif what == "done":
+                    if action.result and action.result.startswith(KEPT):  # it decided not to, and said why
+                        action.kind = "keep"
+                    self.gone.add(action.ref)
+                    self.events.append(("done", action, ""))
+
+            self.rounds.finished(then)  # what it was needed for starts once no deletion runs (on_idle)
+
+    # -- the run (main thread) -----------------------------------------------------------------
+    def run(self) -> DestroyResult:
+        ctx = self.ctx
+        sleep = ctx.sleep
+        ctx.sleep = self.rounds.wait  # a deletion's waits go through the rounds; other threads' do not
+        cond = self.rounds.cond
+        try:
+            with cond:
+                self._settle()
+            while True:
+                with cond:
+                    while not self.events and self.active:
+                        cond.wait(0.5)  # woken by every deletion's end; the timeout lets Ctrl-C in
+                    events, self.events = self.events, []
+                    over = not self.active and not events
+                    stuck = [a.ref for a in self.pending]
+                for what, action, message in events:
+                    if what == "failed":
+                        if self.on_failure:
+                            self.on_failure(action, message)
+                    elif what == "left":
+                        if self.on_left:
+                            self.on_left(action, message)
+                    elif self.report:
+                        self.report(action)
+                if over:
+                    break
+        except BaseException:
+            self.rounds.abort()
+            for thread in self.threads:
+                thread.join()
+            raise
+        finally:
+            ctx.sleep = sleep
+        for thread in self.threads:
+            thread.join()
+        if self.fatal:
+            raise self.fatal[0]
+        if stuck:  # waiting on each other: a bug in the plan's `after`
+            raise RuntimeError("destroy: circular dependencies: " + ", ".join(stuck))
+        result = DestroyResult()
+        result.failed = sorted(self.failed, key=lambda pair: self.order[id(pair[0])])
+        result.left = sorted(self.left, key=lambda pair: self.order[id(pair[0])])
+        return result
 
 
 @contextmanager

@@ -83,6 +83,10 @@ class Rounds:
     aborted: bool = False
     rounds: int = 0  # rounds that let a mutating call through
     on_call: Callable[[Token], None] | None = None  # under cond, when a unit is about to make a call
+    # under cond, when no unit runs, before a round starts or time moves on: it may start units
+    # (engine.destroy starts its deletions there, so which start does not depend on which of the
+    # units that ended since the last round ended first)
+    on_idle: Callable[[], None] | None = None
 
     # -- units ----------------------------------------------------------------------------------
     def started(self) -> None:
@@ -178,6 +182,10 @@ class Rounds:
                 return
             if self.running or self.issuer is not None or self.turns:
                 return
+            if self.on_idle is not None:
+                self.on_idle()
+                if self.running:  # it started units: they run up to their first call or wait first
+                    return
             now = self.clock()
             due = sorted((t for t in self.sleepers if t.wake <= now + EPSILON), key=lambda t: t.priority)
             for token in due:

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import EcsupError
+from .errors import EXIT_CONFIG, EcsupError
 
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 SANDBOX_ACCOUNT = "123456789012"  # moto's account for the dummy credentials
@@ -37,20 +37,28 @@ expected_minutes = 1   # what `ecsup cost` prices a run at (default: the timeout
 
 
 class SandboxUnavailable(EcsupError):
-    pass
+    """The ``sandbox`` extra is not installed: nothing was started (an installation to complete,
+    as a usage error is one to correct: exit 2)."""
+
+    exit_code = EXIT_CONFIG
+
+
+# How to add the extra, for each way ecsup is installed: into the same environment (pip, a clone's
+# venv), or into the tool's own (`uv tool install` replaces the installed tool; uvx runs one).
+SANDBOX_INSTALL = (
+    "pip install 'ecsup[sandbox]' (installed as a tool: uv tool install 'ecsup[sandbox]', "
+    "pipx install --force 'ecsup[sandbox]', or uvx --from 'ecsup[sandbox]' ecsup demo)"
+)
 
 
 def require_moto() -> None:
     """The sandbox and the emulation need moto's server (the ``sandbox`` extra): say how to get
-    it, before anything imports it (a plain ``pip install .`` has no moto)."""
+    it, in one line, before anything imports it (a plain ``pip install ecsup`` has no moto)."""
     try:
         import moto.server  # noqa: F401
-    except ImportError as exc:
-        raise SandboxUnavailable(
-            f"the sandbox needs moto's server, which is not installed (no module named {exc.name!r})",
-            hint="pip install 'ecsup[sandbox]' (or, in a clone, pip install '.[sandbox]'; scripts/demo does this "
-            "for you)",
-        ) from None
+    except ImportError:
+        message = f"the sandbox needs moto's server, which is not installed: {SANDBOX_INSTALL}"
+        raise SandboxUnavailable(message) from None
 
 
 def _isolate_environment() -> None:
@@ -285,7 +293,8 @@ class _JobsTicker:
 
         em = emulation.ACTIVE
         if em is not None:
-            jobs.advance(em, SANDBOX_ACCOUNT, self.region)
+            with emulation.SERIAL:  # moto's state, read and changed outside a request: one at a time
+                jobs.advance(em, SANDBOX_ACCOUNT, self.region)
 
 
 def remove_default_vpc(ec2: Any) -> list[str]:

@@ -126,5 +126,5 @@ def test_demo_without_moto_says_how_to_install_it(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "moto.server", None)  # as if the [sandbox] extra were missing
     result = CliRunner().invoke(app, ["demo"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "pip install 'ecsup[sandbox]'" in result.stderr and "Traceback" not in result.output

@@ -140,31 +140,22 @@ def test_destroy_with_workers_converges_after_a_crash_before_every_mutating_call
         engine.create(make_ctx(TEXT, secrets=SECRETS))
         recorder.reset()
         _destroy(make_ctx(TEXT, secrets=SECRETS))
-        total = len(recorder.mutating())
-        operations = sorted(op for _, op in recorder.mutating())
+        operations = [op for _, op in recorder.mutating()]
         assert_no_workers_left()
     assert operations.count("DeleteService") == 3 and "DeregisterScalableTarget" in operations
 
-    # Deletions run at once (engine.destroy), and a retried one (DependencyViolation while network
-    # interfaces are released, ...) makes as many calls as the concurrent waits let pass: how many
-    # mutating calls a destroy makes, and which comes n-th, differs from run to run. Crash before the
-    # 1st, 2nd, ... until a destroy makes fewer calls than the crash point (it ends uncrashed).
+    # The deletions run at once, through rounds (engine.destroy): the same mutating calls in the
+    # same order every time, so the n-th is the same call in every run.
     crashed_at: list[str] = []
-    n = 0
-    while True:
-        n += 1
-        assert n <= 2 * total, "destroys kept crashing past twice the calls of a full destroy"
+    for n in range(1, len(operations) + 1):
         with mock_aws():
             _fresh_account()
             recorder.injectors = []
             engine.create(make_ctx(TEXT, secrets=SECRETS))
             recorder.reset()
             recorder.injectors = [_crash_before(n, crashed_at)]
-            try:
+            with pytest.raises(Crash):
                 _destroy(make_ctx(TEXT, secrets=SECRETS))
-                crashed = False
-            except Crash:
-                crashed = True
             recorder.injectors = []
             _destroy(make_ctx(TEXT, secrets=SECRETS))  # resume
             # not the certificate's validation record: a run killed after the certificate's deletion
@@ -172,11 +163,4 @@ def test_destroy_with_workers_converges_after_a_crash_before_every_mutating_call
             # once the certificate is gone) -- a stack without workers too; outside the workers' part
             assert_stack_gone(("not-the-validation-record." + ZONE + ".", ""))
             assert_no_workers_left()
-        if not crashed:
-            break
-    # how many calls a destroy makes varies with its retries (above): a loaded machine's first destroy
-    # made 53, the crashed ones 45; the loop must still have crashed before most of them
-    assert len(crashed_at) >= total * 3 // 4, (len(crashed_at), total)
-    # the workers' own deletions that come before the last ones (which of the last few calls is n-th
-    # varies with the retries, so the loop may end before crashing at one of them)
-    assert {"DeleteService", "DeleteScalingPolicy", "DeregisterScalableTarget"} <= set(crashed_at), crashed_at
+    assert crashed_at == operations

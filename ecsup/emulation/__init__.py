@@ -17,6 +17,7 @@ unless the sandbox is used.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -335,6 +336,34 @@ SERVICES = (
 )
 
 
+# One request at a time into moto. AWS answers each call atomically, whichever calls run at once;
+# moto's backends are plain dicts and lists (OrderedDicts in ELBv2's) with no lock of their own, so
+# a request that iterates one while another thread's request changes it fails -- "RuntimeError:
+# OrderedDict mutated during iteration", seen during a destroy's concurrent deletions (moto is not
+# thread-safe: getmoto/moto#372). ecsup's threads call moto in-process in the tests (mock_aws answers
+# in botocore's before-send, in the calling thread) and through the sandbox's threaded server: both
+# entries hold this lock while moto answers, and so does whatever else reads or changes moto's
+# state outside a request (the sandbox's jobs ticker). Re-entrant: a handler's own calls into moto
+# (in-process) take it again.
+SERIAL = threading.RLock()
+
+
+def _one_request_at_a_time() -> None:
+    from moto.core.botocore_stubber import BotocoreStubber
+    from moto.core.utils import convert_to_flask_response
+
+    def serialized(original: Callable[..., Any]) -> Callable[..., Any]:
+        def answer(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with SERIAL:
+                return original(self, *args, **kwargs)
+
+        return answer
+
+    # in-process (mock_aws, and `responses` for requests' calls) | the server's (each route's view)
+    BotocoreStubber.process_request = serialized(BotocoreStubber.process_request)  # type: ignore[method-assign]
+    convert_to_flask_response.__call__ = serialized(convert_to_flask_response.__call__)  # type: ignore[method-assign]
+
+
 def install() -> None:
     """Patch moto's handlers once per process; with no active emulation they pass through. Each
     AWS service's behaviours live in a module of their own (emulation/<service>.py), which
@@ -343,6 +372,7 @@ def install() -> None:
     if _INSTALLED:
         return
     _INSTALLED = True
+    _one_request_at_a_time()
     import importlib
 
     for name in SERVICES:
