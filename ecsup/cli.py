@@ -2000,7 +2000,7 @@ def ci_init_github(
 # `ecsup --help` lists the commands in the order a user meets them (init first); commands
 # added later keep their place after these.
 _ORDER = ["init", "plan", "create", "status", "cost", "logs", "deploy", "rollback", "restart", "scale", "secrets"]
-_ORDER += ["run", "exec"]
+_ORDER += ["run", "exec", "preview", "ci"]
 _ORDER += ["destroy", "sandbox", "demo"]
 
 
