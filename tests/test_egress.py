@@ -484,3 +484,18 @@ def test_the_plan_knows_the_tasks_subnets_once_they_exist(aws: Recorder, make_ct
     assert egress.planned_task_subnets(make_ctx(network_config("nat")), vpc_id, public) == tasks
     public_ids = sorted(s["SubnetId"] for s in public)
     assert egress.planned_task_subnets(make_ctx(network_config("public")), vpc_id, public) == public_ids
+
+
+def test_the_first_plan_prices_the_zones_the_network_will_have_and_names_the_nat_zone(
+    aws: Recorder, make_ctx: Any
+) -> None:
+    """On a network not made yet the notes count the zones steps/vpc.py will build (up to 3, as
+    fargate_zones gives them) and name the NAT gateway's zone, not "(known after apply)"."""
+    ctx = make_ctx(network_config("endpoints"))
+    egress.plan_egress(ctx, None, [])
+    (note,) = [n for n in ctx.notes if n.startswith("VPC endpoints")]
+    assert "4 interface endpoints in 3 zones" in note and "$87.60 a month" in note
+    ctx = make_ctx(network_config("nat"))
+    egress.plan_egress(ctx, None, [])
+    (note,) = [n for n in ctx.notes if n.startswith("NAT gateway")]
+    assert "in one zone (eu-west-1a)" in note

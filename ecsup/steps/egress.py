@@ -32,7 +32,7 @@ from .. import waiting
 from ..context import Context
 from ..errors import AwsError, ConfigError, doing, is_code
 from ..names import TAG_EGRESS, TAG_NETWORK, network_resource, network_tags, tag_dict
-from ..plan import KNOWN_AFTER_APPLY, Action, Change, Kind
+from ..plan import Action, Change, Kind
 
 # Parts (the ecsup:egress tag's values)
 PRIVATE_SUBNET = "private-subnet"
@@ -280,6 +280,8 @@ def plan_egress(ctx: Context, vpc: dict[str, Any] | None, public_subnets: list[d
     name = _name(ctx)
     found = observe(ctx, vpc["VpcId"]) if vpc else None
     zones = _zones(public_subnets) if public_subnets else []
+    # the zones the network will have (steps/vpc.py makes a public subnet in each of fargate_zones)
+    future = zones or [str(z["ZoneName"]) for z in _fargate_zones(ctx)]
     actions: list[Action] = []
 
     def act(
@@ -309,7 +311,7 @@ def plan_egress(ctx: Context, vpc: dict[str, Any] | None, public_subnets: list[d
             _ensure_route_table,
         )
     if net.egress == "nat":
-        first = public_subnets[0]["AvailabilityZone"] if public_subnets else KNOWN_AFTER_APPLY
+        first = public_subnets[0]["AvailabilityZone"] if public_subnets else future[0]
         if not found or not found.addresses:
             act("create", "elastic IP", network_resource(name, "nat"), "the NAT gateway's public IPv4", _ensure_nat)
         if not found or not found.nats:
@@ -374,10 +376,10 @@ def plan_egress(ctx: Context, vpc: dict[str, Any] | None, public_subnets: list[d
                     + ")",
                     _ensure_endpoints,
                 )
-        count = len(interface_endpoints(ctx)) * max(len(zones), 2)
+        count = len(interface_endpoints(ctx)) * len(future)
         if any(a.resource == "VPC endpoint" for a in actions):
             ctx.notes.append(
-                f"VPC endpoints: {len(interface_endpoints(ctx))} interface endpoints in {max(len(zones), 2)} zones "
+                f"VPC endpoints: {len(interface_endpoints(ctx))} interface endpoints in {len(future)} zones "
                 f"bill ${ENDPOINT_HOUR} an hour each per zone (about ${count * ENDPOINT_HOUR * HOURS:.2f} a month) "
                 "plus $0.01 per GB (us-east-1); the S3 gateway endpoint is free. The tasks reach AWS only: the "
                 "internet is out of reach"
@@ -389,6 +391,12 @@ def plan_egress(ctx: Context, vpc: dict[str, Any] | None, public_subnets: list[d
             "the old tasks serve until the new ones are healthy, so nothing is interrupted); their public IPv4s go"
         )
     return actions
+
+
+def _fargate_zones(ctx: Context) -> list[dict[str, Any]]:
+    from .vpc import fargate_zones  # vpc.py imports this module
+
+    return fargate_zones(ctx)
 
 
 def planned_task_subnets(ctx: Context, vpc_id: str | None, public_subnets: list[dict[str, Any]]) -> list[str] | None:
