@@ -352,3 +352,23 @@ def test_tasks_without_a_public_ip_in_the_public_subnets_are_refused_before_any_
         engine.create(make_ctx(web("assign_public_ip = false\n")))
     assert err.value.problems[0][0] == "network.assign_public_ip"
     assert bare.writes() == [] and vpcs() == []
+
+
+def test_ipv6_turned_on_later_gives_the_private_subnets_ipv6_too(bare, make_ctx):
+    """A private egress's subnets made before [network] ipv6 get a /64 and IPv6 addresses on
+    creation when it is turned on (planned as an update): an internal dual-stack load balancer in
+    them needs it (ELB: "You must specify subnets with an associated IPv6 CIDR block")."""
+    nat = 'egress = "nat"\n'
+    internal = "\n[load_balancer]\ninternal = true\n"
+    engine.create(make_ctx(web(nat) + internal))
+    later = web(nat + "ipv6 = true\n") + internal
+    planned = [a for a in changes(make_ctx, later) if a.resource == "subnet"]
+    assert planned and all(a.kind == "update" and "-private-" in a.name for a in planned)
+
+    engine.create(make_ctx(later))
+    [vpc] = network_vpcs()
+    found = in_vpc("describe_subnets", "Subnets", vpc["VpcId"])
+    assert all(s["Ipv6CidrBlockAssociationSet"] and s["AssignIpv6AddressOnCreation"] for s in found)
+    [lb] = client("elbv2").describe_load_balancers()["LoadBalancers"]
+    assert (lb["Scheme"], lb["IpAddressType"]) == ("internal", "dualstack")
+    assert changes(make_ctx, later) == []

@@ -32,7 +32,7 @@ from .. import waiting
 from ..context import Context
 from ..errors import AwsError, ConfigError, doing, is_code
 from ..names import TAG_EGRESS, TAG_NETWORK, network_resource, network_tags, tag_dict
-from ..plan import Action, Change, Kind
+from ..plan import KNOWN_AFTER_APPLY, Action, Change, Kind
 
 # Parts (the ecsup:egress tag's values)
 PRIVATE_SUBNET = "private-subnet"
@@ -258,6 +258,13 @@ def _ipv6_block(vpc: dict[str, Any]) -> str:
     return ""
 
 
+def _subnet_ipv6(subnet: dict[str, Any]) -> bool:
+    return any(
+        a.get("Ipv6CidrBlockState", {}).get("State") in ("associated", "associating")
+        for a in subnet.get("Ipv6CidrBlockAssociationSet", [])
+    )
+
+
 def _free(block: str, taken: list[str], prefix: int) -> list[str]:
     """The blocks of /prefix in ``block`` that overlap none taken, in order."""
     used = [ipaddress.ip_network(t) for t in taken]
@@ -299,6 +306,16 @@ def plan_egress(ctx: Context, vpc: dict[str, Any] | None, public_subnets: list[d
             "private, for the tasks" + (", dual-stack" if net.ipv6 else ""),
             _ensure_private_subnets,
         )
+    for zone in [z for z in zones if net.ipv6 and found and z in found.private]:
+        if not _subnet_ipv6(found.private[zone]):
+            act(
+                "update",
+                "subnet",
+                network_resource(name, f"private-{zone}"),
+                "a /64 of the network's IPv6 block, IPv6 addresses for the tasks",
+                _ensure_private_subnets,
+                [Change("ipv6", "none", KNOWN_AFTER_APPLY)],
+            )
     if found is None or found.table is None:
         act(
             "create",
@@ -477,6 +494,20 @@ def _ensure_private_subnets(
                 )["Subnet"]
             found.subnets.append(subnet)
             found.private[zone] = subnet
+        if ipv6 and not _subnet_ipv6(subnet):
+            # made before the network had IPv6 ([network] ipv6 turned on later): a free /64 of the
+            # VPC's block, as a new one gets (a dual-stack load balancer in these subnets needs it)
+            taken6 = [
+                a["Ipv6CidrBlock"]
+                for s in found.subnets
+                for a in s.get("Ipv6CidrBlockAssociationSet", [])
+                if a.get("Ipv6CidrBlockState", {}).get("State") not in ("disassociated", "failed")
+            ]
+            with doing(f"give subnet {subnet['SubnetId']} an IPv6 block"):
+                assoc = ec2.associate_subnet_cidr_block(
+                    SubnetId=subnet["SubnetId"], Ipv6CidrBlock=_free(ipv6, taken6, 64)[0]
+                )["Ipv6CidrBlockAssociation"]
+            subnet.setdefault("Ipv6CidrBlockAssociationSet", []).append(assoc)
         if subnet.get("Ipv6CidrBlockAssociationSet") and not subnet.get("AssignIpv6AddressOnCreation"):
             with doing(f"give the tasks in {subnet['SubnetId']} IPv6 addresses"):
                 ec2.modify_subnet_attribute(SubnetId=subnet["SubnetId"], AssignIpv6AddressOnCreation={"Value": True})
