@@ -306,8 +306,8 @@ def plan_egress(ctx: Context, vpc: dict[str, Any] | None, public_subnets: list[d
             "private, for the tasks" + (", dual-stack" if net.ipv6 else ""),
             _ensure_private_subnets,
         )
-    for zone in [z for z in zones if net.ipv6 and found and z in found.private]:
-        if not _subnet_ipv6(found.private[zone]):
+    for zone in zones:
+        if net.ipv6 and found is not None and zone in found.private and not _subnet_ipv6(found.private[zone]):
             act(
                 "update",
                 "subnet",
