@@ -17,13 +17,17 @@ from ecsup.names import TAG_EGRESS, TAG_NETWORK
 from ecsup.steps import egress
 
 NETWORK = "main"
+PRIVATE_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:1"
 ZONES = ("eu-west-1a", "eu-west-1b")
 NO_SECRETS = {'[service.secrets]\nDB_PASSWORD = "/web/dev/DB_PASSWORD"\n': ""}
 
 
 def network_config(mode: str, secrets: bool = True, ipv6: bool = True) -> str:
     extra = f'\n[network]\nshared = "{NETWORK}"\nipv6 = {str(ipv6).lower()}\negress = "{mode}"\n'
-    return config_text(extra, replace=None if secrets else NO_SECRETS)
+    replace = {} if secrets else dict(NO_SECRETS)
+    if mode == "endpoints":  # no way to public.ecr.aws there: an image of the region's private ECR
+        replace['image = "public.ecr.aws/nginx/nginx:stable"'] = f'image = "{PRIVATE_IMAGE}"'
+    return config_text(extra, replace=replace)
 
 
 def make_network(ipv6: bool = True) -> tuple[str, list[dict[str, Any]]]:
@@ -499,3 +503,38 @@ def test_the_first_plan_prices_the_zones_the_network_will_have_and_names_the_nat
     egress.plan_egress(ctx, None, [])
     (note,) = [n for n in ctx.notes if n.startswith("NAT gateway")]
     assert "in one zone (eu-west-1a)" in note
+
+
+@pytest.mark.parametrize(
+    ("extra", "key", "image"),
+    [
+        ("", "service.image", "public.ecr.aws/nginx/nginx:stable"),
+        (
+            '\n[workers.mailer]\nimage = "docker.io/library/busybox:1"\ncommand = ["sh"]\n',
+            "workers.mailer.image",
+            "docker.io/library/busybox:1",
+        ),
+        (
+            '\n[jobs.report]\nimage = "123456789012.dkr.ecr.us-east-1.amazonaws.com/r:1"\ncommand = ["sh"]\n'
+            'schedule = "rate(1 day)"\n',
+            "jobs.report.image",
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/r:1",
+        ),
+    ],
+)
+def test_endpoints_egress_refuses_an_image_outside_the_regions_private_ecr(
+    aws: Recorder, make_ctx: Any, extra: str, key: str, image: str
+) -> None:
+    vpc_id, public = make_network()
+    text = network_config("endpoints") + extra
+    if key == "service.image":
+        text = text.replace(PRIVATE_IMAGE, image)
+    ctx = make_ctx(text)
+    with pytest.raises(ConfigError) as refused:
+        egress.plan_egress(ctx, client("ec2").describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0], public)
+    message = str(refused.value)
+    assert refused.value.exit_code == EXIT_CONFIG and key in message and image in message and '"nat"' in message
+    assert "\n" not in message.strip()
+    assert aws.mutating() == [] and egress_left(vpc_id) == []
+    # the region's private ECR (any account's) is reachable through the endpoints
+    egress.plan_egress(make_ctx(network_config("endpoints")), None, [])

@@ -23,6 +23,7 @@ found again by those tags: a crash between two calls leaves nothing the next run
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -121,6 +122,46 @@ def check_ipv6_egress(ctx: Context) -> None:
                 )
             ]
         )
+
+
+def _images(ctx: Context) -> list[tuple[str, str]]:
+    """(key, image) of every image the stack's tasks pull: the web service's ([service] build: the
+    app's own ECR repository, always in the region's private ECR), each worker's and job's own."""
+    cfg = ctx.config
+    out: list[tuple[str, str]] = []
+    if not getattr(cfg.service, "build", "") and cfg.service.image:
+        out.append(("service.image", cfg.service.image))
+    for kind, workloads in (("workers", cfg.workers), ("jobs", cfg.jobs)):
+        for w in workloads:
+            if w.image:
+                out.append((f"{kind}.{w.name}.image", w.image))
+    return out
+
+
+def _regional_ecr(ctx: Context, image: str) -> bool:
+    """An image in a private ECR registry of the stack's region (any account's): what the ECR
+    interface endpoints (ecr.api, ecr.dkr, and S3 for the layers) reach."""
+    host = image.split("/", 1)[0] if "/" in image else ""
+    return bool(re.fullmatch(rf"\d{{12}}\.dkr\.ecr\.{re.escape(ctx.region)}\.amazonaws\.com(\.cn)?", host))
+
+
+def check_endpoints_egress(ctx: Context) -> None:
+    """'endpoints' egress leaves the tasks no way to the internet: an image from any other registry
+    (public.ecr.aws, Docker Hub, another region's ECR) cannot be pulled -- refused before any change."""
+    if ctx.config.network.egress != "endpoints":
+        return
+    for key, image in _images(ctx):
+        if not _regional_ecr(ctx, image):
+            raise ConfigError(
+                [
+                    (
+                        key,
+                        f'{image} is not in the private ECR of {ctx.region}, and network.egress = "endpoints" '
+                        'reaches AWS only: push it there (or use [service] build), or choose egress "nat" to '
+                        "reach other registries",
+                    )
+                ]
+            )
 
 
 def interface_endpoints(ctx: Context) -> list[str]:
@@ -282,6 +323,7 @@ def plan_egress(ctx: Context, vpc: dict[str, Any] | None, public_subnets: list[d
     VPC id from ctx.facts["vpc_id"] when it runs); ``ensure_egress`` makes them all at once."""
     net = ctx.config.network
     check_ipv6_egress(ctx)
+    check_endpoints_egress(ctx)
     if net.egress == "public":
         return []
     name = _name(ctx)
@@ -444,6 +486,7 @@ def ensure_egress(ctx: Context, vpc_id: str, public_subnets: list[dict[str, Any]
     tasks' subnet ids (the public ones for "public")."""
     net = ctx.config.network
     check_ipv6_egress(ctx)
+    check_endpoints_egress(ctx)
     if net.egress == "public":
         return sorted(s["SubnetId"] for s in public_subnets)
     found = observe(ctx, vpc_id)  # once: each part below keeps it up to date with what it makes
