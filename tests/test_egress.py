@@ -18,6 +18,7 @@ from ecsup.steps import egress
 
 NETWORK = "main"
 PRIVATE_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:1"
+DUAL_STACK_IMAGE = "123456789012.dkr-ecr.eu-west-1.on.aws/web:1"
 ZONES = ("eu-west-1a", "eu-west-1b")
 NO_SECRETS = {'[service.secrets]\nDB_PASSWORD = "/web/dev/DB_PASSWORD"\n': ""}
 
@@ -25,8 +26,9 @@ NO_SECRETS = {'[service.secrets]\nDB_PASSWORD = "/web/dev/DB_PASSWORD"\n': ""}
 def network_config(mode: str, secrets: bool = True, ipv6: bool = True) -> str:
     extra = f'\n[network]\nshared = "{NETWORK}"\nipv6 = {str(ipv6).lower()}\negress = "{mode}"\n'
     replace = {} if secrets else dict(NO_SECRETS)
-    if mode == "endpoints":  # no way to public.ecr.aws there: an image of the region's private ECR
-        replace['image = "public.ecr.aws/nginx/nginx:stable"'] = f'image = "{PRIVATE_IMAGE}"'
+    if mode in ("endpoints", "ipv6"):  # no way to public.ecr.aws: the region's private ECR (dual-stack name for ipv6)
+        image = PRIVATE_IMAGE if mode == "endpoints" else DUAL_STACK_IMAGE
+        replace['image = "public.ecr.aws/nginx/nginx:stable"'] = f'image = "{image}"'
     return config_text(extra, replace=replace)
 
 
@@ -538,3 +540,29 @@ def test_endpoints_egress_refuses_an_image_outside_the_regions_private_ecr(
     assert aws.mutating() == [] and egress_left(vpc_id) == []
     # the region's private ECR (any account's) is reachable through the endpoints
     egress.plan_egress(make_ctx(network_config("endpoints")), None, [])
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "words"),
+    [
+        # ECR's IPv4-only name: refused, naming the dual-stack name to use
+        (DUAL_STACK_IMAGE, PRIVATE_IMAGE, "service.image", DUAL_STACK_IMAGE),
+        # another registry: no IPv6 way to it known
+        (DUAL_STACK_IMAGE, "public.ecr.aws/nginx/nginx:stable", "service.image", '"nat" or "endpoints"'),
+        # ECS Exec: ssmmessages has no IPv6 endpoint
+        ("[service]\n", "[service]\nexec = true\n", "network.egress", "SSM messages"),
+    ],
+)
+def test_ipv6_egress_refuses_what_an_ipv6_only_task_cannot_reach(
+    aws: Recorder, make_ctx: Any, old: str, new: str, key: str, words: str
+) -> None:
+    vpc_id, public = make_network()
+    text = network_config("ipv6", secrets=False)
+    assert old in text
+    ctx = make_ctx(text.replace(old, new, 1))
+    with pytest.raises(ConfigError) as refused:
+        egress.plan_egress(ctx, client("ec2").describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0], public)
+    message = str(refused.value)
+    assert refused.value.exit_code == EXIT_CONFIG and key in message and words in message
+    assert "\n" not in message.strip()
+    assert aws.mutating() == [] and egress_left(vpc_id) == []

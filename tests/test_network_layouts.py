@@ -14,13 +14,15 @@ from ecsup import engine
 from ecsup.sandbox import remove_default_vpc
 
 PRIVATE_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:1"
+DUAL_STACK_IMAGE = "123456789012.dkr-ecr.eu-west-1.on.aws/web:1"
 
 
 def layout(egress: str, extra: str = "") -> str:
     # egress "ipv6" needs a stack without secrets (SSM has no IPv6 endpoint: refused otherwise)
     replace = {'[service.secrets]\nDB_PASSWORD = "/web/dev/DB_PASSWORD"\n': ""} if egress == "ipv6" else {}
-    if egress == "endpoints":  # no way to public.ecr.aws: an image of the region's private ECR
-        replace['image = "public.ecr.aws/nginx/nginx:stable"'] = f'image = "{PRIVATE_IMAGE}"'
+    if egress in ("endpoints", "ipv6"):  # no way to public.ecr.aws: the region's private ECR (dual-stack name for ipv6)
+        image = PRIVATE_IMAGE if egress == "endpoints" else DUAL_STACK_IMAGE
+        replace['image = "public.ecr.aws/nginx/nginx:stable"'] = f'image = "{image}"'
     return config_text(f'\n[network]\nshared = "main"\nipv6 = true\negress = "{egress}"\n' + extra, replace=replace)
 
 

@@ -99,9 +99,24 @@ DUAL_STACK: dict[str, tuple[str, Callable[[str], bool], str]] = {
 }
 
 
+DUAL_STACK["ssmmessages"] = (
+    "SSM messages (ECS Exec)",
+    # as ssm: the Systems Manager endpoints page lists no dual-stack name for ssmmessages, and the
+    # same migration notes report it IPv4-only
+    _nowhere,
+    "no dual-stack endpoint in the AWS General Reference's Systems Manager endpoints",
+)
+
+
+def _exec(ctx: Context) -> bool:
+    cfg = ctx.config
+    return bool(cfg.service.exec or any(getattr(w, "exec", False) for w in (*cfg.workers, *cfg.jobs)))
+
+
 def ipv6_blockers(ctx: Context) -> list[str]:
     """The services the tasks need that have no IPv6 endpoint in the stack's region."""
     needed = ["ecr", "s3", "logs"] + (["ssm"] if ctx.config.all_secrets else [])
+    needed += ["ssmmessages"] if _exec(ctx) else []
     partition = _partition(ctx)
     return [DUAL_STACK[s][0] for s in needed if not DUAL_STACK[s][1](partition)]
 
@@ -162,6 +177,50 @@ def check_endpoints_egress(ctx: Context) -> None:
                     )
                 ]
             )
+
+
+def _dual_stack_ecr(ctx: Context, image: str) -> bool:
+    host = image.split("/", 1)[0] if "/" in image else ""
+    return bool(re.fullmatch(rf"\d{{12}}\.dkr-ecr\.{re.escape(ctx.region)}\.on\.aws", host))
+
+
+def check_ipv6_images(ctx: Context) -> None:
+    """'ipv6' egress: an IPv6-only task pulls from ECR only through its dual-stack image URI (ECS
+    Developer Guide, IPv6-only task networking: "must use the Amazon ECR dual-stack image URI
+    endpoint"; ECR User Guide, "Making requests to Amazon ECR registries": from an IPv6 network use
+    a dual-stack endpoint, <account>.dkr-ecr.<region>.on.aws). ecsup does not rewrite the name for
+    the user (the docs found do not say ECS resolves it for a pull by the task execution role the
+    same way), so any other name is refused before any change, naming the one to use."""
+    if ctx.config.network.egress != "ipv6":
+        return
+    if getattr(ctx.config.service, "build", ""):
+        raise ConfigError(
+            [
+                (
+                    "service.build",
+                    f'network.egress = "ipv6": the built image is pushed to ECR\'s IPv4-only name '
+                    f"{ctx.account_id}.dkr.ecr.{ctx.region}.amazonaws.com, which tasks without IPv4 cannot pull: "
+                    'choose egress "nat" or "endpoints"',
+                )
+            ]
+        )
+    for key, image in _images(ctx):
+        if _dual_stack_ecr(ctx, image):
+            continue
+        if _regional_ecr(ctx, image):
+            account, path = image.split(".", 1)[0], image.split("/", 1)[1]
+            what = f"name it by ECR's dual-stack name {account}.dkr-ecr.{ctx.region}.on.aws/{path}"
+        else:
+            what = f"push it to ECR and name it <account>.dkr-ecr.{ctx.region}.on.aws/..."
+        raise ConfigError(
+            [
+                (
+                    key,
+                    f'network.egress = "ipv6" leaves the tasks without IPv4 and {image} is not named by ECR\'s '
+                    f'dual-stack name: {what}, or choose egress "nat" or "endpoints"',
+                )
+            ]
+        )
 
 
 def interface_endpoints(ctx: Context) -> list[str]:
@@ -323,6 +382,7 @@ def plan_egress(ctx: Context, vpc: dict[str, Any] | None, public_subnets: list[d
     VPC id from ctx.facts["vpc_id"] when it runs); ``ensure_egress`` makes them all at once."""
     net = ctx.config.network
     check_ipv6_egress(ctx)
+    check_ipv6_images(ctx)
     check_endpoints_egress(ctx)
     if net.egress == "public":
         return []
@@ -402,14 +462,6 @@ def plan_egress(ctx: Context, vpc: dict[str, Any] | None, public_subnets: list[d
                 _ensure_dual_stack_setting,
                 [Change("value", setting or "disabled", "enabled")],
             )
-        image = ctx.config.service.image
-        if ".dkr.ecr." in image and image.split("/", 1)[0].endswith(".amazonaws.com"):
-            account = image.split(".", 1)[0]
-            ctx.notes.append(
-                f"the image {image} is named by ECR's IPv4-only registry name: tasks without IPv4 egress pull "
-                f"through its dual-stack name {account}.dkr-ecr.{ctx.region}.on.aws/{image.split('/', 1)[1]} "
-                "(ECR User Guide, 'Making requests to Amazon ECR registries')"
-            )
     if net.egress == "endpoints":
         have = (
             {str(e["ServiceName"]).rsplit(f"{ctx.region}.", 1)[-1] for e in found.endpoints}
@@ -486,6 +538,7 @@ def ensure_egress(ctx: Context, vpc_id: str, public_subnets: list[dict[str, Any]
     tasks' subnet ids (the public ones for "public")."""
     net = ctx.config.network
     check_ipv6_egress(ctx)
+    check_ipv6_images(ctx)
     check_endpoints_egress(ctx)
     if net.egress == "public":
         return sorted(s["SubnetId"] for s in public_subnets)
