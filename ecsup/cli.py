@@ -1773,6 +1773,10 @@ def secrets_unset(
             typer.echo(json.dumps(change.as_dict(), indent=2))
 
 
+from .cli_preview import preview_app  # noqa: E402  (it builds on the options and runners above)
+
+app.add_typer(preview_app)
+
 # `ecsup --help` lists the commands in the order a user meets them (init first); commands
 # added later keep their place after these.
 _ORDER = ["init", "plan", "create", "status", "cost", "logs", "deploy", "rollback", "restart", "scale", "secrets"]

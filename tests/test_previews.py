@@ -1,0 +1,222 @@
+"""Previews ([preview], `ecsup preview up/down/list/gc`): a stack per pull request, <app>-<name>
+at <name>.<domain> on the shared load balancer, with one certificate for *.<domain> for all."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from conftest import SECRET_VALUE, ZONE, client, config_text, explain, invoke
+
+from ecsup import engine, previews
+
+DOMAIN = f"pr.{ZONE}"
+PREVIEW = f'\n[preview]\ndomain = "{DOMAIN}"\nshared = "edge"\n'
+
+
+def env_config(extra: str = "") -> str:
+    return config_text(PREVIEW + extra)
+
+
+def up(make_ctx: Any, name: str, image: str = "", text: str | None = None) -> previews.Prepared:
+    prepared = previews.prepare_up(make_ctx(text or env_config()), name, image)
+    engine.create(prepared.ctx)
+    return prepared
+
+
+def down(make_ctx: Any, name: str, text: str | None = None) -> list[tuple[str, str]]:
+    prepared = previews.prepare_down(make_ctx(text or env_config()), name)
+    ctx = prepared.ctx
+    outcome = engine.plan_destroy(ctx)
+    with engine.destroy_locked(ctx):
+        result = engine.destroy(ctx, outcome)
+    assert not result.failed and not result.left, result
+    return previews.release_certificate(ctx)
+
+
+def wildcards() -> list[dict[str, Any]]:
+    found = client("acm").list_certificates()["CertificateSummaryList"]
+    return [c for c in found if c["DomainName"] == f"*.{DOMAIN}"]
+
+
+def test_up_makes_the_stack_on_the_shared_load_balancer(aws, make_ctx):
+    prepared = up(make_ctx, "pr-1")
+    assert prepared.ctx.names.stack == "web-pr-1"
+    assert len(wildcards()) == 1
+
+
+def listener_certificates() -> dict[str, bool]:
+    from test_shared_lb import https_listener
+
+    found = client("elbv2").describe_listener_certificates(ListenerArn=https_listener()["ListenerArn"])
+    return {c["CertificateArn"]: bool(c.get("IsDefault")) for c in found["Certificates"]}
+
+
+def cert_tags(arn: str) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in client("acm").list_tags_for_certificate(CertificateArn=arn)["Tags"]}
+
+
+def marker_names() -> list[str]:
+    found = client("ssm").describe_parameters()["Parameters"]
+    return sorted(p["Name"] for p in found if p["Name"].startswith("/ecsup/previews/"))
+
+
+def write_config(tmp_path: Any, text: str | None = None) -> str:
+    path = tmp_path / "ecsup.toml"
+    path.write_text(text or env_config())
+    return str(path)
+
+
+def test_preview_up_creates_the_stack_and_prints_its_url(aws, tmp_path, plain_output, monkeypatch):
+    from test_shared_lb import aliases, all_load_balancers, rules, shared_lb
+
+    monkeypatch.setenv("ECSUP_SECRET_DB_PASSWORD", SECRET_VALUE)
+    path = write_config(tmp_path)
+    result = invoke("preview", "up", "--name", "pr-7", "-c", path)
+
+    assert result.exit_code == 0, explain(result)
+    url = f"https://pr-7.{DOMAIN}/"
+    assert f"URL: {url}" in result.stdout
+    assert "DB_PASSWORD <- /web/dev/DB_PASSWORD (the environment's)" in result.stdout
+    # the stack web-pr-7 on the shared load balancer, its rule for pr-7.<domain>, its alias
+    assert all_load_balancers() == ["edge"]
+    assert sorted(rules()) == [f"pr-7.{DOMAIN}"]
+    assert aliases() == {f"pr-7.{DOMAIN}": shared_lb()["DNSName"].lower()}
+    service = client("ecs").describe_services(cluster="web-pr-7", services=["web-pr-7"])["services"][0]
+    assert service["desiredCount"] == 1
+    assert service["capacityProviderStrategy"] == [{"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 0}]
+    assert service["deploymentConfiguration"].get("strategy", "ROLLING") == "ROLLING"
+    # one certificate, *.<domain>, on the listener: no certificate of the stack's own
+    [cert] = wildcards()
+    assert list(listener_certificates()) == [cert["CertificateArn"]]
+    assert [c for c in client("acm").list_certificates()["CertificateSummaryList"] if c["DomainName"] == ZONE] == []
+    # the marker, tagged as the stack's and the preview's
+    assert marker_names() == ["/ecsup/previews/web/pr-7"]
+    tags = {
+        t["Key"]: t["Value"]
+        for t in client("ssm").list_tags_for_resource(ResourceType="Parameter", ResourceId="/ecsup/previews/web/pr-7")[
+            "TagList"
+        ]
+    }
+    assert tags["ecsup:app"] == "web" and tags["ecsup:env"] == "pr-7" and tags["ecsup:preview"] == "pr-7"
+    assert tags["ecsup:preview-created"] == "1970-01-01T00:00:00Z"  # the fake clock's wall time
+
+    again = invoke(
+        "preview", "up", "--name", "pr-7", "--image", "public.ecr.aws/nginx/nginx:1.27", "--json", "-c", path
+    )
+
+    assert again.exit_code == 0, explain(again)
+    assert json.loads(again.stdout) == {
+        "name": "pr-7",
+        "url": url,
+        "stack": "web-pr-7",
+        "image": "public.ecr.aws/nginx/nginx:1.27",
+    }
+    service = client("ecs").describe_services(cluster="web-pr-7", services=["web-pr-7"])["services"][0]
+    definition = client("ecs").describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
+    assert definition["containerDefinitions"][0]["image"] == "public.ecr.aws/nginx/nginx:1.27"
+    assert len(wildcards()) == 1
+
+
+def both_at(monkeypatch: Any, where: Any) -> Any:
+    """An injector holding each of two previews' runs at the call ``where(operation, Name)`` picks
+    until the other is there too: both then look for the previews' certificate, join or leave at once.
+    The shared lock is waited for without end (the fake clock runs while the other thread works)."""
+    from ecsup.steps import shared
+
+    monkeypatch.setattr(shared, "LOCK_WAIT", 1e9)
+    barrier = threading.Barrier(2, timeout=60)
+    waited: set[str] = set()
+
+    def hold(service: str, op: str, params: dict[str, Any]) -> Any:
+        name = str(params.get("Name", ""))
+        if where(op, name) and name not in waited:
+            waited.add(name)
+            barrier.wait()
+        return None
+
+    hold.waited = waited  # type: ignore[attr-defined]
+    return hold
+
+
+def at_once(run: Any, names: tuple[str, ...]) -> None:
+    errors: list[BaseException] = []
+
+    def body(name: str) -> None:
+        try:
+            run(name)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=body, args=(name,)) for name in names]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(180)
+    assert errors == []
+
+
+def test_two_previews_up_at_once_share_one_certificate_then_list_gc_and_down(
+    aws, make_ctx, clock, monkeypatch, tmp_path
+):
+    from test_shared_lb import all_load_balancers, rules
+
+    hold = both_at(monkeypatch, lambda op, name: op == "PutParameter" and name.startswith("/ecsup/previews/"))
+    aws.injectors = [hold]
+    at_once(lambda name: up(make_ctx, name), ("pr-1", "pr-2"))
+    aws.injectors = []
+
+    assert hold.waited == {"/ecsup/previews/web/pr-1", "/ecsup/previews/web/pr-2"}
+    assert all_load_balancers() == ["edge"]
+    assert sorted(rules()) == [f"pr-1.{DOMAIN}", f"pr-2.{DOMAIN}"]
+    [cert] = wildcards()
+    assert list(listener_certificates()) == [cert["CertificateArn"]]
+    assert sum(1 for _, op in aws.calls if op == "RequestCertificate") == 1
+    assert marker_names() == ["/ecsup/previews/web/pr-1", "/ecsup/previews/web/pr-2"]
+    lb_dns = client("elbv2").describe_load_balancers(Names=["edge"])["LoadBalancers"][0]["DNSName"]
+
+    clock.sleep(50 * 3600)
+    assert up(make_ctx, "pr-3").certificate.startswith("found")  # no second certificate
+    clock.sleep(30 * 3600)  # pr-1 and pr-2 are 80 hours old, pr-3 30
+
+    path = write_config(tmp_path)
+    listed = invoke("preview", "list", "--json", "--offline", "-c", path)
+    assert listed.exit_code == 0, explain(listed)
+    doc = json.loads(listed.stdout)["previews"]
+    assert [(p["name"], p["age_hours"], p["url"], p["state"]) for p in doc] == [
+        ("pr-1", 80.0, f"https://pr-1.{DOMAIN}/", "1/1 running"),
+        ("pr-2", 80.0, f"https://pr-2.{DOMAIN}/", "1/1 running"),
+        ("pr-3", 30.0, f"https://pr-3.{DOMAIN}/", "1/1 running"),
+    ]
+    assert {p["image"] for p in doc} == {"public.ecr.aws/nginx/nginx:stable"}
+    assert all(0 < p["monthly_cost"] < 40 for p in doc), doc  # Spot, one task, a third of the load balancer
+    text = invoke("preview", "list", "--offline", "-c", path)
+    assert "pr-1" in text.stdout and "older than ttl_hours" in text.stdout
+
+    gc = invoke("preview", "gc", "--yes", "--json", "-c", path)  # ttl_hours = 72 by default
+
+    assert gc.exit_code == 0, explain(gc)
+    assert json.loads(gc.stdout) == {"deleted": ["pr-1", "pr-2"], "failed": [], "kept": ["pr-3"]}
+    assert sorted(rules()) == [f"pr-3.{DOMAIN}"]
+    assert marker_names() == ["/ecsup/previews/web/pr-3"]
+    assert list(listener_certificates()) == [cert["CertificateArn"]]  # pr-3 still serves with it
+    assert client("ecs").describe_clusters(clusters=["web-pr-1"])["clusters"][0]["status"] == "INACTIVE"
+
+    up(make_ctx, "pr-4")
+    hold = both_at(monkeypatch, lambda op, name: op == "PutParameter" and name.endswith(("-pr-3/lock", "-pr-4/lock")))
+    aws.injectors = [hold]
+    at_once(lambda name: down(make_ctx, name), ("pr-3", "pr-4"))
+    aws.injectors = []
+
+    assert hold.waited == {"/ecsup/web-pr-3/lock", "/ecsup/web-pr-4/lock"}
+    assert all_load_balancers() == []  # the last one out took the shared load balancer
+    assert wildcards() == []  # and the previews' certificate
+    assert marker_names() == []
+    from conftest import zone_id
+
+    records = client("route53").list_resource_record_sets(HostedZoneId=zone_id())["ResourceRecordSets"]
+    assert sorted(r["Type"] for r in records) == ["NS", "SOA"], records  # no alias, no validation record
+    assert lb_dns  # (it was there)
+    again = invoke("preview", "list", "--offline", "-c", path)
+    assert again.exit_code == 0 and "no previews of web" in again.stdout, explain(again)
