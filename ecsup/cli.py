@@ -1246,6 +1246,9 @@ def _demo_shared(
     )
     step("ecsup cost -c shop.toml   # half the load balancer each", cost, paths["shop"])
     step("ecsup cost -c blog.toml", cost, paths["blog"])
+    from .cli_preview import demo_previews
+
+    demo_previews(paths["shop"], zone, step)
 
     step(
         "ecsup destroy --yes -c shop.toml & ecsup destroy --yes -c blog.toml   # both leave at once",

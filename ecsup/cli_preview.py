@@ -85,7 +85,7 @@ def run_preview_down(
     result = run_destroy(ctx, ui, False, (lambda: confirm(ctx.names.stack)) if confirm else None, force_unlock)
     if result["failed"]:
         return dict(result, name=name, stack=ctx.names.stack, released=[])
-    released = release_certificate(ctx)
+    released = release_certificate(ctx, prepared.exists)
     for what, done in released:
         ui.print(f"  {what}: {done}")
     ui.print(f"preview {name} is down", style="bold")
@@ -287,3 +287,45 @@ def preview_gc(
             )
     if failed:
         raise typer.Exit(EXIT_FAILURE)
+
+
+def demo_previews(path: Any, zone: str, step: Callable[..., None]) -> None:
+    """`ecsup demo`: a pull request's preview of shop joins "edge" beside shop and blog (one
+    certificate for *.pr.<zone>), is listed, and goes down; shown by its main lines."""
+    import io
+
+    from .previews import age_text, list_previews
+    from .prices import shipped_prices
+    from .render import ConsoleUI, make_console
+
+    path.write_text(path.read_text() + f'\n[preview]\ndomain = "pr.{zone}"\nshared = "edge"\n')
+    shown = ("previews' certificate", "secrets:", "+ ", "- ", "URL:", "done in", "preview marker", "certificate *.")
+
+    def briefly(run: Callable[[Context, Any], object]) -> Callable[[Context, Any], None]:
+        def body(ctx: Context, ui: Any) -> None:
+            buffer = io.StringIO()
+            quiet = ConsoleUI(make_console(buffer), redact=ctx.redact, interactive=False)
+            ctx.ui = quiet
+            run(ctx, quiet)
+            for line in buffer.getvalue().splitlines():
+                if line.strip().startswith(shown):
+                    ui.print("  " + line.strip())
+
+        return body
+
+    def listed(ctx: Context, ui: Any) -> None:
+        for p in list_previews(ctx, prices=shipped_prices(ctx.region)):
+            ui.print(f"  {p.name}  {p.url}  {age_text(p.age_seconds)}  {p.image}  {p.monthly} a month")
+
+    step(
+        "ecsup preview up --name pr-42 -c shop.toml   # with [preview] added: the stack shop-pr-42 joins edge "
+        "at pr-42.pr.<zone>, on Spot, with one certificate for *.pr.<zone> that every preview shares",
+        briefly(lambda ctx, ui: run_preview_up(ctx, ui, "pr-42")),
+        path,
+    )
+    step("ecsup preview list -c shop.toml", listed, path)
+    step(
+        "ecsup preview down --yes --name pr-42 -c shop.toml   # the last preview out takes the certificate",
+        briefly(lambda ctx, ui: run_preview_down(ctx, ui, "pr-42")),
+        path,
+    )

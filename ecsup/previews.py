@@ -406,13 +406,27 @@ def request_certificate(ctx: Context) -> str:
     return str(arn)
 
 
-def release_certificate(ctx: Context) -> list[tuple[str, str]]:
+def settle_stack_lock(ctx: Context) -> None:
+    """The preview's stack is gone, but a run that died releasing its lock left the lock (and its
+    generation parameter): taken over (when its holder is provably gone, lock.py) and deleted, as
+    the destroy of a stack with something left would -- a preview leaves nothing behind."""
+    from . import lock
+    from .engine import destroy_locked
+
+    if lock.read(ctx) is None and lock.generation(ctx) is None:
+        return
+    with destroy_locked(ctx):
+        pass
+
+
+def release_certificate(ctx: Context, marked: bool = True) -> list[tuple[str, str]]:
     """After a preview's stack is gone: delete its marker and, when it was the domain's last
     preview, the previews' certificate (off the shared listener first, handing the listener's
     default over if it was that), then its validation record. Under the shared lock: the marker
     goes, no other preview's marker is left, and the certificate is tagged retiring (a preview going
     up then requests another); the markers are read again after that tag, so a preview that went
-    up meanwhile keeps it. Returns (what, result) lines."""
+    up meanwhile keeps it. ``marked``: the preview's marker exists (prepare_down read it). Returns
+    (what, result) lines."""
     from .steps.certificate import delete_certificate, delete_records, validation_records
     from .steps.shared import (
         find_shared,
@@ -426,12 +440,15 @@ def release_certificate(ctx: Context) -> list[tuple[str, str]]:
 
     p = settings(ctx.config)
     done: list[tuple[str, str]] = []
+    settle_stack_lock(ctx)
     certs = certificates(ctx)
     label = f"certificate {wildcard(p.domain)}"
+    marker = f"preview marker {ctx.names.preview_marker}"
+    if not certs:  # nothing shared to decide about: no lock
+        return [(marker, delete_marker(ctx))] if marked else []
     with _shared_lock(ctx, "preview down"):
-        done.append((f"preview marker {ctx.names.preview_marker}", delete_marker(ctx)))
-        if not certs:
-            return done
+        if marked:
+            done.append((marker, delete_marker(ctx)))
         others = markers(ctx, domain=p.domain)
         if others:
             return [*done, (label, f"kept: {len(others)} other preview(s) of {p.domain} use it")]
@@ -469,12 +486,19 @@ def release_certificate(ctx: Context) -> list[tuple[str, str]]:
     ctx.facts["zone_id"] = find_zone(ctx, ctx.config.dns.zone)["Id"].split("/")[-1]
     for cert in certs:
         arn = cert["CertificateArn"]
-        result = delete_certificate(ctx, arn, ctx.region)
-        done.append((label, f"{result}: {arn}"))
+        kept = ctx.facts.get("kept_certs", {}).get(arn)
+        if kept:  # it stays on the listener (hand_over): so do its records, which it renews with
+            done.append((label, f"kept: {kept}"))
+            continue
+        # its validation record first (unless another certificate uses it), then the certificate: a
+        # run stopped between the two finds the certificate again, and with it the record's name
         records = validation_records(cert) or []
-        if result == "deleted" and records:
+        if records:
+            ctx.facts.setdefault("deleted_certs", set()).add(arn)  # going: its own use keeps nothing
             names = {p.domain, wildcard(p.domain)}
             done.append((f"validation records {wildcard(p.domain)}", delete_records(ctx, records, arn, names)))
+        result = delete_certificate(ctx, arn, ctx.region)
+        done.append((label, f"{result}: {arn}"))
     return done
 
 

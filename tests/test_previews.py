@@ -7,9 +7,11 @@ import json
 import threading
 from typing import Any
 
+import pytest
 from conftest import SECRET_VALUE, ZONE, client, config_text, explain, invoke
 
 from ecsup import engine, previews
+from ecsup.config import PreviewConfig, parse
 
 DOMAIN = f"pr.{ZONE}"
 PREVIEW = f'\n[preview]\ndomain = "{DOMAIN}"\nshared = "edge"\n'
@@ -32,7 +34,7 @@ def down(make_ctx: Any, name: str, text: str | None = None) -> list[tuple[str, s
     with engine.destroy_locked(ctx):
         result = engine.destroy(ctx, outcome)
     assert not result.failed and not result.left, result
-    return previews.release_certificate(ctx)
+    return previews.release_certificate(ctx, prepared.exists)
 
 
 def wildcards() -> list[dict[str, Any]]:
@@ -220,3 +222,92 @@ def test_two_previews_up_at_once_share_one_certificate_then_list_gc_and_down(
     assert lb_dns  # (it was there)
     again = invoke("preview", "list", "--offline", "-c", path)
     assert again.exit_code == 0 and "no previews of web" in again.stdout, explain(again)
+
+
+@pytest.mark.parametrize(
+    ("preview", "line"),
+    [
+        (f'domain = "{DOMAIN}"', "preview.shared: is required"),
+        ('domain = "pr.elsewhere.com"\nshared = "edge"', "preview.domain: 'pr.elsewhere.com' is not inside the zone"),
+        (
+            f'shared = "edge"\ndomain = "{DOMAIN}"\ncapacity = "mixed"',
+            "preview.capacity: 'mixed' must be \"FARGATE_SPOT\"",
+        ),
+        (f'shared = "edge"\ndomain = "{DOMAIN}"\nttl_hours = 0', "preview.ttl_hours: 0 must be from 1 to 8760"),
+        (f'shared = "-edge"\ndomain = "{DOMAIN}"', "preview.shared: '-edge' is not a valid load balancer name"),
+        (f'shared = "edge"\ndomain = "{DOMAIN}"\nsize = 1', "preview.size: unknown key"),
+        (
+            f'shared = "edge"\ndomain = "{DOMAIN}"\n[preview.secrets]\nAPI_KEY = "/web/preview/api"',
+            "preview.secrets.API_KEY: is not a secret any workload reads",
+        ),
+        (f'shared = "edge"\ndomain = "{"x" * 60}.{ZONE}"', "ACM limits a certificate's first name to 64"),
+    ],
+)
+def test_a_bad_preview_section_exits_2_with_one_line_and_changes_nothing(aws, tmp_path, preview, line):
+    path = write_config(tmp_path, config_text("\n[preview]\n" + preview + "\n"))
+
+    result = invoke("preview", "up", "--name", "pr-1", "-c", path)
+
+    assert result.exit_code == 2, explain(result)
+    assert line in result.stderr, explain(result)
+    assert "Traceback" not in result.stderr
+    assert aws.mutating() == []
+
+
+def test_bad_names_and_a_missing_section_exit_2_and_an_environment_s_name_4(aws, make_ctx, tmp_path):
+    bare = write_config(tmp_path, config_text())
+    missing = invoke("preview", "list", "-c", bare)
+    assert missing.exit_code == 2 and "preview: is missing" in missing.stderr, explain(missing)
+
+    path = write_config(tmp_path)
+    for name, said in (
+        ("PR_1", "must be lowercase letters"),
+        ("dev", "is the environment's own name"),
+        ("pr-12345678901234567890", "Elastic Load Balancing allows 32"),
+    ):
+        result = invoke("preview", "up", "--name", name, "-c", path)
+        assert result.exit_code == 2, explain(result)
+        assert said in result.stderr, explain(result)
+    assert aws.mutating() == []
+
+    engine.create(make_ctx(config_text(replace={'env = "dev"': 'env = "staging"'})))  # web-staging: not a preview
+    aws.reset()
+    for command in (("up",), ("down", "--yes")):
+        result = invoke("preview", *command, "--name", "staging", "-c", path)
+        assert result.exit_code == 4, explain(result)
+        assert "web-staging exists and is not a preview" in result.stderr, explain(result)
+    assert aws.mutating() == []
+
+
+def test_the_preview_config_is_derived_from_the_environment_s(make_ctx):
+    text = env_config(
+        '\n[preview.secrets]\nDB_PASSWORD = "/web/preview/DB_PASSWORD"\n'
+        "[service.autoscaling]\nmin = 2\nmax = 6\ncpu_target = 60\n"
+        '[workers.mailer]\ncommand = ["mail"]\ndesired_count = 3\n'
+        '[jobs.nightly]\nschedule = "cron(0 3 * * ? *)"\ncommand = ["cleanup"]\n'
+    )
+    cfg = previews.preview_config(parse(text), "pr-9", "img:2", "arn:aws:acm:eu-west-1:123456789012:certificate/x")
+    assert (cfg.app, cfg.env, cfg.names.stack, cfg.url) == ("web", "pr-9", "web-pr-9", f"https://pr-9.{DOMAIN}/")
+    assert cfg.load_balancer.shared == "edge" and cfg.dns.certificate_arn.endswith("/x")
+    assert (cfg.service.image, cfg.service.desired_count, cfg.service.autoscaling) == ("img:2", 1, None)
+    assert cfg.service.capacity == "FARGATE_SPOT" and cfg.service.deploy.strategy == "rolling"
+    assert cfg.service.secrets == (("DB_PASSWORD", "/web/preview/DB_PASSWORD"),)
+    [mailer] = cfg.workers
+    assert (mailer.desired_count, mailer.capacity) == (1, "FARGATE_SPOT")
+    assert dict(mailer.secrets)["DB_PASSWORD"] == "/web/preview/DB_PASSWORD"
+    assert cfg.jobs == ()
+    assert "DB_PASSWORD <- /web/preview/DB_PASSWORD ([preview.secrets])" in previews.secrets_line(cfg)
+
+
+def test_init_writes_a_commented_preview_section_that_loads_once_uncommented(tmp_path):
+    path = tmp_path / "ecsup.toml"
+    result = invoke("init", "-c", str(path), "--app", "web", "--env", "dev", "--zone", ZONE, "--image", "nginx")
+    assert result.exit_code == 0, explain(result)
+    text = path.read_text()
+    assert "# [preview]" in text and f'# domain = "preview.{ZONE}"' in text
+    lines = text.splitlines()
+    start = lines.index("# [preview]")
+    for i in range(start, start + 5):  # [preview], domain, shared, capacity, ttl_hours
+        lines[i] = lines[i][2:]
+    cfg = parse("\n".join(lines))
+    assert cfg.preview == PreviewConfig(domain=f"preview.{ZONE}", shared="edge")
