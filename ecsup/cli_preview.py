@@ -299,7 +299,8 @@ def demo_previews(path: Any, zone: str, step: Callable[..., None]) -> None:
     from .render import ConsoleUI, make_console
 
     path.write_text(path.read_text() + f'\n[preview]\ndomain = "pr.{zone}"\nshared = "edge"\n')
-    shown = ("previews' certificate", "secrets:", "+ ", "- ", "URL:", "done in", "preview marker", "certificate *.")
+    shown = ("previews' certificate", "secrets:", "+ created", "- deleted", "URL:", "done in", "preview marker")
+    shown += ("certificate *.", "listener certificate", "validation records")
 
     def briefly(run: Callable[[Context, Any], object]) -> Callable[[Context, Any], None]:
         def body(ctx: Context, ui: Any) -> None:

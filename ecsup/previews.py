@@ -187,6 +187,7 @@ def for_preview(ctx: Context, config: Config) -> Context:
         secret_source=ctx.secret_source,
     )
     made.wall = ctx.wall
+    made.calls = ctx.calls  # one command's calls, counted together (the demo, the CLI's counts)
     return made
 
 

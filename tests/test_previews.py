@@ -311,3 +311,70 @@ def test_init_writes_a_commented_preview_section_that_loads_once_uncommented(tmp
         lines[i] = lines[i][2:]
     cfg = parse("\n".join(lines))
     assert cfg.preview == PreviewConfig(domain=f"preview.{ZONE}", shared="edge")
+
+
+def test_a_preview_going_up_while_the_last_one_goes_down_keeps_the_certificate(aws, make_ctx):
+    """The last preview down tags the certificate retiring, then reads the markers again: a preview
+    that went up meanwhile (its marker written before it looked for the certificate) keeps it."""
+    up(make_ctx, "pr-1")
+    [cert] = wildcards()
+    arn = cert["CertificateArn"]
+
+    def another_goes_up(service: str, operation: str, params: dict[str, Any]) -> None:
+        if operation == "AddTagsToCertificate" and not marker_names()[1:]:
+            previews.write_marker(previews.prepare_down(make_ctx(env_config()), "pr-2").ctx)
+
+    aws.injectors = [another_goes_up]
+    said = dict(down(make_ctx, "pr-1"))
+    aws.injectors = []
+
+    assert said[f"certificate *.{DOMAIN}"] == f"kept: 1 other preview(s) of {DOMAIN} use it"
+    assert [c["CertificateArn"] for c in wildcards()] == [arn]
+    assert "ecsup:retiring" not in cert_tags(arn)  # the tag is taken off again
+    assert marker_names() == ["/ecsup/previews/web/pr-2"]
+    assert up(make_ctx, "pr-2").certificate == f"found: {arn}"  # pr-2 serves with it
+    assert list(listener_certificates()) == [arn]
+
+
+def test_every_call_of_the_preview_commands_is_allowed_by_the_operator_policy(aws, make_ctx, tmp_path):
+    from test_iam_policies import DOCS, not_allowed
+
+    from ecsup import policies
+
+    operator = json.loads(policies.documented_blocks((DOCS / "iam.md").read_text())["operator"])
+    up(make_ctx, "pr-1")
+    up(make_ctx, "pr-2")
+    previews.list_previews(make_ctx(env_config()))
+    down(make_ctx, "pr-1")
+
+    def another_goes_up(service: str, operation: str, params: dict[str, Any]) -> None:
+        if operation == "AddTagsToCertificate" and not marker_names()[1:]:
+            previews.write_marker(previews.prepare_down(make_ctx(env_config()), "pr-3").ctx)
+
+    aws.injectors = [another_goes_up]
+    down(make_ctx, "pr-2")
+    aws.injectors = []
+    down(make_ctx, "pr-3")
+
+    calls = set(aws.calls)
+    assert {("acm", "RequestCertificate"), ("acm", "RemoveTagsFromCertificate"), ("acm", "DeleteCertificate")} <= calls
+    assert not_allowed(operator, sorted(calls)) == []
+
+
+def test_a_preview_down_right_after_its_up_does_not_wait_for_a_role_rolling_never_makes(aws, make_ctx):
+    """A preview deploys rolling: no infrastructure role (only blue/green, linear and canary make
+    one). Its destroy right after its up must not retry reading that role for IAM's propagation
+    bound (2 minutes), as it would for a role the last run may have made moments ago."""
+    up(make_ctx, "pr-1")
+    asked: list[str] = []
+
+    def get_role(service: str, operation: str, params: dict[str, Any]) -> None:
+        if operation == "GetRole":
+            asked.append(str(params.get("RoleName")))
+
+    aws.injectors = [get_role]
+    down(make_ctx, "pr-1")
+    aws.injectors = []
+
+    assert asked.count("web-pr-1-infrastructure") <= 1, asked
+    assert not [r for r in client("iam").list_roles()["Roles"] if r["RoleName"].startswith("web-pr-1")]
