@@ -299,8 +299,8 @@ def demo_previews(path: Any, zone: str, step: Callable[..., None]) -> None:
     from .render import ConsoleUI, make_console
 
     path.write_text(path.read_text() + f'\n[preview]\ndomain = "pr.{zone}"\nshared = "edge"\n')
-    shown = ("previews' certificate", "secrets:", "+ created", "- deleted", "URL:", "done in", "preview marker")
-    shown += ("certificate *.", "listener certificate", "validation records")
+    shown: tuple[str, ...] = ("previews' certificate", "secrets:", "+ created", "- deleted", "URL:", "done in")
+    shown += ("preview marker", "certificate *.", "listener certificate", "validation records")
 
     def briefly(run: Callable[[Context, Any], object]) -> Callable[[Context, Any], None]:
         def body(ctx: Context, ui: Any) -> None:
