@@ -1068,7 +1068,8 @@ def demo(
     """The whole life of a stack on the embedded local AWS: create (with its before migration), create
     again, status, a one-off `run`, deploy (migration first), rollback, a secret's new version with a
     restart, scale, a deploy that ECS rolls back when its alarm goes into ALARM during the bake, a
-    move onto a shared load balancer, destroy.
+    move onto a shared load balancer, destroy; then two apps on one shared load balancer, with a
+    pull request's preview up and down beside them.
     With --keep: create, create again and status, then the sandbox stays up with the stack."""
     import secrets as pysecrets
     import tempfile
