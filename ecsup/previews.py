@@ -447,6 +447,8 @@ def release_certificate(ctx: Context, marked: bool = True) -> list[tuple[str, st
     marker = f"preview marker {ctx.names.preview_marker}"
     if not certs:  # nothing shared to decide about: no lock
         return [(marker, delete_marker(ctx))] if marked else []
+    if not marked and markers(ctx, domain=p.domain):  # a preview already down, others up: nothing to do
+        return []
     with _shared_lock(ctx, "preview down"):
         if marked:
             done.append((marker, delete_marker(ctx)))

@@ -222,6 +222,11 @@ def test_two_previews_up_at_once_share_one_certificate_then_list_gc_and_down(
     assert lb_dns  # (it was there)
     again = invoke("preview", "list", "--offline", "-c", path)
     assert again.exit_code == 0 and "no previews of web" in again.stdout, explain(again)
+    aws.reset()
+    gone = invoke("preview", "down", "--name", "pr-3", "--yes", "--json", "-c", path)
+    assert gone.exit_code == 0, explain(gone)
+    assert json.loads(gone.stdout)["deleted"] == [] and "nothing to delete" in gone.stderr
+    assert aws.mutating() == []  # a second down changes nothing
 
 
 @pytest.mark.parametrize(
@@ -268,6 +273,8 @@ def test_bad_names_and_a_missing_section_exit_2_and_an_environment_s_name_4(aws,
         result = invoke("preview", "up", "--name", name, "-c", path)
         assert result.exit_code == 2, explain(result)
         assert said in result.stderr, explain(result)
+    bad = invoke("preview", "gc", "--older-than", "soon", "--yes", "-c", path)
+    assert bad.exit_code == 2 and "--older-than 'soon' is not a duration" in bad.stderr, explain(bad)
     assert aws.mutating() == []
 
     engine.create(make_ctx(config_text(replace={'env = "dev"': 'env = "staging"'})))  # web-staging: not a preview
