@@ -385,3 +385,29 @@ def test_a_preview_down_right_after_its_up_does_not_wait_for_a_role_rolling_neve
 
     assert asked.count("web-pr-1-infrastructure") <= 1, asked
     assert not [r for r in client("iam").list_roles()["Roles"] if r["RoleName"].startswith("web-pr-1")]
+
+
+def test_the_last_preview_down_hands_the_listener_s_default_over_to_a_stack_that_stays(aws, make_ctx):
+    """The first preview made the shared load balancer: the previews' certificate is the listener's
+    default. The environment joins it too; the last preview down makes the environment's
+    certificate the default before it deletes the previews'."""
+    from test_shared_lb import all_load_balancers, rules
+
+    up(make_ctx, "pr-1")
+    [cert] = wildcards()
+    assert listener_certificates() == {cert["CertificateArn"]: True}
+    env_on_edge = env_config('\n[load_balancer]\nshared = "edge"\n')
+    engine.create(make_ctx(env_on_edge))
+    own = [arn for arn in listener_certificates() if arn != cert["CertificateArn"]]
+    assert len(own) <= 1  # the environment's *.zone certificate, unless the previews' covered www
+
+    said = dict(down(make_ctx, "pr-1", env_on_edge))
+
+    assert "the default handed over to" in said[f"listener certificate edge HTTPS:443 *.{DOMAIN}"], said
+    assert wildcards() == []
+    assert all_load_balancers() == ["edge"] and sorted(rules()) == [f"www.{ZONE}"]
+    [(default, is_default)] = listener_certificates().items()
+    assert is_default and cert_tags(default).get("ecsup:env") == "dev"
+    ctx = make_ctx(env_on_edge)
+    ctx.mode = "plan"
+    assert engine.make_plan(ctx).changes() == []  # the environment is as it should be
