@@ -113,7 +113,8 @@ def preview_config(config: Config, name: str, image: str = "", certificate_arn: 
     - the web service: ``image`` (else the file's), one task on ``[preview] capacity`` (Spot by
       default), no auto scaling, a rolling deployment (no bake, no second set of tasks, no
       infrastructure role: the cheapest that still rolls back on the circuit breaker), no Container
-      Insights;
+      Insights; ecsup's deployment alarms, not the environment's own (alarms.names), and the probe
+      at the preview's URL (not verify.url);
     - secrets: the environment's parameters, but for the variables [preview.secrets] names;
     - workers: at most one task each, on the same capacity, no auto scaling;
     - jobs: none (a preview runs no schedule: its jobs would run against what the environment's
@@ -137,7 +138,13 @@ def preview_config(config: Config, name: str, image: str = "", certificate_arn: 
         on_demand_percent=0,
         container_insights=False,
         secrets=secrets(svc.secrets),
-        deploy=replace(svc.deploy, strategy="rolling"),
+        deploy=replace(
+            svc.deploy,
+            strategy="rolling",
+            # the environment's own alarms and probe URL watch the environment, not the preview
+            alarms=replace(svc.deploy.alarms, names=()),
+            verify=replace(svc.deploy.verify, url=""),
+        ),
     )
     workers = tuple(
         replace(

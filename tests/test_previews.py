@@ -292,6 +292,8 @@ def test_the_preview_config_is_derived_from_the_environment_s(make_ctx):
         "[service.autoscaling]\nmin = 2\nmax = 6\ncpu_target = 60\n"
         '[workers.mailer]\ncommand = ["mail"]\ndesired_count = 3\n'
         '[jobs.nightly]\nschedule = "cron(0 3 * * ? *)"\ncommand = ["cleanup"]\n'
+        '[service.deploy.alarms]\nnames = ["web-dev-errors"]\n'
+        '[service.deploy.verify]\nurl = "https://www.test.example.com/ready"\n'
     )
     cfg = previews.preview_config(parse(text), "pr-9", "img:2", "arn:aws:acm:eu-west-1:123456789012:certificate/x")
     assert (cfg.app, cfg.env, cfg.names.stack, cfg.url) == ("web", "pr-9", "web-pr-9", f"https://pr-9.{DOMAIN}/")
@@ -303,6 +305,7 @@ def test_the_preview_config_is_derived_from_the_environment_s(make_ctx):
     assert (mailer.desired_count, mailer.capacity) == (1, "FARGATE_SPOT")
     assert dict(mailer.secrets)["DB_PASSWORD"] == "/web/preview/DB_PASSWORD"
     assert cfg.jobs == ()
+    assert cfg.service.deploy.alarms.names == () and cfg.service.deploy.verify.url == ""
     assert "DB_PASSWORD <- /web/preview/DB_PASSWORD ([preview.secrets])" in previews.secrets_line(cfg)
 
 
