@@ -300,7 +300,9 @@ def _refuse_environment(ctx: Context) -> None:
 
 def markers(ctx: Context, app: str | None = None, domain: str | None = None) -> list[dict[str, Any]]:
     """The preview markers (described, paginated): one app's (by its path and its ecsup:app tag),
-    or every app's previews of a domain (by the ecsup:preview-domain tag)."""
+    or every app's previews of a domain (by the ecsup:preview-domain tag). DescribeParameters takes
+    "tag:<key>" filters (Option Equals or BeginsWith) and "Path" (Option Recursive or OneLevel),
+    ANDed (SSM API reference, ParameterStringFilter); its results are paginated."""
     filters: list[dict[str, Any]] = []
     if app is not None:
         filters += [
