@@ -1158,7 +1158,8 @@ def demo(
     """The whole life of a stack on the embedded local AWS: create (with its before migration), create
     again, status, a one-off `run`, deploy (migration first), rollback, a secret's new version with a
     restart, scale, a deploy that ECS rolls back when its alarm goes into ALARM during the bake, a
-    move onto a shared load balancer, destroy.
+    move onto a shared load balancer, destroy; then two apps on one shared load balancer, with a
+    pull request's preview up and down beside them.
     With --keep: create, create again and status, then the sandbox stays up with the stack."""
     import secrets as pysecrets
     import tempfile
@@ -1343,6 +1344,9 @@ def _demo_shared(
     )
     step("ecsup cost -c shop.toml   # half the load balancer each", cost, paths["shop"])
     step("ecsup cost -c blog.toml", cost, paths["blog"])
+    from .cli_preview import demo_previews
+
+    demo_previews(paths["shop"], zone, step)
 
     step(
         "ecsup destroy --yes -c shop.toml & ecsup destroy --yes -c blog.toml   # both leave at once",
@@ -1996,6 +2000,10 @@ def ci_init_github(
     typer.echo(f"wrote {written}")
     typer.echo("next: set the repository variables ECSUP_ROLE_ARN and AWS_REGION (`ecsup ci bootstrap` prints them)")
 
+
+from .cli_preview import preview_app  # noqa: E402  (it builds on the options and runners above)
+
+app.add_typer(preview_app)
 
 # `ecsup --help` lists the commands in the order a user meets them (init first); commands
 # added later keep their place after these.

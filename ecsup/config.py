@@ -234,6 +234,22 @@ class LoadBalancerConfig:
     waf_acl: str = ""
 
 
+PREVIEW_CAPACITIES = ("FARGATE_SPOT", "FARGATE")
+
+
+@dataclass(frozen=True)
+class PreviewConfig:
+    """[preview]: a stack per pull request, ``<app>-<name>`` at ``<name>.<domain>`` on a shared
+    load balancer (previews.py derives its config from this file's)."""
+
+    domain: str
+    shared: str
+    capacity: str = "FARGATE_SPOT"
+    ttl_hours: int = 72
+    # [preview.secrets]: variable -> another SSM parameter for previews (the others: the env's own)
+    secrets: tuple[tuple[str, str], ...] = ()
+
+
 @dataclass(frozen=True)
 class Config:
     app: str
@@ -251,6 +267,7 @@ class Config:
     # [workers.<name>] and [jobs.<name>] (workloads.py), sorted by name
     workers: tuple[WorkerConfig, ...] = ()
     jobs: tuple[JobConfig, ...] = ()
+    preview: PreviewConfig | None = None  # [preview]
 
     def worker(self, name: str) -> WorkerConfig | None:
         return next((w for w in self.workers if w.name == name), None)
@@ -285,6 +302,7 @@ _SCHEMA: dict[str, Any] = {
     "region": (str, ""),
     "workers": (dict, {}),  # [workers.<name>]: read by workloads.py
     "jobs": (dict, {}),  # [jobs.<name>]
+    "preview": (dict, {}),  # [preview]: read by _read_preview
     "dns": {
         "zone": (str, ""),  # required unless dns.external (_validate_external_dns)
         "hostname": (str, REQUIRED),
@@ -1227,6 +1245,104 @@ def _validate_external_dns(raw: dict[str, Any], problems: list[tuple[str, str]])
         )
 
 
+_PREVIEW_KEYS = {"domain": str, "shared": str, "capacity": str, "ttl_hours": int, "secrets": dict}
+
+
+def _read_preview(
+    raw: dict[str, Any], workers: tuple[WorkerConfig, ...], jobs: tuple[JobConfig, ...], problems: list[tuple[str, str]]
+) -> PreviewConfig | None:
+    """[preview] (absent: None). The domain is inside the Route53 zone (each preview is
+    <name>.<domain>, one certificate for *.<domain> serves them all), the shared load balancer is
+    required (previews join it: none pays for a load balancer of its own), [preview.secrets] names
+    other parameters for variables the workloads read."""
+    table = raw["preview"]
+    if not table:
+        return None
+    before = len(problems)
+    for key in table:
+        if key not in _PREVIEW_KEYS:
+            problems.append((f"preview.{key}", f"unknown key (known keys here: {', '.join(sorted(_PREVIEW_KEYS))})"))
+    for key, expected in _PREVIEW_KEYS.items():
+        if key in table and not _type_ok(table[key], expected):
+            problems.append((f"preview.{key}", f"must be {_TYPE_NAMES[expected]}, got {type(table[key]).__name__}"))
+    if len(problems) > before:
+        return None
+    domain = _normalise_domain(table.get("domain", ""))
+    zone = _normalise_domain(raw["dns"]["zone"] or "")
+    if not domain:
+        problems.append(
+            ("preview.domain", 'is required: e.g. domain = "preview.example.com" (each preview is <name>.<domain>)')
+        )
+    elif _check_domain(domain, "preview.domain", problems):
+        if raw["dns"]["external"]:
+            problems.append(
+                (
+                    "preview.domain",
+                    "needs a Route53 zone (each preview's record and the previews' certificate validation are written "
+                    "there): previews cannot be used with dns.external = true",
+                )
+            )
+        elif zone and domain != zone and not domain.endswith("." + zone):
+            problems.append(
+                ("preview.domain", f"{domain!r} is not inside the zone {zone!r}: use a name ending in .{zone}")
+            )
+        if len(domain) + 2 > ACM_FIRST_NAME_LIMIT:
+            problems.append(
+                (
+                    "preview.domain",
+                    f"{domain!r} is {len(domain)} characters; the previews' certificate names *.{domain}, "
+                    "and ACM limits "
+                    f"a certificate's first name to {ACM_FIRST_NAME_LIMIT}: use a domain of at most "
+                    f"{ACM_FIRST_NAME_LIMIT - 2} characters",
+                )
+            )
+    shared = table.get("shared", "")
+    if not shared:
+        problems.append(
+            ("preview.shared", 'is required: the shared load balancer previews join (e.g. shared = "edge")')
+        )
+    elif not _ALB_NAME_RE.fullmatch(shared) or shared.lower().startswith("internal-"):
+        problems.append(
+            (
+                "preview.shared",
+                f"{shared!r} is not a valid load balancer name: 1-32 letters, digits and hyphens, not starting or "
+                "ending with a hyphen, not starting with 'internal-'",
+            )
+        )
+    capacity = table.get("capacity", "FARGATE_SPOT")
+    if capacity not in PREVIEW_CAPACITIES:
+        problems.append(("preview.capacity", f'{capacity!r} must be "FARGATE_SPOT" or "FARGATE"'))
+    ttl = table.get("ttl_hours", 72)
+    if not 1 <= ttl <= 8760:
+        problems.append(("preview.ttl_hours", f"{ttl} must be from 1 to 8760 hours (a year)"))
+    read = {var for var, _ in raw["service"]["secrets"].items()}
+    for workload in (*workers, *jobs):
+        read.update(var for var, _ in workload.secrets)
+    secrets = table.get("secrets", {})
+    for var, param in secrets.items():
+        key = f"preview.secrets.{var}"
+        if var not in read:
+            known = ", ".join(sorted(read)) or "none"
+            problems.append(
+                (key, f"is not a secret any workload reads ([service.secrets] and the workers' and jobs': {known})")
+            )
+        if not isinstance(param, str):
+            problems.append((key, "must be an SSM parameter name (a string)"))
+            continue
+        why = check_ssm_name(param)
+        if why:
+            problems.append((key, f"SSM parameter name {param!r} {why}"))
+    if len(problems) > before:
+        return None
+    return PreviewConfig(
+        domain=domain,
+        shared=shared,
+        capacity=capacity,
+        ttl_hours=ttl,
+        secrets=tuple(sorted((str(k), str(v)) for k, v in secrets.items())),
+    )
+
+
 def _env_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -1258,6 +1374,7 @@ def parse(text: str, path: str = "ecsup.toml", build: bool = True) -> Config:
         f"{raw['app']}-{raw['env']}" if valid_names else None,
         problems,
     )
+    preview = _read_preview(raw, workers, jobs, problems)
     if build:
         problems += build_problems
     if problems:
@@ -1267,6 +1384,7 @@ def parse(text: str, path: str = "ecsup.toml", build: bool = True) -> Config:
         build_problems=tuple(build_problems),
         workers=workers,
         jobs=jobs,
+        preview=preview,
         app=raw["app"],
         env=raw["env"],
         region=raw["region"],

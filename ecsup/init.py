@@ -291,6 +291,7 @@ def render(opts: InitOptions) -> str:
         "",
         *_workloads_example(app, env),
     ]
+    lines += [] if opts.external else _preview_example(app, zone)  # previews need the Route53 zone
     lines += [
         "",
         "# The load balancer's HTTPS listener and protection.",
@@ -363,6 +364,28 @@ def _own_network() -> list[str]:
         "# # An Amazon-provided IPv6 block too (a /64 per subnet).",
         "# ipv6 = true",
         "",
+    ]
+
+
+def _preview_example(app: str, zone: str) -> list[str]:
+    """A commented [preview] (docs/previews.md): a stack per pull request, `ecsup preview up`."""
+    from .config import PreviewConfig
+
+    default = PreviewConfig(domain="", shared="")
+    return [
+        "",
+        "# Previews: `ecsup preview up --name pr-123` makes the stack <app>-pr-123 from this file at",
+        "# https://pr-123.<domain>/ on a shared load balancer: 1 task, no auto scaling, no jobs, one",
+        "# certificate *.<domain> for every preview; `ecsup preview gc` deletes the old ones.",
+        "# [preview]",
+        f"# domain = {toml_str('preview.' + zone)}  # inside the zone",
+        '# shared = "edge"                  # the shared load balancer previews join (required)',
+        f'# capacity = {toml_str(default.capacity)}        # or "FARGATE"',
+        f"# ttl_hours = {default.ttl_hours}                   # `ecsup preview gc` deletes previews older than this",
+        "# # Other SSM parameters for previews, by variable of [service.secrets] (the others read the",
+        "# # environment's parameters):",
+        "# [preview.secrets]",
+        f"# MY_SECRET = {toml_str(f'/{app}/preview/MY_SECRET')}",
     ]
 
 

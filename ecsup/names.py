@@ -23,6 +23,15 @@ TAG_CERTIFICATE = "ecsup:certificate"
 ELB_NAME_LIMIT = 32
 # Image tags ecsup moves in the app's ECR repository (Names.release_tag): the only mutable ones there.
 RELEASE_TAG_PREFIX = "ecsup-"
+# A preview (previews.py) is the stack <app>-<name>: env = the preview's name. Its marker
+# parameter carries these besides the stack's tags; `preview list` and `gc` find previews by them.
+TAG_PREVIEW = "ecsup:preview"  # the preview's name
+TAG_PREVIEW_CREATED = "ecsup:preview-created"  # when its first `preview up` began (ISO 8601, UTC)
+# On the previews' certificate for *.<domain>: the domain (and TAG_SHARED: the load balancer it is on)
+TAG_PREVIEW_DOMAIN = "ecsup:preview-domain"
+# On that certificate while the last preview out deletes it: a preview going up then requests another
+TAG_RETIRING = "ecsup:retiring"
+PREVIEWS_PATH = "/ecsup/previews"
 
 
 @dataclass(frozen=True)
@@ -226,6 +235,12 @@ class Names:
         mutable (the repository's exclusion filter ecsup-*), kept by its lifecycle policy."""
         return f"{RELEASE_TAG_PREFIX}{self.env}-{which}"
 
+    # -- previews (previews.py) -----------------------------------------------
+    @property
+    def preview_marker(self) -> str:
+        """The SSM parameter that makes the stack a preview of its app (env = the preview's name)."""
+        return f"{previews_path(self.app)}/{self.env}"
+
     # -- tags ---------------------------------------------------------------
     def tags(self) -> dict[str, str]:
         return {TAG_APP: self.app, TAG_ENV: self.env, TAG_MANAGED: MANAGED_VALUE}
@@ -245,6 +260,11 @@ class Names:
 
     def owns_shared(self, tags: Mapping[str, str]) -> bool:
         return bool(self.shared) and all(tags.get(k) == v for k, v in self.shared_tags().items())
+
+
+def previews_path(app: str) -> str:
+    """Where the markers of an app's previews are (one level: /ecsup/previews/<app>/<name>)."""
+    return f"{PREVIEWS_PATH}/{app}"
 
 
 def tag_dict(tags: Iterable[Mapping[str, str]] | None, key: str = "Key", value: str = "Value") -> dict[str, str]:

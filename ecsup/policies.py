@@ -77,6 +77,7 @@ READ_ACTIONS = (
 WRITE_ACTIONS = (
     "acm:AddTagsToCertificate",
     "acm:DeleteCertificate",
+    "acm:RemoveTagsFromCertificate",  # preview down: the previews' certificate kept after all
     "acm:RequestCertificate",
     "application-autoscaling:DeleteScalingPolicy",
     "application-autoscaling:DeregisterScalableTarget",

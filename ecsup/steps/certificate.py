@@ -615,17 +615,22 @@ def delete_certificate(ctx: Context, arn: str, region: str, patient: bool = True
 _SCAN_LOCK = threading.Lock()
 
 
-def records_in_use(ctx: Context) -> tuple[set[tuple[str, str]], dict[str, str]]:
+def records_in_use(ctx: Context, names: set[str] | None = None) -> tuple[set[tuple[str, str]], dict[str, str]]:
     """Validation records that another certificate in the account relies on, and the regions
     that could not be checked (region -> why). ACM gives the same validation CNAME for a name
     in every region, so every enabled region is read (concurrently), once per run; the
-    certificates deleted since are left out."""
-    with _SCAN_LOCK:  # deletions run at once: the account's regions are read once
-        if "records_by_cert" not in ctx.facts:
-            ctx.facts["records_by_cert"], ctx.facts["records_doubts"] = _records_by_certificate(ctx)
+    certificates deleted since are left out. ``names``: the certificate's names when they are not
+    the stack's (the previews' *.<domain>)."""
+    if names is not None:
+        by_cert, doubts = _records_by_certificate(ctx, names)
+    else:
+        with _SCAN_LOCK:  # deletions run at once: the account's regions are read once
+            if "records_by_cert" not in ctx.facts:
+                ctx.facts["records_by_cert"], ctx.facts["records_doubts"] = _records_by_certificate(ctx)
+        by_cert, doubts = ctx.facts["records_by_cert"], ctx.facts["records_doubts"]
     deleted = ctx.facts.get("deleted_certs", set())
-    used = {rec for arn, recs in ctx.facts["records_by_cert"].items() if arn not in deleted for rec in recs}
-    return used, ctx.facts["records_doubts"]
+    used = {rec for arn, recs in by_cert.items() if arn not in deleted for rec in recs}
+    return used, doubts
 
 
 def enabled_regions(ctx: Context) -> list[str]:
@@ -634,11 +639,15 @@ def enabled_regions(ctx: Context) -> list[str]:
         return sorted(r["RegionName"] for r in ctx.client("ec2").describe_regions()["Regions"])
 
 
-def _records_by_certificate(ctx: Context) -> tuple[dict[str, set[tuple[str, str]]], dict[str, str]]:
+def _records_by_certificate(
+    ctx: Context, names: set[str] | None = None
+) -> tuple[dict[str, set[tuple[str, str]]], dict[str, str]]:
     """Validation records per certificate, for the certificates that can share ours: ACM's
     record depends only on the domain name, so only certificates naming one of our names."""
-    domain, sans = wanted_names(ctx)
-    ours = {domain, *sans}
+    if names is None:
+        domain, sans = wanted_names(ctx)
+        names = {domain, *sans}
+    ours = names
     try:
         regions = enabled_regions(ctx)
     except EcsupError as exc:
@@ -673,10 +682,10 @@ def _records_by_certificate(ctx: Context) -> tuple[dict[str, set[tuple[str, str]
     return used, doubts
 
 
-def delete_records(ctx: Context, records: list[dict[str, str]], arn: str) -> str:
+def delete_records(ctx: Context, records: list[dict[str, str]], arn: str, names: set[str] | None = None) -> str:
     if arn in ctx.facts.get("kept_certs", {}):
         return f"kept {len(records)}: certificate {arn} stays and needs them to renew"
-    in_use, doubts = records_in_use(ctx)
+    in_use, doubts = records_in_use(ctx, names)
     if doubts:  # a certificate we could not see may use them: keep them, and say why
         why = "; ".join(f"{region}: {reason}" for region, reason in sorted(doubts.items()))
         return f"kept {len(records)}: could not check every region for a certificate using them ({why})"

@@ -406,6 +406,11 @@ class IamStep(Step):
         settling: list[float] = []  # found once: how long IAM may still hide a role the last run made
         for name in (n.execution_role, n.task_role, n.infrastructure_role):  # whatever the strategy now
             role = get_role(ctx, name)
+            if role is None and name == n.infrastructure_role and not ctx.config.service.deploy.shifts_traffic:
+                # only blue/green, linear and canary make it: with rolling, a missing one is not one IAM
+                # may still hide (a destroy right after a rolling stack's create -- a preview's down
+                # after its up -- would otherwise wait the whole bound for a role never made)
+                continue
             if role is None:
                 if not settling:
                     settling.append(unsettled_for(ctx))
