@@ -120,6 +120,14 @@ def preview_up(
     image: Annotated[
         str | None, typer.Option(metavar="IMAGE", help="The image the preview runs (default: service.image).")
     ] = None,
+    build: Annotated[
+        bool,
+        typer.Option(
+            "--build",
+            help="Build the image ([service] build, else the current directory) and push it to the app's ECR "
+            "repository first; what `preview up` does without --image when [service] build is set.",
+        ),
+    ] = False,
     config: ConfigOption = "ecsup.toml",
     json_output: Annotated[
         bool, typer.Option("--json", help="Print {name, url, stack, image} as one JSON document on stdout.")
@@ -147,6 +155,15 @@ def preview_up(
     ctx, ui, err = _setup(tctx, config, json_output, timeouts=timeouts)
     with _handled(err, ctx.redact, "re-running `ecsup preview up` resumes where it stopped"):
         _settings(ctx)
+        if build and image:
+            from .errors import OptionError
+
+            raise OptionError("--image and --build exclude each other", hint="give one of them")
+        if build or (ctx.config.service.build and not image):
+            from .build import build_image
+
+            # the preview runs what this checkout builds: by digest, in the app's repository
+            image = build_image(ctx, None if ctx.config.service.build else ".").image
         doc = run_preview_up(ctx, ui, name, image or "", verbose, force_unlock)
         if json_output:
             typer.echo(json.dumps(doc, indent=2))

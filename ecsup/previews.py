@@ -166,7 +166,16 @@ def preview_config(config: Config, name: str, image: str = "", certificate_arn: 
         certificate_arn=certificate_arn,
         external=False,
     )
-    lb = replace(config.load_balancer, shared=p.shared, deletion_protection=False, access_logs=False)
+    # internal and waf_acl are a shared load balancer's settings, never a stack's on it: a preview
+    # is on [preview] shared as it is; allow_cidrs carries over (a source-ip condition on its rule)
+    lb = replace(
+        config.load_balancer,
+        shared=p.shared,
+        deletion_protection=False,
+        access_logs=False,
+        internal=False,
+        waf_acl="",
+    )
     return replace(
         config,
         env=name,

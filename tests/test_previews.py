@@ -273,6 +273,8 @@ def test_bad_names_and_a_missing_section_exit_2_and_an_environment_s_name_4(aws,
         result = invoke("preview", "up", "--name", name, "-c", path)
         assert result.exit_code == 2, explain(result)
         assert said in result.stderr, explain(result)
+    both = invoke("preview", "up", "--name", "pr-1", "--image", "img:1", "--build", "-c", path)
+    assert both.exit_code == 2 and "--image and --build exclude each other" in both.stderr, explain(both)
     bad = invoke("preview", "gc", "--older-than", "soon", "--yes", "-c", path)
     assert bad.exit_code == 2 and "--older-than 'soon' is not a duration" in bad.stderr, explain(bad)
     assert aws.mutating() == []
@@ -306,6 +308,11 @@ def test_the_preview_config_is_derived_from_the_environment_s(make_ctx):
     assert dict(mailer.secrets)["DB_PASSWORD"] == "/web/preview/DB_PASSWORD"
     assert cfg.jobs == ()
     assert cfg.service.deploy.alarms.names == () and cfg.service.deploy.verify.url == ""
+    # a shared load balancer's settings are never a stack's on it
+    walled = parse(text + '\n[load_balancer]\ninternal = true\nallow_cidrs = ["203.0.113.0/24"]\n')
+    cfg = previews.preview_config(walled, "pr-9")
+    assert (cfg.load_balancer.internal, cfg.load_balancer.waf_acl) == (False, "")
+    assert cfg.load_balancer.allow_cidrs == ("203.0.113.0/24",)
     assert "DB_PASSWORD <- /web/preview/DB_PASSWORD ([preview.secrets])" in previews.secrets_line(cfg)
 
 
