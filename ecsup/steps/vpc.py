@@ -50,6 +50,11 @@ PUBLIC_PARTS = (0, 1, 2)
 PRIVATE_PARTS = (4, 5, 6)
 MAX_ZONES = 3
 LOCK_WAIT = 300.0  # another stack's join or leave holds the network's lock for seconds (minutes: a NAT gateway)
+# The last stack's leave holds the lock through delete_egress and delete_network, whose waits are each
+# bounded by ctx.timeouts.release and run one after the other: the endpoints (all together), the NAT
+# gateway, its Elastic IP, then the subnets' (and the VPC's) DependencyViolation. A stack waiting for
+# the lock waits at least that long (network_lock_wait), not to fail on a leave that is on time.
+LEAVE_BOUNDS = 4
 # The candidates for the VPC's block when [network] cidr is not given: the first /16 of these that
 # overlaps no VPC of the region (so that peering or a VPN between them stays possible).
 CANDIDATES = tuple(f"10.{i}.0.0/16" for i in range(256))
@@ -61,7 +66,13 @@ EGRESS_INTERFACES = ("nat_gateway", "vpc_endpoint")
 def network_lock(ctx: Context, command: str) -> Any:
     from .. import lock
 
-    return lock.held(ctx, command, key=lock.network_key(ctx), wait=LOCK_WAIT)
+    return lock.held(ctx, command, key=lock.network_key(ctx), wait=network_lock_wait(ctx))
+
+
+def network_lock_wait(ctx: Context) -> float:
+    """How long a stack waits for the network's lock: another stack's join, or the longest leave
+    (LEAVE_BOUNDS deletion bounds of ctx.timeouts.release, one after the other)."""
+    return LOCK_WAIT + LEAVE_BOUNDS * ctx.timeouts.release
 
 
 def _name(ctx: Context) -> str:
