@@ -23,6 +23,7 @@ private ones (egress) parts 4-6; with ipv6 the same part numbers pick each subne
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -305,6 +306,61 @@ def members(ctx: Context) -> list[str]:
     return sorted(n.rsplit("/", 1)[-1] for n in names)
 
 
+NETWORKS_PATH = "/ecsup/network"  # every network's parameters: /ecsup/network/<name>/...
+
+
+def stack_markers(ctx: Context) -> dict[str, str]:
+    """This stack's markers under any network ({network: parameter}): a stack whose [network]
+    shared changed keeps the marker of the network it was created on, which no destroy with the
+    new config would otherwise find (and that network's last stack would then keep it forever)."""
+    with doing(f"look up the networks stack {ctx.names.stack} is on"):
+        pages = ctx.client("ssm").get_paginator("get_parameters_by_path").paginate(Path=NETWORKS_PATH, Recursive=True)
+        found = [str(p["Name"]) for page in pages for p in page.get("Parameters", [])]
+    markers: dict[str, str] = {}
+    for parameter in found:
+        parts = parameter.split("/")  # '', 'ecsup', 'network', <name>, 'stacks', <stack>
+        if len(parts) == 6 and parts[4] == "stacks" and parts[5] == ctx.names.stack:
+            markers[parts[3]] = parameter
+    return markers
+
+
+def _stale_markers(ctx: Context) -> dict[str, str]:
+    """This stack's markers on networks other than the configured one."""
+    return {net: p for net, p in stack_markers(ctx).items() if net != _name(ctx)}
+
+
+def _remove_marker(ctx: Context, network: str, parameter: str) -> str:
+    """Remove this stack's marker on a network it is no longer configured for (under that
+    network's lock: its last stack decides on the markers)."""
+    from .. import lock
+
+    key = lock.network_key(ctx, network)
+    with (
+        lock.held(ctx, "destroy", key=key, wait=network_lock_wait(ctx)),
+        doing(f"remove stack {ctx.names.stack}'s mark on network {network}"),
+    ):
+        try:
+            ctx.client("ssm").delete_parameter(Name=parameter)
+        except Exception as exc:
+            if not is_code(exc, "ParameterNotFound"):
+                raise
+    return f"removed {parameter}: network {network} no longer counts this stack"
+
+
+def _stale_actions(ctx: Context) -> list[Action]:
+    return [
+        Action(
+            "delete",
+            "network marker",
+            f"{network}/{ctx.names.stack}",
+            f"this stack's mark on network {network} ([network] shared named it before): its last stack can "
+            "then delete it",
+            run=partial(_remove_marker, ctx, network, parameter),
+        )
+        for network, parameter in sorted(_stale_markers(ctx).items())
+    ]
+
+
 def _join(ctx: Context) -> bool:
     """This stack's marker (under the network's lock): True when it wrote it."""
     n = ctx.names
@@ -372,8 +428,15 @@ def _alb_subnets(ctx: Context, public: list[str]) -> list[str]:
 
 
 def network_facts(ctx: Context) -> None:
-    """The network's facts, read (no actions): for resolve_network outside the pipeline."""
+    """The network's facts, read (no actions): for resolve_network outside the pipeline. A stack
+    whose [network] shared changed (refused in planning) still lives on the network it was made on:
+    when the configured one does not exist, that one's (so that a destroy finds what is there)."""
     vpc = find_vpc(ctx, _name(ctx))
+    if vpc is None:
+        for network in sorted(_stale_markers(ctx)):
+            vpc = find_vpc(ctx, network)
+            if vpc is not None:
+                break
     _set_facts(ctx, State(ctx, vpc) if vpc is not None else None)
 
 
@@ -401,6 +464,12 @@ class NetworkStep(Step):
                         "where only a public IP lets them reach the internet (ECR, CloudWatch Logs): set it to true",
                     )
                 ]
+            )
+        for network in sorted(_stale_markers(ctx)):
+            ctx.conflicts.append(
+                f"stack {ctx.names.stack} is on network {network}, not {name}: [network] shared cannot change in "
+                f"place; run `ecsup destroy` with the config that names network {network} first, then create the "
+                "stack with this one"
             )
         ipv6 = ctx.config.network.ipv6
         vpc = find_vpc(ctx, name)
@@ -609,6 +678,13 @@ class NetworkStep(Step):
 
     # -- leaving ---------------------------------------------------------------------------
     def plan_destroy(self, ctx: Context) -> list[Action]:
+        """This stack's leave of the configured network, and of any network it was on before
+        ([network] shared changed: its marker there is removed, or that network's last stack would
+        keep it, and its bill, forever)."""
+        stale = [replace(a, after=_inside_refs(ctx)) for a in _stale_actions(ctx)]
+        return [*stale, *self._plan_leave(ctx)]
+
+    def _plan_leave(self, ctx: Context) -> list[Action]:
         from .egress import plan_delete_egress
 
         name = _name(ctx)
