@@ -441,6 +441,73 @@ def network_facts(ctx: Context) -> None:
 
 
 # -- the step -----------------------------------------------------------------------------------
+def _cost_facts(ctx: Context, vpc_id: str) -> None:
+    """For the plan's cost line (engine.cost_change, which makes no AWS call): ``network_sharing``
+    (the network's parts as they are and the stacks they are split among, as `ecsup cost` reads
+    them) and ``egress_live`` (the layout the live service has: engine.live_egress). A change that
+    leaves a billed part behind (the parts stay until the network is deleted) is said in a note."""
+    from .egress import observe
+    from .network_sharing import network_sharing
+
+    ctx.facts["network_sharing"] = network_sharing(ctx)
+    found = observe(ctx, vpc_id)
+    interface = [e for e in found.endpoints if e.get("VpcEndpointType") == "Interface"]
+    live = _service_egress(ctx, found.nats, interface, found.eigws)
+    if live is not None:
+        ctx.facts["egress_live"] = live
+    _kept_notes(ctx, live, len(found.nats), sum(len(e.get("SubnetIds") or []) for e in interface))
+
+
+def _service_egress(ctx: Context, nats: list[Any], endpoints: list[Any], eigws: list[Any]) -> str | None:
+    """The egress the stack's live service has: "public" with a public IP; else the private layout
+    the network's parts give (the configured one when the network has its parts). None: no service."""
+    n = ctx.names
+    with doing(f"read the network configuration of service {n.service}"):
+        try:
+            services = ctx.client("ecs").describe_services(cluster=n.cluster, services=[n.service])["services"]
+        except Exception as exc:
+            if is_code(exc, "ClusterNotFoundException"):
+                return None
+            raise
+    active = [s for s in services if s.get("status") == "ACTIVE"]
+    if not active:
+        return None
+    vpc = (active[0].get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}
+    if vpc.get("assignPublicIp") == "ENABLED":
+        return "public"
+    present = [mode for mode, parts in (("nat", nats), ("endpoints", endpoints), ("ipv6", eigws)) if parts]
+    if _egress(ctx) in present:
+        return _egress(ctx)
+    return present[0] if present else None
+
+
+def _kept_notes(ctx: Context, live: str | None, nats: int, endpoint_zones: int) -> None:
+    """A change of egress away from "nat" or "endpoints" leaves the NAT gateway or the endpoints on
+    the network, billed until the network is deleted: said, with their monthly cost."""
+    from ..cost import HOURS_PER_MONTH
+    from ..prices import UnknownRegion, shipped_prices
+
+    if live is None or live == _egress(ctx):
+        return
+    try:
+        prices = shipped_prices(ctx.region)
+    except UnknownRegion:
+        return
+    name = _name(ctx)
+    if live == "nat" and nats:
+        monthly = nats * HOURS_PER_MONTH * (prices.nat_gateway_hour + prices.public_ipv4_hour)
+        ctx.notes.append(
+            f"the NAT gateway stays on network {name} (other stacks may use it) and bills ${monthly:,.2f} a month "
+            "(with its Elastic IP) until the network is deleted"
+        )
+    if live == "endpoints" and endpoint_zones:
+        monthly = endpoint_zones * HOURS_PER_MONTH * prices.vpc_endpoint_hour
+        ctx.notes.append(
+            f"the VPC interface endpoints stay on network {name} (other stacks may use them) and bill "
+            f"${monthly:,.2f} a month until the network is deleted"
+        )
+
+
 class NetworkStep(Step):
     """[network] shared: the network found by its tags, or made (under its lock) by the first stack
     that names it; every stack records that it uses it; the last one out deletes it."""
@@ -495,6 +562,7 @@ class NetworkStep(Step):
             return [Action("create", "network", name, detail, run=partial(self._ensure, ctx)), *egress]
         state = State(ctx, vpc)
         _set_facts(ctx, state)
+        _cost_facts(ctx, vpc["VpcId"])
         changes = gaps(ctx, state, zones)
         if not _dns_hostnames(ctx, vpc["VpcId"]):
             changes.append(Change("DNS hostnames", "off", "on"))
