@@ -830,6 +830,18 @@ def delete_egress(ctx: Context, vpc_id: str) -> None:
     endpoints = [a.detail for a in actions if a.resource == "VPC endpoint"]
     for endpoint_id in endpoints:
         _start_delete_endpoint(ctx, endpoint_id)
+    # and those an earlier run (that died) left being deleted: their interfaces hold the subnets
+    deleting = _pages(
+        ctx,
+        "describe_vpc_endpoints",
+        "VpcEndpoints",
+        Filters=[
+            {"Name": "vpc-id", "Values": [vpc_id]},
+            {"Name": "vpc-endpoint-state", "Values": ["deleting"]},
+            *_mine(ctx, ENDPOINT),
+        ],
+    )
+    endpoints += [e["VpcEndpointId"] for e in deleting if e["VpcEndpointId"] not in endpoints]
     if endpoints:
         _wait_endpoints_gone(ctx, endpoints)
     for action in actions:
