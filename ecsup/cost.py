@@ -534,6 +534,12 @@ class Sharing:
     others: tuple[str, ...] = ()
     known: bool = True  # False: the count could not be read (offline): this stack alone assumed
     what: str = "shared load balancer"  # or "network" (ecsup's own, [network] shared)
+    # ecsup's own network, as it is (steps/network_sharing.py): its NAT gateways and its interface
+    # endpoints (short names, and endpoint-zones: each endpoint's network interfaces); None: not read
+    # (offline, or the network is not made yet): what this stack's egress needs is priced
+    nats: int | None = None
+    endpoints: tuple[str, ...] = ()
+    endpoint_zones: int = 0
 
     @property
     def share(self) -> str:
@@ -606,7 +612,7 @@ def public_ipv4_line(
     split = sharing.stacks if sharing else 1
     alb = zones / split  # the shared load balancer's addresses: this stack's share
     net_split = network_sharing.stacks if network_sharing else 1
-    nat = 1 / net_split if config.network.egress == "nat" else 0.0  # the NAT gateway's Elastic IP
+    nat = network_nats(config, network_sharing) / net_split  # the NAT gateways' Elastic IPs
     addresses_low = alb + task_low + workers_low + jobs + nat
     addresses_high = alb + task_high + workers_high + jobs + nat
     alb_text = f"{zones} for the ALB" + (f" / {split} stacks" if split > 1 else "")
@@ -632,7 +638,12 @@ def public_ipv4_line(
             "(assign_public_ip = false: a NAT gateway or VPC endpoints, not counted, carry their traffic)"
         )
     if nat:
-        parts += " + 1 for the NAT gateway" + (f" / {net_split} stacks" if net_split > 1 else "")
+        count = network_nats(config, network_sharing)
+        parts += (
+            f" + {count} for the NAT gateway"
+            + ("s" if count > 1 else "")
+            + (f" / {net_split} stacks" if net_split > 1 else "")
+        )
         note += "; the NAT gateway's Elastic IP is a public IPv4 address too"
     if config.network.ipv6:
         note += "; dual-stack: IPv6 addresses are free, and the ALB keeps its public IPv4 ones"
@@ -683,6 +694,26 @@ def interface_endpoints(config: Config) -> list[str]:
     return names
 
 
+def network_nats(config: Config, network_sharing: Sharing | None) -> int:
+    """The NAT gateways billed on the network: those it has (a layout's parts are kept until the
+    network is deleted), at least the one egress = "nat" needs."""
+    live = network_sharing.nats if network_sharing and network_sharing.nats is not None else 0
+    return max(live, 1 if config.network.egress == "nat" else 0)
+
+
+def network_endpoints(config: Config, region: str, network_sharing: Sharing | None) -> tuple[list[str], int, str]:
+    """(the interface endpoints billed on the network, their endpoint-zones, why the zones): those
+    it has, and those egress = "endpoints" needs that it has not yet (in each of the tasks' zones)."""
+    zones, why = network_zones(config, region)
+    live = list(network_sharing.endpoints) if network_sharing and network_sharing.nats is not None else []
+    count = network_sharing.endpoint_zones if live and network_sharing else 0
+    needed = interface_endpoints(config) if config.network.egress == "endpoints" else []
+    missing = [n for n in needed if n not in live]
+    if live:
+        why = "as the network has them" + (f"; {why} for the missing ones" if missing else "")
+    return [*live, *missing], count + len(missing) * zones, why
+
+
 def _network_split(network_sharing: Sharing | None) -> tuple[int, str, str]:
     """(stacks, " / N stacks" for a quantity, "; ..." for a note) of a network's shared parts."""
     split = network_sharing.stacks if network_sharing else 1
@@ -704,20 +735,46 @@ def network_lines(
     split, per, shared_note = _network_split(network_sharing)
     gb = usage.network_gb_per_month
     lines: list[LineItem] = []
-    if egress == "nat":
-        hours = HOURS_PER_MONTH * prices.nat_gateway_hour / split
+    name = network_sharing.name if network_sharing else ""
+    nats = network_nats(config, network_sharing)
+    if nats:
+        hours = nats * HOURS_PER_MONTH * prices.nat_gateway_hour / split
+        why = (
+            '[network] egress = "nat": one NAT gateway for the network, billed whether or not traffic '
+            "comes (its Elastic IP is on the public IPv4 line); one zone's failure cuts the tasks of the "
+            "other zones off the internet"
+        )
+        if egress != "nat":
+            why = (
+                f"kept: the NAT gateway stays on network {name} (other stacks may use it) and bills until the "
+                "network is deleted, whatever this stack's egress (its Elastic IP is on the public IPv4 line)"
+            )
         lines.append(
             LineItem(
                 "NAT gateway hours",
-                f"1 NAT gateway x {_num(HOURS_PER_MONTH)} h{per}",
+                f"{nats} NAT gateway{'s' if nats > 1 else ''} x {_num(HOURS_PER_MONTH)} h{per}",
                 f"{_rate(prices.nat_gateway_hour)}/h",
                 hours,
                 hours,
-                '[network] egress = "nat": one NAT gateway for the network, billed whether or not traffic '
-                "comes (its Elastic IP is on the public IPv4 line); one zone's failure cuts the tasks of the "
-                "other zones off the internet" + shared_note,
+                why + shared_note,
             )
         )
+    endpoint_names, endpoint_zones, endpoint_why = network_endpoints(config, prices.region, network_sharing)
+    if endpoint_names and egress != "endpoints":
+        hours = endpoint_zones * HOURS_PER_MONTH * prices.vpc_endpoint_hour / split
+        lines.append(
+            LineItem(
+                "VPC interface endpoints",
+                f"{len(endpoint_names)} endpoints ({', '.join(endpoint_names)}), {endpoint_zones} endpoint-zones x "
+                f"{_num(HOURS_PER_MONTH)} h{per}",
+                f"{_rate(prices.vpc_endpoint_hour)}/endpoint-zone-h",
+                hours,
+                hours,
+                f"kept: the interface endpoints stay on network {name} (other stacks may use them) and bill until "
+                "the network is deleted, whatever this stack's egress" + shared_note,
+            )
+        )
+    if egress == "nat":
         lines.append(
             LineItem(
                 "NAT gateway data processed",
@@ -731,13 +788,19 @@ def network_lines(
             )
         )
     elif egress == "endpoints":
-        names = interface_endpoints(config)
-        zones, why = network_zones(config, prices.region)
-        hours = len(names) * zones * HOURS_PER_MONTH * prices.vpc_endpoint_hour / split
+        names, endpoint_zones, why = endpoint_names, endpoint_zones, endpoint_why
+        zones = endpoint_zones // len(names) if names else 0
+        hours = endpoint_zones * HOURS_PER_MONTH * prices.vpc_endpoint_hour / split
+        quantity = (
+            f"{len(names)} endpoints ({', '.join(names)}) x {zones} zones x {_num(HOURS_PER_MONTH)} h{per}"
+            if zones * len(names) == endpoint_zones
+            else f"{len(names)} endpoints ({', '.join(names)}), {endpoint_zones} endpoint-zones x "
+            f"{_num(HOURS_PER_MONTH)} h{per}"
+        )
         lines.append(
             LineItem(
                 "VPC interface endpoints",
-                f"{len(names)} endpoints ({', '.join(names)}) x {zones} zones x {_num(HOURS_PER_MONTH)} h{per}",
+                quantity,
                 f"{_rate(prices.vpc_endpoint_hour)}/endpoint-zone-h",
                 hours,
                 hours,

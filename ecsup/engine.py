@@ -829,8 +829,12 @@ def cost_change(ctx: Context, outcome: Outcome) -> dict[str, Any] | None:
     if ctx.names.shared:  # the stacks on it, as the plan read them (sharing_line's count)
         others = tuple(ctx.facts.get("shared_others", []))
         sharing = Sharing(ctx.names.shared, len(others) + 1, others)
+    # [network] shared: its parts as they are and the stacks they are split among, as the network's
+    # step read them (`ecsup cost`'s network_sharing)
+    network_sharing = ctx.facts.get("network_sharing")
+    network_sharing = network_sharing if isinstance(network_sharing, Sharing) else None
     usage = Usage(requests_per_month=0, log_gb_per_month=0, deploys_per_month=0)
-    fixed = estimate(ctx.config, usage, prices, sharing)
+    fixed = estimate(ctx.config, usage, prices, sharing, network_sharing)
     total_after = fixed.total_low
     network: dict[str, Any] | None = None  # a change of [network] egress: its part of the difference
     web = next(line for line in fixed.lines if line.workload == "web")
@@ -851,7 +855,7 @@ def cost_change(ctx: Context, outcome: Outcome) -> dict[str, Any] | None:
             jobs=tuple(j for j in ctx.config.jobs if j.name not in new),
             network=replace(ctx.config.network, egress=egress_before or ctx.config.network.egress),
         )
-        before_estimate = estimate(without, usage, prices, sharing)
+        before_estimate = estimate(without, usage, prices, sharing, network_sharing)
         total_before = round(before_estimate.total_low - (compute_after - compute_before), 2)
         if network_changed:
             network = {

@@ -403,10 +403,11 @@ def forget(ctx: Context) -> None:
                 raise
 
 
-def network_key(ctx: Context) -> LockKey:
+def network_key(ctx: Context, network: str = "") -> LockKey:
     """ecsup's own network's lock ([network] shared; steps/vpc.py): its creation and deletion and
-    the stacks' membership markers change only under it."""
+    the stacks' membership markers change only under it. ``network``: another network than the
+    configured one (a stack's marker left on the network it was on before)."""
     from .names import network_lock_parameter, network_tags
 
-    name = ctx.config.network.shared
+    name = network or ctx.config.network.shared
     return LockKey(network_lock_parameter(name), "", f"network {name}", tuple(network_tags(name).items()))

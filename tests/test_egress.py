@@ -566,3 +566,26 @@ def test_ipv6_egress_refuses_what_an_ipv6_only_task_cannot_reach(
     assert refused.value.exit_code == EXIT_CONFIG and key in message and words in message
     assert "\n" not in message.strip()
     assert aws.mutating() == [] and egress_left(vpc_id) == []
+
+
+def test_the_endpoints_are_all_deleted_before_they_are_waited_for(aws: Recorder, make_ctx: Any) -> None:
+    # the last stack's leave holds the network's lock meanwhile: one wait for all of them, not one each
+    vpc_id, public = make_network()
+    ctx = make_ctx(network_config("endpoints"))
+    egress.ensure_egress(ctx, vpc_id, public)
+    aws.reset()
+    egress.delete_egress(make_ctx(network_config("endpoints")), vpc_id)
+    ec2 = [name for service, name in aws.calls if service == "ec2"]
+    deletes = [i for i, name in enumerate(ec2) if name == "DeleteVpcEndpoints"]
+    assert len(deletes) >= 4  # ECR's two, CloudWatch Logs, SSM
+    first_wait = ec2.index("DescribeVpcEndpoints", deletes[0])
+    assert deletes[-1] < first_wait
+    assert egress_left(vpc_id) == []
+
+
+def test_the_network_lock_is_waited_for_as_long_as_the_last_stacks_leave_may_take(make_ctx: Any) -> None:
+    from ecsup.steps import vpc
+
+    ctx = make_ctx(network_config("endpoints"))
+    # the endpoints, the NAT gateway, its address and the subnets: each a wait bounded by release
+    assert vpc.network_lock_wait(ctx) >= 4 * ctx.timeouts.release

@@ -24,7 +24,10 @@ IPV4_MONTH = HOURS_PER_MONTH * ROW["public_ipv4_hour"]  # $3.65 an address
 
 
 def cfg(egress: str = "public", extra: str = "") -> Config:
-    net = f'\n[network]\negress = "{egress}"\n' + extra
+    # ecsup's own network: the private layouts need it ("ipv6" a dual-stack one)
+    shared = "" if "shared" in extra else 'shared = "main"\n'
+    ipv6 = "ipv6 = true\n" if egress == "ipv6" and "ipv6" not in extra else ""
+    net = f'\n[network]\negress = "{egress}"\n{shared}{ipv6}' + extra
     head, _, rest = config_text().partition("\n[service]")
     return parse(head + net + "\n[service]" + rest)
 
@@ -70,11 +73,11 @@ def test_nat_egress_bills_hours_its_address_and_the_assumed_data() -> None:
 
 
 def test_endpoints_egress_bills_each_endpoint_per_zone_and_s3_is_free() -> None:
-    found = lines(cfg("endpoints", 'subnets = ["subnet-0a", "subnet-0b"]\nvpc_id = "vpc-0a"\n'))
+    found = lines(cfg("endpoints"))
     endpoints = found["VPC interface endpoints"]
-    # ecr.api, ecr.dkr, logs, ssm (the stack has a secret) in the tasks' 2 zones
-    assert "4 endpoints (ecr.api, ecr.dkr, logs, ssm) x 2 zones" in endpoints.quantity
-    assert endpoints.monthly_low == pytest.approx(4 * 2 * HOURS_PER_MONTH * ROW["vpc_endpoint_hour"])
+    # ecr.api, ecr.dkr, logs, ssm (the stack has a secret) in the network's 3 zones
+    assert "4 endpoints (ecr.api, ecr.dkr, logs, ssm) x 3 zones" in endpoints.quantity
+    assert endpoints.monthly_low == pytest.approx(4 * 3 * HOURS_PER_MONTH * ROW["vpc_endpoint_hour"])
     assert found["VPC endpoints data processed"].monthly_low == pytest.approx(10 * ROW["vpc_endpoint_gb"])
     assert found["S3 gateway endpoint"].monthly_low == 0.0
     assert "NAT gateway hours" not in found
@@ -105,7 +108,7 @@ def test_every_layout_total_is_the_sum_of_its_lines() -> None:
 def test_the_cli_prices_the_network_with_the_assumed_gb(tmp_path: Path) -> None:
     path = tmp_path / "ecsup.toml"
     head, _, rest = BASE_CONFIG.partition("\n[service]")
-    path.write_text(head + '\n[network]\negress = "nat"\n\n[service]' + rest)
+    path.write_text(head + '\n[network]\nshared = "main"\negress = "nat"\n\n[service]' + rest)
     result = invoke("cost", "--config", str(path), "--offline", "--network-gb-per-month", "100", "--json")
     assert result.exit_code == 0, explain(result)
     import json
@@ -116,10 +119,16 @@ def test_the_cli_prices_the_network_with_the_assumed_gb(tmp_path: Path) -> None:
     assert any("100 GB a month through the NAT gateway" in a for a in doc["assumptions"])
 
 
+def own_network(egress: str) -> str:
+    # "ipv6" is refused with a secret (SSM has no IPv6 endpoint in the region)
+    base = BASE_CONFIG.replace('[service.secrets]\nDB_PASSWORD = "/web/dev/DB_PASSWORD"\n', "")
+    head, _, rest = base.partition("\n[service]")
+    return head + f'\n[network]\nshared = "main"\nipv6 = true\negress = "{egress}"\n\n[service]' + rest
+
+
 def test_the_plan_shows_what_egress_public_to_ipv6_saves(aws, make_ctx):
-    engine.create(make_ctx())
-    head, _, rest = BASE_CONFIG.partition("\n[service]")
-    ctx = make_ctx(head + '\n[network]\negress = "ipv6"\n\n[service]' + rest)
+    engine.create(make_ctx(own_network("public")))
+    ctx = make_ctx(own_network("ipv6"))
     ctx.mode = "plan"
     outcome = engine.make_plan(ctx)
     change = engine.cost_change(ctx, outcome)
@@ -131,7 +140,7 @@ def test_the_plan_shows_what_egress_public_to_ipv6_saves(aws, make_ctx):
     assert "network (egress public -> ipv6)" in text and "-$3.65 a month" in text
 
     # no change of egress: no network part (and nothing else changed: no cost line at all)
-    ctx = make_ctx()
+    ctx = make_ctx(own_network("public"))
     ctx.mode = "plan"
     assert engine.cost_change(ctx, engine.make_plan(ctx)) is None
 
@@ -166,6 +175,41 @@ def test_the_stacks_on_a_shared_network_are_counted_by_their_tasks_groups(aws, m
                 {"ResourceType": "security-group", "Tags": tags if tagged else [{"Key": "x", "Value": "y"}]}
             ],
         )
+    # api-dev has no service: counted as private; this stack (egress "public") pays none of the parts
     found = module.network_sharing(ctx)
-    assert found is not None and (found.stacks, found.others) == (2, ("api-dev",))
-    assert "ecsup's network main, 2 stacks on it (with api-dev)" in found.note()
+    assert found is not None and (found.stacks, found.others, found.nats) == (1, ("api-dev",), 0)
+
+
+def test_the_plan_prices_nat_to_endpoints_from_what_is_live_and_the_nat_stays_billed(aws, make_ctx):
+    # the network's step reads the live layout (egress_live) and the network's parts (network_sharing):
+    # the NAT gateway is kept on the network, so the change adds the endpoints and removes nothing
+    engine.create(make_ctx(own_network("nat")))
+    ctx = make_ctx(own_network("endpoints"))
+    ctx.mode = "plan"
+    outcome = engine.make_plan(ctx)
+    assert ctx.facts["egress_live"] == "nat"
+    change = engine.cost_change(ctx, outcome)
+    assert change is not None and change["network"]["egress"] == {"before": "nat", "after": "endpoints"}
+    endpoints = 3 * 3 * HOURS_PER_MONTH * ROW["vpc_endpoint_hour"]  # ecr.api, ecr.dkr, logs in 3 zones
+    gb = Usage().network_gb_per_month  # the assumed data goes through the endpoints instead of the NAT
+    data = gb * (ROW["vpc_endpoint_gb"] - ROW["nat_gateway_gb"])
+    assert change["network"]["after"] - change["network"]["before"] == pytest.approx(endpoints + data, abs=0.02)
+    nat = HOURS_PER_MONTH * (ROW["nat_gateway_hour"] + ROW["public_ipv4_hour"])
+    assert f"the NAT gateway stays on network main (other stacks may use it) and bills ${nat:,.2f} a month" in " ".join(
+        outcome.notes
+    )
+    # `ecsup cost` and the plan agree: the plan's total is the estimate's with the network as it is
+    from ecsup.steps.network_sharing import network_sharing
+
+    est = estimate(ctx.config, Usage(0, 0, 0), shipped_prices(REGION), network_sharing=network_sharing(ctx))
+    assert change["after"] == est.total_low
+
+
+def test_a_kept_nat_gateway_is_priced_after_nat_to_public() -> None:
+    # the network keeps its NAT gateway until it is deleted: with no private stack on it, the stacks
+    # on it pay for it (here this one alone), on a line that says it is kept
+    kept = Sharing("main", 1, what="ecsup's network", nats=1)
+    found = lines(cfg("public"), network=kept)
+    assert found["NAT gateway hours"].monthly_low == pytest.approx(HOURS_PER_MONTH * ROW["nat_gateway_hour"])
+    assert "kept: the NAT gateway stays on network main" in found["NAT gateway hours"].note
+    assert "NAT gateway data processed" not in found  # no traffic of this stack goes through it

@@ -372,3 +372,26 @@ def test_ipv6_turned_on_later_gives_the_private_subnets_ipv6_too(bare, make_ctx)
     [lb] = client("elbv2").describe_load_balancers()["LoadBalancers"]
     assert (lb["Scheme"], lb["IpAddressType"]) == ("internal", "dualstack")
     assert changes(make_ctx, later) == []
+
+
+def test_a_stack_destroyed_after_its_network_was_renamed_leaves_no_marker_behind(bare, make_ctx):
+    # web changes [network] shared (refused: the hint says to destroy with the old config first), then
+    # is destroyed with the new config anyway: its marker on "main" goes, so api, the last stack on
+    # main, deletes the network (it would otherwise be kept for a stack that is gone)
+    engine.create(make_ctx(web()))
+    engine.create(make_ctx(api()))
+    renamed = web().replace('shared = "main"', 'shared = "other"')
+    ctx = make_ctx(renamed)
+    ctx.mode = "plan"
+    with pytest.raises(Exception) as refused:
+        engine.make_plan(ctx)
+    assert "run `ecsup destroy` with the config that names network main first" in str(refused.value)
+
+    gone = destroy(make_ctx, renamed)
+    assert gone.failed == [] and gone.left == []
+    markers = client("ssm").get_parameters_by_path(Path="/ecsup/network", Recursive=True)["Parameters"]
+    assert [p["Name"] for p in markers if "/stacks/" in p["Name"]] == ["/ecsup/network/main/stacks/api-dev"]
+
+    last = destroy(make_ctx, api())
+    assert last.failed == [] and last.left == []
+    assert vpcs() == []

@@ -958,10 +958,31 @@ def plan_delete_egress(ctx: Context, vpc_id: str) -> list[Action]:
 
 def delete_egress(ctx: Context, vpc_id: str) -> None:
     """Delete everything the egress layouts made in the VPC, in AWS's order, waiting where AWS needs
-    it (safe to run again after a crash: each deletion tolerates what is already gone)."""
-    for action in plan_delete_egress(ctx, vpc_id):
-        assert action.run is not None
-        action.run()
+    it (safe to run again after a crash: each deletion tolerates what is already gone). The
+    endpoints are all deleted first and waited for together (one bound, not one per endpoint: the
+    network's lock is held meanwhile)."""
+    actions = plan_delete_egress(ctx, vpc_id)
+    endpoints = [a.detail for a in actions if a.resource == "VPC endpoint"]
+    for endpoint_id in endpoints:
+        _start_delete_endpoint(ctx, endpoint_id)
+    # and those an earlier run (that died) left being deleted: their interfaces hold the subnets
+    deleting = _pages(
+        ctx,
+        "describe_vpc_endpoints",
+        "VpcEndpoints",
+        Filters=[
+            {"Name": "vpc-id", "Values": [vpc_id]},
+            {"Name": "vpc-endpoint-state", "Values": ["deleting"]},
+            *_mine(ctx, ENDPOINT),
+        ],
+    )
+    endpoints += [e["VpcEndpointId"] for e in deleting if e["VpcEndpointId"] not in endpoints]
+    if endpoints:
+        _wait_endpoints_gone(ctx, endpoints)
+    for action in actions:
+        if action.resource != "VPC endpoint":
+            assert action.run is not None
+            action.run()
 
 
 def _gone(exc: BaseException, *codes: str) -> bool:
@@ -969,6 +990,13 @@ def _gone(exc: BaseException, *codes: str) -> bool:
 
 
 def _delete_endpoint(ctx: Context, endpoint_id: str) -> str:
+    if not _start_delete_endpoint(ctx, endpoint_id):
+        return "deleted"
+    return _wait_endpoints_gone(ctx, [endpoint_id])
+
+
+def _start_delete_endpoint(ctx: Context, endpoint_id: str) -> bool:
+    """DeleteVpcEndpoints for one endpoint; False: it was gone already."""
     ec2 = ctx.client("ec2")
     with doing(f"delete VPC endpoint {endpoint_id}"):
         try:
@@ -976,25 +1004,35 @@ def _delete_endpoint(ctx: Context, endpoint_id: str) -> str:
         except Exception as exc:
             if not _gone(exc, "InvalidVpcEndpointId.NotFound"):
                 raise
-            return "deleted"
+            return False
         for failure in answer.get("Unsuccessful", []):
             code = failure.get("Error", {}).get("Code", "")
             if code != "InvalidVpcEndpointId.NotFound":
                 raise AwsError(f"VPC endpoint {endpoint_id} was not deleted: {failure.get('Error', {})}", code=code)
+    return True
 
-    def check() -> tuple[bool, str]:
+
+def _wait_endpoints_gone(ctx: Context, endpoint_ids: list[str]) -> str:
+    """Until every endpoint is deleted, in one wait bounded by ctx.timeouts.release."""
+    ec2 = ctx.client("ec2")
+    left = list(endpoint_ids)
+
+    def state_of(endpoint_id: str) -> str:
         try:
             found = ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint_id])["VpcEndpoints"]
         except Exception as exc:
             if _gone(exc, "InvalidVpcEndpointId.NotFound"):
-                return True, "deleted"
+                return "deleted"
             raise
-        state = str(found[0].get("State", "deleted")).lower() if found else "deleted"
-        return state == "deleted", state
+        return str(found[0].get("State", "deleted")).lower() if found else "deleted"
 
-    return waiting.poll(
-        ctx, f"VPC endpoint {endpoint_id} to be deleted", check, ctx.timeouts.release, first=2.0, cap=10.0
-    )
+    def check() -> tuple[bool, str]:
+        states = {e: state_of(e) for e in left}
+        left[:] = [e for e, state in states.items() if state != "deleted"]
+        return not left, ", ".join(f"{e} {states[e]}" for e in left) or "deleted"
+
+    what = f"VPC endpoint {endpoint_ids[0]}" if len(endpoint_ids) == 1 else f"{len(endpoint_ids)} VPC endpoints"
+    return waiting.poll(ctx, f"{what} to be deleted", check, ctx.timeouts.release, first=2.0, cap=10.0)
 
 
 def _delete_nat(ctx: Context, nat: dict[str, Any]) -> str:

@@ -23,6 +23,7 @@ private ones (egress) parts 4-6; with ipv6 the same part numbers pick each subne
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -50,6 +51,11 @@ PUBLIC_PARTS = (0, 1, 2)
 PRIVATE_PARTS = (4, 5, 6)
 MAX_ZONES = 3
 LOCK_WAIT = 300.0  # another stack's join or leave holds the network's lock for seconds (minutes: a NAT gateway)
+# The last stack's leave holds the lock through delete_egress and delete_network, whose waits are each
+# bounded by ctx.timeouts.release and run one after the other: the endpoints (all together), the NAT
+# gateway, its Elastic IP, then the subnets' (and the VPC's) DependencyViolation. A stack waiting for
+# the lock waits at least that long (network_lock_wait), not to fail on a leave that is on time.
+LEAVE_BOUNDS = 4
 # The candidates for the VPC's block when [network] cidr is not given: the first /16 of these that
 # overlaps no VPC of the region (so that peering or a VPN between them stays possible).
 CANDIDATES = tuple(f"10.{i}.0.0/16" for i in range(256))
@@ -61,7 +67,13 @@ EGRESS_INTERFACES = ("nat_gateway", "vpc_endpoint")
 def network_lock(ctx: Context, command: str) -> Any:
     from .. import lock
 
-    return lock.held(ctx, command, key=lock.network_key(ctx), wait=LOCK_WAIT)
+    return lock.held(ctx, command, key=lock.network_key(ctx), wait=network_lock_wait(ctx))
+
+
+def network_lock_wait(ctx: Context) -> float:
+    """How long a stack waits for the network's lock: another stack's join, or the longest leave
+    (LEAVE_BOUNDS deletion bounds of ctx.timeouts.release, one after the other)."""
+    return LOCK_WAIT + LEAVE_BOUNDS * ctx.timeouts.release
 
 
 def _name(ctx: Context) -> str:
@@ -294,6 +306,61 @@ def members(ctx: Context) -> list[str]:
     return sorted(n.rsplit("/", 1)[-1] for n in names)
 
 
+NETWORKS_PATH = "/ecsup/network"  # every network's parameters: /ecsup/network/<name>/...
+
+
+def stack_markers(ctx: Context) -> dict[str, str]:
+    """This stack's markers under any network ({network: parameter}): a stack whose [network]
+    shared changed keeps the marker of the network it was created on, which no destroy with the
+    new config would otherwise find (and that network's last stack would then keep it forever)."""
+    with doing(f"look up the networks stack {ctx.names.stack} is on"):
+        pages = ctx.client("ssm").get_paginator("get_parameters_by_path").paginate(Path=NETWORKS_PATH, Recursive=True)
+        found = [str(p["Name"]) for page in pages for p in page.get("Parameters", [])]
+    markers: dict[str, str] = {}
+    for parameter in found:
+        parts = parameter.split("/")  # '', 'ecsup', 'network', <name>, 'stacks', <stack>
+        if len(parts) == 6 and parts[4] == "stacks" and parts[5] == ctx.names.stack:
+            markers[parts[3]] = parameter
+    return markers
+
+
+def _stale_markers(ctx: Context) -> dict[str, str]:
+    """This stack's markers on networks other than the configured one."""
+    return {net: p for net, p in stack_markers(ctx).items() if net != _name(ctx)}
+
+
+def _remove_marker(ctx: Context, network: str, parameter: str) -> str:
+    """Remove this stack's marker on a network it is no longer configured for (under that
+    network's lock: its last stack decides on the markers)."""
+    from .. import lock
+
+    key = lock.network_key(ctx, network)
+    with (
+        lock.held(ctx, "destroy", key=key, wait=network_lock_wait(ctx)),
+        doing(f"remove stack {ctx.names.stack}'s mark on network {network}"),
+    ):
+        try:
+            ctx.client("ssm").delete_parameter(Name=parameter)
+        except Exception as exc:
+            if not is_code(exc, "ParameterNotFound"):
+                raise
+    return f"removed {parameter}: network {network} no longer counts this stack"
+
+
+def _stale_actions(ctx: Context) -> list[Action]:
+    return [
+        Action(
+            "delete",
+            "network marker",
+            f"{network}/{ctx.names.stack}",
+            f"this stack's mark on network {network} ([network] shared named it before): its last stack can "
+            "then delete it",
+            run=partial(_remove_marker, ctx, network, parameter),
+        )
+        for network, parameter in sorted(_stale_markers(ctx).items())
+    ]
+
+
 def _join(ctx: Context) -> bool:
     """This stack's marker (under the network's lock): True when it wrote it."""
     n = ctx.names
@@ -361,12 +428,86 @@ def _alb_subnets(ctx: Context, public: list[str]) -> list[str]:
 
 
 def network_facts(ctx: Context) -> None:
-    """The network's facts, read (no actions): for resolve_network outside the pipeline."""
+    """The network's facts, read (no actions): for resolve_network outside the pipeline. A stack
+    whose [network] shared changed (refused in planning) still lives on the network it was made on:
+    when the configured one does not exist, that one's (so that a destroy finds what is there)."""
     vpc = find_vpc(ctx, _name(ctx))
+    if vpc is None:
+        for network in sorted(_stale_markers(ctx)):
+            vpc = find_vpc(ctx, network)
+            if vpc is not None:
+                break
     _set_facts(ctx, State(ctx, vpc) if vpc is not None else None)
 
 
 # -- the step -----------------------------------------------------------------------------------
+def _cost_facts(ctx: Context, vpc_id: str) -> None:
+    """For the plan's cost line (engine.cost_change, which makes no AWS call): ``network_sharing``
+    (the network's parts as they are and the stacks they are split among, as `ecsup cost` reads
+    them) and ``egress_live`` (the layout the live service has: engine.live_egress). A change that
+    leaves a billed part behind (the parts stay until the network is deleted) is said in a note."""
+    from .egress import observe
+    from .network_sharing import network_sharing
+
+    ctx.facts["network_sharing"] = network_sharing(ctx)
+    found = observe(ctx, vpc_id)
+    interface = [e for e in found.endpoints if e.get("VpcEndpointType") == "Interface"]
+    live = _service_egress(ctx, found.nats, interface, found.eigws)
+    if live is not None:
+        ctx.facts["egress_live"] = live
+    _kept_notes(ctx, live, len(found.nats), sum(len(e.get("SubnetIds") or []) for e in interface))
+
+
+def _service_egress(ctx: Context, nats: list[Any], endpoints: list[Any], eigws: list[Any]) -> str | None:
+    """The egress the stack's live service has: "public" with a public IP; else the private layout
+    the network's parts give (the configured one when the network has its parts). None: no service."""
+    n = ctx.names
+    with doing(f"read the network configuration of service {n.service}"):
+        try:
+            services = ctx.client("ecs").describe_services(cluster=n.cluster, services=[n.service])["services"]
+        except Exception as exc:
+            if is_code(exc, "ClusterNotFoundException"):
+                return None
+            raise
+    active = [s for s in services if s.get("status") == "ACTIVE"]
+    if not active:
+        return None
+    vpc = (active[0].get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}
+    if vpc.get("assignPublicIp") == "ENABLED":
+        return "public"
+    present = [mode for mode, parts in (("nat", nats), ("endpoints", endpoints), ("ipv6", eigws)) if parts]
+    if _egress(ctx) in present:
+        return _egress(ctx)
+    return present[0] if present else None
+
+
+def _kept_notes(ctx: Context, live: str | None, nats: int, endpoint_zones: int) -> None:
+    """A change of egress away from "nat" or "endpoints" leaves the NAT gateway or the endpoints on
+    the network, billed until the network is deleted: said, with their monthly cost."""
+    from ..cost import HOURS_PER_MONTH
+    from ..prices import UnknownRegion, shipped_prices
+
+    if live is None or live == _egress(ctx):
+        return
+    try:
+        prices = shipped_prices(ctx.region)
+    except UnknownRegion:
+        return
+    name = _name(ctx)
+    if live == "nat" and nats:
+        monthly = nats * HOURS_PER_MONTH * (prices.nat_gateway_hour + prices.public_ipv4_hour)
+        ctx.notes.append(
+            f"the NAT gateway stays on network {name} (other stacks may use it) and bills ${monthly:,.2f} a month "
+            "(with its Elastic IP) until the network is deleted"
+        )
+    if live == "endpoints" and endpoint_zones:
+        monthly = endpoint_zones * HOURS_PER_MONTH * prices.vpc_endpoint_hour
+        ctx.notes.append(
+            f"the VPC interface endpoints stay on network {name} (other stacks may use them) and bill "
+            f"${monthly:,.2f} a month until the network is deleted"
+        )
+
+
 class NetworkStep(Step):
     """[network] shared: the network found by its tags, or made (under its lock) by the first stack
     that names it; every stack records that it uses it; the last one out deletes it."""
@@ -390,6 +531,12 @@ class NetworkStep(Step):
                         "where only a public IP lets them reach the internet (ECR, CloudWatch Logs): set it to true",
                     )
                 ]
+            )
+        for network in sorted(_stale_markers(ctx)):
+            ctx.conflicts.append(
+                f"stack {ctx.names.stack} is on network {network}, not {name}: [network] shared cannot change in "
+                f"place; run `ecsup destroy` with the config that names network {network} first, then create the "
+                "stack with this one"
             )
         ipv6 = ctx.config.network.ipv6
         vpc = find_vpc(ctx, name)
@@ -415,6 +562,7 @@ class NetworkStep(Step):
             return [Action("create", "network", name, detail, run=partial(self._ensure, ctx)), *egress]
         state = State(ctx, vpc)
         _set_facts(ctx, state)
+        _cost_facts(ctx, vpc["VpcId"])
         changes = gaps(ctx, state, zones)
         if not _dns_hostnames(ctx, vpc["VpcId"]):
             changes.append(Change("DNS hostnames", "off", "on"))
@@ -598,6 +746,13 @@ class NetworkStep(Step):
 
     # -- leaving ---------------------------------------------------------------------------
     def plan_destroy(self, ctx: Context) -> list[Action]:
+        """This stack's leave of the configured network, and of any network it was on before
+        ([network] shared changed: its marker there is removed, or that network's last stack would
+        keep it, and its bill, forever)."""
+        stale = [replace(a, after=_inside_refs(ctx)) for a in _stale_actions(ctx)]
+        return [*stale, *self._plan_leave(ctx)]
+
+    def _plan_leave(self, ctx: Context) -> list[Action]:
         from .egress import plan_delete_egress
 
         name = _name(ctx)
