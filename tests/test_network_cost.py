@@ -119,9 +119,15 @@ def test_the_cli_prices_the_network_with_the_assumed_gb(tmp_path: Path) -> None:
     assert any("100 GB a month through the NAT gateway" in a for a in doc["assumptions"])
 
 
+PRIVATE_ECR_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:1"
+
+
 def own_network(egress: str) -> str:
     # "ipv6" is refused with a secret (SSM has no IPv6 endpoint in the region)
     base = BASE_CONFIG.replace('[service.secrets]\nDB_PASSWORD = "/web/dev/DB_PASSWORD"\n', "")
+    # an image the layout can pull: ECR's dual-stack name for "ipv6", the region's private ECR else
+    image = "123456789012.dkr-ecr.eu-west-1.on.aws/web:1" if egress == "ipv6" else PRIVATE_ECR_IMAGE
+    base = base.replace('image = "public.ecr.aws/nginx/nginx:stable"', f'image = "{image}"')
     head, _, rest = base.partition("\n[service]")
     return head + f'\n[network]\nshared = "main"\nipv6 = true\negress = "{egress}"\n\n[service]' + rest
 
