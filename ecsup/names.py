@@ -271,16 +271,13 @@ def tag_dict(tags: Iterable[Mapping[str, str]] | None, key: str = "Key", value: 
     return {t[key]: t[value] for t in tags or []}
 
 
-# -- ecsup's own network ([network] shared) ---------------------------------------------------
+# -- ecsup's own network ([network] shared; steps/vpc.py) --------------------------------------
 # Everything of the network carries ecsup:network = its name and ManagedBy = ecsup (no ecsup:app /
-# ecsup:env: the network is no single stack's). What the egress layouts add (steps/egress.py)
-# carries ecsup:egress too, naming its part, so that deleting them never touches the VPC's own.
+# ecsup:env: the network is no single stack's); it is found by these tags, never by its Name alone.
+# What the egress layouts add (steps/egress.py) carries ecsup:egress too, naming its part, so that
+# deleting them never touches the VPC's own.
 TAG_NETWORK = "ecsup:network"
 TAG_EGRESS = "ecsup:egress"
-# -- ecsup's own network ([network] shared; steps/vpc.py) --------------------------------------
-# Its third owner: the network (VPC, subnets, gateways, route tables, what egress adds) carries
-# ecsup:network=<name> and the managed-by tag, no ecsup:app/ecsup:env. It is found by these tags,
-# never by its Name alone.
 
 
 def network_tags(name: str) -> dict[str, str]:
@@ -305,12 +302,12 @@ def owns_network(name: str, tags: Mapping[str, str]) -> bool:
 
 def network_vpc(name: str) -> str:
     """The VPC's (and its internet gateway's, route tables' base) Name: ecsup-net-<name>."""
-    return f"ecsup-net-{name}"
+    return network_resource(name)
 
 
 def network_subnet(name: str, kind: str, zone: str) -> str:
     """A subnet's Name: ecsup-net-<name>-public-<zone> / -private-<zone> (zone: its zone name)."""
-    return f"{network_vpc(name)}-{kind}-{zone}"
+    return network_resource(name, f"{kind}-{zone}")
 
 
 def network_lock_parameter(name: str) -> str:
